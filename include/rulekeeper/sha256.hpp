@@ -1,0 +1,30 @@
+// SHA-256 behind an interface: inside the server the extension supplies one
+// built on PostgreSQL's pg_cryptohash; everywhere else (rulectl, tests) the
+// OpenSSL one from openssl_sha256(). Both are checked against the same vectors.
+#pragma once
+#include "rulekeeper/no_postgres.hpp"
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace rulekeeper {
+
+using Digest = std::array<std::uint8_t, 32>;
+
+class Sha256 {
+public:
+    virtual ~Sha256() = default;
+    virtual Digest digest(std::string_view data) const = 0;
+};
+
+// Defined in core/sha256_openssl.cpp (library rulekeeper_core_openssl), which
+// the extension does not link.
+const Sha256& openssl_sha256();
+
+std::string to_hex(const Digest& digest);  // 64 lowercase hex digits
+// Throws Error(invalid_input) unless exactly 64 hex digits (either case).
+Digest digest_from_hex(std::string_view hex);
+
+}  // namespace rulekeeper
