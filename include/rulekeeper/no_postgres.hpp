@@ -1,7 +1,9 @@
-// Included by every core header: the pure core must never see PostgreSQL or
-// libpq headers (STYLE.md). postgres.h defines PG_VERSION_NUM via pg_config.h;
-// libpq-fe.h defines LIBPQ_FE_H. If either is already in, the build fails here.
+// Included by every core header. The pure core never sees PostgreSQL or libpq:
+// core/ is compiled without their include paths (so `#include "postgres.h"`
+// there fails to compile), and with RULEKEEPER_CORE_BUILD defined this check
+// also fails the build if such a header slipped in through another route.
+// The extension includes both on purpose, without RULEKEEPER_CORE_BUILD.
 #pragma once
-#if defined(PG_VERSION_NUM) || defined(LIBPQ_FE_H) || defined(POSTGRES_H)
-#error "rulekeeper core headers must not be mixed with PostgreSQL or libpq headers in core/"
+#if defined(RULEKEEPER_CORE_BUILD) && (defined(PG_VERSION_NUM) || defined(LIBPQ_FE_H) || defined(POSTGRES_H))
+#error "rulekeeper core must not include PostgreSQL or libpq headers"
 #endif

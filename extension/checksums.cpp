@@ -1,0 +1,257 @@
+// SQL functions over the checksums: snapshot_checksum(scope),
+// checksum_buckets(scope), verify_checksums(), and the small helpers the
+// install script uses (_adhash_add, canonical_json, content_sha256).
+//
+// Scope 'all' reads the 4096 incrementally kept bucket sums (no scan of the
+// versions); 'prod' and 'sl' sum the versions activated in that channel (at
+// most one per rule), computed on the fly.
+#include "content.hpp"
+#include "guard.hpp"
+#include "rulekeeper/checksum.hpp"
+
+extern "C" {
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/snapmgr.h"
+#include "utils/tuplestore.h"
+}
+
+#include <cstring>
+
+namespace {
+
+constexpr int kBuckets = rulekeeper::kBucketCount;
+
+// 256-bit sums as plain bytes, so that no C++ object lives in frames that
+// call SPI. Arithmetic runs in guarded core calls.
+struct Sum {
+    uint8 bytes[32];
+};
+
+void sum_add(Sum* into, const uint8* digest, bool subtract = false) {
+    rulekeeper::pg::guarded([&] {
+        rulekeeper::Digest a, b;
+        std::memcpy(a.data(), into->bytes, 32);
+        std::memcpy(b.data(), digest, 32);
+        rulekeeper::SetSum s(a);
+        if (subtract)
+            s.subtract(b);
+        else
+            s.add(b);
+        std::memcpy(into->bytes, s.bytes().data(), 32);
+    });
+}
+
+char* sum_hex(const Sum& s) {
+    static const char* hex = "0123456789abcdef";
+    char* out = static_cast<char*>(palloc(65));
+    for (int i = 0; i < 32; ++i) {
+        out[2 * i] = hex[s.bytes[i] >> 4];
+        out[2 * i + 1] = hex[s.bytes[i] & 15];
+    }
+    out[64] = '\0';
+    return out;
+}
+
+bool sum_is_zero(const Sum& s) {
+    for (uint8 b : s.bytes)
+        if (b != 0) return false;
+    return true;
+}
+
+enum class Scope { all, prod, sl };
+
+Scope parse_scope(text* arg) {
+    char* s = text_to_cstring(arg);
+    if (strcmp(s, "all") == 0) return Scope::all;
+    if (strcmp(s, "prod") == 0) return Scope::prod;
+    if (strcmp(s, "sl") == 0) return Scope::sl;
+    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("unknown checksum scope \"%s\"", s),
+                    errhint("Scopes are all, prod and sl.")));
+    pg_unreachable();
+}
+
+// Fills sums[4096] for the scope (SPI connected by the caller).
+void bucket_sums(Scope scope, Sum* sums) {
+    memset(sums, 0, sizeof(Sum) * kBuckets);
+    if (scope == Scope::all) {
+        int rc = SPI_execute("SELECT bucket, sum FROM rulekeeper.checksum_bucket", true, 0);
+        if (rc != SPI_OK_SELECT) elog(ERROR, "rulekeeper: reading checksum buckets failed");
+        for (uint64 i = 0; i < SPI_processed; ++i) {
+            bool isnull;
+            HeapTuple t = SPI_tuptable->vals[i];
+            int bucket = DatumGetInt32(SPI_getbinval(t, SPI_tuptable->tupdesc, 1, &isnull));
+            bytea* sum = DatumGetByteaPP(SPI_getbinval(t, SPI_tuptable->tupdesc, 2, &isnull));
+            if (bucket < 0 || bucket >= kBuckets || VARSIZE_ANY_EXHDR(sum) != 32)
+                elog(ERROR, "rulekeeper: checksum_bucket row %d is malformed", bucket);
+            memcpy(sums[bucket].bytes, VARDATA_ANY(sum), 32);
+        }
+        return;
+    }
+    Oid types[1] = {TEXTOID};
+    Datum values[1] = {CStringGetTextDatum(scope == Scope::prod ? "prod" : "sl")};
+    int rc = SPI_execute_with_args(
+        "SELECT v.bucket, v.rule_key, v.label, v.content_sha256 FROM rulekeeper.activation a "
+        "JOIN rulekeeper.rule_version v ON v.rule_key OPERATOR(pg_catalog.=) a.rule_key "
+        "AND v.label OPERATOR(pg_catalog.=) a.label WHERE a.channel OPERATOR(pg_catalog.=) $1",
+        1, types, values, nullptr, true, 0);
+    if (rc != SPI_OK_SELECT) elog(ERROR, "rulekeeper: reading activations failed");
+    for (uint64 i = 0; i < SPI_processed; ++i) {
+        bool isnull;
+        HeapTuple t = SPI_tuptable->vals[i];
+        int bucket = DatumGetInt32(SPI_getbinval(t, SPI_tuptable->tupdesc, 1, &isnull));
+        uint8 digest[32];
+        rulekeeper::pg::content::entry_digest(SPI_getvalue(t, SPI_tuptable->tupdesc, 2),
+                                              SPI_getvalue(t, SPI_tuptable->tupdesc, 3),
+                                              SPI_getvalue(t, SPI_tuptable->tupdesc, 4), digest);
+        sum_add(&sums[bucket], digest);
+    }
+}
+
+}  // namespace
+
+extern "C" {
+
+PG_FUNCTION_INFO_V1(rk_snapshot_checksum);
+PGDLLEXPORT Datum rk_snapshot_checksum(PG_FUNCTION_ARGS) {
+    Scope scope = parse_scope(PG_GETARG_TEXT_PP(0));
+    Sum* sums = static_cast<Sum*>(palloc(sizeof(Sum) * kBuckets));
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "rulekeeper: SPI_connect failed");
+    bucket_sums(scope, sums);
+    SPI_finish();
+    Sum total;
+    memset(&total, 0, sizeof total);
+    for (int b = 0; b < kBuckets; ++b)
+        if (!sum_is_zero(sums[b])) sum_add(&total, sums[b].bytes);
+    PG_RETURN_TEXT_P(cstring_to_text(sum_hex(total)));
+}
+
+PG_FUNCTION_INFO_V1(rk_checksum_buckets);
+PGDLLEXPORT Datum rk_checksum_buckets(PG_FUNCTION_ARGS) {
+    Scope scope = parse_scope(PG_GETARG_TEXT_PP(0));
+    InitMaterializedSRF(fcinfo, 0);
+    ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+    Sum* sums = static_cast<Sum*>(palloc(sizeof(Sum) * kBuckets));
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "rulekeeper: SPI_connect failed");
+    bucket_sums(scope, sums);
+    SPI_finish();
+    for (int b = 0; b < kBuckets; ++b) {
+        if (sum_is_zero(sums[b])) continue;  // empty buckets are implied
+        Datum values[2] = {Int32GetDatum(b), CStringGetTextDatum(sum_hex(sums[b]))};
+        bool nulls[2] = {false, false};
+        tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+    }
+    return (Datum)0;
+}
+
+// Recomputes every version's content_sha256 from its body and every bucket
+// sum from the versions; returns one row per disagreement (none = intact).
+PG_FUNCTION_INFO_V1(rk_verify_checksums);
+PGDLLEXPORT Datum rk_verify_checksums(PG_FUNCTION_ARGS) {
+    InitMaterializedSRF(fcinfo, 0);
+    ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+    MemoryContext outer = CurrentMemoryContext;
+    Sum* recomputed = static_cast<Sum*>(palloc0(sizeof(Sum) * kBuckets));
+    Sum* stored = static_cast<Sum*>(palloc(sizeof(Sum) * kBuckets));
+
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "rulekeeper: SPI_connect failed");
+    SPIPlanPtr plan = SPI_prepare(
+        "SELECT rule_key, label, body, content_sha256, bucket FROM rulekeeper.rule_version", 0, nullptr);
+    Portal portal = SPI_cursor_open(nullptr, plan, nullptr, nullptr, true);
+    MemoryContext row_context =
+        AllocSetContextCreate(CurrentMemoryContext, "rulekeeper verify rows", ALLOCSET_DEFAULT_SIZES);
+    for (;;) {
+        SPI_cursor_fetch(portal, true, 1000);
+        if (SPI_processed == 0) break;
+        for (uint64 i = 0; i < SPI_processed; ++i) {
+            MemoryContextSwitchTo(row_context);
+            HeapTuple t = SPI_tuptable->vals[i];
+            TupleDesc d = SPI_tuptable->tupdesc;
+            bool isnull;
+            char* rule_key = SPI_getvalue(t, d, 1);
+            char* label = SPI_getvalue(t, d, 2);
+            Jsonb* body = DatumGetJsonbP(SPI_getbinval(t, d, 3, &isnull));
+            char* stored_hex = SPI_getvalue(t, d, 4);
+            int bucket = DatumGetInt32(SPI_getbinval(t, d, 5, &isnull));
+            char* actual = rulekeeper::pg::content::content_sha256(rulekeeper::pg::content::jsonb_text(body));
+            int true_bucket = rulekeeper::pg::content::bucket_of(rule_key);
+            uint8 digest[32];
+            // The bucket sums were built from the stored checksums: recompute
+            // them from the same, so one tampered body is reported once.
+            rulekeeper::pg::content::entry_digest(rule_key, label, stored_hex, digest);
+            sum_add(&recomputed[true_bucket], digest);
+            MemoryContextSwitchTo(outer);
+            if (strcmp(actual, stored_hex) != 0 || true_bucket != bucket) {
+                Datum values[5] = {CStringGetTextDatum(rule_key), CStringGetTextDatum(label),
+                                   CStringGetTextDatum(stored_hex), CStringGetTextDatum(actual),
+                                   CStringGetTextDatum(true_bucket != bucket ? "bucket column" : "body")};
+                bool nulls[5] = {false, false, false, false, false};
+                tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+            }
+            MemoryContextReset(row_context);
+        }
+        SPI_freetuptable(SPI_tuptable);
+    }
+    SPI_cursor_close(portal);
+    bucket_sums(Scope::all, stored);
+    SPI_finish();
+    for (int b = 0; b < kBuckets; ++b) {
+        if (memcmp(stored[b].bytes, recomputed[b].bytes, 32) == 0) continue;
+        char what[32];
+        snprintf(what, sizeof what, "bucket %d", b);
+        Datum values[5] = {(Datum)0, (Datum)0, CStringGetTextDatum(sum_hex(stored[b])),
+                           CStringGetTextDatum(sum_hex(recomputed[b])), CStringGetTextDatum(what)};
+        bool nulls[5] = {true, true, false, false, false};
+        tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+    }
+    return (Datum)0;
+}
+
+PG_FUNCTION_INFO_V1(rk_adhash_add);
+PGDLLEXPORT Datum rk_adhash_add(PG_FUNCTION_ARGS) {
+    bytea* a = PG_GETARG_BYTEA_PP(0);
+    bytea* b = PG_GETARG_BYTEA_PP(1);
+    if (VARSIZE_ANY_EXHDR(a) != 32 || VARSIZE_ANY_EXHDR(b) != 32)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("AdHash sums are 32 bytes")));
+    Sum s;
+    memcpy(s.bytes, VARDATA_ANY(a), 32);
+    sum_add(&s, reinterpret_cast<const uint8*>(VARDATA_ANY(b)));
+    bytea* out = static_cast<bytea*>(palloc(VARHDRSZ + 32));
+    SET_VARSIZE(out, VARHDRSZ + 32);
+    memcpy(VARDATA(out), s.bytes, 32);
+    PG_RETURN_BYTEA_P(out);
+}
+
+PG_FUNCTION_INFO_V1(rk_canonical_json);
+PGDLLEXPORT Datum rk_canonical_json(PG_FUNCTION_ARGS) {
+    Jsonb* body = PG_GETARG_JSONB_P(0);
+    PG_RETURN_TEXT_P(cstring_to_text(rulekeeper::pg::content::canonical(rulekeeper::pg::content::jsonb_text(body))));
+}
+
+PG_FUNCTION_INFO_V1(rk_content_sha256);
+PGDLLEXPORT Datum rk_content_sha256(PG_FUNCTION_ARGS) {
+    Jsonb* body = PG_GETARG_JSONB_P(0);
+    PG_RETURN_TEXT_P(
+        cstring_to_text(rulekeeper::pg::content::content_sha256(rulekeeper::pg::content::jsonb_text(body))));
+}
+
+PG_FUNCTION_INFO_V1(rk_entry_digest);
+PGDLLEXPORT Datum rk_entry_digest(PG_FUNCTION_ARGS) {
+    char* rule_key = text_to_cstring(PG_GETARG_TEXT_PP(0));
+    char* label = text_to_cstring(PG_GETARG_TEXT_PP(1));
+    char* content = text_to_cstring(PG_GETARG_TEXT_PP(2));
+    Sum s;
+    rulekeeper::pg::content::entry_digest(rule_key, label, content, s.bytes);
+    PG_RETURN_TEXT_P(cstring_to_text(sum_hex(s)));
+}
+
+PG_FUNCTION_INFO_V1(rk_bucket_of);
+PGDLLEXPORT Datum rk_bucket_of(PG_FUNCTION_ARGS) {
+    PG_RETURN_INT32(rulekeeper::pg::content::bucket_of(text_to_cstring(PG_GETARG_TEXT_PP(0))));
+}
+
+}  // extern "C"

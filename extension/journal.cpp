@@ -1,0 +1,98 @@
+// Journal appends and checks (see journal.hpp). Plain PostgreSQL C, no C++
+// objects: every error here may longjmp freely.
+#include "journal.hpp"
+
+#include "settings.hpp"
+#include "txn_state.hpp"
+
+extern "C" {
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/uuid.h"
+}
+
+#include <cstring>
+
+namespace rulekeeper::pg::journal {
+namespace {
+
+SPIPlanPtr plan_append = nullptr;
+SPIPlanPtr plan_check = nullptr;
+
+SPIPlanPtr saved(SPIPlanPtr* slot, const char* sql, int nargs, Oid* types) {
+    if (*slot == nullptr) {
+        SPIPlanPtr plan = SPI_prepare(sql, nargs, types);
+        if (plan == nullptr) elog(ERROR, "rulekeeper: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+        SPI_keepplan(plan);
+        *slot = plan;
+    }
+    return *slot;
+}
+
+}  // namespace
+
+Datum append(const char* kind, const char* rule_key, const char* label, const char* payload_json) {
+    const char* site = require_site("journaling a change");
+    require_writable_node("journaling a change");
+    txn::OriginSlot origin = txn::next_origin(site);
+
+    MemoryContext caller = CurrentMemoryContext;
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "rulekeeper: SPI_connect failed");
+    Oid types[7] = {TEXTOID, INT4OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+    saved(&plan_append,
+          "INSERT INTO rulekeeper.journal (change_id, origin_site, origin_incarnation, origin_seq, kind, rule_key, "
+          "label, payload, actor) VALUES (pg_catalog.gen_random_uuid(), $1, $2, $3, $4, $5, $6, "
+          "COALESCE($7::pg_catalog.jsonb, '{}'::pg_catalog.jsonb), session_user) "
+          "RETURNING change_id",
+          7, types);
+    Datum values[7] = {CStringGetTextDatum(origin.site),
+                       Int32GetDatum(origin.incarnation),
+                       Int64GetDatum(origin.seq),
+                       CStringGetTextDatum(kind),
+                       rule_key ? CStringGetTextDatum(rule_key) : (Datum)0,
+                       label ? CStringGetTextDatum(label) : (Datum)0,
+                       payload_json ? CStringGetTextDatum(payload_json) : (Datum)0};
+    char nulls[7] = {' ', ' ', ' ', ' ', rule_key ? ' ' : 'n', label ? ' ' : 'n', payload_json ? ' ' : 'n'};
+    int rc = SPI_execute_plan(plan_append, values, nulls, false, 1);
+    if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
+        elog(ERROR, "rulekeeper: journal append failed: %s", SPI_result_code_string(rc));
+    bool isnull;
+    Datum id = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+    // Copy the uuid out of SPI's memory before SPI_finish frees it.
+    pg_uuid_t* copy = static_cast<pg_uuid_t*>(MemoryContextAlloc(caller, sizeof(pg_uuid_t)));
+    std::memcpy(copy, DatumGetUUIDP(id), sizeof(pg_uuid_t));
+    SPI_finish();
+    return UUIDPGetDatum(copy);
+}
+
+void check(Datum change_id, const char* kind, const char* rule_key, const char* label) {
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "rulekeeper: SPI_connect failed");
+    Oid types[1] = {UUIDOID};
+    saved(&plan_check,
+          "SELECT kind, rule_key, label FROM rulekeeper.journal WHERE change_id OPERATOR(pg_catalog.=) $1", 1, types);
+    Datum values[1] = {change_id};
+    int rc = SPI_execute_plan(plan_check, values, nullptr, true, 1);
+    if (rc != SPI_OK_SELECT) elog(ERROR, "rulekeeper: journal lookup failed: %s", SPI_result_code_string(rc));
+    char* id_text = DatumGetCString(DirectFunctionCall1(uuid_out, change_id));
+    if (SPI_processed != 1)
+        ereport(ERROR, (errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+                        errmsg("change_id %s is not in rulekeeper.journal", id_text),
+                        errhint("Leave change_id empty and the row journals itself; restore the journal before the rows that refer to it.")));
+    HeapTuple tup = SPI_tuptable->vals[0];
+    TupleDesc desc = SPI_tuptable->tupdesc;
+    const char* want[3] = {kind, rule_key, label};
+    const char* names[3] = {"kind", "rule_key", "label"};
+    for (int i = 0; i < 3; ++i) {
+        if (want[i] == nullptr) continue;
+        char* got = SPI_getvalue(tup, desc, i + 1);
+        if (got == nullptr || strcmp(got, want[i]) != 0)
+            ereport(ERROR, (errcode(ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION),
+                            errmsg("change_id %s does not describe this row: journal has %s \"%s\", the row has \"%s\"",
+                                   id_text, names[i], got ? got : "(null)", want[i])));
+    }
+    SPI_finish();
+}
+
+}  // namespace rulekeeper::pg::journal

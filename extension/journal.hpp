@@ -1,0 +1,21 @@
+// The change journal: every change appends one row with a gapless origin_seq
+// per (site, incarnation). Rows that arrive already carrying a change_id
+// (pg_restore, reconcile) are checked, never journaled twice.
+#pragma once
+
+extern "C" {
+#include "postgres.h"
+}
+
+namespace rulekeeper::pg::journal {
+
+// Appends an entry of this site and returns its change_id (a uuid Datum in the
+// caller's memory context). payload_json is JSON text (may be null for '{}').
+// rule_key and label may be null.
+Datum append(const char* kind, const char* rule_key, const char* label, const char* payload_json);
+
+// ERROR unless the journal holds change_id with this kind, rule_key and label
+// (null arguments are not compared): a given change_id must describe its row.
+void check(Datum change_id, const char* kind, const char* rule_key, const char* label);
+
+}  // namespace rulekeeper::pg::journal

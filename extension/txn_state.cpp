@@ -1,0 +1,281 @@
+// Per-transaction state for the journal and the checksum buckets (see
+// txn_state.hpp). PostgreSQL calls are made from C-style frames or through
+// pg_call; the delta maps are C++ and touched only inside guarded().
+#include "txn_state.hpp"
+
+#include "guard.hpp"
+#include "rulekeeper/checksum.hpp"
+
+extern "C" {
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "storage/lock.h"
+#include "utils/builtins.h"
+#include "utils/snapmgr.h"
+}
+
+#include <cstring>
+#include <map>
+#include <vector>
+
+namespace rulekeeper::pg::txn {
+namespace {
+
+// 'RULE' as the advisory lock's first key; the second key 1 = the site lock.
+// It shows in pg_locks as locktype advisory, classid 1381322309, objid 1.
+constexpr uint32 kLockKeyRulekeeper = 0x52554c45;
+constexpr uint32 kLockKeySite = 1;
+
+struct OriginCursor {
+    bool locked = false;        // site lock held by this transaction
+    bool valid = false;         // incarnation and next_seq known
+    int32 incarnation = 0;
+    int64 next_seq = 0;
+};
+OriginCursor cursor;  // plain data: reset at transaction end and on subabort
+
+// One map of bucket -> net AdHash delta per subtransaction level that has
+// made changes; the innermost is at the back.
+struct LevelDeltas {
+    SubTransactionId subxact;
+    std::map<int, SetSum> buckets;  // ordered: applied in bucket order (no deadlocks)
+};
+std::vector<LevelDeltas>* deltas = nullptr;  // allocated once, lives for the backend
+
+SPIPlanPtr plan_latest_incarnation = nullptr;
+SPIPlanPtr plan_insert_incarnation = nullptr;
+SPIPlanPtr plan_max_seq = nullptr;
+SPIPlanPtr plan_upsert_bucket = nullptr;
+
+SPIPlanPtr prepare_saved(SPIPlanPtr* slot, const char* sql, int nargs, Oid* types) {
+    if (*slot == nullptr) {
+        SPIPlanPtr plan = SPI_prepare(sql, nargs, types);
+        if (plan == nullptr) elog(ERROR, "rulekeeper: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+        SPI_keepplan(plan);
+        *slot = plan;
+    }
+    return *slot;
+}
+
+void reset_cursor() { cursor = OriginCursor{}; }
+
+void clear_deltas() {
+    if (deltas) guarded([] { deltas->clear(); });
+}
+
+// Called with SPI connected and the lock held.
+void load_origin(const char* site) {
+    uint64 sysid = GetSystemIdentifier();
+    TimeLineID tli = GetWALInsertionTimeLine();
+    char sysid_text[32];
+    snprintf(sysid_text, sizeof sysid_text, UINT64_FORMAT, sysid);
+
+    prepare_saved(&plan_latest_incarnation,
+                  "SELECT incarnation, system_identifier, timeline, database_oid FROM rulekeeper.incarnation "
+                  "ORDER BY incarnation DESC LIMIT 1",
+                  0, nullptr);
+    int rc = SPI_execute_snapshot(plan_latest_incarnation, nullptr, nullptr, GetLatestSnapshot(), InvalidSnapshot,
+                                  true, false, 1);
+    if (rc != SPI_OK_SELECT) elog(ERROR, "rulekeeper: reading incarnation failed: %s", SPI_result_code_string(rc));
+
+    int32 incarnation = 0;
+    bool same = false;
+    if (SPI_processed == 1) {
+        bool isnull;
+        HeapTuple tup = SPI_tuptable->vals[0];
+        TupleDesc desc = SPI_tuptable->tupdesc;
+        incarnation = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
+        char* row_sysid = SPI_getvalue(tup, desc, 2);
+        int64 row_tli = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
+        Oid row_db = DatumGetObjectId(SPI_getbinval(tup, desc, 4, &isnull));
+        same = row_sysid && strcmp(row_sysid, sysid_text) == 0 && row_tli == (int64)tli && row_db == MyDatabaseId;
+    }
+    if (!same) {
+        Oid types[5] = {INT4OID, TEXTOID, TEXTOID, INT8OID, OIDOID};
+        prepare_saved(&plan_insert_incarnation,
+                      "INSERT INTO rulekeeper.incarnation (incarnation, site, system_identifier, timeline, database_oid) "
+                      "VALUES ($1, $2, $3, $4, $5)",
+                      5, types);
+        incarnation += 1;
+        Datum values[5] = {Int32GetDatum(incarnation), CStringGetTextDatum(site), CStringGetTextDatum(sysid_text),
+                           Int64GetDatum((int64)tli), ObjectIdGetDatum(MyDatabaseId)};
+        rc = SPI_execute_snapshot(plan_insert_incarnation, values, nullptr, GetLatestSnapshot(), InvalidSnapshot,
+                                  false, true, 0);
+        if (rc != SPI_OK_INSERT) elog(ERROR, "rulekeeper: recording incarnation failed: %s", SPI_result_code_string(rc));
+    }
+
+    Oid types[2] = {TEXTOID, INT4OID};
+    prepare_saved(&plan_max_seq,
+                  "SELECT COALESCE(pg_catalog.max(origin_seq), 0) FROM rulekeeper.journal "
+                  "WHERE origin_site OPERATOR(pg_catalog.=) $1 AND origin_incarnation OPERATOR(pg_catalog.=) $2",
+                  2, types);
+    Datum values[2] = {CStringGetTextDatum(site), Int32GetDatum(incarnation)};
+    rc = SPI_execute_snapshot(plan_max_seq, values, nullptr, GetLatestSnapshot(), InvalidSnapshot, true, false, 1);
+    if (rc != SPI_OK_SELECT || SPI_processed != 1)
+        elog(ERROR, "rulekeeper: reading origin_seq failed: %s", SPI_result_code_string(rc));
+    bool isnull;
+    int64 max_seq = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+
+    cursor.incarnation = incarnation;
+    cursor.next_seq = max_seq + 1;
+    cursor.valid = true;
+}
+
+void ensure_origin(const char* site) {
+    lock_site();
+    if (cursor.valid) return;
+    if (RecoveryInProgress())
+        ereport(ERROR, (errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+                        errmsg("this node (site %s) is a standby in recovery and takes no writes", site)));
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "rulekeeper: SPI_connect failed");
+    load_origin(site);
+    SPI_finish();
+}
+
+// Applies the pending bucket deltas: called at pre-commit, inside the
+// transaction, so a failure here aborts it (nothing half-written).
+void flush_deltas() {
+    if (deltas == nullptr) return;
+    // Copy the merged deltas out of C++ containers into palloc'd plain arrays.
+    int count = 0;
+    int* bucket_ids = nullptr;
+    bytea** sums = nullptr;
+    guarded([&] {
+        if (deltas->empty()) return;
+        std::map<int, SetSum> merged;
+        for (const LevelDeltas& level : *deltas)
+            for (const auto& [bucket, sum] : level.buckets) merged[bucket].add(sum);
+        deltas->clear();
+        int n = 0;
+        for (const auto& entry : merged)
+            if (!entry.second.is_zero()) ++n;
+        if (n == 0) return;
+        int* ids = nullptr;
+        bytea** values = nullptr;
+        pg_call([&] {
+            ids = static_cast<int*>(palloc(sizeof(int) * n));
+            values = static_cast<bytea**>(palloc(sizeof(bytea*) * n));
+            for (int i = 0; i < n; ++i) values[i] = static_cast<bytea*>(palloc(VARHDRSZ + 32));
+        });
+        int i = 0;
+        for (const auto& [bucket, sum] : merged) {
+            if (sum.is_zero()) continue;
+            ids[i] = bucket;
+            SET_VARSIZE(values[i], VARHDRSZ + 32);
+            std::memcpy(VARDATA(values[i]), sum.bytes().data(), 32);
+            ++i;
+        }
+        count = n;
+        bucket_ids = ids;
+        sums = values;
+    });
+    if (count == 0) return;
+
+    PushActiveSnapshot(GetTransactionSnapshot());
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "rulekeeper: SPI_connect failed");
+    Oid types[2] = {INT4OID, BYTEAOID};
+    prepare_saved(&plan_upsert_bucket,
+                  "INSERT INTO rulekeeper.checksum_bucket AS b (bucket, sum) VALUES ($1, $2) "
+                  "ON CONFLICT (bucket) DO UPDATE SET sum = rulekeeper._adhash_add(b.sum, excluded.sum)",
+                  2, types);
+    for (int i = 0; i < count; ++i) {
+        Datum values[2] = {Int32GetDatum(bucket_ids[i]), PointerGetDatum(sums[i])};
+        int rc = SPI_execute_plan(plan_upsert_bucket, values, nullptr, false, 0);
+        if (rc != SPI_OK_INSERT) elog(ERROR, "rulekeeper: updating checksum bucket failed: %s", SPI_result_code_string(rc));
+    }
+    SPI_finish();
+    PopActiveSnapshot();
+}
+
+void on_xact(XactEvent event, void*) {
+    switch (event) {
+        case XACT_EVENT_PRE_COMMIT:
+            flush_deltas();
+            break;
+        case XACT_EVENT_PRE_PREPARE:
+            if (deltas != nullptr && !deltas->empty())
+                ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                                errmsg("rulekeeper changes cannot be part of a prepared (two-phase) transaction")));
+            break;
+        case XACT_EVENT_COMMIT:
+        case XACT_EVENT_ABORT:
+        case XACT_EVENT_PREPARE:
+        case XACT_EVENT_PARALLEL_COMMIT:
+        case XACT_EVENT_PARALLEL_ABORT:
+            reset_cursor();
+            clear_deltas();
+            break;
+        default:
+            break;
+    }
+}
+
+void on_subxact(SubXactEvent event, SubTransactionId my_subid, SubTransactionId parent_subid, void*) {
+    if (event == SUBXACT_EVENT_ABORT_SUB) {
+        // The subtransaction's journal rows, incarnation row and (if it took
+        // it) the site lock are gone: re-read everything from the index.
+        reset_cursor();
+        if (deltas)
+            guarded([&] {
+                while (!deltas->empty() && deltas->back().subxact >= my_subid) deltas->pop_back();
+            });
+    } else if (event == SUBXACT_EVENT_COMMIT_SUB) {
+        if (deltas)
+            guarded([&] {
+                if (deltas->empty() || deltas->back().subxact != my_subid) return;
+                LevelDeltas child = std::move(deltas->back());
+                deltas->pop_back();
+                if (deltas->empty() || deltas->back().subxact != parent_subid)
+                    deltas->push_back(LevelDeltas{parent_subid, {}});
+                for (const auto& [bucket, sum] : child.buckets) deltas->back().buckets[bucket].add(sum);
+            });
+    }
+}
+
+}  // namespace
+
+void register_callbacks() {
+    RegisterXactCallback(on_xact, nullptr);
+    RegisterSubXactCallback(on_subxact, nullptr);
+}
+
+void lock_site() {
+    if (cursor.locked) return;
+    LOCKTAG tag;
+    SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, kLockKeyRulekeeper, kLockKeySite, 2);
+    (void)LockAcquire(&tag, ExclusiveLock, false, false);
+    cursor.locked = true;
+}
+
+OriginSlot next_origin(const char* site) {
+    ensure_origin(site);
+    OriginSlot slot{site, cursor.incarnation, cursor.next_seq};
+    cursor.next_seq += 1;
+    return slot;
+}
+
+int32 current_incarnation(const char* site) {
+    ensure_origin(site);
+    return cursor.incarnation;
+}
+
+void add_bucket_delta(int bucket, const uint8* digest32, bool subtract) {
+    lock_site();
+    SubTransactionId subxact = GetCurrentSubTransactionId();
+    guarded([&] {
+        if (deltas == nullptr) deltas = new std::vector<LevelDeltas>();
+        if (deltas->empty() || deltas->back().subxact != subxact) deltas->push_back(LevelDeltas{subxact, {}});
+        Digest d;
+        std::memcpy(d.data(), digest32, 32);
+        SetSum& sum = deltas->back().buckets[bucket];
+        if (subtract)
+            sum.subtract(d);
+        else
+            sum.add(d);
+    });
+}
+
+}  // namespace rulekeeper::pg::txn

@@ -1,0 +1,41 @@
+// What one transaction accumulates for the journal and the checksums, kept in
+// backend memory and written once, so that per-row work stays O(1) however
+// large the transaction (POSTGRES-NOTES.md "Large transactions"):
+//
+//  * the site lock: an advisory transaction lock taken once, before the first
+//    journal entry; it makes origin_seq gapless and commit-ordered;
+//  * the origin cursor: this node's incarnation and the next origin_seq,
+//    read once from the journal's index under the lock, then counted in memory;
+//  * bucket deltas: the AdHash change of each touched checksum bucket, one map
+//    per open subtransaction (an aborted subtransaction drops its own), applied
+//    to rulekeeper.checksum_bucket once at pre-commit, in bucket order.
+#pragma once
+
+extern "C" {
+#include "postgres.h"
+}
+
+namespace rulekeeper::pg::txn {
+
+void register_callbacks();
+
+// Takes the site lock (once per transaction).
+void lock_site();
+
+// The origin of the next journal entry: this site, its current incarnation
+// (a new one is recorded when system identifier, timeline or database
+// changed), and the next gapless origin_seq. Takes the site lock.
+struct OriginSlot {
+    const char* site;
+    int32 incarnation;
+    int64 seq;
+};
+OriginSlot next_origin(const char* site);
+
+// The current incarnation number (records a new one if needed). Lock taken.
+int32 current_incarnation(const char* site);
+
+// Adds (or, with subtract, removes) an entry digest to a bucket's pending delta.
+void add_bucket_delta(int bucket, const uint8* digest32, bool subtract);
+
+}  // namespace rulekeeper::pg::txn
