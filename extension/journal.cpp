@@ -9,6 +9,7 @@ extern "C" {
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "port.h"
 #include "utils/builtins.h"
 #include "utils/uuid.h"
 }
@@ -33,28 +34,39 @@ SPIPlanPtr saved(SPIPlanPtr* slot, const char* sql, int nargs, Oid* types) {
 
 }  // namespace
 
-Datum append(const char* kind, const char* rule_key, const char* label, const char* payload_json) {
+Datum new_change_id() {
+    pg_uuid_t* id = static_cast<pg_uuid_t*>(palloc(sizeof(pg_uuid_t)));
+    if (!pg_strong_random(id->data, UUID_LEN))
+        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("could not generate a random change_id")));
+    id->data[6] = (id->data[6] & 0x0f) | 0x40;  // version 4
+    id->data[8] = (id->data[8] & 0x3f) | 0x80;  // RFC 4122 variant
+    return UUIDPGetDatum(id);
+}
+
+Datum append(const char* kind, const char* rule_key, const char* label, const char* payload_json, Datum change_id) {
     const char* site = require_site("journaling a change");
     require_writable_node("journaling a change");
     txn::OriginSlot origin = txn::next_origin(site);
 
     MemoryContext caller = CurrentMemoryContext;
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "rulekeeper: SPI_connect failed");
-    Oid types[7] = {TEXTOID, INT4OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+    if (change_id == (Datum)0) change_id = new_change_id();
+    Oid types[8] = {TEXTOID, INT4OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, UUIDOID};
     saved(&plan_append,
           "INSERT INTO rulekeeper.journal (change_id, origin_site, origin_incarnation, origin_seq, kind, rule_key, "
-          "label, payload, actor) VALUES (pg_catalog.gen_random_uuid(), $1, $2, $3, $4, $5, $6, "
+          "label, payload, actor) VALUES ($8, $1, $2, $3, $4, $5, $6, "
           "COALESCE($7::pg_catalog.jsonb, '{}'::pg_catalog.jsonb), session_user) "
           "RETURNING change_id",
-          7, types);
-    Datum values[7] = {CStringGetTextDatum(origin.site),
+          8, types);
+    Datum values[8] = {CStringGetTextDatum(origin.site),
                        Int32GetDatum(origin.incarnation),
                        Int64GetDatum(origin.seq),
                        CStringGetTextDatum(kind),
                        rule_key ? CStringGetTextDatum(rule_key) : (Datum)0,
                        label ? CStringGetTextDatum(label) : (Datum)0,
-                       payload_json ? CStringGetTextDatum(payload_json) : (Datum)0};
-    char nulls[7] = {' ', ' ', ' ', ' ', rule_key ? ' ' : 'n', label ? ' ' : 'n', payload_json ? ' ' : 'n'};
+                       payload_json ? CStringGetTextDatum(payload_json) : (Datum)0,
+                       change_id};
+    char nulls[8] = {' ', ' ', ' ', ' ', rule_key ? ' ' : 'n', label ? ' ' : 'n', payload_json ? ' ' : 'n', ' '};
     int rc = SPI_execute_plan(plan_append, values, nulls, false, 1);
     if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
         elog(ERROR, "rulekeeper: journal append failed: %s", SPI_result_code_string(rc));

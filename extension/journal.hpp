@@ -11,8 +11,14 @@ namespace rulekeeper::pg::journal {
 
 // Appends an entry of this site and returns its change_id (a uuid Datum in the
 // caller's memory context). payload_json is JSON text (may be null for '{}').
-// rule_key and label may be null.
-Datum append(const char* kind, const char* rule_key, const char* label, const char* payload_json);
+// rule_key and label may be null. With change_id given (a uuid Datum from
+// new_change_id()), the entry takes that id.
+Datum append(const char* kind, const char* rule_key, const char* label, const char* payload_json,
+             Datum change_id = (Datum)0);
+
+// A fresh random (version 4) uuid, palloc'd, for a row whose journal entry
+// is appended later in the same statement (see triggers.cpp).
+Datum new_change_id();
 
 // ERROR unless the journal holds change_id with this kind, rule_key and label
 // (null arguments are not compared): a given change_id must describe its row.

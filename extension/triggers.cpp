@@ -2,9 +2,15 @@
 //
 //  BEFORE INSERT  computes label, bucket and content_sha256 (or checks the
 //                 ones a restored row carries), gives a new version its
-//                 arrival qualification, and journals it unless it arrives
-//                 with a change_id (then checks that entry describes it);
-//  AFTER INSERT   adds the entry digest to its bucket's pending delta.
+//                 arrival qualification and a fresh change_id; a row that
+//                 arrives with a change_id (pg_restore, reconcile) has it
+//                 checked against the journal instead;
+//  AFTER INSERT   appends the journal entry of a new row (only rows that
+//                 really landed fire it: not one skipped by ON CONFLICT DO
+//                 NOTHING) and adds the entry digest to its bucket's delta.
+//
+// The change_id foreign key is DEFERRABLE INITIALLY DEFERRED because the row
+// exists (in the statement) a moment before its journal entry does.
 //
 // The other tables' triggers are PL/pgSQL in sql/rulekeeper--0.1.sql: they
 // are not on a per-version hot path.
@@ -25,6 +31,7 @@ extern "C" {
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/rel.h"
+#include "utils/uuid.h"
 }
 
 #include <cstring>
@@ -184,18 +191,18 @@ PGDLLEXPORT Datum rk_rule_version_before_insert(PG_FUNCTION_ARGS) {
 
     Datum change_id = heap_getattr(tuple, c.change_id, desc, &isnull);
     bool restored = !isnull;
+    // A given change_id must name the journal entry that describes this row.
+    if (restored) rulekeeper::pg::journal::check(change_id, "version", rule_key, label);
     char* qualification = text_column(tuple, desc, c.qualification);
     const char* born = born_qualification(qualification, restored, rule_key, label);
     char* origin_site = text_column(tuple, desc, c.origin_site);
-    char* origin = text_column(tuple, desc, c.origin);
-    char* parent = text_column(tuple, desc, c.parent_label);
 
-    if (restored) {
-        rulekeeper::pg::journal::check(change_id, "version", rule_key, label);
-    } else {
-        change_id = rulekeeper::pg::journal::append("version", rule_key, label,
-                                                    version_payload(content, born, origin, parent));
-        if (origin_site == nullptr) origin_site = pstrdup(rulekeeper::pg::site_setting());
+    if (!restored) {
+        const char* site = rulekeeper::pg::require_site("a new rule version");
+        rulekeeper::pg::require_writable_node("a new rule version");
+        change_id = rulekeeper::pg::journal::new_change_id();
+        rulekeeper::pg::txn::remember_pending_change(DatumGetUUIDP(change_id)->data);
+        if (origin_site == nullptr) origin_site = pstrdup(site);
     }
 
     int natts = desc->natts;
@@ -231,6 +238,14 @@ PGDLLEXPORT Datum rk_rule_version_after_insert(PG_FUNCTION_ARGS) {
     char* content = text_column(tuple, desc, c.content_sha256);
     bool isnull;
     int bucket = DatumGetInt32(heap_getattr(tuple, c.bucket, desc, &isnull));
+    Datum change_id = heap_getattr(tuple, c.change_id, desc, &isnull);
+    if (rulekeeper::pg::txn::take_pending_change(DatumGetUUIDP(change_id)->data)) {
+        char* qualification = text_column(tuple, desc, c.qualification);
+        char* origin = text_column(tuple, desc, c.origin);
+        char* parent = text_column(tuple, desc, c.parent_label);
+        rulekeeper::pg::journal::append("version", rule_key, label,
+                                        version_payload(content, qualification, origin, parent), change_id);
+    }
     uint8 digest[32];
     rulekeeper::pg::content::entry_digest(rule_key, label, content, digest);
     rulekeeper::pg::txn::add_bucket_delta(bucket, digest, false);

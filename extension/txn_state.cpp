@@ -19,6 +19,8 @@ extern "C" {
 
 #include <cstring>
 #include <map>
+#include <string>
+#include <unordered_set>
 #include <vector>
 
 namespace rulekeeper::pg::txn {
@@ -31,7 +33,8 @@ constexpr uint32 kLockKeySite = 1;
 
 struct OriginCursor {
     bool locked = false;        // site lock held by this transaction
-    bool valid = false;         // incarnation and next_seq known
+    bool valid = false;         // incarnation and next_seq known for `site`
+    char site[64] = {0};        // the site they were read for (a reload may change it)
     int32 incarnation = 0;
     int64 next_seq = 0;
 };
@@ -44,6 +47,8 @@ struct LevelDeltas {
     std::map<int, SetSum> buckets;  // ordered: applied in bucket order (no deadlocks)
 };
 std::vector<LevelDeltas>* deltas = nullptr;  // allocated once, lives for the backend
+
+std::unordered_set<std::string>* pending_changes = nullptr;  // 16-byte uuids
 
 SPIPlanPtr plan_latest_incarnation = nullptr;
 SPIPlanPtr plan_insert_incarnation = nullptr;
@@ -64,6 +69,7 @@ void reset_cursor() { cursor = OriginCursor{}; }
 
 void clear_deltas() {
     if (deltas) guarded([] { deltas->clear(); });
+    if (pending_changes) guarded([] { pending_changes->clear(); });
 }
 
 // Called with SPI connected and the lock held.
@@ -121,12 +127,13 @@ void load_origin(const char* site) {
 
     cursor.incarnation = incarnation;
     cursor.next_seq = max_seq + 1;
+    strlcpy(cursor.site, site, sizeof cursor.site);
     cursor.valid = true;
 }
 
 void ensure_origin(const char* site) {
     lock_site();
-    if (cursor.valid) return;
+    if (cursor.valid && strcmp(cursor.site, site) == 0) return;
     if (RecoveryInProgress())
         ereport(ERROR, (errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
                         errmsg("this node (site %s) is a standby in recovery and takes no writes", site)));
@@ -276,6 +283,18 @@ void add_bucket_delta(int bucket, const uint8* digest32, bool subtract) {
         else
             sum.add(d);
     });
+}
+
+void remember_pending_change(const uint8* uuid16) {
+    guarded([&] {
+        if (pending_changes == nullptr) pending_changes = new std::unordered_set<std::string>();
+        pending_changes->emplace(reinterpret_cast<const char*>(uuid16), 16);
+    });
+}
+
+bool take_pending_change(const uint8* uuid16) {
+    if (pending_changes == nullptr) return false;
+    return guarded([&] { return pending_changes->erase(std::string(reinterpret_cast<const char*>(uuid16), 16)) == 1; });
 }
 
 }  // namespace rulekeeper::pg::txn

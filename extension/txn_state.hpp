@@ -38,4 +38,10 @@ int32 current_incarnation(const char* site);
 // Adds (or, with subtract, removes) an entry digest to a bucket's pending delta.
 void add_bucket_delta(int bucket, const uint8* digest32, bool subtract);
 
+// Rows whose change_id the BEFORE trigger generated and whose journal entry
+// the AFTER trigger must append (a row that never lands, e.g. under
+// ON CONFLICT DO NOTHING, fires no AFTER trigger and so is never journaled).
+void remember_pending_change(const uint8* uuid16);
+bool take_pending_change(const uint8* uuid16);  // true (and forgotten) if it was pending
+
 }  // namespace rulekeeper::pg::txn

@@ -79,7 +79,8 @@ CREATE TABLE rulekeeper.rule_version (
   origin_site    text NOT NULL,
   parent_label   text,
   annotations    jsonb NOT NULL DEFAULT '{}',
-  change_id      uuid NOT NULL REFERENCES rulekeeper.journal,
+  -- Deferred: the AFTER INSERT trigger appends the journal entry of a new row.
+  change_id      uuid NOT NULL REFERENCES rulekeeper.journal DEFERRABLE INITIALLY DEFERRED,
   created_at     timestamptz NOT NULL DEFAULT pg_catalog.now(),
   created_by     text NOT NULL DEFAULT session_user,
   PRIMARY KEY (rule_key, version, hotfix),
@@ -168,6 +169,8 @@ CREATE FUNCTION rulekeeper._journal_check(change_id uuid, kind text, rule_key te
   LANGUAGE c AS 'MODULE_PATHNAME', 'rk_journal_check';
 CREATE FUNCTION rulekeeper.incarnation() RETURNS integer
   LANGUAGE c AS 'MODULE_PATHNAME', 'rk_incarnation';
+CREATE FUNCTION rulekeeper._boundary_selftest(mode text) RETURNS bigint
+  LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'rk_boundary_selftest';
 CREATE FUNCTION rulekeeper._check_transition(rule_key text, label text, from_q text, to_q text) RETURNS text
   LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'rk_check_transition';
 
@@ -319,8 +322,10 @@ CREATE TRIGGER activation_journal BEFORE INSERT OR UPDATE ON rulekeeper.activati
 CREATE FUNCTION rulekeeper._refuse_change() RETURNS trigger
   LANGUAGE plpgsql SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
 BEGIN
-  RAISE EXCEPTION '%', TG_ARGV[0] USING ERRCODE = 'object_not_in_prerequisite_state',
-    HINT = COALESCE(TG_ARGV[1], '');
+  IF TG_NARGS > 1 THEN
+    RAISE EXCEPTION '%', TG_ARGV[0] USING ERRCODE = 'object_not_in_prerequisite_state', HINT = TG_ARGV[1];
+  END IF;
+  RAISE EXCEPTION '%', TG_ARGV[0] USING ERRCODE = 'object_not_in_prerequisite_state';
 END
 $$;
 CREATE TRIGGER journal_append_only BEFORE UPDATE OR DELETE ON rulekeeper.journal
