@@ -45,8 +45,11 @@ VALUES ('r', 8, '{"a": 8}', repeat('0', 64));
 INSERT INTO rulekeeper.rule_version (rule_key, version, label, body) VALUES ('r', 8, '9', '{"a": 8}');
 INSERT INTO rulekeeper.rule_version (rule_key, version, body, change_id)
 VALUES ('r', 8, '{"a": 8}', '00000000-0000-0000-0000-000000000000');
+\set VERBOSITY sqlstate
 INSERT INTO rulekeeper.rule_version (rule_key, version, body, change_id)
 SELECT 'r', 8, '{"a": 8}', change_id FROM rulekeeper.journal WHERE kind = 'rule';
+\set VERBOSITY default
+SELECT regexp_replace(:'LAST_ERROR_MESSAGE', '[0-9a-f-]{36}', '<change_id>') AS error;
 -- A new version may be born only with an initial qualification of its environment.
 INSERT INTO rulekeeper.rule_version (rule_key, version, body, qualification) VALUES ('r', 8, '{"a": 8}', 'sl_validated');
 -- A duplicate rule; an empty key or ruleset.
