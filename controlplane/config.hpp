@@ -1,0 +1,48 @@
+// rulectl.toml: the topology rulectl knows (DESIGN.md "CLI rulectl").
+// Lookup order: --config FILE, else $RULECTL_CONFIG, else ./rulectl.toml.
+#pragma once
+
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace rulekeeper::config {
+
+struct SiteConfig {
+  std::string name;         // the [sites.NAME] key; should equal rulekeeper.site
+  std::string conninfo;     // libpq conninfo or URI
+  std::string environment;  // "e1", "e2" or "e3"
+  bool dr = false;          // the disaster-recovery site (IPC1)
+  // Only for clusters on this host (switchover, rejoin, sandbox).
+  std::optional<std::string> pgdata;
+  std::optional<std::string> start_command;
+  std::optional<std::string> stop_command;
+  std::string bindir;       // default: the server's bindir compiled in
+};
+
+struct Config {
+  std::string path;       // the file it was read from
+  std::string state_dir;  // receipts and orphan bundles
+  std::vector<SiteConfig> sites;  // e1, e2, e3 primaries-to-be, then DR sites; by name within
+
+  const SiteConfig* find(const std::string& name) const;
+};
+
+// A config file that is missing, unparsable or wrong. main() exits 2 on it;
+// the message names the file and, where there is one, the key.
+class ConfigError : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+// The file to read: flag, else $RULECTL_CONFIG, else ./rulectl.toml.
+std::string resolve_path(const std::string& flag_value);
+
+Config load(const std::string& path);
+
+// Where receipts go when the file does not say: $XDG_STATE_HOME/rulectl, else
+// ~/.local/state/rulectl.
+std::string default_state_dir();
+
+}  // namespace rulekeeper::config

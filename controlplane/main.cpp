@@ -1,0 +1,65 @@
+// rulectl entry point: global flags, verb registration, and the one place
+// that turns exceptions into a one-line message and an exit code.
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <pqxx/pqxx>
+
+#include "commands.hpp"
+#include "config.hpp"
+#include "errors.hpp"
+
+namespace {
+
+// Messages from libpq and friends can span lines; main prints one.
+std::string one_line(std::string s) {
+  for (auto& c : s)
+    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+  while (!s.empty() && s.back() == ' ') s.pop_back();
+  return s;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace rulekeeper;
+  cli::GlobalOptions global;
+  int exit_code = cli::exit_ok;
+
+  CLI::App app{"rulectl: the control plane of rulekeeper (sites e1, e2, ipc2, ipc1)", "rulectl"};
+  // Global flags may come after the verb too (`rulectl status --json`).
+  app.fallthrough();
+  app.add_option("--config", global.config_file,
+                 "rulectl.toml to read (default: $RULECTL_CONFIG, else ./rulectl.toml)");
+  app.add_flag("--json", global.json, "stdout holds exactly one JSON document; messages go to stderr");
+  app.add_flag("--yes", global.yes, "do not ask for confirmation");
+  app.require_subcommand(1);
+  app.footer("Exit codes: 0 ok, 1 failed, 2 usage, 3 refused, 4 a site is unreachable.");
+
+  cli::add_status(app, global, exit_code);
+  cli::add_sandbox(app, global, exit_code);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and friends exit 0; every real parse error is a usage error.
+    int rc = app.exit(e);
+    return rc == 0 ? cli::exit_ok : cli::exit_usage;
+  } catch (const config::ConfigError& e) {
+    std::cerr << "rulectl: bad config: " << one_line(e.what()) << std::endl;
+    return cli::exit_usage;
+  } catch (const cli::Error& e) {
+    std::cerr << "rulectl: " << one_line(e.what()) << std::endl;
+    return e.code();
+  } catch (const pqxx::broken_connection& e) {
+    std::cerr << "rulectl: site unreachable: " << one_line(e.what()) << std::endl;
+    return cli::exit_unreachable;
+  } catch (const std::exception& e) {
+    std::cerr << "rulectl: " << one_line(e.what()) << std::endl;
+    return cli::exit_failed;
+  } catch (...) {
+    std::cerr << "rulectl: unknown error" << std::endl;
+    return cli::exit_failed;
+  }
+  return exit_code;
+}

@@ -1,0 +1,165 @@
+// Site probing for `status`: each query separately in autocommit, so one
+// missing function (an older extension) does not hide the rest.
+#include "sites.hpp"
+
+#include <cstdlib>
+#include <future>
+
+#include <fmt/format.h>
+#include <pqxx/pqxx>
+
+namespace rulekeeper::sites {
+namespace {
+
+// libpq errors span lines ("connection to server ... failed: \n\tIs the
+// server running..."); status shows them in one cell.
+std::string one_line(std::string s) {
+  for (auto& c : s)
+    if (c == '\n' || c == '\t' || c == '\r') c = ' ';
+  std::string out;
+  for (char c : s)
+    if (!(c == ' ' && !out.empty() && out.back() == ' ')) out += c;
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
+}
+
+// Runs one single-value query; on failure records a note and returns nullopt.
+std::optional<std::string> value(pqxx::nontransaction& tx, SiteStatus& st, const std::string& what,
+                                 const std::string& sql) {
+  try {
+    pqxx::result r = tx.exec(sql);
+    if (r.empty() || r[0][0].is_null()) return std::nullopt;
+    return std::string(r[0][0].c_str());
+  } catch (const pqxx::broken_connection&) {
+    throw;
+  } catch (const std::exception& e) {
+    st.notes.push_back(fmt::format("{}: {}", what, one_line(e.what())));
+    return std::nullopt;
+  }
+}
+
+}  // namespace
+
+std::string SiteStatus::role() const {
+  if (!reachable) return "unreachable";
+  if (!in_recovery) return "unknown";
+  return *in_recovery ? "standby" : "primary";
+}
+
+nlohmann::json SiteStatus::to_json() const {
+  auto opt = [](const auto& o) -> nlohmann::json {
+    if (o) return *o;
+    return nullptr;
+  };
+  nlohmann::json j;
+  j["site"] = name;
+  j["environment"] = environment;
+  j["dr"] = dr;
+  j["reachable"] = reachable;
+  j["role"] = role();
+  j["error"] = error.empty() ? nlohmann::json(nullptr) : nlohmann::json(error);
+  j["reported_site"] = opt(reported_site);
+  j["reported_environment"] = opt(reported_environment);
+  j["in_recovery"] = opt(in_recovery);
+  j["timeline"] = opt(timeline);
+  j["timeline_source"] = timeline_source.empty() ? nlohmann::json(nullptr) : nlohmann::json(timeline_source);
+  j["server_version"] = opt(server_version);
+  j["extension_version"] = opt(extension_version);
+  if (version_vector) {
+    // jsonb text from the server is valid JSON; keep it as a JSON value.
+    nlohmann::json v = nlohmann::json::parse(*version_vector, nullptr, false);
+    j["version_vector"] = v.is_discarded() ? nlohmann::json(*version_vector) : v;
+  } else {
+    j["version_vector"] = nullptr;
+  }
+  j["snapshot_checksum"] = opt(snapshot_checksum);
+  j["notes"] = notes;
+  return j;
+}
+
+SiteStatus probe(const config::SiteConfig& site) {
+  SiteStatus st;
+  st.name = site.name;
+  st.environment = site.environment;
+  st.dr = site.dr;
+  try {
+    pqxx::connection c(site.conninfo);
+    st.reachable = true;
+    pqxx::nontransaction tx(c);
+    st.reported_site = value(tx, st, "rulekeeper.site", "SELECT current_setting('rulekeeper.site', true)");
+    st.reported_environment =
+        value(tx, st, "rulekeeper.environment", "SELECT current_setting('rulekeeper.environment', true)");
+    if (auto r = value(tx, st, "pg_is_in_recovery()", "SELECT pg_is_in_recovery()"))
+      st.in_recovery = (*r == "t");
+    st.server_version = value(tx, st, "server_version", "SHOW server_version");
+    st.extension_version = value(tx, st, "extension",
+                                 "SELECT extversion FROM pg_extension WHERE extname = 'rulekeeper'");
+    if (st.extension_version) {
+      if (auto t = value(tx, st, "rulekeeper.timeline()", "SELECT rulekeeper.timeline()")) {
+        st.timeline = std::stoll(*t);
+        st.timeline_source = "rulekeeper.timeline()";
+      }
+      st.version_vector =
+          value(tx, st, "rulekeeper.version_vector()", "SELECT rulekeeper.version_vector()::text");
+      st.snapshot_checksum = value(tx, st, "rulekeeper.snapshot_checksum()",
+                                   "SELECT rulekeeper.snapshot_checksum('all')");
+    } else {
+      st.notes.push_back("extension rulekeeper is not installed in this database");
+    }
+    if (!st.timeline) {
+      // Lags a promotion until the end-of-recovery checkpoint (POSTGRES-NOTES
+      // "Timelines"), but better than nothing without the extension.
+      if (auto t = value(tx, st, "pg_control_checkpoint()",
+                         "SELECT timeline_id FROM pg_control_checkpoint()")) {
+        st.timeline = std::stoll(*t);
+        st.timeline_source = "pg_control_checkpoint()";
+      }
+    }
+  } catch (const std::exception& e) {
+    if (!st.reachable) {
+      st.error = one_line(e.what());
+    } else {
+      st.notes.push_back("connection lost: " + one_line(e.what()));
+    }
+  }
+  return st;
+}
+
+std::vector<SiteStatus> probe_all(const config::Config& config) {
+  ::setenv("PGCONNECT_TIMEOUT", "3", 0);  // before any thread starts
+  std::vector<std::future<SiteStatus>> futures;
+  for (const auto& site : config.sites)
+    futures.push_back(std::async(std::launch::async, [&site] { return probe(site); }));
+  std::vector<SiteStatus> out;
+  for (auto& f : futures) out.push_back(f.get());
+  return out;
+}
+
+std::vector<std::string> warnings(const std::vector<SiteStatus>& sites) {
+  std::vector<std::string> out;
+  std::vector<const SiteStatus*> writable_e3;
+  for (const auto& s : sites) {
+    if (!s.reachable) continue;
+    if (!s.reported_site || s.reported_site->empty())
+      out.push_back(fmt::format("site {}: the server has no rulekeeper.site set", s.name));
+    else if (*s.reported_site != s.name)
+      out.push_back(fmt::format("site {}: the server says rulekeeper.site = '{}' (rulectl.toml calls it '{}')",
+                                s.name, *s.reported_site, s.name));
+    if (s.reported_environment && !s.reported_environment->empty() &&
+        *s.reported_environment != s.environment)
+      out.push_back(fmt::format("site {}: the server says rulekeeper.environment = '{}' (rulectl.toml says '{}')",
+                                s.name, *s.reported_environment, s.environment));
+    if (s.environment == "e3" && s.in_recovery && !*s.in_recovery) writable_e3.push_back(&s);
+  }
+  if (writable_e3.size() > 1) {
+    std::vector<std::string> names;
+    for (const auto* s : writable_e3)
+      names.push_back(fmt::format("{} (timeline {})", s->name,
+                                  s->timeline ? std::to_string(*s->timeline) : "?"));
+    out.push_back(fmt::format("split brain: more than one E3 site accepts writes: {}",
+                              fmt::join(names, ", ")));
+  }
+  return out;
+}
+
+}  // namespace rulekeeper::sites
