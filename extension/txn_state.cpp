@@ -13,7 +13,9 @@ extern "C" {
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "storage/lock.h"
+#include "catalog/namespace.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
 }
 
@@ -39,6 +41,20 @@ struct OriginCursor {
     int64 next_seq = 0;
 };
 OriginCursor cursor;  // plain data: reset at transaction end and on subabort
+
+// The incarnation this backend last saw committed, with what it was read for:
+// a new incarnation begins only when one of these changes, so the lookup is
+// skipped while they stay the same. `table` catches DROP/CREATE EXTENSION.
+struct KnownIncarnation {
+    bool valid = false;
+    uint64 sysid = 0;
+    TimeLineID tli = 0;
+    Oid database = InvalidOid;
+    Oid table = InvalidOid;
+    int32 incarnation = 0;
+};
+KnownIncarnation known;    // committed knowledge, reused across transactions
+KnownIncarnation pending;  // learnt in this transaction; becomes `known` at commit
 
 // One map of bucket -> net AdHash delta per subtransaction level that has
 // made changes; the innermost is at the back.
@@ -72,6 +88,9 @@ void clear_deltas() {
     if (pending_changes) guarded([] { pending_changes->clear(); });
 }
 
+int32 read_or_record_incarnation(const char* site, const char* sysid_text, TimeLineID tli);
+void load_next_seq(const char* site, int32 incarnation);
+
 // Called with SPI connected and the lock held.
 void load_origin(const char* site) {
     uint64 sysid = GetSystemIdentifier();
@@ -79,6 +98,22 @@ void load_origin(const char* site) {
     char sysid_text[32];
     snprintf(sysid_text, sizeof sysid_text, UINT64_FORMAT, sysid);
 
+    Oid schema = get_namespace_oid("rulekeeper", false);
+    Oid table = get_relname_relid("incarnation", schema);
+    int32 incarnation = 0;
+    if (known.valid && known.sysid == sysid && known.tli == tli && known.database == MyDatabaseId &&
+        known.table == table) {
+        incarnation = known.incarnation;
+    } else {
+        incarnation = read_or_record_incarnation(site, sysid_text, tli);
+        pending = KnownIncarnation{true, sysid, tli, MyDatabaseId, table, incarnation};
+    }
+    load_next_seq(site, incarnation);
+}
+
+// Reads the latest incarnation; records a new one (max + 1) when the latest
+// was written under another (system identifier, timeline, database).
+int32 read_or_record_incarnation(const char* site, const char* sysid_text, TimeLineID tli) {
     prepare_saved(&plan_latest_incarnation,
                   "SELECT incarnation, system_identifier, timeline, database_oid FROM rulekeeper.incarnation "
                   "ORDER BY incarnation DESC LIMIT 1",
@@ -112,14 +147,19 @@ void load_origin(const char* site) {
                                   false, true, 0);
         if (rc != SPI_OK_INSERT) elog(ERROR, "rulekeeper: recording incarnation failed: %s", SPI_result_code_string(rc));
     }
+    return incarnation;
+}
 
+// The next origin_seq of (site, incarnation): max + 1, read from the
+// journal's unique index under the site lock.
+void load_next_seq(const char* site, int32 incarnation) {
     Oid types[2] = {TEXTOID, INT4OID};
     prepare_saved(&plan_max_seq,
                   "SELECT COALESCE(pg_catalog.max(origin_seq), 0) FROM rulekeeper.journal "
                   "WHERE origin_site OPERATOR(pg_catalog.=) $1 AND origin_incarnation OPERATOR(pg_catalog.=) $2",
                   2, types);
     Datum values[2] = {CStringGetTextDatum(site), Int32GetDatum(incarnation)};
-    rc = SPI_execute_snapshot(plan_max_seq, values, nullptr, GetLatestSnapshot(), InvalidSnapshot, true, false, 1);
+    int rc = SPI_execute_snapshot(plan_max_seq, values, nullptr, GetLatestSnapshot(), InvalidSnapshot, true, false, 1);
     if (rc != SPI_OK_SELECT || SPI_processed != 1)
         elog(ERROR, "rulekeeper: reading origin_seq failed: %s", SPI_result_code_string(rc));
     bool isnull;
@@ -208,10 +248,16 @@ void on_xact(XactEvent event, void*) {
                                 errmsg("rulekeeper changes cannot be part of a prepared (two-phase) transaction")));
             break;
         case XACT_EVENT_COMMIT:
+            if (pending.valid) known = pending;
+            pending = KnownIncarnation{};
+            reset_cursor();
+            clear_deltas();
+            break;
         case XACT_EVENT_ABORT:
         case XACT_EVENT_PREPARE:
         case XACT_EVENT_PARALLEL_COMMIT:
         case XACT_EVENT_PARALLEL_ABORT:
+            pending = KnownIncarnation{};
             reset_cursor();
             clear_deltas();
             break;

@@ -403,31 +403,11 @@ BEGIN
 END
 $$;
 
+-- The next planned version's label, born draft (e1 only). In C: it is the
+-- authoring hot path (extension/authoring.cpp).
 CREATE FUNCTION rulekeeper.create_version(rule_key text, body jsonb) RETURNS text
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
-#variable_conflict use_column
-DECLARE
-  next_version integer;
-BEGIN
-  PERFORM rulekeeper._require_environment('e1', 'create_version');
-  IF create_version.body IS NULL OR pg_catalog.jsonb_typeof(create_version.body) <> 'object' THEN
-    RAISE EXCEPTION 'the body of a rule version must be a JSON object, not %',
-      COALESCE(pg_catalog.jsonb_typeof(create_version.body), 'null')
-      USING ERRCODE = 'invalid_parameter_value';
-  END IF;
-  IF NOT EXISTS (SELECT 1 FROM rulekeeper.rule r WHERE r.rule_key = create_version.rule_key) THEN
-    RAISE EXCEPTION 'rule "%" does not exist', create_version.rule_key
-      USING ERRCODE = 'no_data_found', HINT = 'Create it first with rulekeeper.create_rule(rule_key, ruleset).';
-  END IF;
-  -- Under the site lock, so two authors never compute the same next number.
-  PERFORM rulekeeper._lock_site();
-  SELECT COALESCE(pg_catalog.max(v.version), 0) + 1 INTO next_version
-    FROM rulekeeper.rule_version v WHERE v.rule_key = create_version.rule_key;
-  INSERT INTO rulekeeper.rule_version (rule_key, version, hotfix, body, origin)
-  VALUES (create_version.rule_key, next_version, 0, create_version.body, 'authored');
-  RETURN next_version::text;
-END
-$$;
+  LANGUAGE c SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp
+  AS 'MODULE_PATHNAME', 'rk_create_version';
 
 -- A checked qualification change; the trigger enforces the table for plain
 -- UPDATEs too, this adds the reason and a clear "does not exist".

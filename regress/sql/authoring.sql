@@ -2,6 +2,7 @@
 -- in C++, the journal with a gapless origin_seq, the version vector and the
 -- bucketed snapshot checksum.
 -- Every test starts from a fresh install in the shared regression database.
+\set SHOW_CONTEXT never
 SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS rulekeeper CASCADE;
 CREATE EXTENSION rulekeeper;

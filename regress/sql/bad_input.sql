@@ -2,6 +2,7 @@
 -- wrong; the journal, the versions and the checksum are compared before and
 -- after.
 -- Every test starts from a fresh install in the shared regression database.
+\set SHOW_CONTEXT never
 SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS rulekeeper CASCADE;
 CREATE EXTENSION rulekeeper;

@@ -3,6 +3,7 @@
 -- with its SQLSTATE and hint, the backend survives, and the session, its
 -- transaction state and its subtransactions go on working.
 -- Every test starts from a fresh install in the shared regression database.
+\set SHOW_CONTEXT never
 SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS rulekeeper CASCADE;
 CREATE EXTENSION rulekeeper;

@@ -1,6 +1,7 @@
 -- Checksums stay exact through savepoints and reveal tampering that went
 -- around the triggers.
 -- Every test starts from a fresh install in the shared regression database.
+\set SHOW_CONTEXT never
 SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS rulekeeper CASCADE;
 CREATE EXTENSION rulekeeper;

@@ -2,6 +2,7 @@
 -- come from the C++ core; the trigger enforces them for transition() and for
 -- plain UPDATEs alike, per environment, and records who, when and why.
 -- Every test starts from a fresh install in the shared regression database.
+\set SHOW_CONTEXT never
 SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS rulekeeper CASCADE;
 CREATE EXTENSION rulekeeper;
