@@ -11,6 +11,7 @@ extern "C" {
 #include "miscadmin.h"
 #include "port.h"
 #include "utils/builtins.h"
+#include "utils/snapmgr.h"
 #include "utils/uuid.h"
 }
 
@@ -46,28 +47,32 @@ Datum new_change_id() {
 Datum append(const char* kind, const char* rule_key, const char* label, const char* payload_json, Datum change_id) {
     const char* site = require_site("journaling a change");
     require_writable_node("journaling a change");
-    txn::OriginSlot origin = txn::next_origin(site);
+    txn::OriginSlot origin = txn::current_origin(site);
 
     MemoryContext caller = CurrentMemoryContext;
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "rulekeeper: SPI_connect failed");
     if (change_id == (Datum)0) change_id = new_change_id();
-    Oid types[8] = {TEXTOID, INT4OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, UUIDOID};
+    // origin_seq = max + 1 from the unique index, in the insert itself, under
+    // the site lock and with the latest snapshot (so also under REPEATABLE
+    // READ): gapless, and no counter row updated once per entry.
+    Oid types[7] = {TEXTOID, INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, UUIDOID};
     saved(&plan_append,
           "INSERT INTO rulekeeper.journal (change_id, origin_site, origin_incarnation, origin_seq, kind, rule_key, "
-          "label, payload, actor) VALUES ($8, $1, $2, $3, $4, $5, $6, "
-          "COALESCE($7::pg_catalog.jsonb, '{}'::pg_catalog.jsonb), session_user) "
+          "label, payload, actor) SELECT $7, $1, $2, COALESCE((SELECT j.origin_seq FROM rulekeeper.journal j "
+          "WHERE j.origin_site OPERATOR(pg_catalog.=) $1 AND j.origin_incarnation OPERATOR(pg_catalog.=) $2 "
+          "ORDER BY j.origin_seq DESC LIMIT 1), 0) OPERATOR(pg_catalog.+) 1, $3, $4, $5, "
+          "COALESCE($6::pg_catalog.jsonb, '{}'::pg_catalog.jsonb), session_user "
           "RETURNING change_id",
-          8, types);
-    Datum values[8] = {CStringGetTextDatum(origin.site),
+          7, types);
+    Datum values[7] = {CStringGetTextDatum(origin.site),
                        Int32GetDatum(origin.incarnation),
-                       Int64GetDatum(origin.seq),
                        CStringGetTextDatum(kind),
                        rule_key ? CStringGetTextDatum(rule_key) : (Datum)0,
                        label ? CStringGetTextDatum(label) : (Datum)0,
                        payload_json ? CStringGetTextDatum(payload_json) : (Datum)0,
                        change_id};
-    char nulls[8] = {' ', ' ', ' ', ' ', rule_key ? ' ' : 'n', label ? ' ' : 'n', payload_json ? ' ' : 'n', ' '};
-    int rc = SPI_execute_plan(plan_append, values, nulls, false, 1);
+    char nulls[7] = {' ', ' ', ' ', rule_key ? ' ' : 'n', label ? ' ' : 'n', payload_json ? ' ' : 'n', ' '};
+    int rc = SPI_execute_snapshot(plan_append, values, nulls, GetLatestSnapshot(), InvalidSnapshot, false, true, 1);
     if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
         elog(ERROR, "rulekeeper: journal append failed: %s", SPI_result_code_string(rc));
     bool isnull;

@@ -35,10 +35,9 @@ constexpr uint32 kLockKeySite = 1;
 
 struct OriginCursor {
     bool locked = false;        // site lock held by this transaction
-    bool valid = false;         // incarnation and next_seq known for `site`
+    bool valid = false;         // incarnation known for `site`
     char site[64] = {0};        // the site they were read for (a reload may change it)
     int32 incarnation = 0;
-    int64 next_seq = 0;
 };
 OriginCursor cursor;  // plain data: reset at transaction end and on subabort
 
@@ -68,7 +67,6 @@ std::unordered_set<std::string>* pending_changes = nullptr;  // 16-byte uuids
 
 SPIPlanPtr plan_latest_incarnation = nullptr;
 SPIPlanPtr plan_insert_incarnation = nullptr;
-SPIPlanPtr plan_max_seq = nullptr;
 SPIPlanPtr plan_upsert_bucket = nullptr;
 
 SPIPlanPtr prepare_saved(SPIPlanPtr* slot, const char* sql, int nargs, Oid* types) {
@@ -89,9 +87,9 @@ void clear_deltas() {
 }
 
 int32 read_or_record_incarnation(const char* site, const char* sysid_text, TimeLineID tli);
-void load_next_seq(const char* site, int32 incarnation);
+void set_cursor(const char* site, int32 incarnation);
 
-// Called with SPI connected and the lock held.
+// Called with the lock held.
 void load_origin(const char* site) {
     uint64 sysid = GetSystemIdentifier();
     TimeLineID tli = GetWALInsertionTimeLine();
@@ -105,10 +103,12 @@ void load_origin(const char* site) {
         known.table == table) {
         incarnation = known.incarnation;
     } else {
+        if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "rulekeeper: SPI_connect failed");
         incarnation = read_or_record_incarnation(site, sysid_text, tli);
+        SPI_finish();
         pending = KnownIncarnation{true, sysid, tli, MyDatabaseId, table, incarnation};
     }
-    load_next_seq(site, incarnation);
+    set_cursor(site, incarnation);
 }
 
 // Reads the latest incarnation; records a new one (max + 1) when the latest
@@ -150,23 +150,9 @@ int32 read_or_record_incarnation(const char* site, const char* sysid_text, TimeL
     return incarnation;
 }
 
-// The next origin_seq of (site, incarnation): max + 1, read from the
-// journal's unique index under the site lock.
-void load_next_seq(const char* site, int32 incarnation) {
-    Oid types[2] = {TEXTOID, INT4OID};
-    prepare_saved(&plan_max_seq,
-                  "SELECT COALESCE(pg_catalog.max(origin_seq), 0) FROM rulekeeper.journal "
-                  "WHERE origin_site OPERATOR(pg_catalog.=) $1 AND origin_incarnation OPERATOR(pg_catalog.=) $2",
-                  2, types);
-    Datum values[2] = {CStringGetTextDatum(site), Int32GetDatum(incarnation)};
-    int rc = SPI_execute_snapshot(plan_max_seq, values, nullptr, GetLatestSnapshot(), InvalidSnapshot, true, false, 1);
-    if (rc != SPI_OK_SELECT || SPI_processed != 1)
-        elog(ERROR, "rulekeeper: reading origin_seq failed: %s", SPI_result_code_string(rc));
-    bool isnull;
-    int64 max_seq = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-
+// Records what the cursor now knows for this transaction.
+void set_cursor(const char* site, int32 incarnation) {
     cursor.incarnation = incarnation;
-    cursor.next_seq = max_seq + 1;
     strlcpy(cursor.site, site, sizeof cursor.site);
     cursor.valid = true;
 }
@@ -177,9 +163,7 @@ void ensure_origin(const char* site) {
     if (RecoveryInProgress())
         ereport(ERROR, (errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
                         errmsg("this node (site %s) is a standby in recovery and takes no writes", site)));
-    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "rulekeeper: SPI_connect failed");
     load_origin(site);
-    SPI_finish();
 }
 
 // Applies the pending bucket deltas: called at pre-commit, inside the
@@ -303,11 +287,9 @@ void lock_site() {
     cursor.locked = true;
 }
 
-OriginSlot next_origin(const char* site) {
+OriginSlot current_origin(const char* site) {
     ensure_origin(site);
-    OriginSlot slot{site, cursor.incarnation, cursor.next_seq};
-    cursor.next_seq += 1;
-    return slot;
+    return OriginSlot{site, cursor.incarnation};
 }
 
 int32 current_incarnation(const char* site) {

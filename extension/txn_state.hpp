@@ -4,8 +4,9 @@
 //
 //  * the site lock: an advisory transaction lock taken once, before the first
 //    journal entry; it makes origin_seq gapless and commit-ordered;
-//  * the origin cursor: this node's incarnation and the next origin_seq,
-//    read once from the journal's index under the lock, then counted in memory;
+//  * the origin: this node's incarnation, remembered across transactions
+//    while (system identifier, timeline, database) stay the same; the
+//    origin_seq itself is max + 1 read by the journal insert under the lock;
 //  * bucket deltas: the AdHash change of each touched checksum bucket, one map
 //    per open subtransaction (an aborted subtransaction drops its own), applied
 //    to rulekeeper.checksum_bucket once at pre-commit, in bucket order.
@@ -22,15 +23,15 @@ void register_callbacks();
 // Takes the site lock (once per transaction).
 void lock_site();
 
-// The origin of the next journal entry: this site, its current incarnation
-// (a new one is recorded when system identifier, timeline or database
-// changed), and the next gapless origin_seq. Takes the site lock.
+// The origin of the next journal entry: this site and its current
+// incarnation (a new one is recorded when system identifier, timeline or
+// database changed). Takes the site lock, under which the journal insert
+// reads max(origin_seq) + 1: gapless and in commit order.
 struct OriginSlot {
     const char* site;
     int32 incarnation;
-    int64 seq;
 };
-OriginSlot next_origin(const char* site);
+OriginSlot current_origin(const char* site);
 
 // The current incarnation number (records a new one if needed). Lock taken.
 int32 current_incarnation(const char* site);
