@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what rulekeeper needs from Debian 12's packages, only what is
+# missing (so a second run costs a second). Run as root.
+set -euo pipefail
+packages=(
+  postgresql-15 postgresql-server-dev-15 postgresql-client-15 postgresql-contrib
+  libpqxx-dev libcli11-dev libfmt-dev libtomlplusplus-dev nlohmann-json3-dev
+  libgtest-dev libbenchmark-dev libssl-dev pkg-config cmake g++ make python3
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+if [ "$(id -u)" != 0 ]; then
+  echo "install-deps: missing ${missing[*]}; run as root (or: sudo $0)" >&2
+  exit 1
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq "${missing[@]}" >/dev/null
+echo "install-deps: done"
