@@ -14,6 +14,8 @@ extern "C" {
 #include "miscadmin.h"
 #include "storage/lock.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "utils/syscache.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
@@ -205,6 +207,21 @@ void flush_deltas() {
     });
     if (count == 0) return;
 
+    // Commit runs as the session user, who (rightly) cannot write derived
+    // tables: apply the deltas as the owner of the bucket table, in a
+    // restricted security context. An error aborts the transaction, which
+    // also restores the user id.
+    Oid bucket_table = get_relname_relid("checksum_bucket", get_namespace_oid("rulekeeper", false));
+    if (!OidIsValid(bucket_table)) elog(ERROR, "rulekeeper: rulekeeper.checksum_bucket does not exist");
+    HeapTuple class_tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(bucket_table));
+    if (!HeapTupleIsValid(class_tuple)) elog(ERROR, "rulekeeper: cache lookup failed for relation %u", bucket_table);
+    Oid owner = ((Form_pg_class)GETSTRUCT(class_tuple))->relowner;
+    ReleaseSysCache(class_tuple);
+    Oid saved_user;
+    int saved_context;
+    GetUserIdAndSecContext(&saved_user, &saved_context);
+    SetUserIdAndSecContext(owner, saved_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+
     PushActiveSnapshot(GetTransactionSnapshot());
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "rulekeeper: SPI_connect failed");
     Oid types[2] = {INT4OID, BYTEAOID};
@@ -219,6 +236,7 @@ void flush_deltas() {
     }
     SPI_finish();
     PopActiveSnapshot();
+    SetUserIdAndSecContext(saved_user, saved_context);
 }
 
 void on_xact(XactEvent event, void*) {
