@@ -1,10 +1,12 @@
 // The module's entry: magic block and _PG_init (settings, transaction
-// callbacks). Background workers register here too once they exist.
+// callbacks, the heartbeat worker when preloaded).
+#include "heartbeat.hpp"
 #include "settings.hpp"
 #include "txn_state.hpp"
 
 extern "C" {
 #include "fmgr.h"
+#include "miscadmin.h"
 
 PG_MODULE_MAGIC;
 
@@ -12,5 +14,8 @@ PGDLLEXPORT void _PG_init(void);
 void _PG_init(void) {
     rulekeeper::pg::define_settings();
     rulekeeper::pg::txn::register_callbacks();
+    // The worker needs the library preloaded (it is the postmaster that
+    // starts it); loaded later, the extension works without heartbeats.
+    if (process_shared_preload_libraries_in_progress) rulekeeper::pg::register_heartbeat_worker();
 }
 }

@@ -49,6 +49,10 @@ CREATE TABLE rulekeeper.journal (
   payload            jsonb NOT NULL DEFAULT '{}',
   actor              text NOT NULL DEFAULT session_user,
   recorded_at        timestamptz NOT NULL DEFAULT pg_catalog.now(),
+  -- WAL insert position when the entry was written (before its commit): a
+  -- standby whose slot stands before it certainly lacks it (at-risk estimate
+  -- when the standby itself cannot be asked).
+  recorded_lsn       pg_lsn DEFAULT pg_catalog.pg_current_wal_insert_lsn(),
   UNIQUE (origin_site, origin_incarnation, origin_seq)
 );
 CREATE INDEX journal_rule_idx ON rulekeeper.journal (rule_key, recorded_at);
@@ -128,6 +132,17 @@ CREATE TABLE rulekeeper.activation (
 CREATE TABLE rulekeeper.checksum_bucket (
   bucket integer PRIMARY KEY CHECK (bucket BETWEEN 0 AND 4095),
   sum    bytea NOT NULL CHECK (pg_catalog.octet_length(sum) = 32)
+);
+
+-- One row per site that has beaten here, updated in place by the heartbeat
+-- worker every rulekeeper.heartbeat_interval ms. Replicated like any row, so
+-- on a standby the age of the newest row bounds how stale the standby is.
+-- Not a change: no journal entry, no checksum, not dumped.
+CREATE TABLE rulekeeper.heartbeat (
+  site     text PRIMARY KEY,
+  beat_at  timestamptz NOT NULL,
+  beat_seq bigint NOT NULL,
+  beat_lsn pg_lsn
 );
 
 SELECT pg_catalog.pg_extension_config_dump('rulekeeper.incarnation', '');
@@ -378,6 +393,119 @@ CREATE FUNCTION rulekeeper.version_vector() RETURNS jsonb
     FROM origins o
 $$;
 
+-- The versions of some checksum buckets, found through the bucket index:
+-- the third round trip of a site comparison (after snapshot_checksum and
+-- checksum_buckets), touching only the buckets that differ.
+CREATE FUNCTION rulekeeper.bucket_versions(buckets integer[],
+    OUT bucket integer, OUT rule_key text, OUT label text, OUT content_sha256 text)
+  RETURNS SETOF record
+  LANGUAGE sql STABLE SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+  SELECT v.bucket, v.rule_key, v.label, v.content_sha256 FROM rulekeeper.rule_version v
+   WHERE v.bucket = ANY (buckets) ORDER BY v.bucket, v.rule_key, v.version, v.hotfix
+$$;
+
+-- The journal entries this site holds that a version vector does not cover:
+-- one index range scan per origin, in origin order.
+CREATE FUNCTION rulekeeper.journal_since(since jsonb DEFAULT '{}')
+  RETURNS SETOF rulekeeper.journal
+  LANGUAGE plpgsql STABLE SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+DECLARE
+  o record;
+  have bigint;
+BEGIN
+  IF since IS NULL OR jsonb_typeof(since) <> 'object' THEN
+    RAISE EXCEPTION 'a version vector is a JSON object {"site:incarnation": max_origin_seq}, not %',
+      COALESCE(jsonb_typeof(since), 'null') USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  FOR o IN SELECT key, value::bigint AS seq FROM jsonb_each_text(rulekeeper.version_vector()) ORDER BY key LOOP
+    have := COALESCE((since ->> o.key)::bigint, 0);
+    IF o.seq > have THEN
+      RETURN QUERY SELECT j.* FROM rulekeeper.journal j
+        WHERE j.origin_site = substring(o.key FROM '^(.*):[0-9]+$')
+          AND j.origin_incarnation = substring(o.key FROM ':([0-9]+)$')::integer
+          AND j.origin_seq > have
+        ORDER BY j.origin_seq;
+    END IF;
+  END LOOP;
+END
+$$;
+
+------------------------------------------------------------------------------
+-- Replication awareness
+------------------------------------------------------------------------------
+
+-- Backs the view replication_status (SECURITY DEFINER so that readers see
+-- what pg_stat_replication shows only to privileged roles).
+CREATE FUNCTION rulekeeper._replication_status(
+    OUT site text, OUT role text, OUT timeline integer, OUT peer text,
+    OUT application_name text, OUT state text,
+    OUT sent_lsn pg_lsn, OUT write_lsn pg_lsn, OUT flush_lsn pg_lsn, OUT replay_lsn pg_lsn,
+    OUT receive_lsn pg_lsn, OUT lag_bytes numeric, OUT unreplayed_bytes numeric,
+    OUT write_lag_seconds double precision, OUT flush_lag_seconds double precision,
+    OUT replay_lag_seconds double precision, OUT sync_state text,
+    OUT slot_name text, OUT slot_active boolean, OUT wal_status text, OUT retained_bytes numeric,
+    OUT replay_paused boolean, OUT wal_receiver_status text, OUT last_msg_receipt_time timestamptz,
+    OUT upstream text, OUT last_heartbeat_site text, OUT last_heartbeat_at timestamptz,
+    OUT lag_upper_bound_seconds double precision)
+  RETURNS SETOF record
+  LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+DECLARE
+  me text := NULLIF(current_setting('rulekeeper.site', true), '');
+  tl integer := rulekeeper.timeline();
+  hb_site text;
+  hb_at timestamptz;
+BEGIN
+  SELECT h.site, h.beat_at INTO hb_site, hb_at FROM rulekeeper.heartbeat h ORDER BY h.beat_at DESC LIMIT 1;
+  IF pg_is_in_recovery() THEN
+    -- What a standby alone can tell: its receive and replay positions, its
+    -- WAL receiver, and the age of the newest heartbeat it replayed.
+    RETURN QUERY
+      SELECT me, 'standby'::text, tl, 'upstream'::text, NULL::text,
+             COALESCE(w.status, 'no wal receiver')::text,
+             NULL::pg_lsn, NULL::pg_lsn, w.flushed_lsn, pg_last_wal_replay_lsn(), pg_last_wal_receive_lsn(),
+             NULL::numeric, pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()),
+             NULL::float8, NULL::float8, NULL::float8, NULL::text,
+             w.slot_name::text, NULL::boolean, NULL::text, NULL::numeric,
+             pg_get_wal_replay_pause_state() <> 'not paused', COALESCE(w.status, 'stopped')::text,
+             w.last_msg_receipt_time,
+             CASE WHEN w.sender_host IS NULL THEN NULL ELSE w.sender_host || ':' || w.sender_port END,
+             hb_site, hb_at, extract(epoch FROM clock_timestamp() - hb_at)::float8
+        FROM (SELECT 1) one LEFT JOIN pg_stat_wal_receiver w ON true;
+    RETURN;
+  END IF;
+  -- A primary: every connected standby and every physical slot, matched.
+  RETURN QUERY
+    SELECT me, 'primary'::text, tl,
+           CASE WHEN r.pid IS NULL THEN 'slot without standby' ELSE 'standby' END,
+           r.application_name::text, COALESCE(r.state, 'absent')::text,
+           r.sent_lsn, r.write_lsn, r.flush_lsn, r.replay_lsn, NULL::pg_lsn,
+           pg_wal_lsn_diff(pg_current_wal_lsn(), COALESCE(r.replay_lsn, s.restart_lsn)), NULL::numeric,
+           extract(epoch FROM r.write_lag)::float8, extract(epoch FROM r.flush_lag)::float8,
+           extract(epoch FROM r.replay_lag)::float8, r.sync_state::text,
+           s.slot_name::text, s.active, s.wal_status, pg_wal_lsn_diff(pg_current_wal_lsn(), s.restart_lsn),
+           NULL::boolean, NULL::text, NULL::timestamptz, r.client_addr::text,
+           hb_site, hb_at, extract(epoch FROM clock_timestamp() - hb_at)::float8
+      FROM pg_stat_replication r
+      FULL JOIN (SELECT * FROM pg_replication_slots WHERE slot_type = 'physical') s ON s.active_pid = r.pid
+     ORDER BY COALESCE(r.application_name, s.slot_name);
+  IF NOT FOUND THEN
+    RETURN QUERY
+      SELECT me, 'primary'::text, tl, NULL::text, NULL::text, 'no standby'::text,
+             NULL::pg_lsn, NULL::pg_lsn, NULL::pg_lsn, NULL::pg_lsn, NULL::pg_lsn, NULL::numeric, NULL::numeric,
+             NULL::float8, NULL::float8, NULL::float8, NULL::text, NULL::text, NULL::boolean, NULL::text,
+             NULL::numeric, NULL::boolean, NULL::text, NULL::timestamptz, NULL::text,
+             hb_site, hb_at, extract(epoch FROM clock_timestamp() - hb_at)::float8;
+  END IF;
+END
+$$;
+
+-- Replication as this node sees it. On a primary: one row per standby and
+-- per physical slot (a slot whose standby is away shows state 'absent' and
+-- the WAL it retains). On a standby: one row about its upstream, with
+-- lag_upper_bound_seconds = the age of the newest replayed heartbeat — the
+-- lag bound that still works when the primary is idle or gone.
+CREATE VIEW rulekeeper.replication_status AS SELECT * FROM rulekeeper._replication_status();
+
 ------------------------------------------------------------------------------
 -- Authoring and the lifecycle
 ------------------------------------------------------------------------------
@@ -461,7 +589,8 @@ GRANT EXECUTE ON FUNCTION
   rulekeeper.entry_digest(text, text, text), rulekeeper.bucket_of(text), rulekeeper.checksum_algorithm(),
   rulekeeper.snapshot_checksum(text), rulekeeper.checksum_buckets(text), rulekeeper.verify_checksums(),
   rulekeeper.version_vector(), rulekeeper._qualifications(), rulekeeper._transitions(),
-  rulekeeper._channel_admissions()
+  rulekeeper._channel_admissions(), rulekeeper.bucket_versions(integer[]), rulekeeper.journal_since(jsonb),
+  rulekeeper._replication_status()
   TO rulekeeper_reader;
 GRANT EXECUTE ON FUNCTION rulekeeper.create_rule(text, text, text), rulekeeper.create_version(text, jsonb)
   TO rulekeeper_author;
