@@ -6,6 +6,7 @@
 // versions); 'prod' and 'sl' sum the versions activated in that channel (at
 // most one per rule), computed on the fly.
 #include "content.hpp"
+#include "txn_state.hpp"
 #include "guard.hpp"
 #include "rulekeeper/checksum.hpp"
 
@@ -90,6 +91,9 @@ void bucket_sums(Scope scope, Sum* sums) {
                 elog(ERROR, "rulekeeper: checksum_bucket row %d is malformed", bucket);
             memcpy(sums[bucket].bytes, VARDATA_ANY(sum), 32);
         }
+        // This transaction's own changes are applied at commit; count them now.
+        static_assert(sizeof(Sum) == 32, "Sum is 32 plain bytes");
+        rulekeeper::pg::txn::add_pending_deltas(reinterpret_cast<uint8(*)[32]>(sums));
         return;
     }
     Oid types[1] = {TEXTOID};

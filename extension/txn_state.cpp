@@ -331,6 +331,20 @@ void add_bucket_delta(int bucket, const uint8* digest32, bool subtract) {
     });
 }
 
+void add_pending_deltas(uint8 (*sums)[32]) {
+    if (deltas == nullptr) return;
+    guarded([&] {
+        for (const LevelDeltas& level : *deltas)
+            for (const auto& [bucket, delta] : level.buckets) {
+                Digest current;
+                std::memcpy(current.data(), sums[bucket], 32);
+                SetSum total(current);
+                total.add(delta);
+                std::memcpy(sums[bucket], total.bytes().data(), 32);
+            }
+    });
+}
+
 void remember_pending_change(const uint8* uuid16) {
     guarded([&] {
         if (pending_changes == nullptr) pending_changes = new std::unordered_set<std::string>();

@@ -39,6 +39,11 @@ int32 current_incarnation(const char* site);
 // Adds (or, with subtract, removes) an entry digest to a bucket's pending delta.
 void add_bucket_delta(int bucket, const uint8* digest32, bool subtract);
 
+// Adds this transaction's not-yet-applied bucket deltas into sums[4096][32]
+// (big-endian 256-bit), so that checksums read inside the transaction that
+// made changes (import_release's post_checksum) include them.
+void add_pending_deltas(uint8 (*sums)[32]);
+
 // Rows whose change_id the BEFORE trigger generated and whose journal entry
 // the AFTER trigger must append (a row that never lands, e.g. under
 // ON CONFLICT DO NOTHING, fires no AFTER trigger and so is never journaled).

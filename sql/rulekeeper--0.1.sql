@@ -122,6 +122,49 @@ CREATE TABLE rulekeeper.activation (
   FOREIGN KEY (rule_key, label) REFERENCES rulekeeper.rule_version (rule_key, label)
 );
 
+-- Every activation change of a channel, append-only: what rollback walks and
+-- what the lifecycle's inactive_sl / inactive_prod are derived from. label is
+-- NULL for a deactivation. Written by the activation trigger with the same
+-- change_id as the activation change it records.
+CREATE TABLE rulekeeper.activation_history (
+  change_id      uuid PRIMARY KEY REFERENCES rulekeeper.journal,
+  channel        text NOT NULL CHECK (channel IN ('sl', 'prod')),
+  rule_key       text NOT NULL,
+  label          text,
+  previous_label text,
+  pinned         boolean NOT NULL,
+  epoch          bigint NOT NULL,
+  action         text NOT NULL,
+  acknowledged   jsonb,
+  actor          text NOT NULL DEFAULT session_user,
+  recorded_at    timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+CREATE INDEX activation_history_epoch_idx ON rulekeeper.activation_history (epoch);
+CREATE INDEX activation_history_rule_idx ON rulekeeper.activation_history (rule_key, channel, epoch);
+
+-- One row per successful import: the checksums before and after, and the
+-- bucket sums after, so that the next import can tell whether anything
+-- changed in between (drift) and where.
+CREATE TABLE rulekeeper.release_log (
+  release_id         uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
+  change_id          uuid NOT NULL REFERENCES rulekeeper.journal,
+  source_site        text NOT NULL,
+  source_environment text NOT NULL,
+  bundle_sha256      text NOT NULL,
+  algorithm          text NOT NULL,
+  pre_checksum       text NOT NULL,
+  post_checksum      text NOT NULL,
+  expected_checksum  text,
+  bucket_sums        jsonb NOT NULL,
+  drift              boolean NOT NULL,
+  drifted_rules      text[] NOT NULL DEFAULT '{}',
+  imported           integer NOT NULL,
+  skipped            integer NOT NULL,
+  imported_at        timestamptz NOT NULL DEFAULT pg_catalog.now(),
+  imported_by        text NOT NULL DEFAULT session_user
+);
+CREATE INDEX release_log_imported_at_idx ON rulekeeper.release_log (imported_at);
+
 ------------------------------------------------------------------------------
 -- Derived data (not dumped: recomputed by the triggers as rows arrive)
 ------------------------------------------------------------------------------
@@ -151,6 +194,8 @@ SELECT pg_catalog.pg_extension_config_dump('rulekeeper.rule', '');
 SELECT pg_catalog.pg_extension_config_dump('rulekeeper.rule_version', '');
 SELECT pg_catalog.pg_extension_config_dump('rulekeeper.qualification_history', '');
 SELECT pg_catalog.pg_extension_config_dump('rulekeeper.activation', '');
+SELECT pg_catalog.pg_extension_config_dump('rulekeeper.activation_history', '');
+SELECT pg_catalog.pg_extension_config_dump('rulekeeper.release_log', '');
 
 ------------------------------------------------------------------------------
 -- C primitives (internal ones start with an underscore; none is granted to
@@ -184,6 +229,10 @@ CREATE FUNCTION rulekeeper._journal_check(change_id uuid, kind text, rule_key te
   LANGUAGE c AS 'MODULE_PATHNAME', 'rk_journal_check';
 CREATE FUNCTION rulekeeper.incarnation() RETURNS integer
   LANGUAGE c AS 'MODULE_PATHNAME', 'rk_incarnation';
+CREATE FUNCTION rulekeeper._next_epoch() RETURNS bigint
+  LANGUAGE c AS 'MODULE_PATHNAME', 'rk_next_epoch';
+CREATE FUNCTION rulekeeper._in_transaction_block() RETURNS boolean
+  LANGUAGE c AS 'MODULE_PATHNAME', 'rk_in_transaction_block';
 CREATE FUNCTION rulekeeper._boundary_selftest(mode text) RETURNS bigint
   LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'rk_boundary_selftest';
 CREATE FUNCTION rulekeeper._check_transition(rule_key text, label text, from_q text, to_q text) RETURNS text
@@ -315,23 +364,64 @@ $$;
 CREATE TRIGGER qualification_history_journal BEFORE INSERT ON rulekeeper.qualification_history
   FOR EACH ROW EXECUTE FUNCTION rulekeeper._journal_qualification();
 
+-- An activation change (by activate(), pin(), ..., or a direct write by an
+-- admin) gets the transaction's epoch, a journal entry and a history row. The
+-- functions pass what the trigger cannot know (action, acknowledgement)
+-- through transaction-local settings. A restored row (with change_id) is
+-- only checked.
 CREATE FUNCTION rulekeeper._journal_activation() RETURNS trigger
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+DECLARE
+  action text := COALESCE(NULLIF(current_setting('rulekeeper_txn.action', true), ''), 'direct ' || lower(TG_OP));
+  ack jsonb := NULLIF(current_setting('rulekeeper_txn.acknowledged', true), '')::jsonb;
+  kind text;
+  id uuid;
 BEGIN
-  IF TG_OP = 'UPDATE' AND NEW.change_id IS NOT DISTINCT FROM OLD.change_id THEN
-    NEW.change_id := NULL;  -- a changed activation is a new change
+  IF TG_OP = 'DELETE' THEN
+    id := rulekeeper._journal('deactivation', OLD.rule_key, OLD.label,
+            jsonb_build_object('channel', OLD.channel, 'epoch', rulekeeper._next_epoch(), 'action', action));
+    INSERT INTO rulekeeper.activation_history
+      (change_id, channel, rule_key, label, previous_label, pinned, epoch, action, acknowledged)
+    VALUES (id, OLD.channel, OLD.rule_key, NULL, OLD.label, false, rulekeeper._next_epoch(), action, ack);
+    RETURN OLD;
   END IF;
-  IF NEW.change_id IS NULL THEN
-    NEW.change_id := rulekeeper._journal('activation', NEW.rule_key, NEW.label,
-                       pg_catalog.jsonb_build_object('channel', NEW.channel, 'pinned', NEW.pinned, 'epoch', NEW.epoch));
-  ELSE
+  IF TG_OP = 'INSERT' AND NEW.change_id IS NOT NULL THEN
     PERFORM rulekeeper._journal_check(NEW.change_id, 'activation', NEW.rule_key, NEW.label);
+    RETURN NEW;
+  END IF;
+  NEW.epoch := rulekeeper._next_epoch();
+  NEW.activated_at := now();
+  NEW.activated_by := session_user;
+  NEW.change_id := rulekeeper._journal('activation', NEW.rule_key, NEW.label,
+                     jsonb_build_object('channel', NEW.channel, 'pinned', NEW.pinned, 'epoch', NEW.epoch,
+                                        'action', action, 'previous_label',
+                                        CASE WHEN TG_OP = 'UPDATE' THEN OLD.label END));
+  INSERT INTO rulekeeper.activation_history
+    (change_id, channel, rule_key, label, previous_label, pinned, epoch, action, acknowledged)
+  VALUES (NEW.change_id, NEW.channel, NEW.rule_key, NEW.label,
+          CASE WHEN TG_OP = 'UPDATE' THEN OLD.label END, NEW.pinned, NEW.epoch, action, ack);
+  RETURN NEW;
+END
+$$;
+CREATE TRIGGER activation_journal BEFORE INSERT OR UPDATE OR DELETE ON rulekeeper.activation
+  FOR EACH ROW EXECUTE FUNCTION rulekeeper._journal_activation();
+
+CREATE FUNCTION rulekeeper._journal_release() RETURNS trigger
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+BEGIN
+  IF NEW.change_id IS NULL THEN
+    NEW.change_id := rulekeeper._journal('release', NULL, NULL,
+      jsonb_build_object('release_id', NEW.release_id, 'source_site', NEW.source_site,
+                         'bundle_sha256', NEW.bundle_sha256, 'pre_checksum', NEW.pre_checksum,
+                         'post_checksum', NEW.post_checksum, 'drift', NEW.drift, 'imported', NEW.imported));
+  ELSE
+    PERFORM rulekeeper._journal_check(NEW.change_id, 'release', NULL, NULL);
   END IF;
   RETURN NEW;
 END
 $$;
-CREATE TRIGGER activation_journal BEFORE INSERT OR UPDATE ON rulekeeper.activation
-  FOR EACH ROW EXECUTE FUNCTION rulekeeper._journal_activation();
+CREATE TRIGGER release_log_journal BEFORE INSERT ON rulekeeper.release_log
+  FOR EACH ROW EXECUTE FUNCTION rulekeeper._journal_release();
 
 -- Append-only and never-deleted tables.
 CREATE FUNCTION rulekeeper._refuse_change() RETURNS trigger
@@ -358,6 +448,10 @@ CREATE TRIGGER rule_no_truncate BEFORE TRUNCATE ON rulekeeper.rule
   FOR EACH STATEMENT EXECUTE FUNCTION rulekeeper._refuse_change('rules are never deleted: rule cannot be truncated');
 CREATE TRIGGER qualification_history_append_only BEFORE UPDATE OR DELETE ON rulekeeper.qualification_history
   FOR EACH ROW EXECUTE FUNCTION rulekeeper._refuse_change('qualification history is append-only');
+CREATE TRIGGER activation_history_append_only BEFORE UPDATE OR DELETE ON rulekeeper.activation_history
+  FOR EACH ROW EXECUTE FUNCTION rulekeeper._refuse_change('activation history is append-only');
+CREATE TRIGGER release_log_append_only BEFORE UPDATE OR DELETE ON rulekeeper.release_log
+  FOR EACH ROW EXECUTE FUNCTION rulekeeper._refuse_change('the release log is append-only');
 CREATE TRIGGER qualification_history_no_truncate BEFORE TRUNCATE ON rulekeeper.qualification_history
   FOR EACH STATEMENT EXECUTE FUNCTION rulekeeper._refuse_change('qualification history is append-only: it cannot be truncated');
 
@@ -571,6 +665,572 @@ END
 $$;
 
 ------------------------------------------------------------------------------
+-- Releases: bundles carry versions one environment forward (e1 -> e2 -> e3)
+------------------------------------------------------------------------------
+
+-- The JCS SHA-256 of a JSON value: how bundles are checksummed.
+CREATE FUNCTION rulekeeper._jcs_sha256(doc jsonb) RETURNS text
+  LANGUAGE sql IMMUTABLE STRICT SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+  SELECT encode(sha256(convert_to(rulekeeper.canonical_json(doc), 'UTF8')), 'hex')
+$$;
+
+-- A bundle of what may leave this site (e1: draft; e2: test_passed), with
+-- their rules, checksummed (DESIGN.md "Checksums": bundle_sha256 is the JCS
+-- SHA-256 of the bundle without that key).
+CREATE FUNCTION rulekeeper.export_release(rule_keys text[] DEFAULT NULL) RETURNS jsonb
+  LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+DECLARE
+  site text := NULLIF(current_setting('rulekeeper.site', true), '');
+  env text := NULLIF(current_setting('rulekeeper.environment', true), '');
+  leaving text;
+  unknown text[];
+  bundle jsonb;
+BEGIN
+  IF site IS NULL OR env IS NULL THEN
+    RAISE EXCEPTION 'rulekeeper.site and rulekeeper.environment must be set on this node; export_release needs them'
+      USING ERRCODE = 'object_not_in_prerequisite_state';
+  END IF;
+  leaving := CASE env WHEN 'e1' THEN 'draft' WHEN 'e2' THEN 'test_passed' END;
+  IF leaving IS NULL THEN
+    RAISE EXCEPTION 'export_release runs at e1 or e2; this is site % in environment %', site, env
+      USING ERRCODE = 'feature_not_supported', HINT = 'E3 is the end of the pipeline.';
+  END IF;
+  SELECT array_agg(k ORDER BY k) INTO unknown FROM unnest(rule_keys) k
+   WHERE NOT EXISTS (SELECT 1 FROM rulekeeper.rule r WHERE r.rule_key = k);
+  IF unknown IS NOT NULL THEN
+    RAISE EXCEPTION 'unknown rule(s) %', array_to_string(unknown, ', ') USING ERRCODE = 'no_data_found';
+  END IF;
+  WITH leaving_versions AS (
+    SELECT v.* FROM rulekeeper.rule_version v
+     WHERE v.qualification = leaving AND (rule_keys IS NULL OR v.rule_key = ANY (rule_keys))
+  )
+  SELECT jsonb_build_object(
+    'format', 'rulekeeper-bundle/1',
+    'source', jsonb_build_object('site', site, 'environment', env),
+    'rules', COALESCE((SELECT jsonb_agg(jsonb_build_object('rule_key', r.rule_key, 'ruleset', r.ruleset,
+                                                           'description', r.description) ORDER BY r.rule_key)
+                         FROM rulekeeper.rule r
+                        WHERE r.rule_key IN (SELECT lv.rule_key FROM leaving_versions lv)), '[]'::jsonb),
+    'versions', COALESCE((SELECT jsonb_agg(jsonb_build_object('rule_key', lv.rule_key, 'label', lv.label,
+                                                              'body', lv.body, 'content_sha256', lv.content_sha256)
+                                           ORDER BY lv.rule_key, lv.version, lv.hotfix)
+                            FROM leaving_versions lv), '[]'::jsonb))
+    INTO bundle;
+  RETURN bundle || jsonb_build_object('bundle_sha256', rulekeeper._jcs_sha256(bundle));
+END
+$$;
+
+-- Verifies a bundle (its checksum, then every version's, then that it comes
+-- from the environment just before this one), detects drift since the last
+-- release, and inserts what is new in arrival state (e2: in_test, e3:
+-- awaiting_sl) — atomically, idempotently.
+CREATE FUNCTION rulekeeper.import_release(bundle jsonb, expected_checksum text DEFAULT NULL) RETURNS jsonb
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+DECLARE
+  site text := NULLIF(current_setting('rulekeeper.site', true), '');
+  env text := NULLIF(current_setting('rulekeeper.environment', true), '');
+  from_env text;
+  given text;
+  bad record;
+  total integer;
+  n_imported integer;
+  pre text;
+  post text;
+  last_release rulekeeper.release_log;
+  is_drift boolean := false;
+  drifted text[] := '{}';
+  unexplained integer[] := '{}';
+  annotated jsonb := '[]';
+  rid uuid;
+BEGIN
+  PERFORM rulekeeper._require_site('import_release');
+  IF env IS NULL OR env NOT IN ('e2', 'e3') THEN
+    RAISE EXCEPTION 'import_release runs at e2 or e3; this is site % in environment %', site, COALESCE(env, '(unset)')
+      USING ERRCODE = 'feature_not_supported';
+  END IF;
+  IF bundle IS NULL OR jsonb_typeof(bundle) <> 'object' THEN
+    RAISE EXCEPTION 'a bundle is a JSON object, not %', COALESCE(jsonb_typeof(bundle), 'null')
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF bundle ->> 'format' IS DISTINCT FROM 'rulekeeper-bundle/1' THEN
+    RAISE EXCEPTION 'unsupported bundle format %; this rulekeeper reads rulekeeper-bundle/1',
+      COALESCE(bundle -> 'format', 'null'::jsonb)::text USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  given := bundle ->> 'bundle_sha256';
+  IF given IS NULL THEN
+    RAISE EXCEPTION 'the bundle has no bundle_sha256' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF rulekeeper._jcs_sha256(bundle - 'bundle_sha256') <> given THEN
+    RAISE EXCEPTION 'bundle checksum mismatch: the bundle says %, its content hashes to %', given,
+      rulekeeper._jcs_sha256(bundle - 'bundle_sha256')
+      USING ERRCODE = 'data_corrupted', HINT = 'The bundle was changed after export; export it again.';
+  END IF;
+  IF jsonb_typeof(bundle -> 'source') IS DISTINCT FROM 'object'
+     OR jsonb_typeof(bundle -> 'rules') IS DISTINCT FROM 'array'
+     OR jsonb_typeof(bundle -> 'versions') IS DISTINCT FROM 'array' THEN
+    RAISE EXCEPTION 'a bundle has an object "source" and arrays "rules" and "versions"'
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF EXISTS (SELECT 1 FROM jsonb_array_elements(bundle -> 'versions') e
+              WHERE jsonb_typeof(e) <> 'object' OR jsonb_typeof(e -> 'rule_key') IS DISTINCT FROM 'string'
+                 OR jsonb_typeof(e -> 'label') IS DISTINCT FROM 'string'
+                 OR jsonb_typeof(e -> 'content_sha256') IS DISTINCT FROM 'string'
+                 OR jsonb_typeof(e -> 'body') IS DISTINCT FROM 'object') THEN
+    RAISE EXCEPTION 'every bundle version is an object with string rule_key, label, content_sha256 and an object body'
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  -- Every version's checksum, recomputed from its body.
+  SELECT v.rule_key, v.label, v.content_sha256 AS claimed, rulekeeper.content_sha256(v.body) AS actual INTO bad
+    FROM jsonb_to_recordset(bundle -> 'versions') AS v(rule_key text, label text, body jsonb, content_sha256 text)
+   WHERE rulekeeper.content_sha256(v.body) <> v.content_sha256 LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION 'version % of rule "%" in the bundle: content_sha256 % does not match its body (%)',
+      bad.label, bad.rule_key, bad.claimed, bad.actual USING ERRCODE = 'data_corrupted';
+  END IF;
+  from_env := CASE env WHEN 'e2' THEN 'e1' WHEN 'e3' THEN 'e2' END;
+  IF bundle -> 'source' ->> 'environment' IS DISTINCT FROM from_env THEN
+    RAISE EXCEPTION 'a bundle from % cannot be imported at % (site %): releases go e1 -> e2 -> e3, one environment at a time',
+      COALESCE(bundle -> 'source' ->> 'environment', '(no environment)'), env, site
+      USING ERRCODE = 'feature_not_supported';
+  END IF;
+  PERFORM rulekeeper._require_environment(env, 'import_release');
+  SELECT v.rule_key, v.label INTO bad FROM jsonb_to_recordset(bundle -> 'versions') AS v(rule_key text, label text)
+   WHERE v.label !~ '^[1-9][0-9]{0,8}$' LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION 'version % of rule "%" in the bundle is not a planned version label (N)', bad.label, bad.rule_key
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  SELECT v.rule_key INTO bad FROM jsonb_to_recordset(bundle -> 'versions') AS v(rule_key text)
+   WHERE NOT EXISTS (SELECT 1 FROM jsonb_to_recordset(bundle -> 'rules') AS r(rule_key text) WHERE r.rule_key = v.rule_key)
+     AND NOT EXISTS (SELECT 1 FROM rulekeeper.rule r WHERE r.rule_key = v.rule_key) LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION 'the bundle carries versions of rule "%" but not the rule itself', bad.rule_key
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+
+  -- Under the site lock from here: nothing changes between the drift check
+  -- and the insert.
+  PERFORM rulekeeper._lock_site();
+  SELECT r.rule_key, r.ruleset AS theirs, h.ruleset AS ours INTO bad
+    FROM jsonb_to_recordset(bundle -> 'rules') AS r(rule_key text, ruleset text)
+    JOIN rulekeeper.rule h ON h.rule_key = r.rule_key WHERE h.ruleset IS DISTINCT FROM r.ruleset LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION 'rule "%" is in ruleset % here but % in the bundle', bad.rule_key, bad.ours, bad.theirs
+      USING ERRCODE = 'unique_violation';
+  END IF;
+  SELECT v.rule_key, v.label, h.content_sha256 AS here, v.content_sha256 AS theirs INTO bad
+    FROM jsonb_to_recordset(bundle -> 'versions') AS v(rule_key text, label text, content_sha256 text)
+    JOIN rulekeeper.rule_version h ON h.rule_key = v.rule_key AND h.label = v.label
+   WHERE h.content_sha256 <> v.content_sha256 LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION 'version % of rule "%" exists here with different content (here %, in the bundle %)',
+      bad.label, bad.rule_key, bad.here, bad.theirs
+      USING ERRCODE = 'unique_violation', HINT = 'A label is immutable: the bundle and this site disagree about history.';
+  END IF;
+
+  -- Drift: did anything change since the last release (or differ from what
+  -- the caller expected)?
+  pre := rulekeeper.snapshot_checksum('all');
+  SELECT * INTO last_release FROM rulekeeper.release_log ORDER BY imported_at DESC, release_id DESC LIMIT 1;
+  IF last_release.release_id IS NOT NULL AND last_release.post_checksum <> pre THEN
+    is_drift := true;
+  END IF;
+  IF expected_checksum IS NOT NULL AND expected_checksum <> pre THEN
+    is_drift := true;
+  END IF;
+  IF is_drift AND last_release.release_id IS NOT NULL THEN
+    -- Buckets that differ from the last release's, then the rules in them
+    -- that changed since (a bucket with no such rule changed behind the
+    -- triggers' back: all its rules are suspect).
+    WITH now_sums AS (SELECT b.bucket, b.sum FROM rulekeeper.checksum_buckets('all') b),
+         then_sums AS (SELECT key::integer AS bucket, value AS sum FROM jsonb_each_text(last_release.bucket_sums)),
+         differing AS (
+           SELECT COALESCE(n.bucket, t.bucket) AS bucket FROM now_sums n FULL JOIN then_sums t USING (bucket)
+            WHERE n.sum IS DISTINCT FROM t.sum),
+         changed AS (
+           SELECT DISTINCT v.bucket, v.rule_key FROM rulekeeper.rule_version v
+            WHERE v.bucket IN (SELECT bucket FROM differing) AND v.created_at > last_release.imported_at)
+    SELECT COALESCE(array_agg(DISTINCT rk ORDER BY rk), '{}'),
+           COALESCE((SELECT array_agg(d.bucket ORDER BY d.bucket) FROM differing d
+                      WHERE NOT EXISTS (SELECT 1 FROM changed c WHERE c.bucket = d.bucket)), '{}')
+      INTO drifted, unexplained
+      FROM (SELECT c.rule_key AS rk FROM changed c
+            UNION
+            SELECT v.rule_key FROM rulekeeper.rule_version v
+             WHERE v.bucket IN (SELECT d.bucket FROM differing d
+                                 WHERE NOT EXISTS (SELECT 1 FROM changed c WHERE c.bucket = d.bucket))) x;
+  END IF;
+
+  INSERT INTO rulekeeper.rule (rule_key, ruleset, description)
+  SELECT r.rule_key, r.ruleset, COALESCE(r.description, '')
+    FROM jsonb_to_recordset(bundle -> 'rules') AS r(rule_key text, ruleset text, description text)
+   WHERE NOT EXISTS (SELECT 1 FROM rulekeeper.rule h WHERE h.rule_key = r.rule_key);
+
+  total := jsonb_array_length(bundle -> 'versions');
+  -- A planned version of a drifted rule is annotated with each hotfix made to
+  -- that rule since the last release (classified once the hotfix work lands:
+  -- until then 'unknown').
+  INSERT INTO rulekeeper.rule_version (rule_key, version, hotfix, body, content_sha256, origin, origin_site, annotations)
+  SELECT v.rule_key, v.label::integer, 0, v.body, v.content_sha256, 'released', bundle -> 'source' ->> 'site',
+         CASE WHEN v.rule_key = ANY (drifted) THEN jsonb_build_object(
+           'hotfixes', COALESCE((SELECT jsonb_agg(jsonb_build_object('hotfix_id', NULL, 'label', h.label,
+                                                                     'classification', 'unknown') ORDER BY h.version, h.hotfix)
+                                   FROM rulekeeper.rule_version h
+                                  WHERE h.rule_key = v.rule_key AND h.qualification = 'hotfix'
+                                    AND h.created_at > last_release.imported_at), '[]'::jsonb),
+           'hotfix_included', 'unknown',
+           'needs_manual_verification', true) ELSE '{}'::jsonb END
+    FROM jsonb_to_recordset(bundle -> 'versions') AS v(rule_key text, label text, body jsonb, content_sha256 text)
+   WHERE NOT EXISTS (SELECT 1 FROM rulekeeper.rule_version h WHERE h.rule_key = v.rule_key AND h.label = v.label)
+   ORDER BY v.rule_key, v.label::integer;
+  GET DIAGNOSTICS n_imported = ROW_COUNT;
+
+  SELECT COALESCE(jsonb_agg(jsonb_build_object('rule_key', v.rule_key, 'label', v.label,
+                                               'annotations', v.annotations) ORDER BY v.rule_key, v.version), '[]')
+    INTO annotated
+    FROM rulekeeper.rule_version v
+   WHERE v.rule_key = ANY (drifted) AND v.annotations <> '{}'::jsonb
+     AND (v.rule_key, v.label) IN (SELECT x.rule_key, x.label
+                                     FROM jsonb_to_recordset(bundle -> 'versions') AS x(rule_key text, label text));
+
+  IF n_imported = 0 THEN
+    RETURN jsonb_build_object('release_id', NULL, 'already_imported', true, 'drift', is_drift,
+                              'drifted_rules', to_jsonb(drifted), 'pre_checksum', pre, 'post_checksum', pre,
+                              'algorithm', rulekeeper.checksum_algorithm(), 'imported', 0, 'skipped', total,
+                              'annotated', '[]'::jsonb, 'source', bundle -> 'source',
+                              'bundle_sha256', given);
+  END IF;
+
+  post := rulekeeper.snapshot_checksum('all');
+  INSERT INTO rulekeeper.release_log (source_site, source_environment, bundle_sha256, algorithm, pre_checksum,
+                                      post_checksum, expected_checksum, bucket_sums, drift, drifted_rules,
+                                      imported, skipped)
+  VALUES (COALESCE(bundle -> 'source' ->> 'site', '(unknown)'), from_env, given, rulekeeper.checksum_algorithm(),
+          pre, post, expected_checksum,
+          (SELECT COALESCE(jsonb_object_agg(b.bucket::text, b.sum), '{}'::jsonb) FROM rulekeeper.checksum_buckets('all') b),
+          is_drift, drifted, n_imported, total - n_imported)
+  RETURNING release_id INTO rid;
+
+  RETURN jsonb_build_object('release_id', rid, 'already_imported', false, 'drift', is_drift,
+                            'drifted_rules', to_jsonb(drifted), 'unexplained_buckets', to_jsonb(unexplained),
+                            'pre_checksum', pre, 'post_checksum', post, 'expected_checksum', expected_checksum,
+                            'last_release_checksum', last_release.post_checksum,
+                            'algorithm', rulekeeper.checksum_algorithm(), 'imported', n_imported,
+                            'skipped', total - n_imported, 'annotated', annotated, 'source', bundle -> 'source',
+                            'bundle_sha256', given);
+END
+$$;
+
+------------------------------------------------------------------------------
+-- Channels: which version each channel's pods use
+------------------------------------------------------------------------------
+
+-- What each qualification may do in each channel, as a message.
+CREATE FUNCTION rulekeeper._admission_list(ch text) RETURNS text
+  LANGUAGE sql STABLE SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+  SELECT string_agg(a.qualification || CASE WHEN a.needs_acknowledge THEN ' (with acknowledgement)' ELSE '' END, ', ')
+    FROM rulekeeper.channel_admission a WHERE a.channel = ch
+$$;
+
+-- The one place a channel's activation changes: admission, pin, hotfix gate,
+-- optimistic concurrency, epoch, journal, history, NOTIFY.
+CREATE FUNCTION rulekeeper._set_activation(p_rule_key text, p_label text, p_channel text, acknowledge boolean,
+                                           expected_epoch bigint, action text, p_pinned boolean DEFAULT NULL)
+  RETURNS bigint
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+DECLARE
+  v rulekeeper.rule_version;
+  cur rulekeeper.activation;
+  admitted boolean;
+  needs_ack boolean;
+  ack jsonb;
+  new_epoch bigint;
+BEGIN
+  PERFORM rulekeeper._require_environment('e3', action);
+  IF p_channel IS NULL OR p_channel NOT IN ('sl', 'prod') THEN
+    RAISE EXCEPTION 'unknown channel %; channels are sl and prod', COALESCE(p_channel, 'null')
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  -- The site lock orders every activation (and gives the epoch).
+  PERFORM rulekeeper._lock_site();
+  SELECT * INTO cur FROM rulekeeper.activation a WHERE a.channel = p_channel AND a.rule_key = p_rule_key;
+  IF expected_epoch IS NOT NULL AND COALESCE(cur.epoch, 0) <> expected_epoch THEN
+    RAISE EXCEPTION 'the % activation of rule "%" changed since you looked: its epoch is now %, you expected %',
+      p_channel, p_rule_key, COALESCE(cur.epoch, 0), expected_epoch
+      USING ERRCODE = 'serialization_failure', HINT = 'Look again (rule_state) and decide again.';
+  END IF;
+  IF p_label IS NULL THEN
+    -- deactivation
+    IF cur.rule_key IS NULL THEN
+      RAISE EXCEPTION 'rule "%" is not active in %', p_rule_key, p_channel USING ERRCODE = 'no_data_found';
+    END IF;
+    IF cur.pinned THEN
+      RAISE EXCEPTION 'rule "%" is pinned in % at version %; unpin it first', p_rule_key, p_channel, cur.label
+        USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    PERFORM set_config('rulekeeper_txn.action', action, true);
+    DELETE FROM rulekeeper.activation a WHERE a.channel = p_channel AND a.rule_key = p_rule_key;
+    RETURN rulekeeper._next_epoch();
+  END IF;
+  SELECT * INTO v FROM rulekeeper.rule_version x WHERE x.rule_key = p_rule_key AND x.label = p_label;
+  IF v.rule_key IS NULL THEN
+    IF NOT EXISTS (SELECT 1 FROM rulekeeper.rule r WHERE r.rule_key = p_rule_key) THEN
+      RAISE EXCEPTION 'rule "%" does not exist', p_rule_key USING ERRCODE = 'no_data_found';
+    END IF;
+    RAISE EXCEPTION 'version % of rule "%" does not exist at site %', p_label, p_rule_key,
+      current_setting('rulekeeper.site') USING ERRCODE = 'no_data_found';
+  END IF;
+  SELECT true, a.needs_acknowledge INTO admitted, needs_ack FROM rulekeeper.channel_admission a
+   WHERE a.channel = p_channel AND a.qualification = v.qualification;
+  IF admitted IS NULL THEN
+    RAISE EXCEPTION 'channel % does not admit version % of rule "%": it is %', p_channel, p_label, p_rule_key,
+      v.qualification USING ERRCODE = 'check_violation',
+      HINT = pg_catalog.format('%s admits: %s.', p_channel, rulekeeper._admission_list(p_channel));
+  END IF;
+  IF needs_ack AND NOT acknowledge THEN
+    RAISE EXCEPTION 'channel % admits version % of rule "%" (%) only with acknowledgement', p_channel, p_label,
+      p_rule_key, v.qualification USING ERRCODE = 'check_violation';
+  END IF;
+  IF cur.pinned AND cur.label <> p_label AND v.qualification <> 'hotfix' THEN
+    RAISE EXCEPTION 'rule "%" is pinned in % at version %; unpin it first', p_rule_key, p_channel, cur.label
+      USING ERRCODE = 'object_not_in_prerequisite_state';
+  END IF;
+  -- The hotfix gate: a planned version that may undo a hotfix reaches prod
+  -- only acknowledged, and the acknowledgement is journaled.
+  IF p_channel = 'prod' AND v.annotations ->> 'hotfix_included' IN ('overrides', 'unknown') THEN
+    IF NOT acknowledge THEN
+      RAISE EXCEPTION 'version % of rule "%" may undo hotfix(es) % (hotfix_included: %)', p_label, p_rule_key,
+        COALESCE((SELECT string_agg(h ->> 'label', ', ') FROM jsonb_array_elements(v.annotations -> 'hotfixes') h), '?'),
+        v.annotations ->> 'hotfix_included'
+        USING ERRCODE = 'check_violation',
+              HINT = 'Compare it with the hotfix (rulekeeper.diff, rulectl diff), then activate with acknowledge => true (rulectl --acknowledge-hotfix).';
+    END IF;
+    ack := jsonb_build_object('hotfixes', v.annotations -> 'hotfixes', 'hotfix_included', v.annotations ->> 'hotfix_included');
+    PERFORM rulekeeper._journal('acknowledgement', p_rule_key, p_label,
+      jsonb_build_object('channel', p_channel, 'action', action) || ack);
+  ELSIF needs_ack THEN
+    ack := jsonb_build_object('qualification', v.qualification);
+    PERFORM rulekeeper._journal('acknowledgement', p_rule_key, p_label,
+      jsonb_build_object('channel', p_channel, 'action', action) || ack);
+  END IF;
+  IF cur.rule_key IS NOT NULL AND cur.label = p_label AND (p_pinned IS NULL OR cur.pinned = p_pinned) THEN
+    RETURN cur.epoch;  -- already so: nothing changes, no new epoch
+  END IF;
+  PERFORM set_config('rulekeeper_txn.action', action, true);
+  PERFORM set_config('rulekeeper_txn.acknowledged', COALESCE(ack::text, ''), true);
+  -- Not INSERT ... ON CONFLICT: its BEFORE INSERT trigger would journal a
+  -- change that then becomes an update. The site lock makes this race-free.
+  IF cur.rule_key IS NULL THEN
+    INSERT INTO rulekeeper.activation AS a (channel, rule_key, label, pinned, epoch)
+    VALUES (p_channel, p_rule_key, p_label, COALESCE(p_pinned, false), 0)
+    RETURNING a.epoch INTO new_epoch;
+  ELSE
+    -- A hotfix moves a pinned activation and the pin moves with it.
+    UPDATE rulekeeper.activation a SET label = p_label, pinned = COALESCE(p_pinned, a.pinned)
+     WHERE a.channel = p_channel AND a.rule_key = p_rule_key
+    RETURNING a.epoch INTO new_epoch;
+  END IF;
+  PERFORM set_config('rulekeeper_txn.acknowledged', '', true);
+  PERFORM pg_notify('rulekeeper_activation', jsonb_build_object('channel', p_channel, 'rule_key', p_rule_key,
+                                                                'label', p_label, 'epoch', new_epoch)::text);
+  RETURN new_epoch;
+END
+$$;
+
+CREATE FUNCTION rulekeeper.activate(rule_key text, version text, channel text, acknowledge boolean DEFAULT false,
+                                    expected_epoch bigint DEFAULT NULL) RETURNS bigint
+  LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+  SELECT rulekeeper._set_activation(rule_key, version, channel, COALESCE(acknowledge, false), expected_epoch, 'activate')
+$$;
+
+CREATE FUNCTION rulekeeper.deactivate(rule_key text, channel text, acknowledge boolean DEFAULT false,
+                                      expected_epoch bigint DEFAULT NULL) RETURNS bigint
+  LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+  SELECT rulekeeper._set_activation(rule_key, NULL, channel, COALESCE(acknowledge, false), expected_epoch, 'deactivate')
+$$;
+
+-- The version a rollback of the channel would re-activate: the most recent
+-- earlier one in the channel's history that the channel still admits.
+CREATE FUNCTION rulekeeper.rollback_target(p_rule_key text, p_channel text) RETURNS text
+  LANGUAGE sql STABLE SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+  SELECT h.label FROM rulekeeper.activation_history h
+    JOIN rulekeeper.rule_version v ON v.rule_key = h.rule_key AND v.label = h.label
+   WHERE h.rule_key = p_rule_key AND h.channel = p_channel AND h.label IS NOT NULL
+     AND h.label IS DISTINCT FROM (SELECT a.label FROM rulekeeper.activation a
+                                    WHERE a.rule_key = p_rule_key AND a.channel = p_channel)
+     AND EXISTS (SELECT 1 FROM rulekeeper.channel_admission ca
+                  WHERE ca.channel = p_channel AND ca.qualification = v.qualification)
+   ORDER BY h.epoch DESC LIMIT 1
+$$;
+
+CREATE FUNCTION rulekeeper.rollback(rule_key text, channel text, acknowledge boolean DEFAULT false,
+                                    expected_epoch bigint DEFAULT NULL) RETURNS bigint
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+#variable_conflict use_variable
+DECLARE
+  target text;
+BEGIN
+  PERFORM rulekeeper._require_environment('e3', 'rollback');
+  PERFORM rulekeeper._lock_site();
+  target := rulekeeper.rollback_target(rule_key, channel);
+  IF target IS NULL THEN
+    RAISE EXCEPTION 'rule "%" has no earlier version in % that % still admits', rule_key, channel, channel
+      USING ERRCODE = 'no_data_found';
+  END IF;
+  RETURN rulekeeper._set_activation(rule_key, target, channel, COALESCE(acknowledge, false), expected_epoch, 'rollback');
+END
+$$;
+
+CREATE FUNCTION rulekeeper.pin(rule_key text, channel text, version text) RETURNS bigint
+  LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+  SELECT rulekeeper._set_activation(rule_key, version, channel, false, NULL, 'pin', true)
+$$;
+
+CREATE FUNCTION rulekeeper.unpin(rule_key text, channel text) RETURNS bigint
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+#variable_conflict use_variable
+DECLARE
+  cur rulekeeper.activation;
+BEGIN
+  PERFORM rulekeeper._require_environment('e3', 'unpin');
+  SELECT * INTO cur FROM rulekeeper.activation a WHERE a.rule_key = rule_key AND a.channel = channel;
+  IF cur.rule_key IS NULL OR NOT cur.pinned THEN
+    RAISE EXCEPTION 'rule "%" is not pinned in %', rule_key, channel USING ERRCODE = 'no_data_found';
+  END IF;
+  RETURN rulekeeper._set_activation(rule_key, cur.label, channel, false, NULL, 'unpin', false);
+END
+$$;
+
+-- Green becomes blue: in one transaction (one epoch), every rule whose SL
+-- version is sl_validated gets it in prod. Rules held back by the hotfix gate
+-- refuse the whole cutover unless acknowledged; the report names every rule
+-- that stays, and why.
+CREATE FUNCTION rulekeeper.cutover(acknowledge boolean DEFAULT false) RETURNS jsonb
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+DECLARE
+  r record;
+  moved jsonb := '[]';
+  stays jsonb := '[]';
+  gated jsonb := '[]';
+  epoch bigint;
+BEGIN
+  PERFORM rulekeeper._require_environment('e3', 'cutover');
+  PERFORM rulekeeper._lock_site();
+  FOR r IN
+    SELECT s.rule_key, s.label AS sl_label, v.qualification, v.annotations, p.label AS prod_label, p.pinned AS prod_pinned
+      FROM rulekeeper.activation s
+      JOIN rulekeeper.rule_version v ON v.rule_key = s.rule_key AND v.label = s.label
+      LEFT JOIN rulekeeper.activation p ON p.rule_key = s.rule_key AND p.channel = 'prod'
+     WHERE s.channel = 'sl' ORDER BY s.rule_key
+  LOOP
+    IF r.prod_label IS NOT DISTINCT FROM r.sl_label THEN
+      CONTINUE;
+    ELSIF r.qualification <> 'sl_validated' THEN
+      stays := stays || jsonb_build_object('rule_key', r.rule_key, 'sl', r.sl_label, 'prod', r.prod_label,
+                                           'why', 'sl version is ' || r.qualification || ', not sl_validated');
+    ELSIF r.prod_pinned THEN
+      stays := stays || jsonb_build_object('rule_key', r.rule_key, 'sl', r.sl_label, 'prod', r.prod_label,
+                                           'why', 'prod is pinned at ' || r.prod_label);
+    ELSIF r.annotations ->> 'hotfix_included' IN ('overrides', 'unknown') AND NOT acknowledge THEN
+      gated := gated || jsonb_build_object('rule_key', r.rule_key, 'sl', r.sl_label, 'prod', r.prod_label,
+                                           'why', 'may undo hotfix(es): hotfix_included ' || (r.annotations ->> 'hotfix_included'));
+    ELSE
+      epoch := rulekeeper._set_activation(r.rule_key, r.sl_label, 'prod', acknowledge, NULL, 'cutover');
+      moved := moved || jsonb_build_object('rule_key', r.rule_key, 'from', r.prod_label, 'to', r.sl_label);
+    END IF;
+  END LOOP;
+  IF jsonb_array_length(gated) > 0 THEN
+    RAISE EXCEPTION 'cutover refused: % rule(s) held back by the hotfix gate: %', jsonb_array_length(gated),
+      (SELECT string_agg((g ->> 'rule_key') || ' ' || (g ->> 'sl') || ' (' || (g ->> 'why') || ')', '; ')
+         FROM jsonb_array_elements(gated) g)
+      USING ERRCODE = 'check_violation',
+            HINT = 'Nothing moved. Check each hotfix, then cutover with acknowledge => true (rulectl cutover --acknowledge-hotfix).';
+  END IF;
+  RETURN jsonb_build_object('epoch', epoch, 'moved', moved, 'stays', stays);
+END
+$$;
+
+------------------------------------------------------------------------------
+-- What pods read (SECURITY INVOKER, no SET: every name and operator is
+-- schema-qualified, so a caller's search_path cannot change an answer)
+------------------------------------------------------------------------------
+
+CREATE FUNCTION rulekeeper.effective_rules(channel text)
+  RETURNS TABLE (rule_key text, label text, body jsonb, content_sha256 text, epoch bigint)
+  LANGUAGE sql STABLE AS $$
+  SELECT a.rule_key, a.label, v.body, v.content_sha256, a.epoch
+    FROM rulekeeper.activation a
+    JOIN rulekeeper.rule_version v
+      ON v.rule_key OPERATOR(pg_catalog.=) a.rule_key AND v.label OPERATOR(pg_catalog.=) a.label
+   WHERE a.channel OPERATOR(pg_catalog.=) $1
+   ORDER BY a.rule_key
+$$;
+
+CREATE FUNCTION rulekeeper.effective_version(rule_key text, channel text) RETURNS text
+  LANGUAGE c STABLE STRICT AS 'MODULE_PATHNAME', 'rk_effective_version';
+
+CREATE FUNCTION rulekeeper.activation_epoch() RETURNS bigint
+  LANGUAGE sql STABLE AS $$
+  SELECT COALESCE((SELECT h.epoch FROM rulekeeper.activation_history h ORDER BY h.epoch DESC LIMIT 1), 0::pg_catalog.int8)
+$$;
+
+-- Waits until the activation epoch passes `after` (or timeout_ms), on any
+-- site, a hot standby too. It COMMITs between polls so that while it waits it
+-- holds no snapshot and no lock (a long function call on a standby would
+-- stall WAL replay): CALL it in autocommit.
+CREATE PROCEDURE rulekeeper.wait_for_epoch(after bigint, timeout_ms integer, INOUT epoch bigint DEFAULT NULL)
+  LANGUAGE plpgsql AS $$
+DECLARE
+  deadline timestamptz := pg_catalog.clock_timestamp()
+                          OPERATOR(pg_catalog.+) pg_catalog.make_interval(secs => GREATEST(timeout_ms, 0) / 1000.0);
+BEGIN
+  IF rulekeeper._in_transaction_block() THEN
+    RAISE EXCEPTION 'CALL rulekeeper.wait_for_epoch in autocommit, not inside a transaction block'
+      USING ERRCODE = 'active_sql_transaction',
+            HINT = 'It commits between polls so that it holds no snapshot while it waits.';
+  END IF;
+  LOOP
+    epoch := rulekeeper.activation_epoch();
+    EXIT WHEN epoch OPERATOR(pg_catalog.>) after OR pg_catalog.clock_timestamp() OPERATOR(pg_catalog.>=) deadline;
+    COMMIT;
+    PERFORM pg_catalog.pg_sleep(0.05);
+  END LOOP;
+END
+$$;
+
+------------------------------------------------------------------------------
+-- The lifecycle state the seed speaks of, derived (nothing stored)
+------------------------------------------------------------------------------
+
+CREATE VIEW rulekeeper.version_state AS
+SELECT v.rule_key, v.label, v.qualification,
+       COALESCE(NULLIF(ARRAY(
+         SELECT st FROM (VALUES (1, 'sl'), (2, 'prod')) c(ord, ch),
+              LATERAL (SELECT CASE
+                WHEN EXISTS (SELECT 1 FROM rulekeeper.activation a
+                              WHERE a.channel = c.ch AND a.rule_key = v.rule_key AND a.label = v.label)
+                  THEN c.ch || '_active'
+                WHEN EXISTS (SELECT 1 FROM rulekeeper.activation_history h
+                              WHERE h.channel = c.ch AND h.rule_key = v.rule_key AND h.label = v.label)
+                  THEN 'inactive_' || c.ch
+                END AS st) x
+          WHERE st IS NOT NULL ORDER BY c.ord), '{}'::text[]), ARRAY[v.qualification]) AS lifecycle,
+       ARRAY(SELECT a.channel FROM rulekeeper.activation a
+              WHERE a.rule_key = v.rule_key AND a.label = v.label AND a.pinned ORDER BY a.channel) AS pinned_in,
+       v.annotations
+  FROM rulekeeper.rule_version v;
+
+CREATE VIEW rulekeeper.rule_state AS
+SELECT r.rule_key, r.ruleset,
+       s.label AS sl_label, COALESCE(s.pinned, false) AS sl_pinned, s.epoch AS sl_epoch,
+       rulekeeper.rollback_target(r.rule_key, 'sl') AS sl_rollback_to,
+       p.label AS prod_label, COALESCE(p.pinned, false) AS prod_pinned, p.epoch AS prod_epoch,
+       rulekeeper.rollback_target(r.rule_key, 'prod') AS prod_rollback_to
+  FROM rulekeeper.rule r
+  LEFT JOIN rulekeeper.activation s ON s.rule_key = r.rule_key AND s.channel = 'sl'
+  LEFT JOIN rulekeeper.activation p ON p.rule_key = r.rule_key AND p.channel = 'prod';
+
+------------------------------------------------------------------------------
 -- Privileges: only rulekeeper_admin writes tables directly; everyone else
 -- goes through the functions. SECURITY DEFINER functions pin search_path
 -- with pg_temp last.
@@ -595,3 +1255,14 @@ GRANT EXECUTE ON FUNCTION
 GRANT EXECUTE ON FUNCTION rulekeeper.create_rule(text, text, text), rulekeeper.create_version(text, jsonb)
   TO rulekeeper_author;
 GRANT EXECUTE ON FUNCTION rulekeeper.transition(text, text, text, text) TO rulekeeper_releaser;
+GRANT EXECUTE ON FUNCTION
+  rulekeeper.effective_rules(text), rulekeeper.effective_version(text, text), rulekeeper.activation_epoch(),
+  rulekeeper._in_transaction_block(), rulekeeper.rollback_target(text, text), rulekeeper._admission_list(text)
+  TO rulekeeper_reader;
+GRANT EXECUTE ON PROCEDURE rulekeeper.wait_for_epoch(bigint, integer, bigint) TO rulekeeper_reader;
+GRANT EXECUTE ON FUNCTION rulekeeper.export_release(text[]) TO rulekeeper_author, rulekeeper_releaser;
+GRANT EXECUTE ON FUNCTION
+  rulekeeper.import_release(jsonb, text), rulekeeper.activate(text, text, text, boolean, bigint),
+  rulekeeper.deactivate(text, text, boolean, bigint), rulekeeper.rollback(text, text, boolean, bigint),
+  rulekeeper.pin(text, text, text), rulekeeper.unpin(text, text), rulekeeper.cutover(boolean)
+  TO rulekeeper_releaser;

@@ -1,0 +1,51 @@
+// effective_version(rule_key, channel): the pods' hot path. C with a saved
+// plan: no PL/pgSQL, no SET clause (SECURITY INVOKER, so it runs with the
+// caller's search_path — hence every name and operator in the query is
+// schema-qualified and a caller's objects cannot change its answer).
+extern "C" {
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
+}
+
+namespace {
+SPIPlanPtr plan_effective = nullptr;
+}
+
+extern "C" {
+
+PG_FUNCTION_INFO_V1(rk_effective_version);
+PGDLLEXPORT Datum rk_effective_version(PG_FUNCTION_ARGS) {
+    MemoryContext caller = CurrentMemoryContext;
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "rulekeeper: SPI_connect failed");
+    if (plan_effective == nullptr) {
+        Oid types[2] = {TEXTOID, TEXTOID};
+        SPIPlanPtr plan = SPI_prepare(
+            "SELECT a.label FROM rulekeeper.activation a "
+            "WHERE a.channel OPERATOR(pg_catalog.=) $2 AND a.rule_key OPERATOR(pg_catalog.=) $1",
+            2, types);
+        if (plan == nullptr) elog(ERROR, "rulekeeper: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+        SPI_keepplan(plan);
+        plan_effective = plan;
+    }
+    Datum args[2] = {PG_GETARG_DATUM(0), PG_GETARG_DATUM(1)};
+    int rc = SPI_execute_plan(plan_effective, args, nullptr, true, 1);
+    if (rc != SPI_OK_SELECT) elog(ERROR, "rulekeeper: effective_version lookup failed: %s", SPI_result_code_string(rc));
+    if (SPI_processed == 0) {
+        SPI_finish();
+        PG_RETURN_NULL();
+    }
+    bool isnull;
+    Datum label = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+    // Copy the result out of SPI's memory before SPI_finish frees it.
+    MemoryContext spi = MemoryContextSwitchTo(caller);
+    text* copy = DatumGetTextPCopy(label);
+    MemoryContextSwitchTo(spi);
+    SPI_finish();
+    PG_RETURN_TEXT_P(copy);
+}
+
+}  // extern "C"
