@@ -23,6 +23,8 @@ config::Config load_config(const GlobalOptions& global);
 
 void add_status(CLI::App& app, GlobalOptions& global, int& exit_code);
 void add_sandbox(CLI::App& app, GlobalOptions& global, int& exit_code);
+void add_at_risk(CLI::App& app, GlobalOptions& global, int& exit_code);
+void add_compare(CLI::App& app, GlobalOptions& global, int& exit_code);
 
 // `status` for a loaded config: prints the table (or, with json_out given,
 // fills it with the {"sites":[...]} document instead) and returns the exit

@@ -20,35 +20,63 @@ namespace rulekeeper::cli {
 namespace {
 
 // Written first and checked by `down`: we only ever remove a directory that a
-// sandbox `up` made, never an arbitrary --base.
+// sandbox `up` made, never an arbitrary --base. It also records the port base,
+// so that `down` and a second `up` find the same ports.
 constexpr const char* kMarker = ".rulectl-sandbox";
+constexpr int kDefaultPortBase = 54311;
 
 struct SandboxSite {
   const char* site;
   const char* environment;
-  int port;
+  int port_offset;         // port = port base + offset
   const char* standby_of;  // nullptr: a primary
 };
 
 // Order matters: primaries before the standby that copies one.
 constexpr SandboxSite kSites[] = {
-    {"e1", "e1", 54311, nullptr},
-    {"e2", "e2", 54312, nullptr},
-    {"ipc2", "e3", 54313, nullptr},
-    {"ipc1", "e3", 54314, "ipc2"},
+    {"e1", "e1", 0, nullptr},
+    {"e2", "e2", 1, nullptr},
+    {"ipc2", "e3", 2, nullptr},
+    {"ipc1", "e3", 3, "ipc2"},
 };
 
 struct SandboxOptions {
   std::string base = "/tmp/rulekeeper-sandbox";
   bool without_extension = false;
+  int port_base = kDefaultPortBase;
+  bool port_base_given = false;  // set from CLI11's count() in the callback
 };
 
-cluster::NodeOptions node_options(const SandboxSite& s) {
+cluster::NodeOptions node_options(const SandboxSite& s, int port_base) {
   cluster::NodeOptions o;
   o.site = s.site;
   o.environment = s.environment;
-  o.port = s.port;
+  o.port = port_base + s.port_offset;
   return o;
+}
+
+void write_marker(const fs::path& marker, int port_base) {
+  std::ofstream out(marker, std::ios::trunc);
+  out << "made by rulectl sandbox up\nport_base = " << port_base << "\n";
+  if (!out.flush()) throw std::runtime_error("cannot write " + marker.string());
+}
+
+// The port base recorded in the marker; a marker from before --port-base
+// existed has none: the default.
+int read_marker_port_base(const fs::path& marker) {
+  std::ifstream in(marker);
+  std::string line;
+  while (std::getline(in, line)) {
+    const std::string key = "port_base = ";
+    if (line.rfind(key, 0) == 0) {
+      try {
+        return std::stoi(line.substr(key.size()));
+      } catch (const std::exception&) {
+        throw Error(exit_failed, fmt::format("{}: unreadable line '{}'", marker.string(), line));
+      }
+    }
+  }
+  return kDefaultPortBase;
 }
 
 cluster::ClusterOptions cluster_options(const SandboxOptions& opts) {
@@ -133,12 +161,20 @@ int sandbox_up(const GlobalOptions& global, const SandboxOptions& opts) {
   const fs::path marker = co.base / kMarker;
   const fs::path toml_path = co.base / "rulectl.toml";
 
+  if (opts.port_base < 1024 || opts.port_base > 65535 - 3)
+    throw Error(exit_usage, fmt::format("--port-base {}: must be between 1024 and 65532", opts.port_base));
   if (fs::exists(marker) && fs::exists(toml_path)) {
+    const int port_base = read_marker_port_base(marker);
+    if (opts.port_base_given && opts.port_base != port_base)
+      throw Error(exit_refused, fmt::format("the sandbox in {} already uses ports {}..{}; not moving it to "
+                                            "--port-base {} (run `rulectl sandbox down --base {}` first)",
+                                            co.base.string(), port_base, port_base + 3, opts.port_base,
+                                            process::shell_quote(co.base.string())));
     progress.step("sandbox already up at " + co.base.string() + "; making sure every node runs");
     for (const auto& s : kSites) {
-      cluster::Node n(co, node_options(s));
+      cluster::Node n(co, node_options(s, port_base));
       if (!n.running()) {
-        progress.step(fmt::format("starting {} (port {})", s.site, s.port));
+        progress.step(fmt::format("starting {} (port {})", s.site, n.port()));
         n.start();
       }
     }
@@ -156,8 +192,9 @@ int sandbox_up(const GlobalOptions& global, const SandboxOptions& opts) {
   if (fs::exists(marker)) {
     // An earlier `up` died half-way: nothing in it is worth keeping.
     progress.step("removing a half-made sandbox in " + co.base.string());
+    const int old_base = read_marker_port_base(marker);
     for (auto it = std::rbegin(kSites); it != std::rend(kSites); ++it) {
-      cluster::Node n(co, node_options(*it));
+      cluster::Node n(co, node_options(*it, old_base));
       stop_node(n);
     }
     fs::remove_all(co.base);
@@ -165,12 +202,12 @@ int sandbox_up(const GlobalOptions& global, const SandboxOptions& opts) {
 
   // Until keep() below, a failure tears down whatever was started.
   cluster::ClusterSet set(co, cluster::ClusterSet::Teardown::destroy);
-  std::ofstream(co.base / kMarker) << "made by rulectl sandbox up\n";
+  write_marker(marker, opts.port_base);
   std::vector<cluster::Node*> nodes;
   for (const auto& s : kSites) {
-    cluster::Node& n = set.add(node_options(s));
+    cluster::Node& n = set.add(node_options(s, opts.port_base));
     if (s.standby_of == nullptr) {
-      progress.step(fmt::format("initdb and start {} (port {}, {})", s.site, s.port, s.environment));
+      progress.step(fmt::format("initdb and start {} (port {}, {})", s.site, n.port(), s.environment));
       n.init_primary();
       progress.step(fmt::format("create database {}{} on {}", co.database,
                                 co.with_extension ? " and extension rulekeeper" : "", s.site));
@@ -180,7 +217,7 @@ int sandbox_up(const GlobalOptions& global, const SandboxOptions& opts) {
       // base backup carries them.
       cluster::Node& primary = set.node(s.standby_of);
       progress.step(fmt::format("base backup of {} into {} (port {}), slot '{}', start streaming",
-                                s.standby_of, s.site, s.port, s.site));
+                                s.standby_of, s.site, n.port(), s.site));
       n.init_standby_of(primary);
       n.wait_replayed(primary);
       n.wait_ready();
@@ -209,8 +246,10 @@ int sandbox_down(const GlobalOptions& global, const SandboxOptions& opts) {
   if (!fs::exists(co.base / kMarker))
     throw Error(exit_refused, fmt::format("{} was not made by `rulectl sandbox up` (no {}); not removing it",
                                           co.base.string(), kMarker));
+  // The ports the sandbox was made with, whatever --port-base says now.
+  const int port_base = read_marker_port_base(co.base / kMarker);
   for (auto it = std::rbegin(kSites); it != std::rend(kSites); ++it) {
-    cluster::Node n(co, node_options(*it));
+    cluster::Node n(co, node_options(*it, port_base));
     if (n.running()) {
       progress.step(fmt::format("stopping {}", it->site));
       stop_node(n);
@@ -234,7 +273,15 @@ void add_sandbox(CLI::App& app, GlobalOptions& global, int& exit_code) {
   up->add_option("--base", opts->base, "directory for the clusters")->capture_default_str();
   up->add_flag("--without-extension", opts->without_extension,
                "plain clusters (no shared_preload_libraries, no CREATE EXTENSION)");
-  up->callback([&global, &exit_code, opts] { exit_code = sandbox_up(global, *opts); });
+  CLI::Option* port_base =
+      up->add_option("--port-base", opts->port_base,
+                     "ports of e1, e2, ipc2, ipc1: N, N+1, N+2, N+3 (kept in the sandbox: `down` and a "
+                     "second `up` use the same)")
+          ->capture_default_str();
+  up->callback([&global, &exit_code, opts, port_base] {
+    opts->port_base_given = port_base->count() > 0;
+    exit_code = sandbox_up(global, *opts);
+  });
 
   CLI::App* down = sandbox->add_subcommand("down", "stop every sandbox node and remove its directory");
   down->add_option("--base", opts->base, "directory of the clusters")->capture_default_str();

@@ -11,18 +11,6 @@
 namespace rulekeeper::sites {
 namespace {
 
-// libpq errors span lines ("connection to server ... failed: \n\tIs the
-// server running..."); status shows them in one cell.
-std::string one_line(std::string s) {
-  for (auto& c : s)
-    if (c == '\n' || c == '\t' || c == '\r') c = ' ';
-  std::string out;
-  for (char c : s)
-    if (!(c == ' ' && !out.empty() && out.back() == ' ')) out += c;
-  while (!out.empty() && out.back() == ' ') out.pop_back();
-  return out;
-}
-
 // Runs one single-value query; on failure records a note and returns nullopt.
 std::optional<std::string> value(pqxx::nontransaction& tx, SiteStatus& st, const std::string& what,
                                  const std::string& sql) {
@@ -39,6 +27,51 @@ std::optional<std::string> value(pqxx::nontransaction& tx, SiteStatus& st, const
 }
 
 }  // namespace
+
+// libpq errors span lines ("connection to server ... failed: \n\tIs the
+// server running..."); status shows them in one cell.
+std::string one_line(std::string s) {
+  for (auto& c : s)
+    if (c == '\n' || c == '\t' || c == '\r') c = ' ';
+  std::string out;
+  for (char c : s)
+    if (!(c == ' ' && !out.empty() && out.back() == ' ')) out += c;
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
+}
+
+nlohmann::json row_to_json(const pqxx::row& row) {
+  // Type OIDs of the built-in types (pg_type.h): stable across versions.
+  constexpr pqxx::oid kBool = 16, kInt8 = 20, kInt2 = 21, kInt4 = 23, kFloat4 = 700,
+                      kFloat8 = 701, kNumeric = 1700;
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& f : row) {
+    const std::string name = f.name();
+    if (f.is_null()) {
+      j[name] = nullptr;
+      continue;
+    }
+    switch (f.type()) {
+      case kBool: j[name] = f.as<bool>(); break;
+      case kInt2:
+      case kInt4:
+      case kInt8: j[name] = f.as<long long>(); break;
+      case kFloat4:
+      case kFloat8: j[name] = f.as<double>(); break;
+      case kNumeric: {
+        // Byte counts: integral in practice; keep exact when they are.
+        const std::string text = f.c_str();
+        if (text.find_first_of(".eE") == std::string::npos)
+          j[name] = std::stoll(text);
+        else
+          j[name] = std::stod(text);
+        break;
+      }
+      default: j[name] = std::string(f.c_str());
+    }
+  }
+  return j;
+}
 
 std::string SiteStatus::role() const {
   if (!reachable) return "unreachable";
@@ -73,6 +106,7 @@ nlohmann::json SiteStatus::to_json() const {
     j["version_vector"] = nullptr;
   }
   j["snapshot_checksum"] = opt(snapshot_checksum);
+  j["replication_status"] = replication;
   j["notes"] = notes;
   return j;
 }
@@ -103,6 +137,14 @@ SiteStatus probe(const config::SiteConfig& site) {
           value(tx, st, "rulekeeper.version_vector()", "SELECT rulekeeper.version_vector()::text");
       st.snapshot_checksum = value(tx, st, "rulekeeper.snapshot_checksum()",
                                    "SELECT rulekeeper.snapshot_checksum('all')");
+      try {
+        for (const auto& row : tx.exec("SELECT * FROM rulekeeper.replication_status"))
+          st.replication.push_back(row_to_json(row));
+      } catch (const pqxx::broken_connection&) {
+        throw;
+      } catch (const std::exception& e) {
+        st.notes.push_back("rulekeeper.replication_status: " + one_line(e.what()));
+      }
     } else {
       st.notes.push_back("extension rulekeeper is not installed in this database");
     }
@@ -135,9 +177,16 @@ std::vector<SiteStatus> probe_all(const config::Config& config) {
   return out;
 }
 
+std::vector<const SiteStatus*> writable_e3(const std::vector<SiteStatus>& sites) {
+  std::vector<const SiteStatus*> out;
+  for (const auto& s : sites)
+    if (s.reachable && s.environment == "e3" && s.in_recovery && !*s.in_recovery) out.push_back(&s);
+  return out;
+}
+
 std::vector<std::string> warnings(const std::vector<SiteStatus>& sites) {
   std::vector<std::string> out;
-  std::vector<const SiteStatus*> writable_e3;
+  std::vector<const SiteStatus*> writable = writable_e3(sites);
   for (const auto& s : sites) {
     if (!s.reachable) continue;
     if (!s.reported_site || s.reported_site->empty())
@@ -149,11 +198,10 @@ std::vector<std::string> warnings(const std::vector<SiteStatus>& sites) {
         *s.reported_environment != s.environment)
       out.push_back(fmt::format("site {}: the server says rulekeeper.environment = '{}' (rulectl.toml says '{}')",
                                 s.name, *s.reported_environment, s.environment));
-    if (s.environment == "e3" && s.in_recovery && !*s.in_recovery) writable_e3.push_back(&s);
   }
-  if (writable_e3.size() > 1) {
+  if (writable.size() > 1) {
     std::vector<std::string> names;
-    for (const auto* s : writable_e3)
+    for (const auto* s : writable)
       names.push_back(fmt::format("{} (timeline {})", s->name,
                                   s->timeline ? std::to_string(*s->timeline) : "?"));
     out.push_back(fmt::format("split brain: more than one E3 site accepts writes: {}",

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
 
 #include "config.hpp"
 
@@ -33,6 +34,9 @@ struct SiteStatus {
   std::optional<std::string> extension_version;  // nullopt: extension not installed
   std::optional<std::string> version_vector;     // jsonb as text
   std::optional<std::string> snapshot_checksum;
+  // Rows of rulekeeper.replication_status (one object per row, columns as
+  // keys, numbers as numbers, NULL as null); empty if not readable.
+  nlohmann::json replication = nlohmann::json::array();
   std::vector<std::string> notes;  // what could not be read, and why
 
   // "primary", "standby" or "unreachable" (or "unknown" if reachable but
@@ -49,6 +53,16 @@ SiteStatus probe(const config::SiteConfig& site);
 // one each); results in config order. Sets PGCONNECT_TIMEOUT=3 unless the
 // environment already has one (a conninfo's own connect_timeout wins).
 std::vector<SiteStatus> probe_all(const config::Config& config);
+
+// The E3 sites that accept writes (reachable, not in recovery).
+std::vector<const SiteStatus*> writable_e3(const std::vector<SiteStatus>& sites);
+
+// One row of a result as a JSON object (numeric, boolean and NULL columns
+// typed; everything else as text).
+nlohmann::json row_to_json(const pqxx::row& row);
+
+// libpq errors on one line (they span several).
+std::string one_line(std::string s);
 
 // Human-readable warnings about the set: a server naming itself differently
 // from its toml key, a wrong environment, two writable E3 sites.

@@ -1237,12 +1237,12 @@ SELECT r.rule_key, r.ruleset,
 ------------------------------------------------------------------------------
 
 REVOKE ALL ON ALL TABLES IN SCHEMA rulekeeper FROM PUBLIC;
-REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA rulekeeper FROM PUBLIC;
+REVOKE EXECUTE ON ALL ROUTINES IN SCHEMA rulekeeper FROM PUBLIC;
 GRANT USAGE ON SCHEMA rulekeeper TO rulekeeper_reader, rulekeeper_author, rulekeeper_releaser,
   rulekeeper_hotfix, rulekeeper_admin;
 GRANT SELECT ON ALL TABLES IN SCHEMA rulekeeper TO rulekeeper_reader;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA rulekeeper TO rulekeeper_admin;
-GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA rulekeeper TO rulekeeper_admin;
+GRANT EXECUTE ON ALL ROUTINES IN SCHEMA rulekeeper TO rulekeeper_admin;
 
 GRANT EXECUTE ON FUNCTION
   rulekeeper.timeline(), rulekeeper.canonical_json(jsonb), rulekeeper.content_sha256(jsonb),
