@@ -872,18 +872,32 @@ BEGIN
   -- until then 'unknown').
   INSERT INTO rulekeeper.rule_version (rule_key, version, hotfix, body, content_sha256, origin, origin_site, annotations)
   SELECT v.rule_key, v.label::integer, 0, v.body, v.content_sha256, 'released', bundle -> 'source' ->> 'site',
-         CASE WHEN v.rule_key = ANY (drifted) THEN jsonb_build_object(
-           'hotfixes', COALESCE((SELECT jsonb_agg(jsonb_build_object('hotfix_id', NULL, 'label', h.label,
-                                                                     'classification', 'unknown') ORDER BY h.version, h.hotfix)
-                                   FROM rulekeeper.rule_version h
-                                  WHERE h.rule_key = v.rule_key AND h.qualification = 'hotfix'
-                                    AND h.created_at > last_release.imported_at), '[]'::jsonb),
-           'hotfix_included', 'unknown',
-           'needs_manual_verification', true) ELSE '{}'::jsonb END
+         '{}'::jsonb
     FROM jsonb_to_recordset(bundle -> 'versions') AS v(rule_key text, label text, body jsonb, content_sha256 text)
    WHERE NOT EXISTS (SELECT 1 FROM rulekeeper.rule_version h WHERE h.rule_key = v.rule_key AND h.label = v.label)
    ORDER BY v.rule_key, v.label::integer;
   GET DIAGNOSTICS n_imported = ROW_COUNT;
+  -- Every planned version of a drifted rule is annotated with each hotfix
+  -- since the last release and its classification; a drifted rule without a
+  -- recorded hotfix (an edit that went around the rules) is 'unknown'.
+  UPDATE rulekeeper.rule_version v
+     SET annotations = v.annotations || COALESCE(
+           (SELECT jsonb_build_object('hotfixes', x.each, 'hotfix_included', rulekeeper._combine(x.classes),
+                                      'needs_manual_verification', rulekeeper._combine(x.classes) <> 'included')
+              FROM (SELECT jsonb_agg(jsonb_build_object('hotfix_id', h.hotfix_id, 'label', h.label,
+                                                        'base_label', h.base_label,
+                                                        'classification', rulekeeper._classify(h.diff, v.body))
+                                     ORDER BY h.created_at) AS each,
+                           array_agg(rulekeeper._classify(h.diff, v.body)) AS classes
+                      FROM rulekeeper.hotfix h
+                     WHERE h.rule_key = v.rule_key
+                       AND (last_release.imported_at IS NULL OR h.created_at > last_release.imported_at)) x
+             WHERE x.each IS NOT NULL),
+           jsonb_build_object('hotfixes', '[]'::jsonb, 'hotfix_included', 'unknown', 'needs_manual_verification', true))
+   WHERE v.rule_key = ANY (drifted)
+     AND (v.rule_key, v.label) IN (SELECT x.rule_key, x.label
+                                     FROM jsonb_to_recordset(bundle -> 'versions') AS x(rule_key text, label text))
+     AND v.created_at = now();
 
   SELECT COALESCE(jsonb_agg(jsonb_build_object('rule_key', v.rule_key, 'label', v.label,
                                                'annotations', v.annotations) ORDER BY v.rule_key, v.version), '[]')
@@ -922,6 +936,248 @@ END
 $$;
 
 ------------------------------------------------------------------------------
+-- Hotfixes: restricted, direct edits at the E3 primary
+------------------------------------------------------------------------------
+
+CREATE FUNCTION rulekeeper._json_diff(from_body jsonb, to_body jsonb,
+    OUT path text, OUT op text, OUT old_value jsonb, OUT new_value jsonb)
+  RETURNS SETOF record LANGUAGE c IMMUTABLE STRICT AS 'MODULE_PATHNAME', 'rk_json_diff';
+CREATE FUNCTION rulekeeper._classify(hotfix_diff jsonb, planned jsonb) RETURNS text
+  LANGUAGE c IMMUTABLE STRICT AS 'MODULE_PATHNAME', 'rk_classify';
+CREATE FUNCTION rulekeeper._paths_outside(paths text[], allowed text[]) RETURNS text[]
+  LANGUAGE c IMMUTABLE STRICT AS 'MODULE_PATHNAME', 'rk_paths_outside';
+
+-- A diff as stored and journaled: [{path, op, old_value, new_value}, ...].
+CREATE FUNCTION rulekeeper._diff_json(from_body jsonb, to_body jsonb) RETURNS jsonb
+  LANGUAGE sql IMMUTABLE STRICT SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+  -- old_value / new_value are left out where absent (add / remove), so that a
+  -- JSON null value stays distinguishable from no value.
+  SELECT COALESCE(jsonb_agg(jsonb_build_object('path', d.path, 'op', d.op)
+                            || CASE WHEN d.old_value IS NULL THEN '{}'::jsonb
+                                    ELSE jsonb_build_object('old_value', d.old_value) END
+                            || CASE WHEN d.new_value IS NULL THEN '{}'::jsonb
+                                    ELSE jsonb_build_object('new_value', d.new_value) END), '[]'::jsonb)
+    FROM rulekeeper._json_diff(from_body, to_body) d
+$$;
+
+-- One line per entry, for messages: "/rate: 0.1 -> 0.15".
+CREATE FUNCTION rulekeeper._diff_text(diff jsonb) RETURNS text
+  LANGUAGE sql IMMUTABLE STRICT SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+  SELECT string_agg(CASE e ->> 'op'
+                      WHEN 'add' THEN (e ->> 'path') || ': (absent) -> ' || (e -> 'new_value')::text
+                      WHEN 'remove' THEN (e ->> 'path') || ': ' || (e -> 'old_value')::text || ' -> (removed)'
+                      ELSE (e ->> 'path') || ': ' || (e -> 'old_value')::text || ' -> ' || (e -> 'new_value')::text
+                    END, E'\n')
+    FROM jsonb_array_elements(diff) e
+$$;
+
+-- included if all are, overrides if any is, else unknown.
+CREATE FUNCTION rulekeeper._combine(classifications text[]) RETURNS text
+  LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+  SELECT CASE WHEN classifications IS NULL OR cardinality(classifications) = 0 THEN 'included'
+              WHEN 'overrides' = ANY (classifications) THEN 'overrides'
+              WHEN classifications <@ ARRAY['included'] THEN 'included'
+              ELSE 'unknown' END
+$$;
+
+-- What a hotfix may change, per ruleset ("what can be changed will be
+-- restricted"): RFC 6901 paths; a change at or below one of them is allowed.
+CREATE TABLE rulekeeper.hotfix_policy (
+  ruleset       text PRIMARY KEY,
+  allowed_paths text[] NOT NULL,
+  updated_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
+  updated_by    text NOT NULL DEFAULT session_user
+);
+SELECT pg_catalog.pg_extension_config_dump('rulekeeper.hotfix_policy', '');
+
+CREATE TABLE rulekeeper.hotfix (
+  hotfix_id  uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
+  rule_key   text NOT NULL,
+  base_label text NOT NULL,
+  label      text NOT NULL,
+  site       text NOT NULL,
+  diff       jsonb NOT NULL,
+  reason     text NOT NULL CHECK (pg_catalog.btrim(reason) <> ''),
+  actor      text NOT NULL DEFAULT session_user,
+  created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+  change_id  uuid NOT NULL REFERENCES rulekeeper.journal,
+  FOREIGN KEY (rule_key, label) REFERENCES rulekeeper.rule_version (rule_key, label)
+);
+CREATE INDEX hotfix_rule_idx ON rulekeeper.hotfix (rule_key, created_at);
+SELECT pg_catalog.pg_extension_config_dump('rulekeeper.hotfix', '');
+
+CREATE FUNCTION rulekeeper._journal_hotfix() RETURNS trigger
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+BEGIN
+  IF NEW.change_id IS NULL THEN
+    NEW.change_id := rulekeeper._journal('hotfix', NEW.rule_key, NEW.label,
+      jsonb_build_object('hotfix_id', NEW.hotfix_id, 'base_label', NEW.base_label, 'site', NEW.site,
+                         'diff', NEW.diff, 'reason', NEW.reason));
+  ELSE
+    PERFORM rulekeeper._journal_check(NEW.change_id, 'hotfix', NEW.rule_key, NEW.label);
+  END IF;
+  RETURN NEW;
+END
+$$;
+CREATE TRIGGER hotfix_journal BEFORE INSERT ON rulekeeper.hotfix
+  FOR EACH ROW EXECUTE FUNCTION rulekeeper._journal_hotfix();
+CREATE TRIGGER hotfix_append_only BEFORE UPDATE OR DELETE ON rulekeeper.hotfix
+  FOR EACH ROW EXECUTE FUNCTION rulekeeper._refuse_change('hotfixes are never changed or deleted');
+
+-- JSON diff between two versions of a rule, RFC 6901 paths.
+CREATE FUNCTION rulekeeper.diff(rule_key text, from_label text, to_label text,
+    OUT path text, OUT op text, OUT old_value jsonb, OUT new_value jsonb)
+  RETURNS SETOF record
+  LANGUAGE plpgsql STABLE SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+#variable_conflict use_variable
+DECLARE
+  a jsonb;
+  b jsonb;
+BEGIN
+  SELECT v.body INTO a FROM rulekeeper.rule_version v WHERE v.rule_key = rule_key AND v.label = from_label;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'version % of rule "%" does not exist', from_label, rule_key USING ERRCODE = 'no_data_found';
+  END IF;
+  SELECT v.body INTO b FROM rulekeeper.rule_version v WHERE v.rule_key = rule_key AND v.label = to_label;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'version % of rule "%" does not exist', to_label, rule_key USING ERRCODE = 'no_data_found';
+  END IF;
+  RETURN QUERY SELECT d.path, d.op, d.old_value, d.new_value FROM rulekeeper._json_diff(a, b) d;
+END
+$$;
+
+-- A hotfix: the next N.k label on top of the version prod serves, born
+-- 'hotfix', activated in prod (a pin moves with it) and in SL where SL serves
+-- the same parent — one transaction, one epoch. Only paths the ruleset's
+-- policy allows may change; a reason is mandatory.
+CREATE FUNCTION rulekeeper.hotfix(rule_key text, body jsonb, reason text) RETURNS jsonb
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+#variable_conflict use_variable
+DECLARE
+  site text := current_setting('rulekeeper.site', true);
+  r rulekeeper.rule;
+  prod rulekeeper.activation;
+  sl rulekeeper.activation;
+  parent rulekeeper.rule_version;
+  allowed text[];
+  d jsonb;
+  outside text[];
+  k integer;
+  new_label text;
+  id uuid;
+  hotfix_epoch bigint;
+  sl_moved boolean := false;
+  annotated jsonb := '[]';
+  other rulekeeper.rule_version;
+BEGIN
+  PERFORM rulekeeper._require_environment('e3', 'hotfix');
+  IF reason IS NULL OR btrim(reason) = '' THEN
+    RAISE EXCEPTION 'a hotfix needs a reason' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF body IS NULL OR jsonb_typeof(body) <> 'object' THEN
+    RAISE EXCEPTION 'the body of a hotfix must be a JSON object, not %', COALESCE(jsonb_typeof(body), 'null')
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  SELECT * INTO r FROM rulekeeper.rule x WHERE x.rule_key = rule_key;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'rule "%" does not exist at site %', rule_key, site USING ERRCODE = 'no_data_found';
+  END IF;
+  PERFORM rulekeeper._lock_site();
+  SELECT * INTO prod FROM rulekeeper.activation a WHERE a.rule_key = rule_key AND a.channel = 'prod';
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'rule "%" has no version active in prod at site %: a hotfix fixes what prod serves', rule_key, site
+      USING ERRCODE = 'object_not_in_prerequisite_state';
+  END IF;
+  SELECT * INTO parent FROM rulekeeper.rule_version v WHERE v.rule_key = rule_key AND v.label = prod.label;
+  d := rulekeeper._diff_json(parent.body, body);
+  IF jsonb_array_length(d) = 0 THEN
+    RAISE EXCEPTION 'the hotfix body equals version % of rule "%", which prod already serves', prod.label, rule_key
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  SELECT p.allowed_paths INTO allowed FROM rulekeeper.hotfix_policy p WHERE p.ruleset = r.ruleset;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'ruleset % has no hotfix policy: hotfixes to rule "%" are not allowed', r.ruleset, rule_key
+      USING ERRCODE = 'insufficient_privilege',
+            HINT = pg_catalog.format('An admin allows paths with: INSERT INTO rulekeeper.hotfix_policy (ruleset, allowed_paths) VALUES (%L, ARRAY[''/path'']);', r.ruleset);
+  END IF;
+  outside := rulekeeper._paths_outside(ARRAY(SELECT x ->> 'path' FROM jsonb_array_elements(d) x), allowed);
+  IF cardinality(outside) > 0 THEN
+    RAISE EXCEPTION 'the hotfix changes path(s) the % policy does not allow: %', r.ruleset, array_to_string(outside, ', ')
+      USING ERRCODE = 'insufficient_privilege',
+            DETAIL = pg_catalog.format('allowed: %s', array_to_string(allowed, ', '));
+  END IF;
+  SELECT COALESCE(max(v.hotfix), 0) + 1 INTO k FROM rulekeeper.rule_version v
+   WHERE v.rule_key = rule_key AND v.version = parent.version;
+  INSERT INTO rulekeeper.rule_version (rule_key, version, hotfix, body, qualification, origin, parent_label)
+  VALUES (rule_key, parent.version, k, body, 'hotfix', 'hotfix', parent.label)
+  RETURNING label INTO new_label;
+  INSERT INTO rulekeeper.hotfix (rule_key, base_label, label, site, diff, reason)
+  VALUES (rule_key, parent.label, new_label, site, d, reason) RETURNING hotfix_id INTO id;
+  hotfix_epoch := rulekeeper._set_activation(rule_key, new_label, 'prod', false, NULL, 'hotfix');
+  SELECT * INTO sl FROM rulekeeper.activation a WHERE a.rule_key = rule_key AND a.channel = 'sl';
+  IF FOUND AND sl.label = parent.label THEN
+    -- Green pods get the fix too.
+    PERFORM rulekeeper._set_activation(rule_key, new_label, 'sl', false, NULL, 'hotfix');
+    sl_moved := true;
+  ELSIF FOUND THEN
+    -- SL tests another version: it is annotated as for drift.
+    SELECT * INTO other FROM rulekeeper.rule_version v WHERE v.rule_key = rule_key AND v.label = sl.label;
+    PERFORM rulekeeper._annotate_hotfixes(rule_key, other.label);
+    annotated := jsonb_build_array(jsonb_build_object('label', other.label));
+  END IF;
+  RETURN jsonb_build_object('hotfix_id', id, 'rule_key', rule_key, 'base_label', parent.label, 'label', new_label,
+                            'site', site, 'epoch', hotfix_epoch, 'diff', d, 'sl_moved', sl_moved, 'annotated', annotated);
+END
+$$;
+
+-- Annotates a planned version with every hotfix made to its rule since the
+-- last release (or, with no release yet, all of them) and their
+-- classification (DESIGN.md "Drift").
+CREATE FUNCTION rulekeeper._annotate_hotfixes(p_rule_key text, p_label text) RETURNS jsonb
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+DECLARE
+  planned jsonb;
+  since timestamptz;
+  each jsonb;
+  overall text;
+  result jsonb;
+BEGIN
+  SELECT v.body INTO planned FROM rulekeeper.rule_version v WHERE v.rule_key = p_rule_key AND v.label = p_label;
+  SELECT max(l.imported_at) INTO since FROM rulekeeper.release_log l
+   WHERE l.imported_at < (SELECT v.created_at FROM rulekeeper.rule_version v
+                           WHERE v.rule_key = p_rule_key AND v.label = p_label);
+  SELECT COALESCE(jsonb_agg(jsonb_build_object('hotfix_id', h.hotfix_id, 'label', h.label, 'base_label', h.base_label,
+                                               'classification', rulekeeper._classify(h.diff, planned))
+                            ORDER BY h.created_at), '[]'::jsonb)
+    INTO each
+    FROM rulekeeper.hotfix h
+   WHERE h.rule_key = p_rule_key AND (since IS NULL OR h.created_at > since);
+  IF jsonb_array_length(each) = 0 THEN
+    RETURN NULL;
+  END IF;
+  overall := rulekeeper._combine(ARRAY(SELECT x ->> 'classification' FROM jsonb_array_elements(each) x));
+  result := jsonb_build_object('hotfixes', each, 'hotfix_included', overall,
+                               'needs_manual_verification', overall <> 'included');
+  UPDATE rulekeeper.rule_version v SET annotations = v.annotations || result
+   WHERE v.rule_key = p_rule_key AND v.label = p_label;
+  RETURN result;
+END
+$$;
+
+-- Hotfixes of a rule whose change `to_label` lacks (classification other than
+-- included): what moving prod from a hotfix to `to_label` would undo.
+CREATE FUNCTION rulekeeper._undone_hotfixes(p_rule_key text, from_label text, to_label text) RETURNS jsonb
+  LANGUAGE sql STABLE SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+  SELECT COALESCE(jsonb_agg(jsonb_build_object('hotfix_id', h.hotfix_id, 'label', h.label, 'diff', h.diff,
+                                               'classification', rulekeeper._classify(h.diff, t.body))), '[]'::jsonb)
+    FROM rulekeeper.hotfix h
+    JOIN rulekeeper.rule_version f ON f.rule_key = h.rule_key AND f.label = from_label
+    JOIN rulekeeper.rule_version t ON t.rule_key = h.rule_key AND t.label = to_label
+   WHERE h.rule_key = p_rule_key AND h.label = from_label
+     AND rulekeeper._classify(h.diff, t.body) <> 'included'
+$$;
+
+------------------------------------------------------------------------------
 -- Channels: which version each channel's pods use
 ------------------------------------------------------------------------------
 
@@ -944,6 +1200,7 @@ DECLARE
   admitted boolean;
   needs_ack boolean;
   ack jsonb;
+  undone jsonb;
   new_epoch bigint;
 BEGIN
   PERFORM rulekeeper._require_environment('e3', action);
@@ -967,6 +1224,15 @@ BEGIN
     IF cur.pinned THEN
       RAISE EXCEPTION 'rule "%" is pinned in % at version %; unpin it first', p_rule_key, p_channel, cur.label
         USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    IF p_channel = 'prod' AND EXISTS (SELECT 1 FROM rulekeeper.hotfix h WHERE h.rule_key = p_rule_key AND h.label = cur.label) THEN
+      IF NOT acknowledge THEN
+        RAISE EXCEPTION 'deactivating prod of rule "%" would undo hotfix %', p_rule_key, cur.label
+          USING ERRCODE = 'check_violation',
+                HINT = 'If that is intended, acknowledge it (acknowledge => true, rulectl --acknowledge-hotfix).';
+      END IF;
+      PERFORM rulekeeper._journal('acknowledgement', p_rule_key, cur.label,
+        jsonb_build_object('channel', p_channel, 'action', action, 'undone_hotfix', cur.label));
     END IF;
     PERFORM set_config('rulekeeper_txn.action', action, true);
     DELETE FROM rulekeeper.activation a WHERE a.channel = p_channel AND a.rule_key = p_rule_key;
@@ -1012,6 +1278,22 @@ BEGIN
     ack := jsonb_build_object('qualification', v.qualification);
     PERFORM rulekeeper._journal('acknowledgement', p_rule_key, p_label,
       jsonb_build_object('channel', p_channel, 'action', action) || ack);
+  END IF;
+  -- Leaving a hotfix in prod for a version that lacks its change (its parent,
+  -- say) needs the same acknowledgement.
+  IF p_channel = 'prod' AND cur.rule_key IS NOT NULL AND cur.label <> p_label THEN
+    undone := rulekeeper._undone_hotfixes(p_rule_key, cur.label, p_label);
+    IF jsonb_array_length(undone) > 0 THEN
+      IF NOT acknowledge THEN
+        RAISE EXCEPTION 'moving prod of rule "%" from hotfix % to version % would undo it', p_rule_key, cur.label, p_label
+          USING ERRCODE = 'check_violation',
+                DETAIL = 'the hotfix changed:' || E'\n' || rulekeeper._diff_text(undone -> 0 -> 'diff'),
+                HINT = 'If that is intended, acknowledge it (acknowledge => true, rulectl --acknowledge-hotfix).';
+      END IF;
+      ack := COALESCE(ack, '{}'::jsonb) || jsonb_build_object('undone_hotfixes', undone);
+      PERFORM rulekeeper._journal('acknowledgement', p_rule_key, p_label,
+        jsonb_build_object('channel', p_channel, 'action', action, 'undone_hotfixes', undone));
+    END IF;
   END IF;
   IF cur.rule_key IS NOT NULL AND cur.label = p_label AND (p_pinned IS NULL OR cur.pinned = p_pinned) THEN
     RETURN cur.epoch;  -- already so: nothing changes, no new epoch
@@ -1255,6 +1537,8 @@ GRANT EXECUTE ON FUNCTION
 GRANT EXECUTE ON FUNCTION rulekeeper.create_rule(text, text, text), rulekeeper.create_version(text, jsonb)
   TO rulekeeper_author;
 GRANT EXECUTE ON FUNCTION rulekeeper.transition(text, text, text, text) TO rulekeeper_releaser;
+GRANT EXECUTE ON FUNCTION rulekeeper.diff(text, text, text), rulekeeper._json_diff(jsonb, jsonb) TO rulekeeper_reader;
+GRANT EXECUTE ON FUNCTION rulekeeper.hotfix(text, jsonb, text) TO rulekeeper_hotfix;
 GRANT EXECUTE ON FUNCTION
   rulekeeper.effective_rules(text), rulekeeper.effective_version(text, text), rulekeeper.activation_epoch(),
   rulekeeper._in_transaction_block(), rulekeeper.rollback_target(text, text), rulekeeper._admission_list(text)
