@@ -1265,9 +1265,11 @@ BEGIN
   -- only acknowledged, and the acknowledgement is journaled.
   IF p_channel = 'prod' AND v.annotations ->> 'hotfix_included' IN ('overrides', 'unknown') THEN
     IF NOT acknowledge THEN
-      RAISE EXCEPTION 'version % of rule "%" may undo hotfix(es) % (hotfix_included: %)', p_label, p_rule_key,
-        COALESCE((SELECT string_agg(h ->> 'label', ', ') FROM jsonb_array_elements(v.annotations -> 'hotfixes') h), '?'),
-        v.annotations ->> 'hotfix_included'
+      RAISE EXCEPTION 'version % of rule "%" may undo %', p_label, p_rule_key,
+        COALESCE('hotfix(es) ' || (SELECT string_agg((h ->> 'label') || ' (' || (h ->> 'classification') || ')', ', ')
+                                     FROM jsonb_array_elements(v.annotations -> 'hotfixes') h),
+                 'a change made at this site since the last release that no hotfix record explains (hotfix_included: '
+                 || (v.annotations ->> 'hotfix_included') || ')')
         USING ERRCODE = 'check_violation',
               HINT = 'Compare it with the hotfix (rulekeeper.diff, rulectl diff), then activate with acknowledge => true (rulectl --acknowledge-hotfix).';
     END IF;

@@ -128,9 +128,10 @@ BEGIN;
 CALL rulekeeper.wait_for_epoch(0, 100);
 ROLLBACK;
 
--- Drift: a hotfix-like change at E3 (a direct insert of a hotfix version by
--- the admin here) between two releases is detected, the next planned
--- version of that rule is annotated, and prod admits it only acknowledged.
+-- Drift: a change at E3 that went around the rules (a direct insert by the
+-- admin: no hotfix record) between two releases is detected, the next planned
+-- version of that rule is annotated 'unknown', and prod admits it only
+-- acknowledged. (Real hotfixes and their classification: hotfix.sql.)
 INSERT INTO rulekeeper.rule_version (rule_key, version, hotfix, body, qualification, origin, parent_label)
 VALUES ('pricing', 1, 1, '{"rate": 1.5}', 'hotfix', 'hotfix', '1');
 \c rk_e1
