@@ -1515,6 +1515,310 @@ SELECT r.rule_key, r.ruleset,
   LEFT JOIN rulekeeper.activation p ON p.rule_key = r.rule_key AND p.channel = 'prod';
 
 ------------------------------------------------------------------------------
+-- Failover records and reconciliation across sites
+------------------------------------------------------------------------------
+
+-- A promotion as the new primary records it: when, by whom, from which site
+-- to which, the new timeline, and the version vector at promotion — the
+-- divergence point that tells a returning old primary which of its changes
+-- are orphaned.
+CREATE TABLE rulekeeper.failover_event (
+  event_id     uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
+  old_site     text NOT NULL,
+  new_site     text NOT NULL,
+  new_timeline integer NOT NULL,
+  incarnation  integer NOT NULL,
+  divergence   jsonb NOT NULL,
+  forced       boolean NOT NULL,
+  details      jsonb NOT NULL DEFAULT '{}',
+  actor        text NOT NULL DEFAULT session_user,
+  recorded_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+  change_id    uuid NOT NULL REFERENCES rulekeeper.journal
+);
+SELECT pg_catalog.pg_extension_config_dump('rulekeeper.failover_event', '');
+
+-- What reconcile could not apply: an orphaned change to a rule the target
+-- also changed since the divergence point. Never applied over the target's
+-- version; resolved by an operator (keep target, or keep source: the orphan
+-- comes back as a 'recovered' version, not activated).
+CREATE TABLE rulekeeper.conflict (
+  conflict_id    uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
+  rule_key       text NOT NULL,
+  source_change  jsonb NOT NULL,
+  target_changes jsonb NOT NULL,
+  status         text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'kept_target', 'kept_source')),
+  detected_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
+  resolved_at    timestamptz,
+  resolved_by    text,
+  resolution     jsonb,
+  change_id      uuid NOT NULL REFERENCES rulekeeper.journal
+);
+SELECT pg_catalog.pg_extension_config_dump('rulekeeper.conflict', '');
+
+CREATE FUNCTION rulekeeper._journal_failover() RETURNS trigger
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+BEGIN
+  IF NEW.change_id IS NULL THEN
+    NEW.change_id := rulekeeper._journal('failover', NULL, NULL, to_jsonb(NEW) - 'change_id');
+  ELSE
+    PERFORM rulekeeper._journal_check(NEW.change_id, 'failover', NULL, NULL);
+  END IF;
+  RETURN NEW;
+END
+$$;
+CREATE FUNCTION rulekeeper._journal_conflict() RETURNS trigger
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+BEGIN
+  IF NEW.change_id IS NULL THEN
+    NEW.change_id := rulekeeper._journal('conflict', NEW.rule_key, NULL,
+                       jsonb_build_object('conflict_id', NEW.conflict_id,
+                                          'source_change_id', NEW.source_change ->> 'change_id'));
+  ELSE
+    PERFORM rulekeeper._journal_check(NEW.change_id, 'conflict', NEW.rule_key, NULL);
+  END IF;
+  RETURN NEW;
+END
+$$;
+CREATE TRIGGER failover_event_journal BEFORE INSERT ON rulekeeper.failover_event
+  FOR EACH ROW EXECUTE FUNCTION rulekeeper._journal_failover();
+CREATE TRIGGER failover_event_append_only BEFORE UPDATE OR DELETE ON rulekeeper.failover_event
+  FOR EACH ROW EXECUTE FUNCTION rulekeeper._refuse_change('failover events are never changed or deleted');
+CREATE TRIGGER conflict_journal BEFORE INSERT ON rulekeeper.conflict
+  FOR EACH ROW EXECUTE FUNCTION rulekeeper._journal_conflict();
+CREATE TRIGGER conflict_no_delete BEFORE DELETE ON rulekeeper.conflict
+  FOR EACH ROW EXECUTE FUNCTION rulekeeper._refuse_change('conflicts are resolved, never deleted');
+
+-- Called by `rulectl failover` at the new primary right after promotion,
+-- before anything else is written: the divergence point is this site's
+-- version vector now.
+CREATE FUNCTION rulekeeper.record_failover(old_site text, forced boolean, details jsonb DEFAULT '{}')
+  RETURNS jsonb
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+#variable_conflict use_variable
+DECLARE
+  divergence jsonb := rulekeeper.version_vector();
+  ev rulekeeper.failover_event;
+BEGIN
+  PERFORM rulekeeper._require_environment('e3', 'record_failover');
+  INSERT INTO rulekeeper.failover_event (old_site, new_site, new_timeline, incarnation, divergence, forced, details)
+  VALUES (old_site, current_setting('rulekeeper.site'), rulekeeper.timeline(), rulekeeper.incarnation(), divergence,
+          COALESCE(forced, false), COALESCE(details, '{}'::jsonb))
+  RETURNING * INTO ev;
+  RETURN to_jsonb(ev) - 'change_id';
+END
+$$;
+
+-- The changes this site holds beyond a version vector, with the rows they
+-- made (rules, versions with bodies, hotfixes, activations), as a bundle a
+-- target can import: the orphans of a returning old primary, or any site's
+-- catch-up. Read-only: it runs on a hot standby with no upstream too.
+CREATE FUNCTION rulekeeper.export_changes(since jsonb) RETURNS jsonb
+  LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+DECLARE
+  bundle jsonb;
+BEGIN
+  SELECT jsonb_build_object(
+    'format', 'rulekeeper-changes/1',
+    'source', jsonb_build_object('site', NULLIF(current_setting('rulekeeper.site', true), ''),
+                                 'environment', NULLIF(current_setting('rulekeeper.environment', true), ''),
+                                 'timeline', rulekeeper.timeline()),
+    'since', since,
+    'vector', rulekeeper.version_vector(),
+    'changes', COALESCE(jsonb_agg(
+        (to_jsonb(j) - 'recorded_lsn')
+        || CASE j.kind
+             WHEN 'rule' THEN jsonb_build_object('row', (SELECT to_jsonb(r) FROM rulekeeper.rule r
+                                                        WHERE r.change_id = j.change_id))
+             WHEN 'version' THEN jsonb_build_object('row', (SELECT to_jsonb(v) FROM rulekeeper.rule_version v
+                                                           WHERE v.change_id = j.change_id))
+             WHEN 'hotfix' THEN jsonb_build_object('row', (SELECT to_jsonb(h) FROM rulekeeper.hotfix h
+                                                          WHERE h.change_id = j.change_id))
+             ELSE '{}'::jsonb END
+        ORDER BY j.origin_site, j.origin_incarnation, j.origin_seq), '[]'::jsonb))
+    INTO bundle
+    FROM rulekeeper.journal_since(since) j;
+  RETURN bundle || jsonb_build_object('bundle_sha256', rulekeeper._jcs_sha256(bundle));
+END
+$$;
+
+-- Carries over what this site lacks from a changes bundle, idempotently (by
+-- change_id). Every journal entry is kept as a record (so version vectors
+-- agree afterwards); the rows are applied by kind:
+--   rule      created if missing;
+--   version,  hotfix  come back as a new 'recovered' version (next free
+--             label), not activated, annotated with where they came from —
+--             unless this site already holds that content for that rule
+--             (e.g. after `rulectl hotfix replay`), or the rule changed here
+--             since the divergence point: then a conflict is recorded;
+--   others    (activations, pins, qualifications, ...) listed, not re-applied.
+CREATE FUNCTION rulekeeper.import_changes(bundle jsonb, dry_run boolean DEFAULT false) RETURNS jsonb
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+DECLARE
+  c jsonb;
+  item jsonb;
+  here_since jsonb;
+  changed_here jsonb;
+  held text;
+  target_changes jsonb;
+  new_label text;
+  next_version integer;
+  recovered jsonb := '[]';
+  already jsonb := '[]';
+  conflicts jsonb := '[]';
+  listed jsonb := '[]';
+  n_records integer := 0;
+  cid uuid;
+BEGIN
+  PERFORM rulekeeper._require_environment('e3', 'import_changes');
+  IF bundle IS NULL OR bundle ->> 'format' IS DISTINCT FROM 'rulekeeper-changes/1' THEN
+    RAISE EXCEPTION 'not a changes bundle (format rulekeeper-changes/1)' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF bundle ->> 'bundle_sha256' IS NULL
+     OR rulekeeper._jcs_sha256(bundle - 'bundle_sha256') <> bundle ->> 'bundle_sha256' THEN
+    RAISE EXCEPTION 'changes bundle checksum mismatch: it was changed after export' USING ERRCODE = 'data_corrupted';
+  END IF;
+  PERFORM rulekeeper._lock_site();
+  -- The divergence point: the bundle's `since`; what changed here after it
+  -- conflicts with an orphan of the same rule.
+  here_since := COALESCE(bundle -> 'since', '{}'::jsonb);
+  -- Read before anything from the bundle is recorded here.
+  SELECT COALESCE(jsonb_object_agg(t.rule_key, t.changes), '{}'::jsonb) INTO changed_here
+    FROM (SELECT j.rule_key, jsonb_agg(jsonb_build_object('change_id', j.change_id, 'kind', j.kind, 'label', j.label,
+                                                          'origin', j.origin_site || ':' || j.origin_incarnation,
+                                                          'recorded_at', j.recorded_at) ORDER BY j.recorded_at) AS changes
+            FROM rulekeeper.journal_since(here_since) j
+           WHERE j.rule_key IS NOT NULL AND j.kind IN ('version', 'hotfix', 'activation', 'deactivation')
+           GROUP BY j.rule_key) t;
+  FOR c IN SELECT x FROM jsonb_array_elements(bundle -> 'changes') x
+            ORDER BY x ->> 'origin_site', (x ->> 'origin_incarnation')::integer, (x ->> 'origin_seq')::bigint
+  LOOP
+    IF EXISTS (SELECT 1 FROM rulekeeper.journal j WHERE j.change_id = (c ->> 'change_id')::uuid) THEN
+      CONTINUE;  -- already here: reconcile twice changes nothing
+    END IF;
+    item := c -> 'row';
+    IF NOT dry_run THEN
+      -- The entry itself, as a record of the other site's history (version
+      -- vectors agree afterwards); a rule item below carries it as its own.
+      INSERT INTO rulekeeper.journal (change_id, origin_site, origin_incarnation, origin_seq, kind, rule_key, label,
+                                      payload, actor, recorded_at, recorded_lsn)
+      VALUES ((c ->> 'change_id')::uuid, c ->> 'origin_site', (c ->> 'origin_incarnation')::integer,
+              (c ->> 'origin_seq')::bigint, c ->> 'kind', c ->> 'rule_key', c ->> 'label',
+              COALESCE(c -> 'payload', '{}'::jsonb), c ->> 'actor', (c ->> 'recorded_at')::timestamptz, NULL);
+    END IF;
+    IF c ->> 'kind' IN ('version', 'hotfix') AND item IS NOT NULL AND item <> 'null'::jsonb THEN
+      IF c ->> 'kind' = 'hotfix' THEN
+        -- the hotfix's version arrives as its own 'version' change; the
+        -- hotfix record itself is kept in the journal.
+        listed := listed || jsonb_build_object('change_id', c ->> 'change_id', 'kind', 'hotfix',
+                                               'rule_key', c ->> 'rule_key', 'label', c ->> 'label',
+                                               'reason', item ->> 'reason');
+      ELSE
+        SELECT v.label INTO held FROM rulekeeper.rule_version v
+         WHERE v.rule_key = item ->> 'rule_key' AND v.content_sha256 = item ->> 'content_sha256' LIMIT 1;
+        target_changes := COALESCE(changed_here -> (item ->> 'rule_key'), '[]'::jsonb);
+        IF held IS NOT NULL THEN
+          already := already || jsonb_build_object('change_id', c ->> 'change_id', 'rule_key', item ->> 'rule_key',
+                                                   'label', item ->> 'label', 'held_as', held);
+        ELSIF jsonb_array_length(target_changes) > 0 THEN
+          conflicts := conflicts || jsonb_build_object('rule_key', item ->> 'rule_key', 'label', item ->> 'label',
+                                                       'target_changes', target_changes);
+          IF NOT dry_run THEN
+            INSERT INTO rulekeeper.conflict (rule_key, source_change, target_changes)
+            VALUES (item ->> 'rule_key', c, target_changes);
+          END IF;
+        ELSE
+          recovered := recovered || jsonb_build_object('change_id', c ->> 'change_id', 'rule_key', item ->> 'rule_key',
+                                                       'original_label', item ->> 'label');
+          IF NOT dry_run THEN
+            PERFORM rulekeeper._recover_version(item, c);
+          END IF;
+        END IF;
+      END IF;
+    ELSIF c ->> 'kind' = 'rule' AND item IS NOT NULL AND item <> 'null'::jsonb THEN
+      IF NOT dry_run AND NOT EXISTS (SELECT 1 FROM rulekeeper.rule r WHERE r.rule_key = item ->> 'rule_key') THEN
+        INSERT INTO rulekeeper.rule (rule_key, ruleset, description, created_at, created_by, change_id)
+        VALUES (item ->> 'rule_key', item ->> 'ruleset', COALESCE(item ->> 'description', ''),
+                (item ->> 'created_at')::timestamptz, item ->> 'created_by', (c ->> 'change_id')::uuid);
+      END IF;
+    ELSE
+      listed := listed || jsonb_build_object('change_id', c ->> 'change_id', 'kind', c ->> 'kind',
+                                             'rule_key', c ->> 'rule_key', 'label', c ->> 'label',
+                                             'payload', c -> 'payload');
+    END IF;
+    n_records := n_records + 1;
+  END LOOP;
+  RETURN jsonb_build_object('dry_run', dry_run, 'source', bundle -> 'source', 'records', n_records,
+                            'recovered', recovered, 'already_held', already, 'conflicts', conflicts,
+                            'listed_not_applied', listed,
+                            'open_conflicts', (SELECT count(*) FROM rulekeeper.conflict WHERE status = 'open'));
+END
+$$;
+
+-- An orphaned version comes back as the next free label of its rule, born
+-- 'recovered', not activated, annotated with its original change, site and time.
+CREATE FUNCTION rulekeeper._recover_version(item jsonb, change jsonb) RETURNS text
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+DECLARE
+  v integer := (item ->> 'version')::integer;
+  h integer := (item ->> 'hotfix')::integer;
+  next_h integer;
+  label text;
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM rulekeeper.rule r WHERE r.rule_key = item ->> 'rule_key') THEN
+    RAISE EXCEPTION 'rule "%" is not known here and the bundle does not carry it', item ->> 'rule_key'
+      USING ERRCODE = 'no_data_found';
+  END IF;
+  IF h = 0 AND NOT EXISTS (SELECT 1 FROM rulekeeper.rule_version x WHERE x.rule_key = item ->> 'rule_key' AND x.version = v) THEN
+    next_h := 0;  -- a planned label nobody here used
+  ELSE
+    SELECT COALESCE(max(x.hotfix), 0) + 1 INTO next_h FROM rulekeeper.rule_version x
+     WHERE x.rule_key = item ->> 'rule_key' AND x.version = v;
+  END IF;
+  INSERT INTO rulekeeper.rule_version (rule_key, version, hotfix, body, qualification, origin, parent_label, annotations)
+  VALUES (item ->> 'rule_key', v, next_h, item -> 'body', 'recovered', 'recovered', item ->> 'parent_label',
+          jsonb_build_object('recovered_from', jsonb_build_object(
+            'change_id', change ->> 'change_id', 'origin_site', change ->> 'origin_site',
+            'origin_incarnation', (change ->> 'origin_incarnation')::integer, 'label', item ->> 'label',
+            'qualification', item ->> 'qualification', 'recorded_at', change ->> 'recorded_at')))
+  RETURNING rulekeeper.rule_version.label INTO label;
+  RETURN label;
+END
+$$;
+
+-- Resolves a conflict: keep the target (nothing applied) or the source (the
+-- orphan comes back as a recovered version, not activated).
+CREATE FUNCTION rulekeeper.resolve_conflict(conflict_id uuid, keep text) RETURNS jsonb
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+#variable_conflict use_variable
+DECLARE
+  cf rulekeeper.conflict;
+  label text;
+BEGIN
+  PERFORM rulekeeper._require_environment('e3', 'resolve_conflict');
+  IF keep IS NULL OR keep NOT IN ('target', 'source') THEN
+    RAISE EXCEPTION 'keep is target or source, not %', COALESCE(keep, 'null') USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  SELECT * INTO cf FROM rulekeeper.conflict x WHERE x.conflict_id = conflict_id FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'conflict % does not exist', conflict_id USING ERRCODE = 'no_data_found';
+  END IF;
+  IF cf.status <> 'open' THEN
+    RAISE EXCEPTION 'conflict % is already resolved (%)', conflict_id, cf.status USING ERRCODE = 'check_violation';
+  END IF;
+  IF keep = 'source' THEN
+    label := rulekeeper._recover_version(cf.source_change -> 'row', cf.source_change);
+  END IF;
+  UPDATE rulekeeper.conflict x
+     SET status = 'kept_' || keep, resolved_at = now(), resolved_by = session_user,
+         resolution = jsonb_build_object('keep', keep, 'recovered_label', label)
+   WHERE x.conflict_id = conflict_id;
+  PERFORM rulekeeper._journal('conflict_resolution', cf.rule_key, label,
+    jsonb_build_object('conflict_id', conflict_id, 'keep', keep, 'recovered_label', label));
+  RETURN jsonb_build_object('conflict_id', conflict_id, 'rule_key', cf.rule_key, 'keep', keep, 'recovered_label', label);
+END
+$$;
+
+------------------------------------------------------------------------------
 -- Privileges: only rulekeeper_admin writes tables directly; everyone else
 -- goes through the functions. SECURITY DEFINER functions pin search_path
 -- with pg_temp last.
@@ -1541,6 +1845,10 @@ GRANT EXECUTE ON FUNCTION rulekeeper.create_rule(text, text, text), rulekeeper.c
 GRANT EXECUTE ON FUNCTION rulekeeper.transition(text, text, text, text) TO rulekeeper_releaser;
 GRANT EXECUTE ON FUNCTION rulekeeper.diff(text, text, text), rulekeeper._json_diff(jsonb, jsonb) TO rulekeeper_reader;
 GRANT EXECUTE ON FUNCTION rulekeeper.hotfix(text, jsonb, text) TO rulekeeper_hotfix;
+GRANT EXECUTE ON FUNCTION rulekeeper.export_changes(jsonb) TO rulekeeper_reader;
+GRANT EXECUTE ON FUNCTION rulekeeper.import_changes(jsonb, boolean), rulekeeper.resolve_conflict(uuid, text),
+  rulekeeper.record_failover(text, boolean, jsonb)
+  TO rulekeeper_releaser;
 GRANT EXECUTE ON FUNCTION
   rulekeeper.effective_rules(text), rulekeeper.effective_version(text, text), rulekeeper.activation_epoch(),
   rulekeeper._in_transaction_block(), rulekeeper.rollback_target(text, text), rulekeeper._admission_list(text)
