@@ -4,6 +4,7 @@
 // The row's label, checksum, qualification and journal entry come from the
 // rule_version triggers, exactly as for any other insert.
 #include "settings.hpp"
+#include "spi_plans.hpp"
 #include "txn_state.hpp"
 
 extern "C" {
@@ -19,15 +20,6 @@ namespace {
 SPIPlanPtr plan_lookup = nullptr;
 SPIPlanPtr plan_insert = nullptr;
 
-SPIPlanPtr saved(SPIPlanPtr* slot, const char* sql, int nargs, Oid* types) {
-    if (*slot == nullptr) {
-        SPIPlanPtr plan = SPI_prepare(sql, nargs, types);
-        if (plan == nullptr) elog(ERROR, "rulekeeper: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-        SPI_keepplan(plan);
-        *slot = plan;
-    }
-    return *slot;
-}
 
 const char* jsonb_type_name(Jsonb* body) {
     if (JB_ROOT_IS_SCALAR(body)) {
@@ -70,7 +62,7 @@ PGDLLEXPORT Datum rk_create_version(PG_FUNCTION_ARGS) {
     Oid lookup_types[1] = {TEXTOID};
     // ORDER BY ... LIMIT 1 walks the primary key backwards: one probe,
     // however many versions the rule has.
-    saved(&plan_lookup,
+    rulekeeper::pg::saved_plan(&plan_lookup,
           "SELECT EXISTS (SELECT 1 FROM rulekeeper.rule r WHERE r.rule_key OPERATOR(pg_catalog.=) $1), "
           "(SELECT v.version FROM rulekeeper.rule_version v WHERE v.rule_key OPERATOR(pg_catalog.=) $1 "
           " ORDER BY v.version DESC, v.hotfix DESC LIMIT 1)",
@@ -89,7 +81,7 @@ PGDLLEXPORT Datum rk_create_version(PG_FUNCTION_ARGS) {
     int32 next_version = version_null ? 1 : DatumGetInt32(last) + 1;
 
     Oid insert_types[3] = {TEXTOID, INT4OID, JSONBOID};
-    saved(&plan_insert,
+    rulekeeper::pg::saved_plan(&plan_insert,
           "INSERT INTO rulekeeper.rule_version (rule_key, version, hotfix, body, origin) "
           "VALUES ($1, $2, 0, $3, 'authored')",
           3, insert_types);

@@ -11,6 +11,8 @@ extern "C" {
 #include "utils/builtins.h"
 }
 
+#include "spi_plans.hpp"
+
 namespace {
 SPIPlanPtr plan_effective = nullptr;
 }
@@ -21,16 +23,11 @@ PG_FUNCTION_INFO_V1(rk_effective_version);
 PGDLLEXPORT Datum rk_effective_version(PG_FUNCTION_ARGS) {
     MemoryContext caller = CurrentMemoryContext;
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "rulekeeper: SPI_connect failed");
-    if (plan_effective == nullptr) {
-        Oid types[2] = {TEXTOID, TEXTOID};
-        SPIPlanPtr plan = SPI_prepare(
-            "SELECT a.label FROM rulekeeper.activation a "
-            "WHERE a.channel OPERATOR(pg_catalog.=) $2 AND a.rule_key OPERATOR(pg_catalog.=) $1",
-            2, types);
-        if (plan == nullptr) elog(ERROR, "rulekeeper: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-        SPI_keepplan(plan);
-        plan_effective = plan;
-    }
+    Oid types[2] = {TEXTOID, TEXTOID};
+    rulekeeper::pg::saved_plan(&plan_effective,
+                               "SELECT a.label FROM rulekeeper.activation a "
+                               "WHERE a.channel OPERATOR(pg_catalog.=) $2 AND a.rule_key OPERATOR(pg_catalog.=) $1",
+                               2, types);
     Datum args[2] = {PG_GETARG_DATUM(0), PG_GETARG_DATUM(1)};
     int rc = SPI_execute_plan(plan_effective, args, nullptr, true, 1);
     if (rc != SPI_OK_SELECT) elog(ERROR, "rulekeeper: effective_version lookup failed: %s", SPI_result_code_string(rc));

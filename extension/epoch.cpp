@@ -3,6 +3,7 @@
 // cutover moving many rules is one epoch, pods compare one number, and
 // epochs keep growing across promotions (the incarnation grows).
 #include "settings.hpp"
+#include "spi_plans.hpp"
 #include "txn_state.hpp"
 
 extern "C" {
@@ -36,12 +37,9 @@ PGDLLEXPORT Datum rk_next_epoch(PG_FUNCTION_ARGS) {
 
     int32 incarnation = rulekeeper::pg::txn::current_incarnation(site);  // takes the site lock
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "rulekeeper: SPI_connect failed");
-    if (plan_max_epoch == nullptr) {
-        plan_max_epoch = SPI_prepare(
-            "SELECT h.epoch FROM rulekeeper.activation_history h ORDER BY h.epoch DESC LIMIT 1", 0, nullptr);
-        if (plan_max_epoch == nullptr) elog(ERROR, "rulekeeper: SPI_prepare failed");
-        SPI_keepplan(plan_max_epoch);
-    }
+    rulekeeper::pg::saved_plan(
+        &plan_max_epoch, "SELECT h.epoch FROM rulekeeper.activation_history h ORDER BY h.epoch DESC LIMIT 1", 0,
+        nullptr);
     int rc = SPI_execute_snapshot(plan_max_epoch, nullptr, nullptr, GetLatestSnapshot(), InvalidSnapshot, true, false, 1);
     if (rc != SPI_OK_SELECT) elog(ERROR, "rulekeeper: reading the last epoch failed");
     int64 last = 0;

@@ -3,6 +3,7 @@
 #include "journal.hpp"
 
 #include "settings.hpp"
+#include "spi_plans.hpp"
 #include "txn_state.hpp"
 
 extern "C" {
@@ -23,15 +24,6 @@ namespace {
 SPIPlanPtr plan_append = nullptr;
 SPIPlanPtr plan_check = nullptr;
 
-SPIPlanPtr saved(SPIPlanPtr* slot, const char* sql, int nargs, Oid* types) {
-    if (*slot == nullptr) {
-        SPIPlanPtr plan = SPI_prepare(sql, nargs, types);
-        if (plan == nullptr) elog(ERROR, "rulekeeper: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-        SPI_keepplan(plan);
-        *slot = plan;
-    }
-    return *slot;
-}
 
 }  // namespace
 
@@ -56,7 +48,7 @@ Datum append(const char* kind, const char* rule_key, const char* label, const ch
     // the site lock and with the latest snapshot (so also under REPEATABLE
     // READ): gapless, and no counter row updated once per entry.
     Oid types[7] = {TEXTOID, INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, UUIDOID};
-    saved(&plan_append,
+    saved_plan(&plan_append,
           "INSERT INTO rulekeeper.journal (change_id, origin_site, origin_incarnation, origin_seq, kind, rule_key, "
           "label, payload, actor) SELECT $7, $1, $2, COALESCE((SELECT j.origin_seq FROM rulekeeper.journal j "
           "WHERE j.origin_site OPERATOR(pg_catalog.=) $1 AND j.origin_incarnation OPERATOR(pg_catalog.=) $2 "
@@ -87,7 +79,7 @@ Datum append(const char* kind, const char* rule_key, const char* label, const ch
 void check(Datum change_id, const char* kind, const char* rule_key, const char* label) {
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "rulekeeper: SPI_connect failed");
     Oid types[1] = {UUIDOID};
-    saved(&plan_check,
+    saved_plan(&plan_check,
           "SELECT kind, rule_key, label FROM rulekeeper.journal WHERE change_id OPERATOR(pg_catalog.=) $1", 1, types);
     Datum values[1] = {change_id};
     int rc = SPI_execute_plan(plan_check, values, nullptr, true, 1);

@@ -4,6 +4,7 @@
 #include "txn_state.hpp"
 
 #include "guard.hpp"
+#include "spi_plans.hpp"
 #include "rulekeeper/checksum.hpp"
 
 extern "C" {
@@ -71,15 +72,6 @@ SPIPlanPtr plan_latest_incarnation = nullptr;
 SPIPlanPtr plan_insert_incarnation = nullptr;
 SPIPlanPtr plan_upsert_bucket = nullptr;
 
-SPIPlanPtr prepare_saved(SPIPlanPtr* slot, const char* sql, int nargs, Oid* types) {
-    if (*slot == nullptr) {
-        SPIPlanPtr plan = SPI_prepare(sql, nargs, types);
-        if (plan == nullptr) elog(ERROR, "rulekeeper: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-        SPI_keepplan(plan);
-        *slot = plan;
-    }
-    return *slot;
-}
 
 void reset_cursor() { cursor = OriginCursor{}; }
 
@@ -116,7 +108,7 @@ void load_origin(const char* site) {
 // Reads the latest incarnation; records a new one (max + 1) when the latest
 // was written under another (system identifier, timeline, database).
 int32 read_or_record_incarnation(const char* site, const char* sysid_text, TimeLineID tli) {
-    prepare_saved(&plan_latest_incarnation,
+    saved_plan(&plan_latest_incarnation,
                   "SELECT incarnation, system_identifier, timeline, database_oid FROM rulekeeper.incarnation "
                   "ORDER BY incarnation DESC LIMIT 1",
                   0, nullptr);
@@ -138,7 +130,7 @@ int32 read_or_record_incarnation(const char* site, const char* sysid_text, TimeL
     }
     if (!same) {
         Oid types[5] = {INT4OID, TEXTOID, TEXTOID, INT8OID, OIDOID};
-        prepare_saved(&plan_insert_incarnation,
+        saved_plan(&plan_insert_incarnation,
                       "INSERT INTO rulekeeper.incarnation (incarnation, site, system_identifier, timeline, database_oid) "
                       "VALUES ($1, $2, $3, $4, $5)",
                       5, types);
@@ -225,7 +217,7 @@ void flush_deltas() {
     PushActiveSnapshot(GetTransactionSnapshot());
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "rulekeeper: SPI_connect failed");
     Oid types[2] = {INT4OID, BYTEAOID};
-    prepare_saved(&plan_upsert_bucket,
+    saved_plan(&plan_upsert_bucket,
                   "INSERT INTO rulekeeper.checksum_bucket AS b (bucket, sum) VALUES ($1, $2) "
                   "ON CONFLICT (bucket) DO UPDATE SET sum = rulekeeper._adhash_add(b.sum, excluded.sum)",
                   2, types);

@@ -1177,6 +1177,24 @@ CREATE FUNCTION rulekeeper._undone_hotfixes(p_rule_key text, from_label text, to
      AND rulekeeper._classify(h.diff, t.body) <> 'included'
 $$;
 
+CREATE FUNCTION rulekeeper._check_json_text(doc text) RETURNS void
+  LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'rk_check_json_text';
+
+-- import_release for a bundle as text, as a file or a client holds it: read
+-- strictly first (duplicate keys, invalid UTF-8, nesting deeper than 256 are
+-- refused with the byte offset, instead of jsonb keeping the last duplicate),
+-- then imported exactly as import_release(jsonb).
+CREATE FUNCTION rulekeeper.import_release_text(bundle text, expected_checksum text DEFAULT NULL) RETURNS jsonb
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+BEGIN
+  IF bundle IS NULL THEN
+    RAISE EXCEPTION 'a bundle is a JSON object, not null' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  PERFORM rulekeeper._check_json_text(bundle);
+  RETURN rulekeeper.import_release(bundle::jsonb, expected_checksum);
+END
+$$;
+
 ------------------------------------------------------------------------------
 -- Channels: which version each channel's pods use
 ------------------------------------------------------------------------------
@@ -1856,7 +1874,8 @@ GRANT EXECUTE ON FUNCTION
 GRANT EXECUTE ON PROCEDURE rulekeeper.wait_for_epoch(bigint, integer, bigint) TO rulekeeper_reader;
 GRANT EXECUTE ON FUNCTION rulekeeper.export_release(text[]) TO rulekeeper_author, rulekeeper_releaser;
 GRANT EXECUTE ON FUNCTION
-  rulekeeper.import_release(jsonb, text), rulekeeper.activate(text, text, text, boolean, bigint),
+  rulekeeper.import_release(jsonb, text), rulekeeper.import_release_text(text, text),
+  rulekeeper.activate(text, text, text, boolean, bigint),
   rulekeeper.deactivate(text, text, boolean, bigint), rulekeeper.rollback(text, text, boolean, bigint),
   rulekeeper.pin(text, text, text), rulekeeper.unpin(text, text), rulekeeper.cutover(boolean)
   TO rulekeeper_releaser;
