@@ -56,7 +56,7 @@ SetSum SetSum::from_hex(std::string_view hex) { return SetSum(digest_from_hex(he
 
 // Big-endian: byte 31 is the least significant, so the carry runs from the
 // end towards the front and whatever leaves byte 0 is dropped (mod 2^256).
-SetSum& SetSum::add(const Digest& d) {
+SetSum& SetSum::add(const Digest& d) noexcept {
     unsigned carry = 0;
     for (std::size_t i = bytes_.size(); i-- > 0;) {
         unsigned sum = unsigned{bytes_[i]} + unsigned{d[i]} + carry;
@@ -66,7 +66,7 @@ SetSum& SetSum::add(const Digest& d) {
     return *this;
 }
 
-SetSum& SetSum::subtract(const Digest& d) {
+SetSum& SetSum::subtract(const Digest& d) noexcept {
     int borrow = 0;
     for (std::size_t i = bytes_.size(); i-- > 0;) {
         int diff = int{bytes_[i]} - int{d[i]} - borrow;

@@ -11,12 +11,19 @@
 #include "rulekeeper/checksum.hpp"
 
 extern "C" {
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "executor/tuptable.h"
+#include "miscadmin.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/tuplestore.h"
 }
@@ -33,18 +40,17 @@ struct Sum {
     uint8 bytes[32];
 };
 
+// SetSum's arithmetic is noexcept: no guard needed around it.
 void sum_add(Sum* into, const uint8* digest, bool subtract = false) {
-    rulekeeper::pg::guarded([&] {
-        rulekeeper::Digest a, b;
-        std::memcpy(a.data(), into->bytes, 32);
-        std::memcpy(b.data(), digest, 32);
-        rulekeeper::SetSum s(a);
-        if (subtract)
-            s.subtract(b);
-        else
-            s.add(b);
-        std::memcpy(into->bytes, s.bytes().data(), 32);
-    });
+    rulekeeper::Digest a, b;
+    std::memcpy(a.data(), into->bytes, 32);
+    std::memcpy(b.data(), digest, 32);
+    rulekeeper::SetSum s(a);
+    if (subtract)
+        s.subtract(b);
+    else
+        s.add(b);
+    std::memcpy(into->bytes, s.bytes().data(), 32);
 }
 
 char* sum_hex(const Sum& s) {
@@ -154,6 +160,8 @@ PGDLLEXPORT Datum rk_checksum_buckets(PG_FUNCTION_ARGS) {
 
 // Recomputes every version's content_sha256 from its body and every bucket
 // sum from the versions; returns one row per disagreement (none = intact).
+// A direct heap scan under the statement's snapshot: no SPI copies of a
+// million rows, no output functions for the text columns.
 PG_FUNCTION_INFO_V1(rk_verify_checksums);
 PGDLLEXPORT Datum rk_verify_checksums(PG_FUNCTION_ARGS) {
     InitMaterializedSRF(fcinfo, 0);
@@ -162,45 +170,49 @@ PGDLLEXPORT Datum rk_verify_checksums(PG_FUNCTION_ARGS) {
     Sum* recomputed = static_cast<Sum*>(palloc0(sizeof(Sum) * kBuckets));
     Sum* stored = static_cast<Sum*>(palloc(sizeof(Sum) * kBuckets));
 
-    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "rulekeeper: SPI_connect failed");
-    SPIPlanPtr plan = SPI_prepare(
-        "SELECT rule_key, label, body, content_sha256, bucket FROM rulekeeper.rule_version", 0, nullptr);
-    Portal portal = SPI_cursor_open(nullptr, plan, nullptr, nullptr, true);
+    Oid relid = get_relname_relid("rule_version", get_namespace_oid("rulekeeper", false));
+    Relation rel = table_open(relid, AccessShareLock);
+    TupleDesc desc = RelationGetDescr(rel);
+    int att_rule_key = SPI_fnumber(desc, "rule_key"), att_label = SPI_fnumber(desc, "label"),
+        att_body = SPI_fnumber(desc, "body"), att_content = SPI_fnumber(desc, "content_sha256"),
+        att_bucket = SPI_fnumber(desc, "bucket");
+    if (att_rule_key <= 0 || att_label <= 0 || att_body <= 0 || att_content <= 0 || att_bucket <= 0)
+        elog(ERROR, "rulekeeper: rule_version lacks a column verify_checksums reads");
+    TableScanDesc scan = table_beginscan(rel, GetActiveSnapshot(), 0, nullptr);
+    TupleTableSlot* slot = table_slot_create(rel, nullptr);
     MemoryContext row_context =
         AllocSetContextCreate(CurrentMemoryContext, "rulekeeper verify rows", ALLOCSET_DEFAULT_SIZES);
-    for (;;) {
-        SPI_cursor_fetch(portal, true, 1000);
-        if (SPI_processed == 0) break;
-        for (uint64 i = 0; i < SPI_processed; ++i) {
-            MemoryContextSwitchTo(row_context);
-            HeapTuple t = SPI_tuptable->vals[i];
-            TupleDesc d = SPI_tuptable->tupdesc;
-            bool isnull;
-            char* rule_key = SPI_getvalue(t, d, 1);
-            char* label = SPI_getvalue(t, d, 2);
-            Jsonb* body = DatumGetJsonbP(SPI_getbinval(t, d, 3, &isnull));
-            char* stored_hex = SPI_getvalue(t, d, 4);
-            int bucket = DatumGetInt32(SPI_getbinval(t, d, 5, &isnull));
-            char* actual = rulekeeper::pg::content::content_sha256(rulekeeper::pg::content::jsonb_text(body));
-            int true_bucket = rulekeeper::pg::content::bucket_of(rule_key);
-            uint8 digest[32];
-            // The bucket sums were built from the stored checksums: recompute
-            // them from the same, so one tampered body is reported once.
-            rulekeeper::pg::content::entry_digest(rule_key, label, stored_hex, digest);
-            sum_add(&recomputed[true_bucket], digest);
-            MemoryContextSwitchTo(outer);
-            if (strcmp(actual, stored_hex) != 0 || true_bucket != bucket) {
-                Datum values[5] = {CStringGetTextDatum(rule_key), CStringGetTextDatum(label),
-                                   CStringGetTextDatum(stored_hex), CStringGetTextDatum(actual),
-                                   CStringGetTextDatum(true_bucket != bucket ? "bucket column" : "body")};
-                bool nulls[5] = {false, false, false, false, false};
-                tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-            }
-            MemoryContextReset(row_context);
+    while (table_scan_getnextslot(scan, ForwardScanDirection, slot)) {
+        CHECK_FOR_INTERRUPTS();
+        MemoryContextSwitchTo(row_context);
+        bool isnull;
+        char* rule_key = TextDatumGetCString(slot_getattr(slot, att_rule_key, &isnull));
+        char* label = TextDatumGetCString(slot_getattr(slot, att_label, &isnull));
+        Jsonb* body = DatumGetJsonbP(slot_getattr(slot, att_body, &isnull));
+        char* stored_hex = TextDatumGetCString(slot_getattr(slot, att_content, &isnull));
+        int bucket = DatumGetInt32(slot_getattr(slot, att_bucket, &isnull));
+        char* actual = rulekeeper::pg::content::content_sha256(rulekeeper::pg::content::jsonb_text(body));
+        int true_bucket = rulekeeper::pg::content::bucket_of(rule_key);
+        uint8 digest[32];
+        // The bucket sums were built from the stored checksums: recompute
+        // them from the same, so one tampered body is reported once.
+        rulekeeper::pg::content::entry_digest(rule_key, label, stored_hex, digest);
+        sum_add(&recomputed[true_bucket], digest);
+        MemoryContextSwitchTo(outer);
+        if (strcmp(actual, stored_hex) != 0 || true_bucket != bucket) {
+            Datum values[5] = {CStringGetTextDatum(rule_key), CStringGetTextDatum(label),
+                               CStringGetTextDatum(stored_hex), CStringGetTextDatum(actual),
+                               CStringGetTextDatum(true_bucket != bucket ? "bucket column" : "body")};
+            bool nulls[5] = {false, false, false, false, false};
+            tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
         }
-        SPI_freetuptable(SPI_tuptable);
+        MemoryContextReset(row_context);
     }
-    SPI_cursor_close(portal);
+    ExecDropSingleTupleTableSlot(slot);
+    table_endscan(scan);
+    table_close(rel, AccessShareLock);
+
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "rulekeeper: SPI_connect failed");
     bucket_sums(Scope::all, stored);
     SPI_finish();
     for (int b = 0; b < kBuckets; ++b) {

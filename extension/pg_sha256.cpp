@@ -1,11 +1,10 @@
-// pg_cryptohash-backed SHA-256 (see pg_sha256.hpp).
+// The server's SHA-256 (see pg_sha256.hpp). No PostgreSQL calls here, so
+// nothing can ereport: failures are C++ exceptions inside guarded().
 #include "pg_sha256.hpp"
 
-#include "guard.hpp"
+#include "rulekeeper/error.hpp"
 
-extern "C" {
-#include "common/cryptohash.h"
-}
+#include <openssl/evp.h>
 
 namespace rulekeeper::pg {
 namespace {
@@ -13,22 +12,15 @@ namespace {
 class ServerSha256 final : public Sha256 {
 public:
     Digest digest(std::string_view data) const override {
+        // Fetched once per backend; a backend is single-threaded.
+        static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+        static EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+        if (md == nullptr || ctx == nullptr) throw Error(ErrorKind::internal, "OpenSSL SHA-256 is not available");
         Digest out{};
-        const char* bytes = data.data();
-        std::size_t len = data.size();
-        uint8* dest = out.data();
-        pg_call([&] {
-            pg_cryptohash_ctx* ctx = pg_cryptohash_create(PG_SHA256);
-            if (ctx == nullptr) ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-            if (pg_cryptohash_init(ctx) < 0 ||
-                pg_cryptohash_update(ctx, reinterpret_cast<const uint8*>(bytes), len) < 0 ||
-                pg_cryptohash_final(ctx, dest, 32) < 0) {
-                const char* why = pg_cryptohash_error(ctx);
-                pg_cryptohash_free(ctx);
-                ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("SHA-256 failed: %s", why)));
-            }
-            pg_cryptohash_free(ctx);
-        });
+        unsigned int len = 0;
+        if (EVP_DigestInit_ex2(ctx, md, nullptr) != 1 || EVP_DigestUpdate(ctx, data.data(), data.size()) != 1 ||
+            EVP_DigestFinal_ex(ctx, out.data(), &len) != 1 || len != out.size())
+            throw Error(ErrorKind::internal, "OpenSSL SHA-256 failed");
         return out;
     }
 };

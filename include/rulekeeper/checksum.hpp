@@ -34,10 +34,10 @@ public:
     explicit SetSum(const Digest& d) : bytes_(d) {}
     static SetSum from_hex(std::string_view hex);  // throws like digest_from_hex
 
-    SetSum& add(const Digest& d);
-    SetSum& subtract(const Digest& d);
-    SetSum& add(const SetSum& s) { return add(s.bytes_); }
-    SetSum& subtract(const SetSum& s) { return subtract(s.bytes_); }
+    SetSum& add(const Digest& d) noexcept;
+    SetSum& subtract(const Digest& d) noexcept;
+    SetSum& add(const SetSum& s) noexcept { return add(s.bytes_); }
+    SetSum& subtract(const SetSum& s) noexcept { return subtract(s.bytes_); }
 
     bool is_zero() const;
     std::string hex() const;  // 64 lowercase hex digits
