@@ -117,9 +117,9 @@ SiteStatus probe(const config::SiteConfig& site) {
   st.environment = site.environment;
   st.dr = site.dr;
   try {
-    pqxx::connection c(site.conninfo);
+    auto c = std::make_shared<pqxx::connection>(site.conninfo);
     st.reachable = true;
-    pqxx::nontransaction tx(c);
+    pqxx::nontransaction tx(*c);
     st.reported_site = value(tx, st, "rulekeeper.site", "SELECT current_setting('rulekeeper.site', true)");
     st.reported_environment =
         value(tx, st, "rulekeeper.environment", "SELECT current_setting('rulekeeper.environment', true)");
@@ -157,6 +157,8 @@ SiteStatus probe(const config::SiteConfig& site) {
         st.timeline_source = "pg_control_checkpoint()";
       }
     }
+    tx.commit();
+    st.connection = std::move(c);
   } catch (const std::exception& e) {
     if (!st.reachable) {
       st.error = one_line(e.what());

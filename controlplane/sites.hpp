@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -38,6 +39,10 @@ struct SiteStatus {
   // keys, numbers as numbers, NULL as null); empty if not readable.
   nlohmann::json replication = nlohmann::json::array();
   std::vector<std::string> notes;  // what could not be read, and why
+  // The probe's connection, kept open so that later questions to this site
+  // (status: a primary's journal against a standby's vector) reuse it: one
+  // connection per site. Null when unreachable or lost.
+  std::shared_ptr<pqxx::connection> connection;
 
   // "primary", "standby" or "unreachable" (or "unknown" if reachable but
   // pg_is_in_recovery() failed).

@@ -38,14 +38,11 @@ json field(const json* row, const char* key) {
 
 // Journal entries the primary holds that the standby's version vector does
 // not cover: the changes a failover to it now would lose.
-json lag_in_changes(const config::Config& config, const sites::SiteStatus& primary,
+json lag_in_changes(const sites::SiteStatus& primary,
                     const sites::SiteStatus& standby, std::vector<std::string>& notes) {
-  if (!standby.version_vector) return nullptr;
-  const config::SiteConfig* pc = config.find(primary.name);
-  if (pc == nullptr) return nullptr;
+  if (!standby.version_vector || !primary.connection) return nullptr;
   try {
-    pqxx::connection c(pc->conninfo);
-    pqxx::nontransaction tx(c);
+    pqxx::nontransaction tx(*primary.connection);
     pqxx::result r = tx.exec_params("SELECT count(*) FROM rulekeeper.journal_since($1::jsonb)",
                                     *standby.version_vector);
     return r[0][0].as<long long>();
@@ -55,7 +52,7 @@ json lag_in_changes(const config::Config& config, const sites::SiteStatus& prima
   }
 }
 
-json replication_report(const config::Config& config, const std::vector<sites::SiteStatus>& all) {
+json replication_report(const std::vector<sites::SiteStatus>& all) {
   std::vector<const sites::SiteStatus*> e3;
   for (const auto& s : all)
     if (s.environment == "e3") e3.push_back(&s);
@@ -143,7 +140,7 @@ json replication_report(const config::Config& config, const std::vector<sites::S
     // The age of the newest replayed heartbeat: an upper bound on how far
     // this standby lags, valid with the primary idle or gone.
     row["heartbeat_age_seconds"] = field(own, "lag_upper_bound_seconds");
-    row["lag_changes"] = (primary && s->reachable) ? lag_in_changes(config, *primary, *s, notes) : json();
+    row["lag_changes"] = (primary && s->reachable) ? lag_in_changes(*primary, *s, notes) : json();
     rep["standbys"].push_back(row);
   }
   // Replicas and slots on the primary that rulectl.toml does not name (a
@@ -242,7 +239,7 @@ int report_status(const config::Config& config, nlohmann::json* json_out) {
   std::vector<std::string> warnings = sites::warnings(all);
   bool any_unreachable = false;
   for (const auto& s : all) any_unreachable |= !s.reachable;
-  const json rep = replication_report(config, all);
+  const json rep = replication_report(all);
   const bool split_brain = !rep.is_null() && rep["split_brain"].get<bool>();
 
   for (const auto& w : warnings) std::cerr << "warning: " << w << std::endl;

@@ -60,3 +60,37 @@ TEST(Cli, UnparsableConfigExit2WithLine) {
   EXPECT_TRUE(contains(r.err, path.string() + ":1:")) << r.err;
   std::filesystem::remove_all(path.parent_path());
 }
+
+TEST(Cli, AtRiskAndCompareUsageAndUnreachable) {
+  // Nothing listens on 55449 (kPortBase + 49).
+  auto path = write_temp_file(
+      "rulectl.toml",
+      "[sites.ipc2]\nconninfo = \"host=127.0.0.1 port=55449 user=postgres dbname=rules\"\nenvironment = \"e3\"\n"
+      "[sites.ipc1]\nconninfo = \"host=127.0.0.1 port=55449 user=postgres dbname=rules\"\nenvironment = \"e3\"\n"
+      "dr = true\n");
+  const std::string cfg = path.string();
+  auto r = run_rulectl({"--config", cfg, "at-risk", "--primary", "nosuch", "--standby", "ipc1"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(contains(r.err, "--primary nosuch: no such site")) << r.err;
+  EXPECT_EQ(run_rulectl({"--config", cfg, "at-risk", "--primary", "ipc2"}).exit_code, 2);  // no --standby
+  r = run_rulectl({"--config", cfg, "at-risk", "--primary", "ipc2", "--standby", "ipc2"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(contains(r.err, "the same site")) << r.err;
+  r = run_rulectl({"--config", cfg, "compare", "ipc2", "ipc2"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(contains(r.err, "two different sites")) << r.err;
+  EXPECT_EQ(run_rulectl({"--config", cfg, "compare", "ipc2", "ipc1", "--scope", "nope"}).exit_code, 2);
+  r = run_rulectl({"--config", cfg, "compare", "ipc2", "nosuch"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(contains(r.err, "nosuch: no such site")) << r.err;
+
+  r = run_rulectl({"--config", cfg, "compare", "ipc2", "ipc1", "--json"});
+  EXPECT_EQ(r.exit_code, 4);
+  EXPECT_TRUE(contains(r.err, "ipc2 is unreachable")) << r.err;
+  EXPECT_TRUE(contains(r.err, "ipc1 is unreachable")) << r.err;
+  EXPECT_TRUE(r.out.empty()) << r.out;
+  r = run_rulectl({"--config", cfg, "at-risk", "--primary", "ipc2", "--standby", "ipc1"});
+  EXPECT_EQ(r.exit_code, 4);
+  EXPECT_TRUE(contains(r.err, "primary ipc2 is unreachable")) << r.err;
+  std::filesystem::remove_all(path.parent_path());
+}

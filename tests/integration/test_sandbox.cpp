@@ -1,0 +1,78 @@
+// `rulectl sandbox up --port-base N`, `status`, a second `up` and `down`,
+// run as a program: the ports are kept in the sandbox, so `down` and a
+// second `up` find the same ones. Ports 55450..55453.
+#include <filesystem>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
+
+#include "test_support.hpp"
+
+using nlohmann::json;
+using rulekeeper::testing::run_rulectl;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr int kSandboxPortBase = 55450;
+
+// `sandbox down` even when an assertion fails half-way.
+struct SandboxGuard {
+  std::string base;
+  ~SandboxGuard() {
+    if (fs::exists(base)) run_rulectl({"sandbox", "down", "--base", base});
+  }
+};
+
+bool port_answers(int port) {
+  try {
+    pqxx::connection c(fmt::format("host=127.0.0.1 port={} user=postgres dbname=postgres connect_timeout=3", port));
+    return c.is_open();
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+}  // namespace
+
+TEST(Sandbox, UpWithPortBaseStatusThenDown) {
+  if (!rulekeeper::testing::with_extension()) GTEST_SKIP() << "the sandbox needs the rulekeeper extension";
+  const std::string base = rulekeeper::testing::fresh_cluster_options().base.string();
+  SandboxGuard guard{base};
+
+  auto up = run_rulectl({"sandbox", "up", "--base", base, "--port-base", std::to_string(kSandboxPortBase), "--json"});
+  ASSERT_EQ(up.exit_code, 0) << up.out << up.err;
+  json doc = json::parse(up.out);
+  const std::string config = doc["config"].get<std::string>();
+
+  auto st = run_rulectl({"--config", config, "status", "--json"});
+  ASSERT_EQ(st.exit_code, 0) << st.err;
+  json status = json::parse(st.out);
+  ASSERT_EQ(status["sites"].size(), 4u) << st.out;
+  for (const auto& s : status["sites"]) {
+    EXPECT_TRUE(s["reachable"].get<bool>()) << s.dump();
+    EXPECT_EQ(s["reported_site"], s["site"]);
+    if (s["site"] == "ipc1")
+      EXPECT_EQ(s["role"], "standby");
+    else
+      EXPECT_EQ(s["role"], "primary");
+  }
+  EXPECT_EQ(status["replication"]["primary"], "ipc2");
+  for (int i = 0; i < 4; ++i) EXPECT_TRUE(port_answers(kSandboxPortBase + i)) << kSandboxPortBase + i;
+
+  // A second `up` without --port-base finds the same ports; a different one is refused.
+  auto again = run_rulectl({"sandbox", "up", "--base", base, "--json"});
+  EXPECT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(json::parse(again.out)["status"]["sites"].size(), 4u);
+  auto moved = run_rulectl({"sandbox", "up", "--base", base, "--port-base", "55460"});
+  EXPECT_EQ(moved.exit_code, 3) << moved.err;
+  EXPECT_NE(moved.err.find("55450"), std::string::npos) << moved.err;
+
+  // `down` without --port-base stops the servers on the ports the sandbox kept.
+  auto down = run_rulectl({"sandbox", "down", "--base", base});
+  EXPECT_EQ(down.exit_code, 0) << down.err;
+  EXPECT_FALSE(fs::exists(base));
+  for (int i = 0; i < 4; ++i) EXPECT_FALSE(port_answers(kSandboxPortBase + i)) << kSandboxPortBase + i;
+}
