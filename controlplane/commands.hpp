@@ -25,6 +25,9 @@ void add_status(CLI::App& app, GlobalOptions& global, int& exit_code);
 void add_sandbox(CLI::App& app, GlobalOptions& global, int& exit_code);
 void add_at_risk(CLI::App& app, GlobalOptions& global, int& exit_code);
 void add_compare(CLI::App& app, GlobalOptions& global, int& exit_code);
+void add_release(CLI::App& app, GlobalOptions& global, int& exit_code);
+// validate, activate, deactivate, rollback, pin, unpin, cutover (channels.cpp).
+void add_channels(CLI::App& app, GlobalOptions& global, int& exit_code);
 
 // `status` for a loaded config: prints the table (or, with json_out given,
 // fills it with the {"sites":[...]} document instead) and returns the exit

@@ -40,6 +40,8 @@ int main(int argc, char** argv) {
   cli::add_sandbox(app, global, exit_code);
   cli::add_at_risk(app, global, exit_code);
   cli::add_compare(app, global, exit_code);
+  cli::add_release(app, global, exit_code);
+  cli::add_channels(app, global, exit_code);
 
   try {
     app.parse(argc, argv);

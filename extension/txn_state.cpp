@@ -32,7 +32,7 @@ namespace rulekeeper::pg::txn {
 namespace {
 
 // 'RULE' as the advisory lock's first key; the second key 1 = the site lock.
-// It shows in pg_locks as locktype advisory, classid 1381322309, objid 1.
+// It shows in pg_locks as locktype advisory, classid 1381321797, objid 1.
 constexpr uint32 kLockKeyRulekeeper = 0x52554c45;
 constexpr uint32 kLockKeySite = 1;
 

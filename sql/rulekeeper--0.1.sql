@@ -641,6 +641,9 @@ DECLARE
   current_q text;
 BEGIN
   PERFORM rulekeeper._require_site('transition');
+  -- The site lock first: the "active in sl" check below must not race an
+  -- activation that commits while this transaction waits for the row.
+  PERFORM rulekeeper._lock_site();
   IF transition.reason IS NULL OR pg_catalog.btrim(transition.reason) = '' THEN
     RAISE EXCEPTION 'a qualification change needs a reason' USING ERRCODE = 'invalid_parameter_value';
   END IF;
@@ -1301,7 +1304,10 @@ BEGIN
   END IF;
   -- Leaving a hotfix in prod for a version that lacks its change (its parent,
   -- say) needs the same acknowledgement.
-  IF p_channel = 'prod' AND cur.rule_key IS NOT NULL AND cur.label <> p_label THEN
+  -- A newer hotfix made on top of the current one supersedes it: that is
+  -- the point of it, not an undo.
+  IF p_channel = 'prod' AND cur.rule_key IS NOT NULL AND cur.label <> p_label
+     AND NOT (v.qualification = 'hotfix' AND v.parent_label = cur.label) THEN
     undone := rulekeeper._undone_hotfixes(p_rule_key, cur.label, p_label);
     IF jsonb_array_length(undone) > 0 THEN
       IF NOT acknowledge THEN
@@ -1484,7 +1490,8 @@ CREATE PROCEDURE rulekeeper.wait_for_epoch(after bigint, timeout_ms integer, INO
   LANGUAGE plpgsql AS $$
 DECLARE
   deadline timestamptz := pg_catalog.clock_timestamp()
-                          OPERATOR(pg_catalog.+) pg_catalog.make_interval(secs => GREATEST(timeout_ms, 0) / 1000.0);
+                          OPERATOR(pg_catalog.+) pg_catalog.make_interval(
+                            secs => GREATEST(timeout_ms, 0)::pg_catalog.numeric OPERATOR(pg_catalog./) 1000.0);
 BEGIN
   IF rulekeeper._in_transaction_block() THEN
     RAISE EXCEPTION 'CALL rulekeeper.wait_for_epoch in autocommit, not inside a transaction block'
