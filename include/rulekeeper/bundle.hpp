@@ -1,0 +1,54 @@
+// Release bundles (DESIGN.md "Checksums", "Bundles"): the strict check of a
+// bundle as a file or a client holds it, before any server sees it, and the
+// sealing that adds its bundle_sha256. The checksum is the one the server
+// computes in import_release: lowercase hex SHA-256 of the UTF-8 bytes of the
+// JCS form of the bundle without its "bundle_sha256" member.
+#pragma once
+#include "rulekeeper/json.hpp"
+#include "rulekeeper/no_postgres.hpp"
+#include "rulekeeper/sha256.hpp"
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace rulekeeper {
+
+inline constexpr const char* kBundleFormat = "rulekeeper-bundle/1";
+
+struct BundleSummary {
+    std::string format;              // "rulekeeper-bundle/1"
+    std::string source_site;
+    std::string source_environment;  // "e1" or "e2"
+    std::size_t rule_count = 0;
+    std::size_t version_count = 0;
+    std::string bundle_sha256;       // 64 lowercase hex digits, verified
+};
+
+// Parses `json_text` strictly (parse_json: duplicate keys, invalid UTF-8 and
+// excessive nesting are refused) and checks, in the order import_release
+// does, stopping at the first problem:
+//   1. a JSON object whose "format" is "rulekeeper-bundle/1";
+//   2. "bundle_sha256" is 64 lowercase hex digits and equals the SHA-256 of
+//      the JCS form of the bundle without it;
+//   3. "source" is {"site": string, "environment": "e1"|"e2"}, "rules" is an
+//      array of {"rule_key", "ruleset": non-empty strings, "description":
+//      string, optional}, without a rule_key twice;
+//   4. each version in order: {"rule_key": string, "label": a planned label
+//      "N", "body": object, "content_sha256": 64 lowercase hex digits} whose
+//      content_sha256 equals content_sha256(body), whose rule is in "rules",
+//      and whose (rule_key, label) has not come before.
+// Members the format does not name are allowed (the checksum covers them).
+// Throws Error(invalid_json) or Error(inexact_number) for text that is not
+// strict JSON or holds a number JCS cannot write, and Error(invalid_input)
+// naming what is wrong for everything else.
+BundleSummary validate_bundle(std::string_view json_text, const Sha256& sha);
+
+// The JCS text of `bundle_without_checksum` (a JSON object without a
+// "bundle_sha256" member) with that member added, as export_release writes
+// it. Throws Error(invalid_input) for a non-object or one that already has a
+// checksum, and like canonicalize() for values JCS cannot write. It does not
+// validate the rest: tests and tools use it to build bad bundles too.
+std::string seal_bundle(const JsonValue& bundle_without_checksum, const Sha256& sha);
+
+}  // namespace rulekeeper

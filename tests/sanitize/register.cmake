@@ -1,0 +1,6 @@
+# Included from tests/CMakeLists.txt: registers the AddressSanitizer +
+# UndefinedBehaviorSanitizer run of the core unit tests and the server-less
+# rulectl checks as the CTest test `sanitizers`. run_sanitized.sh configures
+# and builds its own copy of this project under /tmp with the sanitizer flags.
+add_test(NAME sanitizers COMMAND ${CMAKE_CURRENT_LIST_DIR}/run_sanitized.sh)
+set_tests_properties(sanitizers PROPERTIES LABELS sanitize TIMEOUT 900)
