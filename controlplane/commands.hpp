@@ -28,6 +28,15 @@ void add_compare(CLI::App& app, GlobalOptions& global, int& exit_code);
 void add_release(CLI::App& app, GlobalOptions& global, int& exit_code);
 // validate, activate, deactivate, rollback, pin, unpin, cutover (channels.cpp).
 void add_channels(CLI::App& app, GlobalOptions& global, int& exit_code);
+// hotfix, hotfix list|show|replay (hotfix.cpp); diff (diff.cpp).
+void add_hotfix(CLI::App& app, GlobalOptions& global, int& exit_code);
+void add_diff(CLI::App& app, GlobalOptions& global, int& exit_code);
+// failover (failover.cpp), rejoin (rejoin.cpp), reconcile and conflicts
+// list|resolve (reconcile.cpp), watch (watch.cpp).
+void add_failover(CLI::App& app, GlobalOptions& global, int& exit_code);
+void add_rejoin(CLI::App& app, GlobalOptions& global, int& exit_code);
+void add_reconcile(CLI::App& app, GlobalOptions& global, int& exit_code);
+void add_watch(CLI::App& app, GlobalOptions& global, int& exit_code);
 
 // `status` for a loaded config: prints the table (or, with json_out given,
 // fills it with the {"sites":[...]} document instead) and returns the exit

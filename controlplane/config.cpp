@@ -107,7 +107,8 @@ Config load(const std::string& path) {
     const toml::table* t = v.as_table();
     if (t == nullptr) fail(path, "sites." + site.name, "must be a table ([sites." + site.name + "])");
     reject_unknown(path, *t, p,
-                   {"conninfo", "environment", "dr", "pgdata", "start_command", "stop_command", "bindir"});
+                   {"conninfo", "environment", "dr", "pgdata", "start_command", "stop_command", "bindir",
+                    "conf_file"});
     site.conninfo = required_string(path, *t, "conninfo", p + "conninfo");
     site.environment = required_string(path, *t, "environment", p + "environment");
     if (site.environment != "e1" && site.environment != "e2" && site.environment != "e3")
@@ -123,6 +124,7 @@ Config load(const std::string& path) {
     site.start_command = optional_string(path, *t, "start_command", p + "start_command");
     site.stop_command = optional_string(path, *t, "stop_command", p + "stop_command");
     site.bindir = optional_string(path, *t, "bindir", p + "bindir").value_or(RULEKEEPER_PG_BINDIR);
+    site.conf_file = optional_string(path, *t, "conf_file", p + "conf_file");
     cfg.sites.push_back(std::move(site));
   }
   if (cfg.sites.empty()) fail(path, "sites", "no [sites.NAME] table: at least one site is required");

@@ -19,6 +19,10 @@ struct SiteConfig {
   std::optional<std::string> start_command;
   std::optional<std::string> stop_command;
   std::string bindir;       // default: the server's bindir compiled in
+  // The node's own settings file outside PGDATA (the server runs with
+  // -c config_file=<it>): where failover/rejoin write primary_conninfo and
+  // primary_slot_name. Unset: PGDATA/postgresql.auto.conf.
+  std::optional<std::string> conf_file;
 };
 
 struct Config {

@@ -42,6 +42,12 @@ int main(int argc, char** argv) {
   cli::add_compare(app, global, exit_code);
   cli::add_release(app, global, exit_code);
   cli::add_channels(app, global, exit_code);
+  cli::add_hotfix(app, global, exit_code);
+  cli::add_diff(app, global, exit_code);
+  cli::add_failover(app, global, exit_code);
+  cli::add_rejoin(app, global, exit_code);
+  cli::add_reconcile(app, global, exit_code);
+  cli::add_watch(app, global, exit_code);
 
   try {
     app.parse(argc, argv);

@@ -10,6 +10,7 @@
 
 #include "cluster.hpp"
 #include "commands.hpp"
+#include "demo.hpp"
 #include "errors.hpp"
 #include "output.hpp"
 #include "process.hpp"
@@ -30,6 +31,7 @@ struct SandboxSite {
   const char* environment;
   int port_offset;         // port = port base + offset
   const char* standby_of;  // nullptr: a primary
+  bool optional = false;   // ipc2b: only with `up --with-ipc2b`
 };
 
 // Order matters: primaries before the standby that copies one.
@@ -38,6 +40,8 @@ constexpr SandboxSite kSites[] = {
     {"e2", "e2", 1, nullptr},
     {"ipc2", "e3", 2, nullptr},
     {"ipc1", "e3", 3, "ipc2"},
+    // IPC2's synchronous standby in AZ-b (synchronous_standby_names = 'ipc2b').
+    {"ipc2b", "e3", 4, "ipc2", true},
 };
 
 struct SandboxOptions {
@@ -45,6 +49,7 @@ struct SandboxOptions {
   bool without_extension = false;
   int port_base = kDefaultPortBase;
   bool port_base_given = false;  // set from CLI11's count() in the callback
+  bool with_ipc2b = false;       // add ipc2b, IPC2's synchronous standby in AZ-b
 };
 
 cluster::NodeOptions node_options(const SandboxSite& s, int port_base) {
@@ -114,6 +119,8 @@ void write_toml(const cluster::ClusterOptions& co, const std::vector<cluster::No
     t.insert("start_command", pg_ctl_command(*n, true));
     t.insert("stop_command", pg_ctl_command(*n, false));
     t.insert("bindir", co.bindir);
+    // Where failover/rejoin rewrite primary_conninfo/primary_slot_name.
+    t.insert("conf_file", n->conf_file().string());
     sites.insert(n->site(), std::move(t));
   }
   toml::table root;
@@ -161,8 +168,8 @@ int sandbox_up(const GlobalOptions& global, const SandboxOptions& opts) {
   const fs::path marker = co.base / kMarker;
   const fs::path toml_path = co.base / "rulectl.toml";
 
-  if (opts.port_base < 1024 || opts.port_base > 65535 - 3)
-    throw Error(exit_usage, fmt::format("--port-base {}: must be between 1024 and 65532", opts.port_base));
+  if (opts.port_base < 1024 || opts.port_base > 65535 - 4)
+    throw Error(exit_usage, fmt::format("--port-base {}: must be between 1024 and 65531", opts.port_base));
   if (fs::exists(marker) && fs::exists(toml_path)) {
     const int port_base = read_marker_port_base(marker);
     if (opts.port_base_given && opts.port_base != port_base)
@@ -173,6 +180,7 @@ int sandbox_up(const GlobalOptions& global, const SandboxOptions& opts) {
     progress.step("sandbox already up at " + co.base.string() + "; making sure every node runs");
     for (const auto& s : kSites) {
       cluster::Node n(co, node_options(s, port_base));
+      if (s.optional && !fs::exists(n.data_dir())) continue;  // ipc2b was not asked for
       if (!n.running()) {
         progress.step(fmt::format("starting {} (port {})", s.site, n.port()));
         n.start();
@@ -205,6 +213,7 @@ int sandbox_up(const GlobalOptions& global, const SandboxOptions& opts) {
   write_marker(marker, opts.port_base);
   std::vector<cluster::Node*> nodes;
   for (const auto& s : kSites) {
+    if (s.optional && !opts.with_ipc2b) continue;
     cluster::Node& n = set.add(node_options(s, opts.port_base));
     if (s.standby_of == nullptr) {
       progress.step(fmt::format("initdb and start {} (port {}, {})", s.site, n.port(), s.environment));
@@ -221,6 +230,13 @@ int sandbox_up(const GlobalOptions& global, const SandboxOptions& opts) {
       n.init_standby_of(primary);
       n.wait_replayed(primary);
       n.wait_ready();
+      if (std::string(s.site) == "ipc2b") {
+        // Every acknowledged commit at ipc2 is in both AZs from now on.
+        progress.step("make ipc2b ipc2's synchronous standby (synchronous_standby_names = 'ipc2b')");
+        primary.options().synchronous_standby_names = "ipc2b";
+        primary.write_config();
+        primary.exec("SELECT pg_reload_conf()", "postgres");
+      }
     }
     nodes.push_back(&n);
   }
@@ -261,6 +277,20 @@ int sandbox_down(const GlobalOptions& global, const SandboxOptions& opts) {
   return exit_ok;
 }
 
+// A fresh sandbox (the tour tells a story from an empty start), then the tour.
+int sandbox_demo(const GlobalOptions& global, SandboxOptions opts) {
+  const cluster::ClusterOptions co = cluster_options(opts);
+  if (fs::exists(co.base / kMarker)) sandbox_down(global, opts);
+  GlobalOptions quiet = global;
+  quiet.json = false;
+  int rc = sandbox_up(quiet, opts);
+  if (rc != exit_ok) return rc;
+  std::vector<cluster::NodeOptions> nodes;
+  for (const auto& s : kSites)
+    if (!s.optional || opts.with_ipc2b) nodes.push_back(node_options(s, opts.port_base));
+  return run_demo(co.base, co, nodes);
+}
+
 }  // namespace
 
 void add_sandbox(CLI::App& app, GlobalOptions& global, int& exit_code) {
@@ -278,9 +308,21 @@ void add_sandbox(CLI::App& app, GlobalOptions& global, int& exit_code) {
                      "ports of e1, e2, ipc2, ipc1: N, N+1, N+2, N+3 (kept in the sandbox: `down` and a "
                      "second `up` use the same)")
           ->capture_default_str();
+  up->add_flag("--with-ipc2b", opts->with_ipc2b,
+               "also ipc2b (port N+4): IPC2's synchronous standby in AZ-b (synchronous_standby_names = 'ipc2b')");
   up->callback([&global, &exit_code, opts, port_base] {
     opts->port_base_given = port_base->count() > 0;
     exit_code = sandbox_up(global, *opts);
+  });
+
+  CLI::App* demo = sandbox->add_subcommand(
+      "demo", "a narrated tour on a fresh sandbox: author, test, release, SL1-SL4, cutover, hotfix, drift, "
+              "failover with an orphan, rejoin, reconcile, compare (the sandbox keeps running)");
+  demo->add_option("--base", opts->base, "directory for the clusters")->capture_default_str();
+  demo->add_option("--port-base", opts->port_base, "ports of e1, e2, ipc2, ipc1: N .. N+3")->capture_default_str();
+  demo->callback([&global, &exit_code, opts] {
+    opts->port_base_given = true;
+    exit_code = sandbox_demo(global, *opts);
   });
 
   CLI::App* down = sandbox->add_subcommand("down", "stop every sandbox node and remove its directory");

@@ -35,7 +35,7 @@ extern "C" {
 
 namespace {
 
-constexpr int kRestartSeconds = 5;
+constexpr int kRestartSeconds = 2;
 
 // One beat in its own transaction. Returns false when the extension is not
 // installed in this database (the caller exits; the postmaster retries).

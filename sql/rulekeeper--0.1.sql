@@ -1292,6 +1292,12 @@ BEGIN
                  'a change made at this site since the last release that no hotfix record explains (hotfix_included: '
                  || (v.annotations ->> 'hotfix_included') || ')')
         USING ERRCODE = 'check_violation',
+              DETAIL = COALESCE((SELECT string_agg('hotfix ' || x.label || ' (' || (h ->> 'classification')
+                                                   || ') changed:' || E'\n' || rulekeeper._diff_text(x.diff), E'\n')
+                                   FROM jsonb_array_elements(v.annotations -> 'hotfixes') h
+                                   JOIN rulekeeper.hotfix x ON x.hotfix_id = (h ->> 'hotfix_id')::uuid
+                                  WHERE h ->> 'classification' <> 'included'),
+                                'no hotfix record explains the change: compare the versions with rulekeeper.diff'),
               HINT = 'Compare it with the hotfix (rulekeeper.diff, rulectl diff), then activate with acknowledge => true (rulectl --acknowledge-hotfix).';
     END IF;
     ack := jsonb_build_object('hotfixes', v.annotations -> 'hotfixes', 'hotfix_included', v.annotations ->> 'hotfix_included');
