@@ -234,6 +234,27 @@ config::Config load_config(const GlobalOptions& global) {
   return config::load(config::resolve_path(global.config_file));
 }
 
+// Open reconcile conflicts at each reachable E3 primary: shown until an
+// operator resolves them (`rulectl conflicts list|resolve`).
+json open_conflicts(const std::vector<sites::SiteStatus>& all) {
+  json out = json::array();
+  for (const auto& s : all) {
+    if (s.environment != "e3" || s.role() != "primary" || !s.connection) continue;
+    try {
+      pqxx::nontransaction tx(*s.connection);
+      pqxx::result r = tx.exec(
+          "SELECT conflict_id::text, rule_key, detected_at::text FROM rulekeeper.conflict "
+          "WHERE status = 'open' ORDER BY detected_at");
+      for (const auto& row : r)
+        out.push_back({{"site", s.name}, {"conflict_id", row[0].c_str()}, {"rule_key", row[1].c_str()},
+                       {"detected_at", row[2].c_str()}});
+    } catch (const std::exception&) {
+      // An older extension without the conflict table: nothing to show.
+    }
+  }
+  return out;
+}
+
 int report_status(const config::Config& config, nlohmann::json* json_out) {
   std::vector<sites::SiteStatus> all = sites::probe_all(config);
   std::vector<std::string> warnings = sites::warnings(all);
@@ -241,6 +262,7 @@ int report_status(const config::Config& config, nlohmann::json* json_out) {
   for (const auto& s : all) any_unreachable |= !s.reachable;
   const json rep = replication_report(all);
   const bool split_brain = !rep.is_null() && rep["split_brain"].get<bool>();
+  const json conflicts = open_conflicts(all);
 
   for (const auto& w : warnings) std::cerr << "warning: " << w << std::endl;
 
@@ -251,6 +273,7 @@ int report_status(const config::Config& config, nlohmann::json* json_out) {
     for (const auto& s : all) doc["sites"].push_back(s.to_json());
     doc["replication"] = rep;
     doc["warnings"] = warnings;
+    doc["open_conflicts"] = conflicts;
     *json_out = std::move(doc);
   } else {
     output::Table table({"site", "env", "role", "tl", "reachable", "server", "ext", "checksum", "vector"});
@@ -275,6 +298,14 @@ int report_status(const config::Config& config, nlohmann::json* json_out) {
       for (const auto& n : s.notes) std::cout << fmt::format("{}: {}\n", s.name, n);
     }
     if (!rep.is_null()) print_replication(rep);
+    if (!conflicts.empty()) {
+      std::cout << fmt::format("\nopen reconcile conflicts: {} (never applied; resolve with `rulectl conflicts "
+                               "resolve ID --keep target|source`)\n", conflicts.size());
+      for (const auto& c : conflicts)
+        std::cout << fmt::format("  {}  {}  rule {}  detected {}\n", c["site"].get<std::string>(),
+                                 c["conflict_id"].get<std::string>(), c["rule_key"].get<std::string>(),
+                                 c["detected_at"].get<std::string>());
+    }
   }
   if (split_brain) {
     std::cerr << "rulectl: split brain: more than one E3 site accepts writes" << std::endl;

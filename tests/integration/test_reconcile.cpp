@@ -104,6 +104,12 @@ TEST(Reconcile, ConflictRecordedNotApplied_DryRun_Twice_Resolve_NoCollision) {
   EXPECT_FALSE(list["conflicts"][0]["target_changes"].empty());
   r = run(p, {"conflicts", "list"});
   EXPECT_TRUE(contains(r.out, kA)) << describe(r);
+  // rulectl status shows it until it is resolved.
+  r = run(p, {"--json", "status"});
+  json st = json::parse(r.out);
+  ASSERT_EQ(st["open_conflicts"].size(), 1u) << r.out;
+  EXPECT_EQ(st["open_conflicts"][0]["conflict_id"], id);
+  EXPECT_EQ(st["open_conflicts"][0]["rule_key"], kA);
 
   // Twice: nothing changes the second time, still exit 3 (the conflict is open).
   const std::string fp2 = state_fingerprint(ipc1);
@@ -120,6 +126,8 @@ TEST(Reconcile, ConflictRecordedNotApplied_DryRun_Twice_Resolve_NoCollision) {
   r = run(p, {"conflicts", "resolve", id.substr(0, 8), "--keep", "source"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_EQ(conflict_state(ipc1), "1 open=0");
+  r = run(p, {"--json", "status"});
+  EXPECT_TRUE(json::parse(r.out)["open_conflicts"].empty()) << r.out;
   EXPECT_EQ(versions_of(ipc1, kA), "1:sl_validated,1.1:hotfix,1.2:recovered");
   EXPECT_EQ(prod_of(ipc1, kA), "1.1");
   r = run(p, {"conflicts", "resolve", id, "--keep", "target"});
