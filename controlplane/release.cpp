@@ -3,7 +3,11 @@
 // every version the bundle carried `promoted` — so a version leaves each
 // environment once. With --wait-replicated: after the commit, wait (bounded)
 // until every other E3 site's version vector covers the target's, and say so;
-// "NOT replicated" is exit 3, never a plain success.
+// "NOT replicated" is exit 3, never a plain success. --expected-checksum must
+// look like a snapshot checksum (64 lowercase hex digits), checked before any
+// site is contacted: import_release compares it as text, so a typo would
+// otherwise pass as "drift" and the release would go through.
+#include <algorithm>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -51,7 +55,20 @@ std::string annotation_text(const json& annotations) {
   return s;
 }
 
+// The form of rulekeeper.snapshot_checksum(): 64 lowercase hex digits.
+bool is_snapshot_checksum(const std::string& s) {
+  return s.size() == 64 &&
+         std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
 int run_release(const GlobalOptions& global, const ReleaseArgs& args) {
+  if (args.expected_option->count() > 0 && !is_snapshot_checksum(args.expected_checksum))
+    throw Error(exit_usage,
+                fmt::format("--expected-checksum '{}' is not a snapshot checksum: it must be 64 lowercase hex digits, "
+                            "as rulekeeper.snapshot_checksum('all') at the target returns it; nothing was sent to "
+                            "any site",
+                            args.expected_checksum));
+
   const config::Config config = load_config(global);
   resolve::default_connect_timeout();
 
@@ -235,7 +252,8 @@ void add_release(CLI::App& app, GlobalOptions& global, int& exit_code) {
   cmd->add_option("--rule", args->rules, "only these rules (repeat the flag)");
   args->expected_option =
       cmd->add_option("--expected-checksum", args->expected_checksum,
-                      "the target's snapshot checksum you expect before the import (a mismatch is drift)");
+                      "the target's snapshot checksum you expect before the import, 64 lowercase hex digits "
+                      "(a mismatch is drift: reported, not refused)");
   cmd->add_flag("--allow-dr-site", args->allow_dr_site,
                 "allow a planned release to the site marked dr while it acts as the E3 primary");
   args->wait_option = cmd->add_option("--wait-replicated", args->wait_seconds,
@@ -245,7 +263,8 @@ void add_release(CLI::App& app, GlobalOptions& global, int& exit_code) {
   cmd->footer(
       "Exit: 0 committed (drift is reported, not refused); 3 refused: a tampered bundle, a wrong environment, a "
       "label with different content at the target, a standby or split-brain target, the DR site without "
-      "--allow-dr-site, or --wait-replicated ran out; 4 a site is unreachable; 1 any other failure.");
+      "--allow-dr-site, or --wait-replicated ran out; 2 usage (e.g. an --expected-checksum that is not 64 "
+      "lowercase hex digits: nothing is sent); 4 a site is unreachable; 1 any other failure.");
   cmd->callback([&global, &exit_code, args] { exit_code = run_release(global, *args); });
 }
 

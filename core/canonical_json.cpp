@@ -151,7 +151,23 @@ std::string shortest_scientific(double v) {
                 "store it as a string, e.g. \"" + shown + "\"");
 }
 
+// An integer of at most 15 digits is below 2^53, so a double holds it exactly
+// and ECMAScript prints it digit for digit: the literal is its own JCS form.
+// Most numbers in rule bodies are such integers.
+bool is_small_integer(std::string_view t) {
+    std::size_t i = t.size() > 0 && t[0] == '-' ? 1 : 0;
+    std::size_t digits = t.size() - i;
+    if (digits == 0 || digits > 15 || (t[i] == '0' && digits > 1)) return false;
+    for (; i < t.size(); ++i)
+        if (t[i] < '0' || t[i] > '9') return false;
+    return true;
+}
+
 void write_number(std::string& out, std::string_view literal) {
+    if (is_small_integer(literal)) {
+        out += literal == "-0" ? std::string_view("0") : literal;
+        return;
+    }
     if (!is_json_number(literal))
         throw Error(ErrorKind::invalid_json,
                     "invalid JSON: '" + std::string(literal) + "' is not a JSON number");
@@ -217,6 +233,27 @@ std::string canonicalize(const JsonValue& value) {
 }
 
 std::string canonicalize_text(std::string_view json_text) { return canonicalize(parse_json(json_text)); }
+
+void append_jcs_string(std::string& out, std::string_view utf8) { write_string(out, utf8); }
+
+void append_jcs_number(std::string& out, std::string_view literal) { write_number(out, literal); }
+
+// Equal to to_utf16(a) < to_utf16(b) without building either: UTF-8 byte
+// order is code point order, which differs from UTF-16 order only where the
+// first differing characters are a supplementary one and one of
+// U+E000..U+FFFF, so only that character pair is decoded and compared by its
+// first UTF-16 code unit.
+bool utf16_less(std::string_view a, std::string_view b) {
+    std::size_t n = std::min(a.size(), b.size()), i = 0;
+    while (i < n && a[i] == b[i]) ++i;
+    if (i == n) return a.size() < b.size();
+    while (i > 0 && (static_cast<unsigned char>(a[i]) & 0xC0) == 0x80) --i;  // back to the character's start
+    std::size_t ia = i, ib = i;
+    std::uint32_t ca = next_code_point(a, ia), cb = next_code_point(b, ib);
+    auto first_unit = [](std::uint32_t cp) { return cp >= 0x10000 ? 0xD800 + ((cp - 0x10000) >> 10) : cp; };
+    if (first_unit(ca) != first_unit(cb)) return first_unit(ca) < first_unit(cb);
+    return ca < cb;  // same high surrogate: the low ones are in code point order
+}
 
 // ECMA-262 Number::toString(x) for radix 10: with the shortest digits
 // d1..dk and n such that x = 0.d1..dk x 10^n, choose plain or exponential

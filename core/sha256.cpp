@@ -8,11 +8,10 @@ namespace rulekeeper {
 
 std::string to_hex(const Digest& digest) {
     static const char hex[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(64);
-    for (std::uint8_t b : digest) {
-        out += hex[b >> 4];
-        out += hex[b & 0xF];
+    std::string out(64, '0');
+    for (std::size_t i = 0; i < digest.size(); ++i) {
+        out[2 * i] = hex[digest[i] >> 4];
+        out[2 * i + 1] = hex[digest[i] & 0xF];
     }
     return out;
 }

@@ -6,6 +6,7 @@
 // versions); 'prod' and 'sl' sum the versions activated in that channel (at
 // most one per rule), computed on the fly.
 #include "content.hpp"
+#include "jsonb_canonical.hpp"
 #include "txn_state.hpp"
 #include "guard.hpp"
 #include "rulekeeper/checksum.hpp"
@@ -20,6 +21,7 @@ extern "C" {
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "common/hashfn.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
@@ -122,6 +124,32 @@ void bucket_sums(Scope scope, Sum* sums) {
     }
 }
 
+// bucket_of(rule_key) remembered per rule key during one verify_checksums()
+// call: a rule has many versions, and the bucket is a SHA-256 of the key.
+// Direct-mapped; a slot holds the key it was computed for, so a collision
+// only costs a recomputation.
+struct BucketCache {
+    static constexpr uint32 kSlots = 16384;
+    struct Slot {
+        char* key;
+        int bucket;
+    };
+    Slot* slots;
+};
+
+int cached_bucket_of(BucketCache* cache, const char* rule_key) {
+    size_t len = strlen(rule_key);
+    uint32 slot = hash_bytes(reinterpret_cast<const unsigned char*>(rule_key), static_cast<int>(len)) &
+                  (BucketCache::kSlots - 1);
+    BucketCache::Slot& s = cache->slots[slot];
+    if (s.key != nullptr && strcmp(s.key, rule_key) == 0) return s.bucket;
+    int bucket = rulekeeper::pg::content::bucket_of(rule_key);
+    if (s.key != nullptr) pfree(s.key);
+    s.key = pstrdup(rule_key);
+    s.bucket = bucket;
+    return bucket;
+}
+
 }  // namespace
 
 extern "C" {
@@ -180,6 +208,7 @@ PGDLLEXPORT Datum rk_verify_checksums(PG_FUNCTION_ARGS) {
         elog(ERROR, "rulekeeper: rule_version lacks a column verify_checksums reads");
     TableScanDesc scan = table_beginscan(rel, GetActiveSnapshot(), 0, nullptr);
     TupleTableSlot* slot = table_slot_create(rel, nullptr);
+    BucketCache cache{static_cast<BucketCache::Slot*>(palloc0(sizeof(BucketCache::Slot) * BucketCache::kSlots))};
     MemoryContext row_context =
         AllocSetContextCreate(CurrentMemoryContext, "rulekeeper verify rows", ALLOCSET_DEFAULT_SIZES);
     while (table_scan_getnextslot(scan, ForwardScanDirection, slot)) {
@@ -191,8 +220,10 @@ PGDLLEXPORT Datum rk_verify_checksums(PG_FUNCTION_ARGS) {
         Jsonb* body = DatumGetJsonbP(slot_getattr(slot, att_body, &isnull));
         char* stored_hex = TextDatumGetCString(slot_getattr(slot, att_content, &isnull));
         int bucket = DatumGetInt32(slot_getattr(slot, att_bucket, &isnull));
-        char* actual = rulekeeper::pg::content::content_sha256(rulekeeper::pg::content::jsonb_text(body));
-        int true_bucket = rulekeeper::pg::content::bucket_of(rule_key);
+        char* actual = rulekeeper::pg::jsonb_jcs::content_sha256(body);
+        MemoryContextSwitchTo(outer);
+        int true_bucket = cached_bucket_of(&cache, rule_key);
+        MemoryContextSwitchTo(row_context);
         uint8 digest[32];
         // The bucket sums were built from the stored checksums: recompute
         // them from the same, so one tampered body is reported once.
@@ -245,6 +276,17 @@ PGDLLEXPORT Datum rk_adhash_add(PG_FUNCTION_ARGS) {
 PG_FUNCTION_INFO_V1(rk_canonical_json);
 PGDLLEXPORT Datum rk_canonical_json(PG_FUNCTION_ARGS) {
     Jsonb* body = PG_GETARG_JSONB_P(0);
+    std::size_t length = 0;
+    char* text = rulekeeper::pg::jsonb_jcs::canonical(body, &length);
+    PG_RETURN_TEXT_P(cstring_to_text_with_len(text, static_cast<int>(length)));
+}
+
+// The same through the text route (print, parse, canonicalize): what
+// canonical_json() gave before it read jsonb directly, kept so that
+// regress/sql/canonical.sql can compare the two on every document it holds.
+PG_FUNCTION_INFO_V1(rk_canonical_json_via_text);
+PGDLLEXPORT Datum rk_canonical_json_via_text(PG_FUNCTION_ARGS) {
+    Jsonb* body = PG_GETARG_JSONB_P(0);
     PG_RETURN_TEXT_P(cstring_to_text(rulekeeper::pg::content::canonical(rulekeeper::pg::content::jsonb_text(body))));
 }
 
@@ -252,7 +294,7 @@ PG_FUNCTION_INFO_V1(rk_content_sha256);
 PGDLLEXPORT Datum rk_content_sha256(PG_FUNCTION_ARGS) {
     Jsonb* body = PG_GETARG_JSONB_P(0);
     PG_RETURN_TEXT_P(
-        cstring_to_text(rulekeeper::pg::content::content_sha256(rulekeeper::pg::content::jsonb_text(body))));
+        cstring_to_text(rulekeeper::pg::jsonb_jcs::content_sha256(body)));
 }
 
 PG_FUNCTION_INFO_V1(rk_entry_digest);

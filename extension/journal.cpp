@@ -7,7 +7,18 @@
 #include "txn_state.hpp"
 
 extern "C" {
+#include "access/genam.h"
+#include "access/relscan.h"
+#include "access/skey.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "executor/tuptable.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "port.h"
@@ -23,6 +34,44 @@ namespace {
 
 SPIPlanPtr plan_append = nullptr;
 SPIPlanPtr plan_check = nullptr;
+
+// max(origin_seq) of one origin, 0 if it has no entry: a backward scan of
+// the (origin_site, origin_incarnation, origin_seq) unique index under the
+// latest snapshot (this transaction's own entries included). Read straight
+// from the index, not through a plan: with stale statistics (a journal
+// vacuumed while small, then filled by one large transaction) the planner
+// may choose a sequential scan, and that once per entry is quadratic.
+int64 read_max_seq(const char* site, int32 incarnation) {
+    Oid schema = get_namespace_oid("rulekeeper", false);
+    Oid heap_oid = get_relname_relid("journal", schema);
+    Oid index_oid = get_relname_relid("journal_origin_site_origin_incarnation_origin_seq_key", schema);
+    if (!OidIsValid(heap_oid) || !OidIsValid(index_oid))
+        elog(ERROR, "rulekeeper: rulekeeper.journal or its origin index is missing");
+    Relation heap = table_open(heap_oid, AccessShareLock);
+    Relation index = index_open(index_oid, AccessShareLock);
+    ScanKeyData keys[2];
+    ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_TEXTEQ, CStringGetTextDatum(site));
+    keys[0].sk_collation = index->rd_indcollation[0];
+    ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(incarnation));
+    Snapshot snapshot = RegisterSnapshot(GetLatestSnapshot());
+    IndexScanDesc scan = index_beginscan(heap, index, snapshot, 2, 0);
+    index_rescan(scan, keys, 2, nullptr, 0);
+    TupleTableSlot* slot = table_slot_create(heap, nullptr);
+    int64 max = 0;
+    if (index_getnext_slot(scan, BackwardScanDirection, slot)) {
+        int attnum = SPI_fnumber(RelationGetDescr(heap), "origin_seq");
+        bool isnull;
+        Datum d = slot_getattr(slot, attnum, &isnull);
+        if (attnum <= 0 || isnull) elog(ERROR, "rulekeeper: journal entry without origin_seq");
+        max = DatumGetInt64(d);
+    }
+    ExecDropSingleTupleTableSlot(slot);
+    index_endscan(scan);
+    UnregisterSnapshot(snapshot);
+    index_close(index, AccessShareLock);
+    table_close(heap, AccessShareLock);
+    return max;
+}
 
 
 }  // namespace
@@ -44,29 +93,29 @@ Datum append(const char* kind, const char* rule_key, const char* label, const ch
     MemoryContext caller = CurrentMemoryContext;
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "rulekeeper: SPI_connect failed");
     if (change_id == (Datum)0) change_id = new_change_id();
-    // origin_seq = max + 1 from the unique index, in the insert itself, under
-    // the site lock and with the latest snapshot (so also under REPEATABLE
-    // READ): gapless, and no counter row updated once per entry.
-    Oid types[7] = {TEXTOID, INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, UUIDOID};
+    // origin_seq = max + 1 under the site lock (txn_state.hpp): gapless, in
+    // commit order, and no counter row updated once per entry.
+    int64 seq = txn::next_origin_seq(origin.site, origin.incarnation, read_max_seq);
+    Oid types[8] = {TEXTOID, INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, UUIDOID, INT8OID};
     saved_plan(&plan_append,
           "INSERT INTO rulekeeper.journal (change_id, origin_site, origin_incarnation, origin_seq, kind, rule_key, "
-          "label, payload, actor) SELECT $7, $1, $2, COALESCE((SELECT j.origin_seq FROM rulekeeper.journal j "
-          "WHERE j.origin_site OPERATOR(pg_catalog.=) $1 AND j.origin_incarnation OPERATOR(pg_catalog.=) $2 "
-          "ORDER BY j.origin_seq DESC LIMIT 1), 0) OPERATOR(pg_catalog.+) 1, $3, $4, $5, "
-          "COALESCE($6::pg_catalog.jsonb, '{}'::pg_catalog.jsonb), session_user "
+          "label, payload, actor) VALUES ($7, $1, $2, $8, $3, $4, $5, "
+          "COALESCE($6::pg_catalog.jsonb, '{}'::pg_catalog.jsonb), session_user) "
           "RETURNING change_id",
-          7, types);
-    Datum values[7] = {CStringGetTextDatum(origin.site),
+          8, types);
+    Datum values[8] = {CStringGetTextDatum(origin.site),
                        Int32GetDatum(origin.incarnation),
                        CStringGetTextDatum(kind),
                        rule_key ? CStringGetTextDatum(rule_key) : (Datum)0,
                        label ? CStringGetTextDatum(label) : (Datum)0,
                        payload_json ? CStringGetTextDatum(payload_json) : (Datum)0,
-                       change_id};
-    char nulls[7] = {' ', ' ', ' ', rule_key ? ' ' : 'n', label ? ' ' : 'n', payload_json ? ' ' : 'n', ' '};
-    int rc = SPI_execute_snapshot(plan_append, values, nulls, GetLatestSnapshot(), InvalidSnapshot, false, true, 1);
+                       change_id,
+                       Int64GetDatum(seq)};
+    char nulls[8] = {' ', ' ', ' ', rule_key ? ' ' : 'n', label ? ' ' : 'n', payload_json ? ' ' : 'n', ' ', ' '};
+    int rc = SPI_execute_plan(plan_append, values, nulls, false, 1);
     if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
         elog(ERROR, "rulekeeper: journal append failed: %s", SPI_result_code_string(rc));
+    txn::origin_seq_used(seq);
     bool isnull;
     Datum id = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
     // Copy the uuid out of SPI's memory before SPI_finish frees it.

@@ -16,6 +16,7 @@
 // are not on a per-version hot path.
 #include "content.hpp"
 #include "journal.hpp"
+#include "jsonb_canonical.hpp"
 #include "settings.hpp"
 #include "txn_state.hpp"
 #include "guard.hpp"
@@ -181,7 +182,7 @@ PGDLLEXPORT Datum rk_rule_version_before_insert(PG_FUNCTION_ARGS) {
     if (!JB_ROOT_IS_OBJECT(body) || JB_ROOT_IS_SCALAR(body))
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                         errmsg("the body of version %s of rule \"%s\" must be a JSON object", label, rule_key)));
-    char* content = rulekeeper::pg::content::content_sha256(rulekeeper::pg::content::jsonb_text(body));
+    char* content = rulekeeper::pg::jsonb_jcs::content_sha256(body);
     char* given_content = text_column(tuple, desc, c.content_sha256);
     if (given_content && strcmp(given_content, content) != 0)
         ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),

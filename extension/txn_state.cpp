@@ -41,6 +41,8 @@ struct OriginCursor {
     bool valid = false;         // incarnation known for `site`
     char site[64] = {0};        // the site they were read for (a reload may change it)
     int32 incarnation = 0;
+    bool seq_valid = false;     // last_seq is the newest origin_seq of (site, incarnation)
+    int64 last_seq = 0;
 };
 OriginCursor cursor;  // plain data: reset at transaction end and on subabort
 
@@ -146,6 +148,7 @@ int32 read_or_record_incarnation(const char* site, const char* sysid_text, TimeL
 
 // Records what the cursor now knows for this transaction.
 void set_cursor(const char* site, int32 incarnation) {
+    if (!cursor.valid || cursor.incarnation != incarnation || strcmp(cursor.site, site) != 0) cursor.seq_valid = false;
     cursor.incarnation = incarnation;
     strlcpy(cursor.site, site, sizeof cursor.site);
     cursor.valid = true;
@@ -301,6 +304,20 @@ OriginSlot current_origin(const char* site) {
     ensure_origin(site);
     return OriginSlot{site, cursor.incarnation};
 }
+
+int64 next_origin_seq(const char* site, int32 incarnation, int64 (*read_max)(const char*, int32)) {
+    ensure_origin(site);
+    if (cursor.incarnation != incarnation || strcmp(cursor.site, site) != 0)
+        elog(ERROR, "rulekeeper: origin_seq asked for (%s, %d) while the origin is (%s, %d)", site, incarnation,
+             cursor.site, cursor.incarnation);
+    if (!cursor.seq_valid) {
+        cursor.last_seq = read_max(site, incarnation);
+        cursor.seq_valid = true;
+    }
+    return cursor.last_seq + 1;
+}
+
+void origin_seq_used(int64 seq) { cursor.last_seq = seq; }
 
 int32 current_incarnation(const char* site) {
     ensure_origin(site);

@@ -5,8 +5,12 @@
 //  * the site lock: an advisory transaction lock taken once, before the first
 //    journal entry; it makes origin_seq gapless and commit-ordered;
 //  * the origin: this node's incarnation, remembered across transactions
-//    while (system identifier, timeline, database) stay the same; the
-//    origin_seq itself is max + 1 read by the journal insert under the lock;
+//    while (system identifier, timeline, database) stay the same;
+//  * the origin_seq cursor: max(origin_seq) of this origin read once per
+//    transaction under the lock (and again after a subtransaction aborts,
+//    since its entries are gone), then counted up in memory — so a
+//    transaction of 100,000 entries makes one index probe, not 100,000 that
+//    the planner may turn into scans of what the transaction just wrote;
 //  * bucket deltas: the AdHash change of each touched checksum bucket, one map
 //    per open subtransaction (an aborted subtransaction drops its own), applied
 //    to rulekeeper.checksum_bucket once at pre-commit, in bucket order.
@@ -32,6 +36,14 @@ struct OriginSlot {
     int32 incarnation;
 };
 OriginSlot current_origin(const char* site);
+
+// The origin_seq the next journal entry of (site, incarnation) takes: max + 1,
+// the max read by read_max once per transaction (under the lock, which is
+// held until the transaction ends, so no one else appends for this site
+// meanwhile) and again after a subtransaction abort. Call origin_seq_used
+// once the entry is inserted.
+int64 next_origin_seq(const char* site, int32 incarnation, int64 (*read_max)(const char*, int32));
+void origin_seq_used(int64 seq);
 
 // The current incarnation number (records a new one if needed). Lock taken.
 int32 current_incarnation(const char* site);

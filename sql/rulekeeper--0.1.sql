@@ -208,6 +208,10 @@ CREATE FUNCTION rulekeeper.canonical_json(body jsonb) RETURNS text
   LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'rk_canonical_json';
 CREATE FUNCTION rulekeeper.content_sha256(body jsonb) RETURNS text
   LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'rk_content_sha256';
+-- canonical_json() through the text route (print, parse, canonicalize): the
+-- reference the direct jsonb walker is tested against (regress canonical).
+CREATE FUNCTION rulekeeper._canonical_json_via_text(body jsonb) RETURNS text
+  LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'rk_canonical_json_via_text';
 CREATE FUNCTION rulekeeper.entry_digest(rule_key text, label text, content_sha256 text) RETURNS text
   LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'rk_entry_digest';
 CREATE FUNCTION rulekeeper.bucket_of(rule_key text) RETURNS integer

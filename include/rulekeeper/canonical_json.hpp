@@ -4,6 +4,7 @@
 #include "rulekeeper/json.hpp"
 #include "rulekeeper/no_postgres.hpp"
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -23,5 +24,21 @@ std::string canonicalize_text(std::string_view json_text);
 
 // ECMAScript Number::toString of a finite double (-0 prints as 0).
 std::string format_jcs_number(double value);
+
+// The pieces canonicalize() is made of, for a serializer that walks another
+// representation of JSON (the extension walks jsonb's binary form directly):
+// using them, it cannot format a string, a number or a member order
+// differently from canonicalize().
+//
+// Appends the JCS form of a string given as UTF-8 (throws on invalid UTF-8).
+void append_jcs_string(std::string& out, std::string_view utf8);
+// Appends the JCS form of a JSON number literal; throws exactly as
+// canonicalize() does for an inexact or malformed number.
+void append_jcs_number(std::string& out, std::string_view literal);
+// RFC 8785 member order: a before b as sequences of UTF-16 code units.
+bool utf16_less(std::string_view a, std::string_view b);
+// parse_json's nesting limit, which a walker must apply the same way: a
+// container inside this many open containers is refused.
+inline constexpr std::size_t kMaxJsonDepth = 256;
 
 }  // namespace rulekeeper

@@ -153,6 +153,7 @@ std::vector<Row> function_rows() {
       {"rulekeeper.hotfix(text,jsonb,text)", "function", "e3", "SELECT rulekeeper.hotfix('perm.a', '{\"rate\": 1.5, \"name\": \"a\"}', 'matrix')", kHotfix},
       // Internal: admin (and the owner) only.
       {"rulekeeper.incarnation()", "function", "e3", "SELECT rulekeeper.incarnation()", kAdminOnly},
+      {"rulekeeper._canonical_json_via_text(jsonb)", "function", "e3", "SELECT rulekeeper._canonical_json_via_text('{\"b\": 1}')", kAdminOnly},
       {"rulekeeper._adhash_add(bytea,bytea)", "function", "e3", "SELECT rulekeeper._adhash_add(decode(repeat('00', 32), 'hex'), decode(repeat('01', 32), 'hex'))", kAdminOnly},
       {"rulekeeper._require_environment(text,text)", "function", "e3", "SELECT rulekeeper._require_environment('e3', 'matrix')", kAdminOnly},
       {"rulekeeper._require_site(text)", "function", "e3", "SELECT rulekeeper._require_site('matrix')", kAdminOnly},

@@ -1,7 +1,10 @@
 // `rulectl release` on real clusters: the report, bad bundles at the target
 // (through SQL: a bundle rulectl carries is one it exported itself), waiting
-// for replication to ipc1, the DR site and split brain.
+// for replication to ipc1, the DR site and split brain, drift, and
+// --expected-checksum (echoed; a mismatch is drift; a malformed one exit 2).
 // Ports kPortBase+60 .. +63 (e1, e2, ipc2, ipc1).
+#include <cctype>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -274,4 +277,87 @@ TEST(Release, DriftSinceTheLastReleaseIsReportedAndGatesProd) {
                             "AND payload ->> 'hotfix_included' = $1 AND payload -> 'hotfixes' @> '[{\"label\": \"1.1\"}]'",
                       included),
             "1");
+}
+
+TEST(Release, ExpectedChecksumIsEchoedAMismatchIsDriftNotRefusalAndAMalformedOneIsAUsageError) {
+  Pipeline p(kPorts, /*with_ipc1=*/false);
+  cluster::Node& ipc2 = *p.ipc2;
+  const std::string zeros(64, '0');
+  const std::string last_release =
+      "SELECT expected_checksum || ' drift=' || drift || ' pre=' || pre_checksum FROM rulekeeper.release_log "
+      "ORDER BY imported_at DESC, release_id DESC LIMIT 1";
+  p.create_rule("pricing");
+  p.create_version("pricing", R"({"rate": 1})");
+  p.ship();
+  auto to_e2_passed = [&p](const std::string& label) {
+    p.ok({"release", "--from", "e1", "--to", "e2"});
+    p.ok({"validate", "--site", "e2", "--rule", "pricing", "--version", label, "--result", "passed"});
+  };
+
+  // 1. The expected checksum is the target's current one: no drift, and the
+  //    report echoes what was expected.
+  p.create_version("pricing", R"({"rate": 2})");
+  to_e2_passed("2");
+  const std::string current = sql_value(ipc2, "SELECT rulekeeper.snapshot_checksum('all')");
+  ASSERT_NE(current, zeros);
+  auto match = p.rulectl({"release", "--from", "e2", "--to", "e3", "--expected-checksum", current, "--json"});
+  ASSERT_EQ(match.exit_code, 0) << match.out << match.err;
+  auto doc = nlohmann::json::parse(match.out);
+  EXPECT_EQ(doc["report"]["drift"], false);
+  EXPECT_EQ(doc["report"]["expected_checksum"], current);
+  EXPECT_EQ(doc["report"]["pre_checksum"], current);
+  EXPECT_EQ(doc["report"]["imported"], 1);
+  EXPECT_EQ(sql_value(ipc2, last_release), current + " drift=false pre=" + current);
+
+  // 2. A wrong expected checksum at a target whose last release matches its
+  //    state: the only mismatch is with what the operator expected. Drift is
+  //    reported, not refused: exit 0, imported, the source marks it promoted,
+  //    and release_log keeps what was expected and that it drifted.
+  p.create_version("pricing", R"({"rate": 3})");
+  to_e2_passed("3");
+  const std::string before_wrong = sql_value(ipc2, "SELECT rulekeeper.snapshot_checksum('all')");
+  ASSERT_EQ(sql_value(ipc2, "SELECT post_checksum FROM rulekeeper.release_log "
+                            "ORDER BY imported_at DESC, release_id DESC LIMIT 1"),
+            before_wrong);
+  ASSERT_NE(before_wrong, zeros);
+  auto wrong = p.rulectl({"release", "--from", "e2", "--to", "e3", "--expected-checksum", zeros, "--json"});
+  EXPECT_EQ(wrong.exit_code, 0) << wrong.out << wrong.err;
+  doc = nlohmann::json::parse(wrong.out);
+  EXPECT_EQ(doc["report"]["drift"], true);
+  EXPECT_EQ(doc["report"]["expected_checksum"], zeros);
+  EXPECT_EQ(doc["report"]["pre_checksum"], before_wrong);
+  EXPECT_EQ(doc["report"]["imported"], 1);
+  EXPECT_EQ(doc["report"]["drifted_rules"], nlohmann::json::array());  // no rule changed since the last release
+  EXPECT_EQ(doc["promoted"], 1);
+  EXPECT_EQ(qualification(ipc2, "pricing", "3"), "awaiting_sl");
+  EXPECT_EQ(qualification(*p.e2, "pricing", "3"), "promoted");
+  EXPECT_EQ(sql_value(ipc2, last_release), zeros + " drift=true pre=" + before_wrong);
+
+  // 3. A value that is not a snapshot checksum is a usage error (exit 2),
+  //    found before any site is contacted: nothing changes anywhere.
+  p.create_version("pricing", R"({"rate": 4})");
+  to_e2_passed("4");
+  const std::string before_e2 = state_fingerprint(*p.e2), before_ipc2 = state_fingerprint(ipc2);
+  const std::string current4 = sql_value(ipc2, "SELECT rulekeeper.snapshot_checksum('all')");
+  std::string upper = current4;
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  for (const std::string& bad : {std::string("xyz"), std::string(""), std::string(63, '0'), std::string(65, '0'),
+                                 std::string(64, 'g'), std::string(64, 'A'), upper, " " + current4}) {
+    SCOPED_TRACE("--expected-checksum '" + bad + "'");
+    auto r = p.rulectl({"release", "--from", "e2", "--to", "e3", "--expected-checksum", bad});
+    EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+    EXPECT_TRUE(contains(r.err, "--expected-checksum")) << r.err;
+    EXPECT_TRUE(contains(r.err, "64 lowercase hex digits")) << r.err;
+    EXPECT_EQ(r.out, "");
+  }
+  EXPECT_EQ(qualification(*p.e2, "pricing", "4"), "test_passed");
+  EXPECT_EQ(qualification(ipc2, "pricing", "4"), "");
+  EXPECT_EQ(state_fingerprint(*p.e2), before_e2);
+  EXPECT_EQ(state_fingerprint(ipc2), before_ipc2);
+  // Before connecting: with both sites down it is still exit 2, not 4.
+  p.e2->stop();
+  ipc2.stop();
+  auto down = p.rulectl({"release", "--from", "e2", "--to", "e3", "--expected-checksum", "xyz"});
+  EXPECT_EQ(down.exit_code, 2) << down.out << down.err;
+  EXPECT_TRUE(contains(down.err, "64 lowercase hex digits")) << down.err;
 }

@@ -259,3 +259,66 @@ TEST(CanonicalJson, HandBuiltValuesAreChecked) {
     obj.members = {{"b", one}, {"a", one}};
     EXPECT_EQ(canonicalize(obj), "{\"a\":1,\"b\":1}");
 }
+
+// The small-integer fast path must give what the general path gives: the
+// literal itself up to 15 digits, "-0" as 0, and anything longer or with a
+// leading zero through the exactness check.
+TEST(CanonicalJson, SmallIntegerFastPathAgreesWithTheGeneralRule) {
+    const NumberCase cases[] = {
+        {"7", "7"}, {"-7", "-7"}, {"-0", "0"}, {"999999999999999", "999999999999999"},
+        {"-999999999999999", "-999999999999999"}, {"1000000000000000", "1000000000000000"},
+        {"9007199254740993", nullptr}, {"12345678901234567890", nullptr},
+    };
+    for (const auto& c : cases) {
+        std::string out;
+        if (c.canonical == nullptr) {
+            EXPECT_TRUE(throws_error([&] { append_jcs_number(out, c.literal); }, ErrorKind::inexact_number))
+                << c.literal;
+        } else {
+            append_jcs_number(out, c.literal);
+            EXPECT_EQ(out, c.canonical) << c.literal;
+            EXPECT_EQ(canon_number(c.literal), c.canonical) << c.literal;
+        }
+    }
+    std::string out;
+    EXPECT_TRUE(throws_error([&] { append_jcs_number(out, "01"); }, ErrorKind::invalid_json));
+    EXPECT_TRUE(throws_error([&] { append_jcs_number(out, "1x"); }, ErrorKind::invalid_json));
+}
+
+// utf16_less must order exactly as comparing the UTF-16 forms does, including
+// the one place UTF-8 byte order disagrees (supplementary characters against
+// U+E000..U+FFFF) and prefixes.
+TEST(CanonicalJson, Utf16LessMatchesUtf16Comparison) {
+    const std::string keys[] = {
+        "", "a", "ab", "b", "\xc3\xa9", "\xc3\xa9x", "\xe2\x82\xac", "\xee\x80\x80" /* U+E000 */,
+        "\xef\xbf\xbd" /* U+FFFD */, "\xf0\x9f\x98\x80" /* U+1F600 */, "\xf0\x9f\x98\x81",
+        "\xf0\x90\x80\x80" /* U+10000 */, "\xf4\x8f\xbf\xbf" /* U+10FFFF */, "a\xf0\x9f\x98\x80",
+        "a\xee\x80\x80", "\x7f", "\x01",
+    };
+    auto utf16 = [](const std::string& s) {
+        std::u16string out;
+        for (std::size_t i = 0; i < s.size();) {
+            unsigned char b0 = static_cast<unsigned char>(s[i]);
+            int len = b0 < 0x80 ? 1 : b0 < 0xE0 ? 2 : b0 < 0xF0 ? 3 : 4;
+            std::uint32_t cp = len == 1 ? b0 : len == 2 ? (b0 & 0x1Fu) : len == 3 ? (b0 & 0x0Fu) : (b0 & 0x07u);
+            for (int k = 1; k < len; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3Fu);
+            i += static_cast<std::size_t>(len);
+            if (cp < 0x10000) {
+                out += static_cast<char16_t>(cp);
+            } else {
+                out += static_cast<char16_t>(0xD800 + ((cp - 0x10000) >> 10));
+                out += static_cast<char16_t>(0xDC00 + ((cp - 0x10000) & 0x3FF));
+            }
+        }
+        return out;
+    };
+    for (const auto& a : keys)
+        for (const auto& b : keys) EXPECT_EQ(utf16_less(a, b), utf16(a) < utf16(b)) << a << " vs " << b;
+}
+
+TEST(CanonicalJson, AppendStringEscapesLikeCanonicalize) {
+    std::string out;
+    append_jcs_string(out, "a\"\\\n\x01/\xe2\x80\xa8");
+    EXPECT_EQ(out, canonicalize_text(R"(["a\"\\\n\u0001\/)" "\xe2\x80\xa8" R"("])").substr(1, out.size()));
+    EXPECT_TRUE(throws_error([&] { append_jcs_string(out, "\xff"); }, ErrorKind::invalid_json));
+}
