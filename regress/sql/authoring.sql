@@ -60,3 +60,28 @@ SELECT rulekeeper.create_version('pricing.discount', '{"rate": 0.99}');
 ROLLBACK;
 SELECT rulekeeper.snapshot_checksum() = :'before_abort' AS unchanged_after_abort;
 SELECT max(origin_seq) = count(*) AS still_gapless FROM rulekeeper.journal;
+
+-- Appending to the journal never scans it: origin_seq is read once per
+-- transaction from the origin index, then counted in memory. (With the max
+-- looked up by a saved plan per entry, a journal vacuumed while small made
+-- that plan a sequential scan per entry: quadratic in the transaction.)
+-- The planner is told to avoid index scans, as stale statistics can make it
+-- choose (the ANALYZE invalidates saved plans, so they are planned again
+-- under these settings); the appends must not care. Inside a transaction
+-- block the view's counters only grow: the difference is this transaction's.
+SET enable_indexscan = off;
+SET enable_indexonlyscan = off;
+SET enable_bitmapscan = off;
+VACUUM ANALYZE rulekeeper.journal;
+BEGIN;
+SELECT seq_scan AS scans_before FROM pg_stat_xact_user_tables WHERE relid = 'rulekeeper.journal'::regclass \gset
+SELECT count(*) FROM (
+  SELECT rulekeeper.create_version('risk.limit', jsonb_build_object('max', g)) FROM generate_series(1, 300) g
+) s;
+SELECT seq_scan - :scans_before AS journal_seq_scans_by_300_appends FROM pg_stat_xact_user_tables
+ WHERE relid = 'rulekeeper.journal'::regclass;
+COMMIT;
+RESET enable_indexscan;
+RESET enable_indexonlyscan;
+RESET enable_bitmapscan;
+SELECT max(origin_seq) = count(*) AS gapless_after_counting_in_memory FROM rulekeeper.journal;
