@@ -1,5 +1,5 @@
 // create_version(rule_key, body): the authoring hot path, in C with saved
-// plans (one lookup, one insert) rather than PL/pgSQL, because it runs once
+// plan (one statement) rather than PL/pgSQL, because it runs once
 // per version and bench/README.md holds it to 1.5x the bare writes.
 // The row's label, checksum, qualification and journal entry come from the
 // rule_version triggers, exactly as for any other insert.
@@ -17,7 +17,6 @@ extern "C" {
 
 namespace {
 
-SPIPlanPtr plan_lookup = nullptr;
 SPIPlanPtr plan_insert = nullptr;
 
 
@@ -59,35 +58,28 @@ PGDLLEXPORT Datum rk_create_version(PG_FUNCTION_ARGS) {
     // Under the site lock, so two authors never compute the same number.
     rulekeeper::pg::txn::lock_site();
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "rulekeeper: SPI_connect failed");
-    Oid lookup_types[1] = {TEXTOID};
-    // ORDER BY ... LIMIT 1 walks the primary key backwards: one probe,
-    // however many versions the rule has.
-    rulekeeper::pg::saved_plan(&plan_lookup,
-          "SELECT EXISTS (SELECT 1 FROM rulekeeper.rule r WHERE r.rule_key OPERATOR(pg_catalog.=) $1), "
-          "(SELECT v.version FROM rulekeeper.rule_version v WHERE v.rule_key OPERATOR(pg_catalog.=) $1 "
-          " ORDER BY v.version DESC, v.hotfix DESC LIMIT 1)",
-          1, lookup_types);
-    Datum lookup_args[1] = {rule_key};
-    int rc = SPI_execute_plan(plan_lookup, lookup_args, nullptr, false, 1);
-    if (rc != SPI_OK_SELECT || SPI_processed != 1)
-        elog(ERROR, "rulekeeper: version lookup failed: %s", SPI_result_code_string(rc));
-    bool exists_null, version_null;
-    bool exists = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &exists_null));
-    Datum last = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &version_null);
-    if (!exists)
+    // One statement finds the next number and inserts (one executor run,
+    // not two); no row means no such rule. ORDER BY ... LIMIT 1 walks the
+    // primary key backwards: one probe, however many versions the rule has.
+    Oid insert_types[2] = {TEXTOID, JSONBOID};
+    rulekeeper::pg::saved_plan(&plan_insert,
+          "INSERT INTO rulekeeper.rule_version (rule_key, version, hotfix, body, origin) "
+          "SELECT $1, COALESCE((SELECT v.version FROM rulekeeper.rule_version v "
+          "WHERE v.rule_key OPERATOR(pg_catalog.=) $1 ORDER BY v.version DESC, v.hotfix DESC LIMIT 1), 0) "
+          "OPERATOR(pg_catalog.+) 1, 0, $2, 'authored' "
+          "WHERE EXISTS (SELECT 1 FROM rulekeeper.rule r WHERE r.rule_key OPERATOR(pg_catalog.=) $1) "
+          "RETURNING version",
+          2, insert_types);
+    Datum insert_args[2] = {rule_key, PointerGetDatum(body)};
+    int rc = SPI_execute_plan(plan_insert, insert_args, nullptr, false, 0);
+    if (rc != SPI_OK_INSERT_RETURNING) elog(ERROR, "rulekeeper: inserting the version failed: %s", SPI_result_code_string(rc));
+    if (SPI_processed == 0)
         ereport(ERROR, (errcode(ERRCODE_NO_DATA_FOUND),
                         errmsg("rule \"%s\" does not exist", TextDatumGetCString(rule_key)),
                         errhint("Create it first with rulekeeper.create_rule(rule_key, ruleset).")));
-    int32 next_version = version_null ? 1 : DatumGetInt32(last) + 1;
-
-    Oid insert_types[3] = {TEXTOID, INT4OID, JSONBOID};
-    rulekeeper::pg::saved_plan(&plan_insert,
-          "INSERT INTO rulekeeper.rule_version (rule_key, version, hotfix, body, origin) "
-          "VALUES ($1, $2, 0, $3, 'authored')",
-          3, insert_types);
-    Datum insert_args[3] = {rule_key, Int32GetDatum(next_version), PointerGetDatum(body)};
-    rc = SPI_execute_plan(plan_insert, insert_args, nullptr, false, 0);
-    if (rc != SPI_OK_INSERT) elog(ERROR, "rulekeeper: inserting the version failed: %s", SPI_result_code_string(rc));
+    bool version_null;
+    int32 next_version =
+        DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &version_null));
     SPI_finish();
 
     char label[16];
