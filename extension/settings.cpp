@@ -15,6 +15,7 @@ char* site = nullptr;
 char* environment = nullptr;
 char* database = nullptr;
 int heartbeat_interval = 1000;
+int max_body_bytes = 1024 * 1024;
 
 // A site name becomes part of version-vector keys ("site:incarnation") and of
 // file names: keep it to a plain identifier.
@@ -59,6 +60,12 @@ void define_settings() {
     DefineCustomIntVariable("rulekeeper.heartbeat_interval", "Milliseconds between heartbeats; 0 turns them off.",
                             nullptr, &heartbeat_interval, 1000, 0, 3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS, nullptr,
                             nullptr, nullptr);
+    DefineCustomIntVariable("rulekeeper.max_body_bytes",
+                            "Largest rule body a new version may have, as stored (jsonb), in bytes.",
+                            "Every pod loads every active body; a body beyond this is refused with a clear error. "
+                            "Restored rows are not checked.",
+                            &max_body_bytes, 1024 * 1024, 1024, 1024 * 1024 * 1024, PGC_SIGHUP, GUC_UNIT_BYTE,
+                            nullptr, nullptr, nullptr);
     MarkGUCPrefixReserved("rulekeeper");
 }
 
@@ -66,6 +73,7 @@ const char* site_setting() { return site ? site : ""; }
 const char* environment_setting() { return environment ? environment : ""; }
 const char* database_setting() { return database ? database : "postgres"; }
 int heartbeat_interval_ms() { return heartbeat_interval; }
+int max_body_bytes_setting() { return max_body_bytes; }
 
 const char* require_site(const char* action) {
     if (site == nullptr || site[0] == '\0')

@@ -16,6 +16,7 @@ const char* site_setting();         // "" while unset
 const char* environment_setting();  // "" while unset
 const char* database_setting();
 int heartbeat_interval_ms();
+int max_body_bytes_setting();  // rulekeeper.max_body_bytes
 
 // For a write: the site name, or ERROR naming the unset setting and where to
 // set it. `action` says what was attempted ("create_version").

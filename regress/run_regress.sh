@@ -13,6 +13,8 @@ shared_preload_libraries = 'rulekeeper'
 rulekeeper.site = 'e1'
 rulekeeper.environment = 'e1'
 rulekeeper.heartbeat_interval = 0
+# small, so that bad_input.sql can show the body size limit on a modest body
+rulekeeper.max_body_bytes = '64kB'
 CONF
 run=()
 if [ "$(id -u)" = 0 ]; then

@@ -94,3 +94,13 @@ SELECT pg_reload_conf();
 SELECT pg_sleep(0.5);
 SHOW rulekeeper.site;
 SELECT count(*) = :journal_before AS journal_still_unchanged FROM rulekeeper.journal;
+
+-- A body beyond rulekeeper.max_body_bytes (64kB in this suite's settings) is
+-- refused before any work on it, naming the size and the setting; one under
+-- it is taken. A session cannot raise the limit (PGC_SIGHUP).
+SHOW rulekeeper.max_body_bytes;
+SET rulekeeper.max_body_bytes = '1GB';
+SELECT count(*) AS versions_before FROM rulekeeper.rule_version \gset
+SELECT rulekeeper.create_version('r', jsonb_build_object('text', repeat('x', 70000)));
+SELECT count(*) = :versions_before AS nothing_written FROM rulekeeper.rule_version;
+SELECT rulekeeper.create_version('r', jsonb_build_object('text', repeat('x', 60000))) IS NOT NULL AS under_the_limit_taken;
