@@ -19,6 +19,7 @@
 
 #include <fmt/format.h>
 
+#include "cluster.hpp"
 #include "errors.hpp"
 #include "output.hpp"
 #include "process.hpp"
@@ -155,18 +156,7 @@ std::string setting_of(const std::string& line) {
   return name;
 }
 
-std::string conf_quote(const std::string& value) {
-  std::string out = "'";
-  for (char c : value) {
-    if (c == '\'')
-      out += "''";
-    else if (c == '\\')
-      out += "\\\\";
-    else
-      out += c;
-  }
-  return out + "'";
-}
+using cluster::conf_quote;  // one quoting rule for every settings file we write
 
 // Rewrites `file` without lines setting `names`, then appends `add`.
 void rewrite_settings(const fs::path& file, const std::vector<std::string>& names,

@@ -65,28 +65,10 @@ inline void write_control_toml(Pipeline& p) {
   std::ofstream(p.config) << toml;
 }
 
-inline void transcript(const std::vector<std::string>& args, const CommandResult& r) {
-  const char* path = std::getenv("RULEKEEPER_FAILOVER_TRANSCRIPT");
-  if (path == nullptr || *path == '\0') return;
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  std::ofstream out(path, std::ios::app);
-  out << "### " << (info ? info->name() : "?") << "\n$ rulectl";
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--config") {
-      ++i;
-      continue;
-    }
-    out << " " << (args[i].find(' ') != std::string::npos || args[i].empty() ? "'" + args[i] + "'" : args[i]);
-  }
-  out << "\n" << r.out;
-  if (!r.err.empty()) out << "[stderr]\n" << r.err;
-  out << "[exit " << r.exit_code << "]\n\n";
-}
-
 inline CommandResult run(const Pipeline& p, std::vector<std::string> args) {
   args.insert(args.begin(), {"--config", p.config});
   CommandResult r = run_rulectl(args);
-  transcript(args, r);
+  append_transcript("RULEKEEPER_FAILOVER_TRANSCRIPT", args, r);
   return r;
 }
 

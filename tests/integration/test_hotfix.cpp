@@ -47,30 +47,11 @@ bool contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
 }
 
-// Appends one run to $RULEKEEPER_HOTFIX_TRANSCRIPT (if set).
-void transcript(const std::vector<std::string>& args, const CommandResult& r) {
-  const char* path = std::getenv("RULEKEEPER_HOTFIX_TRANSCRIPT");
-  if (path == nullptr || *path == '\0') return;
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  std::ofstream out(path, std::ios::app);
-  out << "### " << (info ? info->name() : "?") << "\n$ rulectl";
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--config") {  // the test's own rulectl.toml: RULECTL_CONFIG in the docs
-      ++i;
-      continue;
-    }
-    out << " " << (args[i].find(' ') != std::string::npos || args[i].empty() ? "'" + args[i] + "'" : args[i]);
-  }
-  out << "\n" << r.out;
-  if (!r.err.empty()) out << "[stderr]\n" << r.err;
-  out << "[exit " << r.exit_code << "]\n\n";
-}
-
 // rulectl with the pipeline's config (or `config`), recorded.
 CommandResult run(const Pipeline& p, std::vector<std::string> args, const std::string& config = "") {
   args.insert(args.begin(), {"--config", config.empty() ? p.config : config});
   CommandResult r = rulekeeper::testing::run_rulectl(args);
-  transcript(args, r);
+  rulekeeper::testing::append_transcript("RULEKEEPER_HOTFIX_TRANSCRIPT", args, r);
   return r;
 }
 

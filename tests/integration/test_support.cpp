@@ -51,6 +51,24 @@ cluster::ClusterOptions fresh_cluster_options() {
   return o;
 }
 
+void append_transcript(const char* env_var, const std::vector<std::string>& args, const CommandResult& r) {
+  const char* path = std::getenv(env_var);
+  if (path == nullptr || *path == '\0') return;
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::ofstream out(path, std::ios::app);
+  out << "### " << (info ? info->name() : "?") << "\n$ rulectl";
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--config") {  // the test's own rulectl.toml: RULECTL_CONFIG in the docs
+      ++i;
+      continue;
+    }
+    out << " " << (args[i].find(' ') != std::string::npos || args[i].empty() ? "'" + args[i] + "'" : args[i]);
+  }
+  out << "\n" << r.out;
+  if (!r.err.empty()) out << "[stderr]\n" << r.err;
+  out << "[exit " << r.exit_code << "]\n\n";
+}
+
 CommandResult run_rulectl(const std::vector<std::string>& args) {
   fs::path dir = test_dir("-out");
   fs::create_directories(dir);

@@ -30,6 +30,11 @@ struct CommandResult {
 // Runs the rulectl built alongside these tests with `args`.
 CommandResult run_rulectl(const std::vector<std::string>& args);
 
+// When the environment variable `env_var` names a file, appends one rulectl
+// run to it (test name, command without its --config, stdout, stderr, exit
+// code): the examples in docs/ are copied from such transcripts.
+void append_transcript(const char* env_var, const std::vector<std::string>& args, const CommandResult& r);
+
 // Writes `text` to a file in a fresh temporary directory; returns its path.
 std::filesystem::path write_temp_file(const std::string& name, const std::string& text);
 
