@@ -47,7 +47,9 @@ struct Tokens {
 // Phase 1: plain C, no C++ objects alive.
 Tokens tokenize(Jsonb* value) {
     uint32 capacity = 64, count = 0;
-    Token* items = static_cast<Token*>(palloc(sizeof(Token) * capacity));
+    // "Huge" allocations: a large document has more than 2^25 tokens, whose
+    // array passes palloc's 1 GB limit while the text route still copes.
+    Token* items = static_cast<Token*>(MemoryContextAllocHuge(CurrentMemoryContext, sizeof(Token) * capacity));
     uint32 stack_capacity = 16, depth = 0;
     uint32* open = static_cast<uint32*>(palloc(sizeof(uint32) * stack_capacity));
     bool raw_scalar = false;
@@ -57,7 +59,7 @@ Tokens tokenize(Jsonb* value) {
     while ((r = JsonbIteratorNext(&it, &v, false)) != WJB_DONE) {
         if (count == capacity) {
             capacity *= 2;
-            items = static_cast<Token*>(repalloc(items, sizeof(Token) * capacity));
+            items = static_cast<Token*>(repalloc_huge(items, sizeof(Token) * capacity));
         }
         Token& t = items[count];
         t = Token{Kind::null, 0, nullptr, 0};
@@ -70,6 +72,12 @@ Tokens tokenize(Jsonb* value) {
                 stack_capacity *= 2;
                 open = static_cast<uint32*>(repalloc(open, sizeof(uint32) * stack_capacity));
             }
+            // The nesting limit is checked here, before any value is judged,
+            // so a document too deep and holding an inexact number is refused
+            // for its depth, as the text route (which parses first) refuses it.
+            if (depth >= kMaxJsonDepth)
+                ereport(ERROR, (errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+                                errmsg("invalid JSON: nesting deeper than %zu levels", kMaxJsonDepth)));
             open[depth++] = count;
             break;
         case WJB_END_OBJECT:

@@ -41,6 +41,7 @@ struct OriginCursor {
     bool valid = false;         // incarnation known for `site`
     char site[64] = {0};        // the site they were read for (a reload may change it)
     int32 incarnation = 0;
+    Oid journal = InvalidOid;   // the rulekeeper.journal they were read for
     bool seq_valid = false;     // last_seq is the newest origin_seq of (site, incarnation)
     int64 last_seq = 0;
 };
@@ -156,7 +157,15 @@ void set_cursor(const char* site, int32 incarnation) {
 
 void ensure_origin(const char* site) {
     lock_site();
-    if (cursor.valid && strcmp(cursor.site, site) == 0) return;
+    // DROP and CREATE EXTENSION inside one transaction make a new, empty
+    // journal (and incarnation table): nothing read for the old one holds.
+    Oid journal = get_relname_relid("journal", get_namespace_oid("rulekeeper", false));
+    if (cursor.valid && strcmp(cursor.site, site) == 0 && cursor.journal == journal) return;
+    if (cursor.journal != journal) {
+        cursor.valid = false;
+        cursor.seq_valid = false;
+        cursor.journal = journal;
+    }
     if (RecoveryInProgress())
         ereport(ERROR, (errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
                         errmsg("this node (site %s) is a standby in recovery and takes no writes", site)));
@@ -266,8 +275,11 @@ void on_xact(XactEvent event, void*) {
 void on_subxact(SubXactEvent event, SubTransactionId my_subid, SubTransactionId parent_subid, void*) {
     if (event == SUBXACT_EVENT_ABORT_SUB) {
         // The subtransaction's journal rows, incarnation row and (if it took
-        // it) the site lock are gone: re-read everything from the index.
+        // it) the site lock are gone: re-read everything from the index. An
+        // incarnation learnt meanwhile may have been recorded by the aborted
+        // subtransaction: forget it rather than carry it to commit.
         reset_cursor();
+        pending = KnownIncarnation{};
         if (deltas)
             guarded([&] {
                 while (!deltas->empty() && deltas->back().subxact >= my_subid) deltas->pop_back();
