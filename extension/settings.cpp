@@ -61,7 +61,7 @@ void define_settings() {
                             nullptr, &heartbeat_interval, 1000, 0, 3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS, nullptr,
                             nullptr, nullptr);
     DefineCustomIntVariable("rulekeeper.max_body_bytes",
-                            "Largest rule body a new version may have, as stored (jsonb), in bytes.",
+                            "Largest rule body a new version may have, in bytes of its jsonb form (uncompressed).",
                             "Every pod loads every active body; a body beyond this is refused with a clear error. "
                             "Restored rows are not checked.",
                             &max_body_bytes, 1024 * 1024, 1024, 1024 * 1024 * 1024, PGC_SIGHUP, GUC_UNIT_BYTE,

@@ -182,16 +182,16 @@ PGDLLEXPORT Datum rk_rule_version_before_insert(PG_FUNCTION_ARGS) {
     if (!JB_ROOT_IS_OBJECT(body) || JB_ROOT_IS_SCALAR(body))
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                         errmsg("the body of version %s of rule \"%s\" must be a JSON object", label, rule_key)));
-    // Size limit for new rows, before any work on the body. Measured as
-    // stored (jsonb); a restored row (it carries its change_id) was accepted
-    // once and is never refused afterwards.
+    // Size limit for new rows, before the body is canonicalized. Measured in
+    // jsonb form, uncompressed (what every reader gets); a restored row (it
+    // carries its change_id) was accepted once and is never refused afterwards.
     bool no_change_id;
     (void)heap_getattr(tuple, c.change_id, desc, &no_change_id);
     if (no_change_id) {
         Size body_bytes = VARSIZE(body);
         if (body_bytes > static_cast<Size>(rulekeeper::pg::max_body_bytes_setting()))
             ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-                            errmsg("the body of version %s of rule \"%s\" is %zu bytes as stored; "
+                            errmsg("the body of version %s of rule \"%s\" is %zu bytes in jsonb form; "
                                    "rulekeeper.max_body_bytes is %d",
                                    label, rule_key, static_cast<size_t>(body_bytes),
                                    rulekeeper::pg::max_body_bytes_setting()),
