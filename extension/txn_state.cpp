@@ -18,6 +18,7 @@ extern "C" {
 #include "catalog/pg_class.h"
 #include "utils/syscache.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
 }
@@ -157,15 +158,11 @@ void set_cursor(const char* site, int32 incarnation) {
 
 void ensure_origin(const char* site) {
     lock_site();
-    // DROP and CREATE EXTENSION inside one transaction make a new, empty
-    // journal (and incarnation table): nothing read for the old one holds.
-    Oid journal = get_relname_relid("journal", get_namespace_oid("rulekeeper", false));
-    if (cursor.valid && strcmp(cursor.site, site) == 0 && cursor.journal == journal) return;
-    if (cursor.journal != journal) {
-        cursor.valid = false;
-        cursor.seq_valid = false;
-        cursor.journal = journal;
-    }
+    if (cursor.valid && strcmp(cursor.site, site) == 0) return;
+    // What is read now holds until the journal's relcache entry is
+    // invalidated (on_relcache_inval), e.g. by DROP and CREATE EXTENSION
+    // inside this transaction, which make a new, empty journal.
+    cursor.journal = get_relname_relid("journal", get_namespace_oid("rulekeeper", false));
     if (RecoveryInProgress())
         ereport(ERROR, (errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
                         errmsg("this node (site %s) is a standby in recovery and takes no writes", site)));
@@ -272,6 +269,18 @@ void on_xact(XactEvent event, void*) {
     }
 }
 
+// Any invalidation of the journal's relcache entry (or of all entries) makes
+// the cursor read again: a dropped and re-created journal is another table.
+// A spurious invalidation (another backend's VACUUM) only costs one re-read
+// under the lock, which is as correct as the first.
+void on_relcache_inval(Datum, Oid relid) {
+    if (!cursor.valid) return;
+    if (relid == InvalidOid || relid == cursor.journal) {
+        cursor.valid = false;
+        cursor.seq_valid = false;
+    }
+}
+
 void on_subxact(SubXactEvent event, SubTransactionId my_subid, SubTransactionId parent_subid, void*) {
     if (event == SUBXACT_EVENT_ABORT_SUB) {
         // The subtransaction's journal rows, incarnation row and (if it took
@@ -302,6 +311,7 @@ void on_subxact(SubXactEvent event, SubTransactionId my_subid, SubTransactionId 
 void register_callbacks() {
     RegisterXactCallback(on_xact, nullptr);
     RegisterSubXactCallback(on_subxact, nullptr);
+    CacheRegisterRelcacheCallback(on_relcache_inval, (Datum)0);
 }
 
 void lock_site() {
