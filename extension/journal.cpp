@@ -60,9 +60,10 @@ int64 read_max_seq(const char* site, int32 incarnation) {
     int64 max = 0;
     if (index_getnext_slot(scan, BackwardScanDirection, slot)) {
         int attnum = SPI_fnumber(RelationGetDescr(heap), "origin_seq");
+        if (attnum <= 0) elog(ERROR, "rulekeeper: rulekeeper.journal has no column origin_seq");
         bool isnull;
         Datum d = slot_getattr(slot, attnum, &isnull);
-        if (attnum <= 0 || isnull) elog(ERROR, "rulekeeper: journal entry without origin_seq");
+        if (isnull) elog(ERROR, "rulekeeper: journal entry without origin_seq");
         max = DatumGetInt64(d);
     }
     ExecDropSingleTupleTableSlot(slot);
