@@ -50,17 +50,6 @@ std::string trim(std::string s) {
   return s.substr(i);
 }
 
-std::string utc_now_ms() {
-  using namespace std::chrono;
-  auto now = system_clock::now();
-  std::time_t t = system_clock::to_time_t(now);
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
-  auto ms = duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                     tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
-}
-
 bool loopback(const std::string& host) {
   return host.empty() || host == "localhost" || host == "127.0.0.1" || host == "::1" || host[0] == '/';
 }
@@ -92,7 +81,7 @@ int pid_in_lock_file(const config::SiteConfig& site) {
 // Runs a configured shell command (start_command / stop_command).
 void run_site_command(const config::SiteConfig& site, const std::string& key, const std::string& command,
                       const fs::path& log, std::chrono::seconds timeout) {
-  append_log(log, fmt::format("\n--- {} rulectl runs {} of site {}: {}\n", utc_now_ms(), key, site.name, command));
+  append_log(log, fmt::format("\n--- {} rulectl runs {} of site {}: {}\n", output::utc_now_text(), key, site.name, command));
   process::RunOptions opts;
   opts.stdout_file = log;
   opts.timeout = timeout;
@@ -111,7 +100,7 @@ std::string run_tool(const config::SiteConfig& site, const std::string& tool, co
   const fs::path capture = log.string() + ".out";
   std::error_code ec;
   fs::remove(capture, ec);
-  append_log(log, fmt::format("\n--- {} rulectl runs: {}\n", utc_now_ms(), process::quote_command(argv)));
+  append_log(log, fmt::format("\n--- {} rulectl runs: {}\n", output::utc_now_text(), process::quote_command(argv)));
   ::setenv("LC_ALL", "C", 1);  // pg_controldata's labels are translated otherwise
   process::RunOptions opts;
   opts.stdout_file = capture;
@@ -176,7 +165,7 @@ void rewrite_settings(const fs::path& file, const std::vector<std::string>& name
     out += line + "\n";
   }
   if (!add.empty()) {
-    out += "# written by rulectl (failover/rejoin) " + utc_now_ms() + "\n";
+    out += "# written by rulectl (failover/rejoin) " + output::utc_now_text() + "\n";
     for (const auto& [k, v] : add) out += k + " = " + conf_quote(v) + "\n";
     changed = true;
   }
@@ -277,7 +266,7 @@ ControlLock::ControlLock(const config::Config& config, const std::string& action
                      fmt::format("another failover or rejoin is running ({}); refusing to {} meanwhile (lock {})",
                                  holder.empty() ? "holder unknown" : holder, action, path.string()));
   }
-  std::string me = fmt::format("rulectl {} pid {} since {}\n", action, ::getpid(), utc_now_ms());
+  std::string me = fmt::format("rulectl {} pid {} since {}\n", action, ::getpid(), output::utc_now_text());
   if (::ftruncate(fd_, 0) == 0) {
     ssize_t n = ::pwrite(fd_, me.data(), me.size(), 0);
     (void)n;
@@ -316,7 +305,7 @@ void Steps::end(const std::string& detail) {
   Step& s = steps_.back();
   s.seconds = elapsed() - s.started;
   s.detail = detail;
-  s.at = utc_now_ms();
+  s.at = output::utc_now_text();
   open_ = false;
   std::cerr << fmt::format("[{:7.3f}s] {} ({:.3f}s){}{}", elapsed(), s.name, s.seconds, detail.empty() ? "" : ": ",
                            detail)
@@ -329,7 +318,7 @@ void Steps::note(const std::string& name, const std::string& detail) {
   s.name = name;
   s.detail = detail;
   s.started = elapsed();
-  s.at = utc_now_ms();
+  s.at = output::utc_now_text();
   steps_.push_back(s);
   std::cerr << fmt::format("[{:7.3f}s] {}: {}", s.started, name, detail) << std::endl;
 }

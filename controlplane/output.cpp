@@ -2,6 +2,8 @@
 #include "output.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <ctime>
 #include <iostream>
 
 #include <fmt/format.h>
@@ -55,6 +57,17 @@ void print_json(const nlohmann::json& document) { std::cout << document.dump(2) 
 void Progress::step(const std::string& what) const {
   double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   std::cerr << fmt::format("[{:6.1f}s] {}", s, what) << std::endl;
+}
+
+std::string utc_now_text() {
+  using namespace std::chrono;
+  auto now = system_clock::now();
+  std::time_t t = system_clock::to_time_t(now);
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  auto ms = duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                     tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
 }
 
 }  // namespace rulekeeper::output

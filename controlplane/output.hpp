@@ -29,6 +29,10 @@ std::size_t display_width(const std::string& utf8);
 // The first `keep` characters and "…" if longer.
 std::string abbreviate(const std::string& text, std::size_t keep);
 
+// The current time in UTC with milliseconds, "2026-11-26T18:37:22.123Z":
+// how every timestamp rulectl writes (logs, events, state files) reads.
+std::string utc_now_text();
+
 // The one JSON document of a --json run, on stdout.
 void print_json(const nlohmann::json& document);
 

@@ -34,17 +34,6 @@ struct WatchOptions {
   long long count = 0;  // checks, 0 = forever
 };
 
-std::string now_text() {
-  using namespace std::chrono;
-  auto now = system_clock::now();
-  std::time_t t = system_clock::to_time_t(now);
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
-  auto ms = duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                     tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
-}
-
 struct Watched {
   const config::SiteConfig* cfg = nullptr;
   std::unique_ptr<pqxx::connection> conn;
@@ -111,10 +100,10 @@ int watch(const GlobalOptions& global, const WatchOptions& o) {
   std::ostream& out = global.json ? std::cerr : std::cout;
   json events = json::array();
   auto emit = [&](const std::string& site, const std::string& from, const std::string& to, const std::string& detail) {
-    std::string line = fmt::format("{}  {:<8} {} -> {}{}", now_text(), site, from.empty() ? "(start)" : from, to,
+    std::string line = fmt::format("{}  {:<8} {} -> {}{}", output::utc_now_text(), site, from.empty() ? "(start)" : from, to,
                                    detail.empty() ? "" : " (" + detail + ")");
     out << line << std::endl;
-    events.push_back({{"at", now_text()}, {"site", site}, {"from", from}, {"to", to}, {"detail", detail}});
+    events.push_back({{"at", output::utc_now_text()}, {"site", site}, {"from", from}, {"to", to}, {"detail", detail}});
   };
 
   std::string primary;  // the E3 primary being followed
@@ -158,7 +147,7 @@ int watch(const GlobalOptions& global, const WatchOptions& o) {
         fired = false;
       } else if (++failures == 1) {
         first_failure = std::chrono::steady_clock::now();
-        first_failure_at = now_text();
+        first_failure_at = output::utc_now_text();
       }
       if (failures >= o.fail_after && !fired) {
         std::vector<std::string> standbys;
