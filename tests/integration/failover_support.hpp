@@ -18,7 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "pipeline.hpp"
-#include "process.hpp"
+#include "pgnode/process.hpp"
 
 namespace rulekeeper::testing::fo {
 

@@ -12,7 +12,7 @@
 
 #include <pqxx/pqxx>
 
-#include "cluster.hpp"
+#include "sandbox/cluster.hpp"
 #include "test_support.hpp"
 
 namespace rulekeeper::testing {

@@ -9,8 +9,8 @@
 
 #include <gtest/gtest.h>
 
-#include "cluster.hpp"
-#include "process.hpp"
+#include "sandbox/cluster.hpp"
+#include "pgnode/process.hpp"
 #include "test_support.hpp"
 
 using namespace rulekeeper;

@@ -16,7 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "pipeline.hpp"
-#include "process.hpp"
+#include "pgnode/process.hpp"
 
 using namespace rulekeeper;
 using rulekeeper::testing::kPortBase;

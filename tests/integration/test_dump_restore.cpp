@@ -5,8 +5,8 @@
 // database), so its changes can never collide with the original's.
 #include <gtest/gtest.h>
 
-#include "cluster.hpp"
-#include "process.hpp"
+#include "sandbox/cluster.hpp"
+#include "pgnode/process.hpp"
 #include "test_support.hpp"
 
 using namespace rulekeeper;

@@ -6,7 +6,7 @@
 
 #include <gtest/gtest.h>
 
-#include "cluster.hpp"
+#include "sandbox/cluster.hpp"
 #include "test_support.hpp"
 
 using namespace rulekeeper;

@@ -5,8 +5,8 @@
 // string, boolean and nested bodies with keys in the Basic Multilingual Plane.
 #include <gtest/gtest.h>
 
-#include "cluster.hpp"
-#include "process.hpp"
+#include "sandbox/cluster.hpp"
+#include "pgnode/process.hpp"
 #include "test_support.hpp"
 
 using namespace rulekeeper;

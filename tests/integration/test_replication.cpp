@@ -20,7 +20,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "cluster.hpp"
+#include "sandbox/cluster.hpp"
 #include "test_support.hpp"
 
 using namespace rulekeeper;

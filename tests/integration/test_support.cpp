@@ -10,7 +10,7 @@
 
 #include <gtest/gtest.h>
 
-#include "process.hpp"
+#include "pgnode/process.hpp"
 
 namespace fs = std::filesystem;
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "cluster.hpp"
+#include "sandbox/cluster.hpp"
 
 namespace rulekeeper::testing {
 

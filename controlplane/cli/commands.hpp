@@ -1,0 +1,46 @@
+// The verb groups of rulectl, one source file each; main.cpp wires them into
+// CLI11. A verb's callback stores its exit code in `exit_code` and reports
+// failures by throwing (common::ExitError carries a specific exit code).
+#pragma once
+
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "site/config.hpp"
+
+namespace rulekeeper::cli {
+
+struct GlobalOptions {
+  std::string config_file;  // --config; empty: $RULECTL_CONFIG, else ./rulectl.toml
+  bool json = false;        // stdout holds exactly one JSON document
+  bool yes = false;         // no confirmation prompts
+};
+
+// Loads the config the global options point at.
+config::Config load_config(const GlobalOptions& global);
+
+void add_status(CLI::App& app, GlobalOptions& global, int& exit_code);
+void add_sandbox(CLI::App& app, GlobalOptions& global, int& exit_code);
+void add_at_risk(CLI::App& app, GlobalOptions& global, int& exit_code);
+void add_compare(CLI::App& app, GlobalOptions& global, int& exit_code);
+void add_release(CLI::App& app, GlobalOptions& global, int& exit_code);
+// validate, activate, deactivate, rollback, pin, unpin, cutover (channels.cpp).
+void add_channels(CLI::App& app, GlobalOptions& global, int& exit_code);
+// hotfix, hotfix list|show|replay (hotfix.cpp); diff (diff.cpp).
+void add_hotfix(CLI::App& app, GlobalOptions& global, int& exit_code);
+void add_diff(CLI::App& app, GlobalOptions& global, int& exit_code);
+// failover (failover.cpp), rejoin (rejoin.cpp), reconcile and conflicts
+// list|resolve (reconcile.cpp), watch (watch.cpp).
+void add_failover(CLI::App& app, GlobalOptions& global, int& exit_code);
+void add_rejoin(CLI::App& app, GlobalOptions& global, int& exit_code);
+void add_reconcile(CLI::App& app, GlobalOptions& global, int& exit_code);
+void add_watch(CLI::App& app, GlobalOptions& global, int& exit_code);
+
+// `status` for a loaded config: prints the table (or, with json_out given,
+// fills it with the {"sites":[...]} document instead) and returns the exit
+// code (4 if any site is unreachable). Shared with `sandbox up`.
+int report_status(const config::Config& config, nlohmann::json* json_out);
+
+}  // namespace rulekeeper::cli

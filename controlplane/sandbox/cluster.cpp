@@ -1,0 +1,495 @@
+// The throwaway-cluster fixture: initdb, pg_ctl, pg_basebackup and the waits
+// around them. See cluster.hpp for the layout and why it is shaped this way.
+#include "sandbox/cluster.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "pgnode/process.hpp"
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace rulekeeper::cluster {
+namespace {
+
+// Writes a small file and hands it to the server's OS user.
+void write_file(const fs::path& path, const std::string& text) {
+  {
+    std::ofstream out(path, std::ios::trunc);
+    if (!out) throw std::runtime_error("cannot write " + path.string());
+    out << text;
+    if (!out.flush()) throw std::runtime_error("cannot write " + path.string());
+  }
+  process::chown_to_postgres(path, false);
+}
+
+void make_dir(const fs::path& path) {
+  fs::create_directories(path);
+  process::chown_to_postgres(path, false);
+}
+
+// State letter from /proc/PID/stat ('Z' zombie), or '\0' if there is no such
+// process. The command name sits in parentheses and may contain spaces.
+char proc_state(int pid, int* ppid = nullptr, std::string* comm = nullptr) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!in || !std::getline(in, line)) return '\0';
+  auto open = line.find('(');
+  auto close = line.rfind(')');
+  if (open == std::string::npos || close == std::string::npos || close + 2 >= line.size())
+    return '\0';
+  if (comm) *comm = line.substr(open + 1, close - open - 1);
+  std::istringstream rest(line.substr(close + 2));
+  char state = '\0';
+  int parent = 0;
+  rest >> state >> parent;
+  if (ppid) *ppid = parent;
+  return state;
+}
+
+// Gone for good: not even a zombie (POSTGRES-NOTES: a zombie postmaster's PID
+// in the lock file counts as alive).
+bool pid_gone(int pid) {
+  if (::kill(pid, 0) == 0) return false;
+  if (errno != ESRCH) return false;  // EPERM: exists, someone else's
+  return !fs::exists("/proc/" + std::to_string(pid));
+}
+
+std::vector<int> children_of(int parent) {
+  std::vector<int> out;
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    int pid = std::atoi(name.c_str());
+    int ppid = 0;
+    if (proc_state(pid, &ppid) != '\0' && ppid == parent) out.push_back(pid);
+  }
+  return out;
+}
+
+const char* mode_name(StopMode m) {
+  switch (m) {
+    case StopMode::smart: return "smart";
+    case StopMode::fast: return "fast";
+    case StopMode::immediate: return "immediate";
+  }
+  return "fast";
+}
+
+// Polls `ready` every 100 ms until it says yes or `timeout` passes; then
+// throws naming what was waited for (and the last error seen, if any).
+template <class F>
+void wait_until(const std::string& what, seconds timeout, F ready) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string last_error;
+  for (;;) {
+    try {
+      if (ready()) return;
+      last_error.clear();
+    } catch (const std::exception& e) {
+      last_error = e.what();
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      std::string msg = fmt::format("timed out after {}s waiting for {}", timeout.count(), what);
+      if (!last_error.empty()) msg += " (last error: " + last_error + ")";
+      throw std::runtime_error(msg);
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+}
+
+}  // namespace
+
+std::string conf_quote(const std::string& value) {
+  std::string out = "'";
+  for (char c : value) {
+    if (c == '\'')
+      out += "''";
+    else if (c == '\\')
+      out += "\\\\";
+    else
+      out += c;
+  }
+  return out + "'";
+}
+
+bool extension_installed() {
+  return fs::exists(fs::path(RULEKEEPER_PG_PKGLIBDIR) / "rulekeeper.so");
+}
+
+void prepare_base(const ClusterOptions& options) {
+  if (options.base.empty()) throw std::invalid_argument("cluster base directory is empty");
+  make_dir(options.base);
+  make_dir(options.base / "sock");
+}
+
+void write_common_conf(const ClusterOptions& options) {
+  std::string text =
+      "# Settings shared by every node under this base directory (written by the\n"
+      "# rulekeeper cluster fixture). Node-specific settings live in\n"
+      "# <site>/conf/postgresql.conf, which includes this file.\n";
+  if (options.with_extension) text += "shared_preload_libraries = 'rulekeeper'\n";
+  text += fmt::format("rulekeeper.database = {}\n", conf_quote(options.database));
+  text +=
+      "wal_level = replica\n"
+      "wal_log_hints = on                 # pg_rewind needs it\n"
+      "max_wal_senders = 10\n"
+      "max_replication_slots = 10\n"
+      "hot_standby = on\n"
+      "hot_standby_feedback = on\n"
+      "wal_keep_size = '256MB'\n"
+      "max_slot_wal_keep_size = '1GB'\n"
+      "logging_collector = off            # the server log is <site>/log (pg_ctl -l)\n"
+      "# After a crash, sync the data directory with one syncfs() instead of an\n"
+      "# fsync per file (seconds per restart in kill -9 tests); still durable.\n"
+      "recovery_init_sync_method = syncfs\n"
+      "# fsync stays on: crash tests (kill -9) must see what a real crash leaves.\n";
+  write_file(options.base / "common.conf", text);
+}
+
+Node::Node(ClusterOptions cluster, NodeOptions node)
+    : cluster_(std::move(cluster)), node_(std::move(node)) {
+  if (node_.site.empty()) throw std::invalid_argument("cluster node needs a site name");
+  if (node_.port <= 0) throw std::invalid_argument("cluster node " + node_.site + " needs a port");
+}
+
+fs::path Node::node_dir() const { return cluster_.base / node_.site; }
+fs::path Node::data_dir() const { return node_dir() / "data"; }
+fs::path Node::conf_file() const { return node_dir() / "conf" / "postgresql.conf"; }
+fs::path Node::log_file() const { return node_dir() / "log"; }
+fs::path Node::socket_dir() const { return cluster_.base / "sock"; }
+
+std::string Node::conninfo(const std::string& dbname) const {
+  return fmt::format("host=127.0.0.1 port={} user=postgres dbname={} connect_timeout=5",
+                     node_.port, dbname.empty() ? cluster_.database : dbname);
+}
+
+void Node::prepare_node_dir() const {
+  prepare_base(cluster_);
+  make_dir(node_dir());
+  make_dir(node_dir() / "conf");
+  if (!fs::exists(log_file())) write_file(log_file(), "");
+}
+
+void Node::run_tool(const std::string& tool, const std::vector<std::string>& args,
+                    std::chrono::milliseconds timeout) const {
+  std::vector<std::string> argv{(fs::path(cluster_.bindir) / tool).string()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  {
+    std::ofstream log(log_file(), std::ios::app);
+    log << "\n--- rulekeeper fixture runs: " << process::quote_command(argv) << "\n";
+  }
+  process::RunOptions opts;
+  opts.stdout_file = log_file();
+  opts.cwd = node_dir();
+  opts.timeout = timeout;
+  opts.as_postgres_if_root = true;
+  process::RunResult r = process::run(argv, opts);
+  if (!r.ok())
+    throw std::runtime_error(fmt::format("{} for site {} failed ({}); end of {}:\n{}", tool,
+                                         node_.site, r.describe(), log_file().string(),
+                                         process::tail_of_file(log_file(), 1500)));
+}
+
+void Node::write_hba() const {
+  write_file(data_dir() / "pg_hba.conf",
+             "# Sandbox/test clusters only: trust on loopback and the local socket.\n"
+             "local   all             all                     trust\n"
+             "local   replication     all                     trust\n"
+             "host    all             all     127.0.0.1/32    trust\n"
+             "host    replication     all     127.0.0.1/32    trust\n");
+}
+
+void Node::write_config() {
+  prepare_node_dir();
+  write_common_conf(cluster_);
+  std::string text = fmt::format(
+      "# Node settings of site {} (written by the rulekeeper cluster fixture).\n"
+      "# Outside PGDATA on purpose: pg_basebackup and pg_rewind copy the source's\n"
+      "# config files into PGDATA, and must never change who this node is.\n"
+      "include {}\n"
+      "port = {}\n"
+      "cluster_name = {}\n"
+      "listen_addresses = '127.0.0.1'\n"
+      "unix_socket_directories = {}\n"
+      "rulekeeper.site = {}\n"
+      "rulekeeper.environment = {}\n",
+      node_.site, conf_quote((cluster_.base / "common.conf").string()), node_.port,
+      conf_quote(node_.site), conf_quote(socket_dir().string()), conf_quote(node_.site),
+      conf_quote(node_.environment));
+  if (!node_.primary_conninfo.empty())
+    text += fmt::format("primary_conninfo = {}\n", conf_quote(node_.primary_conninfo));
+  if (!node_.primary_slot_name.empty())
+    text += fmt::format("primary_slot_name = {}\n", conf_quote(node_.primary_slot_name));
+  if (!node_.synchronous_standby_names.empty())
+    text += fmt::format("synchronous_standby_names = {}\n",
+                        conf_quote(node_.synchronous_standby_names));
+  for (const auto& [name, value] : node_.extra_settings) text += name + " = " + value + "\n";
+  write_file(conf_file(), text);
+}
+
+void Node::init_primary() {
+  prepare_node_dir();
+  if (fs::exists(data_dir()) && !fs::is_empty(data_dir()))
+    throw std::runtime_error(fmt::format("site {}: {} already holds a cluster", node_.site,
+                                         data_dir().string()));
+  // --no-sync: only initdb's own flush of a brand-new throwaway cluster.
+  run_tool("initdb",
+           {"-D", data_dir().string(), "-E", "UTF8", "--locale=C.UTF-8", "-U", "postgres",
+            "--auth=trust", "--no-sync"},
+           120s);
+  write_hba();
+  write_config();
+  start();
+}
+
+void Node::init_standby_of(Node& primary) {
+  prepare_node_dir();
+  if (fs::exists(data_dir()))
+    throw std::runtime_error(fmt::format("site {}: {} already exists", node_.site,
+                                         data_dir().string()));
+  // A physical slot named after the standby, reserving WAL from now on, so
+  // the primary keeps what this standby has not received (bounded by
+  // max_slot_wal_keep_size).
+  {
+    auto c = primary.connect("postgres");
+    pqxx::nontransaction tx(*c);
+    tx.exec_params(
+        "SELECT pg_create_physical_replication_slot($1, true) "
+        "WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)",
+        node_.site);
+  }
+  run_tool("pg_basebackup",
+           {"-D", data_dir().string(), "-h", "127.0.0.1", "-p", std::to_string(primary.port()),
+            "-U", "postgres", "-X", "stream", "-S", node_.site, "-c", "fast", "--no-sync"},
+           300s);
+  write_file(data_dir() / "standby.signal", "");
+  node_.primary_conninfo = fmt::format("host=127.0.0.1 port={} user=postgres application_name={}",
+                                       primary.port(), node_.site);
+  node_.primary_slot_name = node_.site;
+  write_config();
+  start();
+}
+
+void Node::create_database(const std::string& dbname_in) {
+  const std::string dbname = dbname_in.empty() ? cluster_.database : dbname_in;
+  {
+    auto c = connect("postgres");
+    pqxx::nontransaction tx(*c);
+    if (tx.exec_params("SELECT 1 FROM pg_database WHERE datname = $1", dbname).empty())
+      tx.exec0("CREATE DATABASE " + tx.quote_name(dbname));  // an identifier cannot be a parameter
+  }
+  if (cluster_.with_extension) {
+    auto c = connect(dbname);
+    pqxx::nontransaction tx(*c);
+    tx.exec0("CREATE EXTENSION IF NOT EXISTS rulekeeper");
+  }
+}
+
+void Node::start(seconds timeout) {
+  if (running()) return;
+  // A postmaster killed by someone else may still be a zombie: its PID in
+  // postmaster.pid counts as alive and the new server would refuse to start.
+  int old_pid = 0;
+  if (std::ifstream in(data_dir() / "postmaster.pid"); in && (in >> old_pid) && old_pid > 0 &&
+                                                        proc_state(old_pid) == 'Z')
+    wait_until(fmt::format("the dead postmaster (PID {}) of site {} to be reaped before starting it",
+                           old_pid, node_.site),
+               seconds(30), [&] { return pid_gone(old_pid); });
+  // pg_ctl hands -o to /bin/sh: the path must be shell-quoted inside it.
+  run_tool("pg_ctl",
+           {"-D", data_dir().string(), "-l", log_file().string(), "-w", "-t",
+            std::to_string(timeout.count()), "-o",
+            "-c config_file=" + process::shell_quote(conf_file().string()), "start"},
+           timeout + 15s);
+}
+
+void Node::stop(StopMode mode, seconds timeout) {
+  if (!running()) return;
+  run_tool("pg_ctl",
+           {"-D", data_dir().string(), "-m", mode_name(mode), "-w", "-t",
+            std::to_string(timeout.count()), "stop"},
+           timeout + 15s);
+}
+
+void Node::restart(seconds timeout) {
+  stop(StopMode::fast, timeout);
+  start(timeout);
+}
+
+int Node::postmaster_pid() const {
+  std::ifstream in(data_dir() / "postmaster.pid");
+  int pid = 0;
+  if (!in || !(in >> pid) || pid <= 0) return 0;
+  std::string comm;
+  char state = proc_state(pid, nullptr, &comm);
+  // A reused PID of an unrelated process, or a zombie, is not our server.
+  if (state == '\0' || state == 'Z' || comm.rfind("postgres", 0) != 0) return 0;
+  return pid;
+}
+
+void Node::kill9(seconds timeout) {
+  const int pid = postmaster_pid();
+  if (pid == 0) throw std::runtime_error("kill9: site " + node_.site + " is not running");
+  std::vector<int> victims = children_of(pid);
+  const auto t0 = std::chrono::steady_clock::now();
+  ::kill(pid, SIGKILL);
+  // Its backends would die on their own when they notice; a crashed host
+  // does not wait for them, and a new postmaster refuses to start while they
+  // still hold the old shared memory.
+  for (int child : victims) ::kill(child, SIGKILL);
+  victims.push_back(pid);
+  wait_until(fmt::format("the killed postmaster (PID {}) of site {} and its children to be gone "
+                         "(a zombie keeps the lock file alive)",
+                         pid, node_.site),
+             timeout, [&] {
+               for (int v : victims)
+                 if (!pid_gone(v)) return false;
+               return true;
+             });
+  const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::ofstream(log_file(), std::ios::app)
+      << fmt::format("\n--- rulekeeper fixture: kill -9 of postmaster PID {} and {} children; all gone "
+                     "after {:.2f}s\n",
+                     pid, victims.size() - 1, waited);
+}
+
+std::unique_ptr<pqxx::connection> Node::connect(const std::string& dbname) const {
+  return std::make_unique<pqxx::connection>(conninfo(dbname));
+}
+
+pqxx::result Node::exec(const std::string& sql, const std::string& dbname) const {
+  auto c = connect(dbname);
+  pqxx::nontransaction tx(*c);
+  return tx.exec(sql);
+}
+
+std::string Node::query_value(const std::string& sql, const std::string& dbname) const {
+  pqxx::result r = exec(sql, dbname);
+  if (r.empty() || r[0].empty() || r[0][0].is_null()) return {};
+  return r[0][0].c_str();
+}
+
+bool Node::in_recovery() const { return query_value("SELECT pg_is_in_recovery()", "postgres") == "t"; }
+
+std::string Node::current_lsn() const {
+  return query_value("SELECT pg_current_wal_lsn()", "postgres");
+}
+
+std::string Node::replay_lsn() const {
+  return query_value("SELECT pg_last_wal_replay_lsn()", "postgres");
+}
+
+void Node::promote(seconds timeout) {
+  auto c = connect("postgres");
+  pqxx::nontransaction tx(*c);
+  auto r = tx.exec_params("SELECT pg_promote(true, $1)", static_cast<int>(timeout.count()));
+  if (r[0][0].as<bool>() != true)
+    throw std::runtime_error(fmt::format("promotion of site {} did not finish within {}s",
+                                         node_.site, timeout.count()));
+}
+
+void Node::pause_replay(seconds timeout) {
+  exec("SELECT pg_wal_replay_pause()", "postgres");
+  wait_until(fmt::format("WAL replay on site {} to be paused", node_.site), timeout, [&] {
+    return query_value("SELECT pg_get_wal_replay_pause_state()", "postgres") == "paused";
+  });
+}
+
+void Node::resume_replay() { exec("SELECT pg_wal_replay_resume()", "postgres"); }
+
+void Node::wait_replayed(const Node& primary, seconds timeout) const {
+  const std::string target = primary.current_lsn();
+  std::string seen;
+  try {
+    wait_until(fmt::format("site {} to replay {}'s WAL up to {}", node_.site, primary.site(), target),
+               timeout, [&] {
+                 auto c = connect("postgres");
+                 pqxx::nontransaction tx(*c);
+                 auto r = tx.exec_params(
+                     "SELECT pg_last_wal_replay_lsn()::text, "
+                     "       coalesce(pg_last_wal_replay_lsn() >= $1::pg_lsn, false)",
+                     target);
+                 seen = r[0][0].is_null() ? "nothing" : r[0][0].c_str();
+                 return r[0][1].as<bool>();
+               });
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error(std::string(e.what()) + "; last replayed: " + seen);
+  }
+}
+
+void Node::wait_ready(const std::string& dbname, seconds timeout) const {
+  const std::string db = dbname.empty() ? cluster_.database : dbname;
+  wait_until(fmt::format("site {} (port {}) to accept connections to database {}", node_.site,
+                         node_.port, db),
+             timeout, [&] {
+               auto c = connect(db);
+               return c->is_open();
+             });
+}
+
+void Node::destroy() {
+  if (running()) {
+    try {
+      stop(StopMode::immediate, 30s);
+    } catch (const std::exception&) {
+      kill9();
+    }
+  }
+  fs::remove_all(node_dir());
+}
+
+ClusterSet::ClusterSet(ClusterOptions options, Teardown teardown)
+    : options_(std::move(options)), teardown_(teardown) {
+  // Keep a failed test's clusters for a post-mortem (logs, data) on request.
+  if (const char* keep = std::getenv("RULEKEEPER_KEEP_CLUSTERS");
+      keep != nullptr && std::string(keep) == "1" && teardown_ == Teardown::destroy)
+    teardown_ = Teardown::stop_only;
+  prepare_base(options_);
+}
+
+ClusterSet::~ClusterSet() {
+  if (teardown_ == Teardown::keep) return;
+  // Standbys first (added after their primaries): no reconnect noise.
+  for (auto it = nodes_.rbegin(); it != nodes_.rend(); ++it) {
+    Node& n = **it;
+    try {
+      if (n.running()) n.stop(StopMode::immediate, 30s);
+    } catch (...) {
+      try {
+        if (n.running()) n.kill9();
+      } catch (...) {
+        // A destructor must not throw; nothing more we can do here.
+      }
+    }
+  }
+  if (teardown_ == Teardown::destroy) {
+    std::error_code ec;
+    fs::remove_all(options_.base, ec);
+  }
+}
+
+Node& ClusterSet::add(NodeOptions node) {
+  for (const auto& n : nodes_)
+    if (n->site() == node.site) throw std::invalid_argument("site " + node.site + " added twice");
+  nodes_.push_back(std::make_unique<Node>(options_, std::move(node)));
+  return *nodes_.back();
+}
+
+Node& ClusterSet::node(const std::string& site) {
+  for (auto& n : nodes_)
+    if (n->site() == site) return *n;
+  throw std::out_of_range("no node for site " + site);
+}
+
+}  // namespace rulekeeper::cluster

@@ -1,0 +1,140 @@
+// Reading and checking rulectl.toml. Unknown keys are errors: a typo such as
+// `enviroment` would otherwise silently leave a site without an environment.
+#include "site/config.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <set>
+#include <tuple>
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+namespace rulekeeper::config {
+namespace {
+
+[[noreturn]] void fail(const std::string& path, const std::string& key, const std::string& what) {
+  throw ConfigError(fmt::format("{}: {}: {}", path, key, what));
+}
+
+std::string required_string(const std::string& path, const toml::table& t, const std::string& key,
+                            const std::string& qualified) {
+  const toml::node* n = t.get(key);
+  if (n == nullptr) fail(path, qualified, "missing (a string is required)");
+  auto v = n->value<std::string>();
+  if (!n->is_string() || !v) fail(path, qualified, "must be a string");
+  if (v->empty()) fail(path, qualified, "must not be empty");
+  return *v;
+}
+
+std::optional<std::string> optional_string(const std::string& path, const toml::table& t,
+                                           const std::string& key, const std::string& qualified) {
+  const toml::node* n = t.get(key);
+  if (n == nullptr) return std::nullopt;
+  if (!n->is_string()) fail(path, qualified, "must be a string");
+  return n->value<std::string>();
+}
+
+void reject_unknown(const std::string& path, const toml::table& t, const std::string& prefix,
+                    const std::set<std::string>& known) {
+  for (const auto& [k, v] : t) {
+    std::string key(k.str());
+    if (!known.count(key))
+      fail(path, prefix + key,
+           fmt::format("unknown key (known: {})", fmt::join(known.begin(), known.end(), ", ")));
+  }
+}
+
+int environment_rank(const std::string& env) { return env == "e1" ? 0 : env == "e2" ? 1 : 2; }
+
+}  // namespace
+
+const SiteConfig* Config::find(const std::string& name) const {
+  for (const auto& s : sites)
+    if (s.name == name) return &s;
+  return nullptr;
+}
+
+std::string resolve_path(const std::string& flag_value) {
+  if (!flag_value.empty()) return flag_value;
+  if (const char* env = std::getenv("RULECTL_CONFIG"); env != nullptr && *env != '\0') return env;
+  return "rulectl.toml";
+}
+
+std::string default_state_dir() {
+  if (const char* x = std::getenv("XDG_STATE_HOME"); x != nullptr && *x != '\0')
+    return std::string(x) + "/rulectl";
+  if (const char* h = std::getenv("HOME"); h != nullptr && *h != '\0')
+    return std::string(h) + "/.local/state/rulectl";
+  return ".rulectl-state";
+}
+
+Config load(const std::string& path) {
+  if (!std::filesystem::exists(path))
+    throw ConfigError(fmt::format(
+        "{}: no such file (give --config FILE or set RULECTL_CONFIG; `rulectl sandbox up` writes one)",
+        path));
+  toml::table root;
+  try {
+    root = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    const auto& where = e.source().begin;
+    throw ConfigError(fmt::format("{}:{}:{}: {}", path, where.line, where.column, e.description()));
+  }
+
+  Config cfg;
+  cfg.path = path;
+  cfg.state_dir = default_state_dir();
+  reject_unknown(path, root, "", {"rulectl", "sites"});
+
+  if (const toml::node* n = root.get("rulectl")) {
+    const toml::table* t = n->as_table();
+    if (t == nullptr) fail(path, "rulectl", "must be a table ([rulectl])");
+    reject_unknown(path, *t, "rulectl.", {"state_dir"});
+    if (auto s = optional_string(path, *t, "state_dir", "rulectl.state_dir")) cfg.state_dir = *s;
+  }
+
+  const toml::node* sites_node = root.get("sites");
+  if (sites_node == nullptr) fail(path, "sites", "no [sites.NAME] table: at least one site is required");
+  const toml::table* sites = sites_node->as_table();
+  if (sites == nullptr) fail(path, "sites", "must be a table of [sites.NAME] tables");
+
+  for (const auto& [k, v] : *sites) {
+    SiteConfig site;
+    site.name = std::string(k.str());
+    const std::string p = "sites." + site.name + ".";
+    const toml::table* t = v.as_table();
+    if (t == nullptr) fail(path, "sites." + site.name, "must be a table ([sites." + site.name + "])");
+    reject_unknown(path, *t, p,
+                   {"conninfo", "environment", "dr", "pgdata", "start_command", "stop_command", "bindir",
+                    "conf_file"});
+    site.conninfo = required_string(path, *t, "conninfo", p + "conninfo");
+    site.environment = required_string(path, *t, "environment", p + "environment");
+    if (site.environment != "e1" && site.environment != "e2" && site.environment != "e3")
+      fail(path, p + "environment",
+           fmt::format("'{}' is not one of e1, e2, e3", site.environment));
+    if (const toml::node* dr = t->get("dr")) {
+      if (!dr->is_boolean()) fail(path, p + "dr", "must be true or false");
+      site.dr = *dr->value<bool>();
+    }
+    if (site.dr && site.environment != "e3")
+      fail(path, p + "dr", "only an e3 site can be the disaster-recovery site");
+    site.pgdata = optional_string(path, *t, "pgdata", p + "pgdata");
+    site.start_command = optional_string(path, *t, "start_command", p + "start_command");
+    site.stop_command = optional_string(path, *t, "stop_command", p + "stop_command");
+    site.bindir = optional_string(path, *t, "bindir", p + "bindir").value_or(RULEKEEPER_PG_BINDIR);
+    site.conf_file = optional_string(path, *t, "conf_file", p + "conf_file");
+    cfg.sites.push_back(std::move(site));
+  }
+  if (cfg.sites.empty()) fail(path, "sites", "no [sites.NAME] table: at least one site is required");
+
+  // Report in the order rules travel: e1, e2, e3 (DR sites last), then by name.
+  std::stable_sort(cfg.sites.begin(), cfg.sites.end(), [](const SiteConfig& a, const SiteConfig& b) {
+    return std::make_tuple(environment_rank(a.environment), a.dr, a.name) <
+           std::make_tuple(environment_rank(b.environment), b.dr, b.name);
+  });
+  return cfg;
+}
+
+}  // namespace rulekeeper::config
