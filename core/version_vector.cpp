@@ -158,4 +158,8 @@ std::int64_t VersionVector::total() const {
     return sum;
 }
 
+std::string SeqRange::describe() const {
+    return origin.key() + " needs " + std::to_string(upto) + ", has " + std::to_string(after);
+}
+
 }  // namespace rulekeeper

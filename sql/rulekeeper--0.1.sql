@@ -1896,3 +1896,13 @@ GRANT EXECUTE ON FUNCTION
   rulekeeper.deactivate(text, text, boolean, bigint), rulekeeper.rollback(text, text, boolean, bigint),
   rulekeeper.pin(text, text, text), rulekeeper.unpin(text, text), rulekeeper.cutover(boolean)
   TO rulekeeper_releaser;
+
+-- ==== rulectl read functions: the replication waiter ====
+-- rulectl reads no table directly (docs/design/architecture.md "The typed
+-- client"): `hotfix --sync` asks each standby whether it holds the hotfix.
+CREATE FUNCTION rulekeeper.holds_hotfix(hotfix_id uuid) RETURNS boolean
+  LANGUAGE sql STABLE STRICT SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+  SELECT EXISTS (SELECT 1 FROM rulekeeper.hotfix h WHERE h.hotfix_id = $1)
+$$;
+REVOKE EXECUTE ON FUNCTION rulekeeper.holds_hotfix(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rulekeeper.holds_hotfix(uuid) TO rulekeeper_reader, rulekeeper_admin;

@@ -19,6 +19,7 @@
 #include "cli/commands.hpp"
 #include "common/errors.hpp"
 #include "common/output.hpp"
+#include "site/client/server_state.hpp"
 #include "site/probe.hpp"
 
 namespace rulekeeper::cli {
@@ -45,7 +46,7 @@ const char* kChangeColumns =
     "j.rule_key, j.label, j.recorded_at::text AS recorded_at, j.recorded_lsn::text AS recorded_lsn";
 
 json change_json(const pqxx::row& r) {
-  json c = sites::row_to_json(r);
+  json c = site::client::row_to_json(r);
   c["origin"] = fmt::format("{}:{}", r["origin_site"].c_str(), r["origin_incarnation"].c_str());
   return c;
 }
@@ -115,7 +116,7 @@ int at_risk(const GlobalOptions& global, const AtRiskOptions& opts) {
     doc["estimate"] = true;
     if (s.empty() || s[0]["restart_lsn"].is_null()) {
       doc["method"] = "unavailable";
-      doc["slot"] = s.empty() ? json() : sites::row_to_json(s[0]);
+      doc["slot"] = s.empty() ? json() : site::client::row_to_json(s[0]);
       unknown = true;
       notes.push_back(fmt::format(
           "{} is unreachable and {} has {} for it: what a failover would lose is UNKNOWN", sc.name, pc.name,
@@ -123,7 +124,7 @@ int at_risk(const GlobalOptions& global, const AtRiskOptions& opts) {
                     : fmt::format("slot '{}' without a restart_lsn", slot)));
     } else {
       doc["method"] = "slot_estimate";
-      json slot_json = sites::row_to_json(s[0]);
+      json slot_json = site::client::row_to_json(s[0]);
       slot_json["slot_name"] = slot;
       doc["slot"] = slot_json;
       const std::string restart = s[0]["restart_lsn"].c_str();

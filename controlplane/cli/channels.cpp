@@ -15,6 +15,10 @@
 #include "common/errors.hpp"
 #include "common/output.hpp"
 #include "site/topology.hpp"
+#include "site/server_error.hpp"
+#include "site/waiter.hpp"
+#include "site/client/waits.hpp"
+#include "rulekeeper/version_vector.hpp"
 
 namespace rulekeeper::cli {
 namespace {
@@ -66,17 +70,13 @@ std::string describe(const json& a) {
 }
 
 // Waits, if asked, until the other E3 sites hold this commit; returns the exit code.
-int maybe_wait(const config::Config& config, resolve::Site& site, const ChannelArgs& args, json& doc) {
+int maybe_wait(const config::Config& config, site::Site& site, const ChannelArgs& args, json& doc) {
   doc["replication"] = nullptr;
   if (args.wait_option == nullptr || args.wait_option->count() == 0) return common::exit_ok;
-  resolve::VersionVector after;
-  {
-    pqxx::nontransaction tx(*site.conn);
-    after = resolve::parse_vector(tx.exec("SELECT rulekeeper.version_vector()::text")[0][0].c_str());
-  }
-  std::string summary;
-  doc["replication"] = resolve::wait_replicated(config, site.name(), after, args.wait_seconds, summary);
-  doc["replication_summary"] = "committed, " + summary;
+  const VersionVector after = VersionVector::from_json(site::client::version_vector_of(*site.conn));
+  const site::WaitReport wait = site::wait_replicated(config, site.name(), after, args.wait_seconds, common::Progress());
+  doc["replication"] = wait.to_json();
+  doc["replication_summary"] = "committed, " + site::replicated_summary(config, site.name(), wait);
   return doc["replication"]["replicated"].get<bool>() ? common::exit_ok : common::exit_refused;
 }
 
@@ -96,7 +96,7 @@ int finish(const GlobalOptions& global, const json& doc, const std::string& line
 // site between two reads of the activation.
 int run_channel(const GlobalOptions& global, const ChannelArgs& args, const std::string& action) {
   const config::Config config = load_config(global);
-  resolve::Site site = resolve::writer(config, args.site, action);
+  site::Site site = site::writer(config, args.site, action);
   json before, after;
   long long epoch = 0;
   try {
@@ -122,7 +122,7 @@ int run_channel(const GlobalOptions& global, const ChannelArgs& args, const std:
   } catch (const pqxx::broken_connection&) {
     throw;
   } catch (const pqxx::failure& e) {
-    throw resolve::sql_failure(fmt::format("{} refused at {}", action, site.name()), e);
+    throw site::sql_failure(fmt::format("{} refused at {}", action, site.name()), e);
   }
 
   const bool changed = before != after;
@@ -149,7 +149,7 @@ int run_channel(const GlobalOptions& global, const ChannelArgs& args, const std:
 
 int run_validate(const GlobalOptions& global, const ChannelArgs& args) {
   const config::Config config = load_config(global);
-  resolve::Site site = resolve::writer(config, args.site, "validate");
+  site::Site site = site::writer(config, args.site, "validate");
   const std::string env = site.environment();
   std::string to;
   if (env == "e2")
@@ -173,7 +173,7 @@ int run_validate(const GlobalOptions& global, const ChannelArgs& args) {
   } catch (const pqxx::broken_connection&) {
     throw;
   } catch (const pqxx::failure& e) {
-    throw resolve::sql_failure(fmt::format("validate refused at {}", site.name()), e);
+    throw site::sql_failure(fmt::format("validate refused at {}", site.name()), e);
   }
   json doc = {{"site", site.name()}, {"action", "validate"}, {"rule_key", args.rule}, {"label", args.version},
               {"from", change.value("from", std::string())}, {"to", to}, {"reason", reason}};
@@ -185,7 +185,7 @@ int run_validate(const GlobalOptions& global, const ChannelArgs& args) {
 
 int run_cutover(const GlobalOptions& global, const ChannelArgs& args) {
   const config::Config config = load_config(global);
-  resolve::Site site = resolve::writer(config, args.site, "cutover");
+  site::Site site = site::writer(config, args.site, "cutover");
   json rep;
   try {
     pqxx::work tx(*site.conn);
@@ -194,7 +194,7 @@ int run_cutover(const GlobalOptions& global, const ChannelArgs& args) {
   } catch (const pqxx::broken_connection&) {
     throw;
   } catch (const pqxx::failure& e) {
-    throw resolve::sql_failure(fmt::format("cutover refused at {}", site.name()), e);
+    throw site::sql_failure(fmt::format("cutover refused at {}", site.name()), e);
   }
   json doc = {{"site", site.name()}, {"action", "cutover"}, {"report", rep}};
   const json& moved = rep["moved"];

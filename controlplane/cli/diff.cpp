@@ -12,6 +12,10 @@
 #include "common/errors.hpp"
 #include "common/output.hpp"
 #include "site/topology.hpp"
+#include "site/server_error.hpp"
+#include "site/waiter.hpp"
+#include "site/client/waits.hpp"
+#include "rulekeeper/version_vector.hpp"
 
 namespace rulekeeper::cli {
 namespace {
@@ -27,8 +31,8 @@ struct DiffArgs {
 
 int run_diff(const GlobalOptions& global, const DiffArgs& args) {
   const config::Config config = load_config(global);
-  resolve::Site site = args.site == "e3" && config.find("e3") == nullptr ? resolve::writer(config, "e3", "diff")
-                                                                           : resolve::reader(config, args.site);
+  site::Site site = args.site == "e3" && config.find("e3") == nullptr ? site::writer(config, "e3", "diff")
+                                                                           : site::reader(config, args.site);
   json diff = json::array();
   try {
     pqxx::read_transaction tx(*site.conn);
@@ -39,7 +43,7 @@ int run_diff(const GlobalOptions& global, const DiffArgs& args) {
       diff.push_back(diff_render::entry(row[0].c_str(), row[1].c_str(), row[2].is_null() ? nullptr : row[2].c_str(),
                                         row[3].is_null() ? nullptr : row[3].c_str()));
   } catch (const pqxx::sql_error& e) {
-    throw resolve::sql_failure(fmt::format("diff at {}", site.name()), e);
+    throw site::sql_failure(fmt::format("diff at {}", site.name()), e);
   }
   if (global.json) {
     common::print_json({{"site", site.name()}, {"rule_key", args.rule}, {"from", args.from}, {"to", args.to},

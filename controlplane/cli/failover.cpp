@@ -32,6 +32,10 @@
 #include "site/node_control.hpp"
 #include "common/output.hpp"
 #include "site/topology.hpp"
+#include "site/server_error.hpp"
+#include "site/waiter.hpp"
+#include "site/client/waits.hpp"
+#include "rulekeeper/version_vector.hpp"
 #include "site/probe.hpp"
 
 namespace rulekeeper::cli {
@@ -61,13 +65,12 @@ std::string text_or(const pqxx::field& f, const std::string& fallback = "") {
 json last_origin_of(const std::string& vector_text, const std::string& site) {
   json best = nullptr;
   long long best_inc = -1;
-  for (const auto& [origin, seq] : resolve::parse_vector(vector_text)) {
-    auto colon = origin.rfind(':');
-    if (colon == std::string::npos || origin.substr(0, colon) != site) continue;
-    long long inc = std::atoll(origin.c_str() + colon + 1);
-    if (inc > best_inc) {
-      best_inc = inc;
-      best = {{"origin", origin}, {"seq", seq}};
+  const VersionVector vector = VersionVector::from_json(vector_text);
+  for (const auto& [origin, seq] : vector.entries()) {
+    if (origin.site != site) continue;
+    if (origin.incarnation > best_inc) {
+      best_inc = origin.incarnation;
+      best = {{"origin", origin.key()}, {"seq", seq}};
     }
   }
   return best;
@@ -149,7 +152,7 @@ json record_failover(pqxx::connection& c, const std::string& old_site, bool forc
                                     details.dump());
     return json::parse(r[0][0].c_str());
   } catch (const pqxx::failure& e) {
-    throw resolve::sql_failure("record_failover", e);
+    throw site::sql_failure("record_failover", e);
   }
 }
 
@@ -332,8 +335,10 @@ int planned_switchover(const GlobalOptions& global, const config::Config& config
 
   // Zero loss: proven by the LSN check; the divergence vector must cover
   // what the old primary reported before it stopped.
-  auto uncovered = resolve::missing(resolve::parse_vector(event["divergence"].dump()),
-                                    resolve::parse_vector(before_vector));
+  std::vector<std::string> uncovered;
+  for (const SeqRange& r :
+       VersionVector::from_json(before_vector).missing_from(VersionVector::from_json(event["divergence"].dump())))
+    uncovered.push_back(r.describe());
   json doc = {{"result", "switched over"},
               {"planned", true},
               {"forced", false},
@@ -440,7 +445,7 @@ int unreachable_failover(const GlobalOptions& global, const config::Config& conf
 
 int failover(const GlobalOptions& global, const FailoverOptions& o) {
   config::Config config = load_config(global);
-  const config::SiteConfig& tc = resolve::find_site(config, o.to);
+  const config::SiteConfig& tc = site::find_site(config, o.to);
   if (tc.environment != "e3")
     throw common::ExitError(common::exit_usage, fmt::format("site {} is not an E3 site (environment {}): failover is within E3", tc.name,
                                         tc.environment));

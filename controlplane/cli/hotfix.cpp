@@ -46,6 +46,10 @@
 #include "common/errors.hpp"
 #include "common/output.hpp"
 #include "site/topology.hpp"
+#include "site/server_error.hpp"
+#include "site/waiter.hpp"
+#include "site/client/waits.hpp"
+#include "rulekeeper/version_vector.hpp"
 #include "site/probe.hpp"
 
 namespace rulekeeper::cli {
@@ -112,15 +116,15 @@ std::string epoch_text(long long epoch) {
 
 // A site to read at: `e3` is the E3 primary, any other name that site (a
 // standby too).
-resolve::Site open_for_read(const config::Config& config, const std::string& name, const std::string& action) {
-  if (name == "e3" && config.find("e3") == nullptr) return resolve::writer(config, "e3", action);
-  return resolve::reader(config, name);
+site::Site open_for_read(const config::Config& config, const std::string& name, const std::string& action) {
+  if (name == "e3" && config.find("e3") == nullptr) return site::writer(config, "e3", action);
+  return site::reader(config, name);
 }
 
 // The E3 primary (or the named site, if it is one) for a hotfix; a site
 // outside E3 is refused here, before the extension would refuse it.
-resolve::Site open_for_hotfix(const config::Config& config, const std::string& name, const std::string& action) {
-  resolve::Site site = resolve::writer(config, name, action);
+site::Site open_for_hotfix(const config::Config& config, const std::string& name, const std::string& action) {
+  site::Site site = site::writer(config, name, action);
   if (site.environment() != "e3")
     throw common::ExitError(common::exit_refused, fmt::format("site {} is in environment {}: a hotfix is made only at the E3 primary "
                                           "(--site e3); {} refused",
@@ -134,12 +138,12 @@ resolve::Site open_for_hotfix(const config::Config& config, const std::string& n
 // sqlstate(): test the type.)
 common::ExitError hotfix_failure(const std::string& what, const pqxx::sql_error& e) {
   if (e.sqlstate() == "42501" || dynamic_cast<const pqxx::insufficient_privilege*>(&e) != nullptr) {
-    std::string msg = resolve::server_message(e);
+    std::string msg = site::server_message(e);
     if (msg.find("permission denied for function") != std::string::npos)
       msg += " (the connecting role needs rulekeeper_hotfix: GRANT rulekeeper_hotfix TO <role>)";
     return common::ExitError(common::exit_refused, fmt::format("{}: {} [SQLSTATE 42501]", what, msg));
   }
-  return resolve::sql_failure(what, e);
+  return site::sql_failure(what, e);
 }
 
 // What one committed hotfix is, as its receipt records it.
@@ -150,7 +154,7 @@ struct Applied {
 
 // Calls hotfix() in a transaction of its own and reads back, in that same
 // transaction, what the receipt needs. Commits. Throws common::ExitError.
-Applied apply_hotfix(resolve::Site& site, const std::string& rule, const std::string& body_text,
+Applied apply_hotfix(site::Site& site, const std::string& rule, const std::string& body_text,
                      const std::string& reason, const std::string& what) {
   Applied a;
   try {
@@ -362,7 +366,7 @@ json wait_applied(const config::Config& config, const std::string& primary, cons
 }
 
 // Receipt, report, optional wait: everything after a hotfix committed.
-int after_commit(const GlobalOptions& global, const config::Config& config, resolve::Site& site, Applied& a,
+int after_commit(const GlobalOptions& global, const config::Config& config, site::Site& site, Applied& a,
                  bool sync, double sync_timeout, const std::string& headline) {
   // The position to wait for: read in a statement of its own after COMMIT;
   // the insert position is at or past the end of the commit record whatever
@@ -469,7 +473,7 @@ int run_hotfix(const GlobalOptions& global, const HotfixArgs& args) {
                                         args.body_file, body.type_name()));
 
   const config::Config config = load_config(global);
-  resolve::Site site = open_for_hotfix(config, args.site, "hotfix");
+  site::Site site = open_for_hotfix(config, args.site, "hotfix");
   Applied a = apply_hotfix(site, args.rule, body_text, args.reason, fmt::format("hotfix refused at {}", site.name()));
   const json& r = a.result;
   std::string headline =
@@ -502,7 +506,7 @@ int run_replay(const GlobalOptions& global, const ReplayArgs& args) {
   const std::string body_text = receipt["body"].dump();
 
   const config::Config config = load_config(global);
-  resolve::Site site = open_for_hotfix(config, args.site, "hotfix replay");
+  site::Site site = open_for_hotfix(config, args.site, "hotfix replay");
 
   std::string existing, existing_q, prod;
   try {
@@ -522,7 +526,7 @@ int run_replay(const GlobalOptions& global, const ReplayArgs& args) {
     r = tx.exec_params("SELECT label FROM rulekeeper.activation WHERE channel = 'prod' AND rule_key = $1", rule);
     if (!r.empty()) prod = r[0][0].c_str();
   } catch (const pqxx::sql_error& e) {
-    throw resolve::sql_failure(fmt::format("hotfix replay at {}", site.name()), e);
+    throw site::sql_failure(fmt::format("hotfix replay at {}", site.name()), e);
   }
 
   if (!existing.empty()) {
@@ -572,7 +576,7 @@ std::string text_or(const pqxx::field& f, const std::string& dflt) { return f.is
 
 int run_list(const GlobalOptions& global, const ListArgs& args) {
   const config::Config config = load_config(global);
-  resolve::Site site = open_for_read(config, args.site, "list hotfixes");
+  site::Site site = open_for_read(config, args.site, "list hotfixes");
   json rows = json::array();
   json last_release;
   try {
@@ -604,7 +608,7 @@ int run_list(const GlobalOptions& global, const ListArgs& args) {
                       {"prod_now", row[9].is_null() ? json() : json(row[9].c_str())},
                       {"change_id", row[10].c_str()}});
   } catch (const pqxx::sql_error& e) {
-    throw resolve::sql_failure(fmt::format("hotfix list at {}", site.name()), e);
+    throw site::sql_failure(fmt::format("hotfix list at {}", site.name()), e);
   }
   if (global.json) {
     common::print_json({{"site", site.name()},
@@ -641,7 +645,7 @@ int run_show(const GlobalOptions& global, const ShowArgs& args) {
   if (id.empty() || id.find_first_not_of("0123456789abcdef-") != std::string::npos)
     throw common::ExitError(common::exit_usage, fmt::format("'{}' is not a hotfix id (a UUID, or the start of one)", args.id));
   const config::Config config = load_config(global);
-  resolve::Site site = open_for_read(config, args.site, "show a hotfix");
+  site::Site site = open_for_read(config, args.site, "show a hotfix");
   json h, classified = json::array(), acks = json::array();
   try {
     pqxx::read_transaction tx(*site.conn);
@@ -714,7 +718,7 @@ int run_show(const GlobalOptions& global, const ShowArgs& args) {
                       {"change_id", kr[5].c_str()},
                       {"what", text_or(kr[6], "")}});
   } catch (const pqxx::sql_error& e) {
-    throw resolve::sql_failure(fmt::format("hotfix show at {}", site.name()), e);
+    throw site::sql_failure(fmt::format("hotfix show at {}", site.name()), e);
   }
   h["classified_versions"] = classified;
   h["acknowledgements"] = acks;

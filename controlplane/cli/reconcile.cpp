@@ -25,6 +25,10 @@
 #include "common/errors.hpp"
 #include "common/output.hpp"
 #include "site/topology.hpp"
+#include "site/server_error.hpp"
+#include "site/waiter.hpp"
+#include "site/client/waits.hpp"
+#include "rulekeeper/version_vector.hpp"
 #include "site/probe.hpp"
 
 namespace rulekeeper::cli {
@@ -59,7 +63,7 @@ std::string read_text(const std::string& path) {
 int reconcile(const GlobalOptions& global, const ReconcileOptions& o) {
   if (o.from.empty() == o.bundle.empty()) throw common::ExitError(common::exit_usage, "give exactly one of --from SITE and --bundle FILE");
   config::Config config = load_config(global);
-  resolve::Site target = resolve::writer(config, o.to, "reconcile");
+  site::Site target = site::writer(config, o.to, "reconcile");
   if (target.environment() != "e3")
     throw common::ExitError(common::exit_usage, fmt::format("reconcile carries changes between E3 sites; {} is {}", target.name(),
                                         target.environment()));
@@ -69,7 +73,7 @@ int reconcile(const GlobalOptions& global, const ReconcileOptions& o) {
     bundle_text = read_text(o.bundle);
     source_desc = o.bundle;
   } else {
-    resolve::Site source = resolve::reader(config, o.from);
+    site::Site source = site::reader(config, o.from);
     if (source.name() == target.name()) throw common::ExitError(common::exit_usage, "--from and --to name the same site");
     std::string since;
     {
@@ -82,7 +86,7 @@ int reconcile(const GlobalOptions& global, const ReconcileOptions& o) {
       pqxx::nontransaction tx(*source.conn);
       bundle_text = tx.exec_params("SELECT rulekeeper.export_changes($1::jsonb)::text", since)[0][0].c_str();
     } catch (const pqxx::failure& e) {
-      throw resolve::sql_failure(fmt::format("export_changes at {}", source.name()), e);
+      throw site::sql_failure(fmt::format("export_changes at {}", source.name()), e);
     }
     source_desc = "site " + source.name();
   }
@@ -93,7 +97,7 @@ int reconcile(const GlobalOptions& global, const ReconcileOptions& o) {
     report = json::parse(
         tx.exec_params("SELECT rulekeeper.import_changes($1::jsonb, $2)::text", bundle_text, o.dry_run)[0][0].c_str());
   } catch (const pqxx::failure& e) {
-    throw resolve::sql_failure(fmt::format("import_changes at {}", target.name()), e);
+    throw site::sql_failure(fmt::format("import_changes at {}", target.name()), e);
   } catch (const json::exception& e) {
     throw common::ExitError(common::exit_failed, std::string("import_changes returned no JSON: ") + e.what());
   }
@@ -166,8 +170,8 @@ int reconcile(const GlobalOptions& global, const ReconcileOptions& o) {
 
 int conflicts_list(const GlobalOptions& global, const ConflictOptions& o) {
   config::Config config = load_config(global);
-  resolve::Site site = o.site == "e3" && config.find("e3") == nullptr ? resolve::writer(config, "e3", "list conflicts")
-                                                                      : resolve::reader(config, o.site);
+  site::Site site = o.site == "e3" && config.find("e3") == nullptr ? site::writer(config, "e3", "list conflicts")
+                                                                      : site::reader(config, o.site);
   pqxx::nontransaction tx(*site.conn);
   pqxx::result r = tx.exec_params(
       "SELECT conflict_id::text, rule_key, status, detected_at::text, source_change::text, target_changes::text, "
@@ -216,7 +220,7 @@ int conflicts_list(const GlobalOptions& global, const ConflictOptions& o) {
 int conflicts_resolve(const GlobalOptions& global, const ConflictOptions& o) {
   if (o.keep != "target" && o.keep != "source") throw common::ExitError(common::exit_usage, "--keep is target or source");
   config::Config config = load_config(global);
-  resolve::Site site = resolve::writer(config, o.site, "resolve a conflict");
+  site::Site site = site::writer(config, o.site, "resolve a conflict");
   pqxx::nontransaction tx(*site.conn);
   // An unambiguous prefix of the id is enough.
   pqxx::result ids = tx.exec_params(
@@ -229,7 +233,7 @@ int conflicts_resolve(const GlobalOptions& global, const ConflictOptions& o) {
         tx.exec_params("SELECT rulekeeper.resolve_conflict($1::uuid, $2)::text", ids[0][0].c_str(), o.keep)[0][0]
             .c_str());
   } catch (const pqxx::failure& e) {
-    throw resolve::sql_failure("resolve_conflict", e);
+    throw site::sql_failure("resolve_conflict", e);
   }
   long long open = tx.exec("SELECT count(*) FROM rulekeeper.conflict WHERE status = 'open'")[0][0].as<long long>();
   result["open_conflicts"] = open;

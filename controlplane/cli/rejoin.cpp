@@ -34,6 +34,10 @@
 #include "common/output.hpp"
 #include "pgnode/process.hpp"
 #include "site/topology.hpp"
+#include "site/server_error.hpp"
+#include "site/waiter.hpp"
+#include "site/client/waits.hpp"
+#include "rulekeeper/version_vector.hpp"
 #include "site/probe.hpp"
 
 namespace fs = std::filesystem;
@@ -105,7 +109,7 @@ void print_orphans(std::ostream& out, const json& bundle) {
 
 int rejoin(const GlobalOptions& global, const RejoinOptions& o) {
   config::Config config = load_config(global);
-  const config::SiteConfig& sc = resolve::find_site(config, o.site);
+  const config::SiteConfig& sc = site::find_site(config, o.site);
   if (sc.environment != "e3")
     throw common::ExitError(common::exit_usage, fmt::format("site {} is not an E3 site: rejoin is within E3", sc.name));
   nc::ControlLock lock(config, "rejoin");
@@ -243,7 +247,7 @@ int rejoin(const GlobalOptions& global, const RejoinOptions& o) {
       bundle_text = tx.exec_params("SELECT rulekeeper.export_changes($1::jsonb)::text", event["divergence"].dump())[0][0]
                         .c_str();
     } catch (const pqxx::failure& e) {
-      throw resolve::sql_failure(fmt::format("export_changes at {}", sc.name), e);
+      throw site::sql_failure(fmt::format("export_changes at {}", sc.name), e);
     }
   }
   json bundle = json::parse(bundle_text);

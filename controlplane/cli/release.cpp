@@ -20,6 +20,10 @@
 #include "common/errors.hpp"
 #include "common/output.hpp"
 #include "site/topology.hpp"
+#include "site/server_error.hpp"
+#include "site/waiter.hpp"
+#include "site/client/waits.hpp"
+#include "rulekeeper/version_vector.hpp"
 #include "site/probe.hpp"
 
 namespace rulekeeper::cli {
@@ -70,10 +74,9 @@ int run_release(const GlobalOptions& global, const ReleaseArgs& args) {
                             args.expected_checksum));
 
   const config::Config config = load_config(global);
-  resolve::default_connect_timeout();
 
   // The source: an e1 or e2 site that takes writes (it marks what left).
-  resolve::Site source = resolve::reader(config, args.from);
+  site::Site source = site::reader(config, args.from);
   const std::string source_env = source.environment();
   if (source_env != "e1" && source_env != "e2")
     throw common::ExitError(common::exit_refused, fmt::format("site {} is in environment {}: releases leave e1 or e2 (E3 is the end "
@@ -85,7 +88,7 @@ int run_release(const GlobalOptions& global, const ReleaseArgs& args) {
                                           source.name()));
 
   // The target: `e3` is the E3 primary; split brain and standbys refuse.
-  resolve::Site target = resolve::writer(config, args.to, "release");
+  site::Site target = site::writer(config, args.to, "release");
   if (target.config->dr && !target.in_recovery && !args.allow_dr_site)
     throw common::ExitError(common::exit_refused,
                 fmt::format("site {} is the disaster-recovery site (dr = true) and is acting as the E3 primary: "
@@ -107,7 +110,7 @@ int run_release(const GlobalOptions& global, const ReleaseArgs& args) {
   } catch (const pqxx::broken_connection&) {
     throw;
   } catch (const pqxx::failure& e) {
-    throw resolve::sql_failure(fmt::format("export_release at {}", source.name()), e);
+    throw site::sql_failure(fmt::format("export_release at {}", source.name()), e);
   }
   const json bundle = json::parse(bundle_text);
   const json& versions = bundle["versions"];
@@ -151,18 +154,14 @@ int run_release(const GlobalOptions& global, const ReleaseArgs& args) {
   } catch (const pqxx::broken_connection&) {
     throw;
   } catch (const pqxx::failure& e) {
-    throw resolve::sql_failure(fmt::format("import_release at {} refused the bundle from {}", target.name(),
+    throw site::sql_failure(fmt::format("import_release at {} refused the bundle from {}", target.name(),
                                            source.name()),
                                e);
   }
   doc["report"] = report;
 
   // What the target's version vector is right after the import.
-  resolve::VersionVector after;
-  {
-    pqxx::nontransaction tx(*target.conn);
-    after = resolve::parse_vector(tx.exec("SELECT rulekeeper.version_vector()::text")[0][0].c_str());
-  }
+  const VersionVector after = VersionVector::from_json(site::client::version_vector_of(*target.conn));
 
   // The source marks what it released (imported now or already there).
   int promoted = 0;
@@ -181,7 +180,7 @@ int run_release(const GlobalOptions& global, const ReleaseArgs& args) {
     throw common::ExitError(common::exit_failed,
                 fmt::format("the release is committed at {}, but marking its versions promoted at {} failed: {} "
                             "[SQLSTATE {}]; run the same release again (the import is idempotent)",
-                            target.name(), source.name(), resolve::server_message(e), resolve::sqlstate_of(e)));
+                            target.name(), source.name(), site::server_message(e), site::sqlstate_of(e)));
   }
   doc["promoted"] = promoted;
 
@@ -202,8 +201,10 @@ int run_release(const GlobalOptions& global, const ReleaseArgs& args) {
   std::string replication_summary;
   doc["replication"] = nullptr;
   if (args.wait_option->count() > 0) {
-    doc["replication"] = resolve::wait_replicated(config, target.name(), after, args.wait_seconds,
-                                                  replication_summary);
+    const site::WaitReport wait =
+        site::wait_replicated(config, target.name(), after, args.wait_seconds, common::Progress());
+    doc["replication"] = wait.to_json();
+    replication_summary = site::replicated_summary(config, target.name(), wait);
     if (!doc["replication"]["replicated"].get<bool>()) rc = common::exit_refused;
   }
   doc["summary"] = replication_summary.empty() ? "committed" : "committed, " + replication_summary;

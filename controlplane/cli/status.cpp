@@ -24,7 +24,7 @@ using nlohmann::json;
 // The primary's replication_status row about standby `site`: matched by
 // application_name (= the standby's cluster_name = site) or by slot name
 // (= site, by convention).
-const json* primary_row_for(const sites::SiteStatus& primary, const std::string& site) {
+const json* primary_row_for(const site::SiteState& primary, const std::string& site) {
   for (const auto& row : primary.replication)
     if (row.value("application_name", json()) == site) return &row;
   for (const auto& row : primary.replication)
@@ -39,8 +39,8 @@ json field(const json* row, const char* key) {
 
 // Journal entries the primary holds that the standby's version vector does
 // not cover: the changes a failover to it now would lose.
-json lag_in_changes(const sites::SiteStatus& primary,
-                    const sites::SiteStatus& standby, std::vector<std::string>& notes) {
+json lag_in_changes(const site::SiteState& primary,
+                    const site::SiteState& standby, std::vector<std::string>& notes) {
   if (!standby.version_vector || !primary.connection) return nullptr;
   try {
     pqxx::nontransaction tx(*primary.connection);
@@ -53,20 +53,20 @@ json lag_in_changes(const sites::SiteStatus& primary,
   }
 }
 
-json replication_report(const std::vector<sites::SiteStatus>& all) {
-  std::vector<const sites::SiteStatus*> e3;
+json replication_report(const std::vector<site::SiteState>& all) {
+  std::vector<const site::SiteState*> e3;
   for (const auto& s : all)
     if (s.environment == "e3") e3.push_back(&s);
   if (e3.empty()) return nullptr;
 
   json rep;
   std::vector<std::string> notes;
-  const auto writable = sites::writable_e3(all);
+  const auto writable = site::writable_e3(all);
   rep["split_brain"] = writable.size() > 1;
   rep["writable_sites"] = json::array();
   for (const auto* w : writable)
     rep["writable_sites"].push_back({{"site", w->name}, {"timeline", w->timeline ? json(*w->timeline) : json()}});
-  const sites::SiteStatus* primary = writable.size() == 1 ? writable[0] : nullptr;
+  const site::SiteState* primary = writable.size() == 1 ? writable[0] : nullptr;
   rep["primary"] = primary ? json(primary->name) : json();
   rep["primary_reachable"] = !writable.empty();
   rep["unreachable_sites"] = json::array();
@@ -232,12 +232,12 @@ void print_replication(const json& rep) {
 }  // namespace
 
 config::Config load_config(const GlobalOptions& global) {
-  return config::load(config::resolve_path(global.config_file));
+  return config::load(config::path_to_read(global.config_file));
 }
 
 // Open reconcile conflicts at each reachable E3 primary: shown until an
 // operator resolves them (`rulectl conflicts list|resolve`).
-json open_conflicts(const std::vector<sites::SiteStatus>& all) {
+json open_conflicts(const std::vector<site::SiteState>& all) {
   json out = json::array();
   for (const auto& s : all) {
     if (s.environment != "e3" || s.role() != "primary" || !s.connection) continue;
@@ -257,8 +257,8 @@ json open_conflicts(const std::vector<sites::SiteStatus>& all) {
 }
 
 int report_status(const config::Config& config, nlohmann::json* json_out) {
-  std::vector<sites::SiteStatus> all = sites::probe_all(config);
-  std::vector<std::string> warnings = sites::warnings(all);
+  std::vector<site::SiteState> all = site::probe_all(config, site::ProbeDepth::full);
+  std::vector<std::string> warnings = site::warnings(all);
   bool any_unreachable = false;
   for (const auto& s : all) any_unreachable |= !s.reachable;
   const json rep = replication_report(all);

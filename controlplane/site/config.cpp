@@ -11,6 +11,8 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include "rulekeeper/lifecycle.hpp"
+
 namespace rulekeeper::config {
 namespace {
 
@@ -46,7 +48,25 @@ void reject_unknown(const std::string& path, const toml::table& t, const std::st
   }
 }
 
-int environment_rank(const std::string& env) { return env == "e1" ? 0 : env == "e2" ? 1 : 2; }
+int environment_rank(const std::string& env) {
+  return static_cast<int>(parse_environment(env).value_or(Environment::e3));
+}
+
+// Site names that would read as something else. `e3` as a site argument
+// means the E3 primary (site/topology.hpp), so no site may be called e3; a
+// site called like an environment must belong to it (the sandbox's e1 and
+// e2 do), or `--site e2` would silently mean a site of another environment.
+void check_site_name(const std::string& path, const SiteConfig& site) {
+  const auto named_env = parse_environment(site.name);
+  if (!named_env) return;
+  if (*named_env == Environment::e3)
+    fail(path, "sites." + site.name,
+         "a site may not be called e3: `e3` means the E3 primary wherever a site is named (call it after its "
+         "data centre, e.g. ipc2)");
+  if (site.environment != site.name)
+    fail(path, "sites." + site.name + ".environment",
+         fmt::format("a site called like the environment {} must be in it (it says {})", site.name, site.environment));
+}
 
 }  // namespace
 
@@ -56,7 +76,7 @@ const SiteConfig* Config::find(const std::string& name) const {
   return nullptr;
 }
 
-std::string resolve_path(const std::string& flag_value) {
+std::string path_to_read(const std::string& flag_value) {
   if (!flag_value.empty()) return flag_value;
   if (const char* env = std::getenv("RULECTL_CONFIG"); env != nullptr && *env != '\0') return env;
   return "rulectl.toml";
@@ -111,20 +131,20 @@ Config load(const std::string& path) {
                     "conf_file"});
     site.conninfo = required_string(path, *t, "conninfo", p + "conninfo");
     site.environment = required_string(path, *t, "environment", p + "environment");
-    if (site.environment != "e1" && site.environment != "e2" && site.environment != "e3")
-      fail(path, p + "environment",
-           fmt::format("'{}' is not one of e1, e2, e3", site.environment));
+    if (!parse_environment(site.environment))
+      fail(path, p + "environment", fmt::format("'{}' is not one of e1, e2, e3", site.environment));
     if (const toml::node* dr = t->get("dr")) {
       if (!dr->is_boolean()) fail(path, p + "dr", "must be true or false");
       site.dr = *dr->value<bool>();
     }
-    if (site.dr && site.environment != "e3")
+    if (site.dr && parse_environment(site.environment) != Environment::e3)
       fail(path, p + "dr", "only an e3 site can be the disaster-recovery site");
     site.pgdata = optional_string(path, *t, "pgdata", p + "pgdata");
     site.start_command = optional_string(path, *t, "start_command", p + "start_command");
     site.stop_command = optional_string(path, *t, "stop_command", p + "stop_command");
     site.bindir = optional_string(path, *t, "bindir", p + "bindir").value_or(RULEKEEPER_PG_BINDIR);
     site.conf_file = optional_string(path, *t, "conf_file", p + "conf_file");
+    check_site_name(path, site);
     cfg.sites.push_back(std::move(site));
   }
   if (cfg.sites.empty()) fail(path, "sites", "no [sites.NAME] table: at least one site is required");

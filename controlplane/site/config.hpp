@@ -1,4 +1,4 @@
-// rulectl.toml: the topology rulectl knows (DESIGN.md "CLI rulectl").
+// rulectl.toml: the topology rulectl knows (docs/design/contract.md "rulectl.toml").
 // Lookup order: --config FILE, else $RULECTL_CONFIG, else ./rulectl.toml.
 #pragma once
 
@@ -41,7 +41,7 @@ public:
 };
 
 // The file to read: flag, else $RULECTL_CONFIG, else ./rulectl.toml.
-std::string resolve_path(const std::string& flag_value);
+std::string path_to_read(const std::string& flag_value);
 
 Config load(const std::string& path);
 

@@ -1,75 +1,72 @@
-// Site probing for `status`: each query separately in autocommit, so one
-// missing function (an older extension) does not hide the rest.
+// See probe.hpp. Each question is its own statement in autocommit (the
+// client's functions), so one missing function costs one answer.
 #include "site/probe.hpp"
 
-#include "common/text.hpp"
-
-#include <cstdlib>
 #include <future>
 
 #include <fmt/format.h>
-#include <pqxx/pqxx>
 
-namespace rulekeeper::sites {
+#include "common/text.hpp"
+#include "rulekeeper/lifecycle.hpp"
+#include "site/client/server_state.hpp"
+#include "site/connect.hpp"
+#include "site/node_control.hpp"
+
+namespace rulekeeper::site {
 namespace {
 
-// Runs one single-value query; on failure records a note and returns nullopt.
-std::optional<std::string> value(pqxx::nontransaction& tx, SiteStatus& st, const std::string& what,
-                                 const std::string& sql) {
+const std::string kE3(to_string(Environment::e3));
+
+// Runs one question; a failure other than a lost connection becomes a note.
+template <class F>
+auto ask(SiteState& st, const std::string& what, F question) -> decltype(question()) {
   try {
-    pqxx::result r = tx.exec(sql);
-    if (r.empty() || r[0][0].is_null()) return std::nullopt;
-    return std::string(r[0][0].c_str());
+    return question();
   } catch (const pqxx::broken_connection&) {
     throw;
   } catch (const std::exception& e) {
     st.notes.push_back(fmt::format("{}: {}", what, common::one_line(e.what())));
-    return std::nullopt;
+    return {};
+  }
+}
+
+void read_upstream(SiteState& st, pqxx::connection& c) {
+  client::WalReceiver w = ask(st, "pg_stat_wal_receiver", [&] { return client::wal_receiver(c); });
+  st.wal_receiver = w.status;
+  if (!w.sender_host.empty()) {
+    st.upstream_host = w.sender_host;
+    st.upstream_port = w.sender_port;
+    st.upstream_from = "wal receiver";
+    return;
+  }
+  // No live WAL receiver: what it is set to follow. Only superusers (and
+  // pg_read_all_settings) may read it; silence otherwise.
+  try {
+    if (auto pc = client::primary_conninfo(c)) {
+      auto kw = node_control::parse_conninfo(*pc, st.name + " (its primary_conninfo)");
+      st.upstream_host = kw.count("hostaddr") ? kw["hostaddr"] : kw.count("host") ? kw["host"] : "";
+      st.upstream_port = kw.count("port") ? kw["port"] : "5432";
+      st.upstream_from = "primary_conninfo";
+    }
+  } catch (const pqxx::broken_connection&) {
+    throw;
+  } catch (const std::exception&) {
   }
 }
 
 }  // namespace
 
-nlohmann::json row_to_json(const pqxx::row& row) {
-  // Type OIDs of the built-in types (pg_type.h): stable across versions.
-  constexpr pqxx::oid kBool = 16, kInt8 = 20, kInt2 = 21, kInt4 = 23, kFloat4 = 700,
-                      kFloat8 = 701, kNumeric = 1700;
-  nlohmann::json j = nlohmann::json::object();
-  for (const auto& f : row) {
-    const std::string name = f.name();
-    if (f.is_null()) {
-      j[name] = nullptr;
-      continue;
-    }
-    switch (f.type()) {
-      case kBool: j[name] = f.as<bool>(); break;
-      case kInt2:
-      case kInt4:
-      case kInt8: j[name] = f.as<long long>(); break;
-      case kFloat4:
-      case kFloat8: j[name] = f.as<double>(); break;
-      case kNumeric: {
-        // Byte counts: integral in practice; keep exact when they are.
-        const std::string text = f.c_str();
-        if (text.find_first_of(".eE") == std::string::npos)
-          j[name] = std::stoll(text);
-        else
-          j[name] = std::stod(text);
-        break;
-      }
-      default: j[name] = std::string(f.c_str());
-    }
-  }
-  return j;
-}
-
-std::string SiteStatus::role() const {
+std::string SiteState::role() const {
   if (!reachable) return "unreachable";
-  if (!in_recovery) return "unknown";
-  return *in_recovery ? "standby" : "primary";
+  if (!recovery) return "unknown";
+  return *recovery ? "standby" : "primary";
 }
 
-nlohmann::json SiteStatus::to_json() const {
+std::string SiteState::effective_environment() const {
+  return reported_environment && !reported_environment->empty() ? *reported_environment : environment;
+}
+
+nlohmann::json SiteState::to_json() const {
   auto opt = [](const auto& o) -> nlohmann::json {
     if (o) return *o;
     return nullptr;
@@ -83,7 +80,7 @@ nlohmann::json SiteStatus::to_json() const {
   j["error"] = error.empty() ? nlohmann::json(nullptr) : nlohmann::json(error);
   j["reported_site"] = opt(reported_site);
   j["reported_environment"] = opt(reported_environment);
-  j["in_recovery"] = opt(in_recovery);
+  j["in_recovery"] = opt(recovery);
   j["timeline"] = opt(timeline);
   j["timeline_source"] = timeline_source.empty() ? nlohmann::json(nullptr) : nlohmann::json(timeline_source);
   j["server_version"] = opt(server_version);
@@ -101,84 +98,102 @@ nlohmann::json SiteStatus::to_json() const {
   return j;
 }
 
-SiteStatus probe(const config::SiteConfig& site) {
-  SiteStatus st;
+SiteState probe(const config::SiteConfig& site, ProbeDepth depth) {
+  SiteState st;
+  st.config = &site;
   st.name = site.name;
   st.environment = site.environment;
   st.dr = site.dr;
+  std::unique_ptr<pqxx::connection> owned = try_connect(site, st.error);
+  if (!owned) return st;
+  std::shared_ptr<pqxx::connection> c(std::move(owned));
+  st.reachable = true;
   try {
-    auto c = std::make_shared<pqxx::connection>(site.conninfo);
-    st.reachable = true;
-    pqxx::nontransaction tx(*c);
-    st.reported_site = value(tx, st, "rulekeeper.site", "SELECT current_setting('rulekeeper.site', true)");
+    try {
+      st.recovery = client::in_recovery(*c);
+    } catch (const pqxx::broken_connection&) {
+      throw;
+    } catch (const std::exception& e) {
+      st.error = "connected, but could not read its role: " + common::one_line(e.what());
+    }
+    st.reported_site = ask(st, "rulekeeper.site", [&] { return client::setting(*c, "rulekeeper.site"); });
     st.reported_environment =
-        value(tx, st, "rulekeeper.environment", "SELECT current_setting('rulekeeper.environment', true)");
-    if (auto r = value(tx, st, "pg_is_in_recovery()", "SELECT pg_is_in_recovery()"))
-      st.in_recovery = (*r == "t");
-    st.server_version = value(tx, st, "server_version", "SHOW server_version");
-    st.extension_version = value(tx, st, "extension",
-                                 "SELECT extversion FROM pg_extension WHERE extname = 'rulekeeper'");
-    if (st.extension_version) {
-      if (auto t = value(tx, st, "rulekeeper.timeline()", "SELECT rulekeeper.timeline()")) {
-        st.timeline = std::stoll(*t);
-        st.timeline_source = "rulekeeper.timeline()";
-      }
-      st.version_vector =
-          value(tx, st, "rulekeeper.version_vector()", "SELECT rulekeeper.version_vector()::text");
-      st.snapshot_checksum = value(tx, st, "rulekeeper.snapshot_checksum()",
-                                   "SELECT rulekeeper.snapshot_checksum('all')");
+        ask(st, "rulekeeper.environment", [&] { return client::setting(*c, "rulekeeper.environment"); });
+    if (depth == ProbeDepth::full) {
+      st.server_version = ask(st, "server_version", [&] { return client::server_version(*c); });
+      st.extension_version = ask(st, "extension", [&] { return client::extension_version(*c); });
+    }
+    const bool has_extension = depth == ProbeDepth::role || st.extension_version.has_value();
+    if (has_extension) {
       try {
-        for (const auto& row : tx.exec("SELECT * FROM rulekeeper.replication_status"))
-          st.replication.push_back(row_to_json(row));
+        st.timeline = client::extension_timeline(*c);
+        if (st.timeline) st.timeline_source = "rulekeeper.timeline()";
       } catch (const pqxx::broken_connection&) {
         throw;
       } catch (const std::exception& e) {
-        st.notes.push_back("rulekeeper.replication_status: " + common::one_line(e.what()));
+        // Role probes do not know yet whether the extension is there: its
+        // absence is not worth a note there, the fallback below answers.
+        if (depth == ProbeDepth::full) st.notes.push_back("rulekeeper.timeline(): " + common::one_line(e.what()));
       }
-    } else {
-      st.notes.push_back("extension rulekeeper is not installed in this database");
     }
     if (!st.timeline) {
-      // Lags a promotion until the end-of-recovery checkpoint (POSTGRES-NOTES
-      // "Timelines"), but better than nothing without the extension.
-      if (auto t = value(tx, st, "pg_control_checkpoint()",
-                         "SELECT timeline_id FROM pg_control_checkpoint()")) {
-        st.timeline = std::stoll(*t);
-        st.timeline_source = "pg_control_checkpoint()";
+      // Lags a promotion until the end-of-recovery checkpoint
+      // (docs/design/postgres-traps.md "Timelines"), but better than nothing.
+      st.timeline = ask(st, "pg_control_checkpoint()", [&] { return client::checkpoint_timeline(*c); });
+      if (st.timeline) st.timeline_source = "pg_control_checkpoint()";
+    }
+    if (st.recovery && *st.recovery) read_upstream(st, *c);
+    if (depth == ProbeDepth::full) {
+      if (st.extension_version) {
+        st.version_vector =
+            ask(st, "rulekeeper.version_vector()", [&] { return client::version_vector_text(*c); });
+        st.snapshot_checksum =
+            ask(st, "rulekeeper.snapshot_checksum()", [&] { return client::snapshot_checksum(*c, "all"); });
+        nlohmann::json rows = ask(st, "rulekeeper.replication_status", [&] { return client::replication_status(*c); });
+        if (rows.is_array()) st.replication = std::move(rows);
+      } else {
+        st.notes.push_back("extension rulekeeper is not installed in this database");
       }
     }
-    tx.commit();
     st.connection = std::move(c);
   } catch (const std::exception& e) {
-    if (!st.reachable) {
-      st.error = common::one_line(e.what());
-    } else {
-      st.notes.push_back("connection lost: " + common::one_line(e.what()));
-    }
+    st.notes.push_back("connection lost: " + common::one_line(e.what()));
+    if (!st.recovery) st.error = "connection lost: " + common::one_line(e.what());
   }
   return st;
 }
 
-std::vector<SiteStatus> probe_all(const config::Config& config) {
-  ::setenv("PGCONNECT_TIMEOUT", "3", 0);  // before any thread starts
-  std::vector<std::future<SiteStatus>> futures;
-  for (const auto& site : config.sites)
-    futures.push_back(std::async(std::launch::async, [&site] { return probe(site); }));
-  std::vector<SiteStatus> out;
+std::vector<SiteState> probe_all(const std::vector<const config::SiteConfig*>& sites, ProbeDepth depth) {
+  std::vector<std::future<SiteState>> futures;
+  for (const auto* site : sites)
+    futures.push_back(std::async(std::launch::async, [site, depth] { return probe(*site, depth); }));
+  std::vector<SiteState> out;
   for (auto& f : futures) out.push_back(f.get());
   return out;
 }
 
-std::vector<const SiteStatus*> writable_e3(const std::vector<SiteStatus>& sites) {
-  std::vector<const SiteStatus*> out;
-  for (const auto& s : sites)
-    if (s.reachable && s.environment == "e3" && s.in_recovery && !*s.in_recovery) out.push_back(&s);
+std::vector<SiteState> probe_all(const config::Config& config, ProbeDepth depth) {
+  std::vector<const config::SiteConfig*> all;
+  for (const auto& s : config.sites) all.push_back(&s);
+  return probe_all(all, depth);
+}
+
+std::vector<const config::SiteConfig*> sites_of(const config::Config& config, const std::string& environment) {
+  std::vector<const config::SiteConfig*> out;
+  for (const auto& s : config.sites)
+    if (s.environment == environment) out.push_back(&s);
   return out;
 }
 
-std::vector<std::string> warnings(const std::vector<SiteStatus>& sites) {
+std::vector<const SiteState*> writable_e3(const std::vector<SiteState>& sites) {
+  std::vector<const SiteState*> out;
+  for (const auto& s : sites)
+    if (s.environment == kE3 && s.is_primary()) out.push_back(&s);
+  return out;
+}
+
+std::vector<std::string> warnings(const std::vector<SiteState>& sites) {
   std::vector<std::string> out;
-  std::vector<const SiteStatus*> writable = writable_e3(sites);
   for (const auto& s : sites) {
     if (!s.reachable) continue;
     if (!s.reported_site || s.reported_site->empty())
@@ -186,20 +201,19 @@ std::vector<std::string> warnings(const std::vector<SiteStatus>& sites) {
     else if (*s.reported_site != s.name)
       out.push_back(fmt::format("site {}: the server says rulekeeper.site = '{}' (rulectl.toml calls it '{}')",
                                 s.name, *s.reported_site, s.name));
-    if (s.reported_environment && !s.reported_environment->empty() &&
-        *s.reported_environment != s.environment)
+    if (s.reported_environment && !s.reported_environment->empty() && *s.reported_environment != s.environment)
       out.push_back(fmt::format("site {}: the server says rulekeeper.environment = '{}' (rulectl.toml says '{}')",
                                 s.name, *s.reported_environment, s.environment));
   }
+  std::vector<const SiteState*> writable = writable_e3(sites);
   if (writable.size() > 1) {
     std::vector<std::string> names;
     for (const auto* s : writable)
-      names.push_back(fmt::format("{} (timeline {})", s->name,
-                                  s->timeline ? std::to_string(*s->timeline) : "?"));
-    out.push_back(fmt::format("split brain: more than one E3 site accepts writes: {}",
-                              fmt::join(names, ", ")));
+      names.push_back(fmt::format("{} (timeline {})", s->name, s->timeline ? std::to_string(*s->timeline) : "?"));
+    out.push_back(
+        fmt::format("split brain: more than one E3 site accepts writes: {}", fmt::join(names, ", ")));
   }
   return out;
 }
 
-}  // namespace rulekeeper::sites
+}  // namespace rulekeeper::site

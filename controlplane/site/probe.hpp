@@ -1,9 +1,10 @@
-// Asking each configured site who and what it is: one connection per site,
-// all sites at once, bounded by connect_timeout. Used by `status` (and later
-// by every verb that needs to know roles before it acts).
+// The one answer to "what is this site now?". Every verb that needs a site's
+// role asks here: status (everything), the writer/reader resolution of
+// site/topology.hpp (role and timeline), failover and rejoin (role, timeline,
+// and what a standby streams from). One connection per site, all sites at
+// once, each bounded by site::kConnectTimeoutSeconds.
 #pragma once
 
-#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -14,60 +15,72 @@
 
 #include "site/config.hpp"
 
-namespace rulekeeper::sites {
+namespace rulekeeper::site {
 
-struct SiteStatus {
+enum class ProbeDepth {
+  role,  // identity, recovery, timeline, upstream: enough to route a write or fail over
+  full,  // and server/extension versions, version vector, checksum, replication view (status)
+};
+
+struct SiteState {
+  const config::SiteConfig* config = nullptr;
   // From rulectl.toml.
   std::string name;
   std::string environment;
   bool dr = false;
 
   bool reachable = false;
-  std::string error;  // why it is unreachable (one line)
+  std::string error;  // why it is unreachable, or why its role is unknown (one line)
 
   // From the server; nullopt when unknown (unreachable, or the query failed).
   std::optional<std::string> reported_site;         // rulekeeper.site
   std::optional<std::string> reported_environment;  // rulekeeper.environment
-  std::optional<bool> in_recovery;
+  std::optional<bool> recovery;                     // pg_is_in_recovery()
   std::optional<long long> timeline;
   std::string timeline_source;  // "rulekeeper.timeline()" or "pg_control_checkpoint()"
+  // A standby's upstream: from its WAL receiver, else its primary_conninfo.
+  std::string wal_receiver;  // pg_stat_wal_receiver.status, "" if none
+  std::string upstream_host, upstream_port, upstream_from;
+
+  // ProbeDepth::full only.
   std::optional<std::string> server_version;
   std::optional<std::string> extension_version;  // nullopt: extension not installed
   std::optional<std::string> version_vector;     // jsonb as text
   std::optional<std::string> snapshot_checksum;
-  // Rows of rulekeeper.replication_status (one object per row, columns as
-  // keys, numbers as numbers, NULL as null); empty if not readable.
-  nlohmann::json replication = nlohmann::json::array();
+  nlohmann::json replication = nlohmann::json::array();  // rows of rulekeeper.replication_status
+
   std::vector<std::string> notes;  // what could not be read, and why
   // The probe's connection, kept open so that later questions to this site
-  // (status: a primary's journal against a standby's vector) reuse it: one
-  // connection per site. Null when unreachable or lost.
+  // reuse it (one connection per site). Null when unreachable or lost.
   std::shared_ptr<pqxx::connection> connection;
 
-  // "primary", "standby" or "unreachable" (or "unknown" if reachable but
-  // pg_is_in_recovery() failed).
+  bool role_known() const { return reachable && recovery.has_value(); }
+  bool is_primary() const { return role_known() && !*recovery; }
+  bool is_standby() const { return role_known() && *recovery; }
+  // "primary", "standby", "unreachable", or "unknown" (reachable, role unreadable).
   std::string role() const;
+  // The server's environment when it says one, else rulectl.toml's.
+  std::string effective_environment() const;
   nlohmann::json to_json() const;
 };
 
 // Probes one site. Never throws for a site's failures: they end up in the
-// result (reachable=false / notes).
-SiteStatus probe(const config::SiteConfig& site);
+// result (reachable=false / error / notes). A conninfo that does not parse is
+// a config error (common::ExitError, exit 2).
+SiteState probe(const config::SiteConfig& site, ProbeDepth depth);
 
-// Probes all sites concurrently (so unreachable sites cost one timeout, not
-// one each); results in config order. Sets PGCONNECT_TIMEOUT=3 unless the
-// environment already has one (a conninfo's own connect_timeout wins).
-std::vector<SiteStatus> probe_all(const config::Config& config);
+// Probes the given sites concurrently (an unreachable one costs one timeout,
+// not one each); results in the given order.
+std::vector<SiteState> probe_all(const std::vector<const config::SiteConfig*>& sites, ProbeDepth depth);
+std::vector<SiteState> probe_all(const config::Config& config, ProbeDepth depth);
+// The sites of one environment, in config order.
+std::vector<const config::SiteConfig*> sites_of(const config::Config& config, const std::string& environment);
 
 // The E3 sites that accept writes (reachable, not in recovery).
-std::vector<const SiteStatus*> writable_e3(const std::vector<SiteStatus>& sites);
-
-// One row of a result as a JSON object (numeric, boolean and NULL columns
-// typed; everything else as text).
-nlohmann::json row_to_json(const pqxx::row& row);
+std::vector<const SiteState*> writable_e3(const std::vector<SiteState>& sites);
 
 // Human-readable warnings about the set: a server naming itself differently
 // from its toml key, a wrong environment, two writable E3 sites.
-std::vector<std::string> warnings(const std::vector<SiteStatus>& sites);
+std::vector<std::string> warnings(const std::vector<SiteState>& sites);
 
-}  // namespace rulekeeper::sites
+}  // namespace rulekeeper::site

@@ -1,34 +1,36 @@
-// Where a write goes: resolving --site/--from/--to to one configured site and
-// its one connection, with the safety checks every writing verb shares
-// (DESIGN.md "Domain", "CLI rulectl"):
-//   - `e3` is the E3 primary: the one E3 site that is reachable and not in
-//     recovery, even when another E3 site is down;
+// Site resolution: which configured site a verb acts at, with the safety
+// checks every writing verb shares (docs/design/contract.md "CLI"):
+//   - `e3` as a site argument is the E3 primary: the one E3 site that is
+//     reachable and not in recovery, even when another E3 site is down (no
+//     site may be named `e3`: site/config.cpp refuses it);
 //   - two writable E3 sites are a split brain: every write to E3 is refused
-//     (exit 3), naming both and their timelines (rulekeeper.timeline());
+//     (exit 3), naming both and their timelines;
 //   - a named site that is a standby is refused (exit 3) naming the primary;
 //   - a site that does not answer is exit 4.
-// Also the mapping of the extension's SQLSTATEs to rulectl's exit codes, and
-// the wait until other E3 sites hold a change (version vectors).
+// The decision is a pure function of probe results (choose_writer), so it is
+// unit-tested without servers; writer()/reader() probe and then decide.
 #pragma once
 
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
-#include "site/config.hpp"
 #include "common/errors.hpp"
+#include "site/config.hpp"
+#include "site/probe.hpp"
 
-namespace rulekeeper::resolve {
+namespace rulekeeper::site {
+
+// The site argument that means "the E3 primary".
+extern const char* const kE3Primary;  // "e3"
 
 // A site a verb acts at, with the connection it uses there.
 struct Site {
   const config::SiteConfig* config = nullptr;
-  std::unique_ptr<pqxx::connection> conn;
+  std::shared_ptr<pqxx::connection> conn;  // the probe's connection, kept
   bool in_recovery = false;
   std::optional<long long> timeline;
   std::string reported_environment;  // rulekeeper.environment as the server says it
@@ -40,52 +42,22 @@ struct Site {
   }
 };
 
-// Sets PGCONNECT_TIMEOUT=3 unless the environment has one (a conninfo's own
-// connect_timeout wins). Call before starting threads.
-void default_connect_timeout();
-
-// Opens a connection to a configured site; throws common::ExitError(common::exit_unreachable)
-// naming the site if it does not answer.
-std::unique_ptr<pqxx::connection> connect(const config::SiteConfig& site);
-
-// The configured site called `name`, or common::ExitError(common::exit_usage) listing the
-// names there are.
+// The configured site called `name`, or common::ExitError(exit_usage) listing
+// the names there are.
 const config::SiteConfig& find_site(const config::Config& config, const std::string& name);
 
-// A site to write at: `e3` (the E3 primary) or a site name. Refusals as
-// described above; `action` names the verb in messages ("activate").
+// The index in `probes` of the site to write at, or the refusal as an
+// ExitError — see the rules above. `probes` holds the E3 sites when `name`
+// is kE3Primary or an E3 site, else just the named site. `action` names the
+// verb in messages ("activate").
+std::size_t choose_writer(const std::vector<SiteState>& probes, const std::string& name, const std::string& action,
+                          const std::string& config_path);
+
+// A site to write at: kE3Primary or a site name (refusals as above).
 Site writer(const config::Config& config, const std::string& name, const std::string& action);
 
-// A named site to read from (no role check), e.g. the source of a release.
+// A named site to read from (no role check), e.g. the source of a release;
+// kE3Primary reads at the E3 primary.
 Site reader(const config::Config& config, const std::string& name);
 
-// The exit code for an error the extension raised (SQLSTATE):
-//   3 (refused): class 23 (check_violation, unique_violation …), 55000
-//     object_not_in_prerequisite_state (pins, unset settings), 40001 (the
-//     expected_epoch race), XX001 data_corrupted (a tampered bundle), 0A000
-//     feature_not_supported (wrong environment), 25006 (a standby);
-//   1 (failed): everything else, e.g. P0002 no_data_found (unknown rule or
-//     version, nothing to roll back to).
-// The SQLSTATE of a failed statement ("" if unknown).
-std::string sqlstate_of(const pqxx::failure& e);
-common::ExitCode exit_code_for(const pqxx::failure& e);
-// The server's message and hint on one line, without the CONTEXT lines.
-std::string server_message(const pqxx::failure& e);
-// common::ExitError for a failed statement: "<what>: <message> (hint: …)".
-common::ExitError sql_failure(const std::string& what, const pqxx::failure& e);
-
-// {"site:incarnation": seq} as read from rulekeeper.version_vector().
-using VersionVector = std::map<std::string, long long>;
-VersionVector parse_vector(const std::string& jsonb_text);
-// Entries of `want` that `have` does not cover ("ipc2:1 needs 57, has 50").
-std::vector<std::string> missing(const VersionVector& have, const VersionVector& want);
-
-// After a commit at `primary` whose version vector is then `want`: waits up to
-// `seconds` until every other site of the primary's environment covers it,
-// printing a progress line on stderr every second. Returns the JSON report
-// {"replicated": bool, "sites": [{"site", "replicated", "why"}], "waited_seconds"}
-// and sets `summary` to "replicated to ipc1" / "NOT replicated to ipc1 (…)".
-nlohmann::json wait_replicated(const config::Config& config, const std::string& primary,
-                               const VersionVector& want, double seconds, std::string& summary);
-
-}  // namespace rulekeeper::resolve
+}  // namespace rulekeeper::site

@@ -28,6 +28,7 @@ struct SeqRange {
     std::int64_t after = 0;  // exclusive
     std::int64_t upto = 0;   // inclusive
     std::int64_t count() const { return upto - after; }
+    std::string describe() const;  // "ipc2:1 needs 57, has 50"
 };
 
 class VersionVector {

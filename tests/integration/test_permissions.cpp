@@ -131,6 +131,7 @@ std::vector<Row> function_rows() {
       {"rulekeeper.diff(text,text,text)", "function", "e3", "SELECT count(*) FROM rulekeeper.diff('perm.a', '1', '2')", kReaders},
       {"rulekeeper._json_diff(jsonb,jsonb)", "function", "e3", "SELECT count(*) FROM rulekeeper._json_diff('{\"a\": 1}', '{\"a\": 2}')", kReaders},
       {"rulekeeper._replication_status()", "function", "e3", "SELECT count(*) FROM rulekeeper._replication_status()", kReaders},
+      {"rulekeeper.holds_hotfix(uuid)", "function", "e3", "SELECT rulekeeper.holds_hotfix(gen_random_uuid())", kReaders},
       {"rulekeeper.export_changes(jsonb)", "function", "e3", "SELECT rulekeeper.export_changes('{}') ->> 'format'", kReaders},
       // Authoring, at e1.
       {"rulekeeper.create_rule(text,text,text)", "function", "e1", "SELECT rulekeeper.create_rule('perm.new', 'perm')", kAuthor},

@@ -1,0 +1,112 @@
+#include "site/client/server_state.hpp"
+
+namespace rulekeeper::site::client {
+
+std::optional<std::string> single_value(pqxx::connection& c, const std::string& sql) {
+  pqxx::nontransaction tx(c);
+  pqxx::result r = tx.exec(sql);
+  if (r.empty() || r[0].empty() || r[0][0].is_null()) return std::nullopt;
+  return std::string(r[0][0].c_str());
+}
+
+std::optional<std::string> setting(pqxx::connection& c, const std::string& name) {
+  pqxx::nontransaction tx(c);
+  pqxx::result r = tx.exec_params("SELECT current_setting($1, true)", name);
+  if (r.empty() || r[0][0].is_null()) return std::nullopt;
+  return std::string(r[0][0].c_str());
+}
+
+bool in_recovery(pqxx::connection& c) { return single_value(c, "SELECT pg_is_in_recovery()") == "t"; }
+
+std::optional<std::string> server_version(pqxx::connection& c) { return single_value(c, "SHOW server_version"); }
+
+std::optional<std::string> extension_version(pqxx::connection& c) {
+  return single_value(c, "SELECT extversion FROM pg_extension WHERE extname = 'rulekeeper'");
+}
+
+namespace {
+std::optional<long long> as_number(const std::optional<std::string>& v) {
+  if (!v) return std::nullopt;
+  return std::stoll(*v);
+}
+}  // namespace
+
+std::optional<long long> extension_timeline(pqxx::connection& c) {
+  return as_number(single_value(c, "SELECT rulekeeper.timeline()"));
+}
+
+std::optional<long long> checkpoint_timeline(pqxx::connection& c) {
+  return as_number(single_value(c, "SELECT timeline_id FROM pg_control_checkpoint()"));
+}
+
+std::optional<std::string> version_vector_text(pqxx::connection& c) {
+  return single_value(c, "SELECT rulekeeper.version_vector()::text");
+}
+
+std::optional<std::string> snapshot_checksum(pqxx::connection& c, const std::string& scope) {
+  pqxx::nontransaction tx(c);
+  pqxx::result r = tx.exec_params("SELECT rulekeeper.snapshot_checksum($1)", scope);
+  if (r.empty() || r[0][0].is_null()) return std::nullopt;
+  return std::string(r[0][0].c_str());
+}
+
+nlohmann::json replication_status(pqxx::connection& c) {
+  pqxx::nontransaction tx(c);
+  nlohmann::json rows = nlohmann::json::array();
+  for (const auto& row : tx.exec("SELECT * FROM rulekeeper.replication_status")) rows.push_back(row_to_json(row));
+  return rows;
+}
+
+WalReceiver wal_receiver(pqxx::connection& c) {
+  pqxx::nontransaction tx(c);
+  pqxx::result r = tx.exec("SELECT status, sender_host, sender_port::text FROM pg_stat_wal_receiver");
+  WalReceiver w;
+  if (r.empty()) return w;
+  if (!r[0][0].is_null()) w.status = r[0][0].c_str();
+  if (!r[0][1].is_null() && !r[0][2].is_null()) {
+    w.sender_host = r[0][1].c_str();
+    w.sender_port = r[0][2].c_str();
+  }
+  return w;
+}
+
+std::optional<std::string> primary_conninfo(pqxx::connection& c) {
+  auto v = single_value(c, "SELECT current_setting('primary_conninfo')");
+  if (v && v->empty()) return std::nullopt;
+  return v;
+}
+
+nlohmann::json row_to_json(const pqxx::row& row) {
+  // Type OIDs of the built-in types (pg_type.h): stable across versions.
+  constexpr pqxx::oid kBool = 16, kInt8 = 20, kInt2 = 21, kInt4 = 23, kFloat4 = 700, kFloat8 = 701,
+                      kNumeric = 1700;
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& f : row) {
+    const std::string name = f.name();
+    if (f.is_null()) {
+      j[name] = nullptr;
+      continue;
+    }
+    switch (f.type()) {
+      case kBool: j[name] = f.as<bool>(); break;
+      case kInt2:
+      case kInt4:
+      case kInt8: j[name] = f.as<long long>(); break;
+      case kFloat4:
+      case kFloat8: j[name] = f.as<double>(); break;
+      case kNumeric: {
+        // Byte counts: integral in practice; keep exact when they are.
+        const std::string text = f.c_str();
+        if (text.find_first_of(".eE") == std::string::npos)
+          j[name] = std::stoll(text);
+        else
+          j[name] = std::stod(text);
+        break;
+      }
+      default: j[name] = std::string(f.c_str());
+    }
+  }
+  return j;
+}
+
+}  // namespace rulekeeper::site::client

@@ -1,0 +1,48 @@
+// The questions the one probe (site/probe.hpp) asks a server about itself:
+// identity, role, timeline, what it streams from, and — for `status` — its
+// version vector, snapshot checksum and replication view. Each is one
+// statement in autocommit, so a missing function (an older extension) costs
+// that answer, not the others.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
+
+namespace rulekeeper::site::client {
+
+// One value (first row, first column) or nullopt for NULL / no row.
+std::optional<std::string> single_value(pqxx::connection& c, const std::string& sql);
+
+std::optional<std::string> setting(pqxx::connection& c, const std::string& name);  // current_setting(name, true)
+bool in_recovery(pqxx::connection& c);
+std::optional<std::string> server_version(pqxx::connection& c);
+std::optional<std::string> extension_version(pqxx::connection& c);  // nullopt: not installed
+
+// rulekeeper.timeline() — current even right after a promotion.
+std::optional<long long> extension_timeline(pqxx::connection& c);
+// The last checkpoint's timeline: lags a promotion until the end-of-recovery
+// checkpoint (docs/design/postgres-traps.md "Timelines"); for servers without
+// the extension.
+std::optional<long long> checkpoint_timeline(pqxx::connection& c);
+
+std::optional<std::string> version_vector_text(pqxx::connection& c);  // jsonb text
+std::optional<std::string> snapshot_checksum(pqxx::connection& c, const std::string& scope);
+// Rows of rulekeeper.replication_status, one object each (columns as keys).
+nlohmann::json replication_status(pqxx::connection& c);
+
+struct WalReceiver {
+  std::string status;  // pg_stat_wal_receiver.status; "" when there is none
+  std::string sender_host, sender_port;  // empty when unknown
+};
+WalReceiver wal_receiver(pqxx::connection& c);
+// primary_conninfo as set (superusers and pg_read_all_settings only).
+std::optional<std::string> primary_conninfo(pqxx::connection& c);
+
+// One result row as a JSON object (numeric, boolean and NULL columns typed;
+// everything else as text).
+nlohmann::json row_to_json(const pqxx::row& row);
+
+}  // namespace rulekeeper::site::client

@@ -1,0 +1,36 @@
+#include "site/connect.hpp"
+
+#include <fmt/format.h>
+
+#include "common/errors.hpp"
+#include "common/text.hpp"
+#include "site/node_control.hpp"
+
+namespace rulekeeper::site {
+
+std::string connection_string(const config::SiteConfig& site, int timeout_seconds) {
+  auto keywords = node_control::parse_conninfo(site.conninfo, site.name);
+  if (!keywords.count("connect_timeout")) keywords["connect_timeout"] = std::to_string(timeout_seconds);
+  return node_control::build_conninfo(keywords);
+}
+
+std::unique_ptr<pqxx::connection> try_connect(const config::SiteConfig& site, std::string& error,
+                                              int timeout_seconds) {
+  const std::string conninfo = connection_string(site, timeout_seconds);  // a bad conninfo is exit 2, not "down"
+  try {
+    return std::make_unique<pqxx::connection>(conninfo);
+  } catch (const std::exception& e) {
+    error = common::one_line(e.what());
+    return nullptr;
+  }
+}
+
+std::unique_ptr<pqxx::connection> connect(const config::SiteConfig& site) {
+  std::string error;
+  auto c = try_connect(site, error);
+  if (!c)
+    throw common::ExitError(common::exit_unreachable, fmt::format("site {} is unreachable: {}", site.name, error));
+  return c;
+}
+
+}  // namespace rulekeeper::site

@@ -1,0 +1,72 @@
+#include "site/server_error.hpp"
+
+#include <fmt/format.h>
+
+#include "common/text.hpp"
+
+namespace rulekeeper::site {
+
+std::string sqlstate_of(const pqxx::failure& e) {
+  // libpqxx 6.4: the 40xxx errors (transaction_rollback and its children) are
+  // not sql_errors and carry no SQLSTATE; their class tells it.
+  if (const auto* q = dynamic_cast<const pqxx::sql_error*>(&e)) return q->sqlstate();
+  if (dynamic_cast<const pqxx::serialization_failure*>(&e) != nullptr) return "40001";
+  if (dynamic_cast<const pqxx::deadlock_detected*>(&e) != nullptr) return "40P01";
+  if (dynamic_cast<const pqxx::statement_completion_unknown*>(&e) != nullptr) return "40003";
+  if (dynamic_cast<const pqxx::transaction_rollback*>(&e) != nullptr) return "40000";
+  return "";
+}
+
+common::ExitCode exit_code_for(const pqxx::failure& e) {
+  const std::string s = sqlstate_of(e);
+  if (s.size() == 5 && s.compare(0, 2, "23") == 0) return common::exit_refused;
+  if (s == "55000" || s == "40001" || s == "XX001" || s == "0A000" || s == "25006") return common::exit_refused;
+  return common::exit_failed;
+}
+
+std::string server_message(const pqxx::failure& e) {
+  // libpq's text: "ERROR:  msg\nDETAIL:  …\nHINT:  …\nCONTEXT:  …" (lines of
+  // a field may continue). Keep the message, detail and hint.
+  std::string text = e.what(), out, field;
+  std::size_t pos = 0;
+  auto flush = [&] {
+    if (field.empty()) return;
+    if (!out.empty()) out += " ";
+    out += field;
+    field.clear();
+  };
+  bool keep = true;
+  while (pos <= text.size()) {
+    std::size_t nl = text.find('\n', pos);
+    std::string line = text.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+    pos = nl == std::string::npos ? text.size() + 1 : nl + 1;
+    auto starts = [&](const char* p) { return line.rfind(p, 0) == 0; };
+    if (starts("ERROR:") || starts("FATAL:")) {
+      flush();
+      keep = true;
+      field = common::one_line(line.substr(line.find(':') + 1));
+      while (!field.empty() && field.front() == ' ') field.erase(0, 1);
+    } else if (starts("DETAIL:") || starts("HINT:")) {
+      flush();
+      keep = true;
+      std::string tag = starts("HINT:") ? "(hint: " : "(detail: ";
+      std::string rest = common::one_line(line.substr(line.find(':') + 1));
+      while (!rest.empty() && rest.front() == ' ') rest.erase(0, 1);
+      field = tag + rest + ")";
+    } else if (starts("CONTEXT:") || starts("LINE ") || starts("QUERY:") || starts("STATEMENT:")) {
+      flush();
+      keep = false;
+    } else if (keep && !line.empty()) {
+      if (!field.empty() && field.back() == ')') field.pop_back(), field += " " + common::one_line(line) + ")";
+      else field += " " + common::one_line(line);
+    }
+  }
+  flush();
+  return out.empty() ? common::one_line(e.what()) : out;
+}
+
+common::ExitError sql_failure(const std::string& what, const pqxx::failure& e) {
+  return common::ExitError(exit_code_for(e), fmt::format("{}: {} [SQLSTATE {}]", what, server_message(e), sqlstate_of(e)));
+}
+
+}  // namespace rulekeeper::site

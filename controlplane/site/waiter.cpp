@@ -1,0 +1,215 @@
+#include "site/waiter.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "common/text.hpp"
+#include "site/client/waits.hpp"
+#include "site/connect.hpp"
+#include "site/server_error.hpp"
+
+namespace rulekeeper::site {
+
+using nlohmann::json;
+
+json WaitReport::to_json() const {
+  json j;
+  j[done_key] = done;
+  j["timed_out"] = timed_out;
+  j["waited_seconds"] = waited_seconds;
+  j["sites"] = json::array();
+  for (const auto& s : sites) {
+    json row = {{"site", s.site}, {done_key, s.verdict.done}, {"why", s.verdict.why}};
+    for (auto it = s.verdict.detail.begin(); it != s.verdict.detail.end(); ++it) row[it.key()] = it.value();
+    if (!s.error.empty()) row["error"] = s.error;
+    j["sites"].push_back(row);
+  }
+  return j;
+}
+
+std::vector<std::string> WaitReport::satisfied() const {
+  std::vector<std::string> out;
+  for (const auto& s : sites)
+    if (s.verdict.done) out.push_back(s.site);
+  return out;
+}
+
+std::vector<std::string> WaitReport::unsatisfied() const {
+  std::vector<std::string> out;
+  for (const auto& s : sites)
+    if (!s.verdict.done) out.push_back(fmt::format("{} ({})", s.site, s.verdict.why));
+  return out;
+}
+
+WaitReport wait_for(const WaitRequest& request, const common::ProgressSink& progress) {
+  using clock = std::chrono::steady_clock;
+  struct Polled {
+    const config::SiteConfig* config;
+    std::unique_ptr<pqxx::connection> conn;
+    SiteWait wait;
+  };
+  std::vector<Polled> polled;
+  for (const auto* s : request.sites) {
+    polled.push_back({s, nullptr, {}});
+    polled.back().wait.site = s->name;
+    polled.back().wait.verdict.why = "not checked yet";
+  }
+
+  WaitReport report;
+  report.done_key = request.done_key;
+  const auto start = clock::now();
+  const auto deadline =
+      start + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(request.timeout_seconds));
+  auto next_progress = start + std::chrono::seconds(1);
+  for (;;) {
+    bool pending = false;
+    for (auto& p : polled) {
+      Verdict& v = p.wait.verdict;
+      if (v.done || v.final) continue;
+      try {
+        if (!p.conn) {
+          // Never let one connection attempt outlast the wait by much.
+          const double left = std::chrono::duration<double>(deadline - clock::now()).count();
+          const int secs = std::clamp(static_cast<int>(std::ceil(left)), 1, kConnectTimeoutSeconds);
+          std::string error;
+          p.conn = try_connect(*p.config, error, secs);
+          if (!p.conn) {
+            v.why = "unreachable";
+            p.wait.error = error;
+            pending = true;
+            continue;
+          }
+        }
+        v = request.predicate(*p.conn);
+        p.wait.error.clear();
+      } catch (const pqxx::broken_connection& e) {
+        p.conn.reset();
+        v.why = "unreachable";
+        p.wait.error = common::one_line(e.what());
+      } catch (const pqxx::failure& e) {
+        v.why = "the check failed: " + server_message(e);
+      } catch (const std::exception& e) {
+        p.conn.reset();
+        v.why = "unreachable";
+        p.wait.error = common::one_line(e.what());
+      }
+      pending = pending || (!v.done && !v.final);
+    }
+    const auto now = clock::now();
+    if (!pending) break;
+    if (now >= deadline) {
+      report.timed_out = true;
+      break;
+    }
+    if (now >= next_progress) {
+      std::vector<std::string> waiting;
+      for (const auto& p : polled)
+        if (!p.wait.verdict.done) waiting.push_back(fmt::format("{} ({})", p.wait.site, p.wait.verdict.why));
+      progress.step(fmt::format("waiting up to {}s for {}: {}", request.timeout_seconds, request.waiting_for,
+                                fmt::join(waiting, ", ")));
+      // Every second at first, then every five.
+      next_progress += std::chrono::seconds(now - start < std::chrono::seconds(5) ? 1 : 5);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  report.done = true;
+  for (auto& p : polled) {
+    report.done = report.done && p.wait.verdict.done;
+    report.sites.push_back(std::move(p.wait));
+  }
+  report.waited_seconds = std::chrono::duration<double>(clock::now() - start).count();
+  return report;
+}
+
+std::vector<const config::SiteConfig*> peers_of(const config::Config& config, const std::string& primary) {
+  const config::SiteConfig* p = config.find(primary);
+  std::vector<const config::SiteConfig*> out;
+  if (p == nullptr) return out;
+  for (const auto& s : config.sites)
+    if (s.environment == p->environment && s.name != primary) out.push_back(&s);
+  return out;
+}
+
+WaitReport wait_replicated(const config::Config& config, const std::string& primary, const VersionVector& want,
+                           double timeout_seconds, const common::ProgressSink& progress) {
+  WaitRequest request;
+  request.primary = primary;
+  request.sites = peers_of(config, primary);
+  request.predicate = covers_vector(want);
+  request.timeout_seconds = timeout_seconds;
+  request.done_key = "replicated";
+  request.waiting_for = "replication from " + primary;
+  return wait_for(request, progress);
+}
+
+std::string replicated_summary(const config::Config& config, const std::string& primary, const WaitReport& report) {
+  if (report.sites.empty()) {
+    const config::SiteConfig* p = config.find(primary);
+    return fmt::format("no other {} site to replicate to", p != nullptr ? p->environment : std::string("?"));
+  }
+  const auto ok = report.satisfied(), not_ok = report.unsatisfied();
+  if (report.done) return fmt::format("replicated to {}", fmt::join(ok, ", "));
+  return fmt::format("NOT replicated to {}{}{}", fmt::join(not_ok, ", "), ok.empty() ? "" : "; replicated to ",
+                     fmt::join(ok, ", "));
+}
+
+WaitReport wait_hotfix_applied(const config::Config& config, const std::string& primary, const std::string& commit_lsn,
+                               const std::string& hotfix_id, double timeout_seconds,
+                               const common::ProgressSink& progress) {
+  WaitRequest request;
+  request.primary = primary;
+  request.sites = peers_of(config, primary);
+  request.predicate = holds_hotfix(commit_lsn, hotfix_id, primary);
+  request.timeout_seconds = timeout_seconds;
+  request.done_key = "applied";
+  request.waiting_for = fmt::format("the hotfix committed at {} (LSN {}) to be applied", primary, commit_lsn);
+  return wait_for(request, progress);
+}
+
+Predicate covers_vector(const VersionVector& want) {
+  return [want](pqxx::connection& c) {
+    Verdict v;
+    const VersionVector have = VersionVector::from_json(client::version_vector_of(c));
+    std::vector<std::string> missing;
+    for (const SeqRange& r : want.missing_from(have))
+      missing.push_back(r.describe());
+    if (missing.empty()) {
+      v.done = true;
+      v.why = "holds every change of the commit";
+    } else {
+      v.why = fmt::format("missing {}", fmt::join(missing, "; "));
+    }
+    return v;
+  };
+}
+
+Predicate holds_hotfix(const std::string& commit_lsn, const std::string& hotfix_id, const std::string& primary) {
+  return [commit_lsn, hotfix_id, primary](pqxx::connection& c) {
+    Verdict v;
+    const client::HotfixReplay r = client::hotfix_replay(c, commit_lsn, hotfix_id);
+    v.detail["replay_lsn"] = r.replay_lsn.empty() ? json() : json(r.replay_lsn);
+    const std::string at = r.replay_lsn.empty() ? "?" : r.replay_lsn;
+    if (r.holds_hotfix) {
+      v.done = true;
+      v.why = fmt::format("replayed up to {}", at);
+    } else if (!r.in_recovery) {
+      v.final = true;
+      v.why = "it is not a standby (it accepts writes) and lacks the hotfix: split brain? see `rulectl status`";
+    } else if (r.passed_commit) {
+      v.final = true;
+      v.why = fmt::format(
+          "replayed past {} (up to {}) but lacks the hotfix: it does not follow {} (another timeline? see "
+          "`rulectl status`)",
+          commit_lsn, at, primary);
+    } else {
+      v.why = fmt::format("replayed up to {}, the commit needs {}", at, commit_lsn);
+    }
+    return v;
+  };
+}
+
+}  // namespace rulekeeper::site
