@@ -14,12 +14,7 @@ namespace rulekeeper::pg::content {
 namespace {
 
 // Copies a C++ string into palloc'd memory from inside a guarded body.
-char* to_palloc(const std::string& s) {
-    char* out = nullptr;
-    pg_call([&] { out = static_cast<char*>(palloc(s.size() + 1)); });
-    std::memcpy(out, s.c_str(), s.size() + 1);
-    return out;
-}
+char* to_palloc(const std::string& s) { return palloc_copy(s.data(), s.size()); }
 
 }  // namespace
 

@@ -34,19 +34,14 @@ struct CEntry {
     char* new_value;
 };
 
-char* pstr(const std::string& s) {
-    char* out = nullptr;
-    rulekeeper::pg::pg_call([&] { out = pnstrdup(s.data(), s.size()); });
-    return out;
-}
+char* pstr(const std::string& s) { return rulekeeper::pg::palloc_copy(s.data(), s.size()); }
 
 // Runs the core diff and copies the result out of C++ containers.
 CEntry* diff_entries(const char* from_json, const char* to_json, int* count) {
     return rulekeeper::pg::guarded([&]() -> CEntry* {
         std::vector<rulekeeper::DiffEntry> d = rulekeeper::json_diff_text(from_json, to_json);
-        CEntry* out = nullptr;
         std::size_t n = d.size();
-        rulekeeper::pg::pg_call([&] { out = static_cast<CEntry*>(palloc0(sizeof(CEntry) * (n + 1))); });
+        CEntry* out = rulekeeper::pg::palloc0_items<CEntry>(n + 1);
         for (std::size_t i = 0; i < n; ++i) {
             out[i].path = pstr(d[i].path);
             out[i].op = rulekeeper::to_string(d[i].op).data();

@@ -1,9 +1,33 @@
 // Implementation of the C++/PostgreSQL error boundary (see guard.hpp).
 #include "guard.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace rulekeeper::pg {
+
+namespace detail {
+
+bool in_guarded_body = false;
+
+void refuse_nested_guarded() {
+    throw Error(ErrorKind::internal,
+                "rulekeeper: guarded() was called from inside a guarded body; the nested body did not run",
+                "This is a bug in rulekeeper: a guarded body reaches PostgreSQL only through pg_call and never "
+                "enters guarded() itself (CONTRIBUTING.md, \"The C++/PostgreSQL boundary\").");
+}
+
+}  // namespace detail
+
+void reset_after_abort() noexcept { detail::in_guarded_body = false; }
+
+char* palloc_copy(const char* data, std::size_t len) {
+    if (len >= MaxAllocSize) throw std::bad_alloc();
+    char* copy = palloc_items<char>(len + 1);
+    std::memcpy(copy, data, len);
+    copy[len] = '\0';
+    return copy;
+}
 
 int sqlstate_for(ErrorKind kind) noexcept {
     switch (kind) {
@@ -17,11 +41,13 @@ int sqlstate_for(ErrorKind kind) noexcept {
 }
 
 char* copy_message(const char* text) noexcept {
-    // MCXT_ALLOC_NO_OOM: returning null is the only failure, never an ereport.
-    std::size_t len = std::strlen(text);
+    // MCXT_ALLOC_NO_OOM: returning null is the only failure, never an ereport
+    // (and a length past MaxAllocSize, which would ereport, is cut short).
+    std::size_t len = std::min<std::size_t>(std::strlen(text), MaxAllocSize - 1);
     char* copy = static_cast<char*>(MemoryContextAllocExtended(CurrentMemoryContext, len + 1, MCXT_ALLOC_NO_OOM));
     if (copy == nullptr) return const_cast<char*>("rulekeeper: out of memory while reporting an error");
-    std::memcpy(copy, text, len + 1);
+    std::memcpy(copy, text, len);
+    copy[len] = '\0';
     return copy;
 }
 

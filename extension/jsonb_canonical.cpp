@@ -184,9 +184,7 @@ char* canonical(Jsonb* value, std::size_t* length) {
     Tokens tokens = tokenize(value);
     char* result = guarded([&] {
         std::string text = write_tokens(tokens);
-        char* copy = nullptr;
-        pg_call([&] { copy = static_cast<char*>(palloc(text.size() + 1)); });
-        std::memcpy(copy, text.data(), text.size() + 1);
+        char* copy = palloc_copy(text.data(), text.size());
         if (length) *length = text.size();
         return copy;
     });

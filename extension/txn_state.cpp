@@ -72,6 +72,8 @@ std::vector<LevelDeltas>* deltas = nullptr;  // allocated once, lives for the ba
 
 std::unordered_set<std::string>* pending_changes = nullptr;  // 16-byte uuids
 
+bool fail_next_merge = false;  // set by fail_next_subcommit_merge(); cleared at transaction end
+
 SPIPlanPtr plan_latest_incarnation = nullptr;
 SPIPlanPtr plan_insert_incarnation = nullptr;
 SPIPlanPtr plan_upsert_bucket = nullptr;
@@ -187,11 +189,9 @@ void flush_deltas() {
         for (const auto& entry : merged)
             if (!entry.second.is_zero()) ++n;
         if (n == 0) return;
-        int* ids = nullptr;
-        bytea** values = nullptr;
-        pg_call([&] {
-            ids = static_cast<int*>(palloc(sizeof(int) * n));
-            values = static_cast<bytea**>(palloc(sizeof(bytea*) * n));
+        int* ids = palloc_items<int>(n);
+        bytea** values = palloc_items<bytea*>(n);
+        pg_call([&]() noexcept {
             for (int i = 0; i < n; ++i) values[i] = static_cast<bytea*>(palloc(VARHDRSZ + 32));
         });
         int i = 0;
@@ -241,6 +241,7 @@ void flush_deltas() {
 }
 
 void on_xact(XactEvent event, void*) {
+    if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT) reset_after_abort();
     switch (event) {
         case XACT_EVENT_PRE_COMMIT:
             flush_deltas();
@@ -255,6 +256,7 @@ void on_xact(XactEvent event, void*) {
             pending = KnownIncarnation{};
             reset_cursor();
             clear_deltas();
+            fail_next_merge = false;
             break;
         case XACT_EVENT_ABORT:
         case XACT_EVENT_PREPARE:
@@ -263,6 +265,7 @@ void on_xact(XactEvent event, void*) {
             pending = KnownIncarnation{};
             reset_cursor();
             clear_deltas();
+            fail_next_merge = false;
             break;
         default:
             break;
@@ -281,8 +284,50 @@ void on_relcache_inval(Datum, Oid relid) {
     }
 }
 
+// The boundary self-test (fail_next_subcommit_merge) makes the next merge
+// below fail, to show that such a failure is a clean error.
+void throw_if_failure_injected() {
+    if (!fail_next_merge) return;
+    fail_next_merge = false;
+    throw Error(ErrorKind::internal,
+                "rulekeeper selftest: injected failure while merging a subtransaction's checksum deltas");
+}
+
+// Folds a committing subtransaction's bucket deltas into its parent's.
+// Runs at SUBXACT_EVENT_PRE_COMMIT_SUB, while the subtransaction can still
+// fail cleanly: an error here aborts it (and ABORT_SUB drops its level),
+// whereas at COMMIT_SUB it is already marked committed and an error would
+// leave PostgreSQL's transaction state half done. Between PRE_COMMIT_SUB and
+// COMMIT_SUB nothing of the subtransaction runs any more (deferred triggers
+// fire at top-level commit), so no delta can arrive after the merge.
+//
+// Exception-safe: everything that allocates happens before anything is
+// changed for good, so a failure leaves the child's level intact for
+// ABORT_SUB to drop and the parent's level as it was (at most with zero
+// entries, which add nothing).
+void merge_into_parent(SubTransactionId my_subid, SubTransactionId parent_subid) {
+    if (deltas == nullptr) return;
+    guarded([&] {
+        if (deltas->empty() || deltas->back().subxact != my_subid) return;  // made no changes
+        std::size_t depth = deltas->size();
+        if (depth < 2 || (*deltas)[depth - 2].subxact != parent_subid) {
+            // The parent has no level yet: the child's becomes the parent's.
+            throw_if_failure_injected();
+            deltas->back().subxact = parent_subid;
+            return;
+        }
+        LevelDeltas& child = (*deltas)[depth - 1];
+        LevelDeltas& parent = (*deltas)[depth - 2];
+        for (const auto& entry : child.buckets) parent.buckets.try_emplace(entry.first);  // may throw
+        throw_if_failure_injected();
+        for (const auto& [bucket, sum] : child.buckets) parent.buckets.find(bucket)->second.add(sum);  // noexcept
+        deltas->pop_back();
+    });
+}
+
 void on_subxact(SubXactEvent event, SubTransactionId my_subid, SubTransactionId parent_subid, void*) {
     if (event == SUBXACT_EVENT_ABORT_SUB) {
+        reset_after_abort();
         // The subtransaction's journal rows, incarnation row and (if it took
         // it) the site lock are gone: re-read everything from the index. An
         // incarnation learnt meanwhile may have been recorded by the aborted
@@ -293,16 +338,8 @@ void on_subxact(SubXactEvent event, SubTransactionId my_subid, SubTransactionId 
             guarded([&] {
                 while (!deltas->empty() && deltas->back().subxact >= my_subid) deltas->pop_back();
             });
-    } else if (event == SUBXACT_EVENT_COMMIT_SUB) {
-        if (deltas)
-            guarded([&] {
-                if (deltas->empty() || deltas->back().subxact != my_subid) return;
-                LevelDeltas child = std::move(deltas->back());
-                deltas->pop_back();
-                if (deltas->empty() || deltas->back().subxact != parent_subid)
-                    deltas->push_back(LevelDeltas{parent_subid, {}});
-                for (const auto& [bucket, sum] : child.buckets) deltas->back().buckets[bucket].add(sum);
-            });
+    } else if (event == SUBXACT_EVENT_PRE_COMMIT_SUB) {
+        merge_into_parent(my_subid, parent_subid);
     }
 }
 
@@ -375,6 +412,8 @@ void add_pending_deltas(uint8 (*sums)[32]) {
             }
     });
 }
+
+void fail_next_subcommit_merge() { fail_next_merge = true; }
 
 void remember_pending_change(const uint8* uuid16) {
     guarded([&] {

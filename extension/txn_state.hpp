@@ -1,6 +1,6 @@
 // What one transaction accumulates for the journal and the checksums, kept in
 // backend memory and written once, so that per-row work stays O(1) however
-// large the transaction (POSTGRES-NOTES.md "Large transactions"):
+// large the transaction (docs/design/postgres-traps.md, "Large transactions"):
 //
 //  * the site lock: an advisory transaction lock taken once, before the first
 //    journal entry; it makes origin_seq gapless and commit-ordered;
@@ -12,8 +12,10 @@
 //    transaction of 100,000 entries makes one index probe, not 100,000 that
 //    the planner may turn into scans of what the transaction just wrote;
 //  * bucket deltas: the AdHash change of each touched checksum bucket, one map
-//    per open subtransaction (an aborted subtransaction drops its own), applied
-//    to rulekeeper.checksum_bucket once at pre-commit, in bucket order.
+//    per open subtransaction (an aborted subtransaction drops its own, a
+//    committing one is folded into its parent's at SUBXACT_EVENT_PRE_COMMIT_SUB,
+//    where an error still aborts it cleanly), applied to
+//    rulekeeper.checksum_bucket once at pre-commit, in bucket order.
 #pragma once
 
 extern "C" {
@@ -61,5 +63,10 @@ void add_pending_deltas(uint8 (*sums)[32]);
 // ON CONFLICT DO NOTHING, fires no AFTER trigger and so is never journaled).
 void remember_pending_change(const uint8* uuid16);
 bool take_pending_change(const uint8* uuid16);  // true (and forgotten) if it was pending
+
+// For the boundary self-test only (_boundary_selftest('fail_next_subcommit')):
+// the next subtransaction commit that folds checksum deltas into its parent
+// fails with a C++ exception inside the merge. Forgotten at transaction end.
+void fail_next_subcommit_merge();
 
 }  // namespace rulekeeper::pg::txn
