@@ -2,8 +2,8 @@
 """Checks docs/questions.md against the seed's questions.
 
 Every line of shared/seed/questions.txt must appear verbatim as a `### `
-heading, each answer must name at least one test (a path under tests/ or
-regress/), and every named path must exist. Prints a summary line.
+heading, each answer must name at least one test (a path under tests/), and
+every named path must exist. Prints a summary line.
 Usage: check_questions.py REPO_DIR QUESTIONS_TXT
 """
 import os, re, sys
@@ -30,7 +30,7 @@ for q in questions:
         failed.append(f"missing heading: {q!r}")
         bad_questions.add(q)
         continue
-    paths = re.findall(r"`((?:tests|regress)/[^`\s]+)`", sections[q])
+    paths = re.findall(r"`(tests/[^`\s]+)`", sections[q])
     if not paths:
         failed.append(f"no test named in the answer to: {q!r}")
         bad_questions.add(q)

@@ -6,7 +6,7 @@
 // entirely there or entirely absent, verify_checksums() is empty, the bucket
 // sums add up to what the rows say, version vectors agree with the journal
 // (per origin: max(origin_seq) = count), and pg_amcheck finds no corruption.
-// Ports kPortBase+160 (ipc2).
+// Port: integration_crash in tests/ports.txt (ipc2).
 #include <atomic>
 #include <chrono>
 #include <thread>
@@ -19,12 +19,12 @@
 #include "process.hpp"
 
 using namespace rulekeeper;
-using rulekeeper::testing::kPortBase;
+namespace ports = rulekeeper::testing::ports;
 using rulekeeper::testing::sql_value;
 
 namespace {
 
-constexpr int kPort = kPortBase + 160;
+constexpr int kPort = ports::integration_crash[0];
 
 std::string conninfo(const cluster::Node& n) {
   return fmt::format("host=127.0.0.1 port={} user=postgres dbname=rules connect_timeout=5", n.port());

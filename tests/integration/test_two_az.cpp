@@ -4,20 +4,21 @@
 // ipc1 cut off, changes committed at ipc2, ipc2 killed: failover --to ipc2b
 // refuses without --force and with it loses no acknowledged change; at-risk
 // lists what ipc1 lacks; rejoin --site ipc1 makes it follow ipc2b and catch
-// up. Ports kPortBase+220 .. +239.
+// up. Ports: integration_two_az in
+// tests/ports.txt.
 #include "failover_support.hpp"
 
 using namespace rulekeeper;
 using namespace rulekeeper::testing::fo;
 using nlohmann::json;
 using rulekeeper::testing::CommandResult;
-using rulekeeper::testing::kPortBase;
+namespace ports = rulekeeper::testing::ports;
 using rulekeeper::testing::Pipeline;
 using rulekeeper::testing::sql_value;
 
 namespace {
 
-constexpr int kTwoAz = kPortBase + 220;
+constexpr int kTwoAz = ports::integration_two_az[0];
 const char* kRule = "routing.weights";
 
 }  // namespace
