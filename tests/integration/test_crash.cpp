@@ -130,7 +130,7 @@ TEST_F(Crash, KillNineMidImportHotfixTransitionAllOrNothing) {
   cluster::ClusterSet set(rulekeeper::testing::fresh_cluster_options());
   // A synchronous standby that never comes: a COMMIT under
   // synchronous_commit = remote_apply waits forever after writing its commit
-  // record. The server default stays local (POSTGRES-NOTES "Synchronous commit").
+  // record. The server default stays local (docs/design/postgres-traps.md "Synchronous commit").
   cluster::NodeOptions o{"ipc2", "e3", kPort};
   o.synchronous_standby_names = "ipc1";
   o.extra_settings.push_back({"synchronous_commit", "local"});

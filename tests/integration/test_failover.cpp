@@ -1,7 +1,8 @@
-// Failover, rejoin and switch-back on real clusters (issue #6; DESIGN.md
-// "CLI", "Replication model"; POSTGRES-NOTES.md "Planned switchover", "A
-// crashed primary coming back", "Rewind after failover"). Operator steps
-// through the built rulectl, checks through SQL. Ports: integration_failover
+// Failover, rejoin and switch-back on real clusters (issue #6;
+// docs/design/contract.md "CLI"; docs/design/architecture.md "Replication
+// model"; docs/design/postgres-traps.md "Planned switchover", "A crashed
+// primary coming back", "Rewind after failover"). Operator steps through the
+// built rulectl, checks through SQL. Ports: integration_failover
 // in tests/ports.txt (four per test).
 #include <sys/file.h>
 #include <fcntl.h>

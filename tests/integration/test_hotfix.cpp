@@ -1,5 +1,5 @@
-// Hotfixes on real clusters (issue #5; DESIGN.md "Hotfix", "Drift",
-// "Replication model"): the seed's happy path (IPC2 -> IPC1), the refusals,
+// Hotfixes on real clusters (issue #5; docs/design/architecture.md "Hotfix",
+// "Drift", "Replication model"): the seed's happy path (IPC2 -> IPC1), the refusals,
 // the planned-release race and the hotfix gate, --sync with IPC1 up and down
 // (and other E3 writes never blocked meanwhile), and the receipt replayed at
 // IPC1 after IPC2 died. Operator steps through the built rulectl, checks

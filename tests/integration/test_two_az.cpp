@@ -1,4 +1,4 @@
-// Two availability zones in IPC2 (issue #6; DESIGN.md "Replication model"):
+// Two availability zones in IPC2 (issue #6; docs/design/architecture.md "Replication model"):
 // ipc2b is IPC2's synchronous standby in AZ-b (synchronous_standby_names =
 // 'ipc2b': every acknowledged commit is in both AZs), ipc1 asynchronous.
 // ipc1 cut off, changes committed at ipc2, ipc2 killed: failover --to ipc2b
