@@ -8,9 +8,10 @@
 #   c. wait_for_epoch on the hot standby: time from an activation's commit at
 #      the primary to the standby's CALL returning (target median <= 1 s).
 # Usage: bench/channels_bench.sh [-p port] [-T seconds] [-n versions]
-#   defaults: -p 55580 (primary; standby port+1), -T 10, -n 100000
+#   defaults: -p bench_channels's first port in tests/ports.txt (primary;
+#   standby port+1), -T 10, -n 100000
 set -euo pipefail
-port=55580 duration=10 nversions=100000
+port=$("$(dirname "$0")/../tests/ports.sh" first bench_channels) duration=10 nversions=100000
 while getopts "p:T:n:" opt; do
   case $opt in p) port=$OPTARG ;; T) duration=$OPTARG ;; n) nversions=$OPTARG ;;
     *) echo "usage: $0 [-p port] [-T seconds] [-n versions]" >&2; exit 2 ;; esac

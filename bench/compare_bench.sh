@@ -9,14 +9,15 @@
 # 10 rules on ipc2, and times both ways of finding those 10 rules.
 #
 # Usage: bench/compare_bench.sh [RULECTL]   (default: build/controlplane/rulectl)
-# Env:   BASE (default /tmp/rk-compare-bench), PORT_BASE (default 55490),
+# Env:   BASE (default /tmp/rk-compare-bench), PORT_BASE (default: bench_compare
+#        in tests/ports.txt),
 #        RULES (100000), VERSIONS_PER_RULE (10), RUNS (5), KEEP=1 keeps the sandbox.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 RULECTL=${1:-build/controlplane/rulectl}
 BASE=${BASE:-/tmp/rk-compare-bench}
-PORT_BASE=${PORT_BASE:-55490}
+PORT_BASE=${PORT_BASE:-$(tests/ports.sh first bench_compare)}
 RULES=${RULES:-100000}
 VERSIONS_PER_RULE=${VERSIONS_PER_RULE:-10}
 RUNS=${RUNS:-5}

@@ -10,14 +10,15 @@
 #
 #   bench/failover_bench.sh [-b BUILD_DIR] [-p PORT_BASE] [-n ROUNDS] [-k]
 #     -b  build directory holding controlplane/rulectl (default: build)
-#     -p  sandbox port base (default 55700: e1..ipc1 = N..N+3)
+#     -p  sandbox port base (default: failover_bench in tests/ports.txt;
+#         e1..ipc1 = N..N+3)
 #     -n  rounds (default 3)
 #     -k  keep the sandbox afterwards
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BUILD=build
-PORT=55700
+PORT=$(tests/ports.sh first failover_bench)
 ROUNDS=3
 KEEP=0
 while getopts "b:p:n:k" o; do

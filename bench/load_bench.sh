@@ -8,12 +8,13 @@
 # Markdown (the "## Load" section of bench/README.md).
 #
 # Usage: bench/load_bench.sh [-T seconds] [-c clients] [-r rules] [-p port]
-#   defaults: -T 20 -c 16 -r 1000 -p 55570 (primary; the standby is port+1)
+#   defaults: -T 20 -c 16 -r 1000 -p bench_load's first port in tests/ports.txt
+#   (primary; the standby is port+1)
 # Needs the installed extension (cmake --install) and PostgreSQL 15's tools.
 # As root, the servers run as the postgres OS user.
 set -euo pipefail
 
-duration=20 clients=16 rules=1000 port=55570
+duration=20 clients=16 rules=1000 port=$("$(dirname "$0")/../tests/ports.sh" first bench_load)
 while getopts "T:c:r:p:" opt; do
   case $opt in
     T) duration=$OPTARG ;; c) clients=$OPTARG ;; r) rules=$OPTARG ;; p) port=$OPTARG ;;

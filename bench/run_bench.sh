@@ -9,7 +9,8 @@
 #   --only NAME  run only this benchmark (repeatable, or comma-separated):
 #                create_version, large_txn, snapshot_checksum, verify_checksums
 #   --bindir DIR PostgreSQL's bindir (default: pg_config --bindir)
-#   --port N     the throwaway cluster's port (default 56100, smoke 56101)
+#   --port N     the throwaway cluster's port (default: bench_run in
+#                tests/ports.txt; with --smoke, bench_smoke)
 #   --no-snapshot  use the installation in place instead of a private copy
 #                of it taken at start (see below)
 #
@@ -35,7 +36,7 @@ while [ $# -gt 0 ]; do
     --no-snapshot) snapshot=0 ;;
     --bindir) shift; bindir="${1:?--bindir needs a directory}" ;;
     --port) shift; port="${1:?--port needs a number}" ;;
-    -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run_bench.sh: unknown argument $1 (see --help)" >&2; exit 1 ;;
   esac
   shift
@@ -57,7 +58,8 @@ fi
 [ -x "$bindir/initdb" ] || bindir=/usr/lib/postgresql/15/bin
 [ -x "$bindir/initdb" ] || { echo "run_bench.sh: no initdb in $bindir" >&2; exit 1; }
 if [ -z "$port" ]; then
-  if [ $smoke = 1 ]; then port=56101; else port=56100; fi
+  if [ $smoke = 1 ]; then name=bench_smoke; else name=bench_run; fi
+  port=$("$(dirname "$0")/../tests/ports.sh" first $name)
 fi
 
 # Sizes. Full run / smoke run.

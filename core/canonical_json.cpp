@@ -1,6 +1,6 @@
 // RFC 8785 (JCS) serialization: UTF-16 member order, JCS string escaping, and
 // ECMAScript number formatting, plus the exactness check that refuses numbers
-// a double cannot hold (DESIGN.md "Checksums": the checksum of a body must not
+// a double cannot hold (docs/design/contract.md "Checksums": the checksum of a body must not
 // depend on which tool rounded it).
 #include "rulekeeper/canonical_json.hpp"
 

@@ -1,5 +1,5 @@
 // Content checksums, entry digests, buckets and the AdHash set sum: the
-// on-the-wire format of DESIGN.md "Checksums". Any tool must be able to
+// on-the-wire format of docs/design/contract.md "Checksums". Any tool must be able to
 // recompute these, so nothing here may depend on platform or locale.
 #include "rulekeeper/checksum.hpp"
 

@@ -1,5 +1,5 @@
 // JSON diff with RFC 6901 paths and the classification of a planned body
-// against a hotfix's diff (DESIGN.md "Drift"). Values are compared by their
+// against a hotfix's diff (docs/design/architecture.md "Drift"). Values are compared by their
 // JCS text (canonical_json.cpp), so 1.0 == 1 and member order never matters,
 // and object members are visited in the same UTF-16 order JCS writes them.
 #include "rulekeeper/json_diff.hpp"

@@ -1,4 +1,4 @@
-// Version labels "N" and "N.k" (DESIGN.md "Domain": a hotfix on top of N is
+// Version labels "N" and "N.k" (docs/design/architecture.md "Domain": a hotfix on top of N is
 // N.k because E1 may already have used N+1). Parsing is strict so that one
 // version has exactly one spelling: no "01", no "+1", no "1.0".
 #include "rulekeeper/label.hpp"

@@ -1,4 +1,4 @@
-// The lifecycle tables of DESIGN.md "Two facts per version at E3": the
+// The lifecycle tables of docs/design/architecture.md "Two facts per version at E3": the
 // qualifications, the allowed transitions between them, and what each channel
 // admits. Everything else (the trigger, the views, rulectl, the docs) reads
 // these rows; the functions below only look rows up.

@@ -1,5 +1,5 @@
 // _boundary_selftest(mode): proves the guard's promises from SQL
-// (regress/sql/boundary.sql). A C++ object with a destructor is alive while
+// (tests/regress/sql/boundary.sql). A C++ object with a destructor is alive while
 //  'pg'     : a PostgreSQL ereport(ERROR) is raised inside pg_call,
 //  'cpp'    : a C++ exception is thrown,
 //  'nested' : guarded() is called from inside a guarded body;

@@ -283,7 +283,7 @@ PGDLLEXPORT Datum rk_canonical_json(PG_FUNCTION_ARGS) {
 
 // The same through the text route (print, parse, canonicalize): what
 // canonical_json() gave before it read jsonb directly, kept so that
-// regress/sql/canonical.sql can compare the two on every document it holds.
+// tests/regress/sql/canonical.sql can compare the two on every document it holds.
 PG_FUNCTION_INFO_V1(rk_canonical_json_via_text);
 PGDLLEXPORT Datum rk_canonical_json_via_text(PG_FUNCTION_ARGS) {
     Jsonb* body = PG_GETARG_JSONB_P(0);

@@ -3,7 +3,7 @@
 // canonicalize_text), without the text round trip. Every checksum of a body
 // the server computes goes through here: the BEFORE INSERT trigger,
 // verify_checksums(), content_sha256(), canonical_json(), bundle checksums.
-// regress/sql/canonical.sql compares the two routes over a corpus of
+// tests/regress/sql/canonical.sql compares the two routes over a corpus of
 // awkward documents.
 #pragma once
 

@@ -17,7 +17,7 @@ extern "C" {
 
 // The timeline this node writes on (primary) or replays (standby). On a
 // primary the insertion timeline, because the control file's checkpoint
-// timeline lags a promotion (POSTGRES-NOTES.md "Timelines").
+// timeline lags a promotion (docs/design/postgres-traps.md "Timelines").
 PG_FUNCTION_INFO_V1(rk_timeline);
 PGDLLEXPORT Datum rk_timeline(PG_FUNCTION_ARGS) {
     TimeLineID tli;

@@ -6,12 +6,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh
-# The tests' servers listen on fixed loopback ports inside the kernel's
-# ephemeral range; reserve those ranges so that no client socket (say, one in
-# TIME_WAIT after a benchmark) is ever given one of them (root only; harmless).
+# The tests' servers listen on fixed loopback ports (tests/ports.txt), most of
+# them inside the kernel's ephemeral range; reserve every range of the table so
+# that no client socket (say, one in TIME_WAIT after a benchmark) is ever given
+# one of them (root only; harmless).
 reserved=/proc/sys/net/ipv4/ip_local_reserved_ports
 if [ -w "$reserved" ]; then
-  ours="54311-54320,55400-55999,56100-56110,57600-57630"
+  ours=$(tests/ports.sh ranges)
   current=$(cat "$reserved")
   echo "${current:+$current,}$ours" > "$reserved"
 fi

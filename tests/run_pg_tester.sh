@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs one of PostgreSQL's test drivers (pg_regress or pg_isolation_regress)
 # on a temporary instance with rulekeeper preloaded: the one runner behind
-# regress/run_regress.sh and tests/isolation/run_isolation.sh.
+# tests/regress/run_regress.sh and tests/isolation/run_isolation.sh.
 # As root the instance runs as the postgres user (initdb refuses root), so the
 # inputs are copied to a world-traversable place under /tmp first. On failure
 # the diffs are printed, the results copied to BUILD_DIR/results and the work

@@ -1,4 +1,4 @@
-// Release bundles (DESIGN.md "Checksums", "Bundles"): the strict check of a
+// Release bundles (docs/design/contract.md "Checksums", "Bundles"): the strict check of a
 // bundle as a file or a client holds it, before any server sees it, and the
 // sealing that adds its bundle_sha256. The checksum is the one the server
 // computes in import_release: lowercase hex SHA-256 of the UTF-8 bytes of the

@@ -1,5 +1,5 @@
 // RFC 8785 (JSON Canonicalization Scheme): the byte string every checksum in
-// rulekeeper is computed over. See DESIGN.md "Checksums".
+// rulekeeper is computed over. See docs/design/contract.md "Checksums".
 #pragma once
 #include "rulekeeper/json.hpp"
 #include "rulekeeper/no_postgres.hpp"

@@ -1,5 +1,5 @@
 // Content checksums, entry digests, buckets and the AdHash set sum, exactly as
-// DESIGN.md "Checksums" defines them (an on-the-wire format).
+// docs/design/contract.md "Checksums" defines them (an on-the-wire format).
 #pragma once
 #include "rulekeeper/no_postgres.hpp"
 #include "rulekeeper/sha256.hpp"

@@ -1,5 +1,5 @@
 // JSON diff with RFC 6901 paths, and the classification of a planned body
-// against a hotfix's diff (DESIGN.md "Drift"): what `rulekeeper.diff()`,
+// against a hotfix's diff (docs/design/architecture.md "Drift"): what `rulekeeper.diff()`,
 // `rulectl diff` / `hotfix show`, the hotfix policy and the hotfix gate use.
 #pragma once
 #include "rulekeeper/json.hpp"

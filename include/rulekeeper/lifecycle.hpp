@@ -1,4 +1,4 @@
-// The lifecycle as data (DESIGN.md "Two facts per version at E3"): which
+// The lifecycle as data (docs/design/architecture.md "Two facts per version at E3"): which
 // qualifications exist in which environment, which transitions between them
 // are allowed and under what condition, and which qualifications each channel
 // admits. The extension's trigger, its SQL views, rulectl's messages and the

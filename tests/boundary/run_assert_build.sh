@@ -22,11 +22,11 @@
 # Cost, measured on two cores: about 15 s to build the module and the core
 # from scratch at -O0 (without ccache), 12 s for the regression schedule.
 #
-#   tests/boundary/run_assert_build.sh SRC_DIR BUILD_DIR [TEST...]
+#   tests/boundary/run_assert_build.sh SRC_DIR BUILD_DIR PORT [TEST...]
 #
 # BUILD_DIR is where the assertion build goes (a directory of the main
-# build, never a shared path). TESTs default to the schedule in
-# regress/CMakeLists.txt. Environment:
+# build, never a shared path). PORT: boundary_assert in tests/ports.txt.
+# TESTs default to the schedule in tests/regress/CMakeLists.txt. Environment:
 # RULEKEEPER_CXX (the compiler), RULEKEEPER_LAUNCHER (e.g. ccache).
 # Nothing is installed into the system: PostgreSQL's bin, lib and share
 # directories are copied into a private tree under /tmp (PostgreSQL finds its
@@ -34,10 +34,11 @@
 set -euo pipefail
 src=$(cd "$1" && pwd)
 build=$2
-shift 2
+port=$3
+shift 3
 tests=("$@")
 if [ ${#tests[@]} -eq 0 ]; then
-  read -r -a tests < <(sed -n 's/^set(RULEKEEPER_REGRESS_TESTS \(.*\))$/\1/p' "$src/regress/CMakeLists.txt")
+  read -r -a tests < <(sed -n 's/^set(RULEKEEPER_REGRESS_TESTS \(.*\))$/\1/p' "$src/tests/regress/CMakeLists.txt")
 fi
 
 started=$(date +%s)
@@ -83,7 +84,7 @@ cp "$module" "$tree$pkglibdir/"
 cp "$src/sql/rulekeeper.control" "$src"/sql/rulekeeper--*.sql "$tree$sharedir/extension/"
 chmod 755 "$work"
 
-# The regression tests as regress/run_regress.sh runs them, on their own port
+# The regression tests as tests/regress/run_regress.sh runs them, on their own port
 # and with the private tree's server.
-RK_REGRESS_PORT=57625 "$src/regress/run_regress.sh" "$pg_regress" "$tree$bindir" "$src/regress" "$build" "${tests[@]}"
+"$src/tests/regress/run_regress.sh" "$pg_regress" "$tree$bindir" "$src/tests/regress" "$build" "$port" "${tests[@]}"
 echo "run_assert_build: done in $(($(date +%s) - started)) s"

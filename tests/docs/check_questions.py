@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
 """Checks docs/questions.md against the seed's questions.
 
-Every line of shared/seed/questions.txt must appear verbatim as a `### `
-heading, each answer must name at least one test (a path under tests/ or
-regress/), and every named path must exist. Prints a summary line.
-Usage: check_questions.py REPO_DIR QUESTIONS_TXT
+Every line of docs/questions/seed-questions.txt must appear verbatim as a `### `
+heading, each answer must name at least one test (a path under tests/), and
+every named path must exist. Prints a summary line.
+Usage: check_questions.py REPO_DIR [QUESTIONS_TXT]
+(default: REPO_DIR/docs/questions/seed-questions.txt)
 """
 import os, re, sys
 
-repo, questions_file = sys.argv[1], sys.argv[2]
+repo = sys.argv[1]
+questions_file = (sys.argv[2] if len(sys.argv) > 2
+                  else os.path.join(repo, "docs", "questions", "seed-questions.txt"))
 questions = [q.rstrip("\n") for q in open(questions_file, encoding="utf-8") if q.strip()]
 doc = open(os.path.join(repo, "docs", "questions.md"), encoding="utf-8").read()
 
@@ -30,7 +33,7 @@ for q in questions:
         failed.append(f"missing heading: {q!r}")
         bad_questions.add(q)
         continue
-    paths = re.findall(r"`((?:tests|regress)/[^`\s]+)`", sections[q])
+    paths = re.findall(r"`(tests/[^`\s]+)`", sections[q])
     if not paths:
         failed.append(f"no test named in the answer to: {q!r}")
         bad_questions.add(q)

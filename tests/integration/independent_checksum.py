@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Recomputes rulekeeper's checksums from DESIGN.md "Checksums" alone.
+"""Recomputes rulekeeper's checksums from docs/design/contract.md "Checksums" alone.
 
 Usage: independent_checksum.py CONNINFO
 Reads every (rule_key, label, body, content_sha256) with psql, recomputes

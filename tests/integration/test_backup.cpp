@@ -14,7 +14,7 @@
 #include "test_support.hpp"
 
 using namespace rulekeeper;
-using rulekeeper::testing::kPortBase;
+namespace ports = rulekeeper::testing::ports;
 
 namespace {
 
@@ -34,7 +34,7 @@ TEST(Backup, PointInTimeRestoreGivesTheChecksumOfThatTime) {
   if (!rulekeeper::testing::with_extension()) GTEST_SKIP() << "needs the extension";
   cluster::ClusterSet set(rulekeeper::testing::fresh_cluster_options());
   const auto archive = set.options().base / "wal-archive";
-  cluster::NodeOptions e1_options{"e1", "e1", kPortBase + 22};
+  cluster::NodeOptions e1_options{"e1", "e1", ports::integration_backup[0]};
   e1_options.extra_settings = {{"archive_mode", "on"},
                                {"archive_command", cluster::conf_quote("cp %p " + archive.string() + "/%f")}};
   cluster::Node& e1 = set.add(e1_options);
@@ -74,7 +74,7 @@ TEST(Backup, PointInTimeRestoreGivesTheChecksumOfThatTime) {
   e1.stop();
 
   // Restore into a new data directory, replaying the archive up to the point.
-  cluster::NodeOptions restored_options{"e1", "e1", kPortBase + 23};
+  cluster::NodeOptions restored_options{"e1", "e1", ports::integration_backup[1]};
   restored_options.extra_settings = {
       {"restore_command", cluster::conf_quote("cp " + archive.string() + "/%f %p")},
       {"recovery_target_name", cluster::conf_quote("before_bad_batch")},

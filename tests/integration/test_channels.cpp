@@ -1,7 +1,7 @@
 // The seed's soft-launch scenarios SL1, SL2, SL3b, SL4, green becomes blue,
 // the refusals of activation, and two operators racing — on real clusters,
 // with the operator's steps through rulectl and the checks through SQL.
-// Ports kPortBase+70 .. +73 (e1, e2, ipc2, ipc1).
+// Ports: integration_channels in tests/ports.txt (e1, e2, ipc2, ipc1).
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
@@ -14,14 +14,14 @@
 
 using namespace rulekeeper;
 using rulekeeper::testing::effective;
-using rulekeeper::testing::kPortBase;
+namespace ports = rulekeeper::testing::ports;
 using rulekeeper::testing::Pipeline;
 using rulekeeper::testing::sql_value;
 using rulekeeper::testing::state_fingerprint;
 
 namespace {
 
-constexpr int kPorts = kPortBase + 70;
+constexpr int kPorts = ports::integration_channels[0];
 
 bool contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;

@@ -62,11 +62,12 @@ TEST(Cli, UnparsableConfigExit2WithLine) {
 }
 
 TEST(Cli, AtRiskAndCompareUsageAndUnreachable) {
-  // Nothing listens on 55449 (kPortBase + 49).
+  // Nothing listens on the last port of integration_cli (tests/ports.txt).
+  const std::string port = std::to_string(rulekeeper::testing::ports::integration_cli.last);
   auto path = write_temp_file(
       "rulectl.toml",
-      "[sites.ipc2]\nconninfo = \"host=127.0.0.1 port=55449 user=postgres dbname=rules\"\nenvironment = \"e3\"\n"
-      "[sites.ipc1]\nconninfo = \"host=127.0.0.1 port=55449 user=postgres dbname=rules\"\nenvironment = \"e3\"\n"
+      "[sites.ipc2]\nconninfo = \"host=127.0.0.1 port=" + port + " user=postgres dbname=rules\"\nenvironment = \"e3\"\n"
+      "[sites.ipc1]\nconninfo = \"host=127.0.0.1 port=" + port + " user=postgres dbname=rules\"\nenvironment = \"e3\"\n"
       "dr = true\n");
   const std::string cfg = path.string();
   auto r = run_rulectl({"--config", cfg, "at-risk", "--primary", "nosuch", "--standby", "ipc1"});

@@ -5,7 +5,7 @@
 // once, version vectors are exact (primary and its standby alike), epochs
 // follow commit order. Meanwhile readers at the primary and at the standby
 // check that no label a channel serves is missing from their site.
-// Ports kPortBase+155 (ipc2), +156 (ipc1).
+// Ports: integration_concurrency in tests/ports.txt (ipc2, ipc1).
 #include <atomic>
 #include <mutex>
 #include <thread>
@@ -17,13 +17,13 @@
 #include "pipeline.hpp"
 
 using namespace rulekeeper;
-using rulekeeper::testing::kPortBase;
+namespace ports = rulekeeper::testing::ports;
 using rulekeeper::testing::sql_value;
 
 namespace {
 
-constexpr int kPrimary = kPortBase + 155;
-constexpr int kStandby = kPortBase + 156;
+constexpr int kPrimary = ports::integration_concurrency[0];
+constexpr int kStandby = ports::integration_concurrency[1];
 constexpr int kWriters = 8;
 constexpr int kRounds = 24;
 

@@ -6,7 +6,7 @@
 // entirely there or entirely absent, verify_checksums() is empty, the bucket
 // sums add up to what the rows say, version vectors agree with the journal
 // (per origin: max(origin_seq) = count), and pg_amcheck finds no corruption.
-// Ports kPortBase+160 (ipc2).
+// Port: integration_crash in tests/ports.txt (ipc2).
 #include <atomic>
 #include <chrono>
 #include <thread>
@@ -19,12 +19,12 @@
 #include "pgnode/process.hpp"
 
 using namespace rulekeeper;
-using rulekeeper::testing::kPortBase;
+namespace ports = rulekeeper::testing::ports;
 using rulekeeper::testing::sql_value;
 
 namespace {
 
-constexpr int kPort = kPortBase + 160;
+constexpr int kPort = ports::integration_crash[0];
 
 std::string conninfo(const cluster::Node& n) {
   return fmt::format("host=127.0.0.1 port={} user=postgres dbname=rules connect_timeout=5", n.port());
@@ -130,7 +130,7 @@ TEST_F(Crash, KillNineMidImportHotfixTransitionAllOrNothing) {
   cluster::ClusterSet set(rulekeeper::testing::fresh_cluster_options());
   // A synchronous standby that never comes: a COMMIT under
   // synchronous_commit = remote_apply waits forever after writing its commit
-  // record. The server default stays local (POSTGRES-NOTES "Synchronous commit").
+  // record. The server default stays local (docs/design/postgres-traps.md "Synchronous commit").
   cluster::NodeOptions o{"ipc2", "e3", kPort};
   o.synchronous_standby_names = "ipc1";
   o.extra_settings.push_back({"synchronous_commit", "local"});

@@ -10,7 +10,7 @@
 #include "test_support.hpp"
 
 using namespace rulekeeper;
-using rulekeeper::testing::kPortBase;
+namespace ports = rulekeeper::testing::ports;
 
 namespace {
 
@@ -53,7 +53,7 @@ void run_tool(cluster::Node& n, const std::vector<std::string>& argv) {
 TEST(DumpRestore, RestoredDatabaseIsIdenticalAndJournalsNothingTwice) {
   if (!rulekeeper::testing::with_extension()) GTEST_SKIP() << "needs the extension";
   cluster::ClusterSet set(rulekeeper::testing::fresh_cluster_options());
-  cluster::Node& n = set.add({"e1", "e1", kPortBase + 20});
+  cluster::Node& n = set.add({"e1", "e1", ports::integration_dump_restore[0]});
   n.init_primary();
   n.create_database();
 

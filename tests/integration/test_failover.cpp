@@ -1,7 +1,9 @@
-// Failover, rejoin and switch-back on real clusters (issue #6; DESIGN.md
-// "CLI", "Replication model"; POSTGRES-NOTES.md "Planned switchover", "A
-// crashed primary coming back", "Rewind after failover"). Operator steps
-// through the built rulectl, checks through SQL. Ports kPortBase+180 .. +199.
+// Failover, rejoin and switch-back on real clusters (issue #6;
+// docs/design/contract.md "CLI"; docs/design/architecture.md "Replication
+// model"; docs/design/postgres-traps.md "Planned switchover", "A crashed
+// primary coming back", "Rewind after failover"). Operator steps through the
+// built rulectl, checks through SQL. Ports: integration_failover
+// in tests/ports.txt (four per test).
 #include <sys/file.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -17,16 +19,16 @@ using namespace rulekeeper::testing::fo;
 using nlohmann::json;
 using rulekeeper::testing::CommandResult;
 using rulekeeper::testing::effective;
-using rulekeeper::testing::kPortBase;
+namespace ports = rulekeeper::testing::ports;
 using rulekeeper::testing::Pipeline;
 using rulekeeper::testing::sql_value;
 
 namespace {
 
-constexpr int kStory = kPortBase + 180;
-constexpr int kPlanned = kPortBase + 184;
-constexpr int kRefusals = kPortBase + 188;
-constexpr int kWatch = kPortBase + 192;
+constexpr int kStory = ports::integration_failover[0];
+constexpr int kPlanned = ports::integration_failover[4];
+constexpr int kRefusals = ports::integration_failover[8];
+constexpr int kWatch = ports::integration_failover[12];
 
 const char* kA = "fees.card";
 const char* kB = "fees.wire";

@@ -10,7 +10,7 @@
 #include "test_support.hpp"
 
 using namespace rulekeeper;
-using rulekeeper::testing::kPortBase;
+namespace ports = rulekeeper::testing::ports;
 
 namespace {
 
@@ -32,14 +32,14 @@ struct Pair {
 }  // namespace
 
 TEST(Fixture, StandbyReceivesWhatThePrimaryWrites) {
-  Pair c(kPortBase + 0);
+  Pair c(ports::integration_fixture[0]);
   EXPECT_FALSE(c.primary.in_recovery());
   EXPECT_TRUE(c.standby.in_recovery());
   // Node identity comes from the node conf outside PGDATA, not from the
   // primary's files that pg_basebackup copied.
   EXPECT_EQ(c.standby.query_value("SELECT current_setting('rulekeeper.site', true)"), "ipc1");
   EXPECT_EQ(c.primary.query_value("SELECT current_setting('rulekeeper.site', true)"), "ipc2");
-  EXPECT_EQ(c.standby.query_value("SHOW port"), std::to_string(kPortBase + 1));
+  EXPECT_EQ(c.standby.query_value("SHOW port"), std::to_string(ports::integration_fixture[1]));
   EXPECT_EQ(c.primary.query_value("SELECT application_name FROM pg_stat_replication"), "ipc1");
   EXPECT_EQ(c.primary.query_value("SELECT active FROM pg_replication_slots WHERE slot_name = 'ipc1'"), "t");
 
@@ -51,7 +51,7 @@ TEST(Fixture, StandbyReceivesWhatThePrimaryWrites) {
 
 TEST(Fixture, Kill9ThenRestartKeepsCommittedRows) {
   cluster::ClusterSet set(rulekeeper::testing::fresh_cluster_options());
-  cluster::Node& n = set.add({"e1", "e1", kPortBase + 2});
+  cluster::Node& n = set.add({"e1", "e1", ports::integration_fixture[2]});
   n.init_primary();
   n.create_database();
   n.exec("CREATE TABLE t (x int)");
@@ -73,7 +73,7 @@ TEST(Fixture, Kill9ThenRestartKeepsCommittedRows) {
 }
 
 TEST(Fixture, PausedReplayHoldsBackUntilResumed) {
-  Pair c(kPortBase + 4);
+  Pair c(ports::integration_fixture[4]);
   c.primary.exec("CREATE TABLE t (x int)");
   c.standby.wait_replayed(c.primary);
 
@@ -90,7 +90,7 @@ TEST(Fixture, PausedReplayHoldsBackUntilResumed) {
 }
 
 TEST(Fixture, PromotedStandbyAcceptsWrites) {
-  Pair c(kPortBase + 6);
+  Pair c(ports::integration_fixture[6]);
   c.primary.exec("CREATE TABLE t (x int)");
   c.standby.wait_replayed(c.primary);
   c.primary.stop(cluster::StopMode::fast);
@@ -102,7 +102,7 @@ TEST(Fixture, PromotedStandbyAcceptsWrites) {
 
 TEST(Fixture, TimeoutMessagesSayWhatWasAwaited) {
   cluster::ClusterSet set(rulekeeper::testing::fresh_cluster_options());
-  cluster::Node& n = set.add({"e1", "e1", kPortBase + 8});
+  cluster::Node& n = set.add({"e1", "e1", ports::integration_fixture[8]});
   n.init_primary();
   try {
     n.wait_ready("no_such_database", std::chrono::seconds(1));

@@ -6,7 +6,7 @@
 // stays up — a sentinel connection opened before the first case still
 // answers after the last (a crashed backend makes the postmaster end every
 // connection), and the server log holds no crash.
-// Port kPortBase+150 (site ipc2, e3).
+// Port: integration_hostile in tests/ports.txt (site ipc2, e3).
 #include <fstream>
 #include <sstream>
 
@@ -20,13 +20,13 @@
 using rulekeeper::testing::Raw;
 
 using namespace rulekeeper;
-using rulekeeper::testing::kPortBase;
+namespace ports = rulekeeper::testing::ports;
 using rulekeeper::testing::sql_value;
 using rulekeeper::testing::state_fingerprint;
 
 namespace {
 
-constexpr int kPort = kPortBase + 150;
+constexpr int kPort = ports::integration_hostile[0];
 
 // A bundle "from e2" around `rules` and `versions` (each version's
 // content_sha256 computed unless given), sealed with its bundle_sha256.

@@ -12,7 +12,7 @@ using namespace rulekeeper::testing;
 
 TEST(HostileCli, QuotesSemicolonsAndSqlInKeysAndReasonsAreJustText) {
   if (!with_extension()) GTEST_SKIP() << "needs the extension";
-  Pipeline p(kPortBase + 240, /*with_ipc1=*/false);
+  Pipeline p(ports::integration_hostile_cli[0], /*with_ipc1=*/false);
   const std::string key = "x'); DROP TABLE rulekeeper.journal; --\"\\ ;";
   const std::string reason = "'); DELETE FROM rulekeeper.rule_version; SELECT ('";
   p.create_rule(key, "evil'ruleset");

@@ -1,9 +1,10 @@
-// Hotfixes on real clusters (issue #5; DESIGN.md "Hotfix", "Drift",
-// "Replication model"): the seed's happy path (IPC2 -> IPC1), the refusals,
+// Hotfixes on real clusters (issue #5; docs/design/architecture.md "Hotfix",
+// "Drift", "Replication model"): the seed's happy path (IPC2 -> IPC1), the refusals,
 // the planned-release race and the hotfix gate, --sync with IPC1 up and down
 // (and other E3 writes never blocked meanwhile), and the receipt replayed at
 // IPC1 after IPC2 died. Operator steps through the built rulectl, checks
-// through SQL. Ports kPortBase+100 .. +119 (four per test: e1, e2, ipc2, ipc1).
+// through SQL. Ports: integration_hotfix in
+// tests/ports.txt (four per test: e1, e2, ipc2, ipc1).
 //
 // With RULEKEEPER_HOTFIX_TRANSCRIPT=FILE every rulectl run here is appended
 // to FILE (command, exit code, stdout, stderr): the examples in
@@ -25,7 +26,7 @@ using namespace rulekeeper;
 using nlohmann::json;
 using rulekeeper::testing::CommandResult;
 using rulekeeper::testing::effective;
-using rulekeeper::testing::kPortBase;
+namespace ports = rulekeeper::testing::ports;
 using rulekeeper::testing::Pipeline;
 using rulekeeper::testing::sql_value;
 using rulekeeper::testing::state_fingerprint;
@@ -33,11 +34,11 @@ using rulekeeper::testing::write_temp_file;
 
 namespace {
 
-constexpr int kHappy = kPortBase + 100;
-constexpr int kRefusals = kPortBase + 104;
-constexpr int kRace = kPortBase + 108;
-constexpr int kSyncDown = kPortBase + 112;
-constexpr int kReplay = kPortBase + 116;
+constexpr int kHappy = ports::integration_hotfix[0];
+constexpr int kRefusals = ports::integration_hotfix[4];
+constexpr int kRace = ports::integration_hotfix[8];
+constexpr int kSyncDown = ports::integration_hotfix[12];
+constexpr int kReplay = ports::integration_hotfix[16];
 
 const char* kRule = "pricing.discount";
 const char* kV1 = R"({"rate": 0.1, "tiers": [100, 500], "name": "summer"})";

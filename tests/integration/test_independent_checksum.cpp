@@ -10,12 +10,12 @@
 #include "test_support.hpp"
 
 using namespace rulekeeper;
-using rulekeeper::testing::kPortBase;
+namespace ports = rulekeeper::testing::ports;
 
 TEST(IndependentChecksum, PythonReproducesContentAndSnapshotChecksums) {
   if (!rulekeeper::testing::with_extension()) GTEST_SKIP() << "needs the extension";
   cluster::ClusterSet set(rulekeeper::testing::fresh_cluster_options());
-  cluster::Node& n = set.add({"e1", "e1", kPortBase + 21});
+  cluster::Node& n = set.add({"e1", "e1", ports::integration_checksum[0]});
   n.init_primary();
   n.create_database();
   n.exec("SELECT rulekeeper.create_rule(k, 'rs') FROM unnest(ARRAY['pricing.discount', 'risk/limit', "

@@ -7,7 +7,7 @@
 // own schema first on search_path, temporary tables named like the
 // extension's, and operators on text (and others) placed before pg_catalog
 // must not change any function's answer or effect.
-// Ports kPortBase+140 (e3 site ipc2), +141 (e1).
+// Ports: integration_permissions in tests/ports.txt (e3 site ipc2, e1).
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -30,13 +30,13 @@
 using rulekeeper::testing::Raw;
 
 using namespace rulekeeper;
-using rulekeeper::testing::kPortBase;
+namespace ports = rulekeeper::testing::ports;
 using rulekeeper::testing::sql_value;
 
 namespace {
 
-constexpr int kPortE3 = kPortBase + 140;
-constexpr int kPortE1 = kPortBase + 141;
+constexpr int kPortE3 = ports::integration_permissions[0];
+constexpr int kPortE1 = ports::integration_permissions[1];
 
 // ---------------------------------------------------------------------------
 // The matrix

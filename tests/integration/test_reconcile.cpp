@@ -3,21 +3,22 @@
 // both sides, never applied, exit 3 until resolved; --dry-run changes nothing;
 // reconcile twice changes nothing the second time; a version whose content the
 // target already holds is not duplicated; origin numbering after switch-back
-// never collides with the orphan's. Ports kPortBase+200 .. +219.
+// never collides with the orphan's. Ports: integration_reconcile
+// in tests/ports.txt.
 #include "failover_support.hpp"
 
 using namespace rulekeeper;
 using namespace rulekeeper::testing::fo;
 using nlohmann::json;
 using rulekeeper::testing::CommandResult;
-using rulekeeper::testing::kPortBase;
+namespace ports = rulekeeper::testing::ports;
 using rulekeeper::testing::Pipeline;
 using rulekeeper::testing::sql_value;
 using rulekeeper::testing::state_fingerprint;
 
 namespace {
 
-constexpr int kConflict = kPortBase + 200;
+constexpr int kConflict = ports::integration_reconcile[0];
 
 const char* kA = "limits.daily";
 const char* kB = "limits.weekly";

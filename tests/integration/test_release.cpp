@@ -2,7 +2,7 @@
 // (through SQL: a bundle rulectl carries is one it exported itself), waiting
 // for replication to ipc1, the DR site and split brain, drift, and
 // --expected-checksum (echoed; a mismatch is drift; a malformed one exit 2).
-// Ports kPortBase+60 .. +63 (e1, e2, ipc2, ipc1).
+// Ports: integration_release in tests/ports.txt (e1, e2, ipc2, ipc1).
 #include <cctype>
 
 #include <gtest/gtest.h>
@@ -11,14 +11,14 @@
 #include "pipeline.hpp"
 
 using namespace rulekeeper;
-using rulekeeper::testing::kPortBase;
+namespace ports = rulekeeper::testing::ports;
 using rulekeeper::testing::Pipeline;
 using rulekeeper::testing::sql_value;
 using rulekeeper::testing::state_fingerprint;
 
 namespace {
 
-constexpr int kPorts = kPortBase + 60;
+constexpr int kPorts = ports::integration_release[0];
 
 bool contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;

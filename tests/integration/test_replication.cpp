@@ -10,7 +10,7 @@
 //     and status reports the primary unreachable with the last heartbeat;
 //   - promotion: the heartbeat worker beats under the new site name without
 //     a restart (and, the old primary still up, status says split brain).
-// Ports kPortBase + 30 .. + 39.
+// Ports: integration_replication in tests/ports.txt.
 #include <chrono>
 #include <fstream>
 #include <set>
@@ -25,7 +25,7 @@
 
 using namespace rulekeeper;
 using nlohmann::json;
-using rulekeeper::testing::kPortBase;
+namespace ports = rulekeeper::testing::ports;
 using rulekeeper::testing::run_rulectl;
 
 namespace {
@@ -136,7 +136,7 @@ const json* standby_row(const json& status, const std::string& site) {
 
 TEST(Replication, InSyncThenPausedReplayThenResumed) {
   REQUIRE_EXTENSION();
-  E3Pair c(kPortBase + 30);
+  E3Pair c(ports::integration_replication[0]);
   c.add_rule("a");
   c.add_rule("b");
   c.add_version("a", 1);
@@ -220,7 +220,7 @@ TEST(Replication, InSyncThenPausedReplayThenResumed) {
 
 TEST(Replication, StandbyStoppedSlotRetainsWalAndAtRiskEstimates) {
   REQUIRE_EXTENSION();
-  E3Pair c(kPortBase + 32);
+  E3Pair c(ports::integration_replication[2]);
   c.add_rule("a");
   c.add_version("a", 1);
   c.standby.wait_replayed(c.primary);
@@ -281,7 +281,7 @@ TEST(Replication, StandbyStoppedSlotRetainsWalAndAtRiskEstimates) {
 
 TEST(Replication, PrimaryKilledStandbyKnowsTheLastHeartbeat) {
   REQUIRE_EXTENSION();
-  E3Pair c(kPortBase + 34);
+  E3Pair c(ports::integration_replication[4]);
   // The standby has replayed a heartbeat of ipc2.
   ASSERT_TRUE(eventually(std::chrono::seconds(30), [&] {
     return c.standby.query_value("SELECT last_heartbeat_site FROM rulekeeper.replication_status") == "ipc2";
@@ -322,7 +322,7 @@ TEST(Replication, PrimaryKilledStandbyKnowsTheLastHeartbeat) {
 
 TEST(Replication, PromotedStandbyBeatsUnderItsOwnNameWithoutRestart) {
   REQUIRE_EXTENSION();
-  E3Pair c(kPortBase + 36);
+  E3Pair c(ports::integration_replication[6]);
   const int pid = c.standby.postmaster_pid();
   ASSERT_NE(pid, 0);
   EXPECT_EQ(c.standby.query_value("SELECT count(*) FROM rulekeeper.heartbeat WHERE site = 'ipc1'"), "0");

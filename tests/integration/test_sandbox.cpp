@@ -1,6 +1,6 @@
 // `rulectl sandbox up --port-base N`, `status`, a second `up` and `down`,
 // run as a program: the ports are kept in the sandbox, so `down` and a
-// second `up` find the same ones. Ports 55450..55453.
+// second `up` find the same ones. Ports: integration_sandbox in tests/ports.txt.
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -16,7 +16,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr int kSandboxPortBase = 55450;
+constexpr int kSandboxPortBase = rulekeeper::testing::ports::integration_sandbox[0];
+// Where a second `up` asks to move the running sandbox to (refused: nothing binds it).
+constexpr int kMovedPortBase = rulekeeper::testing::ports::integration_sandbox[5];
 
 // `sandbox down` even when an assertion fails half-way.
 struct SandboxGuard {
@@ -66,9 +68,9 @@ TEST(Sandbox, UpWithPortBaseStatusThenDown) {
   auto again = run_rulectl({"sandbox", "up", "--base", base, "--json"});
   EXPECT_EQ(again.exit_code, 0) << again.err;
   EXPECT_EQ(json::parse(again.out)["status"]["sites"].size(), 4u);
-  auto moved = run_rulectl({"sandbox", "up", "--base", base, "--port-base", "55460"});
+  auto moved = run_rulectl({"sandbox", "up", "--base", base, "--port-base", std::to_string(kMovedPortBase)});
   EXPECT_EQ(moved.exit_code, 3) << moved.err;
-  EXPECT_NE(moved.err.find("55450"), std::string::npos) << moved.err;
+  EXPECT_NE(moved.err.find(std::to_string(kSandboxPortBase)), std::string::npos) << moved.err;
 
   // `down` without --port-base stops the servers on the ports the sandbox kept.
   auto down = run_rulectl({"sandbox", "down", "--base", base});

@@ -2,7 +2,8 @@
 // which never received the newest version), PR1 (readers on the standby
 // while replay pauses and resumes during activations), and IPC2 rebuilt as a
 // standby of IPC1 (its pods, online but not taking traffic, read exactly what
-// IPC1 serves). Ports kPortBase+80 .. +83 (e1, e2, ipc2, ipc1).
+// IPC1 serves). Ports: integration_scenarios in
+// tests/ports.txt (e1, e2, ipc2, ipc1).
 #include <atomic>
 #include <chrono>
 #include <thread>
@@ -16,13 +17,13 @@
 using namespace rulekeeper;
 using namespace std::chrono_literals;
 using rulekeeper::testing::effective;
-using rulekeeper::testing::kPortBase;
+namespace ports = rulekeeper::testing::ports;
 using rulekeeper::testing::Pipeline;
 using rulekeeper::testing::sql_value;
 
 namespace {
 
-constexpr int kPorts = kPortBase + 80;
+constexpr int kPorts = ports::integration_scenarios[0];
 
 bool contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;

@@ -10,7 +10,7 @@
 #include "test_support.hpp"
 
 using namespace rulekeeper;
-using rulekeeper::testing::kPortBase;
+namespace ports = rulekeeper::testing::ports;
 using rulekeeper::testing::run_rulectl;
 
 namespace {
@@ -34,8 +34,8 @@ struct TwoSites {
   cluster::Node& e2;
   TwoSites()
       : set(rulekeeper::testing::fresh_cluster_options()),
-        e1(set.add({"e1", "e1", kPortBase + 10})),
-        e2(set.add({"e2", "e2", kPortBase + 11})) {
+        e1(set.add({"e1", "e1", ports::integration_status[0]})),
+        e2(set.add({"e2", "e2", ports::integration_status[1]})) {
     for (cluster::Node* n : {&e1, &e2}) {
       n->init_primary();
       n->create_database();
@@ -47,10 +47,10 @@ struct TwoSites {
 
 TEST(Status, OneUnreachableSiteStillReportsAllAndExits4) {
   TwoSites c;
-  // Nothing listens on kPortBase + 19.
-  std::string cfg = write_config(c.set, site_toml("e1", "e1", kPortBase + 10) +
-                                            site_toml("e2", "e2", kPortBase + 11) +
-                                            site_toml("ipc2", "e3", kPortBase + 19));
+  // Nothing listens on the last port of integration_status (tests/ports.txt).
+  std::string cfg = write_config(c.set, site_toml("e1", "e1", ports::integration_status[0]) +
+                                            site_toml("e2", "e2", ports::integration_status[1]) +
+                                            site_toml("ipc2", "e3", ports::integration_status.last));
   auto r = run_rulectl({"--config", cfg, "status", "--json"});
   EXPECT_EQ(r.exit_code, 4) << r.err;
   nlohmann::json doc = nlohmann::json::parse(r.out);  // exactly one document, or this throws
@@ -80,8 +80,8 @@ TEST(Status, OneUnreachableSiteStillReportsAllAndExits4) {
 
 TEST(Status, AllReachableExits0AndPrintsATable) {
   TwoSites c;
-  std::string cfg = write_config(c.set, site_toml("e1", "e1", kPortBase + 10) +
-                                            site_toml("e2", "e2", kPortBase + 11));
+  std::string cfg = write_config(c.set, site_toml("e1", "e1", ports::integration_status[0]) +
+                                            site_toml("e2", "e2", ports::integration_status[1]));
   auto r = run_rulectl({"--config", cfg, "status"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("site"), std::string::npos) << r.out;
@@ -98,8 +98,8 @@ TEST(Status, AllReachableExits0AndPrintsATable) {
 TEST(Status, WarnsWhenTheServerNamesItselfDifferently) {
   TwoSites c;
   // The toml calls e2's server "e2x".
-  std::string cfg = write_config(c.set, site_toml("e1", "e1", kPortBase + 10) +
-                                            site_toml("e2x", "e2", kPortBase + 11));
+  std::string cfg = write_config(c.set, site_toml("e1", "e1", ports::integration_status[0]) +
+                                            site_toml("e2x", "e2", ports::integration_status[1]));
   auto r = run_rulectl({"--config", cfg, "status", "--json"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("warning: site e2x: the server says rulekeeper.site = 'e2'"), std::string::npos)
@@ -111,10 +111,10 @@ TEST(Status, MissingExtensionIsReportedInItsRow) {
   auto options = rulekeeper::testing::fresh_cluster_options();
   options.with_extension = false;  // a plain cluster, whatever is installed
   cluster::ClusterSet set(options);
-  cluster::Node& e1 = set.add({"e1", "e1", kPortBase + 12});
+  cluster::Node& e1 = set.add({"e1", "e1", ports::integration_status[2]});
   e1.init_primary();
   e1.create_database();
-  std::string cfg = write_config(set, site_toml("e1", "e1", kPortBase + 12));
+  std::string cfg = write_config(set, site_toml("e1", "e1", ports::integration_status[2]));
 
   auto j = run_rulectl({"--config", cfg, "--json", "status"});
   EXPECT_EQ(j.exit_code, 0) << j.err;

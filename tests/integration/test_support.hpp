@@ -7,11 +7,12 @@
 #include <vector>
 
 #include "sandbox/cluster.hpp"
+#include "ports.hpp"
 
 namespace rulekeeper::testing {
 
-// Ports of the integration tests: 55400 + offset (the sandbox uses 5431x).
-constexpr int kPortBase = 55400;
+// Ports: each test file takes its range from tests/ports.txt through the
+// generated ports.hpp (ports::integration_release[0], ...).
 
 // With the extension unless RULEKEEPER_IT_EXTENSION=0 (plain clusters: for
 // working on the fixture before the extension is installed).

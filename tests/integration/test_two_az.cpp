@@ -1,23 +1,24 @@
-// Two availability zones in IPC2 (issue #6; DESIGN.md "Replication model"):
+// Two availability zones in IPC2 (issue #6; docs/design/architecture.md "Replication model"):
 // ipc2b is IPC2's synchronous standby in AZ-b (synchronous_standby_names =
 // 'ipc2b': every acknowledged commit is in both AZs), ipc1 asynchronous.
 // ipc1 cut off, changes committed at ipc2, ipc2 killed: failover --to ipc2b
 // refuses without --force and with it loses no acknowledged change; at-risk
 // lists what ipc1 lacks; rejoin --site ipc1 makes it follow ipc2b and catch
-// up. Ports kPortBase+220 .. +239.
+// up. Ports: integration_two_az in
+// tests/ports.txt.
 #include "failover_support.hpp"
 
 using namespace rulekeeper;
 using namespace rulekeeper::testing::fo;
 using nlohmann::json;
 using rulekeeper::testing::CommandResult;
-using rulekeeper::testing::kPortBase;
+namespace ports = rulekeeper::testing::ports;
 using rulekeeper::testing::Pipeline;
 using rulekeeper::testing::sql_value;
 
 namespace {
 
-constexpr int kTwoAz = kPortBase + 220;
+constexpr int kTwoAz = ports::integration_two_az[0];
 const char* kRule = "routing.weights";
 
 }  // namespace

@@ -8,7 +8,7 @@
 #   tests/sanitize/run_extension_valgrind.sh [BUILD_DIR] [TEST...]
 #
 # BUILD_DIR is a configured and built main build (default ./build); TESTs
-# default to the schedule in regress/CMakeLists.txt. Nothing is installed into
+# default to the schedule in tests/regress/CMakeLists.txt. Nothing is installed into
 # the system: PostgreSQL's bin, lib and share directories are copied into a
 # private tree under /tmp (PostgreSQL finds its lib and share directories
 # relative to its binary), rulekeeper is installed there, and `postgres` in
@@ -21,7 +21,7 @@ build=$(cd "${1:-$root/build}" && pwd)
 shift || true
 tests=("$@")
 if [ ${#tests[@]} -eq 0 ]; then
-  read -r -a tests < <(sed -n 's/^set(RULEKEEPER_REGRESS_TESTS \(.*\))$/\1/p' "$root/regress/CMakeLists.txt")
+  read -r -a tests < <(sed -n 's/^set(RULEKEEPER_REGRESS_TESTS \(.*\))$/\1/p' "$root/tests/regress/CMakeLists.txt")
 fi
 command -v valgrind >/dev/null || { echo "run_extension_valgrind: valgrind is not installed" >&2; exit 1; }
 [ -f "$build/extension/rulekeeper.so" ] || { echo "run_extension_valgrind: no $build/extension/rulekeeper.so" >&2; exit 1; }
@@ -80,7 +80,7 @@ WRAP
 chmod 755 "$tree$bindir/postgres"
 
 mkdir -p "$work/valgrind"
-cp -r "$root/regress/sql" "$root/regress/expected" "$work/"
+cp -r "$root/tests/regress/sql" "$root/tests/regress/expected" "$work/"
 cat >"$work/temp.conf" <<CONF
 shared_preload_libraries = 'rulekeeper'
 rulekeeper.site = 'e1'
@@ -98,7 +98,7 @@ started=$(date +%s)
 status=0
 (cd "$work" && "${run[@]}" env PGCTLTIMEOUT=600 "$pg_regress" --temp-instance="$work/instance" \
    --temp-config="$work/temp.conf" --bindir="$tree$bindir" --inputdir="$work" --outputdir="$work" \
-   --port=57695 --dbname=rulekeeper_regress "${tests[@]}") || status=$?
+   --port="$("$root/tests/ports.sh" first valgrind)" --dbname=rulekeeper_regress "${tests[@]}") || status=$?
 echo "run_extension_valgrind: pg_regress under valgrind took $(($(date +%s) - started)) s"
 if [ $status -ne 0 ] && [ -f "$work/regression.diffs" ]; then cat "$work/regression.diffs"; fi
 

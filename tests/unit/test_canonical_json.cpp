@@ -1,6 +1,6 @@
 // Tests of core/canonical_json.cpp against RFC 8785: the section 3.2.2
 // example, the section 3.2.3 sort example, the Appendix B number table, and
-// rulekeeper's exactness rule for numbers (DESIGN.md "Checksums").
+// rulekeeper's exactness rule for numbers (docs/design/contract.md "Checksums").
 #include "rulekeeper/canonical_json.hpp"
 
 #include "test_support.hpp"

@@ -2,7 +2,7 @@
 // member order, number equality, array growth and shrinkage), applying a diff
 // in order reproduces its target (a table and a seeded random property test),
 // JSON pointers (parse errors, value_at, path_within) and the classification
-// of a planned body against a hotfix (DESIGN.md "Drift").
+// of a planned body against a hotfix (docs/design/architecture.md "Drift").
 #include "rulekeeper/json_diff.hpp"
 
 #include "rulekeeper/canonical_json.hpp"

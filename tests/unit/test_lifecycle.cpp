@@ -1,4 +1,5 @@
-// Tests of core/lifecycle.cpp: the tables as DESIGN.md states them, their
+// Tests of core/lifecycle.cpp: the tables as docs/design/architecture.md
+// ("Two facts per version at E3") states them, their
 // internal consistency, lookups, admissions and the refusal messages.
 #include "rulekeeper/lifecycle.hpp"
 

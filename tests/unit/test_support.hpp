@@ -1,6 +1,6 @@
 // Helpers shared by the core unit tests: asserting that a call throws
 // rulekeeper::Error of a given kind whose message says a given thing
-// (STYLE.md: every error path a user can hit has a test of its message).
+// (CONTRIBUTING.md: every error path a user can hit has a test of its message).
 #pragma once
 #include "rulekeeper/error.hpp"
 

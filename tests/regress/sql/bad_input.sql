@@ -68,7 +68,14 @@ SELECT label, qualification FROM rulekeeper.rule_version;
 -- Authoring outside e1.
 ALTER SYSTEM SET rulekeeper.environment = 'e2';
 SELECT pg_reload_conf();
-SELECT pg_sleep(0.5);
+-- A backend applies a reloaded settings file between statements, never inside
+-- one: wait for it with up to 500 statements of their own (\gexec, not echoed),
+-- each sleeping 10 ms only while the new value is not visible yet (5 s at most;
+-- the query after the wait shows the values, so a reload that never arrives fails).
+\set ECHO none
+SELECT 'DO $$BEGIN IF current_setting(''rulekeeper.environment'') <> ''e2'' THEN PERFORM pg_sleep(0.01); END IF; END$$'
+  FROM generate_series(1, 500) \gexec
+\set ECHO all
 SHOW rulekeeper.environment;
 SELECT rulekeeper.create_rule('r2', 'rs');
 SELECT rulekeeper.create_version('r', '{"a": 3}');
@@ -77,7 +84,11 @@ SELECT rulekeeper.create_version('r', '{"a": 3}');
 ALTER SYSTEM SET rulekeeper.site = '';
 ALTER SYSTEM SET rulekeeper.environment = '';
 SELECT pg_reload_conf();
-SELECT pg_sleep(0.5);
+\set ECHO none
+SELECT 'DO $$BEGIN IF current_setting(''rulekeeper.environment'') <> '''' THEN PERFORM pg_sleep(0.01); END IF; END$$'
+  FROM generate_series(1, 500) \gexec
+\set ECHO all
+SELECT current_setting('rulekeeper.site') AS site, current_setting('rulekeeper.environment') AS environment;
 SELECT rulekeeper.create_version('r', '{"a": 3}');
 SELECT rulekeeper.transition('r', '1', 'promoted', 'release');
 INSERT INTO rulekeeper.rule_version (rule_key, version, body) VALUES ('r', 8, '{"a": 8}');
@@ -91,8 +102,11 @@ ALTER SYSTEM SET rulekeeper.environment = 'e4';
 ALTER SYSTEM RESET rulekeeper.site;
 ALTER SYSTEM RESET rulekeeper.environment;
 SELECT pg_reload_conf();
-SELECT pg_sleep(0.5);
-SHOW rulekeeper.site;
+\set ECHO none
+SELECT 'DO $$BEGIN IF current_setting(''rulekeeper.environment'') <> ''e1'' THEN PERFORM pg_sleep(0.01); END IF; END$$'
+  FROM generate_series(1, 500) \gexec
+\set ECHO all
+SELECT current_setting('rulekeeper.site') AS site, current_setting('rulekeeper.environment') AS environment;
 SELECT count(*) = :journal_before AS journal_still_unchanged FROM rulekeeper.journal;
 
 -- A body beyond rulekeeper.max_body_bytes (64kB in this suite's settings) is

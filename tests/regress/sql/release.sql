@@ -42,7 +42,15 @@ ALTER SYSTEM SET rulekeeper.environment = 'e2';
 SELECT pg_reload_conf();
 \c rk_e2
 \set SHOW_CONTEXT never
-SELECT pg_sleep(0.3);
+-- A backend applies a reloaded settings file between statements, never inside
+-- one: wait for it with up to 500 statements of their own (\gexec, not echoed),
+-- each sleeping 10 ms only while the new value is not visible yet (5 s at most;
+-- the query after the wait shows the values, so a reload that never arrives fails).
+\set ECHO none
+SELECT 'DO $$BEGIN IF current_setting(''rulekeeper.site'') <> ''e2'' THEN PERFORM pg_sleep(0.01); END IF; END$$'
+  FROM generate_series(1, 500) \gexec
+\set ECHO all
+SELECT current_setting('rulekeeper.site') AS site, current_setting('rulekeeper.environment') AS environment;
 CREATE EXTENSION rulekeeper;
 SELECT rulekeeper.import_release(:'tampered_body');
 SELECT rulekeeper.import_release(:'tampered_sum');
@@ -65,7 +73,11 @@ ALTER SYSTEM SET rulekeeper.environment = 'e3';
 SELECT pg_reload_conf();
 \c rk_e3
 \set SHOW_CONTEXT never
-SELECT pg_sleep(0.3);
+\set ECHO none
+SELECT 'DO $$BEGIN IF current_setting(''rulekeeper.site'') <> ''ipc2'' THEN PERFORM pg_sleep(0.01); END IF; END$$'
+  FROM generate_series(1, 500) \gexec
+\set ECHO all
+SELECT current_setting('rulekeeper.site') AS site, current_setting('rulekeeper.environment') AS environment;
 CREATE EXTENSION rulekeeper;
 SELECT rulekeeper.import_release(:'b1');
 SELECT r ->> 'imported' AS imported, r ->> 'drift' AS drift, r ->> 'pre_checksum' = repeat('0', 64) AS was_empty
@@ -141,7 +153,11 @@ ALTER SYSTEM SET rulekeeper.environment = 'e1';
 SELECT pg_reload_conf();
 \c rk_e1
 \set SHOW_CONTEXT never
-SELECT pg_sleep(0.3);
+\set ECHO none
+SELECT 'DO $$BEGIN IF current_setting(''rulekeeper.site'') <> ''e1'' THEN PERFORM pg_sleep(0.01); END IF; END$$'
+  FROM generate_series(1, 500) \gexec
+\set ECHO all
+SELECT current_setting('rulekeeper.site') AS site, current_setting('rulekeeper.environment') AS environment;
 SELECT rulekeeper.create_version('pricing', '{"rate": 4}');
 SELECT rulekeeper.export_release() AS b3 \gset
 ALTER SYSTEM SET rulekeeper.site = 'e2';
@@ -149,7 +165,11 @@ ALTER SYSTEM SET rulekeeper.environment = 'e2';
 SELECT pg_reload_conf();
 \c rk_e2
 \set SHOW_CONTEXT never
-SELECT pg_sleep(0.3);
+\set ECHO none
+SELECT 'DO $$BEGIN IF current_setting(''rulekeeper.site'') <> ''e2'' THEN PERFORM pg_sleep(0.01); END IF; END$$'
+  FROM generate_series(1, 500) \gexec
+\set ECHO all
+SELECT current_setting('rulekeeper.site') AS site, current_setting('rulekeeper.environment') AS environment;
 SELECT r ->> 'imported' AS imported, r ->> 'drift' AS drift FROM rulekeeper.import_release(:'b3') r;
 SELECT rulekeeper.transition('pricing', '4', 'test_passed', 'green') ->> 'to' AS q;
 SELECT rulekeeper.export_release() AS b4 \gset
@@ -158,7 +178,11 @@ ALTER SYSTEM SET rulekeeper.environment = 'e3';
 SELECT pg_reload_conf();
 \c rk_e3
 \set SHOW_CONTEXT never
-SELECT pg_sleep(0.3);
+\set ECHO none
+SELECT 'DO $$BEGIN IF current_setting(''rulekeeper.site'') <> ''ipc2'' THEN PERFORM pg_sleep(0.01); END IF; END$$'
+  FROM generate_series(1, 500) \gexec
+\set ECHO all
+SELECT current_setting('rulekeeper.site') AS site, current_setting('rulekeeper.environment') AS environment;
 SELECT r ->> 'imported' AS imported, r ->> 'drift' AS drift, r -> 'drifted_rules' AS drifted_rules,
        r -> 'annotated' AS annotated
   FROM rulekeeper.import_release(:'b4') r;
@@ -176,6 +200,12 @@ SELECT count(*) AS problems FROM rulekeeper.verify_checksums();
 ALTER SYSTEM RESET rulekeeper.site;
 ALTER SYSTEM RESET rulekeeper.environment;
 SELECT pg_reload_conf();
+-- Back to this suite's own settings before the next file starts.
+\set ECHO none
+SELECT 'DO $$BEGIN IF current_setting(''rulekeeper.site'') <> ''e1'' THEN PERFORM pg_sleep(0.01); END IF; END$$'
+  FROM generate_series(1, 500) \gexec
+\set ECHO all
+SELECT current_setting('rulekeeper.site') AS site, current_setting('rulekeeper.environment') AS environment;
 SET client_min_messages = warning;
 DROP DATABASE rk_e1;
 DROP DATABASE rk_e2;

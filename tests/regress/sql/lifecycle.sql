@@ -23,7 +23,15 @@ SELECT rulekeeper.transition('r', '1', 'draft', 'undo');
 ALTER SYSTEM SET rulekeeper.environment = 'e2';
 ALTER SYSTEM SET rulekeeper.site = 'e2';
 SELECT pg_reload_conf();
-SELECT pg_sleep(0.5);
+-- A backend applies a reloaded settings file between statements, never inside
+-- one: wait for it with up to 500 statements of their own (\gexec, not echoed),
+-- each sleeping 10 ms only while the new value is not visible yet (5 s at most;
+-- the query after the wait shows the values, so a reload that never arrives fails).
+\set ECHO none
+SELECT 'DO $$BEGIN IF current_setting(''rulekeeper.site'') <> ''e2'' THEN PERFORM pg_sleep(0.01); END IF; END$$'
+  FROM generate_series(1, 500) \gexec
+\set ECHO all
+SELECT current_setting('rulekeeper.site') AS site, current_setting('rulekeeper.environment') AS environment;
 SELECT rulekeeper.create_rule('t', 'rs');
 INSERT INTO rulekeeper.rule (rule_key, ruleset) VALUES ('t', 'rs');
 INSERT INTO rulekeeper.rule_version (rule_key, version, body, origin) VALUES ('t', 1, '{"v": 1}', 'released');
@@ -45,7 +53,11 @@ SELECT kind, rule_key, label, payload->>'from' AS "from", payload->>'to' AS "to"
 ALTER SYSTEM SET rulekeeper.environment = 'e3';
 ALTER SYSTEM SET rulekeeper.site = 'ipc2';
 SELECT pg_reload_conf();
-SELECT pg_sleep(0.5);
+\set ECHO none
+SELECT 'DO $$BEGIN IF current_setting(''rulekeeper.site'') <> ''ipc2'' THEN PERFORM pg_sleep(0.01); END IF; END$$'
+  FROM generate_series(1, 500) \gexec
+\set ECHO all
+SELECT current_setting('rulekeeper.site') AS site, current_setting('rulekeeper.environment') AS environment;
 INSERT INTO rulekeeper.rule (rule_key, ruleset) VALUES ('p', 'rs');
 INSERT INTO rulekeeper.rule_version (rule_key, version, body, origin) VALUES ('p', 1, '{"v": 1}', 'released');
 SELECT label, qualification FROM rulekeeper.rule_version WHERE rule_key = 'p';
@@ -63,3 +75,9 @@ SELECT rulekeeper.version_vector();
 ALTER SYSTEM RESET rulekeeper.site;
 ALTER SYSTEM RESET rulekeeper.environment;
 SELECT pg_reload_conf();
+-- Back to this suite's own settings before the next file starts.
+\set ECHO none
+SELECT 'DO $$BEGIN IF current_setting(''rulekeeper.site'') <> ''e1'' THEN PERFORM pg_sleep(0.01); END IF; END$$'
+  FROM generate_series(1, 500) \gexec
+\set ECHO all
+SELECT current_setting('rulekeeper.site') AS site, current_setting('rulekeeper.environment') AS environment;

@@ -10,7 +10,15 @@ RESET client_min_messages;
 ALTER SYSTEM SET rulekeeper.site = 'ipc2';
 ALTER SYSTEM SET rulekeeper.environment = 'e3';
 SELECT pg_reload_conf();
-SELECT pg_sleep(0.5);
+-- A backend applies a reloaded settings file between statements, never inside
+-- one: wait for it with up to 500 statements of their own (\gexec, not echoed),
+-- each sleeping 10 ms only while the new value is not visible yet (5 s at most;
+-- the query after the wait shows the values, so a reload that never arrives fails).
+\set ECHO none
+SELECT 'DO $$BEGIN IF current_setting(''rulekeeper.environment'') <> ''e3'' THEN PERFORM pg_sleep(0.01); END IF; END$$'
+  FROM generate_series(1, 500) \gexec
+\set ECHO all
+SELECT current_setting('rulekeeper.site') AS site, current_setting('rulekeeper.environment') AS environment;
 
 -- A bundle "from e2", written here the way any tool outside could write one.
 CREATE FUNCTION pg_temp.bundle(versions jsonb) RETURNS jsonb LANGUAGE sql AS $$
@@ -87,7 +95,11 @@ SELECT prod_label FROM rulekeeper.rule_state WHERE rule_key = 'pricing.discount'
 -- Hotfixes are only for the E3 primary.
 ALTER SYSTEM SET rulekeeper.environment = 'e2';
 SELECT pg_reload_conf();
-SELECT pg_sleep(0.5);
+\set ECHO none
+SELECT 'DO $$BEGIN IF current_setting(''rulekeeper.environment'') <> ''e2'' THEN PERFORM pg_sleep(0.01); END IF; END$$'
+  FROM generate_series(1, 500) \gexec
+\set ECHO all
+SELECT current_setting('rulekeeper.site') AS site, current_setting('rulekeeper.environment') AS environment;
 SELECT rulekeeper.hotfix('pricing.discount', '{"rate": 0.3, "tiers": [100, 500, 1000], "name": "summer"}', 'wrong place');
 
 SELECT max(origin_seq) = count(*) AS gapless FROM rulekeeper.journal;
@@ -96,3 +108,9 @@ DROP ROLE rk_fixer, rk_reader;
 ALTER SYSTEM RESET rulekeeper.site;
 ALTER SYSTEM RESET rulekeeper.environment;
 SELECT pg_reload_conf();
+-- Back to this suite's own settings before the next file starts.
+\set ECHO none
+SELECT 'DO $$BEGIN IF current_setting(''rulekeeper.environment'') <> ''e1'' THEN PERFORM pg_sleep(0.01); END IF; END$$'
+  FROM generate_series(1, 500) \gexec
+\set ECHO all
+SELECT current_setting('rulekeeper.site') AS site, current_setting('rulekeeper.environment') AS environment;
