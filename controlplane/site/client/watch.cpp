@@ -1,0 +1,17 @@
+#include "site/client/watch.hpp"
+
+namespace rulekeeper::site::client {
+WalReceiverState wal_receiver_state(pqxx::connection& conn) {
+  pqxx::nontransaction tx(conn);
+  pqxx::result r = tx.exec(
+      "SELECT pg_is_in_recovery(), (SELECT status FROM pg_stat_wal_receiver), "
+      "(SELECT sender_host FROM pg_stat_wal_receiver), (SELECT sender_port::text FROM pg_stat_wal_receiver)");
+  WalReceiverState s;
+  s.in_recovery = r[0][0].as<bool>();
+  s.status = r[0][1].get<std::string, std::optional>();
+  s.sender_host = r[0][2].get<std::string, std::optional>();
+  s.sender_port = r[0][3].get<std::string, std::optional>();
+  return s;
+}
+
+}  // namespace rulekeeper::site::client
