@@ -1,9 +1,11 @@
 #include "site/client/hotfixes.hpp"
 
 #include "common/json_file.hpp"
+#include "site/client/fields.hpp"
 #include "site/client/sql_time.hpp"
 
 namespace rulekeeper::site::client {
+
 nlohmann::json hotfix(pqxx::transaction_base& tx, const std::string& rule, const std::string& body_text,
                       const std::string& reason) {
   pqxx::result r = tx.exec_params("SELECT rulekeeper.hotfix($1, $2::jsonb, $3)::text", rule, body_text, reason);
@@ -30,17 +32,17 @@ std::vector<HotfixRow> hotfixes(pqxx::transaction_base& tx, const std::optional<
     h.created_at = row[7].c_str();
     h.diff = common::parse_strict_json(row[8].c_str(), "a hotfix's diff");
     h.change_id = row[9].c_str();
-    h.content_sha256 = row[10].get<std::string, std::optional>();
+    h.content_sha256 = optional_text(row[10]);
     if (!row[11].is_null()) h.body = common::parse_strict_json(row[11].c_str(), "a hotfix's body");
-    h.prod_now = row[12].get<std::string, std::optional>();
-    h.sl_now = row[13].get<std::string, std::optional>();
+    h.prod_now = optional_text(row[12]);
+    h.sl_now = optional_text(row[13]);
     rows.push_back(std::move(h));
   }
   return rows;
 }
 
 std::optional<std::string> last_release_at(pqxx::transaction_base& tx) {
-  return tx.exec("SELECT " + rfc3339("rulekeeper.last_release_at()"))[0][0].get<std::string, std::optional>();
+  return optional_text(tx.exec("SELECT " + rfc3339("rulekeeper.last_release_at()"))[0][0]);
 }
 
 std::vector<HotfixClassification> hotfix_classifications(pqxx::transaction_base& tx, const std::string& hotfix_id) {
@@ -50,7 +52,7 @@ std::vector<HotfixClassification> hotfix_classifications(pqxx::transaction_base&
       hotfix_id);
   std::vector<HotfixClassification> out;
   for (const auto& row : r)
-    out.push_back({row[0].c_str(), row[1].get<std::string, std::optional>(), row[2].get<std::string, std::optional>(),
+    out.push_back({row[0].c_str(), optional_text(row[1]), optional_text(row[2]),
                    row[3].c_str()});
   return out;
 }
@@ -62,8 +64,8 @@ std::vector<HotfixAcknowledgement> hotfix_acknowledgements(pqxx::transaction_bas
                                   hotfix_id);
   std::vector<HotfixAcknowledgement> out;
   for (const auto& row : r)
-    out.push_back({row[0].c_str(), row[1].c_str(), row[2].c_str(), row[3].get<std::string, std::optional>(),
-                   row[4].get<std::string, std::optional>(), row[5].c_str(), row[6].get<std::string, std::optional>()});
+    out.push_back({row[0].c_str(), row[1].c_str(), row[2].c_str(), optional_text(row[3]),
+                   optional_text(row[4]), row[5].c_str(), optional_text(row[6])});
   return out;
 }
 
@@ -82,7 +84,7 @@ std::optional<HeldVersion> version_with_content(pqxx::transaction_base& tx, cons
 std::optional<std::string> channel_label(pqxx::transaction_base& tx, const std::string& rule,
                                          const std::string& channel) {
   pqxx::result r = tx.exec_params("SELECT rulekeeper.channel_label($1, $2)", rule, channel);
-  return r[0][0].get<std::string, std::optional>();
+  return optional_text(r[0][0]);
 }
 
 std::string wal_insert_lsn(pqxx::connection& conn) {
@@ -99,7 +101,7 @@ StandbyProgress standby_progress(pqxx::connection& conn, const std::string& lsn,
       lsn, hotfix_id);
   StandbyProgress p;
   p.in_recovery = r[0][0].as<bool>();
-  p.replay_lsn = r[0][1].get<std::string, std::optional>();
+  p.replay_lsn = optional_text(r[0][1]);
   p.replayed_past = r[0][2].as<bool>();
   p.holds_hotfix = r[0][3].as<bool>();
   return p;

@@ -1,9 +1,11 @@
 #include "site/client/reconcile.hpp"
 
 #include "common/json_file.hpp"
+#include "site/client/fields.hpp"
 #include "site/client/sql_time.hpp"
 
 namespace rulekeeper::site::client {
+
 std::string divergence_point(pqxx::connection& conn) {
   pqxx::nontransaction tx(conn);
   return tx.exec("SELECT rulekeeper.divergence_point()::text")[0][0].c_str();
@@ -22,7 +24,7 @@ nlohmann::json import_changes(pqxx::connection& conn, const std::string& bundle_
 
 std::optional<std::string> recovered_label(pqxx::connection& conn, const std::string& change_id) {
   pqxx::nontransaction tx(conn);
-  return tx.exec_params("SELECT rulekeeper.recovered_label($1)", change_id)[0][0].get<std::string, std::optional>();
+  return optional_text(tx.exec_params("SELECT rulekeeper.recovered_label($1)", change_id)[0][0]);
 }
 
 std::vector<Conflict> conflicts(pqxx::connection& conn, bool include_resolved,
@@ -42,8 +44,8 @@ std::vector<Conflict> conflicts(pqxx::connection& conn, bool include_resolved,
     c.detected_at = row[3].c_str();
     c.source_change = common::parse_strict_json(row[4].c_str(), "a conflict's source change");
     c.target_changes = common::parse_strict_json(row[5].c_str(), "a conflict's target changes");
-    c.resolved_at = row[6].get<std::string, std::optional>();
-    c.resolved_by = row[7].get<std::string, std::optional>();
+    c.resolved_at = optional_text(row[6]);
+    c.resolved_by = optional_text(row[7]);
     if (!row[8].is_null()) c.resolution = common::parse_strict_json(row[8].c_str(), "a conflict's resolution");
     out.push_back(std::move(c));
   }
