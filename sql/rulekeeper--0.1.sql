@@ -1897,12 +1897,131 @@ GRANT EXECUTE ON FUNCTION
   rulekeeper.pin(text, text, text), rulekeeper.unpin(text, text), rulekeeper.cutover(boolean)
   TO rulekeeper_releaser;
 
--- ==== rulectl read functions: the replication waiter ====
--- rulectl reads no table directly (docs/design/architecture.md "The typed
--- client"): `hotfix --sync` asks each standby whether it holds the hotfix.
-CREATE FUNCTION rulekeeper.holds_hotfix(hotfix_id uuid) RETURNS boolean
-  LANGUAGE sql STABLE STRICT SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
-  SELECT EXISTS (SELECT 1 FROM rulekeeper.hotfix h WHERE h.hotfix_id = $1)
+-- ==== rulectl read functions: hotfix, reconcile, conflicts ====
+-- rulectl reads no table directly (docs/design/architecture.md "The control
+-- plane"): what `hotfix list|show|replay`, the receipt, `reconcile` and
+-- `conflicts` need is asked of these functions. SECURITY DEFINER with a pinned
+-- search_path like the script's other functions; EXECUTE for the roles that
+-- could read the tables (rulekeeper_reader, and so every rulekeeper role).
+-- Created after the blanket grants above, so they revoke and grant
+-- themselves.
+
+-- Hotfixes, oldest first: all (id_prefix NULL), or those whose id starts
+-- with id_prefix (a full id: that one); with since_last_release, only those
+-- made after the newest release import. prod_now / sl_now: what the channel
+-- serves now; content_sha256 and body: of the version the hotfix made.
+CREATE FUNCTION rulekeeper.hotfixes(id_prefix text DEFAULT NULL, since_last_release boolean DEFAULT false)
+  RETURNS TABLE (hotfix_id uuid, rule_key text, base_label text, label text, site text, reason text, actor text,
+                 created_at timestamptz, diff jsonb, change_id uuid, content_sha256 text, body jsonb,
+                 prod_now text, sl_now text)
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+  SELECT h.hotfix_id, h.rule_key, h.base_label, h.label, h.site, h.reason, h.actor, h.created_at, h.diff,
+         h.change_id, v.content_sha256, v.body,
+         (SELECT a.label FROM rulekeeper.activation a WHERE a.channel = 'prod' AND a.rule_key = h.rule_key),
+         (SELECT a.label FROM rulekeeper.activation a WHERE a.channel = 'sl' AND a.rule_key = h.rule_key)
+    FROM rulekeeper.hotfix h
+    LEFT JOIN rulekeeper.rule_version v ON v.rule_key = h.rule_key AND v.label = h.label
+   WHERE (id_prefix IS NULL OR h.hotfix_id::text LIKE id_prefix || '%')
+     AND (NOT since_last_release
+          OR h.created_at > COALESCE((SELECT max(l.imported_at) FROM rulekeeper.release_log l), '-infinity'))
+   ORDER BY h.created_at, h.rule_key
 $$;
-REVOKE EXECUTE ON FUNCTION rulekeeper.holds_hotfix(uuid) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION rulekeeper.holds_hotfix(uuid) TO rulekeeper_reader, rulekeeper_admin;
+
+-- When the newest release was imported here (NULL: none yet).
+CREATE FUNCTION rulekeeper.last_release_at() RETURNS timestamptz
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+  SELECT max(l.imported_at) FROM rulekeeper.release_log l
+$$;
+
+-- The planned versions classified against a hotfix (release drift, or SL
+-- under test): this hotfix's classification and the version's overall one.
+CREATE FUNCTION rulekeeper.hotfix_classifications(hotfix_id uuid)
+  RETURNS TABLE (label text, classification text, hotfix_included text, qualification text)
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+  SELECT v.label, x ->> 'classification', v.annotations ->> 'hotfix_included', v.qualification
+    FROM rulekeeper.hotfix h
+    JOIN rulekeeper.rule_version v ON v.rule_key = h.rule_key
+   CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN jsonb_typeof(v.annotations -> 'hotfixes') = 'array'
+                                                THEN v.annotations -> 'hotfixes' ELSE '[]'::jsonb END) x
+   WHERE h.hotfix_id = hotfix_classifications.hotfix_id AND x ->> 'hotfix_id' = h.hotfix_id::text
+   ORDER BY v.version, v.hotfix
+$$;
+
+-- The journaled acknowledgements that named a hotfix: who let prod leave or
+-- bypass it, when.
+CREATE FUNCTION rulekeeper.hotfix_acknowledgements(hotfix_id uuid)
+  RETURNS TABLE (label text, actor text, recorded_at timestamptz, action text, channel text, change_id uuid,
+                 what text)
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+  SELECT j.label, j.actor, j.recorded_at, j.payload ->> 'action', j.payload ->> 'channel', j.change_id,
+         CASE WHEN j.payload ? 'undone_hotfixes' THEN 'prod left the hotfix'
+              ELSE 'hotfix gate: ' || COALESCE(j.payload ->> 'hotfix_included', '?') END
+    FROM rulekeeper.hotfix h
+    JOIN rulekeeper.journal j ON j.kind = 'acknowledgement' AND j.rule_key = h.rule_key
+   WHERE h.hotfix_id = hotfix_acknowledgements.hotfix_id
+     AND (j.payload -> 'hotfixes' @> jsonb_build_array(jsonb_build_object('hotfix_id', h.hotfix_id::text))
+          OR j.payload -> 'undone_hotfixes' @> jsonb_build_array(jsonb_build_object('hotfix_id', h.hotfix_id::text)))
+   ORDER BY j.recorded_at
+$$;
+
+-- The first version of a rule (by number) holding this content, if any: a
+-- replayed receipt whose content is already here is not applied twice.
+CREATE FUNCTION rulekeeper.version_with_content(rule_key text, content_sha256 text)
+  RETURNS TABLE (label text, qualification text)
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+  SELECT v.label, v.qualification FROM rulekeeper.rule_version v
+   WHERE v.rule_key = version_with_content.rule_key AND v.content_sha256 = version_with_content.content_sha256
+   ORDER BY v.version, v.hotfix LIMIT 1
+$$;
+
+-- The version a channel's activation names for a rule (NULL: none).
+CREATE FUNCTION rulekeeper.channel_label(rule_key text, channel text) RETURNS text
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+  SELECT a.label FROM rulekeeper.activation a
+   WHERE a.rule_key = channel_label.rule_key AND a.channel = channel_label.channel
+$$;
+
+-- Where reconcile --from exports from: the divergence point of the newest
+-- failover recorded here, else this site's version vector (then nothing is a
+-- conflict: nothing changed here since).
+CREATE FUNCTION rulekeeper.divergence_point() RETURNS jsonb
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+  SELECT COALESCE((SELECT f.divergence FROM rulekeeper.failover_event f ORDER BY f.recorded_at DESC LIMIT 1),
+                  rulekeeper.version_vector())
+$$;
+
+-- The label a version recovered from an orphaned change got here (NULL:
+-- none), the newest if several.
+CREATE FUNCTION rulekeeper.recovered_label(change_id text) RETURNS text
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+  SELECT v.label FROM rulekeeper.rule_version v
+   WHERE v.annotations -> 'recovered_from' ->> 'change_id' = recovered_label.change_id
+   ORDER BY v.created_at DESC LIMIT 1
+$$;
+
+-- Conflicts reconcile recorded, oldest first: the open ones (with
+-- include_resolved, all), or those whose id starts with id_prefix.
+CREATE FUNCTION rulekeeper.conflicts(include_resolved boolean DEFAULT false, id_prefix text DEFAULT NULL)
+  RETURNS TABLE (conflict_id uuid, rule_key text, status text, detected_at timestamptz, source_change jsonb,
+                 target_changes jsonb, resolved_at timestamptz, resolved_by text, resolution jsonb)
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+  SELECT c.conflict_id, c.rule_key, c.status, c.detected_at, c.source_change, c.target_changes, c.resolved_at,
+         c.resolved_by, c.resolution
+    FROM rulekeeper.conflict c
+   WHERE (include_resolved OR c.status = 'open')
+     AND (id_prefix IS NULL OR c.conflict_id::text LIKE id_prefix || '%')
+   ORDER BY c.detected_at, c.conflict_id
+$$;
+
+REVOKE EXECUTE ON FUNCTION
+  rulekeeper.hotfixes(text, boolean), rulekeeper.last_release_at(), rulekeeper.hotfix_classifications(uuid),
+  rulekeeper.hotfix_acknowledgements(uuid), rulekeeper.version_with_content(text, text),
+  rulekeeper.channel_label(text, text), rulekeeper.divergence_point(), rulekeeper.recovered_label(text),
+  rulekeeper.conflicts(boolean, text)
+  FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+  rulekeeper.hotfixes(text, boolean), rulekeeper.last_release_at(), rulekeeper.hotfix_classifications(uuid),
+  rulekeeper.hotfix_acknowledgements(uuid), rulekeeper.version_with_content(text, text),
+  rulekeeper.channel_label(text, text), rulekeeper.divergence_point(), rulekeeper.recovered_label(text),
+  rulekeeper.conflicts(boolean, text)
+  TO rulekeeper_reader, rulekeeper_admin;

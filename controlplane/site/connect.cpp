@@ -8,15 +8,15 @@
 
 namespace rulekeeper::site {
 
-std::string connection_string(const config::SiteConfig& site, int timeout_seconds) {
+std::string connection_string(const config::SiteConfig& site, int timeout_seconds, bool bounded) {
   auto keywords = node_control::parse_conninfo(site.conninfo, site.name);
-  if (!keywords.count("connect_timeout")) keywords["connect_timeout"] = std::to_string(timeout_seconds);
+  if (bounded || !keywords.count("connect_timeout")) keywords["connect_timeout"] = std::to_string(timeout_seconds);
   return node_control::build_conninfo(keywords);
 }
 
 std::unique_ptr<pqxx::connection> try_connect(const config::SiteConfig& site, std::string& error,
-                                              int timeout_seconds) {
-  const std::string conninfo = connection_string(site, timeout_seconds);  // a bad conninfo is exit 2, not "down"
+                                              int timeout_seconds, bool bounded) {
+  const std::string conninfo = connection_string(site, timeout_seconds, bounded);  // a bad conninfo is exit 2, not "down"
   try {
     return std::make_unique<pqxx::connection>(conninfo);
   } catch (const std::exception& e) {

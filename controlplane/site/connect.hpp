@@ -15,15 +15,18 @@ namespace rulekeeper::site {
 constexpr int kConnectTimeoutSeconds = 3;
 
 // The site's conninfo (keyword/value or URI) as a keyword/value string with
-// connect_timeout added unless the conninfo sets its own (which wins).
+// connect_timeout added unless the conninfo sets its own (which wins) —
+// or, with `bounded`, set to timeout_seconds whatever the conninfo says (a
+// wait whose deadline is the contract, e.g. hotfix --sync-timeout).
 // Throws common::ExitError(exit_usage) naming the site if it does not parse.
-std::string connection_string(const config::SiteConfig& site, int timeout_seconds = kConnectTimeoutSeconds);
+std::string connection_string(const config::SiteConfig& site, int timeout_seconds = kConnectTimeoutSeconds,
+                              bool bounded = false);
 
 // Connects or throws common::ExitError(exit_unreachable) naming the site.
 std::unique_ptr<pqxx::connection> connect(const config::SiteConfig& site);
 
 // Connects or returns nullptr with `error` set (one line).
 std::unique_ptr<pqxx::connection> try_connect(const config::SiteConfig& site, std::string& error,
-                                              int timeout_seconds = kConnectTimeoutSeconds);
+                                              int timeout_seconds = kConnectTimeoutSeconds, bool bounded = false);
 
 }  // namespace rulekeeper::site

@@ -76,7 +76,7 @@ WaitReport wait_for(const WaitRequest& request, const common::ProgressSink& prog
           const double left = std::chrono::duration<double>(deadline - clock::now()).count();
           const int secs = std::clamp(static_cast<int>(std::ceil(left)), 1, kConnectTimeoutSeconds);
           std::string error;
-          p.conn = try_connect(*p.config, error, secs);
+          p.conn = try_connect(*p.config, error, secs, /*bounded=*/true);
           if (!p.conn) {
             v.why = "unreachable";
             p.wait.error = error;

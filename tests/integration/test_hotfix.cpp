@@ -301,6 +301,14 @@ TEST(Hotfix, Refusals_PolicyReasonStandbyE2Grant) {
     }
   }
 
+  // A body with a duplicated key: refused before any site is asked (exit 2),
+  // the key named — ::jsonb would have kept the last "a" silently.
+  auto dup = write_temp_file("dup.json", R"({"a":1,"a":2})");
+  r = hotfix("e3", dup.string(), "rate too low");
+  EXPECT_EQ(r.exit_code, 2) << describe(r);
+  EXPECT_TRUE(contains(r.err, "duplicate object key \"a\"")) << r.err;
+  EXPECT_EQ(state_fingerprint(ipc2), before);
+
   // None of it changed anything; the same change through the policy does.
   EXPECT_EQ(state_fingerprint(ipc2), before);
   EXPECT_EQ(effective(ipc2, "prod"), "pricing.discount=1");
@@ -524,5 +532,17 @@ TEST(Hotfix, ReceiptReplayAtIpc1AfterIpc2Dies) {
   r = run(p, {"hotfix", "replay", forged_file.string(), "--site", "e3"});
   EXPECT_EQ(r.exit_code, 3) << describe(r);
   EXPECT_TRUE(contains(r.err, "changed after it was written")) << r.err;
+  EXPECT_EQ(state_fingerprint(ipc1), before);
+
+  // A receipt with a duplicated key (a second "rate" in the body) is not a
+  // receipt: refused (exit 2), the key named, nothing replayed.
+  std::string dup_text = receipt.dump();
+  const auto body_at = dup_text.find("\"body\":{");
+  ASSERT_NE(body_at, std::string::npos) << dup_text;
+  dup_text.insert(body_at + 8, "\"rate\":0.5,");
+  auto dup_file = write_temp_file("duplicate-key-receipt.json", dup_text);
+  r = run(p, {"hotfix", "replay", dup_file.string(), "--site", "e3"});
+  EXPECT_EQ(r.exit_code, 2) << describe(r);
+  EXPECT_TRUE(contains(r.err, "duplicate object key \"rate\"")) << r.err;
   EXPECT_EQ(state_fingerprint(ipc1), before);
 }

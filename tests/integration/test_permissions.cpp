@@ -131,8 +131,17 @@ std::vector<Row> function_rows() {
       {"rulekeeper.diff(text,text,text)", "function", "e3", "SELECT count(*) FROM rulekeeper.diff('perm.a', '1', '2')", kReaders},
       {"rulekeeper._json_diff(jsonb,jsonb)", "function", "e3", "SELECT count(*) FROM rulekeeper._json_diff('{\"a\": 1}', '{\"a\": 2}')", kReaders},
       {"rulekeeper._replication_status()", "function", "e3", "SELECT count(*) FROM rulekeeper._replication_status()", kReaders},
-      {"rulekeeper.holds_hotfix(uuid)", "function", "e3", "SELECT rulekeeper.holds_hotfix(gen_random_uuid())", kReaders},
       {"rulekeeper.export_changes(jsonb)", "function", "e3", "SELECT rulekeeper.export_changes('{}') ->> 'format'", kReaders},
+      // What rulectl reads instead of tables: hotfix, reconcile, conflicts.
+      {"rulekeeper.hotfixes(text,boolean)", "function", "e3", "SELECT count(*) FROM rulekeeper.hotfixes()", kReaders},
+      {"rulekeeper.last_release_at()", "function", "e3", "SELECT rulekeeper.last_release_at()", kReaders},
+      {"rulekeeper.hotfix_classifications(uuid)", "function", "e3", "SELECT count(*) FROM rulekeeper.hotfix_classifications('00000000-0000-4000-8000-000000000000')", kReaders},
+      {"rulekeeper.hotfix_acknowledgements(uuid)", "function", "e3", "SELECT count(*) FROM rulekeeper.hotfix_acknowledgements('00000000-0000-4000-8000-000000000000')", kReaders},
+      {"rulekeeper.version_with_content(text,text)", "function", "e3", "SELECT count(*) FROM rulekeeper.version_with_content('perm.a', repeat('0', 64))", kReaders},
+      {"rulekeeper.channel_label(text,text)", "function", "e3", "SELECT rulekeeper.channel_label('perm.a', 'prod')", kReaders},
+      {"rulekeeper.divergence_point()", "function", "e3", "SELECT rulekeeper.divergence_point()", kReaders},
+      {"rulekeeper.recovered_label(text)", "function", "e3", "SELECT rulekeeper.recovered_label('00000000-0000-4000-8000-000000000000')", kReaders},
+      {"rulekeeper.conflicts(boolean,text)", "function", "e3", "SELECT count(*) FROM rulekeeper.conflicts(true)", kReaders},
       // Authoring, at e1.
       {"rulekeeper.create_rule(text,text,text)", "function", "e1", "SELECT rulekeeper.create_rule('perm.new', 'perm')", kAuthor},
       {"rulekeeper.create_version(text,jsonb)", "function", "e1", "SELECT rulekeeper.create_version('perm.e1', '{\"rate\": 9}')", kAuthor},

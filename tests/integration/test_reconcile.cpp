@@ -149,6 +149,23 @@ TEST(Reconcile, ConflictRecordedNotApplied_DryRun_Twice_Resolve_NoCollision) {
   EXPECT_EQ(r.exit_code, 3) << describe(r);
   EXPECT_TRUE(contains(r.err, "checksum")) << describe(r);
 
+  // A bundle with a duplicated key is refused before it reaches the target
+  // (exit 2), the key named: ::jsonb would have kept the last one silently.
+  {
+    std::ifstream in(orphans);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto open = text.find('{');
+    ASSERT_NE(open, std::string::npos);
+    text.insert(open + 1, "\"format\": \"forged\", ");
+    std::ofstream(orphans + ".duplicate") << text;
+  }
+  const std::string fp3 = state_fingerprint(ipc1);
+  r = run(p, {"reconcile", "--bundle", orphans + ".duplicate", "--to", "ipc1"});
+  EXPECT_EQ(r.exit_code, 2) << describe(r);
+  EXPECT_TRUE(contains(r.err, "duplicate object key \"format\"")) << describe(r);
+  EXPECT_EQ(state_fingerprint(ipc1), fp3);
+  EXPECT_EQ(conflict_state(ipc1), "1 open=0");
+
   // Switch back; origin numbering never collides with the orphan's.
   ipc2.wait_replayed(ipc1, std::chrono::seconds(60));
   r = run(p, {"failover", "--to", "ipc2"});

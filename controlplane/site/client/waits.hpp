@@ -14,7 +14,7 @@ struct HotfixReplay {
   bool in_recovery = false;
   std::string replay_lsn;      // "" when unknown
   bool passed_commit = false;  // replayed at or past the commit LSN
-  bool holds_hotfix = false;   // rulekeeper.holds_hotfix(id)
+  bool holds_hotfix = false;   // rulekeeper.hotfixes(id) has it
 };
 HotfixReplay hotfix_replay(pqxx::connection& c, const std::string& commit_lsn, const std::string& hotfix_id);
 
