@@ -132,6 +132,9 @@ std::vector<Row> function_rows() {
       {"rulekeeper._json_diff(jsonb,jsonb)", "function", "e3", "SELECT count(*) FROM rulekeeper._json_diff('{\"a\": 1}', '{\"a\": 2}')", kReaders},
       {"rulekeeper._replication_status()", "function", "e3", "SELECT count(*) FROM rulekeeper._replication_status()", kReaders},
       {"rulekeeper.export_changes(jsonb)", "function", "e3", "SELECT rulekeeper.export_changes('{}') ->> 'format'", kReaders},
+      // rulectl read functions: failover/rejoin.
+      {"rulekeeper.latest_failover_event()", "function", "e3", "SELECT count(*) FROM rulekeeper.latest_failover_event()", kReaders},
+      {"rulekeeper.heartbeat_of(text)", "function", "e3", "SELECT count(*) FROM rulekeeper.heartbeat_of('ipc2')", kReaders},
       // Authoring, at e1.
       {"rulekeeper.create_rule(text,text,text)", "function", "e1", "SELECT rulekeeper.create_rule('perm.new', 'perm')", kAuthor},
       {"rulekeeper.create_version(text,jsonb)", "function", "e1", "SELECT rulekeeper.create_version('perm.e1', '{\"rate\": 9}')", kAuthor},
