@@ -17,7 +17,8 @@
 #include "common/text.hpp"
 #include "cli/commands.hpp"
 #include "common/errors.hpp"
-#include "site/node_control.hpp"
+#include "site/conninfo.hpp"
+#include "site/node_probe.hpp"
 #include "common/output.hpp"
 #include "common/time.hpp"
 #include "pgnode/process.hpp"
@@ -27,7 +28,6 @@ namespace rulekeeper::cli {
 namespace {
 
 using nlohmann::json;
-namespace nc = node_control;
 
 struct WatchOptions {
   int interval_ms = 1000;
@@ -51,7 +51,7 @@ void check(Watched& w, const config::Config& config, int connect_timeout) {
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (!w.conn) {
       std::string err;
-      w.conn = nc::try_connect(*w.cfg, err, connect_timeout);
+      w.conn = node_probe::try_connect(*w.cfg, err, connect_timeout);
       if (!w.conn) {
         w.reachable = w.writable = false;
         w.health = "UNREACHABLE";
@@ -74,7 +74,7 @@ void check(Watched& w, const config::Config& config, int connect_timeout) {
         w.health = "standby, no upstream";
       } else {
         const config::SiteConfig* up =
-            r[0][2].is_null() ? nullptr : nc::site_at(config, r[0][2].c_str(), r[0][3].c_str(), w.cfg->name);
+            r[0][2].is_null() ? nullptr : conninfo::site_at(config, r[0][2].c_str(), r[0][3].c_str(), w.cfg->name);
         w.health = fmt::format("standby, {} {}", r[0][1].c_str(),
                                up ? "from " + up->name
                                   : r[0][2].is_null() ? std::string("") : fmt::format("from {}:{}", r[0][2].c_str(),
