@@ -6,6 +6,7 @@
 #include <fmt/ranges.h>
 
 #include "cli/commands.hpp"
+#include "cli/report.hpp"
 #include "common/errors.hpp"
 #include "common/output.hpp"
 #include "ops/failover.hpp"
@@ -97,12 +98,7 @@ void add_failover(CLI::App& app, GlobalOptions& global, int& exit_code) {
                 "old primary unreachable: promote anyway, accepting the loss of whatever it did not send");
   cmd->callback([&global, &exit_code, o] {
     common::Progress progress;
-    const ops::FailoverReport report = ops::failover(load_config(global), *o, progress);
-    if (global.json)
-      common::print_json(report.to_json());
-    else
-      print_text(report);
-    exit_code = report.exit_code();
+    exit_code = show_report(global, ops::failover(load_config(global), *o, progress), print_text);
   });
 }
 

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
+#include "cli/report.hpp"
 #include "common/errors.hpp"
 #include "common/output.hpp"
 #include "ops/rejoin.hpp"
@@ -84,23 +85,18 @@ void print_text(const ops::RejoinReport& r) {
 }  // namespace
 
 void add_rejoin(CLI::App& app, GlobalOptions& global, int& exit_code) {
-  auto o = std::make_shared<ops::RejoinRequest>();
   CLI::App* cmd = app.add_subcommand(
       "rejoin",
       "make a returning old primary follow the new one: keep it from writing, save its orphaned changes to a "
       "bundle, then pg_rewind it and start it as the new primary's standby (or print the commands)");
+  auto o = std::make_shared<ops::RejoinRequest>();
   cmd->add_option("--site", o->site, "the E3 site to rejoin (the old primary)")->required();
   cmd->add_option("--orphans", o->orphans,
                   "where to write the orphans bundle (default: <state_dir>/orphans-<site>-<UTC time>.json)");
   cmd->add_option("--wait-streaming", o->wait_streaming, "seconds to wait until it streams")->capture_default_str();
   cmd->callback([&global, &exit_code, o] {
     common::Progress progress;
-    const ops::RejoinReport report = ops::rejoin(load_config(global), *o, progress);
-    if (global.json)
-      common::print_json(report.to_json());
-    else
-      print_text(report);
-    exit_code = report.exit_code();
+    exit_code = show_report(global, ops::rejoin(load_config(global), *o, progress), print_text);
   });
 }
 

@@ -311,50 +311,27 @@ int FailoverReport::exit_code() const {
 }
 
 json FailoverReport::to_json() const {
-  json doc;
+  json doc = {{"planned", outcome == Outcome::switched_over}, {"forced", outcome == Outcome::failed_over},
+              {"old_primary", old_primary}, {"steps", steps_json(steps)}, {"total_seconds", total_seconds}};
+  const json evidence_doc = evidence ? evidence->to_json() : json(nullptr);
   switch (outcome) {
     case Outcome::switched_over:
-      doc = {{"result", "switched over"},
-             {"planned", true},
-             {"forced", false},
-             {"old_primary", old_primary},
-             {"new_primary", target},
-             {"new_timeline", new_timeline},
-             {"zero_loss", uncovered.empty()},
-             {"lost_changes", 0},
-             {"shutdown_checkpoint", shutdown_checkpoint},
-             {"target_replayed", target_replayed},
-             {"failover_event", failover_event},
-             {"stale_slot", stale_slot},
-             {"cascaded_standbys", cascaded_standbys}};
+      doc.update({{"result", "switched over"}, {"new_primary", target}, {"new_timeline", new_timeline},
+                  {"zero_loss", uncovered.empty()}, {"lost_changes", 0}, {"shutdown_checkpoint", shutdown_checkpoint},
+                  {"target_replayed", target_replayed}, {"failover_event", failover_event},
+                  {"stale_slot", stale_slot}, {"cascaded_standbys", cascaded_standbys}});
       break;
     case Outcome::refused:
-      doc = {{"result", "refused"},
-             {"planned", false},
-             {"forced", false},
-             {"old_primary", old_primary},
-             {"old_primary_error", old_primary_error},
-             {"new_primary", nullptr},
-             {"target", target},
-             {"evidence", evidence ? evidence->to_json() : json(nullptr)},
-             {"all_received_replayed", all_received_replayed},
-             {"why", why}};
+      doc.update({{"result", "refused"}, {"old_primary_error", old_primary_error}, {"new_primary", nullptr},
+                  {"target", target}, {"evidence", evidence_doc}, {"all_received_replayed", all_received_replayed},
+                  {"why", why}});
       break;
     case Outcome::failed_over:
-      doc = {{"result", "failed over"},
-             {"planned", false},
-             {"forced", true},
-             {"old_primary", old_primary},
-             {"old_primary_error", old_primary_error},
-             {"new_primary", target},
-             {"new_timeline", new_timeline},
-             {"zero_loss", nullptr},
-             {"evidence", evidence ? evidence->to_json() : json(nullptr)},
-             {"failover_event", failover_event}};
+      doc.update({{"result", "failed over"}, {"old_primary_error", old_primary_error}, {"new_primary", target},
+                  {"new_timeline", new_timeline}, {"zero_loss", nullptr}, {"evidence", evidence_doc},
+                  {"failover_event", failover_event}});
       break;
   }
-  doc["steps"] = steps_json(steps);
-  doc["total_seconds"] = total_seconds;
   return doc;
 }
 

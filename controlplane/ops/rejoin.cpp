@@ -22,13 +22,13 @@
 #include "site/node_probe.hpp"
 #include "site/topology.hpp"
 
-namespace fs = std::filesystem;
-namespace client = rulekeeper::site::client;
-using nlohmann::json;
-using std::chrono::milliseconds;
-using rulekeeper::node_probe::NodeState;
-
 namespace rulekeeper::ops {
+
+namespace fs = std::filesystem;
+namespace client = site::client;
+using node_probe::NodeState;
+using nlohmann::json;
+
 namespace {
 
 std::string shell_or(const std::optional<std::string>& cmd, const std::string& what) {
@@ -239,7 +239,8 @@ void rewind_and_follow(Rejoin& r) {
   r.steps.end("started");
   r.steps.begin(fmt::format("wait until {} streams from {}", me, pc.name));
   const bool streaming =
-      common::poll_until(milliseconds(static_cast<long long>(r.request.wait_streaming * 1000)), milliseconds(50),
+      common::poll_until(std::chrono::milliseconds(static_cast<long long>(r.request.wait_streaming * 1000)),
+                         std::chrono::milliseconds(50),
                          [&] { return client::streams_to(*r.primary->conn, me); });
   if (!streaming) {
     r.steps.end("NOT streaming");
