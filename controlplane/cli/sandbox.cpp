@@ -1,6 +1,5 @@
 // `rulectl sandbox up|down|demo`: options and rendering; the sandbox itself
 // (sites, marker, rulectl.toml, clusters) is sandbox/sandbox.hpp.
-#include <filesystem>
 #include <iostream>
 
 #include <fmt/format.h>
@@ -10,8 +9,6 @@
 #include "common/output.hpp"
 #include "sandbox/demo.hpp"
 #include "sandbox/sandbox.hpp"
-
-namespace fs = std::filesystem;
 
 namespace rulekeeper::cli {
 namespace {
@@ -77,7 +74,7 @@ int sandbox_demo(const GlobalOptions& global, const SandboxOptions& opts) {
   quiet.json = false;
   int rc = sandbox_up(quiet, opts);
   if (rc != common::exit_ok) return rc;
-  return run_demo(co.base, co, sandbox::nodes(o.port_base, o.with_ipc2b));
+  return sandbox::run_demo(co.base, co, sandbox::nodes(o.port_base, o.with_ipc2b));
 }
 
 }  // namespace
