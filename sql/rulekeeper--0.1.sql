@@ -1981,15 +1981,6 @@ CREATE FUNCTION rulekeeper.channel_label(rule_key text, channel text) RETURNS te
    WHERE a.rule_key = channel_label.rule_key AND a.channel = channel_label.channel
 $$;
 
--- Where reconcile --from exports from: the divergence point of the newest
--- failover recorded here, else this site's version vector (then nothing is a
--- conflict: nothing changed here since).
-CREATE FUNCTION rulekeeper.divergence_point() RETURNS jsonb
-  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
-  SELECT COALESCE((SELECT f.divergence FROM rulekeeper.failover_event f ORDER BY f.recorded_at DESC LIMIT 1),
-                  rulekeeper.version_vector())
-$$;
-
 -- The label a version recovered from an orphaned change got here (NULL:
 -- none), the newest if several.
 CREATE FUNCTION rulekeeper.recovered_label(change_id text) RETURNS text
@@ -2016,12 +2007,47 @@ $$;
 REVOKE EXECUTE ON FUNCTION
   rulekeeper.hotfixes(text, boolean), rulekeeper.last_release_at(), rulekeeper.hotfix_classifications(uuid),
   rulekeeper.hotfix_acknowledgements(uuid), rulekeeper.version_with_content(text, text),
-  rulekeeper.channel_label(text, text), rulekeeper.divergence_point(), rulekeeper.recovered_label(text),
+  rulekeeper.channel_label(text, text), rulekeeper.recovered_label(text),
   rulekeeper.conflicts(boolean, text)
   FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
   rulekeeper.hotfixes(text, boolean), rulekeeper.last_release_at(), rulekeeper.hotfix_classifications(uuid),
   rulekeeper.hotfix_acknowledgements(uuid), rulekeeper.version_with_content(text, text),
-  rulekeeper.channel_label(text, text), rulekeeper.divergence_point(), rulekeeper.recovered_label(text),
+  rulekeeper.channel_label(text, text), rulekeeper.recovered_label(text),
   rulekeeper.conflicts(boolean, text)
+  TO rulekeeper_reader, rulekeeper_admin;
+
+-- ==== rulectl read functions: failover/rejoin ====
+-- `rulectl failover` and `rulectl rejoin` read no table directly: these are
+-- what they need of failover_event and heartbeat. Created after the
+-- privilege section above, so each revokes PUBLIC's default EXECUTE itself.
+
+-- The newest failover event recorded here (no row: none) — the divergence
+-- point a returning old primary's orphans are measured against.
+CREATE FUNCTION rulekeeper.latest_failover_event(
+    OUT event_id uuid, OUT old_site text, OUT new_site text, OUT new_timeline integer, OUT incarnation integer,
+    OUT divergence jsonb, OUT forced boolean, OUT actor text, OUT recorded_at timestamptz)
+  RETURNS SETOF record
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+  SELECT e.event_id, e.old_site, e.new_site, e.new_timeline, e.incarnation, e.divergence, e.forced, e.actor,
+         e.recorded_at
+    FROM rulekeeper.failover_event e
+   ORDER BY e.recorded_at DESC
+   LIMIT 1
+$$;
+
+-- The heartbeat of `site` as this node holds it (on a standby: the last one
+-- it replayed), with its age now (no row: it never beat here). What a
+-- standby whose primary is gone can tell about when it last heard from it.
+CREATE FUNCTION rulekeeper.heartbeat_of(site text,
+    OUT beat_at timestamptz, OUT age_seconds double precision, OUT beat_seq bigint)
+  RETURNS SETOF record
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+  SELECT h.beat_at, extract(epoch FROM clock_timestamp() - h.beat_at)::float8, h.beat_seq
+    FROM rulekeeper.heartbeat h
+   WHERE h.site = $1
+$$;
+
+REVOKE EXECUTE ON FUNCTION rulekeeper.latest_failover_event(), rulekeeper.heartbeat_of(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rulekeeper.latest_failover_event(), rulekeeper.heartbeat_of(text)
   TO rulekeeper_reader, rulekeeper_admin;

@@ -7,6 +7,8 @@
 #include "common/files.hpp"
 #include "common/json_file.hpp"
 #include "ops/hotfix.hpp"
+#include "site/client/failover.hpp"
+#include "site/client/waits.hpp"
 #include "rulekeeper/lifecycle.hpp"
 #include "site/server_error.hpp"
 #include "site/topology.hpp"
@@ -58,7 +60,10 @@ ReconcileReport reconcile(const config::Config& config, const ReconcileRequest& 
       throw common::ExitError(common::exit_usage, "--from and --to name the same site");
     std::string since;
     try {
-      since = client::divergence_point(*target.conn);
+      // Changes since the newest failover's divergence point (none recorded:
+      // everything the target does not hold).
+      const auto event = client::latest_failover_event(*target.conn);
+      since = event ? event->divergence : client::version_vector_of(*target.conn);
     } catch (const pqxx::failure& e) {
       throw site::sql_failure(fmt::format("divergence point at {}", target.name()), e);
     }

@@ -14,14 +14,14 @@
 #include "common/time.hpp"
 #include "pgnode/process.hpp"
 #include "rulekeeper/lifecycle.hpp"
-#include "site/client/watch.hpp"
-#include "site/node_control.hpp"
+#include "site/client/server_state.hpp"
+#include "site/connect.hpp"
+#include "site/conninfo.hpp"
 
 namespace rulekeeper::ops {
 namespace {
 
 using nlohmann::json;
-namespace nc = node_control;
 
 const std::string kE3{rulekeeper::to_string(Environment::e3)};
 
@@ -40,7 +40,7 @@ void check(Watched& w, const config::Config& config, int connect_timeout) {
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (!w.conn) {
       std::string err;
-      w.conn = nc::try_connect(*w.cfg, err, connect_timeout);
+      w.conn = site::try_connect(*w.cfg, err, connect_timeout);
       if (!w.conn) {
         w.reachable = w.writable = false;
         w.health = "UNREACHABLE";
@@ -49,20 +49,22 @@ void check(Watched& w, const config::Config& config, int connect_timeout) {
       }
     }
     try {
-      const site::client::WalReceiverState s = site::client::wal_receiver_state(*w.conn);
+      const bool in_recovery = site::client::in_recovery(*w.conn);
+      const site::client::WalReceiver s = in_recovery ? site::client::wal_receiver(*w.conn) : site::client::WalReceiver{};
       w.reachable = true;
       w.detail.clear();
-      w.writable = !s.in_recovery;
-      if (!s.in_recovery) {
+      w.writable = !in_recovery;
+      if (!in_recovery) {
         w.health = "primary";
-      } else if (!s.status) {
+      } else if (s.status.empty()) {
         w.health = "standby, no upstream";
       } else {
-        const std::string port = s.sender_port.value_or("");
-        const config::SiteConfig* up = s.sender_host ? nc::site_at(config, *s.sender_host, port, w.cfg->name) : nullptr;
-        w.health = fmt::format("standby, {} {}", *s.status,
+        const config::SiteConfig* up =
+            s.sender_host.empty() ? nullptr : conninfo::site_at(config, s.sender_host, s.sender_port, w.cfg->name);
+        w.health = fmt::format("standby, {} {}", s.status,
                                up ? "from " + up->name
-                                  : !s.sender_host ? std::string("") : fmt::format("from {}:{}", *s.sender_host, port));
+                                  : s.sender_host.empty() ? std::string("")
+                                                          : fmt::format("from {}:{}", s.sender_host, s.sender_port));
       }
       return;
     } catch (const std::exception& e) {

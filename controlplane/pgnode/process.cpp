@@ -146,8 +146,24 @@ RunResult run(const std::vector<std::string>& argv_in, const RunOptions& options
   for (auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
   cargv.push_back(nullptr);
 
+  // The child's environment: ours, with options.environment's names replaced.
+  std::vector<std::string> env_text;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    const std::string entry(*e);
+    bool replaced = false;
+    for (const auto& extra : options.environment) {
+      const auto eq = extra.find('=');
+      if (eq != std::string::npos && entry.compare(0, eq + 1, extra, 0, eq + 1) == 0) replaced = true;
+    }
+    if (!replaced) env_text.push_back(entry);
+  }
+  env_text.insert(env_text.end(), options.environment.begin(), options.environment.end());
+  std::vector<char*> cenv;
+  for (auto& e : env_text) cenv.push_back(const_cast<char*>(e.c_str()));
+  cenv.push_back(nullptr);
+
   pid_t pid = 0;
-  int rc = ::posix_spawnp(&pid, cargv[0], &actions.a, nullptr, cargv.data(), environ);
+  int rc = ::posix_spawnp(&pid, cargv[0], &actions.a, nullptr, cargv.data(), cenv.data());
   if (rc != 0)
     throw std::runtime_error(
         fmt::format("cannot start {}: {}", quote_command(argv), std::strerror(rc)));

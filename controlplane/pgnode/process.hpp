@@ -20,6 +20,9 @@ struct RunOptions {
   // Run as the postgres OS user (via `runuser -u postgres --`) when we are
   // root: initdb and pg_ctl refuse to run as root.
   bool as_postgres_if_root = false;
+  // NAME=VALUE entries added to (or replacing in) the child's environment,
+  // e.g. LC_ALL=C for tools whose output is parsed.
+  std::vector<std::string> environment;
 };
 
 struct RunResult {

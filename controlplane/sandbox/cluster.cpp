@@ -2,19 +2,16 @@
 // around them. See cluster.hpp for the layout and why it is shaped this way.
 #include "sandbox/cluster.hpp"
 
-#include <signal.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
-#include <thread>
 
 #include <fmt/format.h>
 
+#include "common/files.hpp"
+#include "common/poll.hpp"
+#include "pgnode/postmaster.hpp"
 #include "pgnode/process.hpp"
+#include "pgnode/tools.hpp"
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -22,59 +19,15 @@ using namespace std::chrono_literals;
 namespace rulekeeper::cluster {
 namespace {
 
-// Writes a small file and hands it to the server's OS user.
-void write_file(const fs::path& path, const std::string& text) {
-  {
-    std::ofstream out(path, std::ios::trunc);
-    if (!out) throw std::runtime_error("cannot write " + path.string());
-    out << text;
-    if (!out.flush()) throw std::runtime_error("cannot write " + path.string());
-  }
-  process::chown_to_postgres(path, false);
+// Settings and small files of the fixture belong to the server's OS user;
+// written durably like every settings file (pgnode/settings.hpp).
+void write_file(const fs::path& path, const std::string& text, unsigned mode = 0644) {
+  common::write_durably(path, text, {mode, true});
 }
 
 void make_dir(const fs::path& path) {
   fs::create_directories(path);
   process::chown_to_postgres(path, false);
-}
-
-// State letter from /proc/PID/stat ('Z' zombie), or '\0' if there is no such
-// process. The command name sits in parentheses and may contain spaces.
-char proc_state(int pid, int* ppid = nullptr, std::string* comm = nullptr) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  if (!in || !std::getline(in, line)) return '\0';
-  auto open = line.find('(');
-  auto close = line.rfind(')');
-  if (open == std::string::npos || close == std::string::npos || close + 2 >= line.size())
-    return '\0';
-  if (comm) *comm = line.substr(open + 1, close - open - 1);
-  std::istringstream rest(line.substr(close + 2));
-  char state = '\0';
-  int parent = 0;
-  rest >> state >> parent;
-  if (ppid) *ppid = parent;
-  return state;
-}
-
-// Gone for good: not even a zombie (POSTGRES-NOTES: a zombie postmaster's PID
-// in the lock file counts as alive).
-bool pid_gone(int pid) {
-  if (::kill(pid, 0) == 0) return false;
-  if (errno != ESRCH) return false;  // EPERM: exists, someone else's
-  return !fs::exists("/proc/" + std::to_string(pid));
-}
-
-std::vector<int> children_of(int parent) {
-  std::vector<int> out;
-  for (const auto& entry : fs::directory_iterator("/proc")) {
-    const std::string name = entry.path().filename().string();
-    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
-    int pid = std::atoi(name.c_str());
-    int ppid = 0;
-    if (proc_state(pid, &ppid) != '\0' && ppid == parent) out.push_back(pid);
-  }
-  return out;
 }
 
 const char* mode_name(StopMode m) {
@@ -90,38 +43,14 @@ const char* mode_name(StopMode m) {
 // throws naming what was waited for (and the last error seen, if any).
 template <class F>
 void wait_until(const std::string& what, seconds timeout, F ready) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
   std::string last_error;
-  for (;;) {
-    try {
-      if (ready()) return;
-      last_error.clear();
-    } catch (const std::exception& e) {
-      last_error = e.what();
-    }
-    if (std::chrono::steady_clock::now() >= deadline) {
-      std::string msg = fmt::format("timed out after {}s waiting for {}", timeout.count(), what);
-      if (!last_error.empty()) msg += " (last error: " + last_error + ")";
-      throw std::runtime_error(msg);
-    }
-    std::this_thread::sleep_for(100ms);
-  }
+  if (common::poll_until(timeout, 100ms, ready, &last_error)) return;
+  std::string msg = fmt::format("timed out after {}s waiting for {}", timeout.count(), what);
+  if (!last_error.empty()) msg += " (last error: " + last_error + ")";
+  throw std::runtime_error(msg);
 }
 
 }  // namespace
-
-std::string conf_quote(const std::string& value) {
-  std::string out = "'";
-  for (char c : value) {
-    if (c == '\'')
-      out += "''";
-    else if (c == '\\')
-      out += "\\\\";
-    else
-      out += c;
-  }
-  return out + "'";
-}
 
 bool extension_installed() {
   return fs::exists(fs::path(RULEKEEPER_PG_PKGLIBDIR) / "rulekeeper.so");
@@ -183,22 +112,7 @@ void Node::prepare_node_dir() const {
 
 void Node::run_tool(const std::string& tool, const std::vector<std::string>& args,
                     std::chrono::milliseconds timeout) const {
-  std::vector<std::string> argv{(fs::path(cluster_.bindir) / tool).string()};
-  argv.insert(argv.end(), args.begin(), args.end());
-  {
-    std::ofstream log(log_file(), std::ios::app);
-    log << "\n--- rulekeeper fixture runs: " << process::quote_command(argv) << "\n";
-  }
-  process::RunOptions opts;
-  opts.stdout_file = log_file();
-  opts.cwd = node_dir();
-  opts.timeout = timeout;
-  opts.as_postgres_if_root = true;
-  process::RunResult r = process::run(argv, opts);
-  if (!r.ok())
-    throw std::runtime_error(fmt::format("{} for site {} failed ({}); end of {}:\n{}", tool,
-                                         node_.site, r.describe(), log_file().string(),
-                                         process::tail_of_file(log_file(), 1500)));
+  pgnode::run_tool_checked(cluster_.bindir, tool, args, {log_file(), timeout, node_dir()}, node_.site);
 }
 
 void Node::write_hba() const {
@@ -207,7 +121,8 @@ void Node::write_hba() const {
              "local   all             all                     trust\n"
              "local   replication     all                     trust\n"
              "host    all             all     127.0.0.1/32    trust\n"
-             "host    replication     all     127.0.0.1/32    trust\n");
+             "host    replication     all     127.0.0.1/32    trust\n",
+             0600);
 }
 
 void Node::write_config() {
@@ -273,7 +188,7 @@ void Node::init_standby_of(Node& primary) {
            {"-D", data_dir().string(), "-h", "127.0.0.1", "-p", std::to_string(primary.port()),
             "-U", "postgres", "-X", "stream", "-S", node_.site, "-c", "fast", "--no-sync"},
            300s);
-  write_file(data_dir() / "standby.signal", "");
+  pgnode::write_standby_signal(data_dir());
   node_.primary_conninfo = fmt::format("host=127.0.0.1 port={} user=postgres application_name={}",
                                        primary.port(), node_.site);
   node_.primary_slot_name = node_.site;
@@ -300,12 +215,7 @@ void Node::start(seconds timeout) {
   if (running()) return;
   // A postmaster killed by someone else may still be a zombie: its PID in
   // postmaster.pid counts as alive and the new server would refuse to start.
-  int old_pid = 0;
-  if (std::ifstream in(data_dir() / "postmaster.pid"); in && (in >> old_pid) && old_pid > 0 &&
-                                                        proc_state(old_pid) == 'Z')
-    wait_until(fmt::format("the dead postmaster (PID {}) of site {} to be reaped before starting it",
-                           old_pid, node_.site),
-               seconds(30), [&] { return pid_gone(old_pid); });
+  pgnode::wait_zombie_reaped(data_dir(), node_.site);
   // pg_ctl hands -o to /bin/sh: the path must be shell-quoted inside it.
   run_tool("pg_ctl",
            {"-D", data_dir().string(), "-l", log_file().string(), "-w", "-t",
@@ -327,41 +237,16 @@ void Node::restart(seconds timeout) {
   start(timeout);
 }
 
-int Node::postmaster_pid() const {
-  std::ifstream in(data_dir() / "postmaster.pid");
-  int pid = 0;
-  if (!in || !(in >> pid) || pid <= 0) return 0;
-  std::string comm;
-  char state = proc_state(pid, nullptr, &comm);
-  // A reused PID of an unrelated process, or a zombie, is not our server.
-  if (state == '\0' || state == 'Z' || comm.rfind("postgres", 0) != 0) return 0;
-  return pid;
-}
+int Node::postmaster_pid() const { return pgnode::postmaster_pid(data_dir()); }
 
 void Node::kill9(seconds timeout) {
-  const int pid = postmaster_pid();
-  if (pid == 0) throw std::runtime_error("kill9: site " + node_.site + " is not running");
-  std::vector<int> victims = children_of(pid);
   const auto t0 = std::chrono::steady_clock::now();
-  ::kill(pid, SIGKILL);
-  // Its backends would die on their own when they notice; a crashed host
-  // does not wait for them, and a new postmaster refuses to start while they
-  // still hold the old shared memory.
-  for (int child : victims) ::kill(child, SIGKILL);
-  victims.push_back(pid);
-  wait_until(fmt::format("the killed postmaster (PID {}) of site {} and its children to be gone "
-                         "(a zombie keeps the lock file alive)",
-                         pid, node_.site),
-             timeout, [&] {
-               for (int v : victims)
-                 if (!pid_gone(v)) return false;
-               return true;
-             });
+  const int pid = postmaster_pid();
+  const int children = pgnode::kill_postmaster(data_dir(), node_.site, timeout);
   const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::ofstream(log_file(), std::ios::app)
-      << fmt::format("\n--- rulekeeper fixture: kill -9 of postmaster PID {} and {} children; all gone "
-                     "after {:.2f}s\n",
-                     pid, victims.size() - 1, waited);
+  common::append_file(log_file(), fmt::format("\n--- rulekeeper fixture: kill -9 of postmaster PID {} and {} "
+                                              "children; all gone after {:.2f}s\n",
+                                              pid, children, waited));
 }
 
 std::unique_ptr<pqxx::connection> Node::connect(const std::string& dbname) const {
@@ -398,6 +283,8 @@ void Node::promote(seconds timeout) {
     throw std::runtime_error(fmt::format("promotion of site {} did not finish within {}s",
                                          node_.site, timeout.count()));
 }
+
+void Node::reload() { exec("SELECT pg_reload_conf()", "postgres"); }
 
 void Node::pause_replay(seconds timeout) {
   exec("SELECT pg_wal_replay_pause()", "postgres");

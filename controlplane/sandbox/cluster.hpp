@@ -26,6 +26,8 @@
 
 #include <pqxx/pqxx>
 
+#include "pgnode/settings.hpp"
+
 namespace rulekeeper::cluster {
 
 using std::chrono::seconds;
@@ -68,7 +70,6 @@ public:
   int port() const { return node_.port; }
   const ClusterOptions& cluster_options() const { return cluster_; }
   NodeOptions& options() { return node_; }  // edit, then write_config()
-  std::filesystem::path base_dir() const { return cluster_.base; }
   std::filesystem::path node_dir() const;
   std::filesystem::path data_dir() const;
   std::filesystem::path conf_file() const;  // <base>/<site>/conf/postgresql.conf
@@ -111,6 +112,7 @@ public:
   std::string current_lsn() const;     // pg_current_wal_lsn() on a primary
   std::string replay_lsn() const;      // pg_last_wal_replay_lsn() on a standby
   void promote(seconds timeout = seconds(60));   // pg_promote(wait => true)
+  void reload();  // pg_reload_conf(), e.g. after write_config()
   void pause_replay(seconds timeout = seconds(30));   // and wait until paused
   void resume_replay();
   // Wait until this standby has replayed `primary`'s current WAL insert LSN.
@@ -123,8 +125,7 @@ public:
   void destroy();
 
 private:
-  // initdb/pg_ctl/... from bindir, as postgres if root, output to the node log.
-  // Throws with the command, its exit, and the log's tail when it fails.
+  // initdb/pg_ctl/... from bindir (pgnode::run_tool_checked), output to the node log.
   void run_tool(const std::string& tool, const std::vector<std::string>& args,
                 std::chrono::milliseconds timeout) const;
   void write_hba() const;
@@ -171,7 +172,8 @@ private:
 // True if the rulekeeper library is installed in the server's pkglibdir.
 bool extension_installed();
 
-// 'value' quoted for postgresql.conf / a SQL string literal.
-std::string conf_quote(const std::string& value);
+// 'value' quoted for postgresql.conf / a SQL string literal (one rule for
+// every settings file: pgnode's).
+using pgnode::conf_quote;
 
 }  // namespace rulekeeper::cluster

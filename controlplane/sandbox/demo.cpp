@@ -25,7 +25,7 @@
 
 namespace fs = std::filesystem;
 
-namespace rulekeeper::cli {
+namespace rulekeeper::sandbox {
 namespace {
 
 class Tour {
@@ -232,4 +232,4 @@ int run_demo(const fs::path& base, cluster::ClusterOptions cluster_options,
   return common::exit_ok;
 }
 
-}  // namespace rulekeeper::cli
+}  // namespace rulekeeper::sandbox

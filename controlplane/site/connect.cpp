@@ -4,14 +4,14 @@
 
 #include "common/errors.hpp"
 #include "common/text.hpp"
-#include "site/node_control.hpp"
+#include "site/conninfo.hpp"
 
 namespace rulekeeper::site {
 
 std::string connection_string(const config::SiteConfig& site, int timeout_seconds, bool bounded) {
-  auto keywords = node_control::parse_conninfo(site.conninfo, site.name);
+  auto keywords = conninfo::parse(site.conninfo, site.name);
   if (bounded || !keywords.count("connect_timeout")) keywords["connect_timeout"] = std::to_string(timeout_seconds);
-  return node_control::build_conninfo(keywords);
+  return conninfo::build(keywords);
 }
 
 std::unique_ptr<pqxx::connection> try_connect(const config::SiteConfig& site, std::string& error,

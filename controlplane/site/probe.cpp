@@ -10,7 +10,7 @@
 #include "rulekeeper/lifecycle.hpp"
 #include "site/client/server_state.hpp"
 #include "site/connect.hpp"
-#include "site/node_control.hpp"
+#include "site/conninfo.hpp"
 
 namespace rulekeeper::site {
 namespace {
@@ -43,7 +43,7 @@ void read_upstream(SiteState& st, pqxx::connection& c) {
   // pg_read_all_settings) may read it; silence otherwise.
   try {
     if (auto pc = client::primary_conninfo(c)) {
-      auto kw = node_control::parse_conninfo(*pc, st.name + " (its primary_conninfo)");
+      auto kw = conninfo::parse(*pc, st.name + " (its primary_conninfo)");
       st.upstream_host = kw.count("hostaddr") ? kw["hostaddr"] : kw.count("host") ? kw["host"] : "";
       st.upstream_port = kw.count("port") ? kw["port"] : "5432";
       st.upstream_from = "primary_conninfo";
@@ -183,6 +183,16 @@ std::vector<const config::SiteConfig*> sites_of(const config::Config& config, co
   for (const auto& s : config.sites)
     if (s.environment == environment) out.push_back(&s);
   return out;
+}
+
+std::vector<SiteState> probe_e3(const config::Config& config) {
+  return probe_all(sites_of(config, kE3), ProbeDepth::role);
+}
+
+std::string upstream_site(const config::Config& config, const SiteState& s) {
+  if (s.upstream_port.empty()) return "";
+  const config::SiteConfig* up = conninfo::site_at(config, s.upstream_host, s.upstream_port, s.name);
+  return up ? up->name : "";
 }
 
 std::vector<const SiteState*> writable_e3(const std::vector<SiteState>& sites) {

@@ -76,6 +76,13 @@ std::vector<SiteState> probe_all(const config::Config& config, ProbeDepth depth)
 // The sites of one environment, in config order.
 std::vector<const config::SiteConfig*> sites_of(const config::Config& config, const std::string& environment);
 
+// Every E3 site at its role depth (failover, rejoin), config order.
+std::vector<SiteState> probe_e3(const config::Config& config);
+
+// The configured site `s` streams from or is set to follow ("" if none, or
+// not a configured site).
+std::string upstream_site(const config::Config& config, const SiteState& s);
+
 // The E3 sites that accept writes (reachable, not in recovery).
 std::vector<const SiteState*> writable_e3(const std::vector<SiteState>& sites);
 

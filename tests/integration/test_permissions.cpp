@@ -139,9 +139,11 @@ std::vector<Row> function_rows() {
       {"rulekeeper.hotfix_acknowledgements(uuid)", "function", "e3", "SELECT count(*) FROM rulekeeper.hotfix_acknowledgements('00000000-0000-4000-8000-000000000000')", kReaders},
       {"rulekeeper.version_with_content(text,text)", "function", "e3", "SELECT count(*) FROM rulekeeper.version_with_content('perm.a', repeat('0', 64))", kReaders},
       {"rulekeeper.channel_label(text,text)", "function", "e3", "SELECT rulekeeper.channel_label('perm.a', 'prod')", kReaders},
-      {"rulekeeper.divergence_point()", "function", "e3", "SELECT rulekeeper.divergence_point()", kReaders},
       {"rulekeeper.recovered_label(text)", "function", "e3", "SELECT rulekeeper.recovered_label('00000000-0000-4000-8000-000000000000')", kReaders},
       {"rulekeeper.conflicts(boolean,text)", "function", "e3", "SELECT count(*) FROM rulekeeper.conflicts(true)", kReaders},
+      // rulectl read functions: failover/rejoin.
+      {"rulekeeper.latest_failover_event()", "function", "e3", "SELECT count(*) FROM rulekeeper.latest_failover_event()", kReaders},
+      {"rulekeeper.heartbeat_of(text)", "function", "e3", "SELECT count(*) FROM rulekeeper.heartbeat_of('ipc2')", kReaders},
       // Authoring, at e1.
       {"rulekeeper.create_rule(text,text,text)", "function", "e1", "SELECT rulekeeper.create_rule('perm.new', 'perm')", kAuthor},
       {"rulekeeper.create_version(text,jsonb)", "function", "e1", "SELECT rulekeeper.create_version('perm.e1', '{\"rate\": 9}')", kAuthor},

@@ -6,16 +6,6 @@
 
 namespace rulekeeper::site::client {
 
-std::string divergence_point(pqxx::connection& conn) {
-  pqxx::nontransaction tx(conn);
-  return tx.exec("SELECT rulekeeper.divergence_point()::text")[0][0].c_str();
-}
-
-std::string export_changes(pqxx::connection& conn, const std::string& since) {
-  pqxx::nontransaction tx(conn);
-  return tx.exec_params("SELECT rulekeeper.export_changes($1::jsonb)::text", since)[0][0].c_str();
-}
-
 nlohmann::json import_changes(pqxx::connection& conn, const std::string& bundle_text, bool dry_run) {
   pqxx::nontransaction tx(conn);
   pqxx::result r = tx.exec_params("SELECT rulekeeper.import_changes($1::jsonb, $2)::text", bundle_text, dry_run);

@@ -1,6 +1,6 @@
-// The SQL of `reconcile` and `conflicts list|resolve`: export_changes at the
-// source, import_changes at the target, the divergence point, the labels
-// recovered versions got, and the conflicts (docs/design/architecture.md
+// The SQL of `reconcile` and `conflicts list|resolve`: import_changes at the
+// target, the labels recovered versions got, and the conflicts (export_changes
+// and the divergence point are failover.hpp's, shared with rejoin) (docs/design/architecture.md
 // "The control plane"). Each call runs in a statement of its own.
 #pragma once
 
@@ -12,14 +12,6 @@
 #include <pqxx/pqxx>
 
 namespace rulekeeper::site::client {
-
-// rulekeeper.divergence_point(): the newest failover's divergence point
-// here, else this site's version vector (jsonb text).
-std::string divergence_point(pqxx::connection& conn);
-
-// rulekeeper.export_changes(since): a changes bundle (jsonb text), sent on
-// as it is.
-std::string export_changes(pqxx::connection& conn, const std::string& since);
 
 // rulekeeper.import_changes(bundle, dry_run): its report. The bundle text
 // goes as it was read, so the server checks the checksum it carries.

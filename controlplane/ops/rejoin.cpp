@@ -1,0 +1,342 @@
+// See rejoin.hpp.
+#include "ops/rejoin.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "common/errors.hpp"
+#include "site/server_error.hpp"
+#include "common/files.hpp"
+#include "common/json_file.hpp"
+#include "common/poll.hpp"
+#include "common/text.hpp"
+#include "common/time.hpp"
+#include "ops/control_lock.hpp"
+#include "ops/failover.hpp"
+#include "pgnode/postmaster.hpp"
+#include "pgnode/process.hpp"
+#include "pgnode/settings.hpp"
+#include "pgnode/tools.hpp"
+#include "rulekeeper/lifecycle.hpp"
+#include "site/client/server_state.hpp"
+#include "site/connect.hpp"
+#include "site/conninfo.hpp"
+#include "site/probe.hpp"
+#include "site/topology.hpp"
+
+namespace rulekeeper::ops {
+
+namespace fs = std::filesystem;
+namespace client = site::client;
+using site::SiteState;
+using nlohmann::json;
+
+namespace {
+
+std::string shell_or(const std::optional<std::string>& cmd, const std::string& what) {
+  return cmd ? *cmd : "# " + what + " (no command in rulectl.toml)";
+}
+
+// The state of one rejoin, passed from step to step.
+struct Rejoin {
+  const config::Config& config;
+  const RejoinRequest& request;
+  const config::SiteConfig& sc;
+  const pgnode::LocalNode node;
+  const fs::path log;
+  Steps& steps;
+  RejoinReport& report;
+  SiteState* me = nullptr;
+  SiteState* primary = nullptr;
+};
+
+// Which E3 site is the primary to rejoin to; refusals when there is none or two.
+void find_primary(Rejoin& r, std::vector<SiteState>& all) {
+  r.steps.begin("probe the E3 sites");
+  all = site::probe_e3(r.config);
+  std::vector<SiteState*> primaries;
+  std::vector<std::string> seen;
+  for (auto& n : all) {
+    if (n.config == &r.sc)
+      r.me = &n;
+    else if (n.is_primary())
+      primaries.push_back(&n);
+    seen.push_back(fmt::format("{} {}", n.name, n.role()));
+  }
+  r.steps.end(fmt::format("{}", fmt::join(seen, ", ")));
+  if (primaries.size() > 1) {
+    std::vector<std::string> names;
+    for (auto* p : primaries) names.push_back(fmt::format("{} (timeline {})", p->name, p->timeline.value_or(0)));
+    throw common::ExitError(common::exit_refused, fmt::format("split brain among the other E3 sites: {}; rejoin them "
+                                                              "one at a time",
+                                                              fmt::join(names, ", ")));
+  }
+  if (primaries.empty()) {
+    if (r.me->is_primary())
+      throw common::ExitError(common::exit_refused,
+                              fmt::format("{} is the only E3 site that accepts writes: it is the primary, there is "
+                                          "nothing to rejoin it to",
+                                          r.sc.name));
+    throw common::ExitError(common::exit_unreachable,
+                            fmt::format("no other E3 site accepts writes: no new primary to rejoin {} to", r.sc.name));
+  }
+  r.primary = primaries[0];
+  r.report.primary = r.primary->name;
+}
+
+// The divergence point: what the new primary held when it was promoted.
+void read_divergence_point(Rejoin& r) {
+  const std::string& pc = r.primary->name;
+  r.steps.begin(fmt::format("read the latest failover event at {}", pc));
+  r.report.event = client::latest_failover_event(*r.primary->connection);
+  if (!r.report.event) {
+    r.steps.end("none");
+    throw common::ExitError(common::exit_refused,
+                            fmt::format("{} holds no failover event: nothing says where {} diverged from it, so its "
+                                        "orphaned changes cannot be told apart; nothing was done (promote with "
+                                        "`rulectl failover`, which records the divergence point)",
+                                        pc, r.sc.name));
+  }
+  const auto& e = *r.report.event;
+  r.steps.end(fmt::format("{} -> {} at {} (timeline {}), divergence {}", e.old_site, e.new_site, e.recorded_at,
+                          e.new_timeline, common::parse_strict_json(e.divergence, "the divergence point").dump()));
+}
+
+// Step 1: it must take no writes — a standby with no upstream. False when
+// that is left to a person (no control in rulectl.toml).
+bool isolate(Rejoin& r) {
+  SiteState& me = *r.me;
+  if (me.is_standby()) return true;
+  const std::string missing = pgnode::missing_control(r.node);
+  if (!missing.empty()) {
+    r.report.outcome = RejoinReport::Outcome::manual_isolation;
+    r.report.site_reachable = me.role_known();
+    r.report.missing_config = missing;
+    r.report.commands = {
+        fmt::format("# {} is {}: make it a standby with NO upstream before anything else (it must take no writes)",
+                    r.sc.name, me.role_known() ? "a primary (split brain)" : "down"),
+        me.role_known() ? shell_or(r.sc.stop_command, "stop it: pg_ctl -D <pgdata> -m fast -w stop") : "",
+        fmt::format("touch {}/standby.signal", r.sc.pgdata.value_or("<pgdata>")),
+        fmt::format("# remove primary_conninfo and primary_slot_name from {} and <pgdata>/postgresql.auto.conf",
+                    r.sc.conf_file.value_or("its postgresql.conf")),
+        shell_or(r.sc.start_command, "start it: pg_ctl -D <pgdata> -w start"),
+        fmt::format("rulectl rejoin --site {}", r.sc.name)};
+    return false;
+  }
+  if (me.role_known()) {
+    r.steps.begin(fmt::format("stop {} (it accepts writes: split brain)", r.sc.name));
+    me.connection.reset();
+    pgnode::stop(r.node, r.log);
+    r.steps.end("stopped");
+  } else if (int pid = pgnode::postmaster_pid(pgnode::pgdata_of(r.node)); pid != 0) {
+    throw common::ExitError(common::exit_unreachable,
+                            fmt::format("{}'s postmaster runs (PID {}) but does not answer ({}); nothing was done",
+                                        r.sc.name, pid, me.error));
+  }
+  r.steps.begin(fmt::format("start {} as a standby with no upstream", r.sc.name));
+  pgnode::set_upstream(r.node, "", "");
+  pgnode::write_standby_signal(pgnode::pgdata_of(r.node));
+  pgnode::start(r.node, r.log);
+  r.steps.end(fmt::format("standby.signal, no primary_conninfo ({})", pgnode::settings_file(r.node).string()));
+  return true;
+}
+
+// Step 2: its orphans, read-only, saved to the bundle file.
+void save_orphans(Rejoin& r) {
+  r.steps.begin(fmt::format("export {}'s changes beyond the divergence point", r.sc.name));
+  std::string bundle_text;
+  {
+    std::string err;
+    auto c = site::try_connect(r.sc, err, 10);
+    if (!c)
+      throw common::ExitError(common::exit_unreachable, fmt::format("site {} does not answer: {}", r.sc.name, err));
+    if (!client::in_recovery(*c))
+      throw common::ExitError(common::exit_refused,
+                              fmt::format("{} accepts writes: refusing to read its orphans while it may still "
+                                          "take more",
+                                          r.sc.name));
+    try {
+      bundle_text = client::export_changes(*c, r.report.event->divergence);
+    } catch (const pqxx::failure& e) {
+      throw site::sql_failure(fmt::format("export_changes at {}", r.sc.name), e);
+    }
+  }
+  const json bundle = common::parse_strict_json(bundle_text, fmt::format("export_changes at {}", r.sc.name));
+  r.report.orphans_file =
+      r.request.orphans.empty()
+          ? fs::path(r.config.state_dir) / fmt::format("orphans-{}-{}.json", r.sc.name, common::utc_now_compact())
+          : fs::path(r.request.orphans);
+  if (r.report.orphans_file.has_parent_path()) fs::create_directories(r.report.orphans_file.parent_path());
+  common::write_durably(r.report.orphans_file, bundle_text + "\n");
+  r.report.orphans = bundle["changes"];
+  r.report.reconcile_command = fmt::format("rulectl reconcile --bundle {} --to {}",
+                                           process::shell_quote(r.report.orphans_file.string()), r.primary->name);
+  const std::size_t n = r.report.orphans.size();
+  r.steps.end(fmt::format("{} change{} -> {}", n, n == 1 ? "" : "s", r.report.orphans_file.string()));
+}
+
+// Without control in rulectl.toml: the commands that rewind it and make it the
+// primary's standby.
+void manual_rewind(Rejoin& r) {
+  const config::SiteConfig& pc = *r.primary->config;
+  r.report.outcome = RejoinReport::Outcome::manual_rewind;
+  r.report.missing_config = pgnode::missing_control(r.node);
+  r.report.commands = {
+      fmt::format("psql {} -c {}", process::shell_quote(pc.conninfo),
+                  process::shell_quote(client::checkpoint_statement())),
+      shell_or(r.sc.stop_command, "stop it: pg_ctl -D <pgdata> -m fast -w stop"),
+      pgnode::rewind_command(r.node, pc.conninfo),
+      fmt::format("# in {} set: primary_conninfo = {}  and  primary_slot_name = '{}'; remove both from "
+                  "<pgdata>/postgresql.auto.conf",
+                  r.sc.conf_file.value_or("its postgresql.conf"),
+                  process::shell_quote(conninfo::for_standby(pc, r.sc.name)), r.sc.name),
+      fmt::format("psql {} -c {}", process::shell_quote(pc.conninfo),
+                  process::shell_quote(client::create_slot_statement(r.sc.name))),
+      fmt::format("touch {}/standby.signal", r.sc.pgdata.value_or("<pgdata>")),
+      shell_or(r.sc.start_command, "start it: pg_ctl -D <pgdata> -w start")};
+}
+
+// Step 3: rewind it and follow the new primary.
+void rewind_and_follow(Rejoin& r) {
+  const config::SiteConfig& pc = *r.primary->config;
+  const std::string& me = r.sc.name;
+  r.steps.begin(fmt::format("stop {}", me));
+  pgnode::stop(r.node, r.log);
+  r.steps.end("stopped");
+  r.steps.begin(fmt::format("CHECKPOINT at {}", pc.name));
+  client::checkpoint(*r.primary->connection);
+  r.steps.end("");
+  {
+    // PostgreSQL 15's pg_rewind takes the target's timeline from its last
+    // checkpoint: a node promoted and then killed before its first
+    // checkpoint on the new timeline cannot be rewound (it would look for WAL
+    // on the old one: "could not find previous WAL record").
+    const pgnode::ControlData cd = pgnode::controldata(r.node, r.log);
+    if (cd.min_recovery_timeline > cd.timeline)
+      throw common::ExitError(
+          common::exit_failed,
+          fmt::format("{} cannot be rewound by PostgreSQL 15's pg_rewind: its last checkpoint is on timeline {} "
+                      "but its WAL goes on to timeline {} (it crashed before the first checkpoint after its "
+                      "promotion). Its orphans are saved in {}. Re-clone it instead: remove {} and "
+                      "pg_basebackup -D {} from {} (slot '{}'), then `rulectl rejoin --site {}`",
+                      me, cd.timeline, cd.min_recovery_timeline, r.report.orphans_file.string(),
+                      r.sc.pgdata.value_or("<pgdata>"), r.sc.pgdata.value_or("<pgdata>"), pc.name, me, me));
+  }
+  r.steps.begin(fmt::format("pg_rewind {} from {}", me, pc.name));
+  const std::string rewound = pgnode::rewind(r.node, pc.conninfo, r.log);
+  r.report.rewind = rewound.find("no rewind required") != std::string::npos ? "no rewind required"
+                    : rewound.find("Done!") != std::string::npos           ? "rewound"
+                                                                           : common::one_line(rewound);
+  r.steps.end(r.report.rewind);
+  r.steps.begin(fmt::format("settings of {}: follow {}", me, pc.name));
+  pgnode::set_upstream(r.node, conninfo::for_standby(pc, me), me);
+  pgnode::write_standby_signal(pgnode::pgdata_of(r.node));
+  r.steps.end(fmt::format("primary_conninfo -> {}, primary_slot_name '{}' in {}; standby.signal", pc.name, me,
+                          pgnode::settings_file(r.node).string()));
+  r.steps.begin(fmt::format("create slot '{}' at {}", me, pc.name));
+  client::create_slot(*r.primary->connection, me);
+  r.steps.end("");
+  r.steps.begin(fmt::format("start {} as {}'s standby", me, pc.name));
+  pgnode::start(r.node, r.log);
+  r.steps.end("started");
+  r.steps.begin(fmt::format("wait until {} streams from {}", me, pc.name));
+  const bool streaming =
+      common::poll_until(std::chrono::milliseconds(static_cast<long long>(r.request.wait_streaming * 1000)),
+                         std::chrono::milliseconds(50),
+                         [&] { return client::streams_to(*r.primary->connection, me); });
+  if (!streaming) {
+    r.steps.end("NOT streaming");
+    throw common::ExitError(common::exit_failed,
+                            fmt::format("{} was rewound and started but does not stream from {} after {}s (see {} "
+                                        "and its server log); its orphans are in {}",
+                                        me, pc.name, r.request.wait_streaming, r.log.string(),
+                                        r.report.orphans_file.string()));
+  }
+  r.steps.end("streaming");
+  r.report.outcome = RejoinReport::Outcome::rejoined;
+}
+
+}  // namespace
+
+int RejoinReport::exit_code() const {
+  if (outcome == Outcome::manual_isolation) return site_reachable ? common::exit_refused : common::exit_unreachable;
+  return common::exit_ok;
+}
+
+json RejoinReport::event_json() const {
+  if (!event) return nullptr;
+  return {{"event_id", event->event_id},
+          {"old_site", event->old_site},
+          {"new_site", event->new_site},
+          {"new_timeline", event->new_timeline},
+          {"divergence", common::parse_strict_json(event->divergence, "the divergence point")},
+          {"forced", event->forced},
+          {"recorded_at", event->recorded_at}};
+}
+
+json RejoinReport::to_json() const {
+  switch (outcome) {
+    case Outcome::already_standby:
+      return {{"result", "already a standby"}, {"site", site}, {"primary", primary}, {"timeline", timeline},
+              {"steps", steps_json(steps)}};
+    case Outcome::manual_isolation:
+      return {{"result", "manual"}, {"site", site}, {"primary", primary}, {"commands", commands},
+              {"missing_config", missing_config}};
+    case Outcome::manual_rewind:
+    case Outcome::rejoined:
+      break;
+  }
+  json doc = {{"site", site},
+              {"primary", primary},
+              {"failover_event", event_json()},
+              {"orphans", {{"file", orphans_file.string()}, {"count", orphans.size()}, {"changes", orphans}}},
+              {"steps", steps_json(steps)}};
+  if (outcome == Outcome::manual_rewind) {
+    doc["result"] = "manual";
+    doc["rejoined"] = false;
+    doc["commands"] = commands;
+  } else {
+    doc["result"] = "rejoined";
+    doc["rejoined"] = true;
+    doc["rewind"] = rewind;
+    doc["total_seconds"] = total_seconds;
+  }
+  return doc;
+}
+
+RejoinReport rejoin(const config::Config& config, const RejoinRequest& request, const common::ProgressSink& progress) {
+  const config::SiteConfig& sc = site::find_site(config, request.site);
+  if (parse_environment(sc.environment) != Environment::e3)
+    throw common::ExitError(common::exit_usage,
+                            fmt::format("site {} is not an E3 site: rejoin is within E3", sc.name));
+  ControlLock lock(config, "rejoin");
+  Steps steps(progress);
+  RejoinReport report;
+  report.site = sc.name;
+  Rejoin r{config, request, sc, local_node(sc), action_log(config, "rejoin", sc.name), steps, report};
+  auto finish = [&] {
+    report.steps = steps.list();
+    report.total_seconds = steps.elapsed();
+    return report;
+  };
+
+  std::vector<SiteState> all;
+  find_primary(r, all);
+  SiteState& me = *r.me;
+  if (me.is_standby() && me.wal_receiver == "streaming" &&
+      site::upstream_site(config, me) == r.primary->name && me.timeline == r.primary->timeline) {
+    report.outcome = RejoinReport::Outcome::already_standby;
+    report.timeline = r.primary->timeline.value_or(0);
+    return finish();
+  }
+  read_divergence_point(r);
+  if (!isolate(r)) return finish();
+  save_orphans(r);
+  if (!pgnode::missing_control(r.node).empty())
+    manual_rewind(r);
+  else
+    rewind_and_follow(r);
+  return finish();
+}
+
+}  // namespace rulekeeper::ops
