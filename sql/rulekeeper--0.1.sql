@@ -1896,3 +1896,70 @@ GRANT EXECUTE ON FUNCTION
   rulekeeper.deactivate(text, text, boolean, bigint), rulekeeper.rollback(text, text, boolean, bigint),
   rulekeeper.pin(text, text, text), rulekeeper.unpin(text, text), rulekeeper.cutover(boolean)
   TO rulekeeper_releaser;
+
+-- ==== rulectl read functions: release, channels, compare, at-risk, status ====
+-- rulectl reads no table directly (docs/design/architecture.md "The control
+-- plane"): what its verbs need to know is asked through these functions, so
+-- the table layout can change without breaking a client. Each is what a
+-- rulekeeper_reader may already SELECT, no more; SECURITY DEFINER with the
+-- search_path pinned like every other function here.
+
+-- `release`: which of a release bundle's versions this site already holds
+-- (reported "already there" rather than "imported").
+CREATE FUNCTION rulekeeper.release_versions_present(bundle jsonb)
+  RETURNS TABLE (rule_key text, label text)
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+  SELECT x.rule_key, x.label
+    FROM jsonb_to_recordset(COALESCE(bundle -> 'versions', '[]'::jsonb)) AS x(rule_key text, label text)
+   WHERE EXISTS (SELECT 1 FROM rulekeeper.rule_version v WHERE v.rule_key = x.rule_key AND v.label = x.label)
+$$;
+
+-- activate / deactivate / rollback / pin / unpin: a rule's activation in one
+-- channel (no row: not active there), read before and after the change in the
+-- same transaction.
+CREATE FUNCTION rulekeeper.channel_activation(rule_key text, channel text)
+  RETURNS TABLE (label text, pinned boolean, epoch bigint)
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+  SELECT a.label, a.pinned, a.epoch FROM rulekeeper.activation a
+   WHERE a.channel = channel_activation.channel AND a.rule_key = channel_activation.rule_key
+$$;
+
+-- `compare --scope sl|prod`: the versions active in a channel whose bucket is
+-- one of `buckets` (the third round trip, like bucket_versions for 'all').
+CREATE FUNCTION rulekeeper.channel_bucket_versions(channel text, buckets integer[])
+  RETURNS TABLE (rule_key text, label text, content_sha256 text)
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+  SELECT a.rule_key, a.label, v.content_sha256
+    FROM rulekeeper.activation a JOIN rulekeeper.rule_version v USING (rule_key, label)
+   WHERE a.channel = channel_bucket_versions.channel AND v.bucket = ANY (buckets)
+   ORDER BY a.rule_key
+$$;
+
+-- `at-risk` with the standby unreachable: the journal entries written at or
+-- after a WAL position (a slot's restart_lsn), which certainly did not reach
+-- a standby standing there.
+CREATE FUNCTION rulekeeper.journal_from_lsn(since pg_lsn)
+  RETURNS SETOF rulekeeper.journal
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+  SELECT j.* FROM rulekeeper.journal j WHERE j.recorded_lsn >= since
+   ORDER BY j.recorded_at, j.origin_site, j.origin_incarnation, j.origin_seq
+$$;
+
+-- `status`: the reconcile conflicts still open at this site, oldest first.
+CREATE FUNCTION rulekeeper.open_conflicts()
+  RETURNS TABLE (conflict_id uuid, rule_key text, detected_at timestamptz)
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+  SELECT c.conflict_id, c.rule_key, c.detected_at FROM rulekeeper.conflict c
+   WHERE c.status = 'open' ORDER BY c.detected_at
+$$;
+
+REVOKE EXECUTE ON FUNCTION
+  rulekeeper.release_versions_present(jsonb), rulekeeper.channel_activation(text, text),
+  rulekeeper.channel_bucket_versions(text, integer[]), rulekeeper.journal_from_lsn(pg_lsn),
+  rulekeeper.open_conflicts()
+  FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+  rulekeeper.release_versions_present(jsonb), rulekeeper.channel_activation(text, text),
+  rulekeeper.channel_bucket_versions(text, integer[]), rulekeeper.journal_from_lsn(pg_lsn),
+  rulekeeper.open_conflicts()
+  TO rulekeeper_reader, rulekeeper_admin;

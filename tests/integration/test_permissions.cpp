@@ -132,6 +132,12 @@ std::vector<Row> function_rows() {
       {"rulekeeper._json_diff(jsonb,jsonb)", "function", "e3", "SELECT count(*) FROM rulekeeper._json_diff('{\"a\": 1}', '{\"a\": 2}')", kReaders},
       {"rulekeeper._replication_status()", "function", "e3", "SELECT count(*) FROM rulekeeper._replication_status()", kReaders},
       {"rulekeeper.export_changes(jsonb)", "function", "e3", "SELECT rulekeeper.export_changes('{}') ->> 'format'", kReaders},
+      // rulectl's reads for release, channels, compare, at-risk and status.
+      {"rulekeeper.release_versions_present(jsonb)", "function", "e3", "SELECT count(*) FROM rulekeeper.release_versions_present({bundle})", kReaders},
+      {"rulekeeper.channel_activation(text,text)", "function", "e3", "SELECT count(*) FROM rulekeeper.channel_activation('perm.a', 'prod')", kReaders},
+      {"rulekeeper.channel_bucket_versions(text,integer[])", "function", "e3", "SELECT count(*) FROM rulekeeper.channel_bucket_versions('prod', ARRAY[0, 1, 2])", kReaders},
+      {"rulekeeper.journal_from_lsn(pg_lsn)", "function", "e3", "SELECT count(*) FROM rulekeeper.journal_from_lsn('0/0')", kReaders},
+      {"rulekeeper.open_conflicts()", "function", "e3", "SELECT count(*) FROM rulekeeper.open_conflicts()", kReaders},
       // Authoring, at e1.
       {"rulekeeper.create_rule(text,text,text)", "function", "e1", "SELECT rulekeeper.create_rule('perm.new', 'perm')", kAuthor},
       {"rulekeeper.create_version(text,jsonb)", "function", "e1", "SELECT rulekeeper.create_version('perm.e1', '{\"rate\": 9}')", kAuthor},
