@@ -92,7 +92,6 @@ ReleaseReport release(const config::Config& config, const ReleaseRequest& reques
   report.source_environment = source_env;
   report.target = target.name();
   report.target_environment = target.environment();
-  report.releasable = std::string(*releasable);
 
   // Export.
   site::client::ReleaseBundle bundle;

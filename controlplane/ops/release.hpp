@@ -42,8 +42,6 @@ struct ReleaseReport {
   std::string target;
   std::string target_environment;
   std::string bundle_sha256;
-  // What the source had to release (e1 "draft", e2 "test_passed").
-  std::string releasable;
   // nullopt: nothing to release (nothing was sent to the target).
   std::optional<site::client::ImportReport> import;
   std::vector<ReleasedVersion> versions;
