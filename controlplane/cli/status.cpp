@@ -7,7 +7,6 @@
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
-#include "common/errors.hpp"
 #include "common/output.hpp"
 #include "ops/status.hpp"
 
