@@ -83,7 +83,7 @@ const std::vector<ChannelAdmission>& channel_admissions() {
 }
 
 const std::vector<std::string_view>& channels() {
-    static const std::vector<std::string_view> rows = {"sl", "prod"};
+    static const std::vector<std::string_view> rows = {soft_launch_channel, production_channel};
     return rows;
 }
 
@@ -115,6 +115,23 @@ std::string_view arrival_qualification(Environment env) {
     case Environment::e3: return "awaiting_sl";
     }
     return "draft";
+}
+
+std::string_view released_qualification() { return "promoted"; }
+
+std::optional<std::string_view> releasable_qualification(Environment env) {
+    for (const auto& t : transitions())
+        if (t.environment == env && t.to == released_qualification()) return t.from;
+    return std::nullopt;
+}
+
+std::optional<std::string_view> validation_outcome(Environment env, bool passed) {
+    switch (env) {
+    case Environment::e1: return std::nullopt;
+    case Environment::e2: return passed ? "test_passed" : "test_failed";
+    case Environment::e3: return passed ? "sl_validated" : "sl_failed";
+    }
+    return std::nullopt;
 }
 
 Admission admits(std::string_view channel, std::string_view qualification) {

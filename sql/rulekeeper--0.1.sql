@@ -1974,13 +1974,6 @@ CREATE FUNCTION rulekeeper.version_with_content(rule_key text, content_sha256 te
    ORDER BY v.version, v.hotfix LIMIT 1
 $$;
 
--- The version a channel's activation names for a rule (NULL: none).
-CREATE FUNCTION rulekeeper.channel_label(rule_key text, channel text) RETURNS text
-  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
-  SELECT a.label FROM rulekeeper.activation a
-   WHERE a.rule_key = channel_label.rule_key AND a.channel = channel_label.channel
-$$;
-
 -- The label a version recovered from an orphaned change got here (NULL:
 -- none), the newest if several.
 CREATE FUNCTION rulekeeper.recovered_label(change_id text) RETURNS text
@@ -2007,13 +2000,13 @@ $$;
 REVOKE EXECUTE ON FUNCTION
   rulekeeper.hotfixes(text, boolean), rulekeeper.last_release_at(), rulekeeper.hotfix_classifications(uuid),
   rulekeeper.hotfix_acknowledgements(uuid), rulekeeper.version_with_content(text, text),
-  rulekeeper.channel_label(text, text), rulekeeper.recovered_label(text),
+  rulekeeper.recovered_label(text),
   rulekeeper.conflicts(boolean, text)
   FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
   rulekeeper.hotfixes(text, boolean), rulekeeper.last_release_at(), rulekeeper.hotfix_classifications(uuid),
   rulekeeper.hotfix_acknowledgements(uuid), rulekeeper.version_with_content(text, text),
-  rulekeeper.channel_label(text, text), rulekeeper.recovered_label(text),
+  rulekeeper.recovered_label(text),
   rulekeeper.conflicts(boolean, text)
   TO rulekeeper_reader, rulekeeper_admin;
 
@@ -2050,4 +2043,61 @@ $$;
 
 REVOKE EXECUTE ON FUNCTION rulekeeper.latest_failover_event(), rulekeeper.heartbeat_of(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION rulekeeper.latest_failover_event(), rulekeeper.heartbeat_of(text)
+  TO rulekeeper_reader, rulekeeper_admin;
+
+-- ==== rulectl read functions: release, channels, compare, at-risk, status ====
+-- rulectl reads no table directly (docs/design/architecture.md "The control
+-- plane"): what its verbs need to know is asked through these functions, so
+-- the table layout can change without breaking a client. Each is what a
+-- rulekeeper_reader may already SELECT, no more; SECURITY DEFINER with the
+-- search_path pinned like every other function here.
+
+-- `release`: which of a release bundle's versions this site already holds
+-- (reported "already there" rather than "imported").
+CREATE FUNCTION rulekeeper.release_versions_present(bundle jsonb)
+  RETURNS TABLE (rule_key text, label text)
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+  SELECT x.rule_key, x.label
+    FROM jsonb_to_recordset(COALESCE(bundle -> 'versions', '[]'::jsonb)) AS x(rule_key text, label text)
+   WHERE EXISTS (SELECT 1 FROM rulekeeper.rule_version v WHERE v.rule_key = x.rule_key AND v.label = x.label)
+$$;
+
+-- activate / deactivate / rollback / pin / unpin: a rule's activation in one
+-- channel (no row: not active there), read before and after the change in the
+-- same transaction.
+CREATE FUNCTION rulekeeper.channel_activation(rule_key text, channel text)
+  RETURNS TABLE (label text, pinned boolean, epoch bigint)
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+  SELECT a.label, a.pinned, a.epoch FROM rulekeeper.activation a
+   WHERE a.channel = channel_activation.channel AND a.rule_key = channel_activation.rule_key
+$$;
+
+-- `compare --scope sl|prod`: the versions active in a channel whose bucket is
+-- one of `buckets` (the third round trip, like bucket_versions for 'all').
+CREATE FUNCTION rulekeeper.channel_bucket_versions(channel text, buckets integer[])
+  RETURNS TABLE (rule_key text, label text, content_sha256 text)
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+  SELECT a.rule_key, a.label, v.content_sha256
+    FROM rulekeeper.activation a JOIN rulekeeper.rule_version v USING (rule_key, label)
+   WHERE a.channel = channel_bucket_versions.channel AND v.bucket = ANY (buckets)
+   ORDER BY a.rule_key
+$$;
+
+-- `at-risk` with the standby unreachable: the journal entries written at or
+-- after a WAL position (a slot's restart_lsn), which certainly did not reach
+-- a standby standing there.
+CREATE FUNCTION rulekeeper.journal_from_lsn(since pg_lsn)
+  RETURNS SETOF rulekeeper.journal
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+  SELECT j.* FROM rulekeeper.journal j WHERE j.recorded_lsn >= since
+   ORDER BY j.recorded_at, j.origin_site, j.origin_incarnation, j.origin_seq
+$$;
+
+REVOKE EXECUTE ON FUNCTION
+  rulekeeper.release_versions_present(jsonb), rulekeeper.channel_activation(text, text),
+  rulekeeper.channel_bucket_versions(text, integer[]), rulekeeper.journal_from_lsn(pg_lsn)
+  FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+  rulekeeper.release_versions_present(jsonb), rulekeeper.channel_activation(text, text),
+  rulekeeper.channel_bucket_versions(text, integer[]), rulekeeper.journal_from_lsn(pg_lsn)
   TO rulekeeper_reader, rulekeeper_admin;

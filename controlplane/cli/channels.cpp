@@ -1,24 +1,17 @@
 // The channel verbs of rulectl — validate, activate, deactivate, rollback,
-// pin, unpin, cutover — each one call of the extension's function at the
-// resolved site (`e3` = the E3 primary), in one transaction, with the before
-// and after of the activation read in that transaction. The extension decides
-// (admission, pins, the hotfix gate, expected_epoch); rulectl maps its
-// SQLSTATE to an exit code (resolve.hpp) and says what happened plus the epoch.
+// pin, unpin, cutover: options, the operation (ops/channels.hpp), and what
+// happened plus the epoch as text or --json.
 #include <iostream>
 #include <memory>
 #include <optional>
 
 #include <fmt/format.h>
-#include <pqxx/pqxx>
 
 #include "cli/commands.hpp"
 #include "common/errors.hpp"
 #include "common/output.hpp"
-#include "site/topology.hpp"
-#include "site/server_error.hpp"
-#include "site/waiter.hpp"
-#include "site/client/waits.hpp"
-#include "rulekeeper/version_vector.hpp"
+#include "ops/channels.hpp"
+#include "rulekeeper/lifecycle.hpp"
 
 namespace rulekeeper::cli {
 namespace {
@@ -50,175 +43,96 @@ struct ChannelArgs {
     if (expected_option != nullptr && expected_option->count() > 0) return expected_epoch;
     return std::nullopt;
   }
+  std::optional<double> wait() const {
+    if (wait_option != nullptr && wait_option->count() > 0) return wait_seconds;
+    return std::nullopt;
+  }
 };
 
 std::string epoch_text(long long epoch) {
   return fmt::format("epoch {} (incarnation {}, #{})", epoch, epoch >> 32, epoch & 0xffffffffLL);
 }
 
-// The channel's activation of a rule, as JSON (null when none).
-json activation(pqxx::transaction_base& tx, const std::string& channel, const std::string& rule) {
-  pqxx::result r = tx.exec_params(
-      "SELECT label, pinned, epoch FROM rulekeeper.activation WHERE channel = $1 AND rule_key = $2", channel, rule);
-  if (r.empty()) return nullptr;
-  return {{"label", r[0][0].c_str()}, {"pinned", r[0][1].as<bool>()}, {"epoch", r[0][2].as<long long>()}};
+std::string describe(const std::optional<site::client::Activation>& a) {
+  if (!a) return "(none)";
+  return a->label + (a->pinned ? " (pinned)" : "");
 }
 
-std::string describe(const json& a) {
-  if (a.is_null()) return "(none)";
-  return a["label"].get<std::string>() + (a["pinned"].get<bool>() ? " (pinned)" : "");
-}
-
-// Waits, if asked, until the other E3 sites hold this commit; returns the exit code.
-int maybe_wait(const config::Config& config, site::Site& site, const ChannelArgs& args, json& doc) {
-  doc["replication"] = nullptr;
-  if (args.wait_option == nullptr || args.wait_option->count() == 0) return common::exit_ok;
-  const VersionVector after = VersionVector::from_json(site::client::version_vector_of(*site.conn));
-  const site::WaitReport wait = site::wait_replicated(config, site.name(), after, args.wait_seconds, common::Progress());
-  doc["replication"] = wait.to_json();
-  doc["replication_summary"] = "committed, " + site::replicated_summary(config, site.name(), wait);
-  return doc["replication"]["replicated"].get<bool>() ? common::exit_ok : common::exit_refused;
-}
-
-int finish(const GlobalOptions& global, const json& doc, const std::string& line, int rc) {
+// The one JSON document, or the line; then what the replication wait found.
+int finish(const GlobalOptions& global, const json& doc, const std::string& line,
+           const std::optional<ops::ReplicationOutcome>& replication, int rc) {
   if (global.json) {
     common::print_json(doc);
-    if (doc.contains("replication_summary") && rc != common::exit_ok)
-      std::cerr << "rulectl: " << doc["replication_summary"].get<std::string>() << std::endl;
+    if (replication && rc != common::exit_ok) std::cerr << "rulectl: " << replication->summary << std::endl;
   } else {
     std::cout << line << std::endl;
-    if (doc.contains("replication_summary")) std::cout << doc["replication_summary"].get<std::string>() << std::endl;
+    if (replication) std::cout << replication->summary << std::endl;
   }
   return rc;
 }
 
-// activate / deactivate / rollback / pin / unpin: one function call at the
-// site between two reads of the activation.
-int run_channel(const GlobalOptions& global, const ChannelArgs& args, const std::string& action) {
-  const config::Config config = load_config(global);
-  site::Site site = site::writer(config, args.site, action);
-  json before, after;
-  long long epoch = 0;
-  try {
-    pqxx::work tx(*site.conn);
-    before = activation(tx, args.channel, args.rule);
-    pqxx::result r;
-    if (action == "activate")
-      r = tx.exec_params("SELECT rulekeeper.activate($1, $2, $3, $4, $5)", args.rule, args.version, args.channel,
-                         args.acknowledge, args.expected());
-    else if (action == "deactivate")
-      r = tx.exec_params("SELECT rulekeeper.deactivate($1, $2, $3, $4)", args.rule, args.channel, args.acknowledge,
-                         args.expected());
-    else if (action == "rollback")
-      r = tx.exec_params("SELECT rulekeeper.rollback($1, $2, $3, $4)", args.rule, args.channel, args.acknowledge,
-                         args.expected());
-    else if (action == "pin")
-      r = tx.exec_params("SELECT rulekeeper.pin($1, $2, $3)", args.rule, args.channel, args.version);
-    else
-      r = tx.exec_params("SELECT rulekeeper.unpin($1, $2)", args.rule, args.channel);
-    epoch = r[0][0].as<long long>();
-    after = activation(tx, args.channel, args.rule);
-    tx.commit();
-  } catch (const pqxx::broken_connection&) {
-    throw;
-  } catch (const pqxx::failure& e) {
-    throw site::sql_failure(fmt::format("{} refused at {}", action, site.name()), e);
-  }
-
-  const bool changed = before != after;
-  json doc = {{"site", site.name()},     {"action", action}, {"rule_key", args.rule},
-              {"channel", args.channel}, {"before", before}, {"after", after},
-              {"epoch", epoch},          {"changed", changed}};
+std::string channel_line(const ops::ChannelReport& r) {
+  const std::string action(ops::to_string(r.action));
   std::string line;
-  if (!changed)
+  if (!r.changed())
     line = fmt::format("{} {} at {}: rule {} in {} is already {}; nothing changed ({})", action,
-                       action == "deactivate" ? "" : args.version, site.name(), args.rule, args.channel,
-                       describe(after), epoch_text(epoch));
-  else if (action == "pin" || action == "unpin")
-    line = fmt::format("{}ned rule {} in {} at {}: {} -> {}, {}", action, args.rule, args.channel, site.name(),
-                       describe(before), describe(after), epoch_text(epoch));
+                       r.action == ops::ChannelAction::deactivate ? "" : r.version, r.site, r.rule_key, r.channel,
+                       describe(r.after), epoch_text(r.epoch));
+  else if (r.action == ops::ChannelAction::pin || r.action == ops::ChannelAction::unpin)
+    line = fmt::format("{}ned rule {} in {} at {}: {} -> {}, {}", action, r.rule_key, r.channel, r.site,
+                       describe(r.before), describe(r.after), epoch_text(r.epoch));
   else
     line = fmt::format("{} rule {} in {} at {}: {} -> {}, {}",
-                       action == "activate" ? "activated" : action == "deactivate" ? "deactivated" : "rolled back",
-                       args.rule, args.channel, site.name(), describe(before), describe(after), epoch_text(epoch));
+                       r.action == ops::ChannelAction::activate     ? "activated"
+                       : r.action == ops::ChannelAction::deactivate ? "deactivated"
+                                                                    : "rolled back",
+                       r.rule_key, r.channel, r.site, describe(r.before), describe(r.after), epoch_text(r.epoch));
   // Collapse the double space of "activate  at" style messages.
   for (std::size_t p; (p = line.find("  ")) != std::string::npos;) line.erase(p, 1);
-  int rc = maybe_wait(config, site, args, doc);
-  return finish(global, doc, line, rc);
+  return line;
+}
+
+int run_channel(const GlobalOptions& global, const ChannelArgs& args, ops::ChannelAction action) {
+  const config::Config config = load_config(global);
+  const ops::ChannelReport report = ops::change_channel(
+      config, action,
+      {args.site, args.channel, args.rule, args.version, args.acknowledge, args.expected(), args.wait()},
+      common::Progress());
+  return finish(global, report.to_json(), channel_line(report), report.replication, report.exit_code);
 }
 
 int run_validate(const GlobalOptions& global, const ChannelArgs& args) {
   const config::Config config = load_config(global);
-  site::Site site = site::writer(config, args.site, "validate");
-  const std::string env = site.environment();
-  std::string to;
-  if (env == "e2")
-    to = args.result == "passed" ? "test_passed" : "test_failed";
-  else if (env == "e3")
-    to = args.result == "passed" ? "sl_validated" : "sl_failed";
-  else
-    throw common::ExitError(common::exit_refused, fmt::format("site {} is in environment {}: validation happens at e2 (tests) or e3 "
-                                          "(soft launch)",
-                                          site.name(), env));
-  std::string reason = args.reason_option->count() > 0
-                           ? args.reason
-                           : fmt::format("rulectl validate --result {}", args.result);
-  json change;
-  try {
-    pqxx::work tx(*site.conn);
-    pqxx::result r = tx.exec_params("SELECT rulekeeper.transition($1, $2, $3, $4)::text", args.rule, args.version,
-                                    to, reason);
-    change = json::parse(r[0][0].c_str());
-    tx.commit();
-  } catch (const pqxx::broken_connection&) {
-    throw;
-  } catch (const pqxx::failure& e) {
-    throw site::sql_failure(fmt::format("validate refused at {}", site.name()), e);
-  }
-  json doc = {{"site", site.name()}, {"action", "validate"}, {"rule_key", args.rule}, {"label", args.version},
-              {"from", change.value("from", std::string())}, {"to", to}, {"reason", reason}};
-  return finish(global, doc,
-                fmt::format("validated rule {} version {} at {}: {} -> {}", args.rule, args.version, site.name(),
-                            change.value("from", std::string("?")), to),
-                common::exit_ok);
+  ops::ValidateRequest request{args.site, args.rule, args.version, args.result == "passed", std::nullopt};
+  if (args.reason_option->count() > 0) request.reason = args.reason;
+  const ops::ValidateReport report = ops::validate(config, request);
+  return finish(global, report.to_json(),
+                fmt::format("validated rule {} version {} at {}: {} -> {}", report.rule_key, report.label,
+                            report.site, report.from.value_or("?"), report.to),
+                std::nullopt, report.exit_code);
 }
 
 int run_cutover(const GlobalOptions& global, const ChannelArgs& args) {
   const config::Config config = load_config(global);
-  site::Site site = site::writer(config, args.site, "cutover");
-  json rep;
-  try {
-    pqxx::work tx(*site.conn);
-    rep = json::parse(tx.exec_params("SELECT rulekeeper.cutover($1)::text", args.acknowledge)[0][0].c_str());
-    tx.commit();
-  } catch (const pqxx::broken_connection&) {
-    throw;
-  } catch (const pqxx::failure& e) {
-    throw site::sql_failure(fmt::format("cutover refused at {}", site.name()), e);
-  }
-  json doc = {{"site", site.name()}, {"action", "cutover"}, {"report", rep}};
-  const json& moved = rep["moved"];
-  const json& stays = rep["stays"];
-  int rc = moved.empty() ? common::exit_ok : maybe_wait(config, site, args, doc);
-  if (global.json) return finish(global, doc, "", rc);
+  const ops::CutoverReport report = ops::cutover(config, args.site, args.acknowledge, args.wait(), common::Progress());
+  if (global.json) return finish(global, report.to_json(), "", report.replication, report.exit_code);
 
+  const std::string prod(production_channel), sl(soft_launch_channel);
+  const auto& moved = report.result.moved;
+  const auto& stays = report.result.stays;
   if (moved.empty())
-    std::cout << fmt::format("cutover at {}: nothing moved to prod", site.name()) << std::endl;
+    std::cout << fmt::format("cutover at {}: nothing moved to {}", report.site, prod) << std::endl;
   else
-    std::cout << fmt::format("cutover at {}: {} rule(s) moved to prod in one transaction, {}", site.name(),
-                             moved.size(), epoch_text(rep["epoch"].get<long long>()))
+    std::cout << fmt::format("cutover at {}: {} rule(s) moved to {} in one transaction, {}", report.site,
+                             moved.size(), prod, epoch_text(report.result.epoch.value_or(0)))
               << std::endl;
-  common::Table t({"rule", "prod", "sl", "result"});
-  auto label = [](const json& v) { return v.is_string() ? v.get<std::string>() : std::string("(none)"); };
-  for (const auto& m : moved)
-    t.add_row({m["rule_key"].get<std::string>(), label(m["from"]) + " -> " + label(m["to"]), label(m["to"]),
-               "moved"});
-  for (const auto& s : stays)
-    t.add_row({s["rule_key"].get<std::string>(), label(s["prod"]), label(s["sl"]),
-               "stays: " + s.value("why", std::string())});
+  common::Table t({"rule", prod, sl, "result"});
+  auto label = [](const std::optional<std::string>& v) { return v.value_or("(none)"); };
+  for (const auto& m : moved) t.add_row({m.rule_key, label(m.from) + " -> " + label(m.to), label(m.to), "moved"});
+  for (const auto& s : stays) t.add_row({s.rule_key, label(s.prod), label(s.sl), "stays: " + s.why});
   if (!moved.empty() || !stays.empty()) t.print(std::cout);
-  if (doc.contains("replication_summary")) std::cout << doc["replication_summary"].get<std::string>() << std::endl;
-  return rc;
+  if (report.replication) std::cout << report.replication->summary << std::endl;
+  return report.exit_code;
 }
 
 CLI::App* verb(CLI::App& app, const std::string& name, const std::string& what, ChannelArgs& a) {
@@ -229,9 +143,11 @@ CLI::App* verb(CLI::App& app, const std::string& name, const std::string& what, 
 }
 
 void channel_option(CLI::App* cmd, ChannelArgs& a) {
-  cmd->add_option("--channel", a.channel, "sl (soft launch, green) or prod (blue)")
+  std::vector<std::string> names(channels().begin(), channels().end());
+  cmd->add_option("--channel", a.channel,
+                  fmt::format("{} (soft launch, green) or {} (blue)", soft_launch_channel, production_channel))
       ->required()
-      ->check(CLI::IsMember({"sl", "prod"}));
+      ->check(CLI::IsMember(names));
 }
 
 void wait_option(CLI::App* cmd, ChannelArgs& a) {
@@ -256,20 +172,24 @@ void add_channels(CLI::App& app, GlobalOptions& global, int& exit_code) {
     a->reason_option = cmd->add_option("--reason", a->reason, "why (journaled; default: the command)");
     cmd->callback([&global, &exit_code, a] { exit_code = run_validate(global, *a); });
   }
-  for (const std::string action : {"activate", "deactivate", "rollback", "pin", "unpin"}) {
+  using ops::ChannelAction;
+  for (const ChannelAction action : {ChannelAction::activate, ChannelAction::deactivate, ChannelAction::rollback,
+                                     ChannelAction::pin, ChannelAction::unpin}) {
     auto a = std::make_shared<ChannelArgs>();
     const std::string what =
-        action == "activate"     ? "make a channel's pods use a version of a rule (admission, pin, hotfix gate apply)"
-        : action == "deactivate" ? "remove a rule's activation from a channel"
-        : action == "rollback"   ? "re-activate the most recent earlier version the channel still admits"
-        : action == "pin"        ? "activate a version and pin it: other versions are refused until unpinned"
-                                 : "remove a channel's pin of a rule (the version stays active)";
-    CLI::App* cmd = verb(app, action, what, *a);
+        action == ChannelAction::activate
+            ? "make a channel's pods use a version of a rule (admission, pin, hotfix gate apply)"
+        : action == ChannelAction::deactivate ? "remove a rule's activation from a channel"
+        : action == ChannelAction::rollback   ? "re-activate the most recent earlier version the channel still admits"
+        : action == ChannelAction::pin ? "activate a version and pin it: other versions are refused until unpinned"
+                                       : "remove a channel's pin of a rule (the version stays active)";
+    CLI::App* cmd = verb(app, std::string(ops::to_string(action)), what, *a);
     channel_option(cmd, *a);
     cmd->add_option("--rule", a->rule, "rule key")->required();
-    if (action == "activate" || action == "pin")
+    if (action == ChannelAction::activate || action == ChannelAction::pin)
       cmd->add_option("--version", a->version, "version label (N or N.k)")->required();
-    if (action == "activate" || action == "deactivate" || action == "rollback") {
+    if (action == ChannelAction::activate || action == ChannelAction::deactivate ||
+        action == ChannelAction::rollback) {
       cmd->add_flag("--acknowledge-hotfix", a->acknowledge,
                     "acknowledge that the version may undo a hotfix (or is recovered); journaled");
       a->expected_option = cmd->add_option("--expected-epoch", a->expected_epoch,

@@ -83,11 +83,4 @@ void print_table(std::ostream& out, const json& diff, const std::string& old_hea
   }
 }
 
-json entry(const std::string& path, const std::string& op, const char* old_value, const char* new_value) {
-  json e = {{"path", path}, {"op", op}};
-  if (old_value != nullptr) e["old_value"] = json::parse(old_value);
-  if (new_value != nullptr) e["new_value"] = json::parse(new_value);
-  return e;
-}
-
 }  // namespace rulekeeper::diff_render

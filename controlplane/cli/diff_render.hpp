@@ -1,5 +1,5 @@
-// Rendering a JSON diff ([{path, op, old_value?, new_value?}], as
-// rulekeeper.diff() returns it and rulekeeper.hotfix.diff stores it) for
+// Rendering a JSON diff ([{path, op, old_value?, new_value?}], as the SQL
+// API's diff() returns it and the hotfix table's diff column stores it) for
 // people: old and new side by side, one row per path, old in red and new in
 // green when colour is on. Used by `rulectl diff` and `rulectl hotfix show`
 // (and the hotfix command's own report).
@@ -28,10 +28,5 @@ std::string new_text(const nlohmann::json& entry);
 // starts with `indent`. An empty diff prints "(no differences)".
 void print_table(std::ostream& out, const nlohmann::json& diff, const std::string& old_heading,
                  const std::string& new_heading, bool colour, const std::string& indent = "");
-
-// rulekeeper.diff()'s rows (path, op, old_value, new_value — jsonb as text,
-// NULL where absent) as the JSON array the renderer takes.
-nlohmann::json entry(const std::string& path, const std::string& op, const char* old_value_or_null,
-                     const char* new_value_or_null);
 
 }  // namespace rulekeeper::diff_render

@@ -17,6 +17,7 @@
 #include "rulekeeper/lifecycle.hpp"
 #include "rulekeeper/version_vector.hpp"
 #include "site/conninfo.hpp"
+#include "site/client/journal.hpp"
 #include "site/connect.hpp"
 #include "site/probe.hpp"
 #include "site/topology.hpp"
@@ -110,7 +111,7 @@ void planned_switchover(const config::Config& config, const FailoverRequest& o, 
                                           "{}s; nothing was done",
                                           tc.name, oc.name, rep.replay_lag, o.max_lag_bytes, o.wait_catchup));
   }
-  const std::string before_vector = client::version_vector(*old.connection);
+  const std::string before_vector = client::version_vector(*old.connection).to_json();
   steps.end(fmt::format("streaming, replay lag {} bytes", rep.replay_lag));
 
   // 2. Stop the old primary cleanly.

@@ -8,7 +8,7 @@
 #include "common/json_file.hpp"
 #include "ops/hotfix.hpp"
 #include "site/client/failover.hpp"
-#include "site/client/waits.hpp"
+#include "site/client/journal.hpp"
 #include "rulekeeper/lifecycle.hpp"
 #include "site/server_error.hpp"
 #include "site/topology.hpp"
@@ -63,7 +63,7 @@ ReconcileReport reconcile(const config::Config& config, const ReconcileRequest& 
       // Changes since the newest failover's divergence point (none recorded:
       // everything the target does not hold).
       const auto event = client::latest_failover_event(*target.conn);
-      since = event ? event->divergence : client::version_vector_of(*target.conn);
+      since = event ? event->divergence : client::version_vector(*target.conn).to_json();
     } catch (const pqxx::failure& e) {
       throw site::sql_failure(fmt::format("divergence point at {}", target.name()), e);
     }

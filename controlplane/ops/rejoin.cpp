@@ -18,6 +18,7 @@
 #include "pgnode/settings.hpp"
 #include "pgnode/tools.hpp"
 #include "rulekeeper/lifecycle.hpp"
+#include "site/client/replication.hpp"
 #include "site/client/server_state.hpp"
 #include "site/connect.hpp"
 #include "site/conninfo.hpp"

@@ -14,6 +14,7 @@
 #include "common/time.hpp"
 #include "pgnode/process.hpp"
 #include "rulekeeper/lifecycle.hpp"
+#include "site/client/replication.hpp"
 #include "site/client/server_state.hpp"
 #include "site/connect.hpp"
 #include "site/conninfo.hpp"

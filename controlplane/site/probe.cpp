@@ -8,6 +8,8 @@
 
 #include "common/text.hpp"
 #include "rulekeeper/lifecycle.hpp"
+#include "site/client/compare.hpp"
+#include "site/client/replication.hpp"
 #include "site/client/server_state.hpp"
 #include "site/connect.hpp"
 #include "site/conninfo.hpp"
@@ -148,7 +150,7 @@ SiteState probe(const config::SiteConfig& site, ProbeDepth depth) {
         st.version_vector =
             ask(st, "rulekeeper.version_vector()", [&] { return client::version_vector_text(*c); });
         st.snapshot_checksum =
-            ask(st, "rulekeeper.snapshot_checksum()", [&] { return client::snapshot_checksum(*c, "all"); });
+            ask(st, "rulekeeper.snapshot_checksum()", [&] { return std::optional<std::string>(client::snapshot_checksum(*c, "all")); });
         nlohmann::json rows = ask(st, "rulekeeper.replication_status", [&] { return client::replication_status(*c); });
         if (rows.is_array()) st.replication = std::move(rows);
       } else {

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "common/text.hpp"
+#include "site/client/journal.hpp"
 #include "site/client/waits.hpp"
 #include "site/connect.hpp"
 #include "site/server_error.hpp"
@@ -173,7 +174,7 @@ WaitReport wait_hotfix_applied(const config::Config& config, const std::string& 
 Predicate covers_vector(const VersionVector& want) {
   return [want](pqxx::connection& c) {
     Verdict v;
-    const VersionVector have = VersionVector::from_json(client::version_vector_of(c));
+    const VersionVector have = client::version_vector(c);
     std::vector<std::string> missing;
     for (const SeqRange& r : want.missing_from(have))
       missing.push_back(r.describe());

@@ -57,6 +57,22 @@ std::vector<std::string_view> allowed_next(std::string_view from);  // in table 
 std::string_view arrival_qualification(Environment env);
 Admission admits(std::string_view channel, std::string_view qualification);
 
+// The channels by role: soft launch ("sl", green) and production ("prod",
+// blue), the two rows of channels().
+inline constexpr std::string_view soft_launch_channel = "sl";
+inline constexpr std::string_view production_channel = "prod";
+
+// A release as the lifecycle sees it: what may leave env by a release (e1
+// "draft", e2 "test_passed"; nothing at e3, the end of the pipeline), and
+// what it becomes at the source once it left ("promoted"). Both are rows of
+// transitions().
+std::string_view released_qualification();
+std::optional<std::string_view> releasable_qualification(Environment env);
+// A recorded test outcome: at e2 "test_passed" | "test_failed" (from
+// "in_test"), at e3 "sl_validated" | "sl_failed" (soft launch, from
+// "awaiting_sl"); nothing is validated at e1.
+std::optional<std::string_view> validation_outcome(Environment env, bool passed);
+
 // A one-sentence message for a refused transition that names the current and
 // the requested qualification and lists what is allowed from the current one
 // ("none: 'promoted' is final" when nothing is), e.g.

@@ -138,12 +138,16 @@ std::vector<Row> function_rows() {
       {"rulekeeper.hotfix_classifications(uuid)", "function", "e3", "SELECT count(*) FROM rulekeeper.hotfix_classifications('00000000-0000-4000-8000-000000000000')", kReaders},
       {"rulekeeper.hotfix_acknowledgements(uuid)", "function", "e3", "SELECT count(*) FROM rulekeeper.hotfix_acknowledgements('00000000-0000-4000-8000-000000000000')", kReaders},
       {"rulekeeper.version_with_content(text,text)", "function", "e3", "SELECT count(*) FROM rulekeeper.version_with_content('perm.a', repeat('0', 64))", kReaders},
-      {"rulekeeper.channel_label(text,text)", "function", "e3", "SELECT rulekeeper.channel_label('perm.a', 'prod')", kReaders},
       {"rulekeeper.recovered_label(text)", "function", "e3", "SELECT rulekeeper.recovered_label('00000000-0000-4000-8000-000000000000')", kReaders},
       {"rulekeeper.conflicts(boolean,text)", "function", "e3", "SELECT count(*) FROM rulekeeper.conflicts(true)", kReaders},
       // rulectl read functions: failover/rejoin.
       {"rulekeeper.latest_failover_event()", "function", "e3", "SELECT count(*) FROM rulekeeper.latest_failover_event()", kReaders},
       {"rulekeeper.heartbeat_of(text)", "function", "e3", "SELECT count(*) FROM rulekeeper.heartbeat_of('ipc2')", kReaders},
+      // rulectl's reads for release, channels, compare, at-risk and status.
+      {"rulekeeper.release_versions_present(jsonb)", "function", "e3", "SELECT count(*) FROM rulekeeper.release_versions_present({bundle})", kReaders},
+      {"rulekeeper.channel_activation(text,text)", "function", "e3", "SELECT count(*) FROM rulekeeper.channel_activation('perm.a', 'prod')", kReaders},
+      {"rulekeeper.channel_bucket_versions(text,integer[])", "function", "e3", "SELECT count(*) FROM rulekeeper.channel_bucket_versions('prod', ARRAY[0, 1, 2])", kReaders},
+      {"rulekeeper.journal_from_lsn(pg_lsn)", "function", "e3", "SELECT count(*) FROM rulekeeper.journal_from_lsn('0/0')", kReaders},
       // Authoring, at e1.
       {"rulekeeper.create_rule(text,text,text)", "function", "e1", "SELECT rulekeeper.create_rule('perm.new', 'perm')", kAuthor},
       {"rulekeeper.create_version(text,jsonb)", "function", "e1", "SELECT rulekeeper.create_version('perm.e1', '{\"rate\": 9}')", kAuthor},

@@ -168,3 +168,25 @@ TEST(Lifecycle, DescribeRefusedTransition) {
     EXPECT_EQ(describe_refused_transition("awaiting_sl", "sl_validated"),
               "transition from 'awaiting_sl' to 'sl_validated' is not allowed while the version is not active in 'sl'");
 }
+
+TEST(Lifecycle, ReleaseAndValidationNames) {
+    using E = Environment;
+    EXPECT_EQ(soft_launch_channel, channels()[0]);
+    EXPECT_EQ(production_channel, channels()[1]);
+    EXPECT_EQ(released_qualification(), "promoted");
+    EXPECT_EQ(releasable_qualification(E::e1), std::optional<std::string_view>("draft"));
+    EXPECT_EQ(releasable_qualification(E::e2), std::optional<std::string_view>("test_passed"));
+    EXPECT_EQ(releasable_qualification(E::e3), std::nullopt);
+    EXPECT_EQ(validation_outcome(E::e1, true), std::nullopt);
+    // Each outcome is a transition the table allows from the arrival state.
+    for (E e : {E::e2, E::e3})
+        for (bool passed : {true, false}) {
+            auto to = validation_outcome(e, passed);
+            ASSERT_TRUE(to.has_value());
+            const Transition* t = find_transition(arrival_qualification(e), *to);
+            ASSERT_NE(t, nullptr) << *to;
+            EXPECT_EQ(t->environment, e);
+        }
+    EXPECT_EQ(validation_outcome(E::e2, true), std::optional<std::string_view>("test_passed"));
+    EXPECT_EQ(validation_outcome(E::e3, false), std::optional<std::string_view>("sl_failed"));
+}

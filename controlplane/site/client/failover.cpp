@@ -33,11 +33,6 @@ bool streams_to(pqxx::connection& c, const std::string& standby) {
               .empty();
 }
 
-std::string version_vector(pqxx::connection& c) {
-  pqxx::nontransaction tx(c);
-  return tx.exec("SELECT rulekeeper.version_vector()::text")[0][0].c_str();
-}
-
 void create_slot(pqxx::connection& c, const std::string& slot) {
   pqxx::nontransaction tx(c);
   tx.exec_params(

@@ -24,8 +24,6 @@ StandbyReplication standby_replication(pqxx::connection& c, const std::string& s
 // Whether `standby` streams from this primary now.
 bool streams_to(pqxx::connection& c, const std::string& standby);
 
-// rulekeeper.version_vector() as jsonb text.
-std::string version_vector(pqxx::connection& c);
 
 // A physical slot named `slot`, reserving WAL from now on (none if it exists).
 void create_slot(pqxx::connection& c, const std::string& slot);

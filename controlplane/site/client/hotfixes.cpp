@@ -83,7 +83,8 @@ std::optional<HeldVersion> version_with_content(pqxx::transaction_base& tx, cons
 
 std::optional<std::string> channel_label(pqxx::transaction_base& tx, const std::string& rule,
                                          const std::string& channel) {
-  pqxx::result r = tx.exec_params("SELECT rulekeeper.channel_label($1, $2)", rule, channel);
+  pqxx::result r = tx.exec_params("SELECT label FROM rulekeeper.channel_activation($1, $2)", rule, channel);
+  if (r.empty()) return std::nullopt;
   return optional_text(r[0][0]);
 }
 

@@ -16,8 +16,6 @@ std::optional<std::string> setting(pqxx::connection& c, const std::string& name)
   return std::string(r[0][0].c_str());
 }
 
-bool in_recovery(pqxx::connection& c) { return single_value(c, "SELECT pg_is_in_recovery()") == "t"; }
-
 std::optional<std::string> server_version(pqxx::connection& c) { return single_value(c, "SHOW server_version"); }
 
 std::optional<std::string> extension_version(pqxx::connection& c) {
@@ -41,13 +39,6 @@ std::optional<long long> checkpoint_timeline(pqxx::connection& c) {
 
 std::optional<std::string> version_vector_text(pqxx::connection& c) {
   return single_value(c, "SELECT rulekeeper.version_vector()::text");
-}
-
-std::optional<std::string> snapshot_checksum(pqxx::connection& c, const std::string& scope) {
-  pqxx::nontransaction tx(c);
-  pqxx::result r = tx.exec_params("SELECT rulekeeper.snapshot_checksum($1)", scope);
-  if (r.empty() || r[0][0].is_null()) return std::nullopt;
-  return std::string(r[0][0].c_str());
 }
 
 nlohmann::json replication_status(pqxx::connection& c) {

@@ -1,4 +1,6 @@
-// The questions the one probe (site/probe.hpp) asks a server about itself:
+// The questions the one probe (site/probe.hpp) asks a server about itself
+// (with in_recovery from replication.hpp and snapshot_checksum from
+// compare.hpp):
 // identity, role, timeline, what it streams from, and — for `status` — its
 // version vector, snapshot checksum and replication view. Each is one
 // statement in autocommit, so a missing function (an older extension) costs
@@ -17,7 +19,6 @@ namespace rulekeeper::site::client {
 std::optional<std::string> single_value(pqxx::connection& c, const std::string& sql);
 
 std::optional<std::string> setting(pqxx::connection& c, const std::string& name);  // current_setting(name, true)
-bool in_recovery(pqxx::connection& c);
 std::optional<std::string> server_version(pqxx::connection& c);
 std::optional<std::string> extension_version(pqxx::connection& c);  // nullopt: not installed
 
@@ -29,7 +30,6 @@ std::optional<long long> extension_timeline(pqxx::connection& c);
 std::optional<long long> checkpoint_timeline(pqxx::connection& c);
 
 std::optional<std::string> version_vector_text(pqxx::connection& c);  // jsonb text
-std::optional<std::string> snapshot_checksum(pqxx::connection& c, const std::string& scope);
 // Rows of rulekeeper.replication_status, one object each (columns as keys).
 nlohmann::json replication_status(pqxx::connection& c);
 

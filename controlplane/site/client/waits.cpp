@@ -2,11 +2,6 @@
 
 namespace rulekeeper::site::client {
 
-std::string version_vector_of(pqxx::connection& c) {
-  pqxx::nontransaction tx(c);
-  return tx.exec("SELECT rulekeeper.version_vector()::text")[0][0].c_str();
-}
-
 HotfixReplay hotfix_replay(pqxx::connection& c, const std::string& commit_lsn, const std::string& hotfix_id) {
   pqxx::nontransaction tx(c);
   pqxx::result r = tx.exec_params(

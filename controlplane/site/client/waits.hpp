@@ -7,9 +7,6 @@
 
 namespace rulekeeper::site::client {
 
-// rulekeeper.version_vector() as JSON text.
-std::string version_vector_of(pqxx::connection& c);
-
 struct HotfixReplay {
   bool in_recovery = false;
   std::string replay_lsn;      // "" when unknown

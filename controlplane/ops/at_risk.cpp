@@ -1,0 +1,156 @@
+// See at_risk.hpp.
+#include "ops/at_risk.hpp"
+
+#include <future>
+#include <memory>
+
+#include <fmt/format.h>
+#include <pqxx/pqxx>
+
+#include "common/errors.hpp"
+#include "common/text.hpp"
+#include "site/connect.hpp"
+#include "site/topology.hpp"
+
+namespace rulekeeper::ops {
+namespace {
+
+using nlohmann::json;
+
+const config::SiteConfig& site_or_usage(const config::Config& config, const std::string& name, const char* flag) {
+  const config::SiteConfig* s = config.find(name);
+  if (s == nullptr)
+    throw common::ExitError(common::exit_usage, fmt::format("{} {}: no such site in {}", flag, name, config.path));
+  return *s;
+}
+
+json optional_text(const std::optional<std::string>& v) { return v ? json(*v) : json(nullptr); }
+
+json change_json(const site::client::JournalEntry& e) {
+  return {{"change_id", e.change_id},
+          {"origin_site", e.origin_site},
+          {"origin_incarnation", e.origin_incarnation},
+          {"origin_seq", e.origin_seq},
+          {"kind", e.kind},
+          {"rule_key", optional_text(e.rule_key)},
+          {"label", optional_text(e.label)},
+          {"recorded_at", e.recorded_at},
+          {"recorded_lsn", optional_text(e.recorded_lsn)},
+          {"origin", e.origin()}};
+}
+
+json slot_json(const site::client::PhysicalSlot& s) {
+  return {{"restart_lsn", optional_text(s.restart_lsn)},
+          {"active", s.active},
+          {"wal_status", optional_text(s.wal_status)}};
+}
+
+const char* method_name(AtRiskMethod m) {
+  switch (m) {
+    case AtRiskMethod::version_vector: return "version_vector";
+    case AtRiskMethod::slot_estimate: return "slot_estimate";
+    case AtRiskMethod::unavailable: return "unavailable";
+  }
+  return "?";
+}
+
+}  // namespace
+
+int AtRiskReport::exit_code() const { return at_risk() ? common::exit_refused : common::exit_ok; }
+
+json AtRiskReport::to_json() const {
+  json doc;
+  doc["primary"] = primary;
+  doc["standby"] = standby;
+  doc["standby_reachable"] = standby_reachable;
+  doc["method"] = method_name(method);
+  doc["estimate"] = estimate();
+  if (standby_reachable) {
+    doc["standby_version_vector"] = json::parse(standby_version_vector ? standby_version_vector->to_json() : "{}");
+  } else {
+    doc["standby_error"] = standby_error;
+    if (!slot) {
+      doc["slot"] = nullptr;
+    } else {
+      doc["slot"] = slot_json(*slot);
+      if (method == AtRiskMethod::slot_estimate) doc["slot"]["slot_name"] = slot_name;
+    }
+  }
+  doc["changes"] = json::array();
+  for (const auto& c : changes) doc["changes"].push_back(change_json(c));
+  doc["count"] = changes.size();
+  doc["at_risk"] = at_risk();
+  doc["notes"] = notes;
+  return doc;
+}
+
+AtRiskReport at_risk(const config::Config& config, const AtRiskRequest& request) {
+  namespace client = site::client;
+  const config::SiteConfig& pc = site_or_usage(config, request.primary, "--primary");
+  const config::SiteConfig& sc = site_or_usage(config, request.standby, "--standby");
+  if (pc.name == sc.name) throw common::ExitError(common::exit_usage, "--primary and --standby name the same site");
+
+  AtRiskReport report;
+  report.primary = pc.name;
+  report.standby = sc.name;
+  report.slot_name = request.slot.empty() ? sc.name : request.slot;
+
+  // Both connections at once: an unreachable site costs one timeout.
+  auto connect = [](const config::SiteConfig* s) {
+    return std::make_unique<pqxx::connection>(site::connection_string(*s));
+  };
+  auto pf = std::async(std::launch::async, connect, &pc);
+  auto sf = std::async(std::launch::async, connect, &sc);
+  std::unique_ptr<pqxx::connection> standby_conn;
+  try {
+    standby_conn = sf.get();
+  } catch (const std::exception& e) {
+    report.standby_error = common::one_line(e.what());
+  }
+  std::unique_ptr<pqxx::connection> primary_conn;
+  try {
+    primary_conn = pf.get();
+  } catch (const std::exception& e) {
+    throw common::ExitError(common::exit_unreachable,
+                            fmt::format("primary {} is unreachable: what it holds cannot be listed ({}); "
+                                        "`rulectl status` shows what the standby alone can tell",
+                                        pc.name, common::one_line(e.what())));
+  }
+  if (client::in_recovery(*primary_conn))
+    throw common::ExitError(common::exit_refused,
+                            fmt::format("{} is in recovery (a standby), not a primary", pc.name));
+
+  report.standby_reachable = standby_conn != nullptr;
+  if (standby_conn) {
+    // The standby first: what replicates meanwhile is listed at worst once too often.
+    report.method = AtRiskMethod::version_vector;
+    report.standby_version_vector = client::version_vector(*standby_conn);
+    if (!client::in_recovery(*standby_conn))
+      report.notes.push_back(fmt::format("{} is not in recovery: it accepts writes (split brain?); listed is what "
+                                         "it lacks of {}'s journal",
+                                         sc.name, pc.name));
+    report.changes = client::journal_since(*primary_conn, *report.standby_version_vector);
+    return report;
+  }
+
+  report.slot = client::physical_slot(*primary_conn, report.slot_name);
+  if (!report.slot || !report.slot->restart_lsn) {
+    report.method = AtRiskMethod::unavailable;
+    report.notes.push_back(fmt::format(
+        "{} is unreachable and {} has {} for it: what a failover would lose is UNKNOWN", sc.name, pc.name,
+        !report.slot ? fmt::format("no physical slot '{}'", report.slot_name)
+                     : fmt::format("slot '{}' without a restart_lsn", report.slot_name)));
+    return report;
+  }
+  report.method = AtRiskMethod::slot_estimate;
+  const std::string restart = *report.slot->restart_lsn;
+  report.changes = client::journal_from_lsn(*primary_conn, restart);
+  report.notes.push_back(fmt::format(
+      "ESTIMATE: {} is unreachable ({}); listed are {}'s journal entries written at or after the position of slot "
+      "'{}' ({}), which certainly did not reach it; entries written just before that position may be missing too "
+      "(their commit can come later)",
+      sc.name, report.standby_error, pc.name, report.slot_name, restart));
+  return report;
+}
+
+}  // namespace rulekeeper::ops

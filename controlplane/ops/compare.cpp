@@ -1,0 +1,180 @@
+// See compare.hpp.
+#include "ops/compare.hpp"
+
+#include <future>
+#include <memory>
+
+#include <fmt/format.h>
+#include <pqxx/pqxx>
+
+#include "common/errors.hpp"
+#include "common/text.hpp"
+#include "rulekeeper/lifecycle.hpp"
+#include "site/connect.hpp"
+#include "site/topology.hpp"
+
+namespace rulekeeper::ops {
+namespace {
+
+using nlohmann::json;
+
+// One site's side of the comparison: a connection and a round-trip count.
+struct Side {
+  const config::SiteConfig* site = nullptr;
+  std::unique_ptr<pqxx::connection> conn;
+  int round_trips = 0;
+
+  // One call of the client: one round trip.
+  template <class F>
+  auto ask(F f) {
+    ++round_trips;
+    return f(*conn);
+  }
+};
+
+// Runs f on both sides at once; rethrows the first failure.
+template <class F>
+auto both(Side& a, Side& b, F f) {
+  auto fa = std::async(std::launch::async, [&] { return a.ask(f); });
+  auto fb = std::async(std::launch::async, [&] { return b.ask(f); });
+  auto ra = fa.get();
+  auto rb = fb.get();
+  return std::make_pair(std::move(ra), std::move(rb));
+}
+
+std::vector<std::string> labels(const std::vector<std::pair<std::string, std::string>>& v) {
+  std::vector<std::string> out;
+  for (const auto& [l, _] : v) out.push_back(l);
+  return out;
+}
+
+bool is_scope(const std::string& scope) {
+  if (scope == "all") return true;
+  for (std::string_view c : channels())
+    if (scope == c) return true;
+  return false;
+}
+
+}  // namespace
+
+std::set<int> differing_buckets(const std::map<int, std::string>& a, const std::map<int, std::string>& b) {
+  std::set<int> out;
+  for (const auto& [k, v] : a)
+    if (auto it = b.find(k); it == b.end() || it->second != v) out.insert(k);
+  for (const auto& [k, v] : b)
+    if (!a.count(k)) out.insert(k);
+  return out;
+}
+
+RuleVersions by_rule(const std::vector<site::client::BucketVersion>& versions) {
+  RuleVersions out;
+  for (const auto& v : versions) out[v.rule_key].emplace_back(v.label, v.content_sha256);
+  return out;
+}
+
+std::vector<RuleDifference> rule_differences(const RuleVersions& va, const RuleVersions& vb) {
+  std::set<std::string> keys;
+  for (const auto& [k, _] : va) keys.insert(k);
+  for (const auto& [k, _] : vb) keys.insert(k);
+  static const std::vector<std::pair<std::string, std::string>> none;
+  std::vector<RuleDifference> out;
+  for (const auto& key : keys) {
+    const auto& la = va.count(key) ? va.at(key) : none;
+    const auto& lb = vb.count(key) ? vb.at(key) : none;
+    std::map<std::string, std::string> ma(la.begin(), la.end()), mb(lb.begin(), lb.end());
+    RuleDifference d;
+    d.rule_key = key;
+    for (const auto& [l, sha] : la) {
+      auto it = mb.find(l);
+      if (it == mb.end())
+        d.only_a.push_back(l);
+      else if (it->second != sha)
+        d.content_differs.push_back(l);
+    }
+    for (const auto& [l, _] : lb)
+      if (!ma.count(l)) d.only_b.push_back(l);
+    if (d.only_a.empty() && d.only_b.empty() && d.content_differs.empty()) continue;
+    d.labels_a = labels(la);
+    d.labels_b = labels(lb);
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+int CompareReport::exit_code() const { return equal() ? common::exit_ok : common::exit_refused; }
+
+json CompareReport::to_json() const {
+  json doc;
+  doc["a"] = a;
+  doc["b"] = b;
+  doc["scope"] = scope;
+  doc["checksums"] = {{a, checksum_a}, {b, checksum_b}};
+  doc["equal"] = equal();
+  doc["differing_buckets"] = differing_buckets;
+  doc["rules"] = json::array();
+  for (const auto& r : rules)
+    doc["rules"].push_back({{"rule_key", r.rule_key},
+                            {"labels_a", r.labels_a},
+                            {"labels_b", r.labels_b},
+                            {"only_a", r.only_a},
+                            {"only_b", r.only_b},
+                            {"content_differs", r.content_differs}});
+  doc["round_trips"] = {{a, round_trips_a}, {b, round_trips_b}};
+  return doc;
+}
+
+CompareReport compare(const config::Config& config, const CompareRequest& request) {
+  if (!is_scope(request.scope)) throw common::ExitError(common::exit_usage, "--scope must be all, prod or sl");
+  Side a, b;
+  for (auto [side, name] : {std::pair{&a, &request.a}, std::pair{&b, &request.b}}) {
+    side->site = config.find(*name);
+    if (side->site == nullptr)
+      throw common::ExitError(common::exit_usage, fmt::format("{}: no such site in {}", *name, config.path));
+  }
+  if (a.site == b.site) throw common::ExitError(common::exit_usage, "compare needs two different sites");
+  {
+    // Both at once: an unreachable site costs one timeout, and both are named.
+    std::string errors;
+    auto fa = std::async(std::launch::async, [&] { a.conn = std::make_unique<pqxx::connection>(site::connection_string(*a.site)); });
+    auto fb = std::async(std::launch::async, [&] { b.conn = std::make_unique<pqxx::connection>(site::connection_string(*b.site)); });
+    for (auto [f, s] : {std::pair{&fa, &a}, std::pair{&fb, &b}}) {
+      try {
+        f->get();
+      } catch (const std::exception& e) {
+        errors += fmt::format("{}{} is unreachable: {}", errors.empty() ? "" : "; ", s->site->name,
+                              common::one_line(e.what()));
+      }
+    }
+    if (!errors.empty()) throw common::ExitError(common::exit_unreachable, errors);
+  }
+
+  namespace client = site::client;
+  const std::string& scope = request.scope;
+  CompareReport report;
+  report.a = a.site->name;
+  report.b = b.site->name;
+  report.scope = scope;
+
+  // Round trip 1: snapshot checksums.
+  std::tie(report.checksum_a, report.checksum_b) =
+      both(a, b, [&](pqxx::connection& c) { return client::snapshot_checksum(c, scope); });
+
+  if (!report.equal()) {
+    // Round trip 2: bucket sums (only non-empty buckets come back).
+    auto [ba, bb] = both(a, b, [&](pqxx::connection& c) { return client::checksum_buckets(c, scope); });
+    const std::set<int> differing = differing_buckets(ba, bb);
+    report.differing_buckets.assign(differing.begin(), differing.end());
+
+    // Round trip 3: only the versions of the differing buckets.
+    auto [va, vb] = both(a, b, [&](pqxx::connection& c) {
+      return scope == "all" ? client::bucket_versions(c, differing)
+                            : client::channel_bucket_versions(c, scope, differing);
+    });
+    report.rules = rule_differences(by_rule(va), by_rule(vb));
+  }
+  report.round_trips_a = a.round_trips;
+  report.round_trips_b = b.round_trips;
+  return report;
+}
+
+}  // namespace rulekeeper::ops
