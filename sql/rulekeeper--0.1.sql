@@ -675,6 +675,14 @@ $$;
 -- Releases: bundles carry versions one environment forward (e1 -> e2 -> e3)
 ------------------------------------------------------------------------------
 
+-- Strict JSON text (duplicate keys, invalid UTF-8, nesting past 256).
+CREATE FUNCTION rulekeeper._check_json_text(doc text) RETURNS void
+  LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'rk_check_json_text';
+-- The core's validate_bundle on a bundle arriving at `environment` (site
+-- `site`): raises the first problem, returns the verified bundle_sha256.
+CREATE FUNCTION rulekeeper._validate_bundle(bundle jsonb, environment text, site text) RETURNS text
+  LANGUAGE c AS 'MODULE_PATHNAME', 'rk_validate_bundle';
+
 -- The JCS SHA-256 of a JSON value: how bundles are checksummed.
 CREATE FUNCTION rulekeeper._jcs_sha256(doc jsonb) RETURNS text
   LANGUAGE sql IMMUTABLE STRICT SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
@@ -755,65 +763,13 @@ BEGIN
     RAISE EXCEPTION 'import_release runs at e2 or e3; this is site % in environment %', site, COALESCE(env, '(unset)')
       USING ERRCODE = 'feature_not_supported';
   END IF;
-  IF bundle IS NULL OR jsonb_typeof(bundle) <> 'object' THEN
-    RAISE EXCEPTION 'a bundle is a JSON object, not %', COALESCE(jsonb_typeof(bundle), 'null')
-      USING ERRCODE = 'invalid_parameter_value';
-  END IF;
-  IF bundle ->> 'format' IS DISTINCT FROM 'rulekeeper-bundle/1' THEN
-    RAISE EXCEPTION 'unsupported bundle format %; this rulekeeper reads rulekeeper-bundle/1',
-      COALESCE(bundle -> 'format', 'null'::jsonb)::text USING ERRCODE = 'invalid_parameter_value';
-  END IF;
-  given := bundle ->> 'bundle_sha256';
-  IF given IS NULL THEN
-    RAISE EXCEPTION 'the bundle has no bundle_sha256' USING ERRCODE = 'invalid_parameter_value';
-  END IF;
-  IF rulekeeper._jcs_sha256(bundle - 'bundle_sha256') <> given THEN
-    RAISE EXCEPTION 'bundle checksum mismatch: the bundle says %, its content hashes to %', given,
-      rulekeeper._jcs_sha256(bundle - 'bundle_sha256')
-      USING ERRCODE = 'data_corrupted', HINT = 'The bundle was changed after export; export it again.';
-  END IF;
-  IF jsonb_typeof(bundle -> 'source') IS DISTINCT FROM 'object'
-     OR jsonb_typeof(bundle -> 'rules') IS DISTINCT FROM 'array'
-     OR jsonb_typeof(bundle -> 'versions') IS DISTINCT FROM 'array' THEN
-    RAISE EXCEPTION 'a bundle has an object "source" and arrays "rules" and "versions"'
-      USING ERRCODE = 'invalid_parameter_value';
-  END IF;
-  IF EXISTS (SELECT 1 FROM jsonb_array_elements(bundle -> 'versions') e
-              WHERE jsonb_typeof(e) <> 'object' OR jsonb_typeof(e -> 'rule_key') IS DISTINCT FROM 'string'
-                 OR jsonb_typeof(e -> 'label') IS DISTINCT FROM 'string'
-                 OR jsonb_typeof(e -> 'content_sha256') IS DISTINCT FROM 'string'
-                 OR jsonb_typeof(e -> 'body') IS DISTINCT FROM 'object') THEN
-    RAISE EXCEPTION 'every bundle version is an object with string rule_key, label, content_sha256 and an object body'
-      USING ERRCODE = 'invalid_parameter_value';
-  END IF;
-  -- Every version's checksum, recomputed from its body.
-  SELECT v.rule_key, v.label, v.content_sha256 AS claimed, rulekeeper.content_sha256(v.body) AS actual INTO bad
-    FROM jsonb_to_recordset(bundle -> 'versions') AS v(rule_key text, label text, body jsonb, content_sha256 text)
-   WHERE rulekeeper.content_sha256(v.body) <> v.content_sha256 LIMIT 1;
-  IF FOUND THEN
-    RAISE EXCEPTION 'version % of rule "%" in the bundle: content_sha256 % does not match its body (%)',
-      bad.label, bad.rule_key, bad.claimed, bad.actual USING ERRCODE = 'data_corrupted';
-  END IF;
+  -- Everything a bundle must be by itself (format, checksum, shapes, every
+  -- version's content_sha256, planned labels, rules carried, the environment
+  -- it comes from), checked by the core's validate_bundle: the code rulectl
+  -- and the fuzzers run (core/bundle.cpp).
+  given := rulekeeper._validate_bundle(bundle, env, site);
   from_env := CASE env WHEN 'e2' THEN 'e1' WHEN 'e3' THEN 'e2' END;
-  IF bundle -> 'source' ->> 'environment' IS DISTINCT FROM from_env THEN
-    RAISE EXCEPTION 'a bundle from % cannot be imported at % (site %): releases go e1 -> e2 -> e3, one environment at a time',
-      COALESCE(bundle -> 'source' ->> 'environment', '(no environment)'), env, site
-      USING ERRCODE = 'feature_not_supported';
-  END IF;
   PERFORM rulekeeper._require_environment(env, 'import_release');
-  SELECT v.rule_key, v.label INTO bad FROM jsonb_to_recordset(bundle -> 'versions') AS v(rule_key text, label text)
-   WHERE v.label !~ '^[1-9][0-9]{0,8}$' LIMIT 1;
-  IF FOUND THEN
-    RAISE EXCEPTION 'version % of rule "%" in the bundle is not a planned version label (N)', bad.label, bad.rule_key
-      USING ERRCODE = 'invalid_parameter_value';
-  END IF;
-  SELECT v.rule_key INTO bad FROM jsonb_to_recordset(bundle -> 'versions') AS v(rule_key text)
-   WHERE NOT EXISTS (SELECT 1 FROM jsonb_to_recordset(bundle -> 'rules') AS r(rule_key text) WHERE r.rule_key = v.rule_key)
-     AND NOT EXISTS (SELECT 1 FROM rulekeeper.rule r WHERE r.rule_key = v.rule_key) LIMIT 1;
-  IF FOUND THEN
-    RAISE EXCEPTION 'the bundle carries versions of rule "%" but not the rule itself', bad.rule_key
-      USING ERRCODE = 'invalid_parameter_value';
-  END IF;
 
   -- Under the site lock from here: nothing changes between the drift check
   -- and the insert.
@@ -1184,8 +1140,6 @@ CREATE FUNCTION rulekeeper._undone_hotfixes(p_rule_key text, from_label text, to
      AND rulekeeper._classify(h.diff, t.body) <> 'included'
 $$;
 
-CREATE FUNCTION rulekeeper._check_json_text(doc text) RETURNS void
-  LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'rk_check_json_text';
 
 -- import_release for a bundle as text, as a file or a client holds it: read
 -- strictly first (duplicate keys, invalid UTF-8, nesting deeper than 256 are
