@@ -335,38 +335,47 @@ $$;
 CREATE TRIGGER rule_version_after_update AFTER UPDATE ON rulekeeper.rule_version
   FOR EACH ROW EXECUTE FUNCTION rulekeeper._rule_version_after_update();
 
--- Journaling for the low-volume tables: journal a row that arrives without a
--- change_id; check one that arrives with it (pg_restore, reconcile).
-CREATE FUNCTION rulekeeper._journal_rule() RETURNS trigger
+
+-- Journaling for the low-volume tables, one function driven by its trigger
+-- arguments: journal a row that arrives without a change_id; check one that
+-- arrives with it (pg_restore, reconcile). Arguments:
+--   0      the journal kind;
+--   1, 2   the columns that give the entry's rule_key and label ('' = none);
+--   3...   the payload, one member per argument: 'col' (the column under its
+--          own name), 'key=col' (under another name), 'key=col.member' (the
+--          text of a member of a jsonb column), or '*' (the whole row but
+--          change_id).
+CREATE FUNCTION rulekeeper._journal_row() RETURNS trigger
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+DECLARE
+  r jsonb := to_jsonb(NEW);
+  payload jsonb := '{}';
+  key text;
+  path text[];
 BEGIN
-  IF NEW.change_id IS NULL THEN
-    NEW.change_id := rulekeeper._journal('rule', NEW.rule_key, NULL,
-                       pg_catalog.jsonb_build_object('ruleset', NEW.ruleset, 'description', NEW.description));
-  ELSE
-    PERFORM rulekeeper._journal_check(NEW.change_id, 'rule', NEW.rule_key, NULL);
+  IF NEW.change_id IS NOT NULL THEN
+    PERFORM rulekeeper._journal_check(NEW.change_id, TG_ARGV[0], r ->> TG_ARGV[1], r ->> TG_ARGV[2]);
+    RETURN NEW;
   END IF;
+  FOR i IN 3 .. TG_NARGS - 1 LOOP
+    IF TG_ARGV[i] = '*' THEN
+      payload := payload || (r - 'change_id');
+      CONTINUE;
+    END IF;
+    key := split_part(TG_ARGV[i], '=', 1);
+    path := string_to_array(COALESCE(NULLIF(split_part(TG_ARGV[i], '=', 2), ''), key), '.');
+    payload := payload || jsonb_build_object(key, CASE WHEN cardinality(path) = 1 THEN r -> path[1]
+                                                       ELSE to_jsonb(r #>> path) END);
+  END LOOP;
+  NEW.change_id := rulekeeper._journal(TG_ARGV[0], r ->> TG_ARGV[1], r ->> TG_ARGV[2], payload);
   RETURN NEW;
 END
 $$;
 CREATE TRIGGER rule_journal BEFORE INSERT ON rulekeeper.rule
-  FOR EACH ROW EXECUTE FUNCTION rulekeeper._journal_rule();
-
-CREATE FUNCTION rulekeeper._journal_qualification() RETURNS trigger
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
-BEGIN
-  IF NEW.change_id IS NULL THEN
-    NEW.change_id := rulekeeper._journal('qualification', NEW.rule_key, NEW.label,
-                       pg_catalog.jsonb_build_object('from', NEW.from_qualification, 'to', NEW.to_qualification,
-                                                     'reason', NEW.reason));
-  ELSE
-    PERFORM rulekeeper._journal_check(NEW.change_id, 'qualification', NEW.rule_key, NEW.label);
-  END IF;
-  RETURN NEW;
-END
-$$;
+  FOR EACH ROW EXECUTE FUNCTION rulekeeper._journal_row('rule', 'rule_key', '', 'ruleset', 'description');
 CREATE TRIGGER qualification_history_journal BEFORE INSERT ON rulekeeper.qualification_history
-  FOR EACH ROW EXECUTE FUNCTION rulekeeper._journal_qualification();
+  FOR EACH ROW EXECUTE FUNCTION rulekeeper._journal_row('qualification', 'rule_key', 'label',
+    'from=from_qualification', 'to=to_qualification', 'reason');
 
 -- An activation change (by activate(), pin(), ..., or a direct write by an
 -- admin) gets the transaction's epoch, a journal entry and a history row. The
@@ -410,22 +419,9 @@ $$;
 CREATE TRIGGER activation_journal BEFORE INSERT OR UPDATE OR DELETE ON rulekeeper.activation
   FOR EACH ROW EXECUTE FUNCTION rulekeeper._journal_activation();
 
-CREATE FUNCTION rulekeeper._journal_release() RETURNS trigger
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
-BEGIN
-  IF NEW.change_id IS NULL THEN
-    NEW.change_id := rulekeeper._journal('release', NULL, NULL,
-      jsonb_build_object('release_id', NEW.release_id, 'source_site', NEW.source_site,
-                         'bundle_sha256', NEW.bundle_sha256, 'pre_checksum', NEW.pre_checksum,
-                         'post_checksum', NEW.post_checksum, 'drift', NEW.drift, 'imported', NEW.imported));
-  ELSE
-    PERFORM rulekeeper._journal_check(NEW.change_id, 'release', NULL, NULL);
-  END IF;
-  RETURN NEW;
-END
-$$;
 CREATE TRIGGER release_log_journal BEFORE INSERT ON rulekeeper.release_log
-  FOR EACH ROW EXECUTE FUNCTION rulekeeper._journal_release();
+  FOR EACH ROW EXECUTE FUNCTION rulekeeper._journal_row('release', '', '', 'release_id', 'source_site',
+    'bundle_sha256', 'pre_checksum', 'post_checksum', 'drift', 'imported');
 
 -- Append-only and never-deleted tables.
 CREATE FUNCTION rulekeeper._refuse_change() RETURNS trigger
@@ -969,21 +965,9 @@ CREATE TABLE rulekeeper.hotfix (
 CREATE INDEX hotfix_rule_idx ON rulekeeper.hotfix (rule_key, created_at);
 SELECT pg_catalog.pg_extension_config_dump('rulekeeper.hotfix', '');
 
-CREATE FUNCTION rulekeeper._journal_hotfix() RETURNS trigger
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
-BEGIN
-  IF NEW.change_id IS NULL THEN
-    NEW.change_id := rulekeeper._journal('hotfix', NEW.rule_key, NEW.label,
-      jsonb_build_object('hotfix_id', NEW.hotfix_id, 'base_label', NEW.base_label, 'site', NEW.site,
-                         'diff', NEW.diff, 'reason', NEW.reason));
-  ELSE
-    PERFORM rulekeeper._journal_check(NEW.change_id, 'hotfix', NEW.rule_key, NEW.label);
-  END IF;
-  RETURN NEW;
-END
-$$;
 CREATE TRIGGER hotfix_journal BEFORE INSERT ON rulekeeper.hotfix
-  FOR EACH ROW EXECUTE FUNCTION rulekeeper._journal_hotfix();
+  FOR EACH ROW EXECUTE FUNCTION rulekeeper._journal_row('hotfix', 'rule_key', 'label', 'hotfix_id', 'base_label',
+    'site', 'diff', 'reason');
 CREATE TRIGGER hotfix_append_only BEFORE UPDATE OR DELETE ON rulekeeper.hotfix
   FOR EACH ROW EXECUTE FUNCTION rulekeeper._refuse_change('hotfixes are never changed or deleted');
 
@@ -1544,36 +1528,13 @@ CREATE TABLE rulekeeper.conflict (
 );
 SELECT pg_catalog.pg_extension_config_dump('rulekeeper.conflict', '');
 
-CREATE FUNCTION rulekeeper._journal_failover() RETURNS trigger
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
-BEGIN
-  IF NEW.change_id IS NULL THEN
-    NEW.change_id := rulekeeper._journal('failover', NULL, NULL, to_jsonb(NEW) - 'change_id');
-  ELSE
-    PERFORM rulekeeper._journal_check(NEW.change_id, 'failover', NULL, NULL);
-  END IF;
-  RETURN NEW;
-END
-$$;
-CREATE FUNCTION rulekeeper._journal_conflict() RETURNS trigger
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
-BEGIN
-  IF NEW.change_id IS NULL THEN
-    NEW.change_id := rulekeeper._journal('conflict', NEW.rule_key, NULL,
-                       jsonb_build_object('conflict_id', NEW.conflict_id,
-                                          'source_change_id', NEW.source_change ->> 'change_id'));
-  ELSE
-    PERFORM rulekeeper._journal_check(NEW.change_id, 'conflict', NEW.rule_key, NULL);
-  END IF;
-  RETURN NEW;
-END
-$$;
 CREATE TRIGGER failover_event_journal BEFORE INSERT ON rulekeeper.failover_event
-  FOR EACH ROW EXECUTE FUNCTION rulekeeper._journal_failover();
+  FOR EACH ROW EXECUTE FUNCTION rulekeeper._journal_row('failover', '', '', '*');
 CREATE TRIGGER failover_event_append_only BEFORE UPDATE OR DELETE ON rulekeeper.failover_event
   FOR EACH ROW EXECUTE FUNCTION rulekeeper._refuse_change('failover events are never changed or deleted');
 CREATE TRIGGER conflict_journal BEFORE INSERT ON rulekeeper.conflict
-  FOR EACH ROW EXECUTE FUNCTION rulekeeper._journal_conflict();
+  FOR EACH ROW EXECUTE FUNCTION rulekeeper._journal_row('conflict', 'rule_key', '', 'conflict_id',
+    'source_change_id=source_change.change_id');
 CREATE TRIGGER conflict_no_delete BEFORE DELETE ON rulekeeper.conflict
   FOR EACH ROW EXECUTE FUNCTION rulekeeper._refuse_change('conflicts are resolved, never deleted');
 

@@ -184,8 +184,7 @@ std::vector<Row> function_rows() {
   // functions can only be called as triggers"); their EXECUTE grant is
   // checked in the catalog instead (has_function_privilege), where the owner
   // and admin hold it and nobody else does.
-  for (const char* t : {"_journal_activation", "_journal_conflict", "_journal_failover", "_journal_hotfix",
-                        "_journal_qualification", "_journal_release", "_journal_rule", "_refuse_change",
+  for (const char* t : {"_journal_activation", "_journal_row", "_refuse_change",
                         "_rule_version_after_insert", "_rule_version_after_update", "_rule_version_before_insert",
                         "_rule_version_before_update"})
     f.push_back({fmt::format("rulekeeper.{}()", t), "trigger function", "e3", "", kAdminOnly});
