@@ -20,6 +20,11 @@ DECLARE
   unexplained integer[] := '{}';
   annotated jsonb := '[]';
   rid uuid;
+  -- Taken out of the bundle once: every `bundle -> ...` would decompress the
+  -- whole (toasted) bundle again.
+  rules jsonb;
+  versions jsonb;
+  source jsonb;
 BEGIN
   PERFORM rulekeeper._require_site('import_release');
   IF env IS NULL OR env NOT IN ('e2', 'e3') THEN
@@ -33,19 +38,22 @@ BEGIN
   given := rulekeeper._validate_bundle(bundle, env, site);
   from_env := CASE env WHEN 'e2' THEN 'e1' WHEN 'e3' THEN 'e2' END;
   PERFORM rulekeeper._require_environment(env, 'import_release');
+  rules := bundle -> 'rules';
+  versions := bundle -> 'versions';
+  source := bundle -> 'source';
 
   -- Under the site lock from here: nothing changes between the drift check
   -- and the insert.
   PERFORM rulekeeper._lock_site();
   SELECT r.rule_key, r.ruleset AS theirs, h.ruleset AS ours INTO bad
-    FROM jsonb_to_recordset(bundle -> 'rules') AS r(rule_key text, ruleset text)
+    FROM jsonb_to_recordset(rules) AS r(rule_key text, ruleset text)
     JOIN rulekeeper.rule h ON h.rule_key = r.rule_key WHERE h.ruleset IS DISTINCT FROM r.ruleset LIMIT 1;
   IF FOUND THEN
     RAISE EXCEPTION 'rule "%" is in ruleset % here but % in the bundle', bad.rule_key, bad.ours, bad.theirs
       USING ERRCODE = 'unique_violation';
   END IF;
   SELECT v.rule_key, v.label, h.content_sha256 AS here, v.content_sha256 AS theirs INTO bad
-    FROM jsonb_to_recordset(bundle -> 'versions') AS v(rule_key text, label text, content_sha256 text)
+    FROM jsonb_to_recordset(versions) AS v(rule_key text, label text, content_sha256 text)
     JOIN rulekeeper.rule_version h ON h.rule_key = v.rule_key AND h.label = v.label
    WHERE h.content_sha256 <> v.content_sha256 LIMIT 1;
   IF FOUND THEN
@@ -89,55 +97,58 @@ BEGIN
 
   INSERT INTO rulekeeper.rule (rule_key, ruleset, description)
   SELECT r.rule_key, r.ruleset, COALESCE(r.description, '')
-    FROM jsonb_to_recordset(bundle -> 'rules') AS r(rule_key text, ruleset text, description text)
+    FROM jsonb_to_recordset(rules) AS r(rule_key text, ruleset text, description text)
    WHERE NOT EXISTS (SELECT 1 FROM rulekeeper.rule h WHERE h.rule_key = r.rule_key);
 
-  total := jsonb_array_length(bundle -> 'versions');
+  total := jsonb_array_length(versions);
   -- A planned version of a drifted rule is annotated with each hotfix made to
   -- that rule since the last release (classified once the hotfix work lands:
   -- until then 'unknown').
   INSERT INTO rulekeeper.rule_version (rule_key, version, hotfix, body, content_sha256, origin, origin_site, annotations)
-  SELECT v.rule_key, v.label::integer, 0, v.body, v.content_sha256, 'released', bundle -> 'source' ->> 'site',
+  SELECT v.rule_key, v.label::integer, 0, v.body, v.content_sha256, 'released', source ->> 'site',
          '{}'::jsonb
-    FROM jsonb_to_recordset(bundle -> 'versions') AS v(rule_key text, label text, body jsonb, content_sha256 text)
+    FROM jsonb_to_recordset(versions) AS v(rule_key text, label text, body jsonb, content_sha256 text)
    WHERE NOT EXISTS (SELECT 1 FROM rulekeeper.rule_version h WHERE h.rule_key = v.rule_key AND h.label = v.label)
    ORDER BY v.rule_key, v.label::integer;
   GET DIAGNOSTICS n_imported = ROW_COUNT;
-  -- Every planned version of a drifted rule is annotated with each hotfix
-  -- since the last release and its classification; a drifted rule without a
-  -- recorded hotfix (an edit that went around the rules) is 'unknown'.
-  UPDATE rulekeeper.rule_version v
-     SET annotations = v.annotations || COALESCE(
-           (SELECT jsonb_build_object('hotfixes', x.each, 'hotfix_included', rulekeeper._combine(x.classes),
-                                      'needs_manual_verification', rulekeeper._combine(x.classes) <> 'included')
-              FROM (SELECT jsonb_agg(jsonb_build_object('hotfix_id', h.hotfix_id, 'label', h.label,
-                                                        'base_label', h.base_label,
-                                                        'classification', rulekeeper._classify(h.diff, v.body))
-                                     ORDER BY h.created_at) AS each,
-                           array_agg(rulekeeper._classify(h.diff, v.body)) AS classes
-                      FROM rulekeeper.hotfix h
-                     WHERE h.rule_key = v.rule_key
-                       AND (last_release.imported_at IS NULL OR h.created_at > last_release.imported_at)) x
-             WHERE x.each IS NOT NULL),
-           jsonb_build_object('hotfixes', '[]'::jsonb, 'hotfix_included', 'unknown', 'needs_manual_verification', true))
-   WHERE v.rule_key = ANY (drifted)
-     AND (v.rule_key, v.label) IN (SELECT x.rule_key, x.label
-                                     FROM jsonb_to_recordset(bundle -> 'versions') AS x(rule_key text, label text))
-     AND v.created_at = now();
+  -- Only drifted rules are annotated (nothing to scan otherwise).
+  IF cardinality(drifted) > 0 THEN
+    -- Every planned version of a drifted rule is annotated with each hotfix
+    -- since the last release and its classification; a drifted rule without a
+    -- recorded hotfix (an edit that went around the rules) is 'unknown'.
+    UPDATE rulekeeper.rule_version v
+       SET annotations = v.annotations || COALESCE(
+             (SELECT jsonb_build_object('hotfixes', x.each, 'hotfix_included', rulekeeper._combine(x.classes),
+                                        'needs_manual_verification', rulekeeper._combine(x.classes) <> 'included')
+                FROM (SELECT jsonb_agg(jsonb_build_object('hotfix_id', h.hotfix_id, 'label', h.label,
+                                                          'base_label', h.base_label,
+                                                          'classification', rulekeeper._classify(h.diff, v.body))
+                                       ORDER BY h.created_at) AS each,
+                             array_agg(rulekeeper._classify(h.diff, v.body)) AS classes
+                        FROM rulekeeper.hotfix h
+                       WHERE h.rule_key = v.rule_key
+                         AND (last_release.imported_at IS NULL OR h.created_at > last_release.imported_at)) x
+               WHERE x.each IS NOT NULL),
+             jsonb_build_object('hotfixes', '[]'::jsonb, 'hotfix_included', 'unknown', 'needs_manual_verification', true))
+     WHERE v.rule_key = ANY (drifted)
+       AND (v.rule_key, v.label) IN (SELECT x.rule_key, x.label
+                                       FROM jsonb_to_recordset(versions) AS x(rule_key text, label text))
+       AND v.created_at = now();
 
-  SELECT COALESCE(jsonb_agg(jsonb_build_object('rule_key', v.rule_key, 'label', v.label,
-                                               'annotations', v.annotations) ORDER BY v.rule_key, v.version), '[]')
-    INTO annotated
-    FROM rulekeeper.rule_version v
-   WHERE v.rule_key = ANY (drifted) AND v.annotations <> '{}'::jsonb
-     AND (v.rule_key, v.label) IN (SELECT x.rule_key, x.label
-                                     FROM jsonb_to_recordset(bundle -> 'versions') AS x(rule_key text, label text));
+    SELECT COALESCE(jsonb_agg(jsonb_build_object('rule_key', v.rule_key, 'label', v.label,
+                                                 'annotations', v.annotations) ORDER BY v.rule_key, v.version), '[]')
+      INTO annotated
+      FROM rulekeeper.rule_version v
+     WHERE v.rule_key = ANY (drifted) AND v.annotations <> '{}'::jsonb
+       AND (v.rule_key, v.label) IN (SELECT x.rule_key, x.label
+                                       FROM jsonb_to_recordset(versions) AS x(rule_key text, label text));
+  END IF;
 
   IF n_imported = 0 THEN
     RETURN jsonb_build_object('release_id', NULL, 'already_imported', true, 'drift', is_drift,
                               'drifted_rules', to_jsonb(drifted), 'pre_checksum', pre, 'post_checksum', pre,
                               'algorithm', rulekeeper.checksum_algorithm(), 'imported', 0, 'skipped', total,
-                              'annotated', '[]'::jsonb, 'source', bundle -> 'source',
+                              'annotated', '[]'::jsonb, 'source', source,
                               'bundle_sha256', given);
   END IF;
 
@@ -145,7 +156,7 @@ BEGIN
   INSERT INTO rulekeeper.release_log (source_site, source_environment, bundle_sha256, algorithm, pre_checksum,
                                       post_checksum, expected_checksum, bucket_sums, drift, drifted_rules,
                                       imported, skipped)
-  VALUES (COALESCE(bundle -> 'source' ->> 'site', '(unknown)'), from_env, given, rulekeeper.checksum_algorithm(),
+  VALUES (COALESCE(source ->> 'site', '(unknown)'), from_env, given, rulekeeper.checksum_algorithm(),
           pre, post, expected_checksum,
           (SELECT COALESCE(jsonb_object_agg(b.bucket::text, b.sum), '{}'::jsonb) FROM rulekeeper.checksum_buckets('all') b),
           is_drift, drifted, n_imported, total - n_imported)
@@ -156,7 +167,7 @@ BEGIN
                             'pre_checksum', pre, 'post_checksum', post, 'expected_checksum', expected_checksum,
                             'last_release_checksum', last_release.post_checksum,
                             'algorithm', rulekeeper.checksum_algorithm(), 'imported', n_imported,
-                            'skipped', total - n_imported, 'annotated', annotated, 'source', bundle -> 'source',
+                            'skipped', total - n_imported, 'annotated', annotated, 'source', source,
                             'bundle_sha256', given);
 END
 $$;
