@@ -274,11 +274,17 @@ CREATE FUNCTION rulekeeper._rule_version_before_insert() RETURNS trigger
   LANGUAGE c AS 'MODULE_PATHNAME', 'rk_rule_version_before_insert';
 CREATE FUNCTION rulekeeper._rule_version_after_insert() RETURNS trigger
   LANGUAGE c AS 'MODULE_PATHNAME', 'rk_rule_version_after_insert';
+CREATE FUNCTION rulekeeper._rule_version_journal_flush() RETURNS trigger
+  LANGUAGE c AS 'MODULE_PATHNAME', 'rk_rule_version_journal_flush';
 
 CREATE TRIGGER rule_version_before_insert BEFORE INSERT ON rulekeeper.rule_version
   FOR EACH ROW EXECUTE FUNCTION rulekeeper._rule_version_before_insert();
 CREATE TRIGGER rule_version_after_insert AFTER INSERT ON rulekeeper.rule_version
   FOR EACH ROW EXECUTE FUNCTION rulekeeper._rule_version_after_insert();
+-- The row trigger queues each new version's journal entry; this writes the
+-- statement's entries in one COPY (extension/journal.hpp).
+CREATE TRIGGER rule_version_journal_flush AFTER INSERT ON rulekeeper.rule_version
+  FOR EACH STATEMENT EXECUTE FUNCTION rulekeeper._rule_version_journal_flush();
 
 -- Bodies and checksums never change: an edit is a new version. Only the
 -- qualification (through the transition table) and annotations may change.

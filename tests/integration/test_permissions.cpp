@@ -186,7 +186,7 @@ std::vector<Row> function_rows() {
   // and admin hold it and nobody else does.
   for (const char* t : {"_journal_activation", "_journal_row", "_refuse_change",
                         "_rule_version_after_insert", "_rule_version_after_update", "_rule_version_before_insert",
-                        "_rule_version_before_update"})
+                        "_rule_version_before_update", "_rule_version_journal_flush"})
     f.push_back({fmt::format("rulekeeper.{}()", t), "trigger function", "e3", "", kAdminOnly});
   return f;
 }
