@@ -172,7 +172,7 @@ std::vector<Row> function_rows() {
       {"rulekeeper._annotate_hotfixes(text,text)", "function", "e3", "SELECT rulekeeper._annotate_hotfixes('perm.a', '2')", kAdminOnly},
       {"rulekeeper._undone_hotfixes(text,text,text)", "function", "e3", "SELECT rulekeeper._undone_hotfixes('perm.a', '1', '2')", kAdminOnly},
       {"rulekeeper._check_json_text(text)", "function", "e3", "SELECT rulekeeper._check_json_text('{}')", kAdminOnly},
-      {"rulekeeper._validate_bundle(jsonb,text,text)", "function", "e3", "SELECT rulekeeper._validate_bundle('{}', 'e3', 'ipc2')", kAdminOnly},
+      {"rulekeeper._validate_bundle(jsonb,text,text)", "function", "e3", "SELECT rulekeeper._validate_bundle('{\"format\": \"rulekeeper-bundle/1\", \"rules\": [], \"source\": {\"environment\": \"e2\", \"site\": \"e2\"}, \"versions\": [], \"bundle_sha256\": \"f1e4be1e3d8a4ea0b12295bd8693ccaca0106bd630ec0323dc0f1df515fe6e21\"}', 'e3', 'ipc2')", kAdminOnly},
       {"rulekeeper._set_activation(text,text,text,boolean,bigint,text,boolean)", "function", "e3", "SELECT rulekeeper._set_activation('perm.a', '1', 'sl', false, NULL, 'activate')", kAdminOnly},
       {"rulekeeper._recover_version(jsonb,jsonb)", "function", "e3",
        "SELECT rulekeeper._recover_version('{\"rule_key\": \"perm.a\", \"version\": 1, \"hotfix\": 0, \"label\": \"1\", "
