@@ -134,6 +134,7 @@ std::unordered_set<std::string> check_rules(const JsonValue& bundle) {
         invalid("a bundle has an object \"source\" and arrays \"rules\" and \"versions\"; its rules are " +
                 describe(rules));
     std::unordered_set<std::string> keys;
+    keys.reserve(rules->items.size());
     for (std::size_t i = 0; i < rules->items.size(); ++i) {
         const JsonValue& r = rules->items[i];
         const JsonValue* key = r.type == Type::object ? string_member(r, "rule_key") : nullptr;
@@ -156,6 +157,7 @@ void check_versions(const JsonValue& bundle, const Sha256& sha, const std::unord
                 describe(versions));
     // label + NUL + rule_key: a label is digits only, so this names one pair.
     std::unordered_set<std::string> seen;
+    seen.reserve(versions->items.size());
     for (std::size_t i = 0; i < versions->items.size(); ++i) {
         const JsonValue& v = versions->items[i];
         const JsonValue* key = v.type == Type::object ? string_member(v, "rule_key") : nullptr;
