@@ -1,5 +1,5 @@
 -- rulekeeper 0.1: schema, triggers, functions, roles.
--- Names here are the public contract of DESIGN.md "SQL interface".
+-- Names here are the public contract of docs/design/contract.md "SQL interface".
 \echo Use "CREATE EXTENSION rulekeeper" to load this file. \quit
 
 -- The build assembles this script (cmake/assemble_sql.cmake): each
@@ -176,7 +176,7 @@ CREATE INDEX release_log_imported_at_idx ON rulekeeper.release_log (imported_at)
 ------------------------------------------------------------------------------
 
 -- AdHash sum of the entry digests of every version in each of the 4096
--- buckets (DESIGN.md "Checksums"), updated once per transaction at
+-- buckets (docs/design/contract.md "Checksums"), updated once per transaction at
 -- pre-commit, never once per row. Empty buckets have no row.
 CREATE TABLE rulekeeper.checksum_bucket (
   bucket integer PRIMARY KEY CHECK (bucket BETWEEN 0 AND 4095),
@@ -770,7 +770,7 @@ $$;
 
 -- Annotates a planned version with every hotfix made to its rule since the
 -- last release (or, with no release yet, all of them) and their
--- classification (DESIGN.md "Drift").
+-- classification (docs/design/contract.md "Drift").
 CREATE FUNCTION rulekeeper._annotate_hotfixes(p_rule_key text, p_label text) RETURNS jsonb
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
 DECLARE

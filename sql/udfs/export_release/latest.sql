@@ -1,5 +1,5 @@
 -- A bundle of what may leave this site (e1: draft; e2: test_passed), with
--- their rules, checksummed (DESIGN.md "Checksums": bundle_sha256 is the JCS
+-- their rules, checksummed (docs/design/contract.md "Checksums": bundle_sha256 is the JCS
 -- SHA-256 of the bundle without that key).
 CREATE FUNCTION rulekeeper.export_release(rule_keys text[] DEFAULT NULL) RETURNS jsonb
   LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
