@@ -52,14 +52,21 @@ BEGIN
     RAISE EXCEPTION 'rule "%" is in ruleset % here but % in the bundle', bad.rule_key, bad.ours, bad.theirs
       USING ERRCODE = 'unique_violation';
   END IF;
-  SELECT v.rule_key, v.label, h.content_sha256 AS here, v.content_sha256 AS theirs INTO bad
-    FROM jsonb_to_recordset(versions) AS v(rule_key text, label text, content_sha256 text)
-    JOIN rulekeeper.rule_version h ON h.rule_key = v.rule_key AND h.label = v.label
-   WHERE h.content_sha256 <> v.content_sha256 LIMIT 1;
-  IF FOUND THEN
-    RAISE EXCEPTION 'version % of rule "%" exists here with different content (here %, in the bundle %)',
-      bad.label, bad.rule_key, bad.here, bad.theirs
-      USING ERRCODE = 'unique_violation', HINT = 'A label is immutable: the bundle and this site disagree about history.';
+  -- A label is immutable. Every version's rule is among the bundle's rules
+  -- (validate_bundle), so when none of them has a version here yet (a first
+  -- release of these rules) no label can clash and the versions need not be
+  -- read for it.
+  IF EXISTS (SELECT 1 FROM jsonb_to_recordset(rules) AS r(rule_key text)
+              WHERE EXISTS (SELECT 1 FROM rulekeeper.rule_version h WHERE h.rule_key = r.rule_key)) THEN
+    SELECT v.rule_key, v.label, h.content_sha256 AS here, v.content_sha256 AS theirs INTO bad
+      FROM jsonb_to_recordset(versions) AS v(rule_key text, label text, content_sha256 text)
+      JOIN rulekeeper.rule_version h ON h.rule_key = v.rule_key AND h.label = v.label
+     WHERE h.content_sha256 <> v.content_sha256 LIMIT 1;
+    IF FOUND THEN
+      RAISE EXCEPTION 'version % of rule "%" exists here with different content (here %, in the bundle %)',
+        bad.label, bad.rule_key, bad.here, bad.theirs
+        USING ERRCODE = 'unique_violation', HINT = 'A label is immutable: the bundle and this site disagree about history.';
+    END IF;
   END IF;
 
   -- Drift: did anything change since the last release (or differ from what
