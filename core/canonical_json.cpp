@@ -211,6 +211,22 @@ void write_value(std::string& out, const JsonValue& v) {
         return;
     }
     case JsonValue::Type::object: {
+        // Already in strictly increasing UTF-16 order (a JCS text parsed
+        // back, as every bundle is): written as it is, with no key copies.
+        bool sorted = true;
+        for (std::size_t i = 1; i < v.members.size() && sorted; ++i)
+            sorted = utf16_less(v.members[i - 1].first, v.members[i].first);
+        if (sorted) {
+            out += '{';
+            for (std::size_t i = 0; i < v.members.size(); ++i) {
+                if (i) out += ',';
+                write_string(out, v.members[i].first);
+                out += ':';
+                write_value(out, v.members[i].second);
+            }
+            out += '}';
+            return;
+        }
         std::vector<std::u16string> keys;
         keys.reserve(v.members.size());
         for (const auto& m : v.members) keys.push_back(to_utf16(m.first));
