@@ -83,8 +83,9 @@ int64 read_max_seq(const char* site, int32 incarnation) {
     return max;
 }
 
-// Entries queued by append_later(), in TopTransactionContext (gone with the
-// transaction: the callbacks only forget the pointers).
+// Entries queued by append_later(), in a context under TopTransactionContext
+// that each flush empties (gone with the transaction: the callbacks only
+// forget the pointers).
 struct PendingEntry {
     SubTransactionId subxact;
     pg_uuid_t id;
@@ -93,11 +94,13 @@ struct PendingEntry {
     char* label;
     char* payload;
 };
+MemoryContext queue_context = nullptr;
 PendingEntry* pending = nullptr;
 int n_pending = 0;
 int cap_pending = 0;
 
 void forget_pending() {
+    queue_context = nullptr;
     pending = nullptr;
     n_pending = 0;
     cap_pending = 0;
@@ -173,7 +176,9 @@ void register_callbacks() {
 
 void append_later(const char* kind, const char* rule_key, const char* label, const char* payload_json,
                   Datum change_id) {
-    MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+    if (queue_context == nullptr)
+        queue_context = AllocSetContextCreate(TopTransactionContext, "rulekeeper journal queue", ALLOCSET_DEFAULT_SIZES);
+    MemoryContext old = MemoryContextSwitchTo(queue_context);
     if (n_pending == cap_pending) {
         int cap = cap_pending == 0 ? 1024 : cap_pending * 2;
         pending = pending == nullptr ? static_cast<PendingEntry*>(palloc(sizeof(PendingEntry) * cap))
@@ -226,7 +231,13 @@ void flush_pending() {
         appendStringInfoChar(&data, '\n');
     }
     const int n = n_pending;
-    n_pending = 0;  // taken: an error below aborts the (sub)transaction that queued them
+    // Taken (an error below aborts the (sub)transaction that queued them),
+    // and their memory with them: a transaction of many statements does not
+    // keep every statement's entries until it ends.
+    n_pending = 0;
+    cap_pending = 0;
+    pending = nullptr;
+    MemoryContextReset(queue_context);
 
     Oid schema = get_namespace_oid("rulekeeper", false);
     Oid journal_oid = get_relname_relid("journal", schema);
