@@ -1,7 +1,7 @@
-// Release bundles: the strict validator a client runs before sending a bundle
-// (and the fuzzers run on hostile bytes), and sealing with bundle_sha256. The
-// checks and their messages follow import_release in the install script, so a
-// bundle this accepts is one the server's checks accept too.
+// Release bundles: the strict validator, and sealing with bundle_sha256.
+// The one definition of what a valid bundle is: import_release runs it on the
+// server (extension/bundle_text.cpp, rulekeeper._validate_bundle), a client
+// may run it before sending, and the fuzzers run it on hostile bytes.
 #include "rulekeeper/bundle.hpp"
 
 #include "rulekeeper/canonical_json.hpp"
@@ -72,6 +72,30 @@ bool is_lower_hex64(const JsonValue* v) {
     throw Error(ErrorKind::invalid_input, message, std::move(hint));
 }
 
+// A label as messages show it: unquoted when it looks like one (digits and
+// dots, short), as every other message writes labels; anything else quoted
+// and shortened.
+std::string shown_label(std::string_view s) {
+    const bool label_like = !s.empty() && s.size() <= 24 &&
+                            std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || c == '.'; });
+    return label_like ? std::string(s) : quoted(s);
+}
+
+// A short string from the bundle without quotes (for the environment in the
+// wrong-environment message); a long one shortened like quoted().
+std::string unquoted(std::string_view s) {
+    std::string q = quoted(s);
+    return q.substr(1, q.size() - 2);
+}
+
+// The environment a bundle imported at `environment` must come from (empty:
+// none does).
+std::string_view predecessor(std::string_view environment) {
+    if (environment == "e2") return "e1";
+    if (environment == "e3") return "e2";
+    return {};
+}
+
 bool is_planned_label(std::string_view text) {
     try {
         return parse_label(text).hotfix == 0;
@@ -80,7 +104,7 @@ bool is_planned_label(std::string_view text) {
     }
 }
 
-void check_source(const JsonValue& bundle, BundleSummary& summary) {
+void check_source(const JsonValue& bundle, const BundleTarget* target, BundleSummary& summary) {
     const JsonValue* source = member(bundle, "source");
     if (!source || source->type != Type::object)
         invalid("a bundle has an object \"source\" with string \"site\" and \"environment\"; its source is " +
@@ -89,9 +113,17 @@ void check_source(const JsonValue& bundle, BundleSummary& summary) {
     if (!site || site->text.empty())
         invalid("the bundle's source has no site (a non-empty string); it is " + describe(member(*source, "site")));
     const JsonValue* env = string_member(*source, "environment");
-    if (!env || (env->text != "e1" && env->text != "e2"))
+    if (target) {
+        // Where it is imported is known: the message names both ends.
+        if (!env || env->text != predecessor(target->environment))
+            throw Error(ErrorKind::not_supported,
+                        "a bundle from " + (env ? unquoted(env->text) : std::string("(no environment)")) +
+                            " cannot be imported at " + target->environment + " (site " + target->site +
+                            "): releases go e1 -> e2 -> e3, one environment at a time");
+    } else if (!env || (env->text != "e1" && env->text != "e2")) {
         invalid("a bundle comes from environment e1 or e2; its source environment is " +
                 describe(member(*source, "environment")));
+    }
     summary.source_site = site->text;
     summary.source_environment = env->text;
 }
@@ -99,8 +131,10 @@ void check_source(const JsonValue& bundle, BundleSummary& summary) {
 std::unordered_set<std::string> check_rules(const JsonValue& bundle) {
     const JsonValue* rules = member(bundle, "rules");
     if (!rules || rules->type != Type::array)
-        invalid("a bundle has an array \"rules\"; its rules are " + describe(rules));
+        invalid("a bundle has an object \"source\" and arrays \"rules\" and \"versions\"; its rules are " +
+                describe(rules));
     std::unordered_set<std::string> keys;
+    keys.reserve(rules->items.size());
     for (std::size_t i = 0; i < rules->items.size(); ++i) {
         const JsonValue& r = rules->items[i];
         const JsonValue* key = r.type == Type::object ? string_member(r, "rule_key") : nullptr;
@@ -119,9 +153,11 @@ std::unordered_set<std::string> check_rules(const JsonValue& bundle) {
 void check_versions(const JsonValue& bundle, const Sha256& sha, const std::unordered_set<std::string>& rule_keys) {
     const JsonValue* versions = member(bundle, "versions");
     if (!versions || versions->type != Type::array)
-        invalid("a bundle has an array \"versions\"; its versions are " + describe(versions));
+        invalid("a bundle has an object \"source\" and arrays \"rules\" and \"versions\"; its versions are " +
+                describe(versions));
     // label + NUL + rule_key: a label is digits only, so this names one pair.
     std::unordered_set<std::string> seen;
+    seen.reserve(versions->items.size());
     for (std::size_t i = 0; i < versions->items.size(); ++i) {
         const JsonValue& v = versions->items[i];
         const JsonValue* key = v.type == Type::object ? string_member(v, "rule_key") : nullptr;
@@ -129,18 +165,20 @@ void check_versions(const JsonValue& bundle, const Sha256& sha, const std::unord
         const JsonValue* body = v.type == Type::object ? member(v, "body") : nullptr;
         const JsonValue* claimed = v.type == Type::object ? string_member(v, "content_sha256") : nullptr;
         if (!key || !label || !body || body->type != Type::object || !claimed)
-            invalid("version #" + std::to_string(i + 1) +
-                    " of the bundle is not an object with string rule_key, label, content_sha256 and an "
-                    "object body");
-        const std::string which = "version " + quoted(label->text) + " of rule " + quoted(key->text) + " in the bundle";
+            invalid("every bundle version is an object with string rule_key, label, content_sha256 and an "
+                    "object body; version #" +
+                    std::to_string(i + 1) + " is not");
+        const std::string which =
+            "version " + shown_label(label->text) + " of rule " + quoted(key->text) + " in the bundle";
         if (!is_lower_hex64(claimed))
             invalid(which + ": content_sha256 must be 64 lowercase hex digits, not " + quoted(claimed->text));
         // The body was canonicalized with the whole bundle already, so this
         // cannot throw; content_sha256() is used so that the two can never differ.
         const std::string actual = content_sha256(sha, canonicalize(*body));
         if (actual != claimed->text)
-            invalid(which + ": content_sha256 " + claimed->text + " does not match its body (" + actual + ")",
-                    "The bundle was changed after export; export it again.");
+            throw Error(ErrorKind::corrupted,
+                        which + ": content_sha256 " + claimed->text + " does not match its body (" + actual + ")",
+                        "The bundle was changed after export; export it again.");
         if (!is_planned_label(label->text)) invalid(which + " is not a planned version label (N)");
         if (!rule_keys.count(key->text))
             invalid("the bundle carries versions of rule " + quoted(key->text) + " but not the rule itself");
@@ -150,7 +188,7 @@ void check_versions(const JsonValue& bundle, const Sha256& sha, const std::unord
 
 }  // namespace
 
-BundleSummary validate_bundle(std::string_view json_text, const Sha256& sha) {
+BundleSummary validate_bundle(std::string_view json_text, const Sha256& sha, const BundleTarget* target) {
     JsonValue bundle = parse_json(json_text);
     if (bundle.type != Type::object) invalid(std::string("a bundle is a JSON object, not ") + type_phrase(bundle.type));
 
@@ -171,11 +209,12 @@ BundleSummary validate_bundle(std::string_view json_text, const Sha256& sha) {
         invalid("the bundle's bundle_sha256 must be 64 lowercase hex digits, not " + describe(&given));
     const std::string actual = to_hex(sha.digest(canonicalize(bundle)));
     if (actual != given.text)
-        invalid("bundle checksum mismatch: the bundle says " + given.text + ", its content hashes to " + actual,
-                "The bundle was changed after export; export it again.");
+        throw Error(ErrorKind::corrupted,
+                    "bundle checksum mismatch: the bundle says " + given.text + ", its content hashes to " + actual,
+                    "The bundle was changed after export; export it again.");
     summary.bundle_sha256 = given.text;
 
-    check_source(bundle, summary);
+    check_source(bundle, target, summary);
     const std::unordered_set<std::string> rule_keys = check_rules(bundle);
     check_versions(bundle, sha, rule_keys);
     summary.rule_count = member(bundle, "rules")->items.size();

@@ -30,6 +30,19 @@ void write_string(std::string& out, std::string_view s) {
     static const char hex[] = "0123456789abcdef";
     out += '"';
     for (std::size_t i = 0; i < s.size();) {
+        // A run of printable ASCII other than '"' and '\\' is copied as it
+        // is, in one append (most of any document).
+        std::size_t run = i;
+        while (run < s.size()) {
+            unsigned char r = static_cast<unsigned char>(s[run]);
+            if (r < 0x20 || r >= 0x80 || r == '"' || r == '\\') break;
+            ++run;
+        }
+        if (run > i) {
+            out.append(s.data() + i, run - i);
+            i = run;
+            continue;
+        }
         unsigned char c = static_cast<unsigned char>(s[i]);
         if (c >= 0x80) {
             std::size_t start = i;
@@ -198,6 +211,22 @@ void write_value(std::string& out, const JsonValue& v) {
         return;
     }
     case JsonValue::Type::object: {
+        // Already in strictly increasing UTF-16 order (a JCS text parsed
+        // back, as every bundle is): written as it is, with no key copies.
+        bool sorted = true;
+        for (std::size_t i = 1; i < v.members.size() && sorted; ++i)
+            sorted = utf16_less(v.members[i - 1].first, v.members[i].first);
+        if (sorted) {
+            out += '{';
+            for (std::size_t i = 0; i < v.members.size(); ++i) {
+                if (i) out += ',';
+                write_string(out, v.members[i].first);
+                out += ':';
+                write_value(out, v.members[i].second);
+            }
+            out += '}';
+            return;
+        }
         std::vector<std::u16string> keys;
         keys.reserve(v.members.size());
         for (const auto& m : v.members) keys.push_back(to_utf16(m.first));

@@ -1,15 +1,30 @@
-// _check_json_text(text): the strict JSON reader of the core applied to a
-// bundle as the client sent it, before PostgreSQL's jsonb input sees it —
-// jsonb silently keeps the last of duplicate keys and would let a bundle
-// say two things at once. import_release_text() calls it, then
-// import_release(jsonb).
+// Release bundles as they arrive at the server:
+//
+//  - _check_json_text(text): the strict JSON reader of the core applied to a
+//    bundle as the client sent it, before PostgreSQL's jsonb input sees it —
+//    jsonb silently keeps the last of duplicate keys and would let a bundle
+//    say two things at once. import_release_text() calls it, then
+//    import_release(jsonb).
+//  - _validate_bundle(jsonb, environment, site): the core's validate_bundle
+//    (core/bundle.cpp, the fuzzed one) on the bundle's JCS text, so that the
+//    server checks a bundle with exactly the code a client and the fuzzers
+//    run, instead of re-stating the checks in PL/pgSQL. import_release calls
+//    it first; what needs the database (rulesets, existing labels, drift)
+//    stays there.
 #include "guard.hpp"
+#include "jsonb_canonical.hpp"
+#include "pg_sha256.hpp"
+#include "rulekeeper/bundle.hpp"
 #include "rulekeeper/json.hpp"
 
 extern "C" {
 #include "fmgr.h"
 #include "utils/builtins.h"
+#include "utils/jsonb.h"
 }
+
+#include <algorithm>
+#include <cstring>
 
 extern "C" {
 
@@ -24,6 +39,34 @@ PGDLLEXPORT Datum rk_check_json_text(PG_FUNCTION_ARGS) {
         (void)rulekeeper::parse_json(std::string_view(data, len), limits);
     });
     PG_RETURN_VOID();
+}
+
+// Returns the bundle's verified bundle_sha256. Not STRICT: a SQL NULL is
+// refused with the message a JSON null gets.
+PG_FUNCTION_INFO_V1(rk_validate_bundle);
+PGDLLEXPORT Datum rk_validate_bundle(PG_FUNCTION_ARGS) {
+    if (PG_ARGISNULL(0))
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("a bundle is a JSON object, not null")));
+    Jsonb* bundle = PG_GETARG_JSONB_P(0);
+    const char* environment = PG_ARGISNULL(1) ? nullptr : text_to_cstring(PG_GETARG_TEXT_PP(1));
+    const char* site = PG_ARGISNULL(2) ? "(unset)" : text_to_cstring(PG_GETARG_TEXT_PP(2));
+    // The JCS text straight from jsonb's binary form (plain PostgreSQL: an
+    // inexact number or nesting past 256 levels ERRORs here, as in
+    // canonical_json(), while no C++ object is alive).
+    std::size_t length = 0;
+    const char* json = rulekeeper::pg::jsonb_jcs::canonical(bundle, &length);
+    char checksum[65] = {0};
+    rulekeeper::pg::guarded([&] {
+        rulekeeper::BundleTarget target;
+        if (environment != nullptr) {
+            target.environment = environment;
+            target.site = site;
+        }
+        const rulekeeper::BundleSummary summary = rulekeeper::validate_bundle(
+            std::string_view(json, length), rulekeeper::pg::server_sha256(), environment ? &target : nullptr);
+        std::memcpy(checksum, summary.bundle_sha256.data(), std::min<std::size_t>(64, summary.bundle_sha256.size()));
+    });
+    PG_RETURN_TEXT_P(cstring_to_text(checksum));
 }
 
 }  // extern "C"

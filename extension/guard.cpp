@@ -35,6 +35,8 @@ int sqlstate_for(ErrorKind kind) noexcept {
         case ErrorKind::invalid_input: return ERRCODE_INVALID_PARAMETER_VALUE;
         case ErrorKind::inexact_number: return ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE;
         case ErrorKind::not_allowed: return ERRCODE_CHECK_VIOLATION;
+        case ErrorKind::corrupted: return ERRCODE_DATA_CORRUPTED;
+        case ErrorKind::not_supported: return ERRCODE_FEATURE_NOT_SUPPORTED;
         case ErrorKind::internal: return ERRCODE_INTERNAL_ERROR;
     }
     return ERRCODE_INTERNAL_ERROR;

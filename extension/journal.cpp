@@ -8,6 +8,15 @@
 
 extern "C" {
 #include "access/genam.h"
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "commands/copy.h"
+#include "mb/pg_wchar.h"
+#include "nodes/makefuncs.h"
+#include "nodes/value.h"
+#include "parser/parse_node.h"
+#include "parser/parse_relation.h"
+#include "utils/memutils.h"
 #include "access/relscan.h"
 #include "access/skey.h"
 #include "access/stratnum.h"
@@ -74,8 +83,187 @@ int64 read_max_seq(const char* site, int32 incarnation) {
     return max;
 }
 
+// Entries queued by append_later(), in a context under TopTransactionContext
+// that each flush empties (gone with the transaction: the callbacks only
+// forget the pointers).
+struct PendingEntry {
+    SubTransactionId subxact;
+    pg_uuid_t id;
+    char* kind;
+    char* rule_key;
+    char* label;
+    char* payload;
+};
+MemoryContext queue_context = nullptr;
+PendingEntry* pending = nullptr;
+int n_pending = 0;
+int cap_pending = 0;
+
+void forget_pending() {
+    queue_context = nullptr;
+    pending = nullptr;
+    n_pending = 0;
+    cap_pending = 0;
+}
+
+void on_xact(XactEvent event, void*) {
+    switch (event) {
+        case XACT_EVENT_PRE_COMMIT:
+        case XACT_EVENT_PRE_PREPARE:
+            // The statement trigger flushes every queue it fills; anything
+            // left is a bug, and a commit without its journal entries would
+            // be worse than an error.
+            if (n_pending > 0)
+                ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
+                                errmsg("rulekeeper: %d journal entr%s queued but never written", n_pending,
+                                       n_pending == 1 ? "y was" : "ies were")));
+            break;
+        case XACT_EVENT_COMMIT:
+        case XACT_EVENT_ABORT:
+        case XACT_EVENT_PREPARE:
+        case XACT_EVENT_PARALLEL_COMMIT:
+        case XACT_EVENT_PARALLEL_ABORT:
+            forget_pending();
+            break;
+        default:
+            break;
+    }
+}
+
+void on_subxact(SubXactEvent event, SubTransactionId my_subid, SubTransactionId, void*) {
+    // An aborted subtransaction's rows are gone: so are their entries.
+    // Entries of a committed one stay (their subxact ids are above the
+    // parent's, so the parent's abort drops them too).
+    if (event == SUBXACT_EVENT_ABORT_SUB)
+        while (n_pending > 0 && pending[n_pending - 1].subxact >= my_subid) --n_pending;
+}
+
+// COPY's text format for one field: \N for null; backslash, newline,
+// carriage return and tab escaped.
+void append_copy_field(StringInfo buf, const char* s) {
+    if (s == nullptr) {
+        appendStringInfoString(buf, "\\N");
+        return;
+    }
+    for (const char* p = s; *p; ++p) {
+        switch (*p) {
+            case '\\': appendStringInfoString(buf, "\\\\"); break;
+            case '\n': appendStringInfoString(buf, "\\n"); break;
+            case '\r': appendStringInfoString(buf, "\\r"); break;
+            case '\t': appendStringInfoString(buf, "\\t"); break;
+            default: appendStringInfoChar(buf, *p);
+        }
+    }
+}
+
+// The data COPY reads (copy_data_source_cb has no argument for it).
+StringInfo copy_source = nullptr;
+int copy_pos = 0;
+
+int read_copy_source(void* outbuf, int /*minread*/, int maxread) {
+    int n = Min(maxread, copy_source->len - copy_pos);
+    memcpy(outbuf, copy_source->data + copy_pos, n);
+    copy_pos += n;
+    return n;
+}
 
 }  // namespace
+
+void register_callbacks() {
+    RegisterXactCallback(on_xact, nullptr);
+    RegisterSubXactCallback(on_subxact, nullptr);
+}
+
+void append_later(const char* kind, const char* rule_key, const char* label, const char* payload_json,
+                  Datum change_id) {
+    if (queue_context == nullptr)
+        queue_context = AllocSetContextCreate(TopTransactionContext, "rulekeeper journal queue", ALLOCSET_DEFAULT_SIZES);
+    MemoryContext old = MemoryContextSwitchTo(queue_context);
+    if (n_pending == cap_pending) {
+        int cap = cap_pending == 0 ? 1024 : cap_pending * 2;
+        pending = pending == nullptr ? static_cast<PendingEntry*>(palloc(sizeof(PendingEntry) * cap))
+                                     : static_cast<PendingEntry*>(repalloc(pending, sizeof(PendingEntry) * cap));
+        cap_pending = cap;
+    }
+    PendingEntry& e = pending[n_pending];
+    e.subxact = GetCurrentSubTransactionId();
+    std::memcpy(e.id.data, DatumGetUUIDP(change_id)->data, UUID_LEN);
+    e.kind = pstrdup(kind);
+    e.rule_key = rule_key ? pstrdup(rule_key) : nullptr;
+    e.label = label ? pstrdup(label) : nullptr;
+    e.payload = payload_json ? pstrdup(payload_json) : nullptr;
+    ++n_pending;
+    MemoryContextSwitchTo(old);
+}
+
+// One COPY into rulekeeper.journal (multi-row inserts, as pg_restore writes
+// it) instead of one INSERT per entry: the per-statement executor start of
+// an INSERT each was a third of a 100,000-version import (bench/README.md).
+// recorded_lsn is the WAL insert position before the COPY: at or before each
+// entry's own WAL, which is all its readers assume ("a standby whose slot
+// stands before it certainly lacks it"), and giving it keeps COPY from
+// falling back to one row at a time for a volatile default.
+void flush_pending() {
+    if (n_pending == 0) return;
+    const char* site = require_site("journaling a change");
+    require_writable_node("journaling a change");
+    txn::OriginSlot origin = txn::current_origin(site);
+    int64 first = txn::next_origin_seq(origin.site, origin.incarnation, read_max_seq);
+
+    XLogRecPtr lsn = GetXLogInsertRecPtr();
+    char lsn_text[32];
+    snprintf(lsn_text, sizeof lsn_text, "%X/%X", static_cast<uint32>(lsn >> 32), static_cast<uint32>(lsn));
+    char incarnation_text[16];
+    snprintf(incarnation_text, sizeof incarnation_text, "%d", origin.incarnation);
+    StringInfoData data;
+    initStringInfo(&data);
+    for (int i = 0; i < n_pending; ++i) {
+        const PendingEntry& e = pending[i];
+        char seq_text[24];
+        snprintf(seq_text, sizeof seq_text, INT64_FORMAT, first + i);
+        const char* fields[9] = {DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(&e.id))),
+                                 origin.site, incarnation_text, seq_text, e.kind, e.rule_key, e.label,
+                                 e.payload ? e.payload : "{}", lsn_text};
+        for (int f = 0; f < 9; ++f) {
+            if (f > 0) appendStringInfoChar(&data, '\t');
+            append_copy_field(&data, fields[f]);
+        }
+        appendStringInfoChar(&data, '\n');
+    }
+    const int n = n_pending;
+    // Taken (an error below aborts the (sub)transaction that queued them),
+    // and their memory with them: a transaction of many statements does not
+    // keep every statement's entries until it ends.
+    n_pending = 0;
+    cap_pending = 0;
+    pending = nullptr;
+    MemoryContextReset(queue_context);
+
+    Oid schema = get_namespace_oid("rulekeeper", false);
+    Oid journal_oid = get_relname_relid("journal", schema);
+    if (!OidIsValid(journal_oid)) elog(ERROR, "rulekeeper: rulekeeper.journal is missing");
+    Relation rel = table_open(journal_oid, RowExclusiveLock);
+    ParseState* pstate = make_parsestate(nullptr);
+    (void)addRangeTableEntryForRelation(pstate, rel, RowExclusiveLock, nullptr, false, false);
+    List* columns = NIL;
+    static const char* const names[] = {"change_id", "origin_site", "origin_incarnation", "origin_seq", "kind",
+                                        "rule_key",  "label",       "payload",            "recorded_lsn"};
+    for (const char* c : names) columns = lappend(columns, makeString(pstrdup(c)));
+    // The text is in the database's encoding, not the client's.
+    List* options = list_make1(
+        makeDefElem(pstrdup("encoding"), reinterpret_cast<Node*>(makeString(pstrdup(GetDatabaseEncodingName()))), -1));
+    copy_source = &data;
+    copy_pos = 0;
+    CopyFromState cstate = BeginCopyFrom(pstate, rel, nullptr, nullptr, false, read_copy_source, columns, options);
+    uint64 written = CopyFrom(cstate);
+    EndCopyFrom(cstate);
+    copy_source = nullptr;
+    free_parsestate(pstate);
+    table_close(rel, NoLock);
+    if (written != static_cast<uint64>(n))
+        elog(ERROR, "rulekeeper: journal COPY wrote " UINT64_FORMAT " of %d entries", written, n);
+    txn::origin_seq_used(first + n - 1);
+}
 
 Datum new_change_id() {
     pg_uuid_t* id = static_cast<pg_uuid_t*>(palloc(sizeof(pg_uuid_t)));

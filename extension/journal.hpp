@@ -16,6 +16,22 @@ namespace rulekeeper::pg::journal {
 Datum append(const char* kind, const char* rule_key, const char* label, const char* payload_json,
              Datum change_id = (Datum)0);
 
+// Queues an entry for this statement's flush_pending() instead of inserting
+// it now: the rule_version AFTER INSERT row trigger (one entry per version)
+// queues, its AFTER INSERT statement trigger flushes — one COPY of all the
+// statement's entries instead of one INSERT each. change_id is required
+// (the row already carries it). Entries queued in a subtransaction that
+// aborts are dropped with it; an entry still queued at commit is an ERROR
+// (never silently lost).
+void append_later(const char* kind, const char* rule_key, const char* label, const char* payload_json,
+                  Datum change_id);
+
+// Writes every queued entry, in queue order, with consecutive origin_seq.
+void flush_pending();
+
+// Transaction callbacks of the queue (called from _PG_init).
+void register_callbacks();
+
 // A fresh random (version 4) uuid, palloc'd, for a row whose journal entry
 // is appended later in the same statement (see triggers.cpp).
 Datum new_change_id();

@@ -5,14 +5,16 @@
 //                 arrival qualification and a fresh change_id; a row that
 //                 arrives with a change_id (pg_restore, reconcile) has it
 //                 checked against the journal instead;
-//  AFTER INSERT   appends the journal entry of a new row (only rows that
+//  AFTER INSERT   queues the journal entry of a new row (only rows that
 //                 really landed fire it: not one skipped by ON CONFLICT DO
-//                 NOTHING) and adds the entry digest to its bucket's delta.
+//                 NOTHING) and adds the entry digest to its bucket's delta;
+//  AFTER INSERT   (for each statement) writes the statement's queued
+//                 entries in one COPY.
 //
 // The change_id foreign key is DEFERRABLE INITIALLY DEFERRED because the row
 // exists (in the statement) a moment before its journal entry does.
 //
-// The other tables' triggers are PL/pgSQL in sql/rulekeeper--0.1.sql: they
+// The other tables' triggers are PL/pgSQL in sql/ (sql/udfs/_journal_row): they
 // are not on a per-version hot path.
 #include "content.hpp"
 #include "journal.hpp"
@@ -260,12 +262,21 @@ PGDLLEXPORT Datum rk_rule_version_after_insert(PG_FUNCTION_ARGS) {
         char* qualification = text_column(tuple, desc, c.qualification);
         char* origin = text_column(tuple, desc, c.origin);
         char* parent = text_column(tuple, desc, c.parent_label);
-        rulekeeper::pg::journal::append("version", rule_key, label,
-                                        version_payload(content, qualification, origin, parent), change_id);
+        rulekeeper::pg::journal::append_later("version", rule_key, label,
+                                              version_payload(content, qualification, origin, parent), change_id);
     }
     uint8 digest[32];
     rulekeeper::pg::content::entry_digest(rule_key, label, content, digest);
     rulekeeper::pg::txn::add_bucket_delta(bucket, digest, false);
+    return PointerGetDatum(nullptr);
+}
+
+// AFTER INSERT FOR EACH STATEMENT: writes the journal entries the row
+// trigger queued, in one COPY (journal.hpp, append_later).
+PG_FUNCTION_INFO_V1(rk_rule_version_journal_flush);
+PGDLLEXPORT Datum rk_rule_version_journal_flush(PG_FUNCTION_ARGS) {
+    require_trigger(fcinfo, "rk_rule_version_journal_flush", false, false);
+    rulekeeper::pg::journal::flush_pending();
     return PointerGetDatum(nullptr);
 }
 

@@ -1,6 +1,12 @@
 -- rulekeeper 0.1: schema, triggers, functions, roles.
--- Names here are the public contract of DESIGN.md "SQL interface".
+-- Names here are the public contract of docs/design/contract.md "SQL interface".
 \echo Use "CREATE EXTENSION rulekeeper" to load this file. \quit
+
+-- The build assembles this script (cmake/assemble_sql.cmake): each
+-- `#include "udfs/<function>/<version>.sql"` line is replaced by that file.
+-- A function's versions live in sql/udfs/<function>/ with latest.sql the
+-- newest, so that an upgrade script includes the new version of exactly the
+-- functions it changes (sql/udfs/README.md).
 
 -- Roles are cluster-wide: create them only if missing, so that a second
 -- database (or a pg_restore into a new one) can install the extension.
@@ -170,7 +176,7 @@ CREATE INDEX release_log_imported_at_idx ON rulekeeper.release_log (imported_at)
 ------------------------------------------------------------------------------
 
 -- AdHash sum of the entry digests of every version in each of the 4096
--- buckets (DESIGN.md "Checksums"), updated once per transaction at
+-- buckets (docs/design/contract.md "Checksums"), updated once per transaction at
 -- pre-commit, never once per row. Empty buckets have no row.
 CREATE TABLE rulekeeper.checksum_bucket (
   bucket integer PRIMARY KEY CHECK (bucket BETWEEN 0 AND 4095),
@@ -268,11 +274,17 @@ CREATE FUNCTION rulekeeper._rule_version_before_insert() RETURNS trigger
   LANGUAGE c AS 'MODULE_PATHNAME', 'rk_rule_version_before_insert';
 CREATE FUNCTION rulekeeper._rule_version_after_insert() RETURNS trigger
   LANGUAGE c AS 'MODULE_PATHNAME', 'rk_rule_version_after_insert';
+CREATE FUNCTION rulekeeper._rule_version_journal_flush() RETURNS trigger
+  LANGUAGE c AS 'MODULE_PATHNAME', 'rk_rule_version_journal_flush';
 
 CREATE TRIGGER rule_version_before_insert BEFORE INSERT ON rulekeeper.rule_version
   FOR EACH ROW EXECUTE FUNCTION rulekeeper._rule_version_before_insert();
 CREATE TRIGGER rule_version_after_insert AFTER INSERT ON rulekeeper.rule_version
   FOR EACH ROW EXECUTE FUNCTION rulekeeper._rule_version_after_insert();
+-- The row trigger queues each new version's journal entry; this writes the
+-- statement's entries in one COPY (extension/journal.hpp).
+CREATE TRIGGER rule_version_journal_flush AFTER INSERT ON rulekeeper.rule_version
+  FOR EACH STATEMENT EXECUTE FUNCTION rulekeeper._rule_version_journal_flush();
 
 -- Bodies and checksums never change: an edit is a new version. Only the
 -- qualification (through the transition table) and annotations may change.
@@ -335,38 +347,13 @@ $$;
 CREATE TRIGGER rule_version_after_update AFTER UPDATE ON rulekeeper.rule_version
   FOR EACH ROW EXECUTE FUNCTION rulekeeper._rule_version_after_update();
 
--- Journaling for the low-volume tables: journal a row that arrives without a
--- change_id; check one that arrives with it (pg_restore, reconcile).
-CREATE FUNCTION rulekeeper._journal_rule() RETURNS trigger
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
-BEGIN
-  IF NEW.change_id IS NULL THEN
-    NEW.change_id := rulekeeper._journal('rule', NEW.rule_key, NULL,
-                       pg_catalog.jsonb_build_object('ruleset', NEW.ruleset, 'description', NEW.description));
-  ELSE
-    PERFORM rulekeeper._journal_check(NEW.change_id, 'rule', NEW.rule_key, NULL);
-  END IF;
-  RETURN NEW;
-END
-$$;
-CREATE TRIGGER rule_journal BEFORE INSERT ON rulekeeper.rule
-  FOR EACH ROW EXECUTE FUNCTION rulekeeper._journal_rule();
 
-CREATE FUNCTION rulekeeper._journal_qualification() RETURNS trigger
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
-BEGIN
-  IF NEW.change_id IS NULL THEN
-    NEW.change_id := rulekeeper._journal('qualification', NEW.rule_key, NEW.label,
-                       pg_catalog.jsonb_build_object('from', NEW.from_qualification, 'to', NEW.to_qualification,
-                                                     'reason', NEW.reason));
-  ELSE
-    PERFORM rulekeeper._journal_check(NEW.change_id, 'qualification', NEW.rule_key, NEW.label);
-  END IF;
-  RETURN NEW;
-END
-$$;
+#include "udfs/_journal_row/0.1.sql"
+CREATE TRIGGER rule_journal BEFORE INSERT ON rulekeeper.rule
+  FOR EACH ROW EXECUTE FUNCTION rulekeeper._journal_row('rule', 'rule_key', '', 'ruleset', 'description');
 CREATE TRIGGER qualification_history_journal BEFORE INSERT ON rulekeeper.qualification_history
-  FOR EACH ROW EXECUTE FUNCTION rulekeeper._journal_qualification();
+  FOR EACH ROW EXECUTE FUNCTION rulekeeper._journal_row('qualification', 'rule_key', 'label',
+    'from=from_qualification', 'to=to_qualification', 'reason');
 
 -- An activation change (by activate(), pin(), ..., or a direct write by an
 -- admin) gets the transaction's epoch, a journal entry and a history row. The
@@ -410,22 +397,9 @@ $$;
 CREATE TRIGGER activation_journal BEFORE INSERT OR UPDATE OR DELETE ON rulekeeper.activation
   FOR EACH ROW EXECUTE FUNCTION rulekeeper._journal_activation();
 
-CREATE FUNCTION rulekeeper._journal_release() RETURNS trigger
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
-BEGIN
-  IF NEW.change_id IS NULL THEN
-    NEW.change_id := rulekeeper._journal('release', NULL, NULL,
-      jsonb_build_object('release_id', NEW.release_id, 'source_site', NEW.source_site,
-                         'bundle_sha256', NEW.bundle_sha256, 'pre_checksum', NEW.pre_checksum,
-                         'post_checksum', NEW.post_checksum, 'drift', NEW.drift, 'imported', NEW.imported));
-  ELSE
-    PERFORM rulekeeper._journal_check(NEW.change_id, 'release', NULL, NULL);
-  END IF;
-  RETURN NEW;
-END
-$$;
 CREATE TRIGGER release_log_journal BEFORE INSERT ON rulekeeper.release_log
-  FOR EACH ROW EXECUTE FUNCTION rulekeeper._journal_release();
+  FOR EACH ROW EXECUTE FUNCTION rulekeeper._journal_row('release', '', '', 'release_id', 'source_site',
+    'bundle_sha256', 'pre_checksum', 'post_checksum', 'drift', 'imported');
 
 -- Append-only and never-deleted tables.
 CREATE FUNCTION rulekeeper._refuse_change() RETURNS trigger
@@ -675,272 +649,23 @@ $$;
 -- Releases: bundles carry versions one environment forward (e1 -> e2 -> e3)
 ------------------------------------------------------------------------------
 
+-- Strict JSON text (duplicate keys, invalid UTF-8, nesting past 256).
+CREATE FUNCTION rulekeeper._check_json_text(doc text) RETURNS void
+  LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'rk_check_json_text';
+-- The core's validate_bundle on a bundle arriving at `environment` (site
+-- `site`): raises the first problem, returns the verified bundle_sha256.
+CREATE FUNCTION rulekeeper._validate_bundle(bundle jsonb, environment text, site text) RETURNS text
+  LANGUAGE c AS 'MODULE_PATHNAME', 'rk_validate_bundle';
+
 -- The JCS SHA-256 of a JSON value: how bundles are checksummed.
 CREATE FUNCTION rulekeeper._jcs_sha256(doc jsonb) RETURNS text
   LANGUAGE sql IMMUTABLE STRICT SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
   SELECT encode(sha256(convert_to(rulekeeper.canonical_json(doc), 'UTF8')), 'hex')
 $$;
 
--- A bundle of what may leave this site (e1: draft; e2: test_passed), with
--- their rules, checksummed (DESIGN.md "Checksums": bundle_sha256 is the JCS
--- SHA-256 of the bundle without that key).
-CREATE FUNCTION rulekeeper.export_release(rule_keys text[] DEFAULT NULL) RETURNS jsonb
-  LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
-DECLARE
-  site text := NULLIF(current_setting('rulekeeper.site', true), '');
-  env text := NULLIF(current_setting('rulekeeper.environment', true), '');
-  leaving text;
-  unknown text[];
-  bundle jsonb;
-BEGIN
-  IF site IS NULL OR env IS NULL THEN
-    RAISE EXCEPTION 'rulekeeper.site and rulekeeper.environment must be set on this node; export_release needs them'
-      USING ERRCODE = 'object_not_in_prerequisite_state';
-  END IF;
-  leaving := CASE env WHEN 'e1' THEN 'draft' WHEN 'e2' THEN 'test_passed' END;
-  IF leaving IS NULL THEN
-    RAISE EXCEPTION 'export_release runs at e1 or e2; this is site % in environment %', site, env
-      USING ERRCODE = 'feature_not_supported', HINT = 'E3 is the end of the pipeline.';
-  END IF;
-  SELECT array_agg(k ORDER BY k) INTO unknown FROM unnest(rule_keys) k
-   WHERE NOT EXISTS (SELECT 1 FROM rulekeeper.rule r WHERE r.rule_key = k);
-  IF unknown IS NOT NULL THEN
-    RAISE EXCEPTION 'unknown rule(s) %', array_to_string(unknown, ', ') USING ERRCODE = 'no_data_found';
-  END IF;
-  WITH leaving_versions AS (
-    SELECT v.* FROM rulekeeper.rule_version v
-     WHERE v.qualification = leaving AND (rule_keys IS NULL OR v.rule_key = ANY (rule_keys))
-  )
-  SELECT jsonb_build_object(
-    'format', 'rulekeeper-bundle/1',
-    'source', jsonb_build_object('site', site, 'environment', env),
-    'rules', COALESCE((SELECT jsonb_agg(jsonb_build_object('rule_key', r.rule_key, 'ruleset', r.ruleset,
-                                                           'description', r.description) ORDER BY r.rule_key)
-                         FROM rulekeeper.rule r
-                        WHERE r.rule_key IN (SELECT lv.rule_key FROM leaving_versions lv)), '[]'::jsonb),
-    'versions', COALESCE((SELECT jsonb_agg(jsonb_build_object('rule_key', lv.rule_key, 'label', lv.label,
-                                                              'body', lv.body, 'content_sha256', lv.content_sha256)
-                                           ORDER BY lv.rule_key, lv.version, lv.hotfix)
-                            FROM leaving_versions lv), '[]'::jsonb))
-    INTO bundle;
-  RETURN bundle || jsonb_build_object('bundle_sha256', rulekeeper._jcs_sha256(bundle));
-END
-$$;
+#include "udfs/export_release/0.1.sql"
 
--- Verifies a bundle (its checksum, then every version's, then that it comes
--- from the environment just before this one), detects drift since the last
--- release, and inserts what is new in arrival state (e2: in_test, e3:
--- awaiting_sl) — atomically, idempotently.
-CREATE FUNCTION rulekeeper.import_release(bundle jsonb, expected_checksum text DEFAULT NULL) RETURNS jsonb
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
-DECLARE
-  site text := NULLIF(current_setting('rulekeeper.site', true), '');
-  env text := NULLIF(current_setting('rulekeeper.environment', true), '');
-  from_env text;
-  given text;
-  bad record;
-  total integer;
-  n_imported integer;
-  pre text;
-  post text;
-  last_release rulekeeper.release_log;
-  is_drift boolean := false;
-  drifted text[] := '{}';
-  unexplained integer[] := '{}';
-  annotated jsonb := '[]';
-  rid uuid;
-BEGIN
-  PERFORM rulekeeper._require_site('import_release');
-  IF env IS NULL OR env NOT IN ('e2', 'e3') THEN
-    RAISE EXCEPTION 'import_release runs at e2 or e3; this is site % in environment %', site, COALESCE(env, '(unset)')
-      USING ERRCODE = 'feature_not_supported';
-  END IF;
-  IF bundle IS NULL OR jsonb_typeof(bundle) <> 'object' THEN
-    RAISE EXCEPTION 'a bundle is a JSON object, not %', COALESCE(jsonb_typeof(bundle), 'null')
-      USING ERRCODE = 'invalid_parameter_value';
-  END IF;
-  IF bundle ->> 'format' IS DISTINCT FROM 'rulekeeper-bundle/1' THEN
-    RAISE EXCEPTION 'unsupported bundle format %; this rulekeeper reads rulekeeper-bundle/1',
-      COALESCE(bundle -> 'format', 'null'::jsonb)::text USING ERRCODE = 'invalid_parameter_value';
-  END IF;
-  given := bundle ->> 'bundle_sha256';
-  IF given IS NULL THEN
-    RAISE EXCEPTION 'the bundle has no bundle_sha256' USING ERRCODE = 'invalid_parameter_value';
-  END IF;
-  IF rulekeeper._jcs_sha256(bundle - 'bundle_sha256') <> given THEN
-    RAISE EXCEPTION 'bundle checksum mismatch: the bundle says %, its content hashes to %', given,
-      rulekeeper._jcs_sha256(bundle - 'bundle_sha256')
-      USING ERRCODE = 'data_corrupted', HINT = 'The bundle was changed after export; export it again.';
-  END IF;
-  IF jsonb_typeof(bundle -> 'source') IS DISTINCT FROM 'object'
-     OR jsonb_typeof(bundle -> 'rules') IS DISTINCT FROM 'array'
-     OR jsonb_typeof(bundle -> 'versions') IS DISTINCT FROM 'array' THEN
-    RAISE EXCEPTION 'a bundle has an object "source" and arrays "rules" and "versions"'
-      USING ERRCODE = 'invalid_parameter_value';
-  END IF;
-  IF EXISTS (SELECT 1 FROM jsonb_array_elements(bundle -> 'versions') e
-              WHERE jsonb_typeof(e) <> 'object' OR jsonb_typeof(e -> 'rule_key') IS DISTINCT FROM 'string'
-                 OR jsonb_typeof(e -> 'label') IS DISTINCT FROM 'string'
-                 OR jsonb_typeof(e -> 'content_sha256') IS DISTINCT FROM 'string'
-                 OR jsonb_typeof(e -> 'body') IS DISTINCT FROM 'object') THEN
-    RAISE EXCEPTION 'every bundle version is an object with string rule_key, label, content_sha256 and an object body'
-      USING ERRCODE = 'invalid_parameter_value';
-  END IF;
-  -- Every version's checksum, recomputed from its body.
-  SELECT v.rule_key, v.label, v.content_sha256 AS claimed, rulekeeper.content_sha256(v.body) AS actual INTO bad
-    FROM jsonb_to_recordset(bundle -> 'versions') AS v(rule_key text, label text, body jsonb, content_sha256 text)
-   WHERE rulekeeper.content_sha256(v.body) <> v.content_sha256 LIMIT 1;
-  IF FOUND THEN
-    RAISE EXCEPTION 'version % of rule "%" in the bundle: content_sha256 % does not match its body (%)',
-      bad.label, bad.rule_key, bad.claimed, bad.actual USING ERRCODE = 'data_corrupted';
-  END IF;
-  from_env := CASE env WHEN 'e2' THEN 'e1' WHEN 'e3' THEN 'e2' END;
-  IF bundle -> 'source' ->> 'environment' IS DISTINCT FROM from_env THEN
-    RAISE EXCEPTION 'a bundle from % cannot be imported at % (site %): releases go e1 -> e2 -> e3, one environment at a time',
-      COALESCE(bundle -> 'source' ->> 'environment', '(no environment)'), env, site
-      USING ERRCODE = 'feature_not_supported';
-  END IF;
-  PERFORM rulekeeper._require_environment(env, 'import_release');
-  SELECT v.rule_key, v.label INTO bad FROM jsonb_to_recordset(bundle -> 'versions') AS v(rule_key text, label text)
-   WHERE v.label !~ '^[1-9][0-9]{0,8}$' LIMIT 1;
-  IF FOUND THEN
-    RAISE EXCEPTION 'version % of rule "%" in the bundle is not a planned version label (N)', bad.label, bad.rule_key
-      USING ERRCODE = 'invalid_parameter_value';
-  END IF;
-  SELECT v.rule_key INTO bad FROM jsonb_to_recordset(bundle -> 'versions') AS v(rule_key text)
-   WHERE NOT EXISTS (SELECT 1 FROM jsonb_to_recordset(bundle -> 'rules') AS r(rule_key text) WHERE r.rule_key = v.rule_key)
-     AND NOT EXISTS (SELECT 1 FROM rulekeeper.rule r WHERE r.rule_key = v.rule_key) LIMIT 1;
-  IF FOUND THEN
-    RAISE EXCEPTION 'the bundle carries versions of rule "%" but not the rule itself', bad.rule_key
-      USING ERRCODE = 'invalid_parameter_value';
-  END IF;
-
-  -- Under the site lock from here: nothing changes between the drift check
-  -- and the insert.
-  PERFORM rulekeeper._lock_site();
-  SELECT r.rule_key, r.ruleset AS theirs, h.ruleset AS ours INTO bad
-    FROM jsonb_to_recordset(bundle -> 'rules') AS r(rule_key text, ruleset text)
-    JOIN rulekeeper.rule h ON h.rule_key = r.rule_key WHERE h.ruleset IS DISTINCT FROM r.ruleset LIMIT 1;
-  IF FOUND THEN
-    RAISE EXCEPTION 'rule "%" is in ruleset % here but % in the bundle', bad.rule_key, bad.ours, bad.theirs
-      USING ERRCODE = 'unique_violation';
-  END IF;
-  SELECT v.rule_key, v.label, h.content_sha256 AS here, v.content_sha256 AS theirs INTO bad
-    FROM jsonb_to_recordset(bundle -> 'versions') AS v(rule_key text, label text, content_sha256 text)
-    JOIN rulekeeper.rule_version h ON h.rule_key = v.rule_key AND h.label = v.label
-   WHERE h.content_sha256 <> v.content_sha256 LIMIT 1;
-  IF FOUND THEN
-    RAISE EXCEPTION 'version % of rule "%" exists here with different content (here %, in the bundle %)',
-      bad.label, bad.rule_key, bad.here, bad.theirs
-      USING ERRCODE = 'unique_violation', HINT = 'A label is immutable: the bundle and this site disagree about history.';
-  END IF;
-
-  -- Drift: did anything change since the last release (or differ from what
-  -- the caller expected)?
-  pre := rulekeeper.snapshot_checksum('all');
-  SELECT * INTO last_release FROM rulekeeper.release_log ORDER BY imported_at DESC, release_id DESC LIMIT 1;
-  IF last_release.release_id IS NOT NULL AND last_release.post_checksum <> pre THEN
-    is_drift := true;
-  END IF;
-  IF expected_checksum IS NOT NULL AND expected_checksum <> pre THEN
-    is_drift := true;
-  END IF;
-  IF is_drift AND last_release.release_id IS NOT NULL THEN
-    -- Buckets that differ from the last release's, then the rules in them
-    -- that changed since (a bucket with no such rule changed behind the
-    -- triggers' back: all its rules are suspect).
-    WITH now_sums AS (SELECT b.bucket, b.sum FROM rulekeeper.checksum_buckets('all') b),
-         then_sums AS (SELECT key::integer AS bucket, value AS sum FROM jsonb_each_text(last_release.bucket_sums)),
-         differing AS (
-           SELECT COALESCE(n.bucket, t.bucket) AS bucket FROM now_sums n FULL JOIN then_sums t USING (bucket)
-            WHERE n.sum IS DISTINCT FROM t.sum),
-         changed AS (
-           SELECT DISTINCT v.bucket, v.rule_key FROM rulekeeper.rule_version v
-            WHERE v.bucket IN (SELECT bucket FROM differing) AND v.created_at > last_release.imported_at)
-    SELECT COALESCE(array_agg(DISTINCT rk ORDER BY rk), '{}'),
-           COALESCE((SELECT array_agg(d.bucket ORDER BY d.bucket) FROM differing d
-                      WHERE NOT EXISTS (SELECT 1 FROM changed c WHERE c.bucket = d.bucket)), '{}')
-      INTO drifted, unexplained
-      FROM (SELECT c.rule_key AS rk FROM changed c
-            UNION
-            SELECT v.rule_key FROM rulekeeper.rule_version v
-             WHERE v.bucket IN (SELECT d.bucket FROM differing d
-                                 WHERE NOT EXISTS (SELECT 1 FROM changed c WHERE c.bucket = d.bucket))) x;
-  END IF;
-
-  INSERT INTO rulekeeper.rule (rule_key, ruleset, description)
-  SELECT r.rule_key, r.ruleset, COALESCE(r.description, '')
-    FROM jsonb_to_recordset(bundle -> 'rules') AS r(rule_key text, ruleset text, description text)
-   WHERE NOT EXISTS (SELECT 1 FROM rulekeeper.rule h WHERE h.rule_key = r.rule_key);
-
-  total := jsonb_array_length(bundle -> 'versions');
-  -- A planned version of a drifted rule is annotated with each hotfix made to
-  -- that rule since the last release (classified once the hotfix work lands:
-  -- until then 'unknown').
-  INSERT INTO rulekeeper.rule_version (rule_key, version, hotfix, body, content_sha256, origin, origin_site, annotations)
-  SELECT v.rule_key, v.label::integer, 0, v.body, v.content_sha256, 'released', bundle -> 'source' ->> 'site',
-         '{}'::jsonb
-    FROM jsonb_to_recordset(bundle -> 'versions') AS v(rule_key text, label text, body jsonb, content_sha256 text)
-   WHERE NOT EXISTS (SELECT 1 FROM rulekeeper.rule_version h WHERE h.rule_key = v.rule_key AND h.label = v.label)
-   ORDER BY v.rule_key, v.label::integer;
-  GET DIAGNOSTICS n_imported = ROW_COUNT;
-  -- Every planned version of a drifted rule is annotated with each hotfix
-  -- since the last release and its classification; a drifted rule without a
-  -- recorded hotfix (an edit that went around the rules) is 'unknown'.
-  UPDATE rulekeeper.rule_version v
-     SET annotations = v.annotations || COALESCE(
-           (SELECT jsonb_build_object('hotfixes', x.each, 'hotfix_included', rulekeeper._combine(x.classes),
-                                      'needs_manual_verification', rulekeeper._combine(x.classes) <> 'included')
-              FROM (SELECT jsonb_agg(jsonb_build_object('hotfix_id', h.hotfix_id, 'label', h.label,
-                                                        'base_label', h.base_label,
-                                                        'classification', rulekeeper._classify(h.diff, v.body))
-                                     ORDER BY h.created_at) AS each,
-                           array_agg(rulekeeper._classify(h.diff, v.body)) AS classes
-                      FROM rulekeeper.hotfix h
-                     WHERE h.rule_key = v.rule_key
-                       AND (last_release.imported_at IS NULL OR h.created_at > last_release.imported_at)) x
-             WHERE x.each IS NOT NULL),
-           jsonb_build_object('hotfixes', '[]'::jsonb, 'hotfix_included', 'unknown', 'needs_manual_verification', true))
-   WHERE v.rule_key = ANY (drifted)
-     AND (v.rule_key, v.label) IN (SELECT x.rule_key, x.label
-                                     FROM jsonb_to_recordset(bundle -> 'versions') AS x(rule_key text, label text))
-     AND v.created_at = now();
-
-  SELECT COALESCE(jsonb_agg(jsonb_build_object('rule_key', v.rule_key, 'label', v.label,
-                                               'annotations', v.annotations) ORDER BY v.rule_key, v.version), '[]')
-    INTO annotated
-    FROM rulekeeper.rule_version v
-   WHERE v.rule_key = ANY (drifted) AND v.annotations <> '{}'::jsonb
-     AND (v.rule_key, v.label) IN (SELECT x.rule_key, x.label
-                                     FROM jsonb_to_recordset(bundle -> 'versions') AS x(rule_key text, label text));
-
-  IF n_imported = 0 THEN
-    RETURN jsonb_build_object('release_id', NULL, 'already_imported', true, 'drift', is_drift,
-                              'drifted_rules', to_jsonb(drifted), 'pre_checksum', pre, 'post_checksum', pre,
-                              'algorithm', rulekeeper.checksum_algorithm(), 'imported', 0, 'skipped', total,
-                              'annotated', '[]'::jsonb, 'source', bundle -> 'source',
-                              'bundle_sha256', given);
-  END IF;
-
-  post := rulekeeper.snapshot_checksum('all');
-  INSERT INTO rulekeeper.release_log (source_site, source_environment, bundle_sha256, algorithm, pre_checksum,
-                                      post_checksum, expected_checksum, bucket_sums, drift, drifted_rules,
-                                      imported, skipped)
-  VALUES (COALESCE(bundle -> 'source' ->> 'site', '(unknown)'), from_env, given, rulekeeper.checksum_algorithm(),
-          pre, post, expected_checksum,
-          (SELECT COALESCE(jsonb_object_agg(b.bucket::text, b.sum), '{}'::jsonb) FROM rulekeeper.checksum_buckets('all') b),
-          is_drift, drifted, n_imported, total - n_imported)
-  RETURNING release_id INTO rid;
-
-  RETURN jsonb_build_object('release_id', rid, 'already_imported', false, 'drift', is_drift,
-                            'drifted_rules', to_jsonb(drifted), 'unexplained_buckets', to_jsonb(unexplained),
-                            'pre_checksum', pre, 'post_checksum', post, 'expected_checksum', expected_checksum,
-                            'last_release_checksum', last_release.post_checksum,
-                            'algorithm', rulekeeper.checksum_algorithm(), 'imported', n_imported,
-                            'skipped', total - n_imported, 'annotated', annotated, 'source', bundle -> 'source',
-                            'bundle_sha256', given);
-END
-$$;
+#include "udfs/import_release/0.1.sql"
 
 ------------------------------------------------------------------------------
 -- Hotfixes: restricted, direct edits at the E3 primary
@@ -1013,21 +738,9 @@ CREATE TABLE rulekeeper.hotfix (
 CREATE INDEX hotfix_rule_idx ON rulekeeper.hotfix (rule_key, created_at);
 SELECT pg_catalog.pg_extension_config_dump('rulekeeper.hotfix', '');
 
-CREATE FUNCTION rulekeeper._journal_hotfix() RETURNS trigger
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
-BEGIN
-  IF NEW.change_id IS NULL THEN
-    NEW.change_id := rulekeeper._journal('hotfix', NEW.rule_key, NEW.label,
-      jsonb_build_object('hotfix_id', NEW.hotfix_id, 'base_label', NEW.base_label, 'site', NEW.site,
-                         'diff', NEW.diff, 'reason', NEW.reason));
-  ELSE
-    PERFORM rulekeeper._journal_check(NEW.change_id, 'hotfix', NEW.rule_key, NEW.label);
-  END IF;
-  RETURN NEW;
-END
-$$;
 CREATE TRIGGER hotfix_journal BEFORE INSERT ON rulekeeper.hotfix
-  FOR EACH ROW EXECUTE FUNCTION rulekeeper._journal_hotfix();
+  FOR EACH ROW EXECUTE FUNCTION rulekeeper._journal_row('hotfix', 'rule_key', 'label', 'hotfix_id', 'base_label',
+    'site', 'diff', 'reason');
 CREATE TRIGGER hotfix_append_only BEFORE UPDATE OR DELETE ON rulekeeper.hotfix
   FOR EACH ROW EXECUTE FUNCTION rulekeeper._refuse_change('hotfixes are never changed or deleted');
 
@@ -1053,93 +766,11 @@ BEGIN
 END
 $$;
 
--- A hotfix: the next N.k label on top of the version prod serves, born
--- 'hotfix', activated in prod (a pin moves with it) and in SL where SL serves
--- the same parent — one transaction, one epoch. Only paths the ruleset's
--- policy allows may change; a reason is mandatory.
-CREATE FUNCTION rulekeeper.hotfix(rule_key text, body jsonb, reason text) RETURNS jsonb
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
-#variable_conflict use_variable
-DECLARE
-  site text := current_setting('rulekeeper.site', true);
-  r rulekeeper.rule;
-  prod rulekeeper.activation;
-  sl rulekeeper.activation;
-  parent rulekeeper.rule_version;
-  allowed text[];
-  d jsonb;
-  outside text[];
-  k integer;
-  new_label text;
-  id uuid;
-  hotfix_epoch bigint;
-  sl_moved boolean := false;
-  annotated jsonb := '[]';
-  other rulekeeper.rule_version;
-BEGIN
-  PERFORM rulekeeper._require_environment('e3', 'hotfix');
-  IF reason IS NULL OR btrim(reason) = '' THEN
-    RAISE EXCEPTION 'a hotfix needs a reason' USING ERRCODE = 'invalid_parameter_value';
-  END IF;
-  IF body IS NULL OR jsonb_typeof(body) <> 'object' THEN
-    RAISE EXCEPTION 'the body of a hotfix must be a JSON object, not %', COALESCE(jsonb_typeof(body), 'null')
-      USING ERRCODE = 'invalid_parameter_value';
-  END IF;
-  SELECT * INTO r FROM rulekeeper.rule x WHERE x.rule_key = rule_key;
-  IF NOT FOUND THEN
-    RAISE EXCEPTION 'rule "%" does not exist at site %', rule_key, site USING ERRCODE = 'no_data_found';
-  END IF;
-  PERFORM rulekeeper._lock_site();
-  SELECT * INTO prod FROM rulekeeper.activation a WHERE a.rule_key = rule_key AND a.channel = 'prod';
-  IF NOT FOUND THEN
-    RAISE EXCEPTION 'rule "%" has no version active in prod at site %: a hotfix fixes what prod serves', rule_key, site
-      USING ERRCODE = 'object_not_in_prerequisite_state';
-  END IF;
-  SELECT * INTO parent FROM rulekeeper.rule_version v WHERE v.rule_key = rule_key AND v.label = prod.label;
-  d := rulekeeper._diff_json(parent.body, body);
-  IF jsonb_array_length(d) = 0 THEN
-    RAISE EXCEPTION 'the hotfix body equals version % of rule "%", which prod already serves', prod.label, rule_key
-      USING ERRCODE = 'invalid_parameter_value';
-  END IF;
-  SELECT p.allowed_paths INTO allowed FROM rulekeeper.hotfix_policy p WHERE p.ruleset = r.ruleset;
-  IF NOT FOUND THEN
-    RAISE EXCEPTION 'ruleset % has no hotfix policy: hotfixes to rule "%" are not allowed', r.ruleset, rule_key
-      USING ERRCODE = 'insufficient_privilege',
-            HINT = pg_catalog.format('An admin allows paths with: INSERT INTO rulekeeper.hotfix_policy (ruleset, allowed_paths) VALUES (%L, ARRAY[''/path'']);', r.ruleset);
-  END IF;
-  outside := rulekeeper._paths_outside(ARRAY(SELECT x ->> 'path' FROM jsonb_array_elements(d) x), allowed);
-  IF cardinality(outside) > 0 THEN
-    RAISE EXCEPTION 'the hotfix changes path(s) the % policy does not allow: %', r.ruleset, array_to_string(outside, ', ')
-      USING ERRCODE = 'insufficient_privilege',
-            DETAIL = pg_catalog.format('allowed: %s', array_to_string(allowed, ', '));
-  END IF;
-  SELECT COALESCE(max(v.hotfix), 0) + 1 INTO k FROM rulekeeper.rule_version v
-   WHERE v.rule_key = rule_key AND v.version = parent.version;
-  INSERT INTO rulekeeper.rule_version (rule_key, version, hotfix, body, qualification, origin, parent_label)
-  VALUES (rule_key, parent.version, k, body, 'hotfix', 'hotfix', parent.label)
-  RETURNING label INTO new_label;
-  INSERT INTO rulekeeper.hotfix (rule_key, base_label, label, site, diff, reason)
-  VALUES (rule_key, parent.label, new_label, site, d, reason) RETURNING hotfix_id INTO id;
-  hotfix_epoch := rulekeeper._set_activation(rule_key, new_label, 'prod', false, NULL, 'hotfix');
-  SELECT * INTO sl FROM rulekeeper.activation a WHERE a.rule_key = rule_key AND a.channel = 'sl';
-  IF FOUND AND sl.label = parent.label THEN
-    -- Green pods get the fix too.
-    PERFORM rulekeeper._set_activation(rule_key, new_label, 'sl', false, NULL, 'hotfix');
-    sl_moved := true;
-  ELSIF FOUND THEN
-    -- SL tests another version: it is annotated as for drift.
-    SELECT * INTO other FROM rulekeeper.rule_version v WHERE v.rule_key = rule_key AND v.label = sl.label;
-    PERFORM rulekeeper._annotate_hotfixes(rule_key, other.label);
-    annotated := jsonb_build_array(jsonb_build_object('label', other.label));
-  END IF;
-  RETURN jsonb_build_object('hotfix_id', id, 'rule_key', rule_key, 'base_label', parent.label, 'label', new_label,
-                            'site', site, 'epoch', hotfix_epoch, 'diff', d, 'sl_moved', sl_moved, 'annotated', annotated);
-END
-$$;
+#include "udfs/hotfix/0.1.sql"
 
 -- Annotates a planned version with every hotfix made to its rule since the
 -- last release (or, with no release yet, all of them) and their
--- classification (DESIGN.md "Drift").
+-- classification (docs/design/contract.md "Drift").
 CREATE FUNCTION rulekeeper._annotate_hotfixes(p_rule_key text, p_label text) RETURNS jsonb
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
 DECLARE
@@ -1184,8 +815,6 @@ CREATE FUNCTION rulekeeper._undone_hotfixes(p_rule_key text, from_label text, to
      AND rulekeeper._classify(h.diff, t.body) <> 'included'
 $$;
 
-CREATE FUNCTION rulekeeper._check_json_text(doc text) RETURNS void
-  LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'rk_check_json_text';
 
 -- import_release for a bundle as text, as a file or a client holds it: read
 -- strictly first (duplicate keys, invalid UTF-8, nesting deeper than 256 are
@@ -1213,147 +842,7 @@ CREATE FUNCTION rulekeeper._admission_list(ch text) RETURNS text
     FROM rulekeeper.channel_admission a WHERE a.channel = ch
 $$;
 
--- The one place a channel's activation changes: admission, pin, hotfix gate,
--- optimistic concurrency, epoch, journal, history, NOTIFY.
-CREATE FUNCTION rulekeeper._set_activation(p_rule_key text, p_label text, p_channel text, acknowledge boolean,
-                                           expected_epoch bigint, action text, p_pinned boolean DEFAULT NULL)
-  RETURNS bigint
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
-DECLARE
-  v rulekeeper.rule_version;
-  cur rulekeeper.activation;
-  admitted boolean;
-  needs_ack boolean;
-  ack jsonb;
-  undone jsonb;
-  new_epoch bigint;
-BEGIN
-  PERFORM rulekeeper._require_environment('e3', action);
-  IF p_channel IS NULL OR p_channel NOT IN ('sl', 'prod') THEN
-    RAISE EXCEPTION 'unknown channel %; channels are sl and prod', COALESCE(p_channel, 'null')
-      USING ERRCODE = 'invalid_parameter_value';
-  END IF;
-  -- The site lock orders every activation (and gives the epoch).
-  PERFORM rulekeeper._lock_site();
-  SELECT * INTO cur FROM rulekeeper.activation a WHERE a.channel = p_channel AND a.rule_key = p_rule_key;
-  IF expected_epoch IS NOT NULL AND COALESCE(cur.epoch, 0) <> expected_epoch THEN
-    RAISE EXCEPTION 'the % activation of rule "%" changed since you looked: its epoch is now %, you expected %',
-      p_channel, p_rule_key, COALESCE(cur.epoch, 0), expected_epoch
-      USING ERRCODE = 'serialization_failure', HINT = 'Look again (rule_state) and decide again.';
-  END IF;
-  IF p_label IS NULL THEN
-    -- deactivation
-    IF cur.rule_key IS NULL THEN
-      RAISE EXCEPTION 'rule "%" is not active in %', p_rule_key, p_channel USING ERRCODE = 'no_data_found';
-    END IF;
-    IF cur.pinned THEN
-      RAISE EXCEPTION 'rule "%" is pinned in % at version %; unpin it first', p_rule_key, p_channel, cur.label
-        USING ERRCODE = 'object_not_in_prerequisite_state';
-    END IF;
-    IF p_channel = 'prod' AND EXISTS (SELECT 1 FROM rulekeeper.hotfix h WHERE h.rule_key = p_rule_key AND h.label = cur.label) THEN
-      IF NOT acknowledge THEN
-        RAISE EXCEPTION 'deactivating prod of rule "%" would undo hotfix %', p_rule_key, cur.label
-          USING ERRCODE = 'check_violation',
-                HINT = 'If that is intended, acknowledge it (acknowledge => true, rulectl --acknowledge-hotfix).';
-      END IF;
-      PERFORM rulekeeper._journal('acknowledgement', p_rule_key, cur.label,
-        jsonb_build_object('channel', p_channel, 'action', action, 'undone_hotfix', cur.label));
-    END IF;
-    PERFORM set_config('rulekeeper_txn.action', action, true);
-    DELETE FROM rulekeeper.activation a WHERE a.channel = p_channel AND a.rule_key = p_rule_key;
-    RETURN rulekeeper._next_epoch();
-  END IF;
-  SELECT * INTO v FROM rulekeeper.rule_version x WHERE x.rule_key = p_rule_key AND x.label = p_label;
-  IF v.rule_key IS NULL THEN
-    IF NOT EXISTS (SELECT 1 FROM rulekeeper.rule r WHERE r.rule_key = p_rule_key) THEN
-      RAISE EXCEPTION 'rule "%" does not exist', p_rule_key USING ERRCODE = 'no_data_found';
-    END IF;
-    RAISE EXCEPTION 'version % of rule "%" does not exist at site %', p_label, p_rule_key,
-      current_setting('rulekeeper.site') USING ERRCODE = 'no_data_found';
-  END IF;
-  SELECT true, a.needs_acknowledge INTO admitted, needs_ack FROM rulekeeper.channel_admission a
-   WHERE a.channel = p_channel AND a.qualification = v.qualification;
-  IF admitted IS NULL THEN
-    RAISE EXCEPTION 'channel % does not admit version % of rule "%": it is %', p_channel, p_label, p_rule_key,
-      v.qualification USING ERRCODE = 'check_violation',
-      HINT = pg_catalog.format('%s admits: %s.', p_channel, rulekeeper._admission_list(p_channel));
-  END IF;
-  IF needs_ack AND NOT acknowledge THEN
-    RAISE EXCEPTION 'channel % admits version % of rule "%" (%) only with acknowledgement', p_channel, p_label,
-      p_rule_key, v.qualification USING ERRCODE = 'check_violation';
-  END IF;
-  IF cur.pinned AND cur.label <> p_label AND v.qualification <> 'hotfix' THEN
-    RAISE EXCEPTION 'rule "%" is pinned in % at version %; unpin it first', p_rule_key, p_channel, cur.label
-      USING ERRCODE = 'object_not_in_prerequisite_state';
-  END IF;
-  -- The hotfix gate: a planned version that may undo a hotfix reaches prod
-  -- only acknowledged, and the acknowledgement is journaled.
-  IF p_channel = 'prod' AND v.annotations ->> 'hotfix_included' IN ('overrides', 'unknown') THEN
-    IF NOT acknowledge THEN
-      RAISE EXCEPTION 'version % of rule "%" may undo %', p_label, p_rule_key,
-        COALESCE('hotfix(es) ' || (SELECT string_agg((h ->> 'label') || ' (' || (h ->> 'classification') || ')', ', ')
-                                     FROM jsonb_array_elements(v.annotations -> 'hotfixes') h),
-                 'a change made at this site since the last release that no hotfix record explains (hotfix_included: '
-                 || (v.annotations ->> 'hotfix_included') || ')')
-        USING ERRCODE = 'check_violation',
-              DETAIL = COALESCE((SELECT string_agg('hotfix ' || x.label || ' (' || (h ->> 'classification')
-                                                   || ') changed:' || E'\n' || rulekeeper._diff_text(x.diff), E'\n')
-                                   FROM jsonb_array_elements(v.annotations -> 'hotfixes') h
-                                   JOIN rulekeeper.hotfix x ON x.hotfix_id = (h ->> 'hotfix_id')::uuid
-                                  WHERE h ->> 'classification' <> 'included'),
-                                'no hotfix record explains the change: compare the versions with rulekeeper.diff'),
-              HINT = 'Compare it with the hotfix (rulekeeper.diff, rulectl diff), then activate with acknowledge => true (rulectl --acknowledge-hotfix).';
-    END IF;
-    ack := jsonb_build_object('hotfixes', v.annotations -> 'hotfixes', 'hotfix_included', v.annotations ->> 'hotfix_included');
-    PERFORM rulekeeper._journal('acknowledgement', p_rule_key, p_label,
-      jsonb_build_object('channel', p_channel, 'action', action) || ack);
-  ELSIF needs_ack THEN
-    ack := jsonb_build_object('qualification', v.qualification);
-    PERFORM rulekeeper._journal('acknowledgement', p_rule_key, p_label,
-      jsonb_build_object('channel', p_channel, 'action', action) || ack);
-  END IF;
-  -- Leaving a hotfix in prod for a version that lacks its change (its parent,
-  -- say) needs the same acknowledgement.
-  -- A newer hotfix made on top of the current one supersedes it: that is
-  -- the point of it, not an undo.
-  IF p_channel = 'prod' AND cur.rule_key IS NOT NULL AND cur.label <> p_label
-     AND NOT (v.qualification = 'hotfix' AND v.parent_label = cur.label) THEN
-    undone := rulekeeper._undone_hotfixes(p_rule_key, cur.label, p_label);
-    IF jsonb_array_length(undone) > 0 THEN
-      IF NOT acknowledge THEN
-        RAISE EXCEPTION 'moving prod of rule "%" from hotfix % to version % would undo it', p_rule_key, cur.label, p_label
-          USING ERRCODE = 'check_violation',
-                DETAIL = 'the hotfix changed:' || E'\n' || rulekeeper._diff_text(undone -> 0 -> 'diff'),
-                HINT = 'If that is intended, acknowledge it (acknowledge => true, rulectl --acknowledge-hotfix).';
-      END IF;
-      ack := COALESCE(ack, '{}'::jsonb) || jsonb_build_object('undone_hotfixes', undone);
-      PERFORM rulekeeper._journal('acknowledgement', p_rule_key, p_label,
-        jsonb_build_object('channel', p_channel, 'action', action, 'undone_hotfixes', undone));
-    END IF;
-  END IF;
-  IF cur.rule_key IS NOT NULL AND cur.label = p_label AND (p_pinned IS NULL OR cur.pinned = p_pinned) THEN
-    RETURN cur.epoch;  -- already so: nothing changes, no new epoch
-  END IF;
-  PERFORM set_config('rulekeeper_txn.action', action, true);
-  PERFORM set_config('rulekeeper_txn.acknowledged', COALESCE(ack::text, ''), true);
-  -- Not INSERT ... ON CONFLICT: its BEFORE INSERT trigger would journal a
-  -- change that then becomes an update. The site lock makes this race-free.
-  IF cur.rule_key IS NULL THEN
-    INSERT INTO rulekeeper.activation AS a (channel, rule_key, label, pinned, epoch)
-    VALUES (p_channel, p_rule_key, p_label, COALESCE(p_pinned, false), 0)
-    RETURNING a.epoch INTO new_epoch;
-  ELSE
-    -- A hotfix moves a pinned activation and the pin moves with it.
-    UPDATE rulekeeper.activation a SET label = p_label, pinned = COALESCE(p_pinned, a.pinned)
-     WHERE a.channel = p_channel AND a.rule_key = p_rule_key
-    RETURNING a.epoch INTO new_epoch;
-  END IF;
-  PERFORM set_config('rulekeeper_txn.acknowledged', '', true);
-  PERFORM pg_notify('rulekeeper_activation', jsonb_build_object('channel', p_channel, 'rule_key', p_rule_key,
-                                                                'label', p_label, 'epoch', new_epoch)::text);
-  RETURN new_epoch;
-END
-$$;
+#include "udfs/_set_activation/0.1.sql"
 
 CREATE FUNCTION rulekeeper.activate(rule_key text, version text, channel text, acknowledge boolean DEFAULT false,
                                     expected_epoch bigint DEFAULT NULL) RETURNS bigint
@@ -1419,54 +908,7 @@ BEGIN
 END
 $$;
 
--- Green becomes blue: in one transaction (one epoch), every rule whose SL
--- version is sl_validated gets it in prod. Rules held back by the hotfix gate
--- refuse the whole cutover unless acknowledged; the report names every rule
--- that stays, and why.
-CREATE FUNCTION rulekeeper.cutover(acknowledge boolean DEFAULT false) RETURNS jsonb
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
-DECLARE
-  r record;
-  moved jsonb := '[]';
-  stays jsonb := '[]';
-  gated jsonb := '[]';
-  epoch bigint;
-BEGIN
-  PERFORM rulekeeper._require_environment('e3', 'cutover');
-  PERFORM rulekeeper._lock_site();
-  FOR r IN
-    SELECT s.rule_key, s.label AS sl_label, v.qualification, v.annotations, p.label AS prod_label, p.pinned AS prod_pinned
-      FROM rulekeeper.activation s
-      JOIN rulekeeper.rule_version v ON v.rule_key = s.rule_key AND v.label = s.label
-      LEFT JOIN rulekeeper.activation p ON p.rule_key = s.rule_key AND p.channel = 'prod'
-     WHERE s.channel = 'sl' ORDER BY s.rule_key
-  LOOP
-    IF r.prod_label IS NOT DISTINCT FROM r.sl_label THEN
-      CONTINUE;
-    ELSIF r.qualification <> 'sl_validated' THEN
-      stays := stays || jsonb_build_object('rule_key', r.rule_key, 'sl', r.sl_label, 'prod', r.prod_label,
-                                           'why', 'sl version is ' || r.qualification || ', not sl_validated');
-    ELSIF r.prod_pinned THEN
-      stays := stays || jsonb_build_object('rule_key', r.rule_key, 'sl', r.sl_label, 'prod', r.prod_label,
-                                           'why', 'prod is pinned at ' || r.prod_label);
-    ELSIF r.annotations ->> 'hotfix_included' IN ('overrides', 'unknown') AND NOT acknowledge THEN
-      gated := gated || jsonb_build_object('rule_key', r.rule_key, 'sl', r.sl_label, 'prod', r.prod_label,
-                                           'why', 'may undo hotfix(es): hotfix_included ' || (r.annotations ->> 'hotfix_included'));
-    ELSE
-      epoch := rulekeeper._set_activation(r.rule_key, r.sl_label, 'prod', acknowledge, NULL, 'cutover');
-      moved := moved || jsonb_build_object('rule_key', r.rule_key, 'from', r.prod_label, 'to', r.sl_label);
-    END IF;
-  END LOOP;
-  IF jsonb_array_length(gated) > 0 THEN
-    RAISE EXCEPTION 'cutover refused: % rule(s) held back by the hotfix gate: %', jsonb_array_length(gated),
-      (SELECT string_agg((g ->> 'rule_key') || ' ' || (g ->> 'sl') || ' (' || (g ->> 'why') || ')', '; ')
-         FROM jsonb_array_elements(gated) g)
-      USING ERRCODE = 'check_violation',
-            HINT = 'Nothing moved. Check each hotfix, then cutover with acknowledge => true (rulectl cutover --acknowledge-hotfix).';
-  END IF;
-  RETURN jsonb_build_object('epoch', epoch, 'moved', moved, 'stays', stays);
-END
-$$;
+#include "udfs/cutover/0.1.sql"
 
 ------------------------------------------------------------------------------
 -- What pods read (SECURITY INVOKER, no SET: every name and operator is
@@ -1590,36 +1032,13 @@ CREATE TABLE rulekeeper.conflict (
 );
 SELECT pg_catalog.pg_extension_config_dump('rulekeeper.conflict', '');
 
-CREATE FUNCTION rulekeeper._journal_failover() RETURNS trigger
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
-BEGIN
-  IF NEW.change_id IS NULL THEN
-    NEW.change_id := rulekeeper._journal('failover', NULL, NULL, to_jsonb(NEW) - 'change_id');
-  ELSE
-    PERFORM rulekeeper._journal_check(NEW.change_id, 'failover', NULL, NULL);
-  END IF;
-  RETURN NEW;
-END
-$$;
-CREATE FUNCTION rulekeeper._journal_conflict() RETURNS trigger
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
-BEGIN
-  IF NEW.change_id IS NULL THEN
-    NEW.change_id := rulekeeper._journal('conflict', NEW.rule_key, NULL,
-                       jsonb_build_object('conflict_id', NEW.conflict_id,
-                                          'source_change_id', NEW.source_change ->> 'change_id'));
-  ELSE
-    PERFORM rulekeeper._journal_check(NEW.change_id, 'conflict', NEW.rule_key, NULL);
-  END IF;
-  RETURN NEW;
-END
-$$;
 CREATE TRIGGER failover_event_journal BEFORE INSERT ON rulekeeper.failover_event
-  FOR EACH ROW EXECUTE FUNCTION rulekeeper._journal_failover();
+  FOR EACH ROW EXECUTE FUNCTION rulekeeper._journal_row('failover', '', '', '*');
 CREATE TRIGGER failover_event_append_only BEFORE UPDATE OR DELETE ON rulekeeper.failover_event
   FOR EACH ROW EXECUTE FUNCTION rulekeeper._refuse_change('failover events are never changed or deleted');
 CREATE TRIGGER conflict_journal BEFORE INSERT ON rulekeeper.conflict
-  FOR EACH ROW EXECUTE FUNCTION rulekeeper._journal_conflict();
+  FOR EACH ROW EXECUTE FUNCTION rulekeeper._journal_row('conflict', 'rule_key', '', 'conflict_id',
+    'source_change_id=source_change.change_id');
 CREATE TRIGGER conflict_no_delete BEFORE DELETE ON rulekeeper.conflict
   FOR EACH ROW EXECUTE FUNCTION rulekeeper._refuse_change('conflicts are resolved, never deleted');
 
@@ -1676,118 +1095,7 @@ BEGIN
 END
 $$;
 
--- Carries over what this site lacks from a changes bundle, idempotently (by
--- change_id). Every journal entry is kept as a record (so version vectors
--- agree afterwards); the rows are applied by kind:
---   rule      created if missing;
---   version,  hotfix  come back as a new 'recovered' version (next free
---             label), not activated, annotated with where they came from —
---             unless this site already holds that content for that rule
---             (e.g. after `rulectl hotfix replay`), or the rule changed here
---             since the divergence point: then a conflict is recorded;
---   others    (activations, pins, qualifications, ...) listed, not re-applied.
-CREATE FUNCTION rulekeeper.import_changes(bundle jsonb, dry_run boolean DEFAULT false) RETURNS jsonb
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
-DECLARE
-  c jsonb;
-  item jsonb;
-  here_since jsonb;
-  changed_here jsonb;
-  held text;
-  target_changes jsonb;
-  new_label text;
-  next_version integer;
-  recovered jsonb := '[]';
-  already jsonb := '[]';
-  conflicts jsonb := '[]';
-  listed jsonb := '[]';
-  n_records integer := 0;
-  cid uuid;
-BEGIN
-  PERFORM rulekeeper._require_environment('e3', 'import_changes');
-  IF bundle IS NULL OR bundle ->> 'format' IS DISTINCT FROM 'rulekeeper-changes/1' THEN
-    RAISE EXCEPTION 'not a changes bundle (format rulekeeper-changes/1)' USING ERRCODE = 'invalid_parameter_value';
-  END IF;
-  IF bundle ->> 'bundle_sha256' IS NULL
-     OR rulekeeper._jcs_sha256(bundle - 'bundle_sha256') <> bundle ->> 'bundle_sha256' THEN
-    RAISE EXCEPTION 'changes bundle checksum mismatch: it was changed after export' USING ERRCODE = 'data_corrupted';
-  END IF;
-  PERFORM rulekeeper._lock_site();
-  -- The divergence point: the bundle's `since`; what changed here after it
-  -- conflicts with an orphan of the same rule.
-  here_since := COALESCE(bundle -> 'since', '{}'::jsonb);
-  -- Read before anything from the bundle is recorded here.
-  SELECT COALESCE(jsonb_object_agg(t.rule_key, t.changes), '{}'::jsonb) INTO changed_here
-    FROM (SELECT j.rule_key, jsonb_agg(jsonb_build_object('change_id', j.change_id, 'kind', j.kind, 'label', j.label,
-                                                          'origin', j.origin_site || ':' || j.origin_incarnation,
-                                                          'recorded_at', j.recorded_at) ORDER BY j.recorded_at) AS changes
-            FROM rulekeeper.journal_since(here_since) j
-           WHERE j.rule_key IS NOT NULL AND j.kind IN ('version', 'hotfix', 'activation', 'deactivation')
-           GROUP BY j.rule_key) t;
-  FOR c IN SELECT x FROM jsonb_array_elements(bundle -> 'changes') x
-            ORDER BY x ->> 'origin_site', (x ->> 'origin_incarnation')::integer, (x ->> 'origin_seq')::bigint
-  LOOP
-    IF EXISTS (SELECT 1 FROM rulekeeper.journal j WHERE j.change_id = (c ->> 'change_id')::uuid) THEN
-      CONTINUE;  -- already here: reconcile twice changes nothing
-    END IF;
-    item := c -> 'row';
-    IF NOT dry_run THEN
-      -- The entry itself, as a record of the other site's history (version
-      -- vectors agree afterwards); a rule item below carries it as its own.
-      INSERT INTO rulekeeper.journal (change_id, origin_site, origin_incarnation, origin_seq, kind, rule_key, label,
-                                      payload, actor, recorded_at, recorded_lsn)
-      VALUES ((c ->> 'change_id')::uuid, c ->> 'origin_site', (c ->> 'origin_incarnation')::integer,
-              (c ->> 'origin_seq')::bigint, c ->> 'kind', c ->> 'rule_key', c ->> 'label',
-              COALESCE(c -> 'payload', '{}'::jsonb), c ->> 'actor', (c ->> 'recorded_at')::timestamptz, NULL);
-    END IF;
-    IF c ->> 'kind' IN ('version', 'hotfix') AND item IS NOT NULL AND item <> 'null'::jsonb THEN
-      IF c ->> 'kind' = 'hotfix' THEN
-        -- the hotfix's version arrives as its own 'version' change; the
-        -- hotfix record itself is kept in the journal.
-        listed := listed || jsonb_build_object('change_id', c ->> 'change_id', 'kind', 'hotfix',
-                                               'rule_key', c ->> 'rule_key', 'label', c ->> 'label',
-                                               'reason', item ->> 'reason');
-      ELSE
-        SELECT v.label INTO held FROM rulekeeper.rule_version v
-         WHERE v.rule_key = item ->> 'rule_key' AND v.content_sha256 = item ->> 'content_sha256' LIMIT 1;
-        target_changes := COALESCE(changed_here -> (item ->> 'rule_key'), '[]'::jsonb);
-        IF held IS NOT NULL THEN
-          already := already || jsonb_build_object('change_id', c ->> 'change_id', 'rule_key', item ->> 'rule_key',
-                                                   'label', item ->> 'label', 'held_as', held);
-        ELSIF jsonb_array_length(target_changes) > 0 THEN
-          conflicts := conflicts || jsonb_build_object('rule_key', item ->> 'rule_key', 'label', item ->> 'label',
-                                                       'target_changes', target_changes);
-          IF NOT dry_run THEN
-            INSERT INTO rulekeeper.conflict (rule_key, source_change, target_changes)
-            VALUES (item ->> 'rule_key', c, target_changes);
-          END IF;
-        ELSE
-          recovered := recovered || jsonb_build_object('change_id', c ->> 'change_id', 'rule_key', item ->> 'rule_key',
-                                                       'original_label', item ->> 'label');
-          IF NOT dry_run THEN
-            PERFORM rulekeeper._recover_version(item, c);
-          END IF;
-        END IF;
-      END IF;
-    ELSIF c ->> 'kind' = 'rule' AND item IS NOT NULL AND item <> 'null'::jsonb THEN
-      IF NOT dry_run AND NOT EXISTS (SELECT 1 FROM rulekeeper.rule r WHERE r.rule_key = item ->> 'rule_key') THEN
-        INSERT INTO rulekeeper.rule (rule_key, ruleset, description, created_at, created_by, change_id)
-        VALUES (item ->> 'rule_key', item ->> 'ruleset', COALESCE(item ->> 'description', ''),
-                (item ->> 'created_at')::timestamptz, item ->> 'created_by', (c ->> 'change_id')::uuid);
-      END IF;
-    ELSE
-      listed := listed || jsonb_build_object('change_id', c ->> 'change_id', 'kind', c ->> 'kind',
-                                             'rule_key', c ->> 'rule_key', 'label', c ->> 'label',
-                                             'payload', c -> 'payload');
-    END IF;
-    n_records := n_records + 1;
-  END LOOP;
-  RETURN jsonb_build_object('dry_run', dry_run, 'source', bundle -> 'source', 'records', n_records,
-                            'recovered', recovered, 'already_held', already, 'conflicts', conflicts,
-                            'listed_not_applied', listed,
-                            'open_conflicts', (SELECT count(*) FROM rulekeeper.conflict WHERE status = 'open'));
-END
-$$;
+#include "udfs/import_changes/0.1.sql"
 
 -- An orphaned version comes back as the next free label of its rule, born
 -- 'recovered', not activated, annotated with its original change, site and time.

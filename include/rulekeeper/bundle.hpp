@@ -25,13 +25,20 @@ struct BundleSummary {
     std::string bundle_sha256;       // 64 lowercase hex digits, verified
 };
 
+// Where a bundle is being imported: import_release passes its site and
+// environment ("e2" or "e3").
+struct BundleTarget {
+    std::string site;
+    std::string environment;
+};
+
 // Parses `json_text` strictly (parse_json: duplicate keys, invalid UTF-8 and
-// excessive nesting are refused) and checks, in the order import_release
-// does, stopping at the first problem:
+// excessive nesting are refused) and checks, stopping at the first problem:
 //   1. a JSON object whose "format" is "rulekeeper-bundle/1";
 //   2. "bundle_sha256" is 64 lowercase hex digits and equals the SHA-256 of
 //      the JCS form of the bundle without it;
-//   3. "source" is {"site": string, "environment": "e1"|"e2"}, "rules" is an
+//   3. "source" is {"site": string, "environment": "e1"|"e2"} — with a
+//      target, the environment just before the target's — "rules" is an
 //      array of {"rule_key", "ruleset": non-empty strings, "description":
 //      string, optional}, without a rule_key twice;
 //   4. each version in order: {"rule_key": string, "label": a planned label
@@ -40,9 +47,11 @@ struct BundleSummary {
 //      and whose (rule_key, label) has not come before.
 // Members the format does not name are allowed (the checksum covers them).
 // Throws Error(invalid_json) or Error(inexact_number) for text that is not
-// strict JSON or holds a number JCS cannot write, and Error(invalid_input)
-// naming what is wrong for everything else.
-BundleSummary validate_bundle(std::string_view json_text, const Sha256& sha);
+// strict JSON or holds a number JCS cannot write, Error(corrupted) when a
+// checksum does not match, Error(not_supported) for a bundle from the wrong
+// environment for `target`, and Error(invalid_input) naming what is wrong for
+// everything else. These messages are the server's (import_release).
+BundleSummary validate_bundle(std::string_view json_text, const Sha256& sha, const BundleTarget* target = nullptr);
 
 // The JCS text of `bundle_without_checksum` (a JSON object without a
 // "bundle_sha256" member) with that member added, as export_release writes

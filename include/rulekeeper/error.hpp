@@ -11,6 +11,8 @@ enum class ErrorKind {
     invalid_input,     // well-formed but not acceptable (not an object, bad label, ...)
     inexact_number,    // a number that does not survive an IEEE-754 double round trip
     not_allowed,       // a transition/admission the tables do not allow
+    corrupted,         // data that does not match its own checksum
+    not_supported,     // well-formed, but not something this site does (a bundle from the wrong environment)
     internal,          // a bug: should never reach a user
 };
 

@@ -78,5 +78,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     } catch (const std::exception& e) {
         finding(std::string("validate_bundle (resealed) threw a non-rulekeeper exception: ") + e.what());
     }
+    // As import_release runs it at an e3 site: only a bundle from e2 passes.
+    const BundleTarget at_e3{"ipc2", "e3"};
+    if (only_rulekeeper_errors("validate_bundle (target e3)",
+                               [&] { summary = validate_bundle(sealed, sha, &at_e3); }) &&
+        summary.source_environment != "e2")
+        finding("accepted a bundle from " + summary.source_environment + " at e3");
     return 0;
 }

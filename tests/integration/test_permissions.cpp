@@ -188,6 +188,7 @@ std::vector<Row> function_rows() {
       {"rulekeeper._annotate_hotfixes(text,text)", "function", "e3", "SELECT rulekeeper._annotate_hotfixes('perm.a', '2')", kAdminOnly},
       {"rulekeeper._undone_hotfixes(text,text,text)", "function", "e3", "SELECT rulekeeper._undone_hotfixes('perm.a', '1', '2')", kAdminOnly},
       {"rulekeeper._check_json_text(text)", "function", "e3", "SELECT rulekeeper._check_json_text('{}')", kAdminOnly},
+      {"rulekeeper._validate_bundle(jsonb,text,text)", "function", "e3", "SELECT rulekeeper._validate_bundle('{\"format\": \"rulekeeper-bundle/1\", \"rules\": [], \"source\": {\"environment\": \"e2\", \"site\": \"e2\"}, \"versions\": [], \"bundle_sha256\": \"f1e4be1e3d8a4ea0b12295bd8693ccaca0106bd630ec0323dc0f1df515fe6e21\"}', 'e3', 'ipc2')", kAdminOnly},
       {"rulekeeper._set_activation(text,text,text,boolean,bigint,text,boolean)", "function", "e3", "SELECT rulekeeper._set_activation('perm.a', '1', 'sl', false, NULL, 'activate')", kAdminOnly},
       {"rulekeeper._recover_version(jsonb,jsonb)", "function", "e3",
        "SELECT rulekeeper._recover_version('{\"rule_key\": \"perm.a\", \"version\": 1, \"hotfix\": 0, \"label\": \"1\", "
@@ -199,10 +200,9 @@ std::vector<Row> function_rows() {
   // functions can only be called as triggers"); their EXECUTE grant is
   // checked in the catalog instead (has_function_privilege), where the owner
   // and admin hold it and nobody else does.
-  for (const char* t : {"_journal_activation", "_journal_conflict", "_journal_failover", "_journal_hotfix",
-                        "_journal_qualification", "_journal_release", "_journal_rule", "_refuse_change",
+  for (const char* t : {"_journal_activation", "_journal_row", "_refuse_change",
                         "_rule_version_after_insert", "_rule_version_after_update", "_rule_version_before_insert",
-                        "_rule_version_before_update"})
+                        "_rule_version_before_update", "_rule_version_journal_flush"})
     f.push_back({fmt::format("rulekeeper.{}()", t), "trigger function", "e3", "", kAdminOnly});
   return f;
 }

@@ -39,7 +39,8 @@ if [ "$("$tree$bindir/pg_config" --pkglibdir)" != "$tree$pkglibdir" ]; then
   exit 1
 fi
 cp "$build/extension/rulekeeper.so" "$tree$pkglibdir/"
-cp "$root/sql/rulekeeper.control" "$root"/sql/rulekeeper--*.sql "$tree$sharedir/extension/"
+# The assembled scripts (build/sql), not the main files with their #include lines.
+cp "$root/sql/rulekeeper.control" "$build"/sql/rulekeeper--*.sql "$tree$sharedir/extension/"
 
 # PostgreSQL's own false positives, as in its src/tools/valgrind.supp (which
 # Debian does not ship): WAL records and the relcache init file are written

@@ -131,10 +131,12 @@ TEST(Bundle, EmptyReleaseAndExtraMembersValidate) {
 
 TEST(Bundle, TamperedBodyResealedIsAVersionError) {
     std::string text = sealed_with([](JsonValue& b) { at(first_version(b), "body") = parse_json(R"({"rate":6})"); });
-    EXPECT_TRUE(refused(text, "version \"1\" of rule \"pricing.discount\" in the bundle: content_sha256 "
-                              "f67226baf5901e190ef830d545aff9ed17d9594ab4c9424e06af7526ba342cf1 does not match "
-                              "its body (" +
-                                  content_sha256(sha(), R"({"rate":6})") + ")"));
+    EXPECT_TRUE(refused(text,
+                        "version 1 of rule \"pricing.discount\" in the bundle: content_sha256 "
+                        "f67226baf5901e190ef830d545aff9ed17d9594ab4c9424e06af7526ba342cf1 does not match "
+                        "its body (" +
+                            content_sha256(sha(), R"({"rate":6})") + ")",
+                        ErrorKind::corrupted));
 }
 
 TEST(Bundle, TamperingWithAnythingIsAChecksumMismatch) {
@@ -157,13 +159,14 @@ TEST(Bundle, TamperingWithAnythingIsAChecksumMismatch) {
             to_hex(sha().digest(canonicalize_text(replaced(tampered, std::string("\"bundle_sha256\":\"") +
                                                                          kSealedChecksum + "\",",
                                                           ""))));
-        EXPECT_TRUE(refused(tampered, says + hashes_to)) << to;
+        EXPECT_TRUE(refused(tampered, says + hashes_to, ErrorKind::corrupted)) << to;
     }
     // The checksum itself changed.
     std::string other(64, 'a');
     EXPECT_TRUE(refused(replaced(text, kSealedChecksum, other),
                         "bundle checksum mismatch: the bundle says " + other + ", its content hashes to " +
-                            kSealedChecksum));
+                            kSealedChecksum,
+                        ErrorKind::corrupted));
 }
 
 TEST(Bundle, ChecksumErrorsCarryAHint) {
@@ -218,9 +221,9 @@ TEST(Bundle, SourceRulesAndVersionsHaveTheirShapes) {
     EXPECT_TRUE(refused(sealed_with([](JsonValue& b) { at(at(b, "source"), "environment") = str("e3"); }),
                         "a bundle comes from environment e1 or e2; its source environment is \"e3\""));
     EXPECT_TRUE(refused(sealed_with([](JsonValue& b) { at(b, "rules") = parse_json("{}"); }),
-                        "a bundle has an array \"rules\"; its rules are an object"));
+                        "a bundle has an object \"source\" and arrays \"rules\" and \"versions\"; its rules are an object"));
     EXPECT_TRUE(refused(sealed_with([](JsonValue& b) { at(b, "versions") = parse_json("null"); }),
-                        "a bundle has an array \"versions\"; its versions are null"));
+                        "a bundle has an object \"source\" and arrays \"rules\" and \"versions\"; its versions are null"));
     const char* const bad_rule = "rule #1 of the bundle is not an object with non-empty string rule_key and ruleset";
     EXPECT_TRUE(refused(sealed_with([](JsonValue& b) { at(b, "rules").items[0] = str("r"); }), bad_rule));
     EXPECT_TRUE(refused(sealed_with([](JsonValue& b) { erase(at(b, "rules").items[0], "ruleset"); }), bad_rule));
@@ -228,18 +231,25 @@ TEST(Bundle, SourceRulesAndVersionsHaveTheirShapes) {
                         bad_rule));
     EXPECT_TRUE(refused(sealed_with([](JsonValue& b) { at(b, "rules").items.push_back(at(b, "rules").items[0]); }),
                         "rule \"pricing.discount\" appears twice in the bundle"));
-    const char* const bad_version = "version #1 of the bundle is not an object with string rule_key, label, "
-                                    "content_sha256 and an object body";
+    const char* const bad_version = "every bundle version is an object with string rule_key, label, "
+                                    "content_sha256 and an object body; version #1 is not";
     EXPECT_TRUE(refused(sealed_with([](JsonValue& b) { at(first_version(b), "body") = parse_json("[]"); }), bad_version));
     EXPECT_TRUE(refused(sealed_with([](JsonValue& b) { erase(first_version(b), "label"); }), bad_version));
     EXPECT_TRUE(refused(sealed_with([](JsonValue& b) { at(first_version(b), "label") = parse_json("1"); }), bad_version));
     EXPECT_TRUE(refused(sealed_with([](JsonValue& b) { at(first_version(b), "content_sha256") = str("F6"); }),
-                        "version \"1\" of rule \"pricing.discount\" in the bundle: content_sha256 must be 64 "
+                        "version 1 of rule \"pricing.discount\" in the bundle: content_sha256 must be 64 "
                         "lowercase hex digits, not \"F6\""));
 }
 
 TEST(Bundle, VersionsArePlannedKnownAndUnique) {
-    for (const char* label : {"1.1", "01", "0", "-1", "", "2147483648"})
+    // A label-shaped text is shown as labels are everywhere (unquoted);
+    // anything else quoted, so that an empty or odd one stays visible.
+    for (const char* label : {"1.1", "01", "0", "2147483648"})
+        EXPECT_TRUE(refused(sealed_with([&](JsonValue& b) { at(first_version(b), "label") = str(label); }),
+                            std::string("version ") + label +
+                                " of rule \"pricing.discount\" in the bundle is not a planned version label (N)"))
+            << label;
+    for (const char* label : {"-1", "", "1 "})
         EXPECT_TRUE(refused(sealed_with([&](JsonValue& b) { at(first_version(b), "label") = str(label); }),
                             std::string("version \"") + label +
                                 "\" of rule \"pricing.discount\" in the bundle is not a planned version label (N)"))
@@ -247,7 +257,7 @@ TEST(Bundle, VersionsArePlannedKnownAndUnique) {
     EXPECT_TRUE(refused(sealed_with([](JsonValue& b) { at(first_version(b), "rule_key") = str("other"); }),
                         "the bundle carries versions of rule \"other\" but not the rule itself"));
     EXPECT_TRUE(refused(sealed_with([](JsonValue& b) { at(b, "versions").items.push_back(first_version(b)); }),
-                        "version \"1\" of rule \"pricing.discount\" in the bundle appears twice"));
+                        "version 1 of rule \"pricing.discount\" in the bundle appears twice"));
     // Version 2 of the same rule, and version 1 of a second rule, are fine.
     EXPECT_NO_THROW(validate_bundle(sealed_with([](JsonValue& b) {
                                         JsonValue v2 = first_version(b);
@@ -269,7 +279,7 @@ TEST(Bundle, VersionsArePlannedKnownAndUnique) {
                             at(b, "versions").items.push_back(v2);
                             at(first_version(b), "label") = str("1.1");
                         }),
-                        "version \"1.1\" of rule \"pricing.discount\""));
+                        "version 1.1 of rule \"pricing.discount\""));
 }
 
 TEST(Bundle, MessagesShowLongStringsShortenedOnACharacterBoundary) {
@@ -293,4 +303,24 @@ TEST(Bundle, SealRefusesWhatCannotBeSealed) {
                              "the bundle already has a bundle_sha256"));
     EXPECT_TRUE(throws_error([] { seal_bundle(parse_json(R"({"n":1e400})"), sha()); }, ErrorKind::inexact_number,
                              "1e400"));
+}
+
+// import_release passes where the bundle is imported: the source must be the
+// environment just before it, and the message names both ends.
+TEST(Bundle, WithATargetTheSourceIsTheEnvironmentBefore) {
+    const BundleTarget e2{"e2a", "e2"};
+    const BundleTarget e3{"ipc2", "e3"};
+    EXPECT_EQ(validate_bundle(sealed(), sha(), &e2).source_environment, "e1");
+    EXPECT_TRUE(throws_error([&] { validate_bundle(sealed(), sha(), &e3); }, ErrorKind::not_supported,
+                             "a bundle from e1 cannot be imported at e3 (site ipc2): releases go e1 -> e2 -> e3, "
+                             "one environment at a time"));
+    // An environment no client accepts is refused with the same message.
+    std::string from_e3 = sealed_with([](JsonValue& b) { at(at(b, "source"), "environment") = str("e3"); });
+    EXPECT_TRUE(throws_error([&] { validate_bundle(from_e3, sha(), &e3); }, ErrorKind::not_supported,
+                             "a bundle from e3 cannot be imported at e3 (site ipc2)"));
+    std::string none = sealed_with([](JsonValue& b) { erase(at(b, "source"), "environment"); });
+    EXPECT_TRUE(throws_error([&] { validate_bundle(none, sha(), &e2); }, ErrorKind::not_supported,
+                             "a bundle from (no environment) cannot be imported at e2 (site e2a)"));
+    // Without a target the client-side rule holds: e1 or e2.
+    EXPECT_TRUE(refused(from_e3, "a bundle comes from environment e1 or e2; its source environment is \"e3\""));
 }

@@ -85,3 +85,30 @@ RESET enable_indexscan;
 RESET enable_indexonlyscan;
 RESET enable_bitmapscan;
 SELECT max(origin_seq) = count(*) AS gapless_after_counting_in_memory FROM rulekeeper.journal;
+
+-- A statement's version entries are queued by the row trigger and written
+-- together by the statement trigger: the entry of a row that an aborted
+-- subtransaction took back is dropped with it, never written; the entries
+-- of a multi-row insert take consecutive origin_seq in row order.
+DO $$
+BEGIN
+  BEGIN
+    INSERT INTO rulekeeper.rule_version (rule_key, version, body)
+    VALUES ('risk.limit', 900, '{"queued": 1}'), ('no.such.rule', 1, '{"queued": 2}');
+  EXCEPTION WHEN foreign_key_violation THEN
+    RAISE NOTICE 'refused: %', SQLERRM;
+  END;
+  INSERT INTO rulekeeper.rule_version (rule_key, version, body) VALUES ('risk.limit', 901, '{"queued": 3}');
+END
+$$;
+SELECT label, kind FROM rulekeeper.journal WHERE label IN ('900', '901') ORDER BY label;
+SELECT count(*) AS versions_without_entry FROM rulekeeper.rule_version v
+ WHERE NOT EXISTS (SELECT 1 FROM rulekeeper.journal j WHERE j.change_id = v.change_id);
+INSERT INTO rulekeeper.rule_version (rule_key, version, body)
+SELECT 'risk.limit', 910 + g, jsonb_build_object('g', g) FROM generate_series(1, 3) g;
+SELECT j.label, j.origin_seq - min(j.origin_seq) OVER () AS seq_offset,
+       j.payload = jsonb_build_object('content_sha256', v.content_sha256, 'qualification', v.qualification,
+                                      'origin', v.origin) AS payload_as_before
+  FROM rulekeeper.journal j JOIN rulekeeper.rule_version v USING (change_id)
+ WHERE j.label IN ('911', '912', '913') ORDER BY j.origin_seq;
+SELECT max(origin_seq) = count(*) AS still_gapless FROM rulekeeper.journal;

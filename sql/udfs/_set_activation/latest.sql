@@ -1,0 +1,141 @@
+-- The one place a channel's activation changes: admission, pin, hotfix gate,
+-- optimistic concurrency, epoch, journal, history, NOTIFY.
+CREATE FUNCTION rulekeeper._set_activation(p_rule_key text, p_label text, p_channel text, acknowledge boolean,
+                                           expected_epoch bigint, action text, p_pinned boolean DEFAULT NULL)
+  RETURNS bigint
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+DECLARE
+  v rulekeeper.rule_version;
+  cur rulekeeper.activation;
+  admitted boolean;
+  needs_ack boolean;
+  ack jsonb;
+  undone jsonb;
+  new_epoch bigint;
+BEGIN
+  PERFORM rulekeeper._require_environment('e3', action);
+  IF p_channel IS NULL OR p_channel NOT IN ('sl', 'prod') THEN
+    RAISE EXCEPTION 'unknown channel %; channels are sl and prod', COALESCE(p_channel, 'null')
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  -- The site lock orders every activation (and gives the epoch).
+  PERFORM rulekeeper._lock_site();
+  SELECT * INTO cur FROM rulekeeper.activation a WHERE a.channel = p_channel AND a.rule_key = p_rule_key;
+  IF expected_epoch IS NOT NULL AND COALESCE(cur.epoch, 0) <> expected_epoch THEN
+    RAISE EXCEPTION 'the % activation of rule "%" changed since you looked: its epoch is now %, you expected %',
+      p_channel, p_rule_key, COALESCE(cur.epoch, 0), expected_epoch
+      USING ERRCODE = 'serialization_failure', HINT = 'Look again (rule_state) and decide again.';
+  END IF;
+  IF p_label IS NULL THEN
+    -- deactivation
+    IF cur.rule_key IS NULL THEN
+      RAISE EXCEPTION 'rule "%" is not active in %', p_rule_key, p_channel USING ERRCODE = 'no_data_found';
+    END IF;
+    IF cur.pinned THEN
+      RAISE EXCEPTION 'rule "%" is pinned in % at version %; unpin it first', p_rule_key, p_channel, cur.label
+        USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    IF p_channel = 'prod' AND EXISTS (SELECT 1 FROM rulekeeper.hotfix h WHERE h.rule_key = p_rule_key AND h.label = cur.label) THEN
+      IF NOT acknowledge THEN
+        RAISE EXCEPTION 'deactivating prod of rule "%" would undo hotfix %', p_rule_key, cur.label
+          USING ERRCODE = 'check_violation',
+                HINT = 'If that is intended, acknowledge it (acknowledge => true, rulectl --acknowledge-hotfix).';
+      END IF;
+      PERFORM rulekeeper._journal('acknowledgement', p_rule_key, cur.label,
+        jsonb_build_object('channel', p_channel, 'action', action, 'undone_hotfix', cur.label));
+    END IF;
+    PERFORM set_config('rulekeeper_txn.action', action, true);
+    DELETE FROM rulekeeper.activation a WHERE a.channel = p_channel AND a.rule_key = p_rule_key;
+    RETURN rulekeeper._next_epoch();
+  END IF;
+  SELECT * INTO v FROM rulekeeper.rule_version x WHERE x.rule_key = p_rule_key AND x.label = p_label;
+  IF v.rule_key IS NULL THEN
+    IF NOT EXISTS (SELECT 1 FROM rulekeeper.rule r WHERE r.rule_key = p_rule_key) THEN
+      RAISE EXCEPTION 'rule "%" does not exist', p_rule_key USING ERRCODE = 'no_data_found';
+    END IF;
+    RAISE EXCEPTION 'version % of rule "%" does not exist at site %', p_label, p_rule_key,
+      current_setting('rulekeeper.site') USING ERRCODE = 'no_data_found';
+  END IF;
+  SELECT true, a.needs_acknowledge INTO admitted, needs_ack FROM rulekeeper.channel_admission a
+   WHERE a.channel = p_channel AND a.qualification = v.qualification;
+  IF admitted IS NULL THEN
+    RAISE EXCEPTION 'channel % does not admit version % of rule "%": it is %', p_channel, p_label, p_rule_key,
+      v.qualification USING ERRCODE = 'check_violation',
+      HINT = pg_catalog.format('%s admits: %s.', p_channel, rulekeeper._admission_list(p_channel));
+  END IF;
+  IF needs_ack AND NOT acknowledge THEN
+    RAISE EXCEPTION 'channel % admits version % of rule "%" (%) only with acknowledgement', p_channel, p_label,
+      p_rule_key, v.qualification USING ERRCODE = 'check_violation';
+  END IF;
+  IF cur.pinned AND cur.label <> p_label AND v.qualification <> 'hotfix' THEN
+    RAISE EXCEPTION 'rule "%" is pinned in % at version %; unpin it first', p_rule_key, p_channel, cur.label
+      USING ERRCODE = 'object_not_in_prerequisite_state';
+  END IF;
+  -- The hotfix gate: a planned version that may undo a hotfix reaches prod
+  -- only acknowledged, and the acknowledgement is journaled.
+  IF p_channel = 'prod' AND v.annotations ->> 'hotfix_included' IN ('overrides', 'unknown') THEN
+    IF NOT acknowledge THEN
+      RAISE EXCEPTION 'version % of rule "%" may undo %', p_label, p_rule_key,
+        COALESCE('hotfix(es) ' || (SELECT string_agg((h ->> 'label') || ' (' || (h ->> 'classification') || ')', ', ')
+                                     FROM jsonb_array_elements(v.annotations -> 'hotfixes') h),
+                 'a change made at this site since the last release that no hotfix record explains (hotfix_included: '
+                 || (v.annotations ->> 'hotfix_included') || ')')
+        USING ERRCODE = 'check_violation',
+              DETAIL = COALESCE((SELECT string_agg('hotfix ' || x.label || ' (' || (h ->> 'classification')
+                                                   || ') changed:' || E'\n' || rulekeeper._diff_text(x.diff), E'\n')
+                                   FROM jsonb_array_elements(v.annotations -> 'hotfixes') h
+                                   JOIN rulekeeper.hotfix x ON x.hotfix_id = (h ->> 'hotfix_id')::uuid
+                                  WHERE h ->> 'classification' <> 'included'),
+                                'no hotfix record explains the change: compare the versions with rulekeeper.diff'),
+              HINT = 'Compare it with the hotfix (rulekeeper.diff, rulectl diff), then activate with acknowledge => true (rulectl --acknowledge-hotfix).';
+    END IF;
+    ack := jsonb_build_object('hotfixes', v.annotations -> 'hotfixes', 'hotfix_included', v.annotations ->> 'hotfix_included');
+    PERFORM rulekeeper._journal('acknowledgement', p_rule_key, p_label,
+      jsonb_build_object('channel', p_channel, 'action', action) || ack);
+  ELSIF needs_ack THEN
+    ack := jsonb_build_object('qualification', v.qualification);
+    PERFORM rulekeeper._journal('acknowledgement', p_rule_key, p_label,
+      jsonb_build_object('channel', p_channel, 'action', action) || ack);
+  END IF;
+  -- Leaving a hotfix in prod for a version that lacks its change (its parent,
+  -- say) needs the same acknowledgement.
+  -- A newer hotfix made on top of the current one supersedes it: that is
+  -- the point of it, not an undo.
+  IF p_channel = 'prod' AND cur.rule_key IS NOT NULL AND cur.label <> p_label
+     AND NOT (v.qualification = 'hotfix' AND v.parent_label = cur.label) THEN
+    undone := rulekeeper._undone_hotfixes(p_rule_key, cur.label, p_label);
+    IF jsonb_array_length(undone) > 0 THEN
+      IF NOT acknowledge THEN
+        RAISE EXCEPTION 'moving prod of rule "%" from hotfix % to version % would undo it', p_rule_key, cur.label, p_label
+          USING ERRCODE = 'check_violation',
+                DETAIL = 'the hotfix changed:' || E'\n' || rulekeeper._diff_text(undone -> 0 -> 'diff'),
+                HINT = 'If that is intended, acknowledge it (acknowledge => true, rulectl --acknowledge-hotfix).';
+      END IF;
+      ack := COALESCE(ack, '{}'::jsonb) || jsonb_build_object('undone_hotfixes', undone);
+      PERFORM rulekeeper._journal('acknowledgement', p_rule_key, p_label,
+        jsonb_build_object('channel', p_channel, 'action', action, 'undone_hotfixes', undone));
+    END IF;
+  END IF;
+  IF cur.rule_key IS NOT NULL AND cur.label = p_label AND (p_pinned IS NULL OR cur.pinned = p_pinned) THEN
+    RETURN cur.epoch;  -- already so: nothing changes, no new epoch
+  END IF;
+  PERFORM set_config('rulekeeper_txn.action', action, true);
+  PERFORM set_config('rulekeeper_txn.acknowledged', COALESCE(ack::text, ''), true);
+  -- Not INSERT ... ON CONFLICT: its BEFORE INSERT trigger would journal a
+  -- change that then becomes an update. The site lock makes this race-free.
+  IF cur.rule_key IS NULL THEN
+    INSERT INTO rulekeeper.activation AS a (channel, rule_key, label, pinned, epoch)
+    VALUES (p_channel, p_rule_key, p_label, COALESCE(p_pinned, false), 0)
+    RETURNING a.epoch INTO new_epoch;
+  ELSE
+    -- A hotfix moves a pinned activation and the pin moves with it.
+    UPDATE rulekeeper.activation a SET label = p_label, pinned = COALESCE(p_pinned, a.pinned)
+     WHERE a.channel = p_channel AND a.rule_key = p_rule_key
+    RETURNING a.epoch INTO new_epoch;
+  END IF;
+  PERFORM set_config('rulekeeper_txn.acknowledged', '', true);
+  PERFORM pg_notify('rulekeeper_activation', jsonb_build_object('channel', p_channel, 'rule_key', p_rule_key,
+                                                                'label', p_label, 'epoch', new_epoch)::text);
+  RETURN new_epoch;
+END
+$$;
