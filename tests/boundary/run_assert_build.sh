@@ -27,7 +27,8 @@
 # BUILD_DIR is where the assertion build goes (a directory of the main
 # build, never a shared path). PORT: boundary_assert in tests/ports.txt.
 # TESTs default to the schedule in tests/regress/CMakeLists.txt. Environment:
-# RULEKEEPER_CXX (the compiler), RULEKEEPER_LAUNCHER (e.g. ccache).
+# RULEKEEPER_CXX (the compiler), RULEKEEPER_LAUNCHER (e.g. ccache),
+# RULEKEEPER_SQL_DIR (the main build's assembled install scripts).
 # Nothing is installed into the system: PostgreSQL's bin, lib and share
 # directories are copied into a private tree under /tmp (PostgreSQL finds its
 # lib and share directories relative to its binary) and the module goes there.
@@ -81,7 +82,9 @@ if [ "$("$tree$bindir/pg_config" --pkglibdir)" != "$tree$pkglibdir" ]; then
   exit 1
 fi
 cp "$module" "$tree$pkglibdir/"
-cp "$src/sql/rulekeeper.control" "$src"/sql/rulekeeper--*.sql "$tree$sharedir/extension/"
+# The install scripts as the main build assembled them (sql/udfs pieces included).
+cp "$src/sql/rulekeeper.control" "${RULEKEEPER_SQL_DIR:?the main build's assembled sql/ directory}"/rulekeeper--*.sql \
+  "$tree$sharedir/extension/"
 chmod 755 "$work"
 
 # The regression tests as tests/regress/run_regress.sh runs them, on their own port
