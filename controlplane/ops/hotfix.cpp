@@ -282,20 +282,19 @@ ReplayReport replay(const config::Config& config, const ReplayRequest& request,
   return report;
 }
 
+namespace {
+// The fields `hotfix list` and `hotfix show` both report of a hotfix.
+json hotfix_row_json(const client::HotfixRow& h) {
+  return {{"hotfix_id", h.hotfix_id}, {"rule_key", h.rule_key}, {"base_label", h.base_label},
+          {"label", h.label},         {"site", h.site},         {"reason", h.reason},
+          {"actor", h.actor},         {"created_at", h.created_at}, {"diff", h.diff},
+          {"change_id", h.change_id}, {"prod_now", optional_json(h.prod_now)}};
+}
+}  // namespace
+
 json HotfixList::to_json() const {
   json rows = json::array();
-  for (const auto& h : hotfixes)
-    rows.push_back({{"hotfix_id", h.hotfix_id},
-                    {"rule_key", h.rule_key},
-                    {"base_label", h.base_label},
-                    {"label", h.label},
-                    {"site", h.site},
-                    {"reason", h.reason},
-                    {"actor", h.actor},
-                    {"created_at", h.created_at},
-                    {"diff", h.diff},
-                    {"prod_now", optional_json(h.prod_now)},
-                    {"change_id", h.change_id}});
+  for (const auto& h : hotfixes) rows.push_back(hotfix_row_json(h));
   return {{"site", site},
           {"since_last_release", since_last_release},
           {"last_release_at", optional_json(last_release_at)},
@@ -319,22 +318,12 @@ HotfixList list_hotfixes(const config::Config& config, const std::string& site_n
 
 json HotfixDetail::to_json() const {
   const auto& h = hotfix;
-  json doc = {{"hotfix_id", h.hotfix_id},
-              {"rule_key", h.rule_key},
-              {"base_label", h.base_label},
-              {"label", h.label},
-              {"site", h.site},
-              {"reason", h.reason},
-              {"actor", h.actor},
-              {"created_at", h.created_at},
-              {"diff", h.diff},
-              {"change_id", h.change_id},
-              {"content_sha256", optional_json(h.content_sha256)},
-              {"prod_now", optional_json(h.prod_now)},
-              {"sl_now", optional_json(h.sl_now)},
-              {"classified_versions", json::array()},
-              {"acknowledgements", json::array()},
-              {"read_at", read_at}};
+  json doc = hotfix_row_json(h);
+  doc["content_sha256"] = optional_json(h.content_sha256);
+  doc["sl_now"] = optional_json(h.sl_now);
+  doc["classified_versions"] = json::array();
+  doc["acknowledgements"] = json::array();
+  doc["read_at"] = read_at;
   for (const auto& c : classified_versions)
     doc["classified_versions"].push_back({{"label", c.label},
                                           {"classification", c.classification.value_or("unknown")},
