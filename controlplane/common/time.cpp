@@ -1,5 +1,7 @@
 #include "common/time.hpp"
 
+#include <cctype>
+#include <cstdio>
 #include <ctime>
 
 #include <fmt/format.h>
@@ -36,6 +38,45 @@ std::string rfc3339_utc(std::chrono::system_clock::time_point at) {
 }
 
 std::string utc_now_text() { return rfc3339_utc(std::chrono::system_clock::now()); }
+
+std::string rfc3339_from_pg(const std::string& text) {
+  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0, used = 0;
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2d %2d:%2d:%2d%n", &year, &month, &day, &hour, &minute, &second,
+                  &used) != 6)
+    return text;
+  std::size_t pos = static_cast<std::size_t>(used);
+  long long ms = 0;
+  if (pos < text.size() && text[pos] == '.') {
+    // Milliseconds: the first three digits of the fraction (truncated).
+    int digits = 0;
+    ++pos;
+    while (pos < text.size() && std::isdigit(static_cast<unsigned char>(text[pos]))) {
+      if (digits < 3) ms = ms * 10 + (text[pos] - '0');
+      ++digits;
+      ++pos;
+    }
+    for (; digits < 3; ++digits) ms *= 10;
+  }
+  long offset_seconds = 0;
+  if (pos < text.size() && (text[pos] == '+' || text[pos] == '-')) {
+    const int sign = text[pos] == '-' ? -1 : 1;
+    int oh = 0, om = 0, os = 0;
+    const std::string rest = text.substr(pos + 1);
+    if (std::sscanf(rest.c_str(), "%2d:%2d:%2d", &oh, &om, &os) < 1) return text;
+    offset_seconds = sign * (oh * 3600L + om * 60L + os);
+  } else if (pos != text.size()) {
+    return text;
+  }
+  std::tm tm{};
+  tm.tm_year = year - 1900;
+  tm.tm_mon = month - 1;
+  tm.tm_mday = day;
+  tm.tm_hour = hour;
+  tm.tm_min = minute;
+  tm.tm_sec = second;
+  const std::time_t local = ::timegm(&tm) - offset_seconds;
+  return rfc3339_utc(std::chrono::system_clock::from_time_t(local) + std::chrono::milliseconds(ms));
+}
 
 std::string utc_now_compact() {
   const Parts p = split(std::chrono::system_clock::now());

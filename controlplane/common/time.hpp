@@ -14,4 +14,10 @@ std::string utc_now_text();  // rfc3339_utc(now)
 // For file names: "20261206T080127.123Z" (no colons).
 std::string utc_now_compact();
 
+// A timestamp as PostgreSQL prints it in the ISO DateStyle
+// ("2026-11-26 14:34:55.557544+00", "+05:30" offsets, no fraction, or no
+// offset for a timestamp without time zone, taken as UTC) in rulectl's
+// format; text it cannot read comes back unchanged.
+std::string rfc3339_from_pg(const std::string& text);
+
 }  // namespace rulekeeper::common

@@ -43,3 +43,28 @@ TEST(StrictJson, MissingFileIsAUsageError) {
 
 }  // namespace
 }  // namespace rulekeeper::common
+
+#include "common/time.hpp"
+
+namespace rulekeeper::common {
+namespace {
+
+TEST(Time, PostgresTimestampsBecomeRfc3339Utc) {
+  EXPECT_EQ(rfc3339_from_pg("2026-11-26 14:34:55.557544+00"), "2026-11-26T14:34:55.557Z");
+  EXPECT_EQ(rfc3339_from_pg("2026-11-26 15:34:55.5+01"), "2026-11-26T14:34:55.500Z");
+  EXPECT_EQ(rfc3339_from_pg("2026-11-27 01:04:55+05:30"), "2026-11-26T19:34:55.000Z");
+  EXPECT_EQ(rfc3339_from_pg("2026-11-26 14:34:55"), "2026-11-26T14:34:55.000Z");
+  EXPECT_EQ(rfc3339_from_pg("not a time"), "not a time");
+  EXPECT_EQ(rfc3339_from_pg("2026-11-26 14:34:55 garbage"), "2026-11-26 14:34:55 garbage");
+}
+
+TEST(Time, Rfc3339HasMillisecondsAndZ) {
+  const std::string now = utc_now_text();
+  ASSERT_EQ(now.size(), 24u) << now;
+  EXPECT_EQ(now[10], 'T');
+  EXPECT_EQ(now[19], '.');
+  EXPECT_EQ(now.back(), 'Z');
+}
+
+}  // namespace
+}  // namespace rulekeeper::common

@@ -1,5 +1,7 @@
 #include "site/client/server_state.hpp"
 
+#include "common/time.hpp"
+
 namespace rulekeeper::site::client {
 
 std::optional<std::string> single_value(pqxx::connection& c, const std::string& sql) {
@@ -70,7 +72,7 @@ std::optional<std::string> primary_conninfo(pqxx::connection& c) {
 nlohmann::json row_to_json(const pqxx::row& row) {
   // Type OIDs of the built-in types (pg_type.h): stable across versions.
   constexpr pqxx::oid kBool = 16, kInt8 = 20, kInt2 = 21, kInt4 = 23, kFloat4 = 700, kFloat8 = 701,
-                      kNumeric = 1700;
+                      kNumeric = 1700, kTimestamp = 1114, kTimestampTz = 1184;
   nlohmann::json j = nlohmann::json::object();
   for (const auto& f : row) {
     const std::string name = f.name();
@@ -85,6 +87,8 @@ nlohmann::json row_to_json(const pqxx::row& row) {
       case kInt8: j[name] = f.as<long long>(); break;
       case kFloat4:
       case kFloat8: j[name] = f.as<double>(); break;
+      case kTimestamp:
+      case kTimestampTz: j[name] = common::rfc3339_from_pg(f.c_str()); break;
       case kNumeric: {
         // Byte counts: integral in practice; keep exact when they are.
         const std::string text = f.c_str();

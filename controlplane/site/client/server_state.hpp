@@ -42,7 +42,7 @@ WalReceiver wal_receiver(pqxx::connection& c);
 std::optional<std::string> primary_conninfo(pqxx::connection& c);
 
 // One result row as a JSON object (numeric, boolean and NULL columns typed;
-// everything else as text).
+// timestamps in RFC 3339 UTC with milliseconds; everything else as text).
 nlohmann::json row_to_json(const pqxx::row& row);
 
 }  // namespace rulekeeper::site::client
