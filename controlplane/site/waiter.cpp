@@ -110,7 +110,7 @@ WaitReport wait_for(const WaitRequest& request, const common::ProgressSink& prog
       std::vector<std::string> waiting;
       for (const auto& p : polled)
         if (!p.wait.verdict.done) waiting.push_back(fmt::format("{} ({})", p.wait.site, p.wait.verdict.why));
-      progress.step(fmt::format("waiting up to {}s for {}: {}", request.timeout_seconds, request.waiting_for,
+      progress.step(fmt::format("waiting for {} (up to {}s): {}", request.waiting_for, request.timeout_seconds,
                                 fmt::join(waiting, ", ")));
       // Every second at first, then every five.
       next_progress += std::chrono::seconds(now - start < std::chrono::seconds(5) ? 1 : 5);

@@ -83,7 +83,7 @@ if [ "$("$tree$bindir/pg_config" --pkglibdir)" != "$tree$pkglibdir" ]; then
 fi
 cp "$module" "$tree$pkglibdir/"
 # The install scripts as the main build assembled them (sql/udfs pieces included).
-cp "$src/sql/rulekeeper.control" "${RULEKEEPER_SQL_DIR:?the main build's assembled sql/ directory}"/rulekeeper--*.sql \
+cp "$src/sql/rulekeeper.control" "${RULEKEEPER_SQL_DIR:?set it to the assembled sql directory of the main build}"/rulekeeper--*.sql \
   "$tree$sharedir/extension/"
 chmod 755 "$work"
 
