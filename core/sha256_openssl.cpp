@@ -13,21 +13,20 @@ namespace {
 // safe to share between threads.
 class OpenSslSha256 final : public Sha256 {
 public:
-    Digest digest(std::string_view data) const override {
-        Digest d{};
-        unsigned int len = 0;
-        if (EVP_Digest(data.data(), data.size(), d.data(), &len, EVP_sha256(), nullptr) != 1 ||
-            len != d.size())
-            throw Error(ErrorKind::internal, "OpenSSL EVP_Digest(SHA-256) failed");
-        return d;
-    }
+  Digest digest(std::string_view data) const override {
+    Digest d{};
+    unsigned int len = 0;
+    if (EVP_Digest(data.data(), data.size(), d.data(), &len, EVP_sha256(), nullptr) != 1 || len != d.size())
+      throw Error(ErrorKind::internal, "OpenSSL EVP_Digest(SHA-256) failed");
+    return d;
+  }
 };
 
 }  // namespace
 
 const Sha256& openssl_sha256() {
-    static const OpenSslSha256 instance;
-    return instance;
+  static const OpenSslSha256 instance;
+  return instance;
 }
 
 }  // namespace rulekeeper

@@ -30,43 +30,44 @@ extern "C" {
 
 PG_FUNCTION_INFO_V1(rk_check_json_text);
 PGDLLEXPORT Datum rk_check_json_text(PG_FUNCTION_ARGS) {
-    text* t = PG_GETARG_TEXT_PP(0);
-    const char* data = VARDATA_ANY(t);
-    size_t len = VARSIZE_ANY_EXHDR(t);
-    rulekeeper::pg::guarded([&] {
-        rulekeeper::JsonLimits limits;
-        limits.max_depth = 256;
-        (void)rulekeeper::parse_json(std::string_view(data, len), limits);
-    });
-    PG_RETURN_VOID();
+  text* t = PG_GETARG_TEXT_PP(0);
+  const char* data = VARDATA_ANY(t);
+  size_t len = VARSIZE_ANY_EXHDR(t);
+  rulekeeper::pg::guarded([&] {
+    rulekeeper::JsonLimits limits;
+    limits.max_depth = 256;
+    (void)rulekeeper::parse_json(std::string_view(data, len), limits);
+  });
+  PG_RETURN_VOID();
 }
 
 // Returns the bundle's verified bundle_sha256. Not STRICT: a SQL NULL is
 // refused with the message a JSON null gets.
 PG_FUNCTION_INFO_V1(rk_validate_bundle);
 PGDLLEXPORT Datum rk_validate_bundle(PG_FUNCTION_ARGS) {
-    if (PG_ARGISNULL(0))
-        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("a bundle is a JSON object, not null")));
-    Jsonb* bundle = PG_GETARG_JSONB_P(0);
-    const char* environment = PG_ARGISNULL(1) ? nullptr : text_to_cstring(PG_GETARG_TEXT_PP(1));
-    const char* site = PG_ARGISNULL(2) ? "(unset)" : text_to_cstring(PG_GETARG_TEXT_PP(2));
-    // The JCS text straight from jsonb's binary form (plain PostgreSQL: an
-    // inexact number or nesting past 256 levels ERRORs here, as in
-    // canonical_json(), while no C++ object is alive).
-    std::size_t length = 0;
-    const char* json = rulekeeper::pg::jsonb_jcs::canonical(bundle, &length);
-    char checksum[65] = {0};
-    rulekeeper::pg::guarded([&] {
-        rulekeeper::BundleTarget target;
-        if (environment != nullptr) {
-            target.environment = environment;
-            target.site = site;
-        }
-        const rulekeeper::BundleSummary summary = rulekeeper::validate_bundle(
-            std::string_view(json, length), rulekeeper::pg::server_sha256(), environment ? &target : nullptr);
-        std::memcpy(checksum, summary.bundle_sha256.data(), std::min<std::size_t>(64, summary.bundle_sha256.size()));
-    });
-    PG_RETURN_TEXT_P(cstring_to_text(checksum));
+  if (PG_ARGISNULL(0))
+    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("a bundle is a JSON object, not null")));
+  Jsonb* bundle = PG_GETARG_JSONB_P(0);
+  const char* environment = PG_ARGISNULL(1) ? nullptr : text_to_cstring(PG_GETARG_TEXT_PP(1));
+  const char* site = PG_ARGISNULL(2) ? "(unset)" : text_to_cstring(PG_GETARG_TEXT_PP(2));
+  // The JCS text straight from jsonb's binary form (plain PostgreSQL: an
+  // inexact number or nesting past 256 levels ERRORs here, as in
+  // canonical_json(), while no C++ object is alive).
+  std::size_t length = 0;
+  const char* json = rulekeeper::pg::jsonb_jcs::canonical(bundle, &length);
+  char checksum[65] = {0};
+  rulekeeper::pg::guarded([&] {
+    rulekeeper::BundleTarget target;
+    if (environment != nullptr) {
+      target.environment = environment;
+      target.site = site;
+    }
+    const rulekeeper::BundleSummary summary =
+        rulekeeper::validate_bundle(std::string_view(json, length), rulekeeper::pg::server_sha256(),
+                                    environment ? &target : nullptr);
+    std::memcpy(checksum, summary.bundle_sha256.data(), std::min<std::size_t>(64, summary.bundle_sha256.size()));
+  });
+  PG_RETURN_TEXT_P(cstring_to_text(checksum));
 }
 
 }  // extern "C"

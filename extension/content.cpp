@@ -21,31 +21,31 @@ char* to_palloc(const std::string& s) { return palloc_copy(s.data(), s.size()); 
 char* jsonb_text(Jsonb* body) { return JsonbToCString(nullptr, &body->root, VARSIZE(body)); }
 
 char* canonical(const char* json_text) {
-    return guarded([&] { return to_palloc(canonicalize_text(json_text)); });
+  return guarded([&] { return to_palloc(canonicalize_text(json_text)); });
 }
 
 char* content_sha256(const char* json_text) {
-    return guarded([&] { return to_palloc(rulekeeper::content_sha256(server_sha256(), json_text)); });
+  return guarded([&] { return to_palloc(rulekeeper::content_sha256(server_sha256(), json_text)); });
 }
 
 void entry_digest(const char* rule_key, const char* label, const char* content_hex, uint8* out) {
-    guarded([&] {
-        Digest d = rulekeeper::entry_digest(server_sha256(), rule_key, label, content_hex);
-        std::memcpy(out, d.data(), d.size());
-    });
+  guarded([&] {
+    Digest d = rulekeeper::entry_digest(server_sha256(), rule_key, label, content_hex);
+    std::memcpy(out, d.data(), d.size());
+  });
 }
 
 int bucket_of(const char* rule_key) {
-    return guarded([&] { return rulekeeper::bucket_of(server_sha256(), rule_key); });
+  return guarded([&] { return rulekeeper::bucket_of(server_sha256(), rule_key); });
 }
 
 char* label_text(int32 version, int32 hotfix) {
-    return guarded([&] {
-        if (version < 1 || hotfix < 0)
-            throw Error(ErrorKind::invalid_input, "version must be >= 1 and hotfix >= 0, got version " +
-                                                      std::to_string(version) + ", hotfix " + std::to_string(hotfix));
-        return to_palloc(Label{version, hotfix}.text());
-    });
+  return guarded([&] {
+    if (version < 1 || hotfix < 0)
+      throw Error(ErrorKind::invalid_input, "version must be >= 1 and hotfix >= 0, got version " +
+                                                std::to_string(version) + ", hotfix " + std::to_string(hotfix));
+    return to_palloc(Label{version, hotfix}.text());
+  });
 }
 
 }  // namespace rulekeeper::pg::content

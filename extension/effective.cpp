@@ -21,28 +21,28 @@ extern "C" {
 
 PG_FUNCTION_INFO_V1(rk_effective_version);
 PGDLLEXPORT Datum rk_effective_version(PG_FUNCTION_ARGS) {
-    MemoryContext caller = CurrentMemoryContext;
-    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "rulekeeper: SPI_connect failed");
-    Oid types[2] = {TEXTOID, TEXTOID};
-    rulekeeper::pg::saved_plan(&plan_effective,
-                               "SELECT a.label FROM rulekeeper.activation a "
-                               "WHERE a.channel OPERATOR(pg_catalog.=) $2 AND a.rule_key OPERATOR(pg_catalog.=) $1",
-                               2, types);
-    Datum args[2] = {PG_GETARG_DATUM(0), PG_GETARG_DATUM(1)};
-    int rc = SPI_execute_plan(plan_effective, args, nullptr, true, 1);
-    if (rc != SPI_OK_SELECT) elog(ERROR, "rulekeeper: effective_version lookup failed: %s", SPI_result_code_string(rc));
-    if (SPI_processed == 0) {
-        SPI_finish();
-        PG_RETURN_NULL();
-    }
-    bool isnull;
-    Datum label = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-    // Copy the result out of SPI's memory before SPI_finish frees it.
-    MemoryContext spi = MemoryContextSwitchTo(caller);
-    text* copy = DatumGetTextPCopy(label);
-    MemoryContextSwitchTo(spi);
+  MemoryContext caller = CurrentMemoryContext;
+  if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "rulekeeper: SPI_connect failed");
+  Oid types[2] = {TEXTOID, TEXTOID};
+  rulekeeper::pg::saved_plan(&plan_effective,
+                             "SELECT a.label FROM rulekeeper.activation a "
+                             "WHERE a.channel OPERATOR(pg_catalog.=) $2 AND a.rule_key OPERATOR(pg_catalog.=) $1",
+                             2, types);
+  Datum args[2] = {PG_GETARG_DATUM(0), PG_GETARG_DATUM(1)};
+  int rc = SPI_execute_plan(plan_effective, args, nullptr, true, 1);
+  if (rc != SPI_OK_SELECT) elog(ERROR, "rulekeeper: effective_version lookup failed: %s", SPI_result_code_string(rc));
+  if (SPI_processed == 0) {
     SPI_finish();
-    PG_RETURN_TEXT_P(copy);
+    PG_RETURN_NULL();
+  }
+  bool isnull;
+  Datum label = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+  // Copy the result out of SPI's memory before SPI_finish frees it.
+  MemoryContext spi = MemoryContextSwitchTo(caller);
+  text* copy = DatumGetTextPCopy(label);
+  MemoryContextSwitchTo(spi);
+  SPI_finish();
+  PG_RETURN_TEXT_P(copy);
 }
 
 }  // extern "C"

@@ -45,12 +45,14 @@ namespace rulekeeper::pg {
 // A PostgreSQL error caught by pg_call, carried through C++ frames.
 class PgError : public std::exception {
 public:
-    explicit PgError(ErrorData* edata) : edata_(edata) {}
-    const char* what() const noexcept override { return edata_ && edata_->message ? edata_->message : "PostgreSQL error"; }
-    ErrorData* edata() const noexcept { return edata_; }
+  explicit PgError(ErrorData* edata) : edata_(edata) {}
+  const char* what() const noexcept override {
+    return edata_ && edata_->message ? edata_->message : "PostgreSQL error";
+  }
+  ErrorData* edata() const noexcept { return edata_; }
 
 private:
-    ErrorData* edata_;  // palloc'd by CopyErrorData in the caller's memory context
+  ErrorData* edata_;  // palloc'd by CopyErrorData in the caller's memory context
 };
 
 namespace detail {
@@ -86,28 +88,26 @@ void reset_after_abort() noexcept;
 // inside a guarded body: nothing else catches the PgError.
 template <typename Fn>
 void pg_call(Fn&& fn) {
-    static_assert(noexcept(fn()),
-                  "pg_call runs its callable under PG_TRY, which a C++ exception must never leave: declare the "
-                  "lambda noexcept (it holds plain PostgreSQL C), or allocate with palloc_items/palloc_copy");
-    Assert(detail::in_guarded_body);
-    MemoryContext caller_context = CurrentMemoryContext;
-    const bool was_in_guarded_body = detail::in_guarded_body;
-    ErrorData* volatile edata = nullptr;
-    detail::in_guarded_body = false;
-    PG_TRY();
-    {
-        fn();
-    }
-    PG_CATCH();
-    {
-        detail::in_guarded_body = was_in_guarded_body;
-        MemoryContextSwitchTo(caller_context);
-        edata = CopyErrorData();
-        FlushErrorState();
-    }
-    PG_END_TRY();
+  static_assert(noexcept(fn()),
+                "pg_call runs its callable under PG_TRY, which a C++ exception must never leave: declare the "
+                "lambda noexcept (it holds plain PostgreSQL C), or allocate with palloc_items/palloc_copy");
+  Assert(detail::in_guarded_body);
+  MemoryContext caller_context = CurrentMemoryContext;
+  const bool was_in_guarded_body = detail::in_guarded_body;
+  ErrorData* volatile edata = nullptr;
+  detail::in_guarded_body = false;
+  PG_TRY();
+  { fn(); }
+  PG_CATCH();
+  {
     detail::in_guarded_body = was_in_guarded_body;
-    if (edata != nullptr) throw PgError(edata);
+    MemoryContextSwitchTo(caller_context);
+    edata = CopyErrorData();
+    FlushErrorState();
+  }
+  PG_END_TRY();
+  detail::in_guarded_body = was_in_guarded_body;
+  if (edata != nullptr) throw PgError(edata);
 }
 
 // Typed palloc for guarded bodies, through pg_call: out of memory (or a size
@@ -116,21 +116,21 @@ void pg_call(Fn&& fn) {
 // named palloc_array: PostgreSQL 15.x's palloc.h has a macro of that name.)
 template <typename T>
 T* palloc_items(std::size_t n) {
-    static_assert(std::is_trivial_v<T>, "palloc_items is for plain C types: no constructor or destructor runs");
-    if (n > MaxAllocSize / sizeof(T)) throw std::bad_alloc();
-    void* memory = nullptr;
-    pg_call([&]() noexcept { memory = palloc(n * sizeof(T)); });
-    return static_cast<T*>(memory);
+  static_assert(std::is_trivial_v<T>, "palloc_items is for plain C types: no constructor or destructor runs");
+  if (n > MaxAllocSize / sizeof(T)) throw std::bad_alloc();
+  void* memory = nullptr;
+  pg_call([&]() noexcept { memory = palloc(n * sizeof(T)); });
+  return static_cast<T*>(memory);
 }
 
 // Like palloc_items, zero-filled.
 template <typename T>
 T* palloc0_items(std::size_t n) {
-    static_assert(std::is_trivial_v<T>, "palloc0_items is for plain C types: no constructor or destructor runs");
-    if (n > MaxAllocSize / sizeof(T)) throw std::bad_alloc();
-    void* memory = nullptr;
-    pg_call([&]() noexcept { memory = palloc0(n * sizeof(T)); });
-    return static_cast<T*>(memory);
+  static_assert(std::is_trivial_v<T>, "palloc0_items is for plain C types: no constructor or destructor runs");
+  if (n > MaxAllocSize / sizeof(T)) throw std::bad_alloc();
+  void* memory = nullptr;
+  pg_call([&]() noexcept { memory = palloc0(n * sizeof(T)); });
+  return static_cast<T*>(memory);
 }
 
 // A palloc'd, NUL-terminated copy of len bytes (for a guarded body's result
@@ -139,10 +139,10 @@ char* palloc_copy(const char* data, std::size_t len);
 
 // What guarded() knows about a failure once every C++ frame is gone.
 struct Failure {
-    ErrorData* pg = nullptr;  // a PostgreSQL error to re-throw as it was
-    int sqlstate = 0;
-    char* message = nullptr;  // palloc'd
-    char* hint = nullptr;     // palloc'd or null
+  ErrorData* pg = nullptr;  // a PostgreSQL error to re-throw as it was
+  int sqlstate = 0;
+  char* message = nullptr;  // palloc'd
+  char* hint = nullptr;     // palloc'd or null
 };
 
 int sqlstate_for(ErrorKind kind) noexcept;
@@ -156,47 +156,47 @@ char* copy_message(const char* text) noexcept;
 // after the exception object and the body's frames are destroyed.
 template <typename Fn>
 auto guarded(Fn&& fn) -> decltype(fn()) {
-    using Result = decltype(fn());
-    // The result outlives the body and is handed to PostgreSQL code that may
-    // ereport: an object with a destructor there would never be destroyed.
-    static_assert(std::is_void_v<Result> || std::is_trivially_destructible_v<Result>,
-                  "guarded() must return plain data (void, a number, a palloc'd pointer): a result with a "
-                  "destructor would cross into PostgreSQL frames that an ereport can jump over");
-    // Before any of the body runs. By construction (pg_call clears the flag)
-    // a set flag means we are inside the outer body's try block: the throw
-    // unwinds it and the outer guarded reports the refusal.
-    if (detail::in_guarded_body) detail::refuse_nested_guarded();
-    detail::in_guarded_body = true;
-    Failure failure;
-    try {
-        if constexpr (std::is_void_v<Result>) {
-            fn();
-            detail::in_guarded_body = false;
-            return;
-        } else {
-            Result result = fn();
-            detail::in_guarded_body = false;
-            return result;
-        }
-    } catch (const PgError& e) {
-        failure.pg = e.edata();
-    } catch (const Error& e) {
-        failure.sqlstate = sqlstate_for(e.kind());
-        failure.message = copy_message(e.what());
-        failure.hint = e.hint().empty() ? nullptr : copy_message(e.hint().c_str());
-    } catch (const std::bad_alloc&) {
-        failure.sqlstate = ERRCODE_OUT_OF_MEMORY;
-        failure.message = copy_message("rulekeeper: out of memory");
-    } catch (const std::exception& e) {
-        failure.sqlstate = ERRCODE_INTERNAL_ERROR;
-        failure.message = copy_message(e.what());
-    } catch (...) {
-        failure.sqlstate = ERRCODE_INTERNAL_ERROR;
-        failure.message = copy_message("rulekeeper: unknown C++ exception");
+  using Result = decltype(fn());
+  // The result outlives the body and is handed to PostgreSQL code that may
+  // ereport: an object with a destructor there would never be destroyed.
+  static_assert(std::is_void_v<Result> || std::is_trivially_destructible_v<Result>,
+                "guarded() must return plain data (void, a number, a palloc'd pointer): a result with a "
+                "destructor would cross into PostgreSQL frames that an ereport can jump over");
+  // Before any of the body runs. By construction (pg_call clears the flag)
+  // a set flag means we are inside the outer body's try block: the throw
+  // unwinds it and the outer guarded reports the refusal.
+  if (detail::in_guarded_body) detail::refuse_nested_guarded();
+  detail::in_guarded_body = true;
+  Failure failure;
+  try {
+    if constexpr (std::is_void_v<Result>) {
+      fn();
+      detail::in_guarded_body = false;
+      return;
+    } else {
+      Result result = fn();
+      detail::in_guarded_body = false;
+      return result;
     }
-    // Outside every catch block: no C++ object of the body is alive any more.
-    detail::in_guarded_body = false;
-    raise(failure);
+  } catch (const PgError& e) {
+    failure.pg = e.edata();
+  } catch (const Error& e) {
+    failure.sqlstate = sqlstate_for(e.kind());
+    failure.message = copy_message(e.what());
+    failure.hint = e.hint().empty() ? nullptr : copy_message(e.hint().c_str());
+  } catch (const std::bad_alloc&) {
+    failure.sqlstate = ERRCODE_OUT_OF_MEMORY;
+    failure.message = copy_message("rulekeeper: out of memory");
+  } catch (const std::exception& e) {
+    failure.sqlstate = ERRCODE_INTERNAL_ERROR;
+    failure.message = copy_message(e.what());
+  } catch (...) {
+    failure.sqlstate = ERRCODE_INTERNAL_ERROR;
+    failure.message = copy_message("rulekeeper: unknown C++ exception");
+  }
+  // Outside every catch block: no C++ object of the body is alive any more.
+  detail::in_guarded_body = false;
+  raise(failure);
 }
 
 }  // namespace rulekeeper::pg

@@ -23,8 +23,7 @@ Datum append(const char* kind, const char* rule_key, const char* label, const ch
 // (the row already carries it). Entries queued in a subtransaction that
 // aborts are dropped with it; an entry still queued at commit is an ERROR
 // (never silently lost).
-void append_later(const char* kind, const char* rule_key, const char* label, const char* payload_json,
-                  Datum change_id);
+void append_later(const char* kind, const char* rule_key, const char* label, const char* payload_json, Datum change_id);
 
 // Writes every queued entry, in queue order, with consecutive origin_seq.
 void flush_pending();

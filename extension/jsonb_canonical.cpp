@@ -32,97 +32,97 @@ namespace {
 enum class Kind : uint8 { null, true_, false_, string, number, key, object, array, end };
 
 struct Token {
-    Kind kind;
-    uint32 length;     // string, number, key: bytes at text
-    const char* text;  // string, key: inside the jsonb; number: numeric_out's text
-    uint32 end;        // object, array: index of the matching end token
+  Kind kind;
+  uint32 length;     // string, number, key: bytes at text
+  const char* text;  // string, key: inside the jsonb; number: numeric_out's text
+  uint32 end;        // object, array: index of the matching end token
 };
 
 struct Tokens {
-    Token* items;
-    uint32 count;
-    bool raw_scalar;  // the jsonb is a bare scalar (stored as a one-element array)
+  Token* items;
+  uint32 count;
+  bool raw_scalar;  // the jsonb is a bare scalar (stored as a one-element array)
 };
 
 // Phase 1: plain C, no C++ objects alive.
 Tokens tokenize(Jsonb* value) {
-    uint32 capacity = 64, count = 0;
-    // "Huge" allocations: a large document has more than 2^25 tokens, whose
-    // array passes palloc's 1 GB limit while the text route still copes.
-    Token* items = static_cast<Token*>(MemoryContextAllocHuge(CurrentMemoryContext, sizeof(Token) * capacity));
-    uint32 stack_capacity = 16, depth = 0;
-    uint32* open = static_cast<uint32*>(palloc(sizeof(uint32) * stack_capacity));
-    bool raw_scalar = false;
-    JsonbIterator* it = JsonbIteratorInit(&value->root);
-    JsonbValue v;
-    JsonbIteratorToken r;
-    while ((r = JsonbIteratorNext(&it, &v, false)) != WJB_DONE) {
-        if (count == capacity) {
-            capacity *= 2;
-            items = static_cast<Token*>(repalloc_huge(items, sizeof(Token) * capacity));
+  uint32 capacity = 64, count = 0;
+  // "Huge" allocations: a large document has more than 2^25 tokens, whose
+  // array passes palloc's 1 GB limit while the text route still copes.
+  Token* items = static_cast<Token*>(MemoryContextAllocHuge(CurrentMemoryContext, sizeof(Token) * capacity));
+  uint32 stack_capacity = 16, depth = 0;
+  uint32* open = static_cast<uint32*>(palloc(sizeof(uint32) * stack_capacity));
+  bool raw_scalar = false;
+  JsonbIterator* it = JsonbIteratorInit(&value->root);
+  JsonbValue v;
+  JsonbIteratorToken r;
+  while ((r = JsonbIteratorNext(&it, &v, false)) != WJB_DONE) {
+    if (count == capacity) {
+      capacity *= 2;
+      items = static_cast<Token*>(repalloc_huge(items, sizeof(Token) * capacity));
+    }
+    Token& t = items[count];
+    t = Token{Kind::null, 0, nullptr, 0};
+    switch (r) {
+      case WJB_BEGIN_OBJECT:
+      case WJB_BEGIN_ARRAY:
+        t.kind = r == WJB_BEGIN_OBJECT ? Kind::object : Kind::array;
+        if (r == WJB_BEGIN_ARRAY && v.val.array.rawScalar) raw_scalar = true;
+        if (depth == stack_capacity) {
+          stack_capacity *= 2;
+          open = static_cast<uint32*>(repalloc(open, sizeof(uint32) * stack_capacity));
         }
-        Token& t = items[count];
-        t = Token{Kind::null, 0, nullptr, 0};
-        switch (r) {
-        case WJB_BEGIN_OBJECT:
-        case WJB_BEGIN_ARRAY:
-            t.kind = r == WJB_BEGIN_OBJECT ? Kind::object : Kind::array;
-            if (r == WJB_BEGIN_ARRAY && v.val.array.rawScalar) raw_scalar = true;
-            if (depth == stack_capacity) {
-                stack_capacity *= 2;
-                open = static_cast<uint32*>(repalloc(open, sizeof(uint32) * stack_capacity));
-            }
-            // The nesting limit is checked here, before any value is judged,
-            // so a document too deep and holding an inexact number is refused
-            // for its depth, as the text route (which parses first) refuses it.
-            if (depth >= kMaxJsonDepth)
-                ereport(ERROR, (errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-                                errmsg("invalid JSON: nesting deeper than %zu levels", kMaxJsonDepth)));
-            open[depth++] = count;
-            break;
-        case WJB_END_OBJECT:
-        case WJB_END_ARRAY:
-            t.kind = Kind::end;
-            items[open[--depth]].end = count;
-            break;
-        case WJB_KEY:
-            t.kind = Kind::key;
+        // The nesting limit is checked here, before any value is judged,
+        // so a document too deep and holding an inexact number is refused
+        // for its depth, as the text route (which parses first) refuses it.
+        if (depth >= kMaxJsonDepth)
+          ereport(ERROR, (errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+                          errmsg("invalid JSON: nesting deeper than %zu levels", kMaxJsonDepth)));
+        open[depth++] = count;
+        break;
+      case WJB_END_OBJECT:
+      case WJB_END_ARRAY:
+        t.kind = Kind::end;
+        items[open[--depth]].end = count;
+        break;
+      case WJB_KEY:
+        t.kind = Kind::key;
+        t.text = v.val.string.val;
+        t.length = static_cast<uint32>(v.val.string.len);
+        break;
+      case WJB_VALUE:
+      case WJB_ELEM:
+        switch (v.type) {
+          case jbvNull: t.kind = Kind::null; break;
+          case jbvBool: t.kind = v.val.boolean ? Kind::true_ : Kind::false_; break;
+          case jbvString:
+            t.kind = Kind::string;
             t.text = v.val.string.val;
             t.length = static_cast<uint32>(v.val.string.len);
             break;
-        case WJB_VALUE:
-        case WJB_ELEM:
-            switch (v.type) {
-            case jbvNull: t.kind = Kind::null; break;
-            case jbvBool: t.kind = v.val.boolean ? Kind::true_ : Kind::false_; break;
-            case jbvString:
-                t.kind = Kind::string;
-                t.text = v.val.string.val;
-                t.length = static_cast<uint32>(v.val.string.len);
-                break;
-            case jbvNumeric: {
-                char* printed = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v.val.numeric)));
-                t.kind = Kind::number;
-                t.text = printed;
-                t.length = static_cast<uint32>(strlen(printed));
-                break;
-            }
-            default: elog(ERROR, "rulekeeper: unexpected jsonb value type %d", static_cast<int>(v.type));
-            }
+          case jbvNumeric: {
+            char* printed = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v.val.numeric)));
+            t.kind = Kind::number;
+            t.text = printed;
+            t.length = static_cast<uint32>(strlen(printed));
             break;
-        default: elog(ERROR, "rulekeeper: unexpected jsonb iterator token %d", static_cast<int>(r));
+          }
+          default: elog(ERROR, "rulekeeper: unexpected jsonb value type %d", static_cast<int>(v.type));
         }
-        ++count;
+        break;
+      default: elog(ERROR, "rulekeeper: unexpected jsonb iterator token %d", static_cast<int>(r));
     }
-    pfree(open);
-    return Tokens{items, count, raw_scalar};
+    ++count;
+  }
+  pfree(open);
+  return Tokens{items, count, raw_scalar};
 }
 
 // Phase 2 (inside guarded): writes the value at tokens[i], returns the index
 // after it. depth = containers open around it, limited as parse_json limits.
 uint32 write_value(const Token* tokens, uint32 i, std::string& out, std::size_t depth) {
-    const Token& t = tokens[i];
-    switch (t.kind) {
+  const Token& t = tokens[i];
+  switch (t.kind) {
     case Kind::null: out += "null"; return i + 1;
     case Kind::true_: out += "true"; return i + 1;
     case Kind::false_: out += "false"; return i + 1;
@@ -132,79 +132,78 @@ uint32 write_value(const Token* tokens, uint32 i, std::string& out, std::size_t 
     case Kind::end: throw Error(ErrorKind::internal, "malformed jsonb token stream");
     case Kind::array:
     case Kind::object: break;
+  }
+  if (depth + 1 > kMaxJsonDepth)
+    throw Error(ErrorKind::invalid_json,
+                "invalid JSON: nesting deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+  if (t.kind == Kind::array) {
+    out += '[';
+    uint32 j = i + 1;
+    for (bool first = true; j < t.end; first = false) {
+      if (!first) out += ',';
+      j = write_value(tokens, j, out, depth + 1);
     }
-    if (depth + 1 > kMaxJsonDepth)
-        throw Error(ErrorKind::invalid_json,
-                    "invalid JSON: nesting deeper than " + std::to_string(kMaxJsonDepth) + " levels");
-    if (t.kind == Kind::array) {
-        out += '[';
-        uint32 j = i + 1;
-        for (bool first = true; j < t.end; first = false) {
-            if (!first) out += ',';
-            j = write_value(tokens, j, out, depth + 1);
-        }
-        out += ']';
-        return t.end + 1;
-    }
-    // Members: (key token, value token) pairs, then sorted by UTF-16 order.
-    std::vector<uint32> keys;
-    keys.reserve((t.end - i) / 2);
-    for (uint32 j = i + 1; j < t.end;) {
-        keys.push_back(j);
-        const Token& value = tokens[j + 1];
-        j = (value.kind == Kind::object || value.kind == Kind::array) ? value.end + 1 : j + 2;
-    }
-    auto name = [&](uint32 k) { return std::string_view(tokens[k].text, tokens[k].length); };
-    std::sort(keys.begin(), keys.end(), [&](uint32 a, uint32 b) { return utf16_less(name(a), name(b)); });
-    out += '{';
-    for (std::size_t m = 0; m < keys.size(); ++m) {
-        if (m) out += ',';
-        append_jcs_string(out, name(keys[m]));
-        out += ':';
-        write_value(tokens, keys[m] + 1, out, depth + 1);
-    }
-    out += '}';
+    out += ']';
     return t.end + 1;
+  }
+  // Members: (key token, value token) pairs, then sorted by UTF-16 order.
+  std::vector<uint32> keys;
+  keys.reserve((t.end - i) / 2);
+  for (uint32 j = i + 1; j < t.end;) {
+    keys.push_back(j);
+    const Token& value = tokens[j + 1];
+    j = (value.kind == Kind::object || value.kind == Kind::array) ? value.end + 1 : j + 2;
+  }
+  auto name = [&](uint32 k) { return std::string_view(tokens[k].text, tokens[k].length); };
+  std::sort(keys.begin(), keys.end(), [&](uint32 a, uint32 b) { return utf16_less(name(a), name(b)); });
+  out += '{';
+  for (std::size_t m = 0; m < keys.size(); ++m) {
+    if (m) out += ',';
+    append_jcs_string(out, name(keys[m]));
+    out += ':';
+    write_value(tokens, keys[m] + 1, out, depth + 1);
+  }
+  out += '}';
+  return t.end + 1;
 }
 
 std::string write_tokens(const Tokens& tokens) {
-    std::string out;
-    out.reserve(tokens.count * 8);
-    if (tokens.raw_scalar) {
-        write_value(tokens.items, 1, out, 0);  // [ scalar ] stored; the scalar is the value
-    } else {
-        write_value(tokens.items, 0, out, 0);
-    }
-    return out;
+  std::string out;
+  out.reserve(tokens.count * 8);
+  if (tokens.raw_scalar) {
+    write_value(tokens.items, 1, out, 0);  // [ scalar ] stored; the scalar is the value
+  } else {
+    write_value(tokens.items, 0, out, 0);
+  }
+  return out;
 }
 
 }  // namespace
 
 char* canonical(Jsonb* value, std::size_t* length) {
-    Tokens tokens = tokenize(value);
-    char* result = guarded([&] {
-        std::string text = write_tokens(tokens);
-        char* copy = palloc_copy(text.data(), text.size());
-        if (length) *length = text.size();
-        return copy;
-    });
-    pfree(tokens.items);
-    return result;
+  Tokens tokens = tokenize(value);
+  char* result = guarded([&] {
+    std::string text = write_tokens(tokens);
+    char* copy = palloc_copy(text.data(), text.size());
+    if (length) *length = text.size();
+    return copy;
+  });
+  pfree(tokens.items);
+  return result;
 }
 
 char* content_sha256(Jsonb* body) {
-    // Not an object: the text route refuses it with the message naming what it is.
-    if (!JB_ROOT_IS_OBJECT(body) || JB_ROOT_IS_SCALAR(body))
-        return content::content_sha256(content::jsonb_text(body));
-    Tokens tokens = tokenize(body);
-    char hex[65];
-    guarded([&] {
-        std::string text = write_tokens(tokens);
-        std::string digest = to_hex(server_sha256().digest(text));
-        std::memcpy(hex, digest.c_str(), 65);
-    });
-    pfree(tokens.items);
-    return pstrdup(hex);
+  // Not an object: the text route refuses it with the message naming what it is.
+  if (!JB_ROOT_IS_OBJECT(body) || JB_ROOT_IS_SCALAR(body)) return content::content_sha256(content::jsonb_text(body));
+  Tokens tokens = tokenize(body);
+  char hex[65];
+  guarded([&] {
+    std::string text = write_tokens(tokens);
+    std::string digest = to_hex(server_sha256().digest(text));
+    std::memcpy(hex, digest.c_str(), 65);
+  });
+  pfree(tokens.items);
+  return pstrdup(hex);
 }
 
 }  // namespace rulekeeper::pg::jsonb_jcs

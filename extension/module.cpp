@@ -13,11 +13,11 @@ PG_MODULE_MAGIC;
 
 PGDLLEXPORT void _PG_init(void);
 void _PG_init(void) {
-    rulekeeper::pg::define_settings();
-    rulekeeper::pg::txn::register_callbacks();
-    rulekeeper::pg::journal::register_callbacks();
-    // The worker needs the library preloaded (it is the postmaster that
-    // starts it); loaded later, the extension works without heartbeats.
-    if (process_shared_preload_libraries_in_progress) rulekeeper::pg::register_heartbeat_worker();
+  rulekeeper::pg::define_settings();
+  rulekeeper::pg::txn::register_callbacks();
+  rulekeeper::pg::journal::register_callbacks();
+  // The worker needs the library preloaded (it is the postmaster that
+  // starts it); loaded later, the extension works without heartbeats.
+  if (process_shared_preload_libraries_in_progress) rulekeeper::pg::register_heartbeat_worker();
 }
 }

@@ -13,13 +13,13 @@ namespace rulekeeper::pg {
 // Returns *slot, preparing and keeping `sql` first if it is not yet. SPI
 // must be connected.
 inline SPIPlanPtr saved_plan(SPIPlanPtr* slot, const char* sql, int nargs, Oid* types) {
-    if (*slot == nullptr) {
-        SPIPlanPtr plan = SPI_prepare(sql, nargs, types);
-        if (plan == nullptr) elog(ERROR, "rulekeeper: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-        SPI_keepplan(plan);
-        *slot = plan;
-    }
-    return *slot;
+  if (*slot == nullptr) {
+    SPIPlanPtr plan = SPI_prepare(sql, nargs, types);
+    if (plan == nullptr) elog(ERROR, "rulekeeper: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+    SPI_keepplan(plan);
+    *slot = plan;
+  }
+  return *slot;
 }
 
 }  // namespace rulekeeper::pg

@@ -38,13 +38,13 @@ constexpr uint32 kLockKeyRulekeeper = 0x52554c45;
 constexpr uint32 kLockKeySite = 1;
 
 struct OriginCursor {
-    bool locked = false;        // site lock held by this transaction
-    bool valid = false;         // incarnation known for `site`
-    char site[64] = {0};        // the site they were read for (a reload may change it)
-    int32 incarnation = 0;
-    Oid journal = InvalidOid;   // the rulekeeper.journal they were read for
-    bool seq_valid = false;     // last_seq is the newest origin_seq of (site, incarnation)
-    int64 last_seq = 0;
+  bool locked = false;  // site lock held by this transaction
+  bool valid = false;   // incarnation known for `site`
+  char site[64] = {0};  // the site they were read for (a reload may change it)
+  int32 incarnation = 0;
+  Oid journal = InvalidOid;  // the rulekeeper.journal they were read for
+  bool seq_valid = false;    // last_seq is the newest origin_seq of (site, incarnation)
+  int64 last_seq = 0;
 };
 OriginCursor cursor;  // plain data: reset at transaction end and on subabort
 
@@ -52,12 +52,12 @@ OriginCursor cursor;  // plain data: reset at transaction end and on subabort
 // a new incarnation begins only when one of these changes, so the lookup is
 // skipped while they stay the same. `table` catches DROP/CREATE EXTENSION.
 struct KnownIncarnation {
-    bool valid = false;
-    uint64 sysid = 0;
-    TimeLineID tli = 0;
-    Oid database = InvalidOid;
-    Oid table = InvalidOid;
-    int32 incarnation = 0;
+  bool valid = false;
+  uint64 sysid = 0;
+  TimeLineID tli = 0;
+  Oid database = InvalidOid;
+  Oid table = InvalidOid;
+  int32 incarnation = 0;
 };
 KnownIncarnation known;    // committed knowledge, reused across transactions
 KnownIncarnation pending;  // learnt in this transaction; becomes `known` at commit
@@ -65,8 +65,8 @@ KnownIncarnation pending;  // learnt in this transaction; becomes `known` at com
 // One map of bucket -> net AdHash delta per subtransaction level that has
 // made changes; the innermost is at the back.
 struct LevelDeltas {
-    SubTransactionId subxact;
-    std::map<int, SetSum> buckets;  // ordered: applied in bucket order (no deadlocks)
+  SubTransactionId subxact;
+  std::map<int, SetSum> buckets;  // ordered: applied in bucket order (no deadlocks)
 };
 std::vector<LevelDeltas>* deltas = nullptr;  // allocated once, lives for the backend
 
@@ -78,12 +78,11 @@ SPIPlanPtr plan_latest_incarnation = nullptr;
 SPIPlanPtr plan_insert_incarnation = nullptr;
 SPIPlanPtr plan_upsert_bucket = nullptr;
 
-
 void reset_cursor() { cursor = OriginCursor{}; }
 
 void clear_deltas() {
-    if (deltas) guarded([] { deltas->clear(); });
-    if (pending_changes) guarded([] { pending_changes->clear(); });
+  if (deltas) guarded([] { deltas->clear(); });
+  if (pending_changes) guarded([] { pending_changes->clear(); });
 }
 
 int32 read_or_record_incarnation(const char* site, const char* sysid_text, TimeLineID tli);
@@ -91,185 +90,182 @@ void set_cursor(const char* site, int32 incarnation);
 
 // Called with the lock held.
 void load_origin(const char* site) {
-    uint64 sysid = GetSystemIdentifier();
-    TimeLineID tli = GetWALInsertionTimeLine();
-    char sysid_text[32];
-    snprintf(sysid_text, sizeof sysid_text, UINT64_FORMAT, sysid);
+  uint64 sysid = GetSystemIdentifier();
+  TimeLineID tli = GetWALInsertionTimeLine();
+  char sysid_text[32];
+  snprintf(sysid_text, sizeof sysid_text, UINT64_FORMAT, sysid);
 
-    Oid schema = get_namespace_oid("rulekeeper", false);
-    Oid table = get_relname_relid("incarnation", schema);
-    int32 incarnation = 0;
-    if (known.valid && known.sysid == sysid && known.tli == tli && known.database == MyDatabaseId &&
-        known.table == table) {
-        incarnation = known.incarnation;
-    } else {
-        if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "rulekeeper: SPI_connect failed");
-        incarnation = read_or_record_incarnation(site, sysid_text, tli);
-        SPI_finish();
-        pending = KnownIncarnation{true, sysid, tli, MyDatabaseId, table, incarnation};
-    }
-    set_cursor(site, incarnation);
+  Oid schema = get_namespace_oid("rulekeeper", false);
+  Oid table = get_relname_relid("incarnation", schema);
+  int32 incarnation = 0;
+  if (known.valid && known.sysid == sysid && known.tli == tli && known.database == MyDatabaseId &&
+      known.table == table) {
+    incarnation = known.incarnation;
+  } else {
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "rulekeeper: SPI_connect failed");
+    incarnation = read_or_record_incarnation(site, sysid_text, tli);
+    SPI_finish();
+    pending = KnownIncarnation{true, sysid, tli, MyDatabaseId, table, incarnation};
+  }
+  set_cursor(site, incarnation);
 }
 
 // Reads the latest incarnation; records a new one (max + 1) when the latest
 // was written under another (system identifier, timeline, database).
 int32 read_or_record_incarnation(const char* site, const char* sysid_text, TimeLineID tli) {
-    saved_plan(&plan_latest_incarnation,
-                  "SELECT incarnation, system_identifier, timeline, database_oid FROM rulekeeper.incarnation "
-                  "ORDER BY incarnation DESC LIMIT 1",
-                  0, nullptr);
-    int rc = SPI_execute_snapshot(plan_latest_incarnation, nullptr, nullptr, GetLatestSnapshot(), InvalidSnapshot,
-                                  true, false, 1);
-    if (rc != SPI_OK_SELECT) elog(ERROR, "rulekeeper: reading incarnation failed: %s", SPI_result_code_string(rc));
+  saved_plan(&plan_latest_incarnation,
+             "SELECT incarnation, system_identifier, timeline, database_oid FROM rulekeeper.incarnation "
+             "ORDER BY incarnation DESC LIMIT 1",
+             0, nullptr);
+  int rc = SPI_execute_snapshot(plan_latest_incarnation, nullptr, nullptr, GetLatestSnapshot(), InvalidSnapshot, true,
+                                false, 1);
+  if (rc != SPI_OK_SELECT) elog(ERROR, "rulekeeper: reading incarnation failed: %s", SPI_result_code_string(rc));
 
-    int32 incarnation = 0;
-    bool same = false;
-    if (SPI_processed == 1) {
-        bool isnull;
-        HeapTuple tup = SPI_tuptable->vals[0];
-        TupleDesc desc = SPI_tuptable->tupdesc;
-        incarnation = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
-        char* row_sysid = SPI_getvalue(tup, desc, 2);
-        int64 row_tli = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
-        Oid row_db = DatumGetObjectId(SPI_getbinval(tup, desc, 4, &isnull));
-        same = row_sysid && strcmp(row_sysid, sysid_text) == 0 && row_tli == (int64)tli && row_db == MyDatabaseId;
-    }
-    if (!same) {
-        Oid types[5] = {INT4OID, TEXTOID, TEXTOID, INT8OID, OIDOID};
-        saved_plan(&plan_insert_incarnation,
-                      "INSERT INTO rulekeeper.incarnation (incarnation, site, system_identifier, timeline, database_oid) "
-                      "VALUES ($1, $2, $3, $4, $5)",
-                      5, types);
-        incarnation += 1;
-        Datum values[5] = {Int32GetDatum(incarnation), CStringGetTextDatum(site), CStringGetTextDatum(sysid_text),
-                           Int64GetDatum((int64)tli), ObjectIdGetDatum(MyDatabaseId)};
-        rc = SPI_execute_snapshot(plan_insert_incarnation, values, nullptr, GetLatestSnapshot(), InvalidSnapshot,
-                                  false, true, 0);
-        if (rc != SPI_OK_INSERT) elog(ERROR, "rulekeeper: recording incarnation failed: %s", SPI_result_code_string(rc));
-    }
-    return incarnation;
+  int32 incarnation = 0;
+  bool same = false;
+  if (SPI_processed == 1) {
+    bool isnull;
+    HeapTuple tup = SPI_tuptable->vals[0];
+    TupleDesc desc = SPI_tuptable->tupdesc;
+    incarnation = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
+    char* row_sysid = SPI_getvalue(tup, desc, 2);
+    int64 row_tli = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
+    Oid row_db = DatumGetObjectId(SPI_getbinval(tup, desc, 4, &isnull));
+    same = row_sysid && strcmp(row_sysid, sysid_text) == 0 && row_tli == (int64)tli && row_db == MyDatabaseId;
+  }
+  if (!same) {
+    Oid types[5] = {INT4OID, TEXTOID, TEXTOID, INT8OID, OIDOID};
+    saved_plan(&plan_insert_incarnation,
+               "INSERT INTO rulekeeper.incarnation (incarnation, site, system_identifier, timeline, database_oid) "
+               "VALUES ($1, $2, $3, $4, $5)",
+               5, types);
+    incarnation += 1;
+    Datum values[5] = {Int32GetDatum(incarnation), CStringGetTextDatum(site), CStringGetTextDatum(sysid_text),
+                       Int64GetDatum((int64)tli), ObjectIdGetDatum(MyDatabaseId)};
+    rc = SPI_execute_snapshot(plan_insert_incarnation, values, nullptr, GetLatestSnapshot(), InvalidSnapshot, false,
+                              true, 0);
+    if (rc != SPI_OK_INSERT) elog(ERROR, "rulekeeper: recording incarnation failed: %s", SPI_result_code_string(rc));
+  }
+  return incarnation;
 }
 
 // Records what the cursor now knows for this transaction.
 void set_cursor(const char* site, int32 incarnation) {
-    if (!cursor.valid || cursor.incarnation != incarnation || strcmp(cursor.site, site) != 0) cursor.seq_valid = false;
-    cursor.incarnation = incarnation;
-    strlcpy(cursor.site, site, sizeof cursor.site);
-    cursor.valid = true;
+  if (!cursor.valid || cursor.incarnation != incarnation || strcmp(cursor.site, site) != 0) cursor.seq_valid = false;
+  cursor.incarnation = incarnation;
+  strlcpy(cursor.site, site, sizeof cursor.site);
+  cursor.valid = true;
 }
 
 void ensure_origin(const char* site) {
-    lock_site();
-    if (cursor.valid && strcmp(cursor.site, site) == 0) return;
-    // What is read now holds until the journal's relcache entry is
-    // invalidated (on_relcache_inval), e.g. by DROP and CREATE EXTENSION
-    // inside this transaction, which make a new, empty journal.
-    cursor.journal = get_relname_relid("journal", get_namespace_oid("rulekeeper", false));
-    if (RecoveryInProgress())
-        ereport(ERROR, (errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
-                        errmsg("this node (site %s) is a standby in recovery and takes no writes", site)));
-    load_origin(site);
+  lock_site();
+  if (cursor.valid && strcmp(cursor.site, site) == 0) return;
+  // What is read now holds until the journal's relcache entry is
+  // invalidated (on_relcache_inval), e.g. by DROP and CREATE EXTENSION
+  // inside this transaction, which make a new, empty journal.
+  cursor.journal = get_relname_relid("journal", get_namespace_oid("rulekeeper", false));
+  if (RecoveryInProgress())
+    ereport(ERROR, (errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+                    errmsg("this node (site %s) is a standby in recovery and takes no writes", site)));
+  load_origin(site);
 }
 
 // Applies the pending bucket deltas: called at pre-commit, inside the
 // transaction, so a failure here aborts it (nothing half-written).
 void flush_deltas() {
-    if (deltas == nullptr) return;
-    // Copy the merged deltas out of C++ containers into palloc'd plain arrays.
-    int count = 0;
-    int* bucket_ids = nullptr;
-    bytea** sums = nullptr;
-    guarded([&] {
-        if (deltas->empty()) return;
-        std::map<int, SetSum> merged;
-        for (const LevelDeltas& level : *deltas)
-            for (const auto& [bucket, sum] : level.buckets) merged[bucket].add(sum);
-        deltas->clear();
-        int n = 0;
-        for (const auto& entry : merged)
-            if (!entry.second.is_zero()) ++n;
-        if (n == 0) return;
-        int* ids = palloc_items<int>(n);
-        bytea** values = palloc_items<bytea*>(n);
-        pg_call([&]() noexcept {
-            for (int i = 0; i < n; ++i) values[i] = static_cast<bytea*>(palloc(VARHDRSZ + 32));
-        });
-        int i = 0;
-        for (const auto& [bucket, sum] : merged) {
-            if (sum.is_zero()) continue;
-            ids[i] = bucket;
-            SET_VARSIZE(values[i], VARHDRSZ + 32);
-            std::memcpy(VARDATA(values[i]), sum.bytes().data(), 32);
-            ++i;
-        }
-        count = n;
-        bucket_ids = ids;
-        sums = values;
+  if (deltas == nullptr) return;
+  // Copy the merged deltas out of C++ containers into palloc'd plain arrays.
+  int count = 0;
+  int* bucket_ids = nullptr;
+  bytea** sums = nullptr;
+  guarded([&] {
+    if (deltas->empty()) return;
+    std::map<int, SetSum> merged;
+    for (const LevelDeltas& level : *deltas)
+      for (const auto& [bucket, sum] : level.buckets) merged[bucket].add(sum);
+    deltas->clear();
+    int n = 0;
+    for (const auto& entry : merged)
+      if (!entry.second.is_zero()) ++n;
+    if (n == 0) return;
+    int* ids = palloc_items<int>(n);
+    bytea** values = palloc_items<bytea*>(n);
+    pg_call([&]() noexcept {
+      for (int i = 0; i < n; ++i) values[i] = static_cast<bytea*>(palloc(VARHDRSZ + 32));
     });
-    if (count == 0) return;
-
-    // Commit runs as the session user, who (rightly) cannot write derived
-    // tables: apply the deltas as the owner of the bucket table, in a
-    // restricted security context. An error aborts the transaction, which
-    // also restores the user id.
-    Oid bucket_table = get_relname_relid("checksum_bucket", get_namespace_oid("rulekeeper", false));
-    if (!OidIsValid(bucket_table)) elog(ERROR, "rulekeeper: rulekeeper.checksum_bucket does not exist");
-    HeapTuple class_tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(bucket_table));
-    if (!HeapTupleIsValid(class_tuple)) elog(ERROR, "rulekeeper: cache lookup failed for relation %u", bucket_table);
-    Oid owner = ((Form_pg_class)GETSTRUCT(class_tuple))->relowner;
-    ReleaseSysCache(class_tuple);
-    Oid saved_user;
-    int saved_context;
-    GetUserIdAndSecContext(&saved_user, &saved_context);
-    SetUserIdAndSecContext(owner, saved_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
-
-    PushActiveSnapshot(GetTransactionSnapshot());
-    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "rulekeeper: SPI_connect failed");
-    Oid types[2] = {INT4OID, BYTEAOID};
-    saved_plan(&plan_upsert_bucket,
-                  "INSERT INTO rulekeeper.checksum_bucket AS b (bucket, sum) VALUES ($1, $2) "
-                  "ON CONFLICT (bucket) DO UPDATE SET sum = rulekeeper._adhash_add(b.sum, excluded.sum)",
-                  2, types);
-    for (int i = 0; i < count; ++i) {
-        Datum values[2] = {Int32GetDatum(bucket_ids[i]), PointerGetDatum(sums[i])};
-        int rc = SPI_execute_plan(plan_upsert_bucket, values, nullptr, false, 0);
-        if (rc != SPI_OK_INSERT) elog(ERROR, "rulekeeper: updating checksum bucket failed: %s", SPI_result_code_string(rc));
+    int i = 0;
+    for (const auto& [bucket, sum] : merged) {
+      if (sum.is_zero()) continue;
+      ids[i] = bucket;
+      SET_VARSIZE(values[i], VARHDRSZ + 32);
+      std::memcpy(VARDATA(values[i]), sum.bytes().data(), 32);
+      ++i;
     }
-    SPI_finish();
-    PopActiveSnapshot();
-    SetUserIdAndSecContext(saved_user, saved_context);
+    count = n;
+    bucket_ids = ids;
+    sums = values;
+  });
+  if (count == 0) return;
+
+  // Commit runs as the session user, who (rightly) cannot write derived
+  // tables: apply the deltas as the owner of the bucket table, in a
+  // restricted security context. An error aborts the transaction, which
+  // also restores the user id.
+  Oid bucket_table = get_relname_relid("checksum_bucket", get_namespace_oid("rulekeeper", false));
+  if (!OidIsValid(bucket_table)) elog(ERROR, "rulekeeper: rulekeeper.checksum_bucket does not exist");
+  HeapTuple class_tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(bucket_table));
+  if (!HeapTupleIsValid(class_tuple)) elog(ERROR, "rulekeeper: cache lookup failed for relation %u", bucket_table);
+  Oid owner = ((Form_pg_class)GETSTRUCT(class_tuple))->relowner;
+  ReleaseSysCache(class_tuple);
+  Oid saved_user;
+  int saved_context;
+  GetUserIdAndSecContext(&saved_user, &saved_context);
+  SetUserIdAndSecContext(owner, saved_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+
+  PushActiveSnapshot(GetTransactionSnapshot());
+  if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "rulekeeper: SPI_connect failed");
+  Oid types[2] = {INT4OID, BYTEAOID};
+  saved_plan(&plan_upsert_bucket,
+             "INSERT INTO rulekeeper.checksum_bucket AS b (bucket, sum) VALUES ($1, $2) "
+             "ON CONFLICT (bucket) DO UPDATE SET sum = rulekeeper._adhash_add(b.sum, excluded.sum)",
+             2, types);
+  for (int i = 0; i < count; ++i) {
+    Datum values[2] = {Int32GetDatum(bucket_ids[i]), PointerGetDatum(sums[i])};
+    int rc = SPI_execute_plan(plan_upsert_bucket, values, nullptr, false, 0);
+    if (rc != SPI_OK_INSERT) elog(ERROR, "rulekeeper: updating checksum bucket failed: %s", SPI_result_code_string(rc));
+  }
+  SPI_finish();
+  PopActiveSnapshot();
+  SetUserIdAndSecContext(saved_user, saved_context);
 }
 
 void on_xact(XactEvent event, void*) {
-    if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT) reset_after_abort();
-    switch (event) {
-        case XACT_EVENT_PRE_COMMIT:
-            flush_deltas();
-            break;
-        case XACT_EVENT_PRE_PREPARE:
-            if (deltas != nullptr && !deltas->empty())
-                ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-                                errmsg("rulekeeper changes cannot be part of a prepared (two-phase) transaction")));
-            break;
-        case XACT_EVENT_COMMIT:
-            if (pending.valid) known = pending;
-            pending = KnownIncarnation{};
-            reset_cursor();
-            clear_deltas();
-            fail_next_merge = false;
-            break;
-        case XACT_EVENT_ABORT:
-        case XACT_EVENT_PREPARE:
-        case XACT_EVENT_PARALLEL_COMMIT:
-        case XACT_EVENT_PARALLEL_ABORT:
-            pending = KnownIncarnation{};
-            reset_cursor();
-            clear_deltas();
-            fail_next_merge = false;
-            break;
-        default:
-            break;
-    }
+  if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT) reset_after_abort();
+  switch (event) {
+    case XACT_EVENT_PRE_COMMIT: flush_deltas(); break;
+    case XACT_EVENT_PRE_PREPARE:
+      if (deltas != nullptr && !deltas->empty())
+        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                        errmsg("rulekeeper changes cannot be part of a prepared (two-phase) transaction")));
+      break;
+    case XACT_EVENT_COMMIT:
+      if (pending.valid) known = pending;
+      pending = KnownIncarnation{};
+      reset_cursor();
+      clear_deltas();
+      fail_next_merge = false;
+      break;
+    case XACT_EVENT_ABORT:
+    case XACT_EVENT_PREPARE:
+    case XACT_EVENT_PARALLEL_COMMIT:
+    case XACT_EVENT_PARALLEL_ABORT:
+      pending = KnownIncarnation{};
+      reset_cursor();
+      clear_deltas();
+      fail_next_merge = false;
+      break;
+    default: break;
+  }
 }
 
 // Any invalidation of the journal's relcache entry (or of all entries) makes
@@ -277,20 +273,20 @@ void on_xact(XactEvent event, void*) {
 // A spurious invalidation (another backend's VACUUM) only costs one re-read
 // under the lock, which is as correct as the first.
 void on_relcache_inval(Datum, Oid relid) {
-    if (!cursor.valid) return;
-    if (relid == InvalidOid || relid == cursor.journal) {
-        cursor.valid = false;
-        cursor.seq_valid = false;
-    }
+  if (!cursor.valid) return;
+  if (relid == InvalidOid || relid == cursor.journal) {
+    cursor.valid = false;
+    cursor.seq_valid = false;
+  }
 }
 
 // The boundary self-test (fail_next_subcommit_merge) makes the next merge
 // below fail, to show that such a failure is a clean error.
 void throw_if_failure_injected() {
-    if (!fail_next_merge) return;
-    fail_next_merge = false;
-    throw Error(ErrorKind::internal,
-                "rulekeeper selftest: injected failure while merging a subtransaction's checksum deltas");
+  if (!fail_next_merge) return;
+  fail_next_merge = false;
+  throw Error(ErrorKind::internal,
+              "rulekeeper selftest: injected failure while merging a subtransaction's checksum deltas");
 }
 
 // Folds a committing subtransaction's bucket deltas into its parent's.
@@ -306,125 +302,125 @@ void throw_if_failure_injected() {
 // ABORT_SUB to drop and the parent's level as it was (at most with zero
 // entries, which add nothing).
 void merge_into_parent(SubTransactionId my_subid, SubTransactionId parent_subid) {
-    if (deltas == nullptr) return;
-    guarded([&] {
-        if (deltas->empty() || deltas->back().subxact != my_subid) return;  // made no changes
-        std::size_t depth = deltas->size();
-        if (depth < 2 || (*deltas)[depth - 2].subxact != parent_subid) {
-            // The parent has no level yet: the child's becomes the parent's.
-            throw_if_failure_injected();
-            deltas->back().subxact = parent_subid;
-            return;
-        }
-        LevelDeltas& child = (*deltas)[depth - 1];
-        LevelDeltas& parent = (*deltas)[depth - 2];
-        for (const auto& entry : child.buckets) parent.buckets.try_emplace(entry.first);  // may throw
-        throw_if_failure_injected();
-        for (const auto& [bucket, sum] : child.buckets) parent.buckets.find(bucket)->second.add(sum);  // noexcept
-        deltas->pop_back();
-    });
+  if (deltas == nullptr) return;
+  guarded([&] {
+    if (deltas->empty() || deltas->back().subxact != my_subid) return;  // made no changes
+    std::size_t depth = deltas->size();
+    if (depth < 2 || (*deltas)[depth - 2].subxact != parent_subid) {
+      // The parent has no level yet: the child's becomes the parent's.
+      throw_if_failure_injected();
+      deltas->back().subxact = parent_subid;
+      return;
+    }
+    LevelDeltas& child = (*deltas)[depth - 1];
+    LevelDeltas& parent = (*deltas)[depth - 2];
+    for (const auto& entry : child.buckets) parent.buckets.try_emplace(entry.first);  // may throw
+    throw_if_failure_injected();
+    for (const auto& [bucket, sum] : child.buckets) parent.buckets.find(bucket)->second.add(sum);  // noexcept
+    deltas->pop_back();
+  });
 }
 
 void on_subxact(SubXactEvent event, SubTransactionId my_subid, SubTransactionId parent_subid, void*) {
-    if (event == SUBXACT_EVENT_ABORT_SUB) {
-        reset_after_abort();
-        // The subtransaction's journal rows, incarnation row and (if it took
-        // it) the site lock are gone: re-read everything from the index. An
-        // incarnation learnt meanwhile may have been recorded by the aborted
-        // subtransaction: forget it rather than carry it to commit.
-        reset_cursor();
-        pending = KnownIncarnation{};
-        if (deltas)
-            guarded([&] {
-                while (!deltas->empty() && deltas->back().subxact >= my_subid) deltas->pop_back();
-            });
-    } else if (event == SUBXACT_EVENT_PRE_COMMIT_SUB) {
-        merge_into_parent(my_subid, parent_subid);
-    }
+  if (event == SUBXACT_EVENT_ABORT_SUB) {
+    reset_after_abort();
+    // The subtransaction's journal rows, incarnation row and (if it took
+    // it) the site lock are gone: re-read everything from the index. An
+    // incarnation learnt meanwhile may have been recorded by the aborted
+    // subtransaction: forget it rather than carry it to commit.
+    reset_cursor();
+    pending = KnownIncarnation{};
+    if (deltas)
+      guarded([&] {
+        while (!deltas->empty() && deltas->back().subxact >= my_subid) deltas->pop_back();
+      });
+  } else if (event == SUBXACT_EVENT_PRE_COMMIT_SUB) {
+    merge_into_parent(my_subid, parent_subid);
+  }
 }
 
 }  // namespace
 
 void register_callbacks() {
-    RegisterXactCallback(on_xact, nullptr);
-    RegisterSubXactCallback(on_subxact, nullptr);
-    CacheRegisterRelcacheCallback(on_relcache_inval, (Datum)0);
+  RegisterXactCallback(on_xact, nullptr);
+  RegisterSubXactCallback(on_subxact, nullptr);
+  CacheRegisterRelcacheCallback(on_relcache_inval, (Datum)0);
 }
 
 void lock_site() {
-    if (cursor.locked) return;
-    LOCKTAG tag;
-    SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, kLockKeyRulekeeper, kLockKeySite, 2);
-    (void)LockAcquire(&tag, ExclusiveLock, false, false);
-    cursor.locked = true;
+  if (cursor.locked) return;
+  LOCKTAG tag;
+  SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, kLockKeyRulekeeper, kLockKeySite, 2);
+  (void)LockAcquire(&tag, ExclusiveLock, false, false);
+  cursor.locked = true;
 }
 
 OriginSlot current_origin(const char* site) {
-    ensure_origin(site);
-    return OriginSlot{site, cursor.incarnation};
+  ensure_origin(site);
+  return OriginSlot{site, cursor.incarnation};
 }
 
 int64 next_origin_seq(const char* site, int32 incarnation, int64 (*read_max)(const char*, int32)) {
-    ensure_origin(site);
-    if (cursor.incarnation != incarnation || strcmp(cursor.site, site) != 0)
-        elog(ERROR, "rulekeeper: origin_seq asked for (%s, %d) while the origin is (%s, %d)", site, incarnation,
-             cursor.site, cursor.incarnation);
-    if (!cursor.seq_valid) {
-        cursor.last_seq = read_max(site, incarnation);
-        cursor.seq_valid = true;
-    }
-    return cursor.last_seq + 1;
+  ensure_origin(site);
+  if (cursor.incarnation != incarnation || strcmp(cursor.site, site) != 0)
+    elog(ERROR, "rulekeeper: origin_seq asked for (%s, %d) while the origin is (%s, %d)", site, incarnation,
+         cursor.site, cursor.incarnation);
+  if (!cursor.seq_valid) {
+    cursor.last_seq = read_max(site, incarnation);
+    cursor.seq_valid = true;
+  }
+  return cursor.last_seq + 1;
 }
 
 void origin_seq_used(int64 seq) { cursor.last_seq = seq; }
 
 int32 current_incarnation(const char* site) {
-    ensure_origin(site);
-    return cursor.incarnation;
+  ensure_origin(site);
+  return cursor.incarnation;
 }
 
 void add_bucket_delta(int bucket, const uint8* digest32, bool subtract) {
-    lock_site();
-    SubTransactionId subxact = GetCurrentSubTransactionId();
-    guarded([&] {
-        if (deltas == nullptr) deltas = new std::vector<LevelDeltas>();
-        if (deltas->empty() || deltas->back().subxact != subxact) deltas->push_back(LevelDeltas{subxact, {}});
-        Digest d;
-        std::memcpy(d.data(), digest32, 32);
-        SetSum& sum = deltas->back().buckets[bucket];
-        if (subtract)
-            sum.subtract(d);
-        else
-            sum.add(d);
-    });
+  lock_site();
+  SubTransactionId subxact = GetCurrentSubTransactionId();
+  guarded([&] {
+    if (deltas == nullptr) deltas = new std::vector<LevelDeltas>();
+    if (deltas->empty() || deltas->back().subxact != subxact) deltas->push_back(LevelDeltas{subxact, {}});
+    Digest d;
+    std::memcpy(d.data(), digest32, 32);
+    SetSum& sum = deltas->back().buckets[bucket];
+    if (subtract)
+      sum.subtract(d);
+    else
+      sum.add(d);
+  });
 }
 
 void add_pending_deltas(uint8 (*sums)[32]) {
-    if (deltas == nullptr) return;
-    guarded([&] {
-        for (const LevelDeltas& level : *deltas)
-            for (const auto& [bucket, delta] : level.buckets) {
-                Digest current;
-                std::memcpy(current.data(), sums[bucket], 32);
-                SetSum total(current);
-                total.add(delta);
-                std::memcpy(sums[bucket], total.bytes().data(), 32);
-            }
-    });
+  if (deltas == nullptr) return;
+  guarded([&] {
+    for (const LevelDeltas& level : *deltas)
+      for (const auto& [bucket, delta] : level.buckets) {
+        Digest current;
+        std::memcpy(current.data(), sums[bucket], 32);
+        SetSum total(current);
+        total.add(delta);
+        std::memcpy(sums[bucket], total.bytes().data(), 32);
+      }
+  });
 }
 
 void fail_next_subcommit_merge() { fail_next_merge = true; }
 
 void remember_pending_change(const uint8* uuid16) {
-    guarded([&] {
-        if (pending_changes == nullptr) pending_changes = new std::unordered_set<std::string>();
-        pending_changes->emplace(reinterpret_cast<const char*>(uuid16), 16);
-    });
+  guarded([&] {
+    if (pending_changes == nullptr) pending_changes = new std::unordered_set<std::string>();
+    pending_changes->emplace(reinterpret_cast<const char*>(uuid16), 16);
+  });
 }
 
 bool take_pending_change(const uint8* uuid16) {
-    if (pending_changes == nullptr) return false;
-    return guarded([&] { return pending_changes->erase(std::string(reinterpret_cast<const char*>(uuid16), 16)) == 1; });
+  if (pending_changes == nullptr) return false;
+  return guarded([&] { return pending_changes->erase(std::string(reinterpret_cast<const char*>(uuid16), 16)) == 1; });
 }
 
 }  // namespace rulekeeper::pg::txn

@@ -34,8 +34,8 @@ void lock_site();
 // database changed). Takes the site lock, under which the journal insert
 // reads max(origin_seq) + 1: gapless and in commit order.
 struct OriginSlot {
-    const char* site;
-    int32 incarnation;
+  const char* site;
+  int32 incarnation;
 };
 OriginSlot current_origin(const char* site);
 

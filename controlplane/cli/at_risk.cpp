@@ -47,10 +47,10 @@ int run_at_risk(const GlobalOptions& global, const ops::AtRiskRequest& request) 
 
 void add_at_risk(CLI::App& app, GlobalOptions& global, int& exit_code) {
   auto request = std::make_shared<ops::AtRiskRequest>();
-  CLI::App* cmd = app.add_subcommand(
-      "at-risk",
-      "changes the primary holds that the standby does not: what a failover to it now would lose "
-      "(exit 0 none, 3 some or unknown, 4 the primary is unreachable)");
+  CLI::App* cmd =
+      app.add_subcommand("at-risk",
+                         "changes the primary holds that the standby does not: what a failover to it now would lose "
+                         "(exit 0 none, 3 some or unknown, 4 the primary is unreachable)");
   cmd->add_option("--primary", request->primary, "the E3 primary (site name in rulectl.toml)")->required();
   cmd->add_option("--standby", request->standby, "the standby a failover would promote")->required();
   cmd->add_option("--slot", request->slot,

@@ -94,10 +94,10 @@ std::string channel_line(const ops::ChannelReport& r) {
 
 int run_channel(const GlobalOptions& global, const ChannelArgs& args, ops::ChannelAction action) {
   const config::Config config = load_config(global);
-  const ops::ChannelReport report = ops::change_channel(
-      config, action,
-      {args.site, args.channel, args.rule, args.version, args.acknowledge, args.expected(), args.wait()},
-      common::Progress());
+  const ops::ChannelReport report = ops::change_channel(config, action,
+                                                        {args.site, args.channel, args.rule, args.version,
+                                                         args.acknowledge, args.expected(), args.wait()},
+                                                        common::Progress());
   return finish(global, report.to_json(), channel_line(report), report.replication, report.exit_code);
 }
 
@@ -107,8 +107,8 @@ int run_validate(const GlobalOptions& global, const ChannelArgs& args) {
   if (args.reason_option->count() > 0) request.reason = args.reason;
   const ops::ValidateReport report = ops::validate(config, request);
   return finish(global, report.to_json(),
-                fmt::format("validated rule {} version {} at {}: {} -> {}", report.rule_key, report.label,
-                            report.site, report.from.value_or("?"), report.to),
+                fmt::format("validated rule {} version {} at {}: {} -> {}", report.rule_key, report.label, report.site,
+                            report.from.value_or("?"), report.to),
                 std::nullopt, report.exit_code);
 }
 
@@ -123,8 +123,8 @@ int run_cutover(const GlobalOptions& global, const ChannelArgs& args) {
   if (moved.empty())
     std::cout << fmt::format("cutover at {}: nothing moved to {}", report.site, prod) << std::endl;
   else
-    std::cout << fmt::format("cutover at {}: {} rule(s) moved to {} in one transaction, {}", report.site,
-                             moved.size(), prod, epoch_text(report.result.epoch.value_or(0)))
+    std::cout << fmt::format("cutover at {}: {} rule(s) moved to {} in one transaction, {}", report.site, moved.size(),
+                             prod, epoch_text(report.result.epoch.value_or(0)))
               << std::endl;
   common::Table t({"rule", prod, sl, "result"});
   auto label = [](const std::optional<std::string>& v) { return v.value_or("(none)"); };
@@ -188,8 +188,7 @@ void add_channels(CLI::App& app, GlobalOptions& global, int& exit_code) {
     cmd->add_option("--rule", a->rule, "rule key")->required();
     if (action == ChannelAction::activate || action == ChannelAction::pin)
       cmd->add_option("--version", a->version, "version label (N or N.k)")->required();
-    if (action == ChannelAction::activate || action == ChannelAction::deactivate ||
-        action == ChannelAction::rollback) {
+    if (action == ChannelAction::activate || action == ChannelAction::deactivate || action == ChannelAction::rollback) {
       cmd->add_flag("--acknowledge-hotfix", a->acknowledge,
                     "acknowledge that the version may undo a hotfix (or is recovered); journaled");
       a->expected_option = cmd->add_option("--expected-epoch", a->expected_epoch,
@@ -205,8 +204,7 @@ void add_channels(CLI::App& app, GlobalOptions& global, int& exit_code) {
                          "green becomes blue: every rule's sl version that is sl_validated goes to prod, one "
                          "transaction, one epoch; the report says why the others stay",
                          *a);
-    cmd->add_flag("--acknowledge-hotfix", a->acknowledge,
-                  "move versions the hotfix gate holds back too (journaled)");
+    cmd->add_flag("--acknowledge-hotfix", a->acknowledge, "move versions the hotfix gate holds back too (journaled)");
     wait_option(cmd, *a);
     cmd->callback([&global, &exit_code, a] { exit_code = run_cutover(global, *a); });
   }

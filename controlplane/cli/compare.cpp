@@ -15,8 +15,7 @@ namespace {
 
 void print_report(const ops::CompareReport& r) {
   if (r.equal()) {
-    std::cout << fmt::format("{} and {} are equal (scope {}): snapshot checksum {}\n", r.a, r.b, r.scope,
-                             r.checksum_a);
+    std::cout << fmt::format("{} and {} are equal (scope {}): snapshot checksum {}\n", r.a, r.b, r.scope, r.checksum_a);
     return;
   }
   std::cout << fmt::format("{} and {} differ (scope {}): {} of 4096 buckets, {} rule{}\n", r.a, r.b, r.scope,
@@ -24,8 +23,8 @@ void print_report(const ops::CompareReport& r) {
   auto join = [](const std::vector<std::string>& v) { return fmt::format("{}", fmt::join(v, ",")); };
   common::Table t({"rule", r.a + " holds", r.b + " holds", "only on " + r.a, "only on " + r.b, "content differs"});
   for (const auto& d : r.rules)
-    t.add_row({d.rule_key, join(d.labels_a), join(d.labels_b), join(d.only_a), join(d.only_b),
-               join(d.content_differs)});
+    t.add_row(
+        {d.rule_key, join(d.labels_a), join(d.labels_b), join(d.only_a), join(d.only_b), join(d.content_differs)});
   t.print(std::cout);
 }
 

@@ -22,8 +22,8 @@ int run_diff(const GlobalOptions& global, const ops::DiffRequest& request) {
   std::cout << fmt::format("rule {} at {}: {} -> {}, {} path(s) differ", report.rule_key, report.site, report.from,
                            report.to, report.entries.size())
             << std::endl;
-  diff_render::print_table(std::cout, report.diff_json(), report.from, report.to,
-                           diff_render::use_colour(global.json), "  ");
+  diff_render::print_table(std::cout, report.diff_json(), report.from, report.to, diff_render::use_colour(global.json),
+                           "  ");
   return report.exit_code;
 }
 
@@ -31,8 +31,9 @@ int run_diff(const GlobalOptions& global, const ops::DiffRequest& request) {
 
 void add_diff(CLI::App& app, GlobalOptions& global, int& exit_code) {
   auto a = std::make_shared<ops::DiffRequest>();
-  CLI::App* cmd = app.add_subcommand("diff", "what changes between two versions of a rule (JSON paths, old and new "
-                                             "side by side)");
+  CLI::App* cmd = app.add_subcommand("diff",
+                                     "what changes between two versions of a rule (JSON paths, old and new "
+                                     "side by side)");
   cmd->add_option("--site", a->site, "site to read at, or e3 for the E3 primary")->required();
   cmd->add_option("--rule", a->rule, "rule key")->required();
   cmd->add_option("--from", a->from, "version label (N or N.k): the old side")->required();

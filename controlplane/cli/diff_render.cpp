@@ -40,8 +40,8 @@ bool use_colour(bool json_mode) {
 std::string old_text(const json& entry) { return value_text(entry, "old_value"); }
 std::string new_text(const json& entry) { return value_text(entry, "new_value"); }
 
-void print_table(std::ostream& out, const json& diff, const std::string& old_heading,
-                 const std::string& new_heading, bool colour, const std::string& indent) {
+void print_table(std::ostream& out, const json& diff, const std::string& old_heading, const std::string& new_heading,
+                 bool colour, const std::string& indent) {
   if (!diff.is_array() || diff.empty()) {
     out << indent << "(no differences)\n";
     return;
@@ -53,8 +53,7 @@ void print_table(std::ostream& out, const json& diff, const std::string& old_hea
   rows.push_back({"path", "op", "old (" + old_heading + ")", "new (" + new_heading + ")"});
   for (const auto& e : diff) {
     std::string path = e.value("path", std::string());
-    rows.push_back({path.empty() ? "(whole body)" : path, e.value("op", std::string("?")), old_text(e),
-                    new_text(e)});
+    rows.push_back({path.empty() ? "(whole body)" : path, e.value("op", std::string("?")), old_text(e), new_text(e)});
   }
   std::size_t w0 = 0, w1 = 0, w2 = 0;
   for (const auto& r : rows) {

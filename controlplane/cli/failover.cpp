@@ -23,9 +23,9 @@ std::string evidence_text(const ops::StandbyEvidence& ev, const std::string& tar
   std::string hb = !p.heartbeat ? fmt::format("no heartbeat of {} was ever replayed at {}", old, target)
                                 : fmt::format("last heartbeat of {} replayed at {}: {} ({:.1f}s ago)", old, target,
                                               p.heartbeat->beat_at, p.heartbeat->age_seconds);
-  std::string lsn = fmt::format("received {} / replayed {}",
-                                p.receive_lsn.value_or("nothing by streaming since it started"),
-                                p.replay_lsn.value_or("?"));
+  std::string lsn =
+      fmt::format("received {} / replayed {}", p.receive_lsn.value_or("nothing by streaming since it started"),
+                  p.replay_lsn.value_or("?"));
   std::string last = !ev.last_change_from_old_primary
                          ? fmt::format("no change from {} held", old)
                          : fmt::format("last change held from {}: {} origin_seq {}", old,
@@ -40,16 +40,17 @@ void print_text(const ops::FailoverReport& r) {
   switch (r.outcome) {
     case Outcome::switched_over:
       headline = fmt::format("switched over: {} -> {} (planned, {:.2f}s)", r.old_primary, r.target, r.total_seconds);
-      lines = {fmt::format("zero changes lost: {} replayed {} > {}'s shutdown checkpoint {} before promotion",
-                           r.target, r.target_replayed, r.old_primary, r.shutdown_checkpoint),
+      lines = {fmt::format("zero changes lost: {} replayed {} > {}'s shutdown checkpoint {} before promotion", r.target,
+                           r.target_replayed, r.old_primary, r.shutdown_checkpoint),
                fmt::format("{} is the E3 primary on timeline {}; {} streams from it (slot '{}')", r.target,
                            r.new_timeline, r.old_primary, r.old_primary),
                fmt::format("failover event {} recorded at {} (divergence point {})", event.value("event_id", ""),
                            r.target, event["divergence"].dump())};
       if (!r.uncovered.empty())
-        lines.push_back(fmt::format("WARNING: the divergence vector does not cover what {} reported before it "
-                                    "stopped: {}",
-                                    r.old_primary, fmt::join(r.uncovered, "; ")));
+        lines.push_back(
+            fmt::format("WARNING: the divergence vector does not cover what {} reported before it "
+                        "stopped: {}",
+                        r.old_primary, fmt::join(r.uncovered, "; ")));
       if (!r.cascaded_standbys.empty())
         lines.push_back(fmt::format("{} still follow{} {} (now a cascading standby)",
                                     fmt::join(r.cascaded_standbys, ", "), r.cascaded_standbys.size() == 1 ? "s" : "",

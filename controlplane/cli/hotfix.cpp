@@ -136,9 +136,10 @@ int run_replay(const GlobalOptions& global, const ops::ReplayRequest& args) {
                            prod.empty() ? "nothing is active in prod" : "prod serves " + prod)
             << std::endl;
   if (prod != report.held_as)
-    std::cout << fmt::format("  note: prod does not serve {}: rulectl activate --site {} --channel prod --rule {} "
-                             "--version {} if it should",
-                             report.held_as, report.site, report.rule_key, report.held_as)
+    std::cout << fmt::format(
+                     "  note: prod does not serve {}: rulectl activate --site {} --channel prod --rule {} "
+                     "--version {} if it should",
+                     report.held_as, report.site, report.rule_key, report.held_as)
               << std::endl;
   return report.exit_code;
 }
@@ -150,10 +151,9 @@ int run_list(const GlobalOptions& global, const ListArgs& args) {
     common::print_json(list.to_json());
     return common::exit_ok;
   }
-  const std::string scope =
-      args.since_last_release
-          ? fmt::format(" since the last release ({})", list.last_release_at.value_or("none yet"))
-          : std::string();
+  const std::string scope = args.since_last_release
+                                ? fmt::format(" since the last release ({})", list.last_release_at.value_or("none yet"))
+                                : std::string();
   std::cout << fmt::format("{} hotfix(es) at {}{}", list.hotfixes.size(), list.site, scope) << std::endl;
   if (list.hotfixes.empty()) return common::exit_ok;
   common::Table t({"id", "created (UTC)", "rule", "base", "label", "made at", "by", "paths", "prod now", "reason"});
@@ -176,11 +176,11 @@ int run_show(const GlobalOptions& global, const ShowArgs& args) {
     return common::exit_ok;
   }
   const auto& h = d.hotfix;
-  std::cout << fmt::format("hotfix {}\n  rule {}: {} -> {}, made at {} by {} at {}\n  reason: {}\n  journal change "
-                           "{}; content_sha256 {}\n  now (at {}): prod serves {}, sl serves {}",
-                           h.hotfix_id, h.rule_key, h.base_label, h.label, h.site, h.actor, h.created_at, h.reason,
-                           h.change_id, label_or_none(h.content_sha256), d.read_at, label_or_none(h.prod_now),
-                           label_or_none(h.sl_now))
+  std::cout << fmt::format(
+                   "hotfix {}\n  rule {}: {} -> {}, made at {} by {} at {}\n  reason: {}\n  journal change "
+                   "{}; content_sha256 {}\n  now (at {}): prod serves {}, sl serves {}",
+                   h.hotfix_id, h.rule_key, h.base_label, h.label, h.site, h.actor, h.created_at, h.reason, h.change_id,
+                   label_or_none(h.content_sha256), d.read_at, label_or_none(h.prod_now), label_or_none(h.sl_now))
             << std::endl;
   std::cout << "what it changed:" << std::endl;
   diff_render::print_table(std::cout, h.diff, h.base_label, h.label, diff_render::use_colour(false), "  ");
@@ -241,22 +241,25 @@ void add_hotfix(CLI::App& app, GlobalOptions& global, int& exit_code) {
   list->callback([&global, &exit_code, l] { exit_code = run_list(global, *l); });
 
   auto s = std::make_shared<ShowArgs>();
-  CLI::App* show = cmd->add_subcommand("show", "one hotfix: who, when, why, its diff (old and new side by side), "
-                                               "the planned versions classified against it, acknowledgements");
+  CLI::App* show = cmd->add_subcommand("show",
+                                       "one hotfix: who, when, why, its diff (old and new side by side), "
+                                       "the planned versions classified against it, acknowledgements");
   show->add_option("ID", s->id, "hotfix id (a UUID, or the start of one)")->required();
   show->add_option("--site", s->site, "site to read at, or e3 for the E3 primary (default)");
   show->callback([&global, &exit_code, s] { exit_code = run_show(global, *s); });
 
   auto r = std::make_shared<ops::ReplayRequest>();
   CLI::App* replay = cmd->add_subcommand(
-      "replay", "re-apply a hotfix from its receipt at another site (after a failover, at the new E3 primary); "
-                "does nothing if the site already holds that content for that rule");
+      "replay",
+      "re-apply a hotfix from its receipt at another site (after a failover, at the new E3 primary); "
+      "does nothing if the site already holds that content for that rule");
   replay->add_option("RECEIPT", r->receipt_file, "receipt file written by rulectl hotfix (in state_dir)")->required();
   replay->add_option("--site", r->site, "e3 (the E3 primary) or its name")->required();
   sync_options(replay, r->sync, r->sync_timeout);
-  replay->footer("Exit: 0 replayed, or already held (nothing to do); 3 refused (the receipt's body does not match "
-                 "its checksum, prod there serves another base version, policy, not the E3 primary, --sync not "
-                 "applied in time); 2 not a receipt; 1 another failure; 4 unreachable.");
+  replay->footer(
+      "Exit: 0 replayed, or already held (nothing to do); 3 refused (the receipt's body does not match "
+      "its checksum, prod there serves another base version, policy, not the E3 primary, --sync not "
+      "applied in time); 2 not a receipt; 1 another failure; 4 unreachable.");
   replay->callback([&global, &exit_code, r] { exit_code = run_replay(global, *r); });
 
   cmd->callback([&global, &exit_code, a, cmd] {

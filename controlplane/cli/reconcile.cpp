@@ -33,12 +33,12 @@ int reconcile(const GlobalOptions& global, const ops::ReconcileRequest& o) {
     common::print_json(out.to_json());
     return out.exit_code;
   }
-  std::cout << fmt::format("reconcile {} -> {}{}: {} new record{}, {} recovered, {} already held, {} conflict{}, {} "
-                           "listed (not applied)\n",
-                           out.source, out.target, out.dry_run ? " (DRY RUN: nothing changed)" : "",
-                           report.value("records", 0), report.value("records", 0) == 1 ? "" : "s",
-                           report["recovered"].size(), report["already_held"].size(), report["conflicts"].size(),
-                           report["conflicts"].size() == 1 ? "" : "s", report["listed_not_applied"].size());
+  std::cout << fmt::format(
+      "reconcile {} -> {}{}: {} new record{}, {} recovered, {} already held, {} conflict{}, {} "
+      "listed (not applied)\n",
+      out.source, out.target, out.dry_run ? " (DRY RUN: nothing changed)" : "", report.value("records", 0),
+      report.value("records", 0) == 1 ? "" : "s", report["recovered"].size(), report["already_held"].size(),
+      report["conflicts"].size(), report["conflicts"].size() == 1 ? "" : "s", report["listed_not_applied"].size());
   if (!report["recovered"].empty()) {
     std::cout << "\nrecovered (qualification 'recovered', NOT activated):\n";
     common::Table t({"rule", "original label", "label here", "change_id"});
@@ -72,9 +72,10 @@ int reconcile(const GlobalOptions& global, const ops::ReconcileRequest& o) {
     t.print(std::cout);
   }
   if (out.exit_code == common::exit_refused)
-    std::cout << fmt::format("\n{} open conflict{} at {}: see `rulectl conflicts list`, then `rulectl conflicts "
-                             "resolve ID --keep target|source` (exit 3 until none remain)\n",
-                             out.open_conflicts, out.open_conflicts == 1 ? "" : "s", out.target);
+    std::cout << fmt::format(
+        "\n{} open conflict{} at {}: see `rulectl conflicts list`, then `rulectl conflicts "
+        "resolve ID --keep target|source` (exit 3 until none remain)\n",
+        out.open_conflicts, out.open_conflicts == 1 ? "" : "s", out.target);
   return out.exit_code;
 }
 
@@ -146,8 +147,9 @@ void add_reconcile(CLI::App& app, GlobalOptions& global, int& exit_code) {
   list->add_flag("--all", c->all, "resolved conflicts too");
   list->callback([&global, &exit_code, c] { exit_code = conflicts_list(global, *c); });
   CLI::App* res = conflicts->add_subcommand(
-      "resolve", "keep the target's version (nothing applied) or the source's (the orphan comes back recovered, "
-                 "not activated)");
+      "resolve",
+      "keep the target's version (nothing applied) or the source's (the orphan comes back recovered, "
+      "not activated)");
   res->add_option("ID", c->id, "conflict id (or an unambiguous start of it)")->required();
   res->add_option("--keep", c->keep, "target or source")->required()->check(CLI::IsMember({"target", "source"}));
   res->add_option("--site", c->site, "the E3 primary (default e3)");

@@ -27,8 +27,8 @@ void print_orphans(std::ostream& out, const json& changes) {
     std::string what;
     const json& row = c.contains("row") ? c["row"] : json(nullptr);
     if (row.is_object() && row.contains("content_sha256"))
-      what = fmt::format("{} {}", row.value("qualification", ""),
-                         common::abbreviate(row.value("content_sha256", ""), 12));
+      what =
+          fmt::format("{} {}", row.value("qualification", ""), common::abbreviate(row.value("content_sha256", ""), 12));
     else if (row.is_object() && row.contains("reason"))
       what = "reason: " + common::abbreviate(row.value("reason", ""), 40);
     else if (c.contains("payload") && c["payload"].is_object() && c["payload"].contains("channel"))
@@ -45,8 +45,7 @@ void print_finished(const ops::RejoinReport& r, const std::string& headline, con
   std::cout << headline << "\n\norphaned changes of " << r.site << " (beyond the divergence point "
             << r.event_json()["divergence"].dump() << "), saved to " << r.orphans_file.string() << ":\n";
   print_orphans(std::cout, r.orphans);
-  if (!r.orphans.empty())
-    std::cout << "bring them back with: " << r.reconcile_command << "\n";
+  if (!r.orphans.empty()) std::cout << "bring them back with: " << r.reconcile_command << "\n";
   std::cout << "\n";
   for (const auto& l : lines) std::cout << l << "\n";
   std::cout << "\n";
@@ -66,9 +65,10 @@ void print_text(const ops::RejoinReport& r) {
         if (!m.empty()) std::cout << "  " << m << "\n";
       return;
     case Outcome::manual_rewind: {
-      std::vector<std::string> lines{fmt::format("rulectl.toml lacks sites.{}.{}: run these to rewind it and make it "
-                                                 "{}'s standby:",
-                                                 r.site, r.missing_config, r.primary)};
+      std::vector<std::string> lines{
+          fmt::format("rulectl.toml lacks sites.{}.{}: run these to rewind it and make it "
+                      "{}'s standby:",
+                      r.site, r.missing_config, r.primary)};
       for (const auto& m : r.commands) lines.push_back("  " + m);
       print_finished(r, fmt::format("rejoin {}: orphans saved; NOT rejoined yet", r.site), lines);
       return;

@@ -52,11 +52,12 @@ void print_report(const ops::ReleaseReport& r) {
   std::cout << fmt::format("checksum at {}: before {}  after {}  ({})\n", r.target, short_sum(report.pre_checksum),
                            short_sum(report.post_checksum), report.algorithm.value_or("?"));
   if (report.drift)
-    std::cout << fmt::format("DRIFT: {} changed since the last release ({}); the release went through, "
-                             "annotated\n",
-                             r.target,
-                             report.drifted_rules.empty() ? std::string("no rule identified")
-                                                          : fmt::format("{}", fmt::join(report.drifted_rules, ", ")));
+    std::cout << fmt::format(
+        "DRIFT: {} changed since the last release ({}); the release went through, "
+        "annotated\n",
+        r.target,
+        report.drifted_rules.empty() ? std::string("no rule identified")
+                                     : fmt::format("{}", fmt::join(report.drifted_rules, ", ")));
   else
     std::cout << "drift: none\n";
   common::Table t({"rule", "version", "status", "annotation"});

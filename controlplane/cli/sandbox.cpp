@@ -55,9 +55,8 @@ int sandbox_down(const GlobalOptions& global, const SandboxOptions& opts) {
   common::Progress progress;
   const sandbox::Options o = options_of(opts);
   const std::string base = sandbox::cluster_options(o).base.string();
-  const std::string what = sandbox::down(o, progress) == sandbox::DownResult::absent
-                               ? "no sandbox at " + base
-                               : "sandbox removed from " + base;
+  const std::string what = sandbox::down(o, progress) == sandbox::DownResult::absent ? "no sandbox at " + base
+                                                                                     : "sandbox removed from " + base;
   if (global.json)
     common::print_json({{"base", base}, {"result", what}});
   else
@@ -80,8 +79,8 @@ int sandbox_demo(const GlobalOptions& global, const SandboxOptions& opts) {
 }  // namespace
 
 void add_sandbox(CLI::App& app, GlobalOptions& global, int& exit_code) {
-  CLI::App* sandbox = app.add_subcommand(
-      "sandbox", "local e1, e2, ipc2 and its streaming standby ipc1 on loopback, for trying things");
+  CLI::App* sandbox =
+      app.add_subcommand("sandbox", "local e1, e2, ipc2 and its streaming standby ipc1 on loopback, for trying things");
   sandbox->require_subcommand(1);
   auto opts = std::make_shared<SandboxOptions>();
 
@@ -102,8 +101,9 @@ void add_sandbox(CLI::App& app, GlobalOptions& global, int& exit_code) {
   });
 
   CLI::App* demo = sandbox->add_subcommand(
-      "demo", "a narrated tour on a fresh sandbox: author, test, release, SL1-SL4, cutover, hotfix, drift, "
-              "failover with an orphan, rejoin, reconcile, compare (the sandbox keeps running)");
+      "demo",
+      "a narrated tour on a fresh sandbox: author, test, release, SL1-SL4, cutover, hotfix, drift, "
+      "failover with an orphan, rejoin, reconcile, compare (the sandbox keeps running)");
   demo->add_option("--base", opts->base, "directory for the clusters")->capture_default_str();
   demo->add_option("--port-base", opts->sandbox.port_base, "ports of e1, e2, ipc2, ipc1: N .. N+3")
       ->capture_default_str();

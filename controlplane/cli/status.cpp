@@ -39,8 +39,7 @@ void print_replication(const json& rep) {
       names.push_back(fmt::format("{} (timeline {})", text(w["site"]), text(w["timeline"])));
     std::cout << fmt::format("  SPLIT BRAIN: more than one E3 site accepts writes: {}\n", fmt::join(names, ", "));
   } else if (!rep["primary"].is_null()) {
-    std::cout << fmt::format("  primary: {} (timeline {}), {}\n", text(rep["primary"]),
-                             text(rep["primary_timeline"]),
+    std::cout << fmt::format("  primary: {} (timeline {}), {}\n", text(rep["primary"]), text(rep["primary_timeline"]),
                              rep["primary_heartbeat_age_seconds"].is_null()
                                  ? std::string("no heartbeat yet")
                                  : "own heartbeat " + text(rep["primary_heartbeat_age_seconds"]) + "s old");
@@ -50,8 +49,8 @@ void print_replication(const json& rep) {
                              lk.is_null() ? std::string()
                                           : fmt::format(" (last known primary {}: last heartbeat {}, seen by {}, "
                                                         "{}s ago)",
-                                                        text(lk["site"]), text(lk["heartbeat_at"]),
-                                                        text(lk["seen_by"]), text(lk["heartbeat_age_seconds"])));
+                                                        text(lk["site"]), text(lk["heartbeat_at"]), text(lk["seen_by"]),
+                                                        text(lk["heartbeat_age_seconds"])));
   }
   for (const auto& n : rep["notes"]) std::cout << "  " << n.get<std::string>() << "\n";
   common::Table t({"standby", "reachable", "state", "lag_bytes", "replay_lag_s", "lag_changes", "last_heartbeat",
@@ -62,13 +61,14 @@ void print_replication(const json& rep) {
                          : text(s["last_heartbeat_site"]) + " " + short_time(s["last_heartbeat_at"]);
     t.add_row({text(s["site"]), text(s["reachable"]), text(s["state"]), text(s["lag_bytes"]),
                text(s["replay_lag_seconds"]), text(s["lag_changes"]), hb, text(s["heartbeat_age_seconds"]),
-               text(s["replay_paused"]), text(s["wal_receiver_status"]), text(s["slot_name"]),
-               text(s["slot_active"]), text(s["wal_status"]), text(s["retained_bytes"])});
+               text(s["replay_paused"]), text(s["wal_receiver_status"]), text(s["slot_name"]), text(s["slot_active"]),
+               text(s["wal_status"]), text(s["retained_bytes"])});
   }
   for (const auto& r : rep["other_replicas"])
-    t.add_row({text(r["application_name"]).empty() ? "(slot " + text(r["slot_name"]) + ")" : text(r["application_name"]),
-               "", text(r["state"]), text(r["lag_bytes"]), text(r["replay_lag_seconds"]), "", "", "", "", "",
-               text(r["slot_name"]), text(r["slot_active"]), text(r["wal_status"]), text(r["retained_bytes"])});
+    t.add_row(
+        {text(r["application_name"]).empty() ? "(slot " + text(r["slot_name"]) + ")" : text(r["application_name"]), "",
+         text(r["state"]), text(r["lag_bytes"]), text(r["replay_lag_seconds"]), "", "", "", "", "",
+         text(r["slot_name"]), text(r["slot_active"]), text(r["wal_status"]), text(r["retained_bytes"])});
   std::ostringstream table;
   t.print(table);
   std::istringstream lines(table.str());
@@ -79,8 +79,8 @@ void print_replication(const json& rep) {
       std::cout << fmt::format(
           "  {}: has replayed everything {} committed before {}'s heartbeat of {}; anything {} committed "
           "after it may be missing (lag upper bound {}s)\n",
-          text(s["site"]), text(s["last_heartbeat_site"]), text(s["last_heartbeat_site"]),
-          text(s["last_heartbeat_at"]), text(s["last_heartbeat_site"]), text(s["heartbeat_age_seconds"]));
+          text(s["site"]), text(s["last_heartbeat_site"]), text(s["last_heartbeat_site"]), text(s["last_heartbeat_at"]),
+          text(s["last_heartbeat_site"]), text(s["heartbeat_age_seconds"]));
     }
   }
 }
@@ -111,9 +111,10 @@ void print_sites(const ops::StatusReport& report) {
 
 void print_conflicts(const std::vector<ops::SiteConflict>& conflicts) {
   if (conflicts.empty()) return;
-  std::cout << fmt::format("\nopen reconcile conflicts: {} (never applied; resolve with `rulectl conflicts "
-                           "resolve ID --keep target|source`)\n",
-                           conflicts.size());
+  std::cout << fmt::format(
+      "\nopen reconcile conflicts: {} (never applied; resolve with `rulectl conflicts "
+      "resolve ID --keep target|source`)\n",
+      conflicts.size());
   for (const auto& c : conflicts)
     std::cout << fmt::format("  {}  {}  rule {}  detected {}\n", c.site, c.conflict_id, c.rule_key, c.detected_at);
 }
@@ -142,11 +143,11 @@ int report_status(const config::Config& config, nlohmann::json* json_out) {
 }
 
 void add_status(CLI::App& app, GlobalOptions& global, int& exit_code) {
-  CLI::App* cmd = app.add_subcommand(
-      "status",
-      "every site: environment, role, timeline, versions, snapshot checksum, version vector; "
-      "E3 replication: primary, each standby's lag (bytes, seconds, changes), heartbeat age, slots, "
-      "split brain (exit 4: a site is unreachable, 3: split brain)");
+  CLI::App* cmd =
+      app.add_subcommand("status",
+                         "every site: environment, role, timeline, versions, snapshot checksum, version vector; "
+                         "E3 replication: primary, each standby's lag (bytes, seconds, changes), heartbeat age, slots, "
+                         "split brain (exit 4: a site is unreachable, 3: split brain)");
   cmd->callback([&global, &exit_code] {
     config::Config config = load_config(global);
     if (global.json) {

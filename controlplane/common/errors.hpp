@@ -10,17 +10,16 @@ namespace rulekeeper::common {
 enum ExitCode : int {
   exit_ok = 0,
   exit_failed = 1,
-  exit_usage = 2,       // bad flags, bad config file
-  exit_refused = 3,     // a safety check said no
-  exit_unreachable = 4, // a site that was needed did not answer
+  exit_usage = 2,        // bad flags, bad config file
+  exit_refused = 3,      // a safety check said no
+  exit_unreachable = 4,  // a site that was needed did not answer
 };
 
 // Thrown anywhere below main(); main prints what() as one line on stderr and
 // exits with code. Plain std::exceptions exit 1.
 class ExitError : public std::runtime_error {
 public:
-  ExitError(ExitCode code, const std::string& message)
-      : std::runtime_error(message), code_(code) {}
+  ExitError(ExitCode code, const std::string& message) : std::runtime_error(message), code_(code) {}
   ExitCode code() const noexcept { return code_; }
 
 private:

@@ -19,14 +19,13 @@ std::string read_file(const std::filesystem::path& path);
 void append_file(const std::filesystem::path& path, const std::string& text);
 
 struct DurableWriteOptions {
-  unsigned mode = 0644;          // permission bits of the new file
+  unsigned mode = 0644;            // permission bits of the new file
   bool owned_by_postgres = false;  // chown to the postgres OS user when root
 };
 
 // Atomic and durable replacement of `path` with `text` (see above). Throws
 // std::runtime_error naming the path and the failing step; on failure the
 // temporary file is removed and `path` is unchanged.
-void write_durably(const std::filesystem::path& path, const std::string& text,
-                   const DurableWriteOptions& options = {});
+void write_durably(const std::filesystem::path& path, const std::string& text, const DurableWriteOptions& options = {});
 
 }  // namespace rulekeeper::common

@@ -59,5 +59,4 @@ void Progress::step(const std::string& what) const {
   std::cerr << fmt::format("[{:6.1f}s] {}", s, what) << std::endl;
 }
 
-
 }  // namespace rulekeeper::common

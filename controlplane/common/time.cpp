@@ -33,16 +33,15 @@ Parts split(std::chrono::system_clock::time_point at) {
 
 std::string rfc3339_utc(std::chrono::system_clock::time_point at) {
   const Parts p = split(at);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", p.tm.tm_year + 1900, p.tm.tm_mon + 1,
-                     p.tm.tm_mday, p.tm.tm_hour, p.tm.tm_min, p.tm.tm_sec, p.ms);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", p.tm.tm_year + 1900, p.tm.tm_mon + 1, p.tm.tm_mday,
+                     p.tm.tm_hour, p.tm.tm_min, p.tm.tm_sec, p.ms);
 }
 
 std::string utc_now_text() { return rfc3339_utc(std::chrono::system_clock::now()); }
 
 std::string rfc3339_from_pg(const std::string& text) {
   int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0, used = 0;
-  if (std::sscanf(text.c_str(), "%4d-%2d-%2d %2d:%2d:%2d%n", &year, &month, &day, &hour, &minute, &second,
-                  &used) != 6)
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2d %2d:%2d:%2d%n", &year, &month, &day, &hour, &minute, &second, &used) != 6)
     return text;
   std::size_t pos = static_cast<std::size_t>(used);
   long long ms = 0;

@@ -117,8 +117,7 @@ AtRiskReport at_risk(const config::Config& config, const AtRiskRequest& request)
                                         pc.name, common::one_line(e.what())));
   }
   if (client::in_recovery(*primary_conn))
-    throw common::ExitError(common::exit_refused,
-                            fmt::format("{} is in recovery (a standby), not a primary", pc.name));
+    throw common::ExitError(common::exit_refused, fmt::format("{} is in recovery (a standby), not a primary", pc.name));
 
   report.standby_reachable = standby_conn != nullptr;
   if (standby_conn) {
@@ -126,9 +125,10 @@ AtRiskReport at_risk(const config::Config& config, const AtRiskRequest& request)
     report.method = AtRiskMethod::version_vector;
     report.standby_version_vector = client::version_vector(*standby_conn);
     if (!client::in_recovery(*standby_conn))
-      report.notes.push_back(fmt::format("{} is not in recovery: it accepts writes (split brain?); listed is what "
-                                         "it lacks of {}'s journal",
-                                         sc.name, pc.name));
+      report.notes.push_back(
+          fmt::format("{} is not in recovery: it accepts writes (split brain?); listed is what "
+                      "it lacks of {}'s journal",
+                      sc.name, pc.name));
     report.changes = client::journal_since(*primary_conn, *report.standby_version_vector);
     return report;
   }
@@ -136,10 +136,10 @@ AtRiskReport at_risk(const config::Config& config, const AtRiskRequest& request)
   report.slot = client::physical_slot(*primary_conn, report.slot_name);
   if (!report.slot || !report.slot->restart_lsn) {
     report.method = AtRiskMethod::unavailable;
-    report.notes.push_back(fmt::format(
-        "{} is unreachable and {} has {} for it: what a failover would lose is UNKNOWN", sc.name, pc.name,
-        !report.slot ? fmt::format("no physical slot '{}'", report.slot_name)
-                     : fmt::format("slot '{}' without a restart_lsn", report.slot_name)));
+    report.notes.push_back(
+        fmt::format("{} is unreachable and {} has {} for it: what a failover would lose is UNKNOWN", sc.name, pc.name,
+                    !report.slot ? fmt::format("no physical slot '{}'", report.slot_name)
+                                 : fmt::format("slot '{}' without a restart_lsn", report.slot_name)));
     return report;
   }
   report.method = AtRiskMethod::slot_estimate;

@@ -89,15 +89,10 @@ ChannelReport change_channel(const config::Config& config, ChannelAction action,
             client::deactivate(tx, request.rule, request.channel, request.acknowledge, request.expected_epoch);
         break;
       case ChannelAction::rollback:
-        report.epoch =
-            client::rollback(tx, request.rule, request.channel, request.acknowledge, request.expected_epoch);
+        report.epoch = client::rollback(tx, request.rule, request.channel, request.acknowledge, request.expected_epoch);
         break;
-      case ChannelAction::pin:
-        report.epoch = client::pin(tx, request.rule, request.channel, request.version);
-        break;
-      case ChannelAction::unpin:
-        report.epoch = client::unpin(tx, request.rule, request.channel);
-        break;
+      case ChannelAction::pin: report.epoch = client::pin(tx, request.rule, request.channel, request.version); break;
+      case ChannelAction::unpin: report.epoch = client::unpin(tx, request.rule, request.channel); break;
     }
     report.after = client::activation(tx, request.rule, request.channel);
     tx.commit();
@@ -111,8 +106,8 @@ ChannelReport change_channel(const config::Config& config, ChannelAction action,
 }
 
 json ValidateReport::to_json() const {
-  return {{"site", site},           {"action", "validate"},     {"rule_key", rule_key}, {"label", label},
-          {"from", from.value_or("")}, {"to", to}, {"reason", reason}};
+  return {{"site", site}, {"action", "validate"}, {"rule_key", rule_key}, {"label", label}, {"from", from.value_or("")},
+          {"to", to},     {"reason", reason}};
 }
 
 ValidateReport validate(const config::Config& config, const ValidateRequest& request) {
@@ -130,8 +125,8 @@ ValidateReport validate(const config::Config& config, const ValidateRequest& req
   report.rule_key = request.rule;
   report.label = request.version;
   report.to = std::string(*to);
-  report.reason = request.reason.value_or(
-      fmt::format("rulectl validate --result {}", request.passed ? "passed" : "failed"));
+  report.reason =
+      request.reason.value_or(fmt::format("rulectl validate --result {}", request.passed ? "passed" : "failed"));
   try {
     pqxx::work tx(*site.conn);
     report.from = site::client::transition(tx, request.rule, request.version, report.to, report.reason).from;

@@ -25,9 +25,9 @@ struct ChannelRequest {
   std::string site;     // site name, or e3 for the E3 primary
   std::string channel;  // sl or prod
   std::string rule;
-  std::string version;  // activate, pin
-  bool acknowledge = false;                    // activate, deactivate, rollback
-  std::optional<long long> expected_epoch;     // activate, deactivate, rollback
+  std::string version;                      // activate, pin
+  bool acknowledge = false;                 // activate, deactivate, rollback
+  std::optional<long long> expected_epoch;  // activate, deactivate, rollback
   std::optional<double> wait_replicated_seconds;
 };
 

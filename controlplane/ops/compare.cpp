@@ -135,8 +135,10 @@ CompareReport compare(const config::Config& config, const CompareRequest& reques
   {
     // Both at once: an unreachable site costs one timeout, and both are named.
     std::string errors;
-    auto fa = std::async(std::launch::async, [&] { a.conn = std::make_unique<pqxx::connection>(site::connection_string(*a.site)); });
-    auto fb = std::async(std::launch::async, [&] { b.conn = std::make_unique<pqxx::connection>(site::connection_string(*b.site)); });
+    auto fa = std::async(std::launch::async,
+                         [&] { a.conn = std::make_unique<pqxx::connection>(site::connection_string(*a.site)); });
+    auto fb = std::async(std::launch::async,
+                         [&] { b.conn = std::make_unique<pqxx::connection>(site::connection_string(*b.site)); });
     for (auto [f, s] : {std::pair{&fa, &a}, std::pair{&fb, &b}}) {
       try {
         f->get();

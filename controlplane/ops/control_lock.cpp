@@ -35,9 +35,10 @@ ControlLock::ControlLock(const config::Config& config, const std::string& action
     }
     ::close(fd_);
     fd_ = -1;
-    throw common::ExitError(common::exit_refused,
-                            fmt::format("another failover or rejoin is running ({}); refusing to {} meanwhile (lock {})",
-                                        holder.empty() ? "holder unknown" : holder, action, path.string()));
+    throw common::ExitError(
+        common::exit_refused,
+        fmt::format("another failover or rejoin is running ({}); refusing to {} meanwhile (lock {})",
+                    holder.empty() ? "holder unknown" : holder, action, path.string()));
   }
   const std::string me = fmt::format("rulectl {} pid {} since {}\n", action, ::getpid(), common::utc_now_text());
   if (::ftruncate(fd_, 0) == 0) {

@@ -31,7 +31,7 @@ DiffReport diff(const config::Config& config, const DiffRequest& request) {
   // `e3` addresses the E3 primary unless a site is called that.
   const std::string e3(to_string(Environment::e3));
   site::Site site = request.site == e3 && config.find(e3) == nullptr ? site::writer(config, e3, "diff")
-                                                                         : site::reader(config, request.site);
+                                                                     : site::reader(config, request.site);
   DiffReport report{site.name(), request.rule, request.from, request.to, {}, 0};
   try {
     report.entries = site::client::diff(*site.conn, request.rule, request.from, request.to);

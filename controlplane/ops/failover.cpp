@@ -25,8 +25,8 @@
 namespace fs = std::filesystem;
 namespace client = rulekeeper::site::client;
 using nlohmann::json;
-using std::chrono::milliseconds;
 using rulekeeper::site::SiteState;
+using std::chrono::milliseconds;
 
 namespace rulekeeper::ops {
 namespace {
@@ -259,8 +259,9 @@ void unreachable_failover(const FailoverRequest& o, SiteState& target, const con
   promote(*target.connection, tc.name);
   steps.end("promoted");
   steps.begin(fmt::format("record the failover at {}", tc.name));
-  const json details = {{"planned", false},      {"rulectl", "failover --force"}, {"os_user", os_user()},
-                        {"old_primary_error", old_error}, {"evidence", ev.to_json()}, {"steps", steps.to_json()}};
+  const json details = {{"planned", false},         {"rulectl", "failover --force"},
+                        {"os_user", os_user()},     {"old_primary_error", old_error},
+                        {"evidence", ev.to_json()}, {"steps", steps.to_json()}};
   const json event = record_failover(*target.connection, oc.name, true, details);
   steps.end(fmt::format("timeline {}, incarnation {}", event.value("new_timeline", 0), event.value("incarnation", 0)));
   steps.begin(fmt::format("CHECKPOINT at {} (control file on the new timeline)", tc.name));
@@ -314,24 +315,41 @@ int FailoverReport::exit_code() const {
 }
 
 json FailoverReport::to_json() const {
-  json doc = {{"planned", outcome == Outcome::switched_over}, {"forced", outcome == Outcome::failed_over},
-              {"old_primary", old_primary}, {"steps", steps_json(steps)}, {"total_seconds", total_seconds}};
+  json doc = {{"planned", outcome == Outcome::switched_over},
+              {"forced", outcome == Outcome::failed_over},
+              {"old_primary", old_primary},
+              {"steps", steps_json(steps)},
+              {"total_seconds", total_seconds}};
   const json evidence_doc = evidence ? evidence->to_json() : json(nullptr);
   switch (outcome) {
     case Outcome::switched_over:
-      doc.update({{"result", "switched over"}, {"new_primary", target}, {"new_timeline", new_timeline},
-                  {"zero_loss", uncovered.empty()}, {"lost_changes", 0}, {"shutdown_checkpoint", shutdown_checkpoint},
-                  {"target_replayed", target_replayed}, {"failover_event", failover_event},
-                  {"stale_slot", stale_slot}, {"cascaded_standbys", cascaded_standbys}});
+      doc.update({{"result", "switched over"},
+                  {"new_primary", target},
+                  {"new_timeline", new_timeline},
+                  {"zero_loss", uncovered.empty()},
+                  {"lost_changes", 0},
+                  {"shutdown_checkpoint", shutdown_checkpoint},
+                  {"target_replayed", target_replayed},
+                  {"failover_event", failover_event},
+                  {"stale_slot", stale_slot},
+                  {"cascaded_standbys", cascaded_standbys}});
       break;
     case Outcome::refused:
-      doc.update({{"result", "refused"}, {"old_primary_error", old_primary_error}, {"new_primary", nullptr},
-                  {"target", target}, {"evidence", evidence_doc}, {"all_received_replayed", all_received_replayed},
+      doc.update({{"result", "refused"},
+                  {"old_primary_error", old_primary_error},
+                  {"new_primary", nullptr},
+                  {"target", target},
+                  {"evidence", evidence_doc},
+                  {"all_received_replayed", all_received_replayed},
                   {"why", why}});
       break;
     case Outcome::failed_over:
-      doc.update({{"result", "failed over"}, {"old_primary_error", old_primary_error}, {"new_primary", target},
-                  {"new_timeline", new_timeline}, {"zero_loss", nullptr}, {"evidence", evidence_doc},
+      doc.update({{"result", "failed over"},
+                  {"old_primary_error", old_primary_error},
+                  {"new_primary", target},
+                  {"new_timeline", new_timeline},
+                  {"zero_loss", nullptr},
+                  {"evidence", evidence_doc},
                   {"failover_event", failover_event}});
       break;
   }
@@ -386,14 +404,15 @@ FailoverReport failover(const config::Config& config, const FailoverRequest& o, 
   if (writable.size() == 1) {
     SiteState& old = *writable[0];
     if (upstream != old.name)
-      throw common::ExitError(
-          common::exit_refused,
-          fmt::format("{} is not a standby of the E3 primary {} ({}); nothing was done", tc.name, old.name,
-                      upstream.empty() ? (target->upstream_port.empty()
-                                              ? std::string("it has no upstream")
-                                              : fmt::format("its upstream {}:{} is no configured site",
-                                                            target->upstream_host, target->upstream_port))
-                                       : "it follows " + upstream));
+      throw common::ExitError(common::exit_refused,
+                              fmt::format("{} is not a standby of the E3 primary {} ({}); nothing was done", tc.name,
+                                          old.name,
+                                          upstream.empty()
+                                              ? (target->upstream_port.empty()
+                                                     ? std::string("it has no upstream")
+                                                     : fmt::format("its upstream {}:{} is no configured site",
+                                                                   target->upstream_host, target->upstream_port))
+                                              : "it follows " + upstream));
     report.old_primary = old.name;
     planned_switchover(config, o, *target, old, all, steps, report);
     return finish();
@@ -403,9 +422,10 @@ FailoverReport failover(const config::Config& config, const FailoverRequest& o, 
     throw common::ExitError(common::exit_refused,
                             fmt::format("no E3 site accepts writes and {} names no upstream that is a configured site "
                                         "({}); cannot tell which site was the primary; nothing was done",
-                                        tc.name, target->upstream_port.empty()
-                                                     ? std::string("no primary_conninfo")
-                                                     : target->upstream_host + ":" + target->upstream_port));
+                                        tc.name,
+                                        target->upstream_port.empty()
+                                            ? std::string("no primary_conninfo")
+                                            : target->upstream_host + ":" + target->upstream_port));
   for (auto& n : all) {
     if (n.name != upstream) continue;
     if (n.role_known())

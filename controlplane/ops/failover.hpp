@@ -67,7 +67,7 @@ struct FailoverReport {
   enum class Outcome { switched_over, refused, failed_over };
   Outcome outcome = Outcome::refused;
   std::string old_primary;
-  std::string target;  // the new primary, unless refused
+  std::string target;             // the new primary, unless refused
   std::string old_primary_error;  // unreachable: why
   long long new_timeline = 0;
   // Planned: the divergence vector covers what the old primary reported
@@ -75,8 +75,8 @@ struct FailoverReport {
   std::vector<std::string> uncovered;
   std::string shutdown_checkpoint;
   std::string target_replayed;
-  nlohmann::json failover_event;  // as recorded (record_failover)
-  std::string stale_slot;          // what became of the slot the old primary held for the target
+  nlohmann::json failover_event;               // as recorded (record_failover)
+  std::string stale_slot;                      // what became of the slot the old primary held for the target
   std::vector<std::string> cascaded_standbys;  // still following the old primary
   std::optional<StandbyEvidence> evidence;     // unreachable old primary
   bool all_received_replayed = false;

@@ -65,8 +65,8 @@ struct Applied {
 
 // Calls hotfix() in a transaction of its own and reads back, in that same
 // transaction, what the receipt needs. Commits. Throws common::ExitError.
-Applied apply_hotfix(site::Site& site, const std::string& rule, const std::string& body_text,
-                     const std::string& reason, const std::string& what) {
+Applied apply_hotfix(site::Site& site, const std::string& rule, const std::string& body_text, const std::string& reason,
+                     const std::string& what) {
   Applied a;
   try {
     pqxx::work tx(*site.conn);
@@ -98,8 +98,8 @@ std::vector<std::string> other_e3_sites(const config::Config& config, const std:
 }
 
 // Receipt, report, optional wait: everything after a hotfix committed.
-HotfixReport after_commit(const config::Config& config, site::Site& site, Applied& a, bool sync,
-                          double sync_timeout, const common::ProgressSink& progress) {
+HotfixReport after_commit(const config::Config& config, site::Site& site, Applied& a, bool sync, double sync_timeout,
+                          const common::ProgressSink& progress) {
   HotfixReport report;
   report.site = site.name();
   report.sync_requested = sync;
@@ -120,8 +120,8 @@ HotfixReport after_commit(const config::Config& config, site::Site& site, Applie
   }
 
   if (sync && !lsn.empty()) {
-    report.sync = wait_applied(config, site.name(), lsn, a.result["hotfix_id"].get<std::string>(), sync_timeout,
-                               progress);
+    report.sync =
+        wait_applied(config, site.name(), lsn, a.result["hotfix_id"].get<std::string>(), sync_timeout, progress);
     report.sync_summary = report.sync->summary;
     if (!report.sync->applied()) report.exit_code = common::exit_refused;
   } else if (sync) {
@@ -150,9 +150,8 @@ std::pair<json, std::string> read_body(const std::string& file) {
   }
   json body = common::parse_strict_json(text, what);
   if (!body.is_object())
-    throw common::ExitError(common::exit_usage,
-                            fmt::format("{}: the body of a rule version is a JSON object, not {}", what,
-                                        body.type_name()));
+    throw common::ExitError(common::exit_usage, fmt::format("{}: the body of a rule version is a JSON object, not {}",
+                                                            what, body.type_name()));
   return {std::move(body), std::move(text)};
 }
 
@@ -198,16 +197,15 @@ json HotfixReport::to_json() const {
   return doc;
 }
 
-HotfixReport hotfix(const config::Config& config, const HotfixRequest& request,
-                    const common::ProgressSink& progress) {
+HotfixReport hotfix(const config::Config& config, const HotfixRequest& request, const common::ProgressSink& progress) {
   if (common::trim(request.reason).empty())
     throw common::ExitError(common::exit_usage,
                             "hotfix --reason is empty: say why (it is journaled with the hotfix and kept in its "
                             "receipt); nothing was sent to any site");
   const std::string body_text = read_body(request.body_file).second;
   site::Site site = open_for_hotfix(config, request.site, "hotfix");
-  Applied a = apply_hotfix(site, request.rule, body_text, request.reason,
-                           fmt::format("hotfix refused at {}", site.name()));
+  Applied a =
+      apply_hotfix(site, request.rule, body_text, request.reason, fmt::format("hotfix refused at {}", site.name()));
   return after_commit(config, site, a, request.sync, request.sync_timeout, progress);
 }
 
@@ -221,8 +219,7 @@ json ReplayReport::to_json() const {
           {"receipt", receipt}};
 }
 
-ReplayReport replay(const config::Config& config, const ReplayRequest& request,
-                    const common::ProgressSink& progress) {
+ReplayReport replay(const config::Config& config, const ReplayRequest& request, const common::ProgressSink& progress) {
   const Receipt receipt = read_receipt(request.receipt_file);
   site::Site site = open_for_hotfix(config, request.site, "hotfix replay");
 
@@ -263,9 +260,9 @@ ReplayReport replay(const config::Config& config, const ReplayRequest& request,
                     "replaying its body would also undo whatever differs between {} and {}; nothing replayed. "
                     "If that is intended, write the receipt's body to a file and make a new hotfix "
                     "(rulectl hotfix --site {} --rule {} --body-file F --reason …)",
-                    receipt.hotfix_id, receipt.label, receipt.site, receipt.base_label, receipt.rule_key,
-                    site.name(), prod.empty() ? "nothing" : prod, receipt.base_label,
-                    prod.empty() ? "nothing" : prod, site.name(), receipt.rule_key));
+                    receipt.hotfix_id, receipt.label, receipt.site, receipt.base_label, receipt.rule_key, site.name(),
+                    prod.empty() ? "nothing" : prod, receipt.base_label, prod.empty() ? "nothing" : prod, site.name(),
+                    receipt.rule_key));
 
   const std::string replay_reason =
       fmt::format("replay of {} from {}: {}", receipt.hotfix_id, receipt.site, receipt.reason);
@@ -285,10 +282,17 @@ ReplayReport replay(const config::Config& config, const ReplayRequest& request,
 namespace {
 // The fields `hotfix list` and `hotfix show` both report of a hotfix.
 json hotfix_row_json(const client::HotfixRow& h) {
-  return {{"hotfix_id", h.hotfix_id}, {"rule_key", h.rule_key}, {"base_label", h.base_label},
-          {"label", h.label},         {"site", h.site},         {"reason", h.reason},
-          {"actor", h.actor},         {"created_at", h.created_at}, {"diff", h.diff},
-          {"change_id", h.change_id}, {"prod_now", optional_json(h.prod_now)}};
+  return {{"hotfix_id", h.hotfix_id},
+          {"rule_key", h.rule_key},
+          {"base_label", h.base_label},
+          {"label", h.label},
+          {"site", h.site},
+          {"reason", h.reason},
+          {"actor", h.actor},
+          {"created_at", h.created_at},
+          {"diff", h.diff},
+          {"change_id", h.change_id},
+          {"prod_now", optional_json(h.prod_now)}};
 }
 }  // namespace
 

@@ -83,18 +83,17 @@ struct HotfixReport {
   std::string receipt_error;  // why the receipt could not be written ("" if it was)
   bool sync_requested = false;
   std::optional<SyncReport> sync;
-  std::string sync_summary;  // with --sync
+  std::string sync_summary;                 // with --sync
   std::vector<std::string> not_waited_for;  // the other E3 sites, without --sync
   std::vector<std::string> warnings;        // for stderr
-  int exit_code = 0;  // 0; 3 not applied in time; 1 the receipt could not be written
+  int exit_code = 0;                        // 0; 3 not applied in time; 1 the receipt could not be written
   nlohmann::json to_json() const;
 };
 
 // Checks the request (an empty reason, a body that is not one strict JSON
 // object: exit 2, nothing sent), makes the hotfix at the E3 primary, writes
 // the receipt, waits with --sync. Throws common::ExitError for refusals.
-HotfixReport hotfix(const config::Config& config, const HotfixRequest& request,
-                    const common::ProgressSink& progress);
+HotfixReport hotfix(const config::Config& config, const HotfixRequest& request, const common::ProgressSink& progress);
 
 struct ReplayRequest {
   std::string receipt_file;
@@ -119,8 +118,7 @@ struct ReplayReport {
 // Re-applies a receipt's body at `site` (the E3 primary) unless it already
 // holds that content for the rule. Refused (exit 3) when the body does not
 // match the receipt's checksum or prod there serves another base version.
-ReplayReport replay(const config::Config& config, const ReplayRequest& request,
-                    const common::ProgressSink& progress);
+ReplayReport replay(const config::Config& config, const ReplayRequest& request, const common::ProgressSink& progress);
 
 // ---- hotfix list, hotfix show -------------------------------------------------
 

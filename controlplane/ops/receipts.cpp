@@ -52,10 +52,9 @@ json make_receipt(const json& result, const site::client::HotfixRow& made, const
 fs::path write_receipt(const std::string& state_dir, const json& receipt) {
   const fs::path dir = state_dir;
   fs::create_directories(dir);
-  const std::string base =
-      fmt::format("hotfix-{}-{}-{}-{}", file_safe(receipt["site"].get<std::string>()),
-                  file_safe(receipt["rule_key"].get<std::string>()), file_safe(receipt["label"].get<std::string>()),
-                  common::utc_now_compact());
+  const std::string base = fmt::format("hotfix-{}-{}-{}-{}", file_safe(receipt["site"].get<std::string>()),
+                                       file_safe(receipt["rule_key"].get<std::string>()),
+                                       file_safe(receipt["label"].get<std::string>()), common::utc_now_compact());
   fs::path path = dir / (base + ".json");
   for (int n = 2; fs::exists(path); ++n) path = dir / fmt::format("{}-{}.json", base, n);
   common::write_durably(path, receipt.dump(2) + "\n");

@@ -29,8 +29,8 @@ namespace rulekeeper::ops {
 
 namespace fs = std::filesystem;
 namespace client = site::client;
-using site::SiteState;
 using nlohmann::json;
+using site::SiteState;
 
 namespace {
 
@@ -226,8 +226,8 @@ void rewind_and_follow(Rejoin& r) {
   r.steps.begin(fmt::format("pg_rewind {} from {}", me, pc.name));
   const std::string rewound = pgnode::rewind(r.node, pc.conninfo, r.log);
   r.report.rewind = rewound.find("no rewind required") != std::string::npos ? "no rewind required"
-                    : rewound.find("Done!") != std::string::npos           ? "rewound"
-                                                                           : common::one_line(rewound);
+                    : rewound.find("Done!") != std::string::npos            ? "rewound"
+                                                                            : common::one_line(rewound);
   r.steps.end(r.report.rewind);
   r.steps.begin(fmt::format("settings of {}: follow {}", me, pc.name));
   pgnode::set_upstream(r.node, conninfo::for_standby(pc, me), me);
@@ -243,8 +243,7 @@ void rewind_and_follow(Rejoin& r) {
   r.steps.begin(fmt::format("wait until {} streams from {}", me, pc.name));
   const bool streaming =
       common::poll_until(std::chrono::milliseconds(static_cast<long long>(r.request.wait_streaming * 1000)),
-                         std::chrono::milliseconds(50),
-                         [&] { return client::streams_to(*r.primary->connection, me); });
+                         std::chrono::milliseconds(50), [&] { return client::streams_to(*r.primary->connection, me); });
   if (!streaming) {
     r.steps.end("NOT streaming");
     throw common::ExitError(common::exit_failed,
@@ -278,14 +277,19 @@ json RejoinReport::event_json() const {
 json RejoinReport::to_json() const {
   switch (outcome) {
     case Outcome::already_standby:
-      return {{"result", "already a standby"}, {"site", site}, {"primary", primary}, {"timeline", timeline},
+      return {{"result", "already a standby"},
+              {"site", site},
+              {"primary", primary},
+              {"timeline", timeline},
               {"steps", steps_json(steps)}};
     case Outcome::manual_isolation:
-      return {{"result", "manual"}, {"site", site}, {"primary", primary}, {"commands", commands},
+      return {{"result", "manual"},
+              {"site", site},
+              {"primary", primary},
+              {"commands", commands},
               {"missing_config", missing_config}};
     case Outcome::manual_rewind:
-    case Outcome::rejoined:
-      break;
+    case Outcome::rejoined: break;
   }
   json doc = {{"site", site},
               {"primary", primary},
@@ -308,8 +312,7 @@ json RejoinReport::to_json() const {
 RejoinReport rejoin(const config::Config& config, const RejoinRequest& request, const common::ProgressSink& progress) {
   const config::SiteConfig& sc = site::find_site(config, request.site);
   if (parse_environment(sc.environment) != Environment::e3)
-    throw common::ExitError(common::exit_usage,
-                            fmt::format("site {} is not an E3 site: rejoin is within E3", sc.name));
+    throw common::ExitError(common::exit_usage, fmt::format("site {} is not an E3 site: rejoin is within E3", sc.name));
   ControlLock lock(config, "rejoin");
   Steps steps(progress);
   RejoinReport report;
@@ -324,8 +327,8 @@ RejoinReport rejoin(const config::Config& config, const RejoinRequest& request, 
   std::vector<SiteState> all;
   find_primary(r, all);
   SiteState& me = *r.me;
-  if (me.is_standby() && me.wal_receiver == "streaming" &&
-      site::upstream_site(config, me) == r.primary->name && me.timeline == r.primary->timeline) {
+  if (me.is_standby() && me.wal_receiver == "streaming" && site::upstream_site(config, me) == r.primary->name &&
+      me.timeline == r.primary->timeline) {
     report.outcome = RejoinReport::Outcome::already_standby;
     report.timeline = r.primary->timeline.value_or(0);
     return finish();

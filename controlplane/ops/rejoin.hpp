@@ -40,7 +40,7 @@ namespace rulekeeper::ops {
 
 struct RejoinRequest {
   std::string site;
-  std::string orphans;        // bundle file; default <state_dir>/orphans-<site>-<UTC>.json
+  std::string orphans;         // bundle file; default <state_dir>/orphans-<site>-<UTC>.json
   double wait_streaming = 60;  // seconds
 };
 
@@ -54,15 +54,15 @@ struct RejoinReport {
   Outcome outcome = Outcome::rejoined;
   std::string site;
   std::string primary;
-  long long timeline = 0;             // already_standby: the primary's timeline
-  bool site_reachable = false;        // manual_isolation: a primary (split brain), else down
-  std::string missing_config;         // manual_*: the keys rulectl.toml lacks
-  std::vector<std::string> commands;  // manual_*: what to run ("" lines are skipped)
+  long long timeline = 0;                            // already_standby: the primary's timeline
+  bool site_reachable = false;                       // manual_isolation: a primary (split brain), else down
+  std::string missing_config;                        // manual_*: the keys rulectl.toml lacks
+  std::vector<std::string> commands;                 // manual_*: what to run ("" lines are skipped)
   std::optional<site::client::FailoverEvent> event;  // the divergence point
   std::filesystem::path orphans_file;
   nlohmann::json orphans = nlohmann::json::array();  // the bundle's changes
-  std::string reconcile_command;                      // what brings them back to the primary
-  std::string rewind;                                 // rejoined: "rewound", "no rewind required", ...
+  std::string reconcile_command;                     // what brings them back to the primary
+  std::string rewind;                                // rejoined: "rewound", "no rewind required", ...
   std::vector<Step> steps;
   double total_seconds = 0;
 

@@ -121,8 +121,9 @@ ReleaseReport release(const config::Config& config, const ReleaseRequest& reques
   } catch (const pqxx::broken_connection&) {
     throw;
   } catch (const pqxx::failure& e) {
-    throw site::sql_failure(
-        fmt::format("import_release at {} refused the bundle from {}", target.name(), source.name()), e);
+    throw site::sql_failure(fmt::format("import_release at {} refused the bundle from {}", target.name(),
+                                        source.name()),
+                            e);
   }
   progress.step(fmt::format("imported at {}", target.name()));
 
@@ -148,8 +149,7 @@ ReleaseReport release(const config::Config& config, const ReleaseRequest& reques
                     target.name(), released_qualification(), source.name(), site::server_message(e),
                     site::sqlstate_of(e)));
   }
-  progress.step(fmt::format("{} version(s) marked {} at {}", report.promoted, released_qualification(),
-                            source.name()));
+  progress.step(fmt::format("{} version(s) marked {} at {}", report.promoted, released_qualification(), source.name()));
 
   std::map<std::pair<std::string, std::string>, json> annotated;
   for (const auto& a : report.import->annotated) annotated[{a.rule_key, a.label}] = a.annotations;

@@ -36,8 +36,7 @@ json field(const json* row, const char* key) {
 
 // Journal entries the primary holds that the standby's version vector does
 // not cover: the changes a failover to it now would lose.
-json lag_in_changes(const site::SiteState& primary, const site::SiteState& standby,
-                    std::vector<std::string>& notes) {
+json lag_in_changes(const site::SiteState& primary, const site::SiteState& standby, std::vector<std::string>& notes) {
   if (!standby.version_vector || !primary.connection) return nullptr;
   try {
     return site::client::count_journal_since(*primary.connection, VersionVector::from_json(*standby.version_vector));
@@ -96,8 +95,9 @@ json replication_report(const std::vector<site::SiteState>& all) {
                                       "what the standbys alone can tell",
                                       fmt::join(rep["unreachable_sites"].get<std::vector<std::string>>(), ", ")));
   if (writable.size() > 1)
-    notes.push_back("split brain: more than one E3 site accepts writes; lag is not computed "
-                    "(there is no one primary to compare with)");
+    notes.push_back(
+        "split brain: more than one E3 site accepts writes; lag is not computed "
+        "(there is no one primary to compare with)");
 
   // With no writable E3 site: the last primary the standbys heard from (the
   // newest heartbeat any of them replayed).
@@ -159,9 +159,7 @@ json replication_report(const std::vector<site::SiteState>& all) {
   return rep;
 }
 
-bool StatusReport::split_brain() const {
-  return !replication.is_null() && replication.value("split_brain", false);
-}
+bool StatusReport::split_brain() const { return !replication.is_null() && replication.value("split_brain", false); }
 
 bool StatusReport::any_unreachable() const {
   return std::any_of(sites.begin(), sites.end(), [](const auto& s) { return !s.reachable; });

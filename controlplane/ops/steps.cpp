@@ -10,8 +10,8 @@ namespace rulekeeper::ops {
 nlohmann::json steps_json(const std::vector<Step>& steps) {
   nlohmann::json a = nlohmann::json::array();
   for (const auto& s : steps)
-    a.push_back({{"step", s.name}, {"started_s", s.started}, {"seconds", s.seconds}, {"at", s.at},
-                 {"detail", s.detail}});
+    a.push_back(
+        {{"step", s.name}, {"started_s", s.started}, {"seconds", s.seconds}, {"at", s.at}, {"detail", s.detail}});
   return a;
 }
 

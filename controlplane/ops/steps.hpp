@@ -18,7 +18,7 @@ struct Step {
   std::string detail;
   double started = 0;  // seconds since the operation began
   double seconds = 0;
-  std::string at;      // when it ended, RFC 3339 UTC ms
+  std::string at;  // when it ended, RFC 3339 UTC ms
 };
 
 // {"step", "started_s", "seconds", "at", "detail"} per step.

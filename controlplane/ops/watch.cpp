@@ -51,7 +51,8 @@ void check(Watched& w, const config::Config& config, int connect_timeout) {
     }
     try {
       const bool in_recovery = site::client::in_recovery(*w.conn);
-      const site::client::WalReceiver s = in_recovery ? site::client::wal_receiver(*w.conn) : site::client::WalReceiver{};
+      const site::client::WalReceiver s =
+          in_recovery ? site::client::wal_receiver(*w.conn) : site::client::WalReceiver{};
       w.reachable = true;
       w.detail.clear();
       w.writable = !in_recovery;
@@ -63,9 +64,9 @@ void check(Watched& w, const config::Config& config, int connect_timeout) {
         const config::SiteConfig* up =
             s.sender_host.empty() ? nullptr : conninfo::site_at(config, s.sender_host, s.sender_port, w.cfg->name);
         w.health = fmt::format("standby, {} {}", s.status,
-                               up ? "from " + up->name
-                                  : s.sender_host.empty() ? std::string("")
-                                                          : fmt::format("from {}:{}", s.sender_host, s.sender_port));
+                               up                      ? "from " + up->name
+                               : s.sender_host.empty() ? std::string("")
+                                                       : fmt::format("from {}:{}", s.sender_host, s.sender_port));
       }
       return;
     } catch (const std::exception& e) {

@@ -23,8 +23,7 @@ namespace {
 const std::string& command_of(const LocalNode& node, const std::optional<std::string>& command,
                               const std::string& key) {
   if (!command)
-    throw common::ExitError(common::exit_usage,
-                            fmt::format("sites.{}.{} is not set in rulectl.toml", node.name, key));
+    throw common::ExitError(common::exit_usage, fmt::format("sites.{}.{} is not set in rulectl.toml", node.name, key));
   return *command;
 }
 

@@ -15,7 +15,7 @@ namespace rulekeeper::pgnode {
 struct LocalNode {
   std::string name;  // the site, for messages
   std::optional<std::string> pgdata;
-  std::string bindir;  // initdb, pg_ctl, pg_controldata, pg_rewind, pg_basebackup
+  std::string bindir;                        // initdb, pg_ctl, pg_controldata, pg_rewind, pg_basebackup
   std::optional<std::string> start_command;  // through /bin/sh
   std::optional<std::string> stop_command;
   // The node's own settings file outside PGDATA (the server runs with

@@ -42,8 +42,7 @@ int open_append(const std::filesystem::path& path, bool give_to_postgres) {
   bool existed = std::filesystem::exists(path);
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0)
-    throw std::runtime_error(fmt::format("cannot open {} for writing: {}", path.string(),
-                                         std::strerror(errno)));
+    throw std::runtime_error(fmt::format("cannot open {} for writing: {}", path.string(), std::strerror(errno)));
   // The server later appends to the same node log (pg_ctl -l) as postgres.
   if (!existed && give_to_postgres) chown_to_postgres(path, false);
   return fd;
@@ -78,8 +77,7 @@ void chown_to_postgres(const std::filesystem::path& path, bool recursive) {
   Postgres pg = postgres_user();
   auto one = [&](const std::filesystem::path& p) {
     if (::lchown(p.c_str(), pg.uid, pg.gid) != 0)
-      throw std::runtime_error(
-          fmt::format("cannot chown {} to postgres: {}", p.string(), std::strerror(errno)));
+      throw std::runtime_error(fmt::format("cannot chown {} to postgres: {}", p.string(), std::strerror(errno)));
   };
   one(path);
   if (recursive && std::filesystem::is_directory(path))
@@ -87,9 +85,8 @@ void chown_to_postgres(const std::filesystem::path& path, bool recursive) {
 }
 
 std::string shell_quote(const std::string& word) {
-  if (!word.empty() &&
-      word.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-                             "@%+=:,./-_") == std::string::npos)
+  if (!word.empty() && word.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                                              "@%+=:,./-_") == std::string::npos)
     return word;
   std::string out = "'";
   for (char c : word) {
@@ -164,9 +161,7 @@ RunResult run(const std::vector<std::string>& argv_in, const RunOptions& options
 
   pid_t pid = 0;
   int rc = ::posix_spawnp(&pid, cargv[0], &actions.a, nullptr, cargv.data(), cenv.data());
-  if (rc != 0)
-    throw std::runtime_error(
-        fmt::format("cannot start {}: {}", quote_command(argv), std::strerror(rc)));
+  if (rc != 0) throw std::runtime_error(fmt::format("cannot start {}: {}", quote_command(argv), std::strerror(rc)));
 
   RunResult result;
   const auto deadline = std::chrono::steady_clock::now() + options.timeout;
@@ -184,8 +179,7 @@ RunResult run(const std::vector<std::string>& argv_in, const RunOptions& options
       }
       return result;
     }
-    if (w < 0 && errno != EINTR)
-      throw std::runtime_error(fmt::format("waitpid failed: {}", std::strerror(errno)));
+    if (w < 0 && errno != EINTR) throw std::runtime_error(fmt::format("waitpid failed: {}", std::strerror(errno)));
     auto now = std::chrono::steady_clock::now();
     if (!term_sent && now >= deadline) {
       // SIGTERM first: runuser forwards it to its child, SIGKILL would not.

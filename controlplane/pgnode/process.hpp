@@ -26,10 +26,10 @@ struct RunOptions {
 };
 
 struct RunResult {
-  int exit_code = -1;       // valid if !signaled && !timed_out
-  bool signaled = false;    // killed by a signal (term_signal)
+  int exit_code = -1;     // valid if !signaled && !timed_out
+  bool signaled = false;  // killed by a signal (term_signal)
   int term_signal = 0;
-  bool timed_out = false;   // we killed it after options.timeout
+  bool timed_out = false;  // we killed it after options.timeout
   bool ok() const { return !signaled && !timed_out && exit_code == 0; }
   std::string describe() const;  // "exit 1", "killed by signal 9", "timed out"
 };

@@ -76,16 +76,21 @@ ControlData parse_controldata(const std::string& output, const std::string& site
     const auto colon = line.find(':');
     if (colon == std::string::npos) continue;
     const std::string key = common::trim(line.substr(0, colon)), val = common::trim(line.substr(colon + 1));
-    if (key == "Database cluster state") cd.state = val;
-    else if (key == "Latest checkpoint location") cd.checkpoint_lsn = val;
-    else if (key == "Latest checkpoint's REDO location") cd.redo_lsn = val;
-    else if (key == "Latest checkpoint's TimeLineID") cd.timeline = std::atoll(val.c_str());
-    else if (key == "Min recovery ending loc's timeline") cd.min_recovery_timeline = std::atoll(val.c_str());
+    if (key == "Database cluster state")
+      cd.state = val;
+    else if (key == "Latest checkpoint location")
+      cd.checkpoint_lsn = val;
+    else if (key == "Latest checkpoint's REDO location")
+      cd.redo_lsn = val;
+    else if (key == "Latest checkpoint's TimeLineID")
+      cd.timeline = std::atoll(val.c_str());
+    else if (key == "Min recovery ending loc's timeline")
+      cd.min_recovery_timeline = std::atoll(val.c_str());
   }
   if (cd.state.empty() || cd.checkpoint_lsn.empty())
-    throw common::ExitError(common::exit_failed,
-                            fmt::format("pg_controldata of site {}: no cluster state or checkpoint location in its output",
-                                        site));
+    throw common::ExitError(
+        common::exit_failed,
+        fmt::format("pg_controldata of site {}: no cluster state or checkpoint location in its output", site));
   return cd;
 }
 

@@ -52,9 +52,7 @@ void wait_until(const std::string& what, seconds timeout, F ready) {
 
 }  // namespace
 
-bool extension_installed() {
-  return fs::exists(fs::path(RULEKEEPER_PG_PKGLIBDIR) / "rulekeeper.so");
-}
+bool extension_installed() { return fs::exists(fs::path(RULEKEEPER_PG_PKGLIBDIR) / "rulekeeper.so"); }
 
 void prepare_base(const ClusterOptions& options) {
   if (options.base.empty()) throw std::invalid_argument("cluster base directory is empty");
@@ -86,8 +84,7 @@ void write_common_conf(const ClusterOptions& options) {
   write_file(options.base / "common.conf", text);
 }
 
-Node::Node(ClusterOptions cluster, NodeOptions node)
-    : cluster_(std::move(cluster)), node_(std::move(node)) {
+Node::Node(ClusterOptions cluster, NodeOptions node) : cluster_(std::move(cluster)), node_(std::move(node)) {
   if (node_.site.empty()) throw std::invalid_argument("cluster node needs a site name");
   if (node_.port <= 0) throw std::invalid_argument("cluster node " + node_.site + " needs a port");
 }
@@ -99,8 +96,8 @@ fs::path Node::log_file() const { return node_dir() / "log"; }
 fs::path Node::socket_dir() const { return cluster_.base / "sock"; }
 
 std::string Node::conninfo(const std::string& dbname) const {
-  return fmt::format("host=127.0.0.1 port={} user=postgres dbname={} connect_timeout=5",
-                     node_.port, dbname.empty() ? cluster_.database : dbname);
+  return fmt::format("host=127.0.0.1 port={} user=postgres dbname={} connect_timeout=5", node_.port,
+                     dbname.empty() ? cluster_.database : dbname);
 }
 
 void Node::prepare_node_dir() const {
@@ -139,16 +136,14 @@ void Node::write_config() {
       "unix_socket_directories = {}\n"
       "rulekeeper.site = {}\n"
       "rulekeeper.environment = {}\n",
-      node_.site, conf_quote((cluster_.base / "common.conf").string()), node_.port,
-      conf_quote(node_.site), conf_quote(socket_dir().string()), conf_quote(node_.site),
-      conf_quote(node_.environment));
+      node_.site, conf_quote((cluster_.base / "common.conf").string()), node_.port, conf_quote(node_.site),
+      conf_quote(socket_dir().string()), conf_quote(node_.site), conf_quote(node_.environment));
   if (!node_.primary_conninfo.empty())
     text += fmt::format("primary_conninfo = {}\n", conf_quote(node_.primary_conninfo));
   if (!node_.primary_slot_name.empty())
     text += fmt::format("primary_slot_name = {}\n", conf_quote(node_.primary_slot_name));
   if (!node_.synchronous_standby_names.empty())
-    text += fmt::format("synchronous_standby_names = {}\n",
-                        conf_quote(node_.synchronous_standby_names));
+    text += fmt::format("synchronous_standby_names = {}\n", conf_quote(node_.synchronous_standby_names));
   for (const auto& [name, value] : node_.extra_settings) text += name + " = " + value + "\n";
   write_file(conf_file(), text);
 }
@@ -156,12 +151,10 @@ void Node::write_config() {
 void Node::init_primary() {
   prepare_node_dir();
   if (fs::exists(data_dir()) && !fs::is_empty(data_dir()))
-    throw std::runtime_error(fmt::format("site {}: {} already holds a cluster", node_.site,
-                                         data_dir().string()));
+    throw std::runtime_error(fmt::format("site {}: {} already holds a cluster", node_.site, data_dir().string()));
   // --no-sync: only initdb's own flush of a brand-new throwaway cluster.
   run_tool("initdb",
-           {"-D", data_dir().string(), "-E", "UTF8", "--locale=C.UTF-8", "-U", "postgres",
-            "--auth=trust", "--no-sync"},
+           {"-D", data_dir().string(), "-E", "UTF8", "--locale=C.UTF-8", "-U", "postgres", "--auth=trust", "--no-sync"},
            120s);
   write_hba();
   write_config();
@@ -171,8 +164,7 @@ void Node::init_primary() {
 void Node::init_standby_of(Node& primary) {
   prepare_node_dir();
   if (fs::exists(data_dir()))
-    throw std::runtime_error(fmt::format("site {}: {} already exists", node_.site,
-                                         data_dir().string()));
+    throw std::runtime_error(fmt::format("site {}: {} already exists", node_.site, data_dir().string()));
   // A physical slot named after the standby, reserving WAL from now on, so
   // the primary keeps what this standby has not received (bounded by
   // max_slot_wal_keep_size).
@@ -185,12 +177,12 @@ void Node::init_standby_of(Node& primary) {
         node_.site);
   }
   run_tool("pg_basebackup",
-           {"-D", data_dir().string(), "-h", "127.0.0.1", "-p", std::to_string(primary.port()),
-            "-U", "postgres", "-X", "stream", "-S", node_.site, "-c", "fast", "--no-sync"},
+           {"-D", data_dir().string(), "-h", "127.0.0.1", "-p", std::to_string(primary.port()), "-U", "postgres", "-X",
+            "stream", "-S", node_.site, "-c", "fast", "--no-sync"},
            300s);
   pgnode::write_standby_signal(data_dir());
-  node_.primary_conninfo = fmt::format("host=127.0.0.1 port={} user=postgres application_name={}",
-                                       primary.port(), node_.site);
+  node_.primary_conninfo =
+      fmt::format("host=127.0.0.1 port={} user=postgres application_name={}", primary.port(), node_.site);
   node_.primary_slot_name = node_.site;
   write_config();
   start();
@@ -218,8 +210,7 @@ void Node::start(seconds timeout) {
   pgnode::wait_zombie_reaped(data_dir(), node_.site);
   // pg_ctl hands -o to /bin/sh: the path must be shell-quoted inside it.
   run_tool("pg_ctl",
-           {"-D", data_dir().string(), "-l", log_file().string(), "-w", "-t",
-            std::to_string(timeout.count()), "-o",
+           {"-D", data_dir().string(), "-l", log_file().string(), "-w", "-t", std::to_string(timeout.count()), "-o",
             "-c config_file=" + process::shell_quote(conf_file().string()), "start"},
            timeout + 15s);
 }
@@ -227,8 +218,7 @@ void Node::start(seconds timeout) {
 void Node::stop(StopMode mode, seconds timeout) {
   if (!running()) return;
   run_tool("pg_ctl",
-           {"-D", data_dir().string(), "-m", mode_name(mode), "-w", "-t",
-            std::to_string(timeout.count()), "stop"},
+           {"-D", data_dir().string(), "-m", mode_name(mode), "-w", "-t", std::to_string(timeout.count()), "stop"},
            timeout + 15s);
 }
 
@@ -267,30 +257,25 @@ std::string Node::query_value(const std::string& sql, const std::string& dbname)
 
 bool Node::in_recovery() const { return query_value("SELECT pg_is_in_recovery()", "postgres") == "t"; }
 
-std::string Node::current_lsn() const {
-  return query_value("SELECT pg_current_wal_lsn()", "postgres");
-}
+std::string Node::current_lsn() const { return query_value("SELECT pg_current_wal_lsn()", "postgres"); }
 
-std::string Node::replay_lsn() const {
-  return query_value("SELECT pg_last_wal_replay_lsn()", "postgres");
-}
+std::string Node::replay_lsn() const { return query_value("SELECT pg_last_wal_replay_lsn()", "postgres"); }
 
 void Node::promote(seconds timeout) {
   auto c = connect("postgres");
   pqxx::nontransaction tx(*c);
   auto r = tx.exec_params("SELECT pg_promote(true, $1)", static_cast<int>(timeout.count()));
   if (r[0][0].as<bool>() != true)
-    throw std::runtime_error(fmt::format("promotion of site {} did not finish within {}s",
-                                         node_.site, timeout.count()));
+    throw std::runtime_error(
+        fmt::format("promotion of site {} did not finish within {}s", node_.site, timeout.count()));
 }
 
 void Node::reload() { exec("SELECT pg_reload_conf()", "postgres"); }
 
 void Node::pause_replay(seconds timeout) {
   exec("SELECT pg_wal_replay_pause()", "postgres");
-  wait_until(fmt::format("WAL replay on site {} to be paused", node_.site), timeout, [&] {
-    return query_value("SELECT pg_get_wal_replay_pause_state()", "postgres") == "paused";
-  });
+  wait_until(fmt::format("WAL replay on site {} to be paused", node_.site), timeout,
+             [&] { return query_value("SELECT pg_get_wal_replay_pause_state()", "postgres") == "paused"; });
 }
 
 void Node::resume_replay() { exec("SELECT pg_wal_replay_resume()", "postgres"); }
@@ -299,17 +284,16 @@ void Node::wait_replayed(const Node& primary, seconds timeout) const {
   const std::string target = primary.current_lsn();
   std::string seen;
   try {
-    wait_until(fmt::format("site {} to replay {}'s WAL up to {}", node_.site, primary.site(), target),
-               timeout, [&] {
-                 auto c = connect("postgres");
-                 pqxx::nontransaction tx(*c);
-                 auto r = tx.exec_params(
-                     "SELECT pg_last_wal_replay_lsn()::text, "
-                     "       coalesce(pg_last_wal_replay_lsn() >= $1::pg_lsn, false)",
-                     target);
-                 seen = r[0][0].is_null() ? "nothing" : r[0][0].c_str();
-                 return r[0][1].as<bool>();
-               });
+    wait_until(fmt::format("site {} to replay {}'s WAL up to {}", node_.site, primary.site(), target), timeout, [&] {
+      auto c = connect("postgres");
+      pqxx::nontransaction tx(*c);
+      auto r = tx.exec_params(
+          "SELECT pg_last_wal_replay_lsn()::text, "
+          "       coalesce(pg_last_wal_replay_lsn() >= $1::pg_lsn, false)",
+          target);
+      seen = r[0][0].is_null() ? "nothing" : r[0][0].c_str();
+      return r[0][1].as<bool>();
+    });
   } catch (const std::runtime_error& e) {
     throw std::runtime_error(std::string(e.what()) + "; last replayed: " + seen);
   }
@@ -317,9 +301,8 @@ void Node::wait_replayed(const Node& primary, seconds timeout) const {
 
 void Node::wait_ready(const std::string& dbname, seconds timeout) const {
   const std::string db = dbname.empty() ? cluster_.database : dbname;
-  wait_until(fmt::format("site {} (port {}) to accept connections to database {}", node_.site,
-                         node_.port, db),
-             timeout, [&] {
+  wait_until(fmt::format("site {} (port {}) to accept connections to database {}", node_.site, node_.port, db), timeout,
+             [&] {
                auto c = connect(db);
                return c->is_open();
              });
@@ -336,8 +319,7 @@ void Node::destroy() {
   fs::remove_all(node_dir());
 }
 
-ClusterSet::ClusterSet(ClusterOptions options, Teardown teardown)
-    : options_(std::move(options)), teardown_(teardown) {
+ClusterSet::ClusterSet(ClusterOptions options, Teardown teardown) : options_(std::move(options)), teardown_(teardown) {
   // Keep a failed test's clusters for a post-mortem (logs, data) on request.
   if (const char* keep = std::getenv("RULEKEEPER_KEEP_CLUSTERS");
       keep != nullptr && std::string(keep) == "1" && teardown_ == Teardown::destroy)

@@ -47,9 +47,9 @@ struct NodeOptions {
   NodeOptions(std::string site_, std::string environment_, int port_)
       : site(std::move(site_)), environment(std::move(environment_)), port(port_) {}
 
-  std::string site;         // rulekeeper.site, cluster_name, node directory name
-  std::string environment;  // rulekeeper.environment: e1, e2, e3
-  int port = 0;             // the caller picks ports: tests and sandbox must not collide
+  std::string site;                       // rulekeeper.site, cluster_name, node directory name
+  std::string environment;                // rulekeeper.environment: e1, e2, e3
+  int port = 0;                           // the caller picks ports: tests and sandbox must not collide
   std::string synchronous_standby_names;  // empty: none
   // Extra "name = value" lines for the node conf (value written verbatim).
   std::vector<std::pair<std::string, std::string>> extra_settings;
@@ -109,11 +109,11 @@ public:
   std::string query_value(const std::string& sql, const std::string& dbname = "") const;
 
   bool in_recovery() const;
-  std::string current_lsn() const;     // pg_current_wal_lsn() on a primary
-  std::string replay_lsn() const;      // pg_last_wal_replay_lsn() on a standby
-  void promote(seconds timeout = seconds(60));   // pg_promote(wait => true)
-  void reload();  // pg_reload_conf(), e.g. after write_config()
-  void pause_replay(seconds timeout = seconds(30));   // and wait until paused
+  std::string current_lsn() const;                   // pg_current_wal_lsn() on a primary
+  std::string replay_lsn() const;                    // pg_last_wal_replay_lsn() on a standby
+  void promote(seconds timeout = seconds(60));       // pg_promote(wait => true)
+  void reload();                                     // pg_reload_conf(), e.g. after write_config()
+  void pause_replay(seconds timeout = seconds(30));  // and wait until paused
   void resume_replay();
   // Wait until this standby has replayed `primary`'s current WAL insert LSN.
   void wait_replayed(const Node& primary, seconds timeout = seconds(30)) const;
@@ -126,8 +126,7 @@ public:
 
 private:
   // initdb/pg_ctl/... from bindir (pgnode::run_tool_checked), output to the node log.
-  void run_tool(const std::string& tool, const std::vector<std::string>& args,
-                std::chrono::milliseconds timeout) const;
+  void run_tool(const std::string& tool, const std::vector<std::string>& args, std::chrono::milliseconds timeout) const;
   void write_hba() const;
   void prepare_node_dir() const;
 

@@ -42,8 +42,9 @@ public:
     ++chapter_;
     // Bold only on a terminal: a redirected tour stays plain text.
     const bool tty = ::isatty(STDOUT_FILENO) != 0;
-    std::cout << "\n" << (tty ? "\033[1m" : "") << "== " << chapter_ << ". " << title << " =="
-              << (tty ? "\033[0m" : "") << "\n";
+    std::cout << "\n"
+              << (tty ? "\033[1m" : "") << "== " << chapter_ << ". " << title << " ==" << (tty ? "\033[0m" : "")
+              << "\n";
     if (!why.empty()) std::cout << why << "\n";
     std::cout.flush();
   }
@@ -69,7 +70,7 @@ public:
     std::cout.flush();
     if (r.exit_code != expect)
       throw common::ExitError(common::exit_failed, fmt::format("demo: `rulectl {}` exited {} (expected {})",
-                                           process::quote_command(args), r.describe(), expect));
+                                                               process::quote_command(args), r.describe(), expect));
     return r.exit_code;
   }
 
@@ -131,16 +132,20 @@ int run_demo(const fs::path& base, cluster::ClusterOptions cluster_options,
   };
 
   tour.chapter("Author at E1", "Rules and versions are born at e1; each version is immutable and checksummed.");
-  tour.sql("e1", "SELECT rulekeeper.create_rule('pricing.discount', 'pricing', 'discount by tier'), "
-                 "rulekeeper.create_rule('risk.limit', 'risk', 'exposure limit')");
-  tour.sql("e1", "SELECT rulekeeper.create_version('pricing.discount', '{\"rate\": 0.10, \"tiers\": [100, 500]}') AS v1, "
-                 "rulekeeper.create_version('pricing.discount', '{\"rate\": 0.12, \"tiers\": [100, 500]}') AS v2, "
-                 "rulekeeper.create_version('pricing.discount', '{\"rate\": 0.14, \"tiers\": [100, 500]}') AS v3, "
-                 "rulekeeper.create_version('risk.limit', '{\"max\": 1000}') AS risk_v1");
-  tour.sql("e1", "SELECT rule_key, label, qualification, left(content_sha256, 16) AS content_sha256 "
-                 "FROM rulekeeper.rule_version ORDER BY rule_key, version");
+  tour.sql("e1",
+           "SELECT rulekeeper.create_rule('pricing.discount', 'pricing', 'discount by tier'), "
+           "rulekeeper.create_rule('risk.limit', 'risk', 'exposure limit')");
+  tour.sql("e1",
+           "SELECT rulekeeper.create_version('pricing.discount', '{\"rate\": 0.10, \"tiers\": [100, 500]}') AS v1, "
+           "rulekeeper.create_version('pricing.discount', '{\"rate\": 0.12, \"tiers\": [100, 500]}') AS v2, "
+           "rulekeeper.create_version('pricing.discount', '{\"rate\": 0.14, \"tiers\": [100, 500]}') AS v3, "
+           "rulekeeper.create_version('risk.limit', '{\"max\": 1000}') AS risk_v1");
+  tour.sql("e1",
+           "SELECT rule_key, label, qualification, left(content_sha256, 16) AS content_sha256 "
+           "FROM rulekeeper.rule_version ORDER BY rule_key, version");
 
-  tour.chapter("Release to E2 and test there", "A bundle carries the drafts one environment forward; e1 marks them promoted.");
+  tour.chapter("Release to E2 and test there",
+               "A bundle carries the drafts one environment forward; e1 marks them promoted.");
   tour.rulectl({"release", "--from", "e1", "--to", "e2"});
   for (const char* label : {"1", "2", "3"})
     tour.rulectl({"validate", "--site", "e2", "--rule", "pricing.discount", "--version", label, "--result", "passed"});
@@ -161,41 +166,52 @@ int run_demo(const fs::path& base, cluster::ClusterOptions cluster_options,
   tour.chapter("SL2: SL switches to 3", "Version 2 shows inactive_sl and stays the rollback target.");
   tour.rulectl({"unpin", "--site", "e3", "--channel", "sl", "--rule", "pricing.discount"});
   tour.rulectl({"activate", "--site", "e3", "--channel", "sl", "--rule", "pricing.discount", "--version", "3"});
-  tour.sql("ipc2", "SELECT label, qualification, lifecycle FROM rulekeeper.version_state "
-                   "WHERE rule_key = 'pricing.discount' ORDER BY label");
+  tour.sql("ipc2",
+           "SELECT label, qualification, lifecycle FROM rulekeeper.version_state "
+           "WHERE rule_key = 'pricing.discount' ORDER BY label");
 
   tour.chapter("SL3: defects in 3", "Failed in SL is final; rollback puts SL back on 2; prod admits neither.");
   tour.rulectl({"validate", "--site", "e3", "--rule", "pricing.discount", "--version", "3", "--result", "failed"});
   tour.rulectl({"rollback", "--site", "e3", "--channel", "sl", "--rule", "pricing.discount"});
   tour.rulectl({"activate", "--site", "e3", "--channel", "prod", "--rule", "pricing.discount", "--version", "3"}, 3);
 
-  tour.chapter("SL4 and green becomes blue", "2 passes SL; cutover moves every validated SL version to prod in one epoch.");
+  tour.chapter("SL4 and green becomes blue",
+               "2 passes SL; cutover moves every validated SL version to prod in one epoch.");
   tour.rulectl({"validate", "--site", "e3", "--rule", "pricing.discount", "--version", "2", "--result", "passed"});
   tour.rulectl({"activate", "--site", "e3", "--channel", "sl", "--rule", "risk.limit", "--version", "1"});
   tour.rulectl({"validate", "--site", "e3", "--rule", "risk.limit", "--version", "1", "--result", "passed"});
   tour.rulectl({"unpin", "--site", "e3", "--channel", "prod", "--rule", "pricing.discount"});
   tour.rulectl({"cutover", "--site", "e3"});
-  tour.sql("ipc2", "SELECT label, lifecycle FROM rulekeeper.version_state WHERE rule_key = 'pricing.discount' ORDER BY label");
+  tour.sql("ipc2",
+           "SELECT label, lifecycle FROM rulekeeper.version_state WHERE rule_key = 'pricing.discount' ORDER BY label");
 
   tour.chapter("PR1: what IPC1's pods see", "One statement on the standby: never an activation of a version it lacks.");
   tour.rulectl({"status"});
   tour.sql("ipc1", "SELECT rule_key, label, epoch FROM rulekeeper.effective_rules('prod')");
 
-  tour.chapter("A hotfix at the E3 primary", "Only paths the ruleset's policy allows; a reason; live in prod at once; --sync waits for IPC1 after the commit.");
-  tour.sql("ipc2", "INSERT INTO rulekeeper.hotfix_policy (ruleset, allowed_paths) VALUES "
-                   "('pricing', ARRAY['/rate']), ('risk', ARRAY['/max']) ON CONFLICT DO NOTHING");
+  tour.chapter("A hotfix at the E3 primary",
+               "Only paths the ruleset's policy allows; a reason; live in prod at once; --sync waits for IPC1 after "
+               "the commit.");
+  tour.sql("ipc2",
+           "INSERT INTO rulekeeper.hotfix_policy (ruleset, allowed_paths) VALUES "
+           "('pricing', ARRAY['/rate']), ('risk', ARRAY['/max']) ON CONFLICT DO NOTHING");
   const fs::path fix = tour.write_file("pricing-hotfix.json", "{\"rate\": 0.125, \"tiers\": [100, 500]}\n");
   tour.rulectl({"hotfix", "--site", "e3", "--rule", "pricing.discount", "--body-file", fix.string(), "--reason",
                 "rate rounding complaint #4711", "--sync"});
   tour.rulectl({"diff", "--site", "e3", "--rule", "pricing.discount", "--from", "2", "--to", "2.1"});
 
-  tour.chapter("The next planned release is flagged for drift", "Version 4 was authored without the hotfix's change: it is annotated 'overrides', and prod will refuse it without acknowledgement.");
-  tour.sql("e1", "SELECT rulekeeper.create_version('pricing.discount', '{\"rate\": 0.12, \"tiers\": [100, 500, 1000]}') AS v4");
+  tour.chapter("The next planned release is flagged for drift",
+               "Version 4 was authored without the hotfix's change: it is annotated 'overrides', and prod will refuse "
+               "it without acknowledgement.");
+  tour.sql(
+      "e1",
+      "SELECT rulekeeper.create_version('pricing.discount', '{\"rate\": 0.12, \"tiers\": [100, 500, 1000]}') AS v4");
   tour.rulectl({"release", "--from", "e1", "--to", "e2"});
   tour.rulectl({"validate", "--site", "e2", "--rule", "pricing.discount", "--version", "4", "--result", "passed"});
   tour.rulectl({"release", "--from", "e2", "--to", "e3", "--wait-replicated", "20"});
 
-  tour.chapter("IPC2 fails with a change IPC1 never got", "ipc1 is cut off, a hotfix on risk.limit lands at ipc2 only, then ipc2 dies (kill -9).");
+  tour.chapter("IPC2 fails with a change IPC1 never got",
+               "ipc1 is cut off, a hotfix on risk.limit lands at ipc2 only, then ipc2 dies (kill -9).");
   cluster::Node ipc1 = node("ipc1");
   cluster::Node ipc2 = node("ipc2");
   ipc1.stop(cluster::StopMode::fast);
@@ -206,24 +222,29 @@ int run_demo(const fs::path& base, cluster::ClusterOptions cluster_options,
   ipc1.start();
   tour.rulectl({"status"}, 4);
 
-  tour.chapter("Failover to IPC1", "Without IPC2 the loss cannot be proven: refused until --force; the divergence point is recorded.");
+  tour.chapter("Failover to IPC1",
+               "Without IPC2 the loss cannot be proven: refused until --force; the divergence point is recorded.");
   tour.rulectl({"failover", "--to", "ipc1"}, 3);
   tour.rulectl({"failover", "--to", "ipc1", "--force"});
 
-  tour.chapter("IPC2 returns: rejoin", "Its orphaned change is written to a bundle first, then it is rewound to follow IPC1.");
+  tour.chapter("IPC2 returns: rejoin",
+               "Its orphaned change is written to a bundle first, then it is rewound to follow IPC1.");
   const fs::path orphans = tour.base() / "demo" / "orphans.json";
   tour.rulectl({"rejoin", "--site", "ipc2", "--orphans", orphans.string()});
 
-  tour.chapter("Reconcile", "The orphan comes back as 'recovered', not activated; activations are listed, not re-applied.");
+  tour.chapter("Reconcile",
+               "The orphan comes back as 'recovered', not activated; activations are listed, not re-applied.");
   tour.rulectl({"reconcile", "--bundle", orphans.string(), "--to", "e3"});
-  tour.sql("ipc1", "SELECT rule_key, label, qualification, lifecycle FROM rulekeeper.version_state "
-                   "WHERE rule_key = 'risk.limit' ORDER BY label");
+  tour.sql("ipc1",
+           "SELECT rule_key, label, qualification, lifecycle FROM rulekeeper.version_state "
+           "WHERE rule_key = 'risk.limit' ORDER BY label");
 
   tour.chapter("Both sites hold the same", "Checksum buckets, then the rules of differing buckets.");
   tour.rulectl({"compare", "ipc1", "ipc2"});
 
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  std::cout << fmt::format("\nTour done in {:.1f} s. ", seconds) << "The sandbox keeps running (ipc1 is now the E3 primary, ipc2 its standby). Explore:\n"
+  std::cout << fmt::format("\nTour done in {:.1f} s. ", seconds)
+            << "The sandbox keeps running (ipc1 is now the E3 primary, ipc2 its standby). Explore:\n"
             << "  export RULECTL_CONFIG=" << process::shell_quote((base / "rulectl.toml").string()) << "\n"
             << "  rulectl status\n";
   for (const auto& n : nodes)

@@ -166,10 +166,9 @@ UpResult up(const Options& options, const common::ProgressSink& progress) {
                                         "build and `cmake --install` it first, or pass --without-extension",
                                         RULEKEEPER_PG_PKGLIBDIR));
   if (fs::exists(co.base) && !fs::is_empty(co.base) && !fs::exists(marker))
-    throw common::ExitError(common::exit_refused,
-                            fmt::format("{} exists and was not made by `rulectl sandbox up`; "
-                                        "choose another --base or remove it yourself",
-                                        co.base.string()));
+    throw common::ExitError(common::exit_refused, fmt::format("{} exists and was not made by `rulectl sandbox up`; "
+                                                              "choose another --base or remove it yourself",
+                                                              co.base.string()));
   if (fs::exists(marker)) {
     // An earlier `up` died half-way: nothing in it is worth keeping.
     progress.step("removing a half-made sandbox in " + co.base.string());
@@ -198,8 +197,8 @@ UpResult up(const Options& options, const common::ProgressSink& progress) {
       // The database and extension already exist on the primary, so the
       // base backup carries them.
       cluster::Node& primary = set.node(s.standby_of);
-      progress.step(fmt::format("base backup of {} into {} (port {}), slot '{}', start streaming", s.standby_of,
-                                s.site, n.port(), s.site));
+      progress.step(fmt::format("base backup of {} into {} (port {}), slot '{}', start streaming", s.standby_of, s.site,
+                                n.port(), s.site));
       n.init_standby_of(primary);
       n.wait_replayed(primary);
       n.wait_ready();

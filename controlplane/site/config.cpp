@@ -30,8 +30,8 @@ std::string required_string(const std::string& path, const toml::table& t, const
   return *v;
 }
 
-std::optional<std::string> optional_string(const std::string& path, const toml::table& t,
-                                           const std::string& key, const std::string& qualified) {
+std::optional<std::string> optional_string(const std::string& path, const toml::table& t, const std::string& key,
+                                           const std::string& qualified) {
   const toml::node* n = t.get(key);
   if (n == nullptr) return std::nullopt;
   if (!n->is_string()) fail(path, qualified, "must be a string");
@@ -43,8 +43,7 @@ void reject_unknown(const std::string& path, const toml::table& t, const std::st
   for (const auto& [k, v] : t) {
     std::string key(k.str());
     if (!known.count(key))
-      fail(path, prefix + key,
-           fmt::format("unknown key (known: {})", fmt::join(known.begin(), known.end(), ", ")));
+      fail(path, prefix + key, fmt::format("unknown key (known: {})", fmt::join(known.begin(), known.end(), ", ")));
   }
 }
 
@@ -83,18 +82,16 @@ std::string path_to_read(const std::string& flag_value) {
 }
 
 std::string default_state_dir() {
-  if (const char* x = std::getenv("XDG_STATE_HOME"); x != nullptr && *x != '\0')
-    return std::string(x) + "/rulectl";
-  if (const char* h = std::getenv("HOME"); h != nullptr && *h != '\0')
-    return std::string(h) + "/.local/state/rulectl";
+  if (const char* x = std::getenv("XDG_STATE_HOME"); x != nullptr && *x != '\0') return std::string(x) + "/rulectl";
+  if (const char* h = std::getenv("HOME"); h != nullptr && *h != '\0') return std::string(h) + "/.local/state/rulectl";
   return ".rulectl-state";
 }
 
 Config load(const std::string& path) {
   if (!std::filesystem::exists(path))
-    throw ConfigError(fmt::format(
-        "{}: no such file (give --config FILE or set RULECTL_CONFIG; `rulectl sandbox up` writes one)",
-        path));
+    throw ConfigError(
+        fmt::format("{}: no such file (give --config FILE or set RULECTL_CONFIG; `rulectl sandbox up` writes one)",
+                    path));
   toml::table root;
   try {
     root = toml::parse_file(path);
@@ -127,8 +124,7 @@ Config load(const std::string& path) {
     const toml::table* t = v.as_table();
     if (t == nullptr) fail(path, "sites." + site.name, "must be a table ([sites." + site.name + "])");
     reject_unknown(path, *t, p,
-                   {"conninfo", "environment", "dr", "pgdata", "start_command", "stop_command", "bindir",
-                    "conf_file"});
+                   {"conninfo", "environment", "dr", "pgdata", "start_command", "stop_command", "bindir", "conf_file"});
     site.conninfo = required_string(path, *t, "conninfo", p + "conninfo");
     site.environment = required_string(path, *t, "environment", p + "environment");
     if (!parse_environment(site.environment))

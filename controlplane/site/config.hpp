@@ -18,7 +18,7 @@ struct SiteConfig {
   std::optional<std::string> pgdata;
   std::optional<std::string> start_command;
   std::optional<std::string> stop_command;
-  std::string bindir;       // default: the server's bindir compiled in
+  std::string bindir;  // default: the server's bindir compiled in
   // The node's own settings file outside PGDATA (the server runs with
   // -c config_file=<it>): where failover/rejoin write primary_conninfo and
   // primary_slot_name. Unset: PGDATA/postgresql.auto.conf.
@@ -26,8 +26,8 @@ struct SiteConfig {
 };
 
 struct Config {
-  std::string path;       // the file it was read from
-  std::string state_dir;  // receipts and orphan bundles
+  std::string path;               // the file it was read from
+  std::string state_dir;          // receipts and orphan bundles
   std::vector<SiteConfig> sites;  // e1, e2, e3 primaries-to-be, then DR sites; by name within
 
   const SiteConfig* find(const std::string& name) const;

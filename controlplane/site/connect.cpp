@@ -14,9 +14,10 @@ std::string connection_string(const config::SiteConfig& site, int timeout_second
   return conninfo::build(keywords);
 }
 
-std::unique_ptr<pqxx::connection> try_connect(const config::SiteConfig& site, std::string& error,
-                                              int timeout_seconds, bool bounded) {
-  const std::string conninfo = connection_string(site, timeout_seconds, bounded);  // a bad conninfo is exit 2, not "down"
+std::unique_ptr<pqxx::connection> try_connect(const config::SiteConfig& site, std::string& error, int timeout_seconds,
+                                              bool bounded) {
+  const std::string conninfo =
+      connection_string(site, timeout_seconds, bounded);  // a bad conninfo is exit 2, not "down"
   try {
     return std::make_unique<pqxx::connection>(conninfo);
   } catch (const std::exception& e) {

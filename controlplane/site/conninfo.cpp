@@ -49,7 +49,10 @@ std::string build(const std::map<std::string, std::string>& keywords) {
 }
 
 std::pair<std::string, std::string> address(const std::map<std::string, std::string>& kw) {
-  auto get = [&](const char* k) { auto it = kw.find(k); return it == kw.end() ? std::string() : it->second; };
+  auto get = [&](const char* k) {
+    auto it = kw.find(k);
+    return it == kw.end() ? std::string() : it->second;
+  };
   std::string host = get("hostaddr");
   if (host.empty()) host = get("host");
   std::string port = get("port");
@@ -58,8 +61,8 @@ std::pair<std::string, std::string> address(const std::map<std::string, std::str
 
 std::string for_standby(const config::SiteConfig& upstream, const std::string& standby_site) {
   auto kw = parse(upstream.conninfo, upstream.name);
-  for (const char* drop : {"dbname", "application_name", "fallback_application_name", "options", "replication",
-                           "target_session_attrs"})
+  for (const char* drop :
+       {"dbname", "application_name", "fallback_application_name", "options", "replication", "target_session_attrs"})
     kw.erase(drop);
   kw["application_name"] = standby_site;
   return build(kw);

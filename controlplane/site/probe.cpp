@@ -147,10 +147,9 @@ SiteState probe(const config::SiteConfig& site, ProbeDepth depth) {
     if (st.recovery && *st.recovery) read_upstream(st, *c);
     if (depth == ProbeDepth::full) {
       if (st.extension_version) {
-        st.version_vector =
-            ask(st, "rulekeeper.version_vector()", [&] { return client::version_vector_text(*c); });
-        st.snapshot_checksum =
-            ask(st, "rulekeeper.snapshot_checksum()", [&] { return std::optional<std::string>(client::snapshot_checksum(*c, "all")); });
+        st.version_vector = ask(st, "rulekeeper.version_vector()", [&] { return client::version_vector_text(*c); });
+        st.snapshot_checksum = ask(st, "rulekeeper.snapshot_checksum()",
+                                   [&] { return std::optional<std::string>(client::snapshot_checksum(*c, "all")); });
         nlohmann::json rows = ask(st, "rulekeeper.replication_status", [&] { return client::replication_status(*c); });
         if (rows.is_array()) st.replication = std::move(rows);
       } else {
@@ -211,8 +210,8 @@ std::vector<std::string> warnings(const std::vector<SiteState>& sites) {
     if (!s.reported_site || s.reported_site->empty())
       out.push_back(fmt::format("site {}: the server has no rulekeeper.site set", s.name));
     else if (*s.reported_site != s.name)
-      out.push_back(fmt::format("site {}: the server says rulekeeper.site = '{}' (rulectl.toml calls it '{}')",
-                                s.name, *s.reported_site, s.name));
+      out.push_back(fmt::format("site {}: the server says rulekeeper.site = '{}' (rulectl.toml calls it '{}')", s.name,
+                                *s.reported_site, s.name));
     if (s.reported_environment && !s.reported_environment->empty() && *s.reported_environment != s.environment)
       out.push_back(fmt::format("site {}: the server says rulekeeper.environment = '{}' (rulectl.toml says '{}')",
                                 s.name, *s.reported_environment, s.environment));
@@ -222,8 +221,7 @@ std::vector<std::string> warnings(const std::vector<SiteState>& sites) {
     std::vector<std::string> names;
     for (const auto* s : writable)
       names.push_back(fmt::format("{} (timeline {})", s->name, s->timeline ? std::to_string(*s->timeline) : "?"));
-    out.push_back(
-        fmt::format("split brain: more than one E3 site accepts writes: {}", fmt::join(names, ", ")));
+    out.push_back(fmt::format("split brain: more than one E3 site accepts writes: {}", fmt::join(names, ", ")));
   }
   return out;
 }

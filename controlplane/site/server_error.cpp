@@ -57,8 +57,10 @@ std::string server_message(const pqxx::failure& e) {
       flush();
       keep = false;
     } else if (keep && !line.empty()) {
-      if (!field.empty() && field.back() == ')') field.pop_back(), field += " " + common::one_line(line) + ")";
-      else field += " " + common::one_line(line);
+      if (!field.empty() && field.back() == ')')
+        field.pop_back(), field += " " + common::one_line(line) + ")";
+      else
+        field += " " + common::one_line(line);
     }
   }
   flush();
@@ -66,7 +68,8 @@ std::string server_message(const pqxx::failure& e) {
 }
 
 common::ExitError sql_failure(const std::string& what, const pqxx::failure& e) {
-  return common::ExitError(exit_code_for(e), fmt::format("{}: {} [SQLSTATE {}]", what, server_message(e), sqlstate_of(e)));
+  return common::ExitError(exit_code_for(e),
+                           fmt::format("{}: {} [SQLSTATE {}]", what, server_message(e), sqlstate_of(e)));
 }
 
 }  // namespace rulekeeper::site

@@ -37,9 +37,8 @@ const config::SiteConfig& find_site(const config::Config& config, const std::str
   if (const config::SiteConfig* s = config.find(name)) return *s;
   std::vector<std::string> names;
   for (const auto& s : config.sites) names.push_back(s.name);
-  throw common::ExitError(common::exit_usage,
-                          fmt::format("no site '{}' in {} (sites: {}; or {} for the E3 primary)", name, config.path,
-                                      fmt::join(names, ", "), kE3Primary));
+  throw common::ExitError(common::exit_usage, fmt::format("no site '{}' in {} (sites: {}; or {} for the E3 primary)",
+                                                          name, config.path, fmt::join(names, ", "), kE3Primary));
 }
 
 std::size_t choose_writer(const std::vector<SiteState>& probes, const std::string& name, const std::string& action,
@@ -71,7 +70,8 @@ std::size_t choose_writer(const std::vector<SiteState>& probes, const std::strin
   }
   if (writable.size() > 1) {
     std::vector<std::string> both;
-    for (std::size_t i : writable) both.push_back(fmt::format("{} (timeline {})", probes[i].name, timeline_text(probes[i])));
+    for (std::size_t i : writable)
+      both.push_back(fmt::format("{} (timeline {})", probes[i].name, timeline_text(probes[i])));
     throw common::ExitError(common::exit_refused,
                             fmt::format("split brain: more than one E3 site accepts writes: {}; refusing to {} at E3 "
                                         "until only one does (rejoin the old primary as a standby)",
@@ -84,8 +84,8 @@ std::size_t choose_writer(const std::vector<SiteState>& probes, const std::strin
     if (!unreachable.empty())
       throw common::ExitError(common::exit_unreachable,
                               fmt::format("no reachable E3 site accepts writes (unreachable: {}{}{}); cannot {}",
-                                          fmt::join(unreachable, "; "), standbys.empty() ? "" : "; standbys: ",
-                                          fmt::join(standbys, ", "), action));
+                                          fmt::join(unreachable, "; "),
+                                          standbys.empty() ? "" : "; standbys: ", fmt::join(standbys, ", "), action));
     throw common::ExitError(common::exit_refused,
                             fmt::format("no E3 site accepts writes: every E3 site is in recovery ({}); cannot {}",
                                         fmt::join(standbys, ", "), action));
@@ -99,9 +99,9 @@ std::size_t choose_writer(const std::vector<SiteState>& probes, const std::strin
       std::string where = primary != nullptr ? fmt::format("the E3 primary is {} (use --site {} or --site {})",
                                                            primary->name, primary->name, kE3Primary)
                                              : std::string("no E3 site accepts writes now");
-      throw common::ExitError(
-          common::exit_refused,
-          fmt::format("site {} is a standby (in recovery) and takes no writes; {}; {} refused", name, where, action));
+      throw common::ExitError(common::exit_refused,
+                              fmt::format("site {} is a standby (in recovery) and takes no writes; {}; {} refused",
+                                          name, where, action));
     }
     return i;
   }
@@ -115,8 +115,8 @@ Site writer(const config::Config& config, const std::string& name, const std::st
   } else {
     const config::SiteConfig& named = find_site(config, name);
     // An E3 site is judged among all E3 sites: a split brain refuses every E3 write.
-    candidates = named.environment == kE3Name ? sites_of(config, kE3Name)
-                                               : std::vector<const config::SiteConfig*>{&named};
+    candidates =
+        named.environment == kE3Name ? sites_of(config, kE3Name) : std::vector<const config::SiteConfig*>{&named};
   }
   std::vector<SiteState> probes = probe_all(candidates, ProbeDepth::role);
   return take(probes[choose_writer(probes, name, action, config.path)]);

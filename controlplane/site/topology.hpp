@@ -37,9 +37,7 @@ struct Site {
 
   const std::string& name() const { return config->name; }
   // The server's environment when it says one, else rulectl.toml's.
-  std::string environment() const {
-    return reported_environment.empty() ? config->environment : reported_environment;
-  }
+  std::string environment() const { return reported_environment.empty() ? config->environment : reported_environment; }
 };
 
 // The configured site called `name`, or common::ExitError(exit_usage) listing

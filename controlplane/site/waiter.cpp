@@ -176,8 +176,7 @@ Predicate covers_vector(const VersionVector& want) {
     Verdict v;
     const VersionVector have = client::version_vector(c);
     std::vector<std::string> missing;
-    for (const SeqRange& r : want.missing_from(have))
-      missing.push_back(r.describe());
+    for (const SeqRange& r : want.missing_from(have)) missing.push_back(r.describe());
     if (missing.empty()) {
       v.done = true;
       v.why = "holds every change of the commit";

@@ -33,7 +33,7 @@ struct Verdict {
 using Predicate = std::function<Verdict(pqxx::connection&)>;
 
 struct WaitRequest {
-  std::string primary;                        // where the commit happened (named in messages)
+  std::string primary;                           // where the commit happened (named in messages)
   std::vector<const config::SiteConfig*> sites;  // whom to wait for
   Predicate predicate;
   double timeout_seconds = 0;
@@ -56,7 +56,7 @@ struct WaitReport {
   // {"<done_key>": bool, "timed_out", "waited_seconds",
   //  "sites": [{"site", "<done_key>", "why", ...detail, "error"?}]}
   nlohmann::json to_json() const;
-  std::vector<std::string> satisfied() const;  // site names
+  std::vector<std::string> satisfied() const;    // site names
   std::vector<std::string> unsatisfied() const;  // "ipc1 (why)"
 };
 

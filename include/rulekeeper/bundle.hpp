@@ -17,19 +17,19 @@ namespace rulekeeper {
 inline constexpr const char* kBundleFormat = "rulekeeper-bundle/1";
 
 struct BundleSummary {
-    std::string format;              // "rulekeeper-bundle/1"
-    std::string source_site;
-    std::string source_environment;  // "e1" or "e2"
-    std::size_t rule_count = 0;
-    std::size_t version_count = 0;
-    std::string bundle_sha256;       // 64 lowercase hex digits, verified
+  std::string format;  // "rulekeeper-bundle/1"
+  std::string source_site;
+  std::string source_environment;  // "e1" or "e2"
+  std::size_t rule_count = 0;
+  std::size_t version_count = 0;
+  std::string bundle_sha256;  // 64 lowercase hex digits, verified
 };
 
 // Where a bundle is being imported: import_release passes its site and
 // environment ("e2" or "e3").
 struct BundleTarget {
-    std::string site;
-    std::string environment;
+  std::string site;
+  std::string environment;
 };
 
 // Parses `json_text` strictly (parse_json: duplicate keys, invalid UTF-8 and

@@ -30,23 +30,23 @@ int bucket_of(const Sha256& sha, std::string_view rule_key);
 // removal). Default-constructed it is zero, the sum of the empty set.
 class SetSum {
 public:
-    SetSum() { bytes_.fill(0); }
-    explicit SetSum(const Digest& d) : bytes_(d) {}
-    static SetSum from_hex(std::string_view hex);  // throws like digest_from_hex
+  SetSum() { bytes_.fill(0); }
+  explicit SetSum(const Digest& d) : bytes_(d) {}
+  static SetSum from_hex(std::string_view hex);  // throws like digest_from_hex
 
-    SetSum& add(const Digest& d) noexcept;
-    SetSum& subtract(const Digest& d) noexcept;
-    SetSum& add(const SetSum& s) noexcept { return add(s.bytes_); }
-    SetSum& subtract(const SetSum& s) noexcept { return subtract(s.bytes_); }
+  SetSum& add(const Digest& d) noexcept;
+  SetSum& subtract(const Digest& d) noexcept;
+  SetSum& add(const SetSum& s) noexcept { return add(s.bytes_); }
+  SetSum& subtract(const SetSum& s) noexcept { return subtract(s.bytes_); }
 
-    bool is_zero() const;
-    std::string hex() const;  // 64 lowercase hex digits
-    const Digest& bytes() const { return bytes_; }
-    bool operator==(const SetSum& o) const { return bytes_ == o.bytes_; }
-    bool operator!=(const SetSum& o) const { return !(*this == o); }
+  bool is_zero() const;
+  std::string hex() const;  // 64 lowercase hex digits
+  const Digest& bytes() const { return bytes_; }
+  bool operator==(const SetSum& o) const { return bytes_ == o.bytes_; }
+  bool operator!=(const SetSum& o) const { return !(*this == o); }
 
 private:
-    Digest bytes_;
+  Digest bytes_;
 };
 
 }  // namespace rulekeeper

@@ -14,16 +14,16 @@
 namespace rulekeeper {
 
 struct JsonValue {
-    enum class Type { null, boolean, number, string, array, object };
-    Type type = Type::null;
-    bool boolean = false;
-    std::string text;  // number: its literal text as written; string: decoded UTF-8
-    std::vector<JsonValue> items;                            // array
-    std::vector<std::pair<std::string, JsonValue>> members;  // object, input order
+  enum class Type { null, boolean, number, string, array, object };
+  Type type = Type::null;
+  bool boolean = false;
+  std::string text;                                        // number: its literal text as written; string: decoded UTF-8
+  std::vector<JsonValue> items;                            // array
+  std::vector<std::pair<std::string, JsonValue>> members;  // object, input order
 };
 
 struct JsonLimits {
-    std::size_t max_depth = 256;  // deeper input is refused, never recursed into
+  std::size_t max_depth = 256;  // deeper input is refused, never recursed into
 };
 
 // Parses exactly one JSON text (surrounding whitespace allowed). Throws

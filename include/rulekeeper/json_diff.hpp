@@ -16,10 +16,10 @@ enum class DiffOp { add, remove, replace };
 std::string_view to_string(DiffOp op);  // "add" | "remove" | "replace"
 
 struct DiffEntry {
-    std::string path;                      // RFC 6901, e.g. "/tiers/0/rate", "" for the root
-    DiffOp op;
-    std::optional<std::string> old_value;  // JCS text; absent for add
-    std::optional<std::string> new_value;  // JCS text; absent for remove
+  std::string path;  // RFC 6901, e.g. "/tiers/0/rate", "" for the root
+  DiffOp op;
+  std::optional<std::string> old_value;  // JCS text; absent for add
+  std::optional<std::string> new_value;  // JCS text; absent for remove
 };
 
 // Differences from `from` to `to`, depth first, object members in JCS key

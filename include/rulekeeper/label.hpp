@@ -10,10 +10,10 @@
 namespace rulekeeper {
 
 struct Label {
-    std::int32_t version = 0;  // >= 1
-    std::int32_t hotfix = 0;   // 0 for planned versions
-    std::string text() const;  // "3" or "3.1"
-    bool operator==(const Label& o) const { return version == o.version && hotfix == o.hotfix; }
+  std::int32_t version = 0;  // >= 1
+  std::int32_t hotfix = 0;   // 0 for planned versions
+  std::string text() const;  // "3" or "3.1"
+  bool operator==(const Label& o) const { return version == o.version && hotfix == o.hotfix; }
 };
 
 // Accepts "N" or "N.k" with N >= 1, k >= 1, decimal digits only, no leading

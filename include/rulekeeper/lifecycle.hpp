@@ -20,28 +20,28 @@ std::string_view to_string(Environment env);
 std::optional<Environment> previous_environment(Environment env);
 
 struct Qualification {
-    std::string_view name;      // "draft", "in_test", ...
-    Environment environment;
-    bool initial;               // a version may be born with it (by create_version, import, hotfix, reconcile)
-    bool final;                 // no transition leaves it
-    std::string_view meaning;   // one line for people: docs, CLI, the SQL view
+  std::string_view name;  // "draft", "in_test", ...
+  Environment environment;
+  bool initial;              // a version may be born with it (by create_version, import, hotfix, reconcile)
+  bool final;                // no transition leaves it
+  std::string_view meaning;  // one line for people: docs, CLI, the SQL view
 };
 
 struct Transition {
-    Environment environment;
-    std::string_view from;
-    std::string_view to;
-    // When set, the transition is allowed only while the version is active in
-    // this channel ("sl"): SL validates only what SL serves.
-    std::optional<std::string_view> requires_active_in;
+  Environment environment;
+  std::string_view from;
+  std::string_view to;
+  // When set, the transition is allowed only while the version is active in
+  // this channel ("sl"): SL validates only what SL serves.
+  std::optional<std::string_view> requires_active_in;
 };
 
 enum class Admission { admitted, needs_acknowledge, refused };
 
 struct ChannelAdmission {
-    std::string_view channel;        // "sl" | "prod"
-    std::string_view qualification;
-    bool needs_acknowledge;          // prod admits "recovered" only when acknowledged
+  std::string_view channel;  // "sl" | "prod"
+  std::string_view qualification;
+  bool needs_acknowledge;  // prod admits "recovered" only when acknowledged
 };
 
 const std::vector<Qualification>& qualifications();
@@ -49,9 +49,9 @@ const std::vector<Transition>& transitions();
 const std::vector<ChannelAdmission>& channel_admissions();
 const std::vector<std::string_view>& channels();  // {"sl", "prod"}
 
-const Qualification* find_qualification(std::string_view name);  // nullptr if unknown
+const Qualification* find_qualification(std::string_view name);                 // nullptr if unknown
 const Transition* find_transition(std::string_view from, std::string_view to);  // nullptr if not allowed
-std::vector<std::string_view> allowed_next(std::string_view from);  // in table order
+std::vector<std::string_view> allowed_next(std::string_view from);              // in table order
 // The qualification a version takes on arriving in env by a release:
 // e1 "draft" (authored there), e2 "in_test", e3 "awaiting_sl".
 std::string_view arrival_qualification(Environment env);

@@ -15,8 +15,8 @@ using Digest = std::array<std::uint8_t, 32>;
 
 class Sha256 {
 public:
-    virtual ~Sha256() = default;
-    virtual Digest digest(std::string_view data) const = 0;
+  virtual ~Sha256() = default;
+  virtual Digest digest(std::string_view data) const = 0;
 };
 
 // Defined in core/sha256_openssl.cpp (library rulekeeper_core_openssl), which

@@ -47,18 +47,20 @@ inline std::string toml_string(const std::string& s) {
 // Rewrites p.config: every node of the set, E3 nodes with the keys rulectl
 // needs to stop, start, rewind and reconfigure them.
 inline void write_control_toml(Pipeline& p) {
-  std::string toml = fmt::format("[rulectl]\nstate_dir = {}\n\n", toml_string((p.set.options().base / "state").string()));
+  std::string toml =
+      fmt::format("[rulectl]\nstate_dir = {}\n\n", toml_string((p.set.options().base / "state").string()));
   for (const auto& np : p.set.nodes()) {
     const cluster::Node& n = *np;
-    toml += fmt::format("[sites.{}]\nconninfo = \"host=127.0.0.1 port={} user=postgres dbname=rules connect_timeout=3\"\n"
-                        "environment = \"{}\"\n",
-                        n.site(), n.port(), n.environment());
+    toml += fmt::format(
+        "[sites.{}]\nconninfo = \"host=127.0.0.1 port={} user=postgres dbname=rules connect_timeout=3\"\n"
+        "environment = \"{}\"\n",
+        n.site(), n.port(), n.environment());
     if (n.site() == "ipc1") toml += "dr = true\n";
     if (n.environment() == "e3") {
-      toml += fmt::format("pgdata = {}\nstart_command = {}\nstop_command = {}\nbindir = {}\nconf_file = {}\n",
-                          toml_string(n.data_dir().string()), toml_string(pg_ctl(n, true)),
-                          toml_string(pg_ctl(n, false)), toml_string(n.cluster_options().bindir),
-                          toml_string(n.conf_file().string()));
+      toml +=
+          fmt::format("pgdata = {}\nstart_command = {}\nstop_command = {}\nbindir = {}\nconf_file = {}\n",
+                      toml_string(n.data_dir().string()), toml_string(pg_ctl(n, true)), toml_string(pg_ctl(n, false)),
+                      toml_string(n.cluster_options().bindir), toml_string(n.conf_file().string()));
     }
     toml += "\n";
   }
@@ -106,7 +108,8 @@ inline bool streams_from(const cluster::Node& primary, const std::string& standb
 // Until `standby` is `primary`'s synchronous standby (bounded: 60 s).
 inline bool wait_sync(const cluster::Node& primary, const std::string& standby) {
   for (int i = 0; i < 600; ++i) {
-    if (sql_value(primary, "SELECT count(*) FROM pg_stat_replication WHERE application_name = $1 AND sync_state = 'sync'",
+    if (sql_value(primary,
+                  "SELECT count(*) FROM pg_stat_replication WHERE application_name = $1 AND sync_state = 'sync'",
                   standby) == "1")
       return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -118,8 +121,8 @@ inline bool wait_sync(const cluster::Node& primary, const std::string& standby) 
 inline std::string hotfix(const Pipeline& p, const std::string& rule, const std::string& body,
                           const std::string& reason) {
   auto file = write_temp_file(rule + "-" + std::to_string(std::hash<std::string>{}(body)) + ".json", body);
-  CommandResult r = run(p, {"--json", "hotfix", "--site", "e3", "--rule", rule, "--body-file", file.string(),
-                            "--reason", reason});
+  CommandResult r =
+      run(p, {"--json", "hotfix", "--site", "e3", "--rule", rule, "--body-file", file.string(), "--reason", reason});
   if (r.exit_code != 0) throw std::runtime_error("hotfix failed: " + describe(r));
   auto j = nlohmann::json::parse(r.out);
   if (j.contains("label")) return j["label"].get<std::string>();
@@ -145,9 +148,7 @@ inline void start_without_upstream(cluster::Node& n) {
   n.options().primary_conninfo.clear();
   n.options().primary_slot_name.clear();
   n.write_config();
-  {
-    std::ofstream(n.data_dir() / "standby.signal");
-  }
+  { std::ofstream(n.data_dir() / "standby.signal"); }
   process::chown_to_postgres(n.data_dir() / "standby.signal", false);
   n.start();
 }

@@ -32,8 +32,8 @@ public:
   Result exec(const std::string& sql, const std::string* param = nullptr) {
     const char* values[1] = {param ? param->c_str() : nullptr};
     int lengths[1] = {param ? static_cast<int>(param->size()) : 0};
-    PGresult* r = param ? PQexecParams(c_, sql.c_str(), 1, nullptr, values, lengths, nullptr, 0)
-                        : PQexec(c_, sql.c_str());
+    PGresult* r =
+        param ? PQexecParams(c_, sql.c_str(), 1, nullptr, values, lengths, nullptr, 0) : PQexec(c_, sql.c_str());
     Result out;
     ExecStatusType st = PQresultStatus(r);
     out.ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;

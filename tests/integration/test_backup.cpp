@@ -43,31 +43,35 @@ TEST(Backup, PointInTimeRestoreGivesTheChecksumOfThatTime) {
   e1.create_database();
 
   e1.exec("SELECT rulekeeper.create_rule('r' || g, 'rs') FROM generate_series(1, 20) g");
-  e1.exec("SELECT rulekeeper.create_version('r' || (g % 20 + 1), jsonb_build_object('n', g)) "
-          "FROM generate_series(1, 100) g");
+  e1.exec(
+      "SELECT rulekeeper.create_version('r' || (g % 20 + 1), jsonb_build_object('n', g)) "
+      "FROM generate_series(1, 100) g");
   const std::string bin = e1.cluster_options().bindir;
   const auto backup = set.options().base / "base-backup";
-  as_postgres(e1, {bin + "/pg_basebackup", "-h", "127.0.0.1", "-p", std::to_string(e1.port()), "-U", "postgres",
-                   "-D", backup.string(), "-X", "stream", "-c", "fast"});
+  as_postgres(e1, {bin + "/pg_basebackup", "-h", "127.0.0.1", "-p", std::to_string(e1.port()), "-U", "postgres", "-D",
+                   backup.string(), "-X", "stream", "-c", "fast"});
 
   // Work after the backup, then the point to return to, then a bad batch.
-  e1.exec("SELECT rulekeeper.create_version('r' || (g % 20 + 1), jsonb_build_object('after_backup', g)) "
-          "FROM generate_series(1, 50) g");
+  e1.exec(
+      "SELECT rulekeeper.create_version('r' || (g % 20 + 1), jsonb_build_object('after_backup', g)) "
+      "FROM generate_series(1, 50) g");
   e1.exec("SELECT rulekeeper.transition('r1', '1', 'promoted', 'released to e2')");
   const std::string checksum_then = e1.query_value("SELECT rulekeeper.snapshot_checksum('all')");
   const std::string vector_then = e1.query_value("SELECT rulekeeper.version_vector()::text");
-  const std::string journal_then = e1.query_value(
-      "SELECT md5(string_agg(change_id::text, ',' ORDER BY origin_seq)) FROM rulekeeper.journal");
+  const std::string journal_then =
+      e1.query_value("SELECT md5(string_agg(change_id::text, ',' ORDER BY origin_seq)) FROM rulekeeper.journal");
   e1.exec("SELECT pg_create_restore_point('before_bad_batch')", "postgres");
-  e1.exec("SELECT rulekeeper.create_version('r' || (g % 20 + 1), jsonb_build_object('bad', g)) "
-          "FROM generate_series(1, 30) g");
+  e1.exec(
+      "SELECT rulekeeper.create_version('r' || (g % 20 + 1), jsonb_build_object('bad', g)) "
+      "FROM generate_series(1, 30) g");
   ASSERT_NE(e1.query_value("SELECT rulekeeper.snapshot_checksum('all')"), checksum_then);
   e1.exec("SELECT pg_switch_wal()", "postgres");
   // The archiver copies the finished segment: wait for it (bounded).
   std::string archived;
   for (int i = 0; i < 100 && archived != "t"; ++i) {
-    archived = e1.query_value(
-        "SELECT last_archived_wal >= pg_walfile_name(pg_current_wal_lsn() - 1) FROM pg_stat_archiver", "postgres");
+    archived =
+        e1.query_value("SELECT last_archived_wal >= pg_walfile_name(pg_current_wal_lsn() - 1) FROM pg_stat_archiver",
+                       "postgres");
     if (archived != "t") std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   ASSERT_EQ(archived, "t") << "the WAL with the restore point was never archived";
@@ -75,10 +79,9 @@ TEST(Backup, PointInTimeRestoreGivesTheChecksumOfThatTime) {
 
   // Restore into a new data directory, replaying the archive up to the point.
   cluster::NodeOptions restored_options{"e1", "e1", ports::integration_backup[1]};
-  restored_options.extra_settings = {
-      {"restore_command", cluster::conf_quote("cp " + archive.string() + "/%f %p")},
-      {"recovery_target_name", cluster::conf_quote("before_bad_batch")},
-      {"recovery_target_action", cluster::conf_quote("promote")}};
+  restored_options.extra_settings = {{"restore_command", cluster::conf_quote("cp " + archive.string() + "/%f %p")},
+                                     {"recovery_target_name", cluster::conf_quote("before_bad_batch")},
+                                     {"recovery_target_action", cluster::conf_quote("promote")}};
   cluster::ClusterOptions restored_cluster = set.options();
   restored_cluster.base = set.options().base / "restored";
   cluster::ClusterSet restored_set(restored_cluster);

@@ -149,8 +149,8 @@ TEST(Channels, SL3b_FailedVersionRollsBackAndNeitherEntersProd) {
   sl2(p);
   cluster::Node& ipc2 = *p.ipc2;
 
-  auto v = p.ok({"validate", "--site", "e3", "--rule", "pricing", "--version", "3", "--result", "failed",
-                 "--reason", "defect 4711"});
+  auto v = p.ok({"validate", "--site", "e3", "--rule", "pricing", "--version", "3", "--result", "failed", "--reason",
+                 "defect 4711"});
   EXPECT_TRUE(contains(v.out, "awaiting_sl -> sl_failed")) << v.out;
   EXPECT_EQ(qualification(ipc2, "pricing", "3"), "sl_failed");
 
@@ -289,12 +289,10 @@ TEST(Channels, RefusedActivationsSayWhyAndChangeNothing) {
   EXPECT_EQ(at_e2.exit_code, 3) << at_e2.err;
   EXPECT_TRUE(contains(at_e2.err, "environment e3")) << at_e2.err;
   // Usage errors: a bad channel, an unknown site.
-  EXPECT_EQ(p.rulectl({"activate", "--site", "e3", "--channel", "blue", "--rule", "pricing", "--version", "2"})
-                .exit_code,
-            2);
-  EXPECT_EQ(p.rulectl({"activate", "--site", "ipc9", "--channel", "sl", "--rule", "pricing", "--version", "2"})
-                .exit_code,
-            2);
+  EXPECT_EQ(
+      p.rulectl({"activate", "--site", "e3", "--channel", "blue", "--rule", "pricing", "--version", "2"}).exit_code, 2);
+  EXPECT_EQ(
+      p.rulectl({"activate", "--site", "ipc9", "--channel", "sl", "--rule", "pricing", "--version", "2"}).exit_code, 2);
 
   EXPECT_EQ(state_fingerprint(ipc2), before);
   EXPECT_EQ(effective(ipc2, "prod"), "");

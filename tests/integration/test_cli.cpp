@@ -16,10 +16,10 @@ bool contains(const std::string& haystack, const std::string& needle) {
 }  // namespace
 
 TEST(Cli, UsageErrorsExit2) {
-  EXPECT_EQ(run_rulectl({}).exit_code, 2);                         // no verb
+  EXPECT_EQ(run_rulectl({}).exit_code, 2);  // no verb
   EXPECT_EQ(run_rulectl({"status", "--no-such-flag"}).exit_code, 2);
   EXPECT_EQ(run_rulectl({"no-such-verb"}).exit_code, 2);
-  EXPECT_EQ(run_rulectl({"sandbox"}).exit_code, 2);                // no sandbox verb
+  EXPECT_EQ(run_rulectl({"sandbox"}).exit_code, 2);  // no sandbox verb
   EXPECT_EQ(run_rulectl({"--help"}).exit_code, 0);
 }
 
@@ -36,12 +36,10 @@ TEST(Cli, BadConfigValuesExit2AndNameFileAndKey) {
   } cases[] = {
       {"[sites.e1]\nconninfo = \"port=1\"\nenvironment = \"e4\"\n", "sites.e1.environment"},
       {"[sites.e1]\nenvironment = \"e1\"\n", "sites.e1.conninfo"},
-      {"[sites.e1]\nconninfo = \"port=1\"\nenvironment = \"e1\"\nenviroment = \"e1\"\n",
-       "sites.e1.enviroment"},
+      {"[sites.e1]\nconninfo = \"port=1\"\nenvironment = \"e1\"\nenviroment = \"e1\"\n", "sites.e1.enviroment"},
       {"[sites.e1]\nconninfo = \"port=1\"\nenvironment = \"e3\"\ndr = \"yes\"\n", "sites.e1.dr"},
       {"[sites.e1]\nconninfo = \"port=1\"\nenvironment = \"e1\"\ndr = true\n", "sites.e1.dr"},
-      {"[rulectl]\nstate_dir = 3\n[sites.e1]\nconninfo = \"port=1\"\nenvironment = \"e1\"\n",
-       "rulectl.state_dir"},
+      {"[rulectl]\nstate_dir = 3\n[sites.e1]\nconninfo = \"port=1\"\nenvironment = \"e1\"\n", "rulectl.state_dir"},
       {"[rulectl]\n", "sites"},
   };
   for (const auto& c : cases) {
@@ -64,11 +62,12 @@ TEST(Cli, UnparsableConfigExit2WithLine) {
 TEST(Cli, AtRiskAndCompareUsageAndUnreachable) {
   // Nothing listens on the last port of integration_cli (tests/ports.txt).
   const std::string port = std::to_string(rulekeeper::testing::ports::integration_cli.last);
-  auto path = write_temp_file(
-      "rulectl.toml",
-      "[sites.ipc2]\nconninfo = \"host=127.0.0.1 port=" + port + " user=postgres dbname=rules\"\nenvironment = \"e3\"\n"
-      "[sites.ipc1]\nconninfo = \"host=127.0.0.1 port=" + port + " user=postgres dbname=rules\"\nenvironment = \"e3\"\n"
-      "dr = true\n");
+  auto path = write_temp_file("rulectl.toml", "[sites.ipc2]\nconninfo = \"host=127.0.0.1 port=" + port +
+                                                  " user=postgres dbname=rules\"\nenvironment = \"e3\"\n"
+                                                  "[sites.ipc1]\nconninfo = \"host=127.0.0.1 port=" +
+                                                  port +
+                                                  " user=postgres dbname=rules\"\nenvironment = \"e3\"\n"
+                                                  "dr = true\n");
   const std::string cfg = path.string();
   auto r = run_rulectl({"--config", cfg, "at-risk", "--primary", "nosuch", "--standby", "ipc1"});
   EXPECT_EQ(r.exit_code, 2);

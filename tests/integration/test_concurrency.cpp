@@ -73,8 +73,9 @@ TEST_F(Concurrency, EightWritersGaplessJournalExactVectorsEpochsInCommitOrder) {
     pqxx::connection c(conninfo(primary));
     pqxx::connection cb(conninfo(primary));  // for building bundles beside tx
     pqxx::nontransaction tx(c);
-    tx.exec("INSERT INTO rulekeeper.hotfix_policy (ruleset, allowed_paths) "
-            "SELECT 'conc', array_agg('/f' || g) FROM generate_series(0, 99) g");
+    tx.exec(
+        "INSERT INTO rulekeeper.hotfix_policy (ruleset, allowed_paths) "
+        "SELECT 'conc', array_agg('/f' || g) FROM generate_series(0, 99) g");
     for (int w = 0; w < kWriters; ++w) {
       const std::string rule = fmt::format("w{}", w);
       tx.exec_params("SELECT rulekeeper.import_release($1::jsonb)", bundle(cb, rule, 3));
@@ -123,7 +124,8 @@ TEST_F(Concurrency, EightWritersGaplessJournalExactVectorsEpochsInCommitOrder) {
         pqxx::nontransaction tx(c);
         pqxx::result orphans = tx.exec(
             "SELECT e.rule_key, e.label FROM rulekeeper.effective_rules('prod') e "
-            "WHERE NOT EXISTS (SELECT 1 FROM rulekeeper.rule_version v WHERE v.rule_key = e.rule_key AND v.label = e.label)");
+            "WHERE NOT EXISTS (SELECT 1 FROM rulekeeper.rule_version v WHERE v.rule_key = e.rule_key AND v.label = "
+            "e.label)");
         if (!orphans.empty()) fail(site->site() + ": effective_rules returned a label without its version");
       }
     } catch (const std::exception& e) {
@@ -169,7 +171,8 @@ TEST_F(Concurrency, EightWritersGaplessJournalExactVectorsEpochsInCommitOrder) {
           // hotfix() cannot give).
           pqxx::result r = tx.exec_params(
               "SELECT (rulekeeper.hotfix($1, jsonb_build_object('rate', 1) || "
-              "(SELECT jsonb_object_agg('f' || g, true) FROM generate_series(0, $2::int) g), 'load') ->> 'epoch')::bigint",
+              "(SELECT jsonb_object_agg('f' || g, true) FROM generate_series(0, $2::int) g), 'load') ->> "
+              "'epoch')::bigint",
               rule, i);
           expected_entries += 3;
           expected_epochs += 1;
@@ -221,14 +224,16 @@ TEST_F(Concurrency, EightWritersGaplessJournalExactVectorsEpochsInCommitOrder) {
     EXPECT_EQ(sql_value(primary, "SELECT count(DISTINCT e) FROM unnest(string_to_array($1, ',')::bigint[]) e", list),
               std::to_string(returned_epochs.size()));
   }
-  EXPECT_EQ(sql_value(primary, "SELECT rulekeeper.activation_epoch() = max(epoch) FROM rulekeeper.activation_history"), "t");
+  EXPECT_EQ(sql_value(primary, "SELECT rulekeeper.activation_epoch() = max(epoch) FROM rulekeeper.activation_history"),
+            "t");
   // Commit order: along origin_seq, commit timestamps never go back, and the
   // epochs journaled with activations never go back either.
-  EXPECT_EQ(sql_value(primary,
-                      "SELECT count(*) FROM (SELECT pg_xact_commit_timestamp(xmin) AS t, "
-                      "lag(pg_xact_commit_timestamp(xmin)) OVER (ORDER BY origin_seq) AS prev FROM rulekeeper.journal) x "
-                      "WHERE t < prev"),
-            "0");
+  EXPECT_EQ(
+      sql_value(primary,
+                "SELECT count(*) FROM (SELECT pg_xact_commit_timestamp(xmin) AS t, "
+                "lag(pg_xact_commit_timestamp(xmin)) OVER (ORDER BY origin_seq) AS prev FROM rulekeeper.journal) x "
+                "WHERE t < prev"),
+      "0");
   EXPECT_EQ(sql_value(primary,
                       "SELECT count(*) FROM (SELECT (payload ->> 'epoch')::bigint AS e, "
                       "lag((payload ->> 'epoch')::bigint) OVER (ORDER BY origin_seq) AS prev FROM rulekeeper.journal "
@@ -236,10 +241,12 @@ TEST_F(Concurrency, EightWritersGaplessJournalExactVectorsEpochsInCommitOrder) {
             "0");
   // A transaction's entries are contiguous: no other transaction's entry
   // falls between the first and last origin_seq of one transaction (xmin).
-  EXPECT_EQ(sql_value(primary,
-                      "SELECT count(*) FROM (SELECT xmin::text AS x, min(origin_seq) AS lo, max(origin_seq) AS hi, count(*) AS n "
-                      "FROM rulekeeper.journal GROUP BY xmin::text) t WHERE hi - lo + 1 <> n"),
-            "0");
+  EXPECT_EQ(
+      sql_value(
+          primary,
+          "SELECT count(*) FROM (SELECT xmin::text AS x, min(origin_seq) AS lo, max(origin_seq) AS hi, count(*) AS n "
+          "FROM rulekeeper.journal GROUP BY xmin::text) t WHERE hi - lo + 1 <> n"),
+      "0");
   EXPECT_EQ(sql_value(primary, "SELECT count(*) FROM rulekeeper.verify_checksums()"), "0");
   EXPECT_EQ(sql_value(primary, "SELECT rulekeeper.snapshot_checksum('all')"),
             sql_value(standby, "SELECT rulekeeper.snapshot_checksum('all')"));

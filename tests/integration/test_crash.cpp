@@ -75,11 +75,12 @@ void check_consistent(cluster::Node& n) {
   SCOPED_TRACE("after restart");
   EXPECT_EQ(sql_value(n, "SELECT count(*) FROM rulekeeper.verify_checksums()"), "0");
   // Version vector == per origin max(origin_seq), and gapless (count == max).
-  EXPECT_EQ(sql_value(n,
-                      "SELECT coalesce(jsonb_object_agg(o, m), '{}') = rulekeeper.version_vector() FROM ("
-                      " SELECT origin_site || ':' || origin_incarnation AS o, max(origin_seq) AS m FROM rulekeeper.journal"
-                      " GROUP BY 1) x"),
-            "t");
+  EXPECT_EQ(
+      sql_value(n,
+                "SELECT coalesce(jsonb_object_agg(o, m), '{}') = rulekeeper.version_vector() FROM ("
+                " SELECT origin_site || ':' || origin_incarnation AS o, max(origin_seq) AS m FROM rulekeeper.journal"
+                " GROUP BY 1) x"),
+      "t");
   EXPECT_EQ(sql_value(n,
                       "SELECT count(*) FROM (SELECT origin_site, origin_incarnation FROM rulekeeper.journal "
                       "GROUP BY 1, 2 HAVING count(*) <> max(origin_seq)) x"),
@@ -91,16 +92,18 @@ void check_consistent(cluster::Node& n) {
             "0");
   // The bucket sums (written at pre-commit) add up to the rows: the AdHash
   // of every entry digest, recomputed here in numeric, modulo 2^256.
-  EXPECT_EQ(sql_value(n,
-                      "WITH d AS (SELECT rulekeeper.entry_digest(rule_key, label, content_sha256) AS h FROM rulekeeper.rule_version"
-                      "          UNION ALL SELECT NULL WHERE false),"
-                      " num AS (SELECT (SELECT sum(('x' || substr(h, i * 8 + 1, 8))::bit(32)::bigint::numeric"
-                      "                        * (2::numeric ^ (32 * (7 - i)))) FROM generate_series(0, 7) i) AS v FROM d),"
-                      " snap AS (SELECT (SELECT sum(('x' || substr(s, i * 8 + 1, 8))::bit(32)::bigint::numeric"
-                      "                        * (2::numeric ^ (32 * (7 - i)))) FROM generate_series(0, 7) i) AS v"
-                      "            FROM (SELECT rulekeeper.snapshot_checksum('all') AS s) x)"
-                      " SELECT mod(coalesce((SELECT sum(v) FROM num), 0), 2::numeric ^ 256) = (SELECT v FROM snap)"),
-            "t");
+  EXPECT_EQ(
+      sql_value(
+          n,
+          "WITH d AS (SELECT rulekeeper.entry_digest(rule_key, label, content_sha256) AS h FROM rulekeeper.rule_version"
+          "          UNION ALL SELECT NULL WHERE false),"
+          " num AS (SELECT (SELECT sum(('x' || substr(h, i * 8 + 1, 8))::bit(32)::bigint::numeric"
+          "                        * (2::numeric ^ (32 * (7 - i)))) FROM generate_series(0, 7) i) AS v FROM d),"
+          " snap AS (SELECT (SELECT sum(('x' || substr(s, i * 8 + 1, 8))::bit(32)::bigint::numeric"
+          "                        * (2::numeric ^ (32 * (7 - i)))) FROM generate_series(0, 7) i) AS v"
+          "            FROM (SELECT rulekeeper.snapshot_checksum('all') AS s) x)"
+          " SELECT mod(coalesce((SELECT sum(v) FROM num), 0), 2::numeric ^ 256) = (SELECT v FROM snap)"),
+      "t");
   // pg_amcheck: heap and every btree index, with heapallindexed.
   const auto out = n.node_dir() / "amcheck.out";
   process::RunOptions o;
@@ -180,7 +183,8 @@ TEST_F(Crash, KillNineMidImportHotfixTransitionAllOrNothing) {
     crash_and_restart(n);
   }
   {
-    const std::string versions = sql_value(n, "SELECT count(*) FROM rulekeeper.rule_version WHERE rule_key LIKE 'big.%'");
+    const std::string versions =
+        sql_value(n, "SELECT count(*) FROM rulekeeper.rule_version WHERE rule_key LIKE 'big.%'");
     const std::string rules = sql_value(n, "SELECT count(*) FROM rulekeeper.rule WHERE rule_key LIKE 'big.%'");
     const std::string releases = sql_value(n, "SELECT count(*) FROM rulekeeper.release_log");
     // Killed before its commit: entirely absent (never half there).
@@ -204,7 +208,8 @@ TEST_F(Crash, KillNineMidImportHotfixTransitionAllOrNothing) {
       crash_and_restart(n);
     }
     EXPECT_EQ(rulekeeper::testing::state_fingerprint(n), base);
-    EXPECT_EQ(sql_value(n, "SELECT qualification FROM rulekeeper.rule_version WHERE rule_key = 'small.2' AND label = '1'"),
+    EXPECT_EQ(sql_value(n,
+                        "SELECT qualification FROM rulekeeper.rule_version WHERE rule_key = 'small.2' AND label = '1'"),
               "awaiting_sl");
     EXPECT_EQ(sql_value(n, "SELECT rulekeeper.effective_version('small.1', 'prod')"), "1");
     check_consistent(n);
@@ -217,21 +222,23 @@ TEST_F(Crash, KillNineMidImportHotfixTransitionAllOrNothing) {
     Victim v(n, {"BEGIN", "SET LOCAL synchronous_commit = remote_apply",
                  "SELECT rulekeeper.hotfix('small.1', '{\"rate\": 1.5, \"r\": 1}', 'crash test')",
                  "SELECT rulekeeper.transition('small.2', '1', 'sl_validated', 'crash test')",
-                 "SELECT rulekeeper.import_release(b) FROM public.big_bundle",
-                 "COMMIT"});
-    ASSERT_TRUE(eventually(n, "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND wait_event = 'SyncRep')",
+                 "SELECT rulekeeper.import_release(b) FROM public.big_bundle", "COMMIT"});
+    ASSERT_TRUE(eventually(n,
+                           "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND wait_event = 'SyncRep')",
                            v.pid(), std::chrono::seconds(180)))
         << "the commit never waited for the standby";
     crash_and_restart(n);
   }
   EXPECT_EQ(sql_value(n, "SELECT rulekeeper.effective_version('small.1', 'prod')"), "1.1");
   EXPECT_EQ(sql_value(n, "SELECT count(*) FROM rulekeeper.hotfix"), "1");
-  EXPECT_EQ(sql_value(n, "SELECT qualification FROM rulekeeper.rule_version WHERE rule_key = 'small.2' AND label = '1'"),
+  EXPECT_EQ(sql_value(n,
+                      "SELECT qualification FROM rulekeeper.rule_version WHERE rule_key = 'small.2' AND label = '1'"),
             "sl_validated");
   EXPECT_EQ(sql_value(n, "SELECT count(*) FROM rulekeeper.rule_version WHERE rule_key LIKE 'big.%'"), "50000");
   EXPECT_EQ(sql_value(n, "SELECT count(*) FROM rulekeeper.release_log"), "2");
-  EXPECT_EQ(sql_value(n, "SELECT post_checksum = rulekeeper.snapshot_checksum('all') FROM rulekeeper.release_log "
-                         "ORDER BY imported_at DESC LIMIT 1"),
+  EXPECT_EQ(sql_value(n,
+                      "SELECT post_checksum = rulekeeper.snapshot_checksum('all') FROM rulekeeper.release_log "
+                      "ORDER BY imported_at DESC LIMIT 1"),
             "t");
   check_consistent(n);
   // And the site keeps working after all that: a new write journals at the next seq.

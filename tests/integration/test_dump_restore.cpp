@@ -26,13 +26,16 @@ Snapshot take(cluster::Node& n, const std::string& db) {
   s.journal = n.query_value(
       "SELECT md5(string_agg(concat_ws('|', change_id, origin_site, origin_incarnation, origin_seq, kind, rule_key, "
       "label, payload, actor, recorded_at), ',' ORDER BY origin_site, origin_incarnation, origin_seq)) "
-      "FROM rulekeeper.journal", db);
+      "FROM rulekeeper.journal",
+      db);
   s.versions = n.query_value(
       "SELECT md5(string_agg(concat_ws('|', rule_key, label, content_sha256, bucket, qualification, change_id, "
-      "body), ',' ORDER BY rule_key, version, hotfix)) FROM rulekeeper.rule_version", db);
+      "body), ',' ORDER BY rule_key, version, hotfix)) FROM rulekeeper.rule_version",
+      db);
   s.history = n.query_value(
       "SELECT md5(string_agg(concat_ws('|', change_id, rule_key, label, from_qualification, to_qualification, "
-      "reason), ',' ORDER BY change_id)) FROM rulekeeper.qualification_history", db);
+      "reason), ',' ORDER BY change_id)) FROM rulekeeper.qualification_history",
+      db);
   s.buckets = n.query_value(
       "SELECT md5(string_agg(bucket || '=' || sum, ',' ORDER BY bucket)) FROM rulekeeper.checksum_buckets('all')", db);
   return s;
@@ -58,9 +61,10 @@ TEST(DumpRestore, RestoredDatabaseIsIdenticalAndJournalsNothingTwice) {
   n.create_database();
 
   n.exec("SELECT rulekeeper.create_rule('r' || g, 'rs' || (g % 3), 'rule ' || g) FROM generate_series(1, 40) g");
-  n.exec("SELECT rulekeeper.create_version('r' || (g % 40 + 1), jsonb_build_object('n', g, 's', 'größe ' || g, "
-         "'ok', g % 2 = 0, 'nested', jsonb_build_object('a', jsonb_build_array(g, g * 2)))) "
-         "FROM generate_series(1, 400) g");
+  n.exec(
+      "SELECT rulekeeper.create_version('r' || (g % 40 + 1), jsonb_build_object('n', g, 's', 'größe ' || g, "
+      "'ok', g % 2 = 0, 'nested', jsonb_build_object('a', jsonb_build_array(g, g * 2)))) "
+      "FROM generate_series(1, 400) g");
   n.exec("SELECT rulekeeper.transition('r' || g, '1', 'promoted', 'released to e2') FROM generate_series(1, 10) g");
   const Snapshot before = take(n, "rules");
   ASSERT_EQ(n.query_value("SELECT count(*) FROM rulekeeper.journal"), "450");

@@ -50,8 +50,8 @@ void two_rules_in_prod(Pipeline& p) {
     p.ipc1->wait_replayed(*p.ipc2, std::chrono::seconds(60));
     // The heartbeat worker starts a few seconds after the extension exists:
     // wait until ipc1 has replayed one, so the refusal can state its age.
-    for (int i = 0; i < 600 && sql_value(*p.ipc1, "SELECT count(*) FROM rulekeeper.heartbeat WHERE site = 'ipc2'") == "0";
-         ++i)
+    for (int i = 0;
+         i < 600 && sql_value(*p.ipc1, "SELECT count(*) FROM rulekeeper.heartbeat WHERE site = 'ipc2'") == "0"; ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
 }
@@ -103,8 +103,9 @@ TEST(Failover, FullStory_OrphanRejoinReconcileSwitchBack) {
   EXPECT_EQ(fo["forced"], true);
   EXPECT_FALSE(fo["steps"].empty());
   EXPECT_FALSE(ipc1.in_recovery());
-  EXPECT_EQ(sql_value(ipc1, "SELECT old_site || '>' || new_site || ':' || forced || ':' || new_timeline "
-                            "FROM rulekeeper.failover_event"),
+  EXPECT_EQ(sql_value(ipc1,
+                      "SELECT old_site || '>' || new_site || ':' || forced || ':' || new_timeline "
+                      "FROM rulekeeper.failover_event"),
             "ipc2>ipc1:true:2");
   EXPECT_EQ(json::parse(sql_value(ipc1, "SELECT divergence::text FROM rulekeeper.failover_event")),
             fo["failover_event"]["divergence"]);
@@ -140,12 +141,15 @@ TEST(Failover, FullStory_OrphanRejoinReconcileSwitchBack) {
   ipc2.wait_replayed(ipc1, std::chrono::seconds(60));
   EXPECT_EQ(prod_of(ipc2, kB), "1.1");
   EXPECT_EQ(prod_of(ipc2, kA), "1");  // rewound: its own hotfix is gone from its data
-  EXPECT_EQ(sql_value(ipc2, "SELECT count(*) FROM rulekeeper.journal WHERE change_id = ANY($1::uuid[])",
-                      "{" + [&] {
-                        std::string s;
-                        for (const auto& id : orphan_ids) s += (s.empty() ? "" : ",") + id;
-                        return s;
-                      }() + "}"),
+  EXPECT_EQ(sql_value(
+                ipc2, "SELECT count(*) FROM rulekeeper.journal WHERE change_id = ANY($1::uuid[])",
+                "{" +
+                    [&] {
+                      std::string s;
+                      for (const auto& id : orphan_ids) s += (s.empty() ? "" : ",") + id;
+                      return s;
+                    }() +
+                    "}"),
             "0");
 
   // reconcile: rule A's hotfix comes back recovered, not activated.
@@ -189,11 +193,12 @@ TEST(Failover, FullStory_OrphanRejoinReconcileSwitchBack) {
   EXPECT_EQ(sql_value(ipc2,
                       "SELECT count(DISTINCT origin_incarnation) FROM rulekeeper.journal WHERE origin_site = 'ipc2'"),
             "2");
-  EXPECT_EQ(sql_value(ipc2,
-                      "SELECT (SELECT max(origin_incarnation) FROM rulekeeper.journal WHERE change_id = ANY($1::uuid[])) "
-                      "> (SELECT max(origin_incarnation) FROM rulekeeper.journal WHERE change_id = ANY($2::uuid[]))",
-                      "{" + *c_ids.begin() + "}", "{" + *orphan_ids.begin() + "}"),
-            "t");
+  EXPECT_EQ(
+      sql_value(ipc2,
+                "SELECT (SELECT max(origin_incarnation) FROM rulekeeper.journal WHERE change_id = ANY($1::uuid[])) "
+                "> (SELECT max(origin_incarnation) FROM rulekeeper.journal WHERE change_id = ANY($2::uuid[]))",
+                "{" + *c_ids.begin() + "}", "{" + *orphan_ids.begin() + "}"),
+      "t");
   r = run(p, {"compare", "ipc1", "ipc2"});
   EXPECT_EQ(r.exit_code, 0) << describe(r);
 }

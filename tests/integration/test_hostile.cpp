@@ -32,13 +32,15 @@ constexpr int kPort = ports::integration_hostile[0];
 // content_sha256 computed unless given), sealed with its bundle_sha256.
 std::string sealed(cluster::Node& n, const std::string& rules, const std::string& versions,
                    const std::string& source = R"({"site": "e2", "environment": "e2"})") {
-  return sql_value(n,
-                   "SELECT (b || jsonb_build_object('bundle_sha256', rulekeeper._jcs_sha256(b)))::text FROM ("
-                   " SELECT jsonb_build_object('format', 'rulekeeper-bundle/1', 'source', $3::jsonb, 'rules', $1::jsonb,"
-                   "  'versions', (SELECT coalesce(jsonb_agg(CASE WHEN v ? 'content_sha256' OR jsonb_typeof(v -> 'body') <> 'object' THEN v"
-                   "     ELSE v || jsonb_build_object('content_sha256', rulekeeper.content_sha256(v -> 'body')) END), '[]')"
-                   "                 FROM jsonb_array_elements($2::jsonb) v)) b) x",
-                   rules, versions, source);
+  return sql_value(
+      n,
+      "SELECT (b || jsonb_build_object('bundle_sha256', rulekeeper._jcs_sha256(b)))::text FROM ("
+      " SELECT jsonb_build_object('format', 'rulekeeper-bundle/1', 'source', $3::jsonb, 'rules', $1::jsonb,"
+      "  'versions', (SELECT coalesce(jsonb_agg(CASE WHEN v ? 'content_sha256' OR jsonb_typeof(v -> 'body') <> "
+      "'object' THEN v"
+      "     ELSE v || jsonb_build_object('content_sha256', rulekeeper.content_sha256(v -> 'body')) END), '[]')"
+      "                 FROM jsonb_array_elements($2::jsonb) v)) b) x",
+      rules, versions, source);
 }
 
 // The same document re-sealed after `edit` (a jsonb expression over b).
@@ -59,7 +61,7 @@ std::string nested(int depth) {
 
 struct Case {
   std::string name;
-  bool as_text;          // import_release_text(text) instead of import_release(jsonb)
+  bool as_text;  // import_release_text(text) instead of import_release(jsonb)
   std::string payload;
   std::string sqlstate;  // expected
   std::string message;   // expected substring
@@ -114,8 +116,9 @@ TEST_F(Hostile, MalformedBundlesAreRefusedClearlyAndChangeNothing) {
        "every bundle version is an object"},
       {"version a number", false, resealed(n, next, "jsonb_set(b, '{versions,0}', '7')"), "22023",
        "every bundle version is an object"},
-      {"content_sha256 wrong", false, resealed(n, next, "jsonb_set(b, '{versions,0,content_sha256}', to_jsonb(repeat('0', 64)))"),
-       "XX001", "content_sha256 0000000000000000000000000000000000000000000000000000000000000000 does not match its body"},
+      {"content_sha256 wrong", false,
+       resealed(n, next, "jsonb_set(b, '{versions,0,content_sha256}', to_jsonb(repeat('0', 64)))"), "XX001",
+       "content_sha256 0000000000000000000000000000000000000000000000000000000000000000 does not match its body"},
       // Numbers JCS cannot write exactly (the bundle checksum itself is refused).
       {"integer beyond 2^53", false,
        R"({"format": "rulekeeper-bundle/1", "source": {"site": "e2", "environment": "e2"}, "rules": [],
@@ -129,32 +132,36 @@ TEST_F(Hostile, MalformedBundlesAreRefusedClearlyAndChangeNothing) {
        "number 0.1000000000000000055511151231257827 cannot be represented exactly"},
       // Deep nesting: refused past 256 levels, by jsonb input or by the canonical form.
       {"body nested 1000 deep", false,
-       R"({"format": "rulekeeper-bundle/1", "bundle_sha256": "", "versions": [{"body": )" + nested(1000) + "}]}", "22P02",
-       "nesting deeper than 256 levels"},
+       R"({"format": "rulekeeper-bundle/1", "bundle_sha256": "", "versions": [{"body": )" + nested(1000) + "}]}",
+       "22P02", "nesting deeper than 256 levels"},
       {"text nested 100000 deep", true, std::string(100000, '[') + std::string(100000, ']'), "22P02",
        "nesting deeper than 256 levels"},
       // From the wrong environment, or none.
-      {"from e1", false, sealed(n, rules, R"([{"rule_key": "hostile.base", "label": "2", "body": {"rate": 2}}])",
-                                R"({"site": "e1", "environment": "e1"})"),
+      {"from e1", false,
+       sealed(n, rules, R"([{"rule_key": "hostile.base", "label": "2", "body": {"rate": 2}}])",
+              R"({"site": "e1", "environment": "e1"})"),
        "0A000", "a bundle from e1 cannot be imported at e3 (site ipc2)"},
-      {"from e3", false, sealed(n, rules, R"([{"rule_key": "hostile.base", "label": "2", "body": {"rate": 2}}])",
-                                R"({"site": "ipc1", "environment": "e3"})"),
+      {"from e3", false,
+       sealed(n, rules, R"([{"rule_key": "hostile.base", "label": "2", "body": {"rate": 2}}])",
+              R"({"site": "ipc1", "environment": "e3"})"),
        "0A000", "a bundle from e3 cannot be imported at e3"},
-      {"no environment", false, sealed(n, rules, R"([{"rule_key": "hostile.base", "label": "2", "body": {"rate": 2}}])",
-                                       R"({"site": "e2"})"),
+      {"no environment", false,
+       sealed(n, rules, R"([{"rule_key": "hostile.base", "label": "2", "body": {"rate": 2}}])", R"({"site": "e2"})"),
        "0A000", "a bundle from (no environment) cannot be imported at e3"},
       // Labels and rules that would rewrite history.
-      {"hotfix label", false, sealed(n, rules, R"([{"rule_key": "hostile.base", "label": "1.1", "body": {"rate": 9}}])"),
-       "22023", "version 1.1 of rule \"hostile.base\" in the bundle is not a planned version label"},
-      {"label 0", false, sealed(n, rules, R"([{"rule_key": "hostile.base", "label": "0", "body": {"rate": 9}}])"), "22023",
-       "is not a planned version label"},
-      {"label 02", false, sealed(n, rules, R"([{"rule_key": "hostile.base", "label": "02", "body": {"rate": 9}}])"), "22023",
-       "is not a planned version label"},
+      {"hotfix label", false,
+       sealed(n, rules, R"([{"rule_key": "hostile.base", "label": "1.1", "body": {"rate": 9}}])"), "22023",
+       "version 1.1 of rule \"hostile.base\" in the bundle is not a planned version label"},
+      {"label 0", false, sealed(n, rules, R"([{"rule_key": "hostile.base", "label": "0", "body": {"rate": 9}}])"),
+       "22023", "is not a planned version label"},
+      {"label 02", false, sealed(n, rules, R"([{"rule_key": "hostile.base", "label": "02", "body": {"rate": 9}}])"),
+       "22023", "is not a planned version label"},
       {"label 10 digits", false,
        sealed(n, rules, R"([{"rule_key": "hostile.base", "label": "9999999999", "body": {"rate": 9}}])"), "22023",
        "is not a planned version label"},
-      {"version without its rule", false, sealed(n, "[]", R"([{"rule_key": "hostile.orphan", "label": "1", "body": {}}])"),
-       "22023", "the bundle carries versions of rule \"hostile.orphan\" but not the rule itself"},
+      {"version without its rule", false,
+       sealed(n, "[]", R"([{"rule_key": "hostile.orphan", "label": "1", "body": {}}])"), "22023",
+       "the bundle carries versions of rule \"hostile.orphan\" but not the rule itself"},
       {"other ruleset", false,
        sealed(n, R"([{"rule_key": "hostile.base", "ruleset": "other"}])",
               R"([{"rule_key": "hostile.base", "label": "2", "body": {"rate": 2}}])"),
@@ -163,14 +170,15 @@ TEST_F(Hostile, MalformedBundlesAreRefusedClearlyAndChangeNothing) {
        sealed(n, rules, R"([{"rule_key": "hostile.base", "label": "1", "body": {"rate": 100}}])"), "23505",
        "version 1 of rule \"hostile.base\" exists here with different content"},
       {"empty rule_key", false,
-       sealed(n, R"([{"rule_key": "", "ruleset": "base"}])", R"([{"rule_key": "", "label": "1", "body": {}}])"), "22023",
-       "rule #1 of the bundle is not an object with non-empty string rule_key and ruleset"},
+       sealed(n, R"([{"rule_key": "", "ruleset": "base"}])", R"([{"rule_key": "", "label": "1", "body": {}}])"),
+       "22023", "rule #1 of the bundle is not an object with non-empty string rule_key and ruleset"},
       {"rule_key of 201 characters", false,
        sealed(n, fmt::format(R"([{{"rule_key": "{0}", "ruleset": "base"}}])", std::string(201, 'k')),
               fmt::format(R"([{{"rule_key": "{0}", "label": "1", "body": {{}}}}])", std::string(201, 'k'))),
        "23514", "rule_rule_key_check"},
       {"empty ruleset", false,
-       sealed(n, R"([{"rule_key": "hostile.new", "ruleset": ""}])", R"([{"rule_key": "hostile.new", "label": "1", "body": {}}])"),
+       sealed(n, R"([{"rule_key": "hostile.new", "ruleset": ""}])",
+              R"([{"rule_key": "hostile.new", "label": "1", "body": {}}])"),
        "22023", "rule #1 of the bundle is not an object with non-empty string rule_key and ruleset"},
       {"two bodies for one label", false,
        sealed(n, rules, R"([{"rule_key": "hostile.base", "label": "2", "body": {"rate": 2}},
@@ -198,7 +206,8 @@ TEST_F(Hostile, MalformedBundlesAreRefusedClearlyAndChangeNothing) {
   // A 100 MB body that ends early: read to its end, then refused.
   {
     std::string big = next.substr(0, next.find("\"rate\"")) + "\"blob\": \"" + std::string(100u << 20, 'x');
-    cases.push_back({"100 MB body, truncated", true, std::move(big), "22P02", "unterminated string starting at byte offset"});
+    cases.push_back(
+        {"100 MB body, truncated", true, std::move(big), "22P02", "unterminated string starting at byte offset"});
   }
 
   Raw sentinel(n.conninfo());
@@ -227,7 +236,7 @@ TEST_F(Hostile, MalformedBundlesAreRefusedClearlyAndChangeNothing) {
   std::ifstream log(n.log_file());
   std::stringstream text;
   text << log.rdbuf();
-  for (const char* crash : {"terminated by signal", "was terminated by exception", "terminating any other active server processes",
-                            "uncaught exception"})
+  for (const char* crash : {"terminated by signal", "was terminated by exception",
+                            "terminating any other active server processes", "uncaught exception"})
     EXPECT_EQ(text.str().find(crash), std::string::npos) << crash;
 }

@@ -32,12 +32,13 @@ TEST(HostileCli, QuotesSemicolonsAndSqlInKeysAndReasonsAreJustText) {
 
   // Stored verbatim, nothing else touched.
   EXPECT_EQ(sql_value(*p.ipc2, "SELECT reason FROM rulekeeper.hotfix WHERE rule_key = $1", key), reason);
-  EXPECT_EQ(sql_value(*p.e2, "SELECT reason FROM rulekeeper.qualification_history WHERE rule_key = $1", key),
-            reason);
+  EXPECT_EQ(sql_value(*p.e2, "SELECT reason FROM rulekeeper.qualification_history WHERE rule_key = $1", key), reason);
   EXPECT_EQ(sql_value(*p.ipc2, "SELECT count(*) FROM rulekeeper.rule_version WHERE rule_key = $1", key), "2");
   EXPECT_EQ(sql_value(*p.ipc2, "SELECT ruleset FROM rulekeeper.rule WHERE rule_key = $1", key), "evil'ruleset");
   EXPECT_EQ(sql_value(*p.ipc2, "SELECT to_regclass('rulekeeper.journal') IS NOT NULL"), "t");
-  EXPECT_EQ(sql_value(*p.ipc2, "SELECT max(origin_seq) = count(*) FROM rulekeeper.journal "
-                                "WHERE origin_site = 'ipc2'"), "t");
+  EXPECT_EQ(sql_value(*p.ipc2,
+                      "SELECT max(origin_seq) = count(*) FROM rulekeeper.journal "
+                      "WHERE origin_site = 'ipc2'"),
+            "t");
   EXPECT_EQ(sql_value(*p.ipc2, "SELECT count(*) FROM rulekeeper.verify_checksums()"), "0");
 }

@@ -136,8 +136,9 @@ TEST(Hotfix, HappyPath_ProdMovesReplicatedToIpc1Journaled) {
   EXPECT_EQ(effective(ipc1, "prod"), "pricing.discount=1.1");
   EXPECT_EQ(effective(ipc2, "prod"), "pricing.discount=1.1");
   EXPECT_EQ(effective(ipc2, "sl"), "pricing.discount=1.1");  // sl served the parent: it moves too
-  EXPECT_EQ(sql_value(ipc2, "SELECT qualification FROM rulekeeper.rule_version WHERE rule_key = $1 AND label = "
-                            "'1.1'",
+  EXPECT_EQ(sql_value(ipc2,
+                      "SELECT qualification FROM rulekeeper.rule_version WHERE rule_key = $1 AND label = "
+                      "'1.1'",
                       std::string(kRule)),
             "hotfix");
   EXPECT_TRUE(contains(lifecycle(ipc2, "1"), "inactive_prod")) << lifecycle(ipc2, "1");
@@ -145,8 +146,9 @@ TEST(Hotfix, HappyPath_ProdMovesReplicatedToIpc1Journaled) {
   EXPECT_EQ(lifecycle(ipc1, "1.1"), lifecycle(ipc2, "1.1"));
 
   // Journaled: who, the diff, the reason.
-  EXPECT_EQ(sql_value(ipc2, "SELECT actor || ' ' || (payload ->> 'reason') FROM rulekeeper.journal "
-                            "WHERE kind = 'hotfix' AND rule_key = $1 AND label = '1.1'",
+  EXPECT_EQ(sql_value(ipc2,
+                      "SELECT actor || ' ' || (payload ->> 'reason') FROM rulekeeper.journal "
+                      "WHERE kind = 'hotfix' AND rule_key = $1 AND label = '1.1'",
                       std::string(kRule)),
             "rk_fixer rate too low for the summer campaign (INC-4711)");
   const std::string id =
@@ -253,8 +255,9 @@ TEST(Hotfix, Refusals_PolicyReasonStandbyE2Grant) {
   EXPECT_TRUE(contains(r.err, "has no hotfix policy")) << r.err;
   EXPECT_TRUE(contains(r.err, "INSERT INTO rulekeeper.hotfix_policy")) << r.err;
 
-  sql_value(ipc2, "INSERT INTO rulekeeper.hotfix_policy (ruleset, allowed_paths) "
-                  "VALUES ('pricing', ARRAY['/rate', '/tiers']) RETURNING ruleset");
+  sql_value(ipc2,
+            "INSERT INTO rulekeeper.hotfix_policy (ruleset, allowed_paths) "
+            "VALUES ('pricing', ARRAY['/rate', '/tiers']) RETURNING ruleset");
   // A path outside the policy: refused, naming it and what is allowed.
   r = hotfix("e3", rename.string(), "rename the campaign");
   EXPECT_EQ(r.exit_code, 3) << describe(r);
@@ -293,8 +296,9 @@ TEST(Hotfix, Refusals_PolicyReasonStandbyE2Grant) {
     pqxx::connection c("host=127.0.0.1 port=" + std::to_string(ipc2.port()) + " user=rk_fixer dbname=rules");
     pqxx::work tx(c);
     try {
-      tx.exec("INSERT INTO rulekeeper.rule_version (rule_key, version, hotfix, body, qualification) "
-              "VALUES ('pricing.discount', 1, 1, '{\"rate\": 0.15}', 'hotfix')");
+      tx.exec(
+          "INSERT INTO rulekeeper.rule_version (rule_key, version, hotfix, body, qualification) "
+          "VALUES ('pricing.discount', 1, 1, '{\"rate\": 0.15}', 'hotfix')");
       ADD_FAILURE() << "a direct INSERT by rulekeeper_hotfix went through";
     } catch (const pqxx::insufficient_privilege& e) {  // 42501 (libpqxx 6.4 leaves sqlstate() empty)
       EXPECT_TRUE(contains(e.what(), "permission denied for table rule_version")) << e.what();
@@ -343,12 +347,14 @@ TEST(Hotfix, PlannedReleaseRace_DriftClassifiesAndGatesProd) {
   r = run(p, {"release", "--from", "e2", "--to", "e3"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_TRUE(contains(r.out, "DRIFT: ipc2 changed since the last release (pricing.discount)")) << r.out;
-  EXPECT_EQ(sql_value(ipc2, "SELECT annotations ->> 'hotfix_included' FROM rulekeeper.rule_version "
-                            "WHERE rule_key = $1 AND label = '2'",
+  EXPECT_EQ(sql_value(ipc2,
+                      "SELECT annotations ->> 'hotfix_included' FROM rulekeeper.rule_version "
+                      "WHERE rule_key = $1 AND label = '2'",
                       std::string(kRule)),
             "overrides");
-  EXPECT_EQ(sql_value(ipc2, "SELECT annotations ->> 'hotfix_included' FROM rulekeeper.rule_version "
-                            "WHERE rule_key = $1 AND label = '3'",
+  EXPECT_EQ(sql_value(ipc2,
+                      "SELECT annotations ->> 'hotfix_included' FROM rulekeeper.rule_version "
+                      "WHERE rule_key = $1 AND label = '3'",
                       std::string(kRule)),
             "included");
 
@@ -380,8 +386,8 @@ TEST(Hotfix, PlannedReleaseRace_DriftClassifiesAndGatesProd) {
   EXPECT_EQ(state_fingerprint(ipc2), before);
   EXPECT_EQ(effective(ipc2, "prod"), "pricing.discount=1.1");
 
-  r = run(p, {"activate", "--site", "e3", "--channel", "prod", "--rule", kRule, "--version", "2",
-              "--acknowledge-hotfix"});
+  r = run(p,
+          {"activate", "--site", "e3", "--channel", "prod", "--rule", kRule, "--version", "2", "--acknowledge-hotfix"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_EQ(effective(ipc2, "prod"), "pricing.discount=2");
   // Journaled: who, when, which hotfix.

@@ -18,8 +18,9 @@ TEST(IndependentChecksum, PythonReproducesContentAndSnapshotChecksums) {
   cluster::Node& n = set.add({"e1", "e1", ports::integration_checksum[0]});
   n.init_primary();
   n.create_database();
-  n.exec("SELECT rulekeeper.create_rule(k, 'rs') FROM unnest(ARRAY['pricing.discount', 'risk/limit', "
-         "'règle.été', 'ключ', '規則-7']) k");
+  n.exec(
+      "SELECT rulekeeper.create_rule(k, 'rs') FROM unnest(ARRAY['pricing.discount', 'risk/limit', "
+      "'règle.été', 'ключ', '規則-7']) k");
   n.exec(R"SQL(SELECT rulekeeper.create_version(k, b::jsonb) FROM (VALUES
       ('pricing.discount', '{"rate": 15, "name": "summer", "active": true}'),
       ('pricing.discount', '{"tiers": [1, 2, {"z": false, "a": null}], "b": {"y": "ü", "x": -42}}'),

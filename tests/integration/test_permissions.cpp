@@ -51,9 +51,9 @@ struct Column {
   const char* member_of;  // nullptr: none (plain) / superuser
 };
 const Column kColumns[] = {
-    {"reader", "rk_reader", "rulekeeper_reader"},   {"author", "rk_author", "rulekeeper_author"},
+    {"reader", "rk_reader", "rulekeeper_reader"},       {"author", "rk_author", "rulekeeper_author"},
     {"releaser", "rk_releaser", "rulekeeper_releaser"}, {"hotfix", "rk_hotfix", "rulekeeper_hotfix"},
-    {"admin", "rk_admin", "rulekeeper_admin"},     {"plain login", "rk_plain", nullptr},
+    {"admin", "rk_admin", "rulekeeper_admin"},          {"plain login", "rk_plain", nullptr},
     {"postgres (owner)", "postgres", nullptr},
 };
 constexpr int kNColumns = 7;
@@ -67,11 +67,11 @@ constexpr int kNColumns = 7;
 // Every row has at least one A or R, so a denial is about the role, never the
 // call or the data.
 struct Row {
-  std::string object;  // regprocedure / relation name as pg_catalog prints it
-  std::string kind;    // table, view, function, procedure, trigger function
-  std::string site;    // e3 (site ipc2) or e1
-  std::string sql;     // the call; {placeholders} are filled in from the setup
-  std::string expect;  // kNColumns letters
+  std::string object;       // regprocedure / relation name as pg_catalog prints it
+  std::string kind;         // table, view, function, procedure, trigger function
+  std::string site;         // e3 (site ipc2) or e1
+  std::string sql;          // the call; {placeholders} are filled in from the setup
+  std::string expect;       // kNColumns letters
   bool autocommit = false;  // run outside BEGIN ... ROLLBACK (a procedure that commits)
 };
 
@@ -83,16 +83,14 @@ struct TableSpec {
   bool truncate_refused;
 };
 const TableSpec kTables[] = {
-    {"activation", "label", false},        {"activation_history", "label", false},
-    {"checksum_bucket", "sum", false},     {"conflict", "status", false},
-    {"failover_event", "details", false},  {"heartbeat", "beat_seq", false},
-    {"hotfix", "reason", false},           {"hotfix_policy", "allowed_paths", false},
-    {"incarnation", "site", false},        {"journal", "kind", true},
-    {"qualification_history", "reason", true}, {"release_log", "drift", false},
-    {"rule", "description", true},         {"rule_version", "annotations", true},
+    {"activation", "label", false}, {"activation_history", "label", false},    {"checksum_bucket", "sum", false},
+    {"conflict", "status", false},  {"failover_event", "details", false},      {"heartbeat", "beat_seq", false},
+    {"hotfix", "reason", false},    {"hotfix_policy", "allowed_paths", false}, {"incarnation", "site", false},
+    {"journal", "kind", true},      {"qualification_history", "reason", true}, {"release_log", "drift", false},
+    {"rule", "description", true},  {"rule_version", "annotations", true},
 };
-const char* kViews[] = {"channel_admission", "qualification", "qualification_transition",
-                        "replication_status", "rule_state", "version_state"};
+const char* kViews[] = {"channel_admission",  "qualification", "qualification_transition",
+                        "replication_status", "rule_state",    "version_state"};
 
 // Grants as the install script makes them (reader's are inherited by author,
 // releaser and hotfix, which are members of rulekeeper_reader).
@@ -106,92 +104,148 @@ const char* kExporters = "DAADADA";
 std::vector<Row> function_rows() {
   std::vector<Row> f = {
       // What pods and every role read.
-      {"rulekeeper.effective_rules(text)", "function", "e3", "SELECT count(*) FROM rulekeeper.effective_rules('prod')", kReaders},
-      {"rulekeeper.effective_version(text,text)", "function", "e3", "SELECT rulekeeper.effective_version('perm.a', 'prod')", kReaders},
+      {"rulekeeper.effective_rules(text)", "function", "e3", "SELECT count(*) FROM rulekeeper.effective_rules('prod')",
+       kReaders},
+      {"rulekeeper.effective_version(text,text)", "function", "e3",
+       "SELECT rulekeeper.effective_version('perm.a', 'prod')", kReaders},
       {"rulekeeper.activation_epoch()", "function", "e3", "SELECT rulekeeper.activation_epoch()", kReaders},
-      {"rulekeeper.wait_for_epoch(bigint,integer,bigint)", "procedure", "e3", "CALL rulekeeper.wait_for_epoch(0, 100)", kReaders, true},
+      {"rulekeeper.wait_for_epoch(bigint,integer,bigint)", "procedure", "e3", "CALL rulekeeper.wait_for_epoch(0, 100)",
+       kReaders, true},
       {"rulekeeper._in_transaction_block()", "function", "e3", "SELECT rulekeeper._in_transaction_block()", kReaders},
       {"rulekeeper.version_vector()", "function", "e3", "SELECT rulekeeper.version_vector()", kReaders},
-      {"rulekeeper.journal_since(jsonb)", "function", "e3", "SELECT count(*) FROM rulekeeper.journal_since('{}')", kReaders},
-      {"rulekeeper.bucket_versions(integer[])", "function", "e3", "SELECT count(*) FROM rulekeeper.bucket_versions(ARRAY[0, 1, 2])", kReaders},
+      {"rulekeeper.journal_since(jsonb)", "function", "e3", "SELECT count(*) FROM rulekeeper.journal_since('{}')",
+       kReaders},
+      {"rulekeeper.bucket_versions(integer[])", "function", "e3",
+       "SELECT count(*) FROM rulekeeper.bucket_versions(ARRAY[0, 1, 2])", kReaders},
       {"rulekeeper.snapshot_checksum(text)", "function", "e3", "SELECT rulekeeper.snapshot_checksum('all')", kReaders},
-      {"rulekeeper.checksum_buckets(text)", "function", "e3", "SELECT count(*) FROM rulekeeper.checksum_buckets('all')", kReaders},
-      {"rulekeeper.verify_checksums()", "function", "e3", "SELECT count(*) FROM rulekeeper.verify_checksums()", kReaders},
+      {"rulekeeper.checksum_buckets(text)", "function", "e3", "SELECT count(*) FROM rulekeeper.checksum_buckets('all')",
+       kReaders},
+      {"rulekeeper.verify_checksums()", "function", "e3", "SELECT count(*) FROM rulekeeper.verify_checksums()",
+       kReaders},
       {"rulekeeper.timeline()", "function", "e3", "SELECT rulekeeper.timeline()", kReaders},
-      {"rulekeeper.canonical_json(jsonb)", "function", "e3", "SELECT rulekeeper.canonical_json('{\"b\": 1, \"a\": 2}')", kReaders},
+      {"rulekeeper.canonical_json(jsonb)", "function", "e3", "SELECT rulekeeper.canonical_json('{\"b\": 1, \"a\": 2}')",
+       kReaders},
       {"rulekeeper.content_sha256(jsonb)", "function", "e3", "SELECT rulekeeper.content_sha256('{}')", kReaders},
-      {"rulekeeper.entry_digest(text,text,text)", "function", "e3", "SELECT rulekeeper.entry_digest('perm.a', '1', repeat('0', 64))", kReaders},
+      {"rulekeeper.entry_digest(text,text,text)", "function", "e3",
+       "SELECT rulekeeper.entry_digest('perm.a', '1', repeat('0', 64))", kReaders},
       {"rulekeeper.bucket_of(text)", "function", "e3", "SELECT rulekeeper.bucket_of('perm.a')", kReaders},
       {"rulekeeper.checksum_algorithm()", "function", "e3", "SELECT rulekeeper.checksum_algorithm()", kReaders},
       {"rulekeeper._qualifications()", "function", "e3", "SELECT count(*) FROM rulekeeper._qualifications()", kReaders},
       {"rulekeeper._transitions()", "function", "e3", "SELECT count(*) FROM rulekeeper._transitions()", kReaders},
-      {"rulekeeper._channel_admissions()", "function", "e3", "SELECT count(*) FROM rulekeeper._channel_admissions()", kReaders},
+      {"rulekeeper._channel_admissions()", "function", "e3", "SELECT count(*) FROM rulekeeper._channel_admissions()",
+       kReaders},
       {"rulekeeper._admission_list(text)", "function", "e3", "SELECT rulekeeper._admission_list('prod')", kReaders},
-      {"rulekeeper.rollback_target(text,text)", "function", "e3", "SELECT rulekeeper.rollback_target('perm.a', 'sl')", kReaders},
-      {"rulekeeper.diff(text,text,text)", "function", "e3", "SELECT count(*) FROM rulekeeper.diff('perm.a', '1', '2')", kReaders},
-      {"rulekeeper._json_diff(jsonb,jsonb)", "function", "e3", "SELECT count(*) FROM rulekeeper._json_diff('{\"a\": 1}', '{\"a\": 2}')", kReaders},
-      {"rulekeeper._replication_status()", "function", "e3", "SELECT count(*) FROM rulekeeper._replication_status()", kReaders},
-      {"rulekeeper.export_changes(jsonb)", "function", "e3", "SELECT rulekeeper.export_changes('{}') ->> 'format'", kReaders},
+      {"rulekeeper.rollback_target(text,text)", "function", "e3", "SELECT rulekeeper.rollback_target('perm.a', 'sl')",
+       kReaders},
+      {"rulekeeper.diff(text,text,text)", "function", "e3", "SELECT count(*) FROM rulekeeper.diff('perm.a', '1', '2')",
+       kReaders},
+      {"rulekeeper._json_diff(jsonb,jsonb)", "function", "e3",
+       "SELECT count(*) FROM rulekeeper._json_diff('{\"a\": 1}', '{\"a\": 2}')", kReaders},
+      {"rulekeeper._replication_status()", "function", "e3", "SELECT count(*) FROM rulekeeper._replication_status()",
+       kReaders},
+      {"rulekeeper.export_changes(jsonb)", "function", "e3", "SELECT rulekeeper.export_changes('{}') ->> 'format'",
+       kReaders},
       // What rulectl reads instead of tables: hotfix, reconcile, conflicts.
       {"rulekeeper.hotfixes(text,boolean)", "function", "e3", "SELECT count(*) FROM rulekeeper.hotfixes()", kReaders},
       {"rulekeeper.last_release_at()", "function", "e3", "SELECT rulekeeper.last_release_at()", kReaders},
-      {"rulekeeper.hotfix_classifications(uuid)", "function", "e3", "SELECT count(*) FROM rulekeeper.hotfix_classifications('00000000-0000-4000-8000-000000000000')", kReaders},
-      {"rulekeeper.hotfix_acknowledgements(uuid)", "function", "e3", "SELECT count(*) FROM rulekeeper.hotfix_acknowledgements('00000000-0000-4000-8000-000000000000')", kReaders},
-      {"rulekeeper.version_with_content(text,text)", "function", "e3", "SELECT count(*) FROM rulekeeper.version_with_content('perm.a', repeat('0', 64))", kReaders},
-      {"rulekeeper.recovered_label(text)", "function", "e3", "SELECT rulekeeper.recovered_label('00000000-0000-4000-8000-000000000000')", kReaders},
-      {"rulekeeper.conflicts(boolean,text)", "function", "e3", "SELECT count(*) FROM rulekeeper.conflicts(true)", kReaders},
+      {"rulekeeper.hotfix_classifications(uuid)", "function", "e3",
+       "SELECT count(*) FROM rulekeeper.hotfix_classifications('00000000-0000-4000-8000-000000000000')", kReaders},
+      {"rulekeeper.hotfix_acknowledgements(uuid)", "function", "e3",
+       "SELECT count(*) FROM rulekeeper.hotfix_acknowledgements('00000000-0000-4000-8000-000000000000')", kReaders},
+      {"rulekeeper.version_with_content(text,text)", "function", "e3",
+       "SELECT count(*) FROM rulekeeper.version_with_content('perm.a', repeat('0', 64))", kReaders},
+      {"rulekeeper.recovered_label(text)", "function", "e3",
+       "SELECT rulekeeper.recovered_label('00000000-0000-4000-8000-000000000000')", kReaders},
+      {"rulekeeper.conflicts(boolean,text)", "function", "e3", "SELECT count(*) FROM rulekeeper.conflicts(true)",
+       kReaders},
       // rulectl read functions: failover/rejoin.
-      {"rulekeeper.latest_failover_event()", "function", "e3", "SELECT count(*) FROM rulekeeper.latest_failover_event()", kReaders},
-      {"rulekeeper.heartbeat_of(text)", "function", "e3", "SELECT count(*) FROM rulekeeper.heartbeat_of('ipc2')", kReaders},
+      {"rulekeeper.latest_failover_event()", "function", "e3",
+       "SELECT count(*) FROM rulekeeper.latest_failover_event()", kReaders},
+      {"rulekeeper.heartbeat_of(text)", "function", "e3", "SELECT count(*) FROM rulekeeper.heartbeat_of('ipc2')",
+       kReaders},
       // rulectl's reads for release, channels, compare, at-risk and status.
-      {"rulekeeper.release_versions_present(jsonb)", "function", "e3", "SELECT count(*) FROM rulekeeper.release_versions_present({bundle})", kReaders},
-      {"rulekeeper.channel_activation(text,text)", "function", "e3", "SELECT count(*) FROM rulekeeper.channel_activation('perm.a', 'prod')", kReaders},
-      {"rulekeeper.channel_bucket_versions(text,integer[])", "function", "e3", "SELECT count(*) FROM rulekeeper.channel_bucket_versions('prod', ARRAY[0, 1, 2])", kReaders},
-      {"rulekeeper.journal_from_lsn(pg_lsn)", "function", "e3", "SELECT count(*) FROM rulekeeper.journal_from_lsn('0/0')", kReaders},
+      {"rulekeeper.release_versions_present(jsonb)", "function", "e3",
+       "SELECT count(*) FROM rulekeeper.release_versions_present({bundle})", kReaders},
+      {"rulekeeper.channel_activation(text,text)", "function", "e3",
+       "SELECT count(*) FROM rulekeeper.channel_activation('perm.a', 'prod')", kReaders},
+      {"rulekeeper.channel_bucket_versions(text,integer[])", "function", "e3",
+       "SELECT count(*) FROM rulekeeper.channel_bucket_versions('prod', ARRAY[0, 1, 2])", kReaders},
+      {"rulekeeper.journal_from_lsn(pg_lsn)", "function", "e3",
+       "SELECT count(*) FROM rulekeeper.journal_from_lsn('0/0')", kReaders},
       // Authoring, at e1.
-      {"rulekeeper.create_rule(text,text,text)", "function", "e1", "SELECT rulekeeper.create_rule('perm.new', 'perm')", kAuthor},
-      {"rulekeeper.create_version(text,jsonb)", "function", "e1", "SELECT rulekeeper.create_version('perm.e1', '{\"rate\": 9}')", kAuthor},
-      {"rulekeeper.export_release(text[])", "function", "e1", "SELECT rulekeeper.export_release() ->> 'format'", kExporters},
+      {"rulekeeper.create_rule(text,text,text)", "function", "e1", "SELECT rulekeeper.create_rule('perm.new', 'perm')",
+       kAuthor},
+      {"rulekeeper.create_version(text,jsonb)", "function", "e1",
+       "SELECT rulekeeper.create_version('perm.e1', '{\"rate\": 9}')", kAuthor},
+      {"rulekeeper.export_release(text[])", "function", "e1", "SELECT rulekeeper.export_release() ->> 'format'",
+       kExporters},
       // Releases, validation, activation.
-      {"rulekeeper.import_release(jsonb,text)", "function", "e3", "SELECT rulekeeper.import_release({bundle}) ->> 'imported'", kReleaser},
-      {"rulekeeper.import_release_text(text,text)", "function", "e3", "SELECT rulekeeper.import_release_text({bundle}) ->> 'imported'", kReleaser},
-      {"rulekeeper.transition(text,text,text,text)", "function", "e3", "SELECT rulekeeper.transition('perm.a', '2', 'sl_validated', 'matrix')", kReleaser},
-      {"rulekeeper.activate(text,text,text,boolean,bigint)", "function", "e3", "SELECT rulekeeper.activate('perm.a', '1', 'sl')", kReleaser},
-      {"rulekeeper.deactivate(text,text,boolean,bigint)", "function", "e3", "SELECT rulekeeper.deactivate('perm.a', 'sl')", kReleaser},
-      {"rulekeeper.rollback(text,text,boolean,bigint)", "function", "e3", "SELECT rulekeeper.rollback('perm.a', 'sl')", kReleaser},
+      {"rulekeeper.import_release(jsonb,text)", "function", "e3",
+       "SELECT rulekeeper.import_release({bundle}) ->> 'imported'", kReleaser},
+      {"rulekeeper.import_release_text(text,text)", "function", "e3",
+       "SELECT rulekeeper.import_release_text({bundle}) ->> 'imported'", kReleaser},
+      {"rulekeeper.transition(text,text,text,text)", "function", "e3",
+       "SELECT rulekeeper.transition('perm.a', '2', 'sl_validated', 'matrix')", kReleaser},
+      {"rulekeeper.activate(text,text,text,boolean,bigint)", "function", "e3",
+       "SELECT rulekeeper.activate('perm.a', '1', 'sl')", kReleaser},
+      {"rulekeeper.deactivate(text,text,boolean,bigint)", "function", "e3",
+       "SELECT rulekeeper.deactivate('perm.a', 'sl')", kReleaser},
+      {"rulekeeper.rollback(text,text,boolean,bigint)", "function", "e3", "SELECT rulekeeper.rollback('perm.a', 'sl')",
+       kReleaser},
       {"rulekeeper.pin(text,text,text)", "function", "e3", "SELECT rulekeeper.pin('perm.a', 'sl', '2')", kReleaser},
       {"rulekeeper.unpin(text,text)", "function", "e3", "SELECT rulekeeper.unpin('perm.a', 'prod')", kReleaser},
       {"rulekeeper.cutover(boolean)", "function", "e3", "SELECT rulekeeper.cutover()", kReleaser},
-      {"rulekeeper.record_failover(text,boolean,jsonb)", "function", "e3", "SELECT rulekeeper.record_failover('ipc0', false)", kReleaser},
-      {"rulekeeper.import_changes(jsonb,boolean)", "function", "e3", "SELECT rulekeeper.import_changes({changes}) ->> 'records'", kReleaser},
-      {"rulekeeper.resolve_conflict(uuid,text)", "function", "e3", "SELECT rulekeeper.resolve_conflict({conflict}, 'target')", kReleaser},
+      {"rulekeeper.record_failover(text,boolean,jsonb)", "function", "e3",
+       "SELECT rulekeeper.record_failover('ipc0', false)", kReleaser},
+      {"rulekeeper.import_changes(jsonb,boolean)", "function", "e3",
+       "SELECT rulekeeper.import_changes({changes}) ->> 'records'", kReleaser},
+      {"rulekeeper.resolve_conflict(uuid,text)", "function", "e3",
+       "SELECT rulekeeper.resolve_conflict({conflict}, 'target')", kReleaser},
       // Hotfix.
-      {"rulekeeper.hotfix(text,jsonb,text)", "function", "e3", "SELECT rulekeeper.hotfix('perm.a', '{\"rate\": 1.5, \"name\": \"a\"}', 'matrix')", kHotfix},
+      {"rulekeeper.hotfix(text,jsonb,text)", "function", "e3",
+       "SELECT rulekeeper.hotfix('perm.a', '{\"rate\": 1.5, \"name\": \"a\"}', 'matrix')", kHotfix},
       // Internal: admin (and the owner) only.
       {"rulekeeper.incarnation()", "function", "e3", "SELECT rulekeeper.incarnation()", kAdminOnly},
-      {"rulekeeper._canonical_json_via_text(jsonb)", "function", "e3", "SELECT rulekeeper._canonical_json_via_text('{\"b\": 1}')", kAdminOnly},
-      {"rulekeeper._adhash_add(bytea,bytea)", "function", "e3", "SELECT rulekeeper._adhash_add(decode(repeat('00', 32), 'hex'), decode(repeat('01', 32), 'hex'))", kAdminOnly},
-      {"rulekeeper._require_environment(text,text)", "function", "e3", "SELECT rulekeeper._require_environment('e3', 'matrix')", kAdminOnly},
+      {"rulekeeper._canonical_json_via_text(jsonb)", "function", "e3",
+       "SELECT rulekeeper._canonical_json_via_text('{\"b\": 1}')", kAdminOnly},
+      {"rulekeeper._adhash_add(bytea,bytea)", "function", "e3",
+       "SELECT rulekeeper._adhash_add(decode(repeat('00', 32), 'hex'), decode(repeat('01', 32), 'hex'))", kAdminOnly},
+      {"rulekeeper._require_environment(text,text)", "function", "e3",
+       "SELECT rulekeeper._require_environment('e3', 'matrix')", kAdminOnly},
       {"rulekeeper._require_site(text)", "function", "e3", "SELECT rulekeeper._require_site('matrix')", kAdminOnly},
       {"rulekeeper._lock_site()", "function", "e3", "SELECT rulekeeper._lock_site()", kAdminOnly},
-      {"rulekeeper._journal(text,text,text,jsonb)", "function", "e3", "SELECT rulekeeper._journal('matrix', NULL, NULL, '{}')", kAdminOnly},
-      {"rulekeeper._journal_check(uuid,text,text,text)", "function", "e3", "SELECT rulekeeper._journal_check({rule_change}, 'rule', 'perm.a', NULL)", kAdminOnly},
+      {"rulekeeper._journal(text,text,text,jsonb)", "function", "e3",
+       "SELECT rulekeeper._journal('matrix', NULL, NULL, '{}')", kAdminOnly},
+      {"rulekeeper._journal_check(uuid,text,text,text)", "function", "e3",
+       "SELECT rulekeeper._journal_check({rule_change}, 'rule', 'perm.a', NULL)", kAdminOnly},
       {"rulekeeper._next_epoch()", "function", "e3", "SELECT rulekeeper._next_epoch()", kAdminOnly},
-      {"rulekeeper._boundary_selftest(text)", "function", "e3", "SELECT rulekeeper._boundary_selftest('count')", kAdminOnly},
-      {"rulekeeper._check_transition(text,text,text,text)", "function", "e3", "SELECT rulekeeper._check_transition('perm.a', '2', 'awaiting_sl', 'sl_validated')", kAdminOnly},
+      {"rulekeeper._boundary_selftest(text)", "function", "e3", "SELECT rulekeeper._boundary_selftest('count')",
+       kAdminOnly},
+      {"rulekeeper._check_transition(text,text,text,text)", "function", "e3",
+       "SELECT rulekeeper._check_transition('perm.a', '2', 'awaiting_sl', 'sl_validated')", kAdminOnly},
       {"rulekeeper._jcs_sha256(jsonb)", "function", "e3", "SELECT rulekeeper._jcs_sha256('{}')", kAdminOnly},
       {"rulekeeper._classify(jsonb,jsonb)", "function", "e3", "SELECT rulekeeper._classify('[]', '{}')", kAdminOnly},
-      {"rulekeeper._paths_outside(text[],text[])", "function", "e3", "SELECT rulekeeper._paths_outside(ARRAY['/rate'], ARRAY['/rate'])", kAdminOnly},
-      {"rulekeeper._diff_json(jsonb,jsonb)", "function", "e3", "SELECT rulekeeper._diff_json('{\"a\": 1}', '{\"a\": 2}')", kAdminOnly},
+      {"rulekeeper._paths_outside(text[],text[])", "function", "e3",
+       "SELECT rulekeeper._paths_outside(ARRAY['/rate'], ARRAY['/rate'])", kAdminOnly},
+      {"rulekeeper._diff_json(jsonb,jsonb)", "function", "e3",
+       "SELECT rulekeeper._diff_json('{\"a\": 1}', '{\"a\": 2}')", kAdminOnly},
       {"rulekeeper._diff_text(jsonb)", "function", "e3", "SELECT rulekeeper._diff_text('[]')", kAdminOnly},
       {"rulekeeper._combine(text[])", "function", "e3", "SELECT rulekeeper._combine(ARRAY['included'])", kAdminOnly},
-      {"rulekeeper._annotate_hotfixes(text,text)", "function", "e3", "SELECT rulekeeper._annotate_hotfixes('perm.a', '2')", kAdminOnly},
-      {"rulekeeper._undone_hotfixes(text,text,text)", "function", "e3", "SELECT rulekeeper._undone_hotfixes('perm.a', '1', '2')", kAdminOnly},
+      {"rulekeeper._annotate_hotfixes(text,text)", "function", "e3",
+       "SELECT rulekeeper._annotate_hotfixes('perm.a', '2')", kAdminOnly},
+      {"rulekeeper._undone_hotfixes(text,text,text)", "function", "e3",
+       "SELECT rulekeeper._undone_hotfixes('perm.a', '1', '2')", kAdminOnly},
       {"rulekeeper._check_json_text(text)", "function", "e3", "SELECT rulekeeper._check_json_text('{}')", kAdminOnly},
-      {"rulekeeper._validate_bundle(jsonb,text,text)", "function", "e3", "SELECT rulekeeper._validate_bundle('{\"format\": \"rulekeeper-bundle/1\", \"rules\": [], \"source\": {\"environment\": \"e2\", \"site\": \"e2\"}, \"versions\": [], \"bundle_sha256\": \"f1e4be1e3d8a4ea0b12295bd8693ccaca0106bd630ec0323dc0f1df515fe6e21\"}', 'e3', 'ipc2')", kAdminOnly},
-      {"rulekeeper._set_activation(text,text,text,boolean,bigint,text,boolean)", "function", "e3", "SELECT rulekeeper._set_activation('perm.a', '1', 'sl', false, NULL, 'activate')", kAdminOnly},
+      {"rulekeeper._validate_bundle(jsonb,text,text)", "function", "e3",
+       "SELECT rulekeeper._validate_bundle('{\"format\": \"rulekeeper-bundle/1\", \"rules\": [], \"source\": "
+       "{\"environment\": \"e2\", \"site\": \"e2\"}, \"versions\": [], \"bundle_sha256\": "
+       "\"f1e4be1e3d8a4ea0b12295bd8693ccaca0106bd630ec0323dc0f1df515fe6e21\"}', 'e3', 'ipc2')",
+       kAdminOnly},
+      {"rulekeeper._set_activation(text,text,text,boolean,bigint,text,boolean)", "function", "e3",
+       "SELECT rulekeeper._set_activation('perm.a', '1', 'sl', false, NULL, 'activate')", kAdminOnly},
       {"rulekeeper._recover_version(jsonb,jsonb)", "function", "e3",
-       "SELECT rulekeeper._recover_version('{\"rule_key\": \"perm.a\", \"version\": 1, \"hotfix\": 0, \"label\": \"1\", "
+       "SELECT rulekeeper._recover_version('{\"rule_key\": \"perm.a\", \"version\": 1, \"hotfix\": 0, \"label\": "
+       "\"1\", "
        "\"body\": {\"rate\": 7, \"name\": \"a\"}}', '{\"change_id\": \"00000000-0000-4000-8000-000000000000\", "
        "\"origin_site\": \"ipc0\", \"origin_incarnation\": 1}')",
        kAdminOnly},
@@ -200,9 +254,9 @@ std::vector<Row> function_rows() {
   // functions can only be called as triggers"); their EXECUTE grant is
   // checked in the catalog instead (has_function_privilege), where the owner
   // and admin hold it and nobody else does.
-  for (const char* t : {"_journal_activation", "_journal_row", "_refuse_change",
-                        "_rule_version_after_insert", "_rule_version_after_update", "_rule_version_before_insert",
-                        "_rule_version_before_update", "_rule_version_journal_flush"})
+  for (const char* t : {"_journal_activation", "_journal_row", "_refuse_change", "_rule_version_after_insert",
+                        "_rule_version_after_update", "_rule_version_before_insert", "_rule_version_before_update",
+                        "_rule_version_journal_flush"})
     f.push_back({fmt::format("rulekeeper.{}()", t), "trigger function", "e3", "", kAdminOnly});
   return f;
 }
@@ -213,7 +267,8 @@ std::vector<Row> matrix() {
     const std::string q = fmt::format("rulekeeper.{}", t.name);
     rows.push_back({q, "table", "e3", fmt::format("SELECT count(*) FROM {}", q), "AAAAADA"});
     rows.push_back({q, "table", "e3", fmt::format("INSERT INTO {0} SELECT * FROM {0} WHERE false", q), "DDDDADA"});
-    rows.push_back({q, "table", "e3", fmt::format("UPDATE {} SET {} = {} WHERE false", q, t.column, t.column), "DDDDADA"});
+    rows.push_back(
+        {q, "table", "e3", fmt::format("UPDATE {} SET {} = {} WHERE false", q, t.column, t.column), "DDDDADA"});
     rows.push_back({q, "table", "e3", fmt::format("DELETE FROM {} WHERE false", q), "DDDDADA"});
     rows.push_back({q, "table", "e3", fmt::format("TRUNCATE {}", q), t.truncate_refused ? "DDDDDDR" : "DDDDDDA"});
   }
@@ -369,7 +424,8 @@ std::string make_bundle(const cluster::Node& n, const std::string& db, const std
           "SELECT (b || jsonb_build_object('bundle_sha256', rulekeeper._jcs_sha256(b)))::text FROM ("
           " SELECT jsonb_build_object('format', 'rulekeeper-bundle/1',"
           "  'source', jsonb_build_object('site', 'e2', 'environment', 'e2'), 'rules', $1::jsonb,"
-          "  'versions', (SELECT jsonb_agg(v || jsonb_build_object('content_sha256', rulekeeper.content_sha256(v -> 'body')))"
+          "  'versions', (SELECT jsonb_agg(v || jsonb_build_object('content_sha256', rulekeeper.content_sha256(v -> "
+          "'body')))"
           "                FROM jsonb_array_elements($2::jsonb) v)) b) x",
           rules_json, versions_json)[0][0]
       .c_str();
@@ -379,9 +435,8 @@ std::string make_bundle(const cluster::Node& n, const std::string& db, const std
 // with 1 (sl_validated, prod pinned) and 2 (awaiting_sl, in sl), a hotfix
 // policy for ruleset perm, an open conflict.
 void seed_e3(cluster::Node& n, const std::string& db) {
-  std::string bundle = make_bundle(
-      n, db, R"([{"rule_key": "perm.a", "ruleset": "perm", "description": "matrix"}])",
-      R"([{"rule_key": "perm.a", "label": "1", "body": {"rate": 1, "name": "a"}},
+  std::string bundle = make_bundle(n, db, R"([{"rule_key": "perm.a", "ruleset": "perm", "description": "matrix"}])",
+                                   R"([{"rule_key": "perm.a", "label": "1", "body": {"rate": 1, "name": "a"}},
           {"rule_key": "perm.a", "label": "2", "body": {"rate": 2, "name": "a"}}])");
   auto c = n.connect(db);
   pqxx::nontransaction tx(*c);
@@ -392,8 +447,9 @@ void seed_e3(cluster::Node& n, const std::string& db) {
   tx.exec("SELECT rulekeeper.activate('perm.a', '2', 'sl')");
   tx.exec("SELECT rulekeeper.pin('perm.a', 'prod', '1')");
   tx.exec("INSERT INTO rulekeeper.hotfix_policy (ruleset, allowed_paths) VALUES ('perm', ARRAY['/rate'])");
-  tx.exec("INSERT INTO rulekeeper.conflict (rule_key, source_change, target_changes) "
-          "VALUES ('perm.a', '{\"row\": null}', '[]')");
+  tx.exec(
+      "INSERT INTO rulekeeper.conflict (rule_key, source_change, target_changes) "
+      "VALUES ('perm.a', '{\"row\": null}', '[]')");
 }
 
 void seed_e1(cluster::Node& n, const std::string& db) {
@@ -402,7 +458,6 @@ void seed_e1(cluster::Node& n, const std::string& db) {
   tx.exec("SELECT rulekeeper.create_rule('perm.e1', 'perm')");
   tx.exec("SELECT rulekeeper.create_version('perm.e1', '{\"rate\": 1}')");
 }
-
 
 struct Outcome {
   char letter = '?';
@@ -491,9 +546,9 @@ TEST_F(Permissions, MatrixHoldsOnRealConnections) {
                                                R"([{"rule_key": "perm.b", "label": "1", "body": {"x": 1}}])"));
     fill["{changes}"] = sql_literal(tx.exec("SELECT rulekeeper.export_changes('{}')::text")[0][0].c_str());
     fill["{conflict}"] = sql_literal(tx.exec("SELECT conflict_id::text FROM rulekeeper.conflict")[0][0].c_str());
-    fill["{rule_change}"] =
-        sql_literal(tx.exec("SELECT change_id::text FROM rulekeeper.journal WHERE kind = 'rule' AND rule_key = 'perm.a'")[0][0]
-                        .c_str());
+    fill["{rule_change}"] = sql_literal(
+        tx.exec("SELECT change_id::text FROM rulekeeper.journal WHERE kind = 'rule' AND rule_key = 'perm.a'")[0][0]
+            .c_str());
   }
   const std::string before = rulekeeper::testing::state_fingerprint(*e3_);
 
@@ -555,14 +610,17 @@ TEST_F(Permissions, MatrixCoversEveryObject) {
   for (const auto& row : tx.exec("SELECT p.oid::regprocedure::text FROM pg_proc p "
                                  "WHERE p.pronamespace = 'rulekeeper'::regnamespace"))
     in_db.insert(row[0].c_str());
-  for (const auto& row : tx.exec("SELECT c.oid::regclass::text FROM pg_class c "
-                                 "WHERE c.relnamespace = 'rulekeeper'::regnamespace AND c.relkind IN ('r', 'v', 'm', 'p', 'f', 'S')"))
+  for (const auto& row :
+       tx.exec("SELECT c.oid::regclass::text FROM pg_class c "
+               "WHERE c.relnamespace = 'rulekeeper'::regnamespace AND c.relkind IN ('r', 'v', 'm', 'p', 'f', 'S')"))
     in_db.insert(row[0].c_str());
   std::vector<std::string> missing, stale;
   std::set_difference(in_db.begin(), in_db.end(), in_matrix.begin(), in_matrix.end(), std::back_inserter(missing));
   std::set_difference(in_matrix.begin(), in_matrix.end(), in_db.begin(), in_db.end(), std::back_inserter(stale));
-  EXPECT_TRUE(missing.empty()) << "objects without a row in the permission matrix: " << fmt::format("{}", fmt::join(missing, ", "));
-  EXPECT_TRUE(stale.empty()) << "matrix rows for objects that do not exist: " << fmt::format("{}", fmt::join(stale, ", "));
+  EXPECT_TRUE(missing.empty()) << "objects without a row in the permission matrix: "
+                               << fmt::format("{}", fmt::join(missing, ", "));
+  EXPECT_TRUE(stale.empty()) << "matrix rows for objects that do not exist: "
+                             << fmt::format("{}", fmt::join(stale, ", "));
 }
 
 // SECURITY DEFINER only with the pinned search_path; everything else runs
@@ -580,11 +638,13 @@ TEST_F(Permissions, SecurityDefinerFunctionsPinSearchPath) {
             "");
   // The hot path is SECURITY INVOKER without a SET clause (a SET would stop
   // inlining and wait_for_epoch from committing).
-  EXPECT_EQ(sql_value(*e3_,
-                      "SELECT string_agg(p.proname || ':' || p.prosecdef || ':' || (p.proconfig IS NULL), ',' ORDER BY p.proname) "
-                      "FROM pg_proc p WHERE p.pronamespace = 'rulekeeper'::regnamespace AND p.proname IN "
-                      "('effective_rules', 'effective_version', 'activation_epoch', 'wait_for_epoch')"),
-            "activation_epoch:false:true,effective_rules:false:true,effective_version:false:true,wait_for_epoch:false:true");
+  EXPECT_EQ(
+      sql_value(
+          *e3_,
+          "SELECT string_agg(p.proname || ':' || p.prosecdef || ':' || (p.proconfig IS NULL), ',' ORDER BY p.proname) "
+          "FROM pg_proc p WHERE p.pronamespace = 'rulekeeper'::regnamespace AND p.proname IN "
+          "('effective_rules', 'effective_version', 'activation_epoch', 'wait_for_epoch')"),
+      "activation_epoch:false:true,effective_rules:false:true,effective_version:false:true,wait_for_epoch:false:true");
 }
 
 // ---------------------------------------------------------------------------
@@ -689,7 +749,8 @@ const std::vector<std::string> kReaderQuestions = {
     "SELECT change_id, origin_seq, kind FROM rulekeeper.journal_since('{}') ORDER BY 1",
     "SELECT count(*) FROM rulekeeper.journal_since('{\"ipc2:1\": 3}')",
     "SELECT * FROM rulekeeper.bucket_versions(ARRAY(SELECT generate_series(0, 4095)))",
-    "SELECT rulekeeper.snapshot_checksum('all'), rulekeeper.snapshot_checksum('prod'), rulekeeper.snapshot_checksum('sl')",
+    "SELECT rulekeeper.snapshot_checksum('all'), rulekeeper.snapshot_checksum('prod'), "
+    "rulekeeper.snapshot_checksum('sl')",
     "SELECT * FROM rulekeeper.checksum_buckets('all')",
     "SELECT * FROM rulekeeper.verify_checksums()",
     "SELECT rulekeeper.rollback_target('perm.a', 'sl'), rulekeeper.rollback_target('perm.a', 'prod')",
@@ -751,7 +812,9 @@ TEST_F(Permissions, HijackCannotShortenWaitForEpoch) {
   {
     pqxx::connection c(conninfo_as(*e3_, "rk_reader"));
     pqxx::nontransaction tx(c);
-    tx.exec("CREATE FUNCTION evil.div_zero(integer, numeric) RETURNS numeric LANGUAGE sql IMMUTABLE AS 'SELECT 0::numeric'");
+    tx.exec(
+        "CREATE FUNCTION evil.div_zero(integer, numeric) RETURNS numeric LANGUAGE sql IMMUTABLE AS 'SELECT "
+        "0::numeric'");
     tx.exec("CREATE OPERATOR evil./ (LEFTARG = integer, RIGHTARG = numeric, FUNCTION = evil.div_zero)");
   }
   const long long before = std::stoll(sql_value(*e3_, "SELECT rulekeeper.activation_epoch()"));
@@ -765,7 +828,8 @@ TEST_F(Permissions, HijackCannotShortenWaitForEpoch) {
   });
   // Wait until the CALL is running (or already returned), then activate.
   for (int i = 0; i < 600 && got < 0; ++i) {
-    if (sql_value(*e3_, "SELECT count(*) FROM pg_stat_activity WHERE pid = $1 AND query LIKE 'CALL%' AND state = 'active'",
+    if (sql_value(*e3_,
+                  "SELECT count(*) FROM pg_stat_activity WHERE pid = $1 AND query LIKE 'CALL%' AND state = 'active'",
                   pid) == "1")
       break;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -797,7 +861,8 @@ std::string state_of(cluster::Node& n, const std::string& db) {
            "payload - 'hotfix_id' - 'release_id' - 'conflict_id' FROM rulekeeper.journal ORDER BY origin_seq",
            "SELECT rule_key, base_label, label, diff, reason, actor FROM rulekeeper.hotfix ORDER BY label",
            "SELECT bucket, sum FROM rulekeeper.checksum_buckets('all') ORDER BY 1",
-           "SELECT rulekeeper.snapshot_checksum('all'), rulekeeper.snapshot_checksum('prod'), rulekeeper.snapshot_checksum('sl')",
+           "SELECT rulekeeper.snapshot_checksum('all'), rulekeeper.snapshot_checksum('prod'), "
+           "rulekeeper.snapshot_checksum('sl')",
            "SELECT rulekeeper.version_vector()",
            "SELECT count(*) FROM rulekeeper.verify_checksums()",
            "SELECT source_environment, bundle_sha256, pre_checksum, post_checksum, drift, imported, skipped FROM "
@@ -834,16 +899,18 @@ TEST_F(Permissions, HijackCannotChangeEffects) {
     tx.exec0("GRANT USAGE ON SCHEMA evil TO rk_hotfix");
     tx.exec0("GRANT SELECT ON ALL TABLES IN SCHEMA evil TO rk_hotfix");
   }
-  const std::string bundle = make_bundle(
-      *e3_, "clean", R"([{"rule_key": "perm.b", "ruleset": "perm"}, {"rule_key": "perm.a", "ruleset": "perm"}])",
-      R"([{"rule_key": "perm.b", "label": "1", "body": {"x": 1}},
+  const std::string bundle =
+      make_bundle(*e3_, "clean",
+                  R"([{"rule_key": "perm.b", "ruleset": "perm"}, {"rule_key": "perm.a", "ruleset": "perm"}])",
+                  R"([{"rule_key": "perm.b", "label": "1", "body": {"x": 1}},
           {"rule_key": "perm.a", "label": "3", "body": {"rate": 3, "name": "a"}}])");
   ASSERT_EQ(state_of(*e3_, "clean"), state_of(*e3_, "hijack"));
 
   // (login, statement); every statement commits on its own.
   const std::vector<std::pair<std::string, std::string>> steps = {
       {"rk_releaser", "SELECT rulekeeper.transition('perm.a', '2', 'sl_validated', 'hijack test')"},
-      {"rk_hotfix", "SELECT rulekeeper.hotfix('perm.a', '{\"rate\": 1.5, \"name\": \"a\"}', 'hijack test') - 'hotfix_id'"},
+      {"rk_hotfix",
+       "SELECT rulekeeper.hotfix('perm.a', '{\"rate\": 1.5, \"name\": \"a\"}', 'hijack test') - 'hotfix_id'"},
       {"rk_releaser", "SELECT rulekeeper.import_release(" + sql_literal(bundle) + ") - 'release_id'"},
       {"rk_releaser", "SELECT rulekeeper.import_release_text(" + sql_literal(bundle) + ") - 'release_id'"},
       {"rk_releaser", "SELECT rulekeeper.activate('perm.b', '1', 'sl')"},

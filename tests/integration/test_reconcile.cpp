@@ -25,7 +25,8 @@ const char* kB = "limits.weekly";
 const char* kC = "limits.monthly";
 
 std::string conflict_state(const cluster::Node& n) {
-  return sql_value(n, "SELECT count(*) || ' open=' || count(*) FILTER (WHERE status = 'open') FROM rulekeeper.conflict");
+  return sql_value(n,
+                   "SELECT count(*) || ' open=' || count(*) FILTER (WHERE status = 'open') FROM rulekeeper.conflict");
 }
 
 }  // namespace
@@ -41,8 +42,9 @@ TEST(Reconcile, ConflictRecordedNotApplied_DryRun_Twice_Resolve_NoCollision) {
   }
   p.ship();
   for (const char* k : {kA, kB, kC}) p.to_prod(k, "1");
-  sql_value(ipc2, "INSERT INTO rulekeeper.hotfix_policy (ruleset, allowed_paths) VALUES ('limits', ARRAY['/max']) "
-                  "RETURNING ruleset");
+  sql_value(ipc2,
+            "INSERT INTO rulekeeper.hotfix_policy (ruleset, allowed_paths) VALUES ('limits', ARRAY['/max']) "
+            "RETURNING ruleset");
   ipc1.wait_replayed(ipc2, std::chrono::seconds(60));
 
   // Orphans at ipc2: A (will conflict), B (comes back recovered), C (ipc1
@@ -172,16 +174,19 @@ TEST(Reconcile, ConflictRecordedNotApplied_DryRun_Twice_Resolve_NoCollision) {
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   hotfix(p, kB, R"({"max": 160, "currency": "EUR"})", "B after switch-back");
   ipc1.wait_replayed(ipc2, std::chrono::seconds(60));
-  EXPECT_EQ(sql_value(ipc2, "SELECT count(DISTINCT origin_incarnation) FROM rulekeeper.journal "
-                            "WHERE origin_site = 'ipc2'"),
+  EXPECT_EQ(sql_value(ipc2,
+                      "SELECT count(DISTINCT origin_incarnation) FROM rulekeeper.journal "
+                      "WHERE origin_site = 'ipc2'"),
             "2");
-  EXPECT_EQ(sql_value(ipc2, "SELECT count(*) FROM (SELECT origin_site, origin_incarnation, origin_seq "
-                            "FROM rulekeeper.journal GROUP BY 1, 2, 3 HAVING count(*) > 1) d"),
+  EXPECT_EQ(sql_value(ipc2,
+                      "SELECT count(*) FROM (SELECT origin_site, origin_incarnation, origin_seq "
+                      "FROM rulekeeper.journal GROUP BY 1, 2, 3 HAVING count(*) > 1) d"),
             "0");
-  EXPECT_EQ(sql_value(ipc2, "SELECT (SELECT origin_incarnation FROM rulekeeper.journal WHERE kind = 'hotfix' "
-                            "AND payload::text LIKE '%B after switch-back%' LIMIT 1) > "
-                            "(SELECT max(origin_incarnation) FROM rulekeeper.journal WHERE origin_site = 'ipc2' "
-                            "AND kind = 'hotfix' AND payload::text LIKE '%at ipc2%')"),
+  EXPECT_EQ(sql_value(ipc2,
+                      "SELECT (SELECT origin_incarnation FROM rulekeeper.journal WHERE kind = 'hotfix' "
+                      "AND payload::text LIKE '%B after switch-back%' LIMIT 1) > "
+                      "(SELECT max(origin_incarnation) FROM rulekeeper.journal WHERE origin_site = 'ipc2' "
+                      "AND kind = 'hotfix' AND payload::text LIKE '%at ipc2%')"),
             "t");
   r = run(p, {"compare", "ipc1", "ipc2"});
   EXPECT_EQ(r.exit_code, 0) << describe(r);

@@ -106,8 +106,9 @@ TEST(Release, ReportsAndMarksTheSourceAndBadBundlesChangeNothing) {
        "bundle checksum mismatch"},
       {"tampered bundle checksum", "jsonb_set($1::jsonb, '{bundle_sha256}', to_jsonb(repeat('0', 64)))", from_e2,
        "XX001", "bundle checksum mismatch"},
-      {"resealed body", "(SELECT b || jsonb_build_object('bundle_sha256', rulekeeper._jcs_sha256(b)) FROM "
-                        "(SELECT jsonb_set($1::jsonb - 'bundle_sha256', '{versions,0,body}', '{\"rate\": 100}') AS b) x)",
+      {"resealed body",
+       "(SELECT b || jsonb_build_object('bundle_sha256', rulekeeper._jcs_sha256(b)) FROM "
+       "(SELECT jsonb_set($1::jsonb - 'bundle_sha256', '{versions,0,body}', '{\"rate\": 100}') AS b) x)",
        from_e2, "XX001", "does not match its body"},
       {"wrong format version", "jsonb_set($1::jsonb, '{format}', '\"rulekeeper-bundle/2\"')", from_e2, "22023",
        "unsupported bundle format"},
@@ -255,8 +256,9 @@ TEST(Release, DriftSinceTheLastReleaseIsReportedAndGatesProd) {
   EXPECT_TRUE(contains(r.out, "DRIFT: ipc2 changed since the last release (pricing)")) << r.out;
   EXPECT_TRUE(contains(r.out, "hotfix_included")) << r.out;
   EXPECT_TRUE(contains(r.out, "1.1")) << r.out;
-  const std::string included = sql_value(
-      ipc2, "SELECT annotations ->> 'hotfix_included' FROM rulekeeper.rule_version WHERE rule_key = 'pricing' AND label = '2'");
+  const std::string included = sql_value(ipc2,
+                                         "SELECT annotations ->> 'hotfix_included' FROM rulekeeper.rule_version WHERE "
+                                         "rule_key = 'pricing' AND label = '2'");
   EXPECT_NE(included, "");
   EXPECT_NE(included, "included");
 
@@ -269,12 +271,14 @@ TEST(Release, DriftSinceTheLastReleaseIsReportedAndGatesProd) {
   EXPECT_TRUE(contains(gated.err, "may undo hotfix(es) 1.1")) << gated.err;
   EXPECT_TRUE(contains(gated.err, "--acknowledge-hotfix")) << gated.err;
   EXPECT_EQ(state_fingerprint(ipc2), before);
-  p.ok({"activate", "--site", "e3", "--channel", "prod", "--rule", "pricing", "--version", "2", "--acknowledge-hotfix"});
+  p.ok(
+      {"activate", "--site", "e3", "--channel", "prod", "--rule", "pricing", "--version", "2", "--acknowledge-hotfix"});
   EXPECT_EQ(sql_value(ipc2, "SELECT rulekeeper.effective_version('pricing', 'prod')"), "2");
   // Journaled: the gate's acknowledgement (the extension also journals the
   // hotfix this activation undoes, as a second acknowledgement).
-  EXPECT_EQ(sql_value(ipc2, "SELECT count(*) FROM rulekeeper.journal WHERE kind = 'acknowledgement' AND label = '2' "
-                            "AND payload ->> 'hotfix_included' = $1 AND payload -> 'hotfixes' @> '[{\"label\": \"1.1\"}]'",
+  EXPECT_EQ(sql_value(ipc2,
+                      "SELECT count(*) FROM rulekeeper.journal WHERE kind = 'acknowledgement' AND label = '2' "
+                      "AND payload ->> 'hotfix_included' = $1 AND payload -> 'hotfixes' @> '[{\"label\": \"1.1\"}]'",
                       included),
             "1");
 }
@@ -316,8 +320,9 @@ TEST(Release, ExpectedChecksumIsEchoedAMismatchIsDriftNotRefusalAndAMalformedOne
   p.create_version("pricing", R"({"rate": 3})");
   to_e2_passed("3");
   const std::string before_wrong = sql_value(ipc2, "SELECT rulekeeper.snapshot_checksum('all')");
-  ASSERT_EQ(sql_value(ipc2, "SELECT post_checksum FROM rulekeeper.release_log "
-                            "ORDER BY imported_at DESC, release_id DESC LIMIT 1"),
+  ASSERT_EQ(sql_value(ipc2,
+                      "SELECT post_checksum FROM rulekeeper.release_log "
+                      "ORDER BY imported_at DESC, release_id DESC LIMIT 1"),
             before_wrong);
   ASSERT_NE(before_wrong, zeros);
   auto wrong = p.rulectl({"release", "--from", "e2", "--to", "e3", "--expected-checksum", zeros, "--json"});

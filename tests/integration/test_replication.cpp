@@ -87,7 +87,8 @@ struct E3Pair {
   json run_json(std::vector<std::string> args, int expected_exit) const {
     args.push_back("--json");
     auto r = run(args);
-    EXPECT_EQ(r.exit_code, expected_exit) << fmt::format("{}\nstdout: {}\nstderr: {}", fmt::join(args, " "), r.out, r.err);
+    EXPECT_EQ(r.exit_code, expected_exit)
+        << fmt::format("{}\nstdout: {}\nstderr: {}", fmt::join(args, " "), r.out, r.err);
     json doc = json::parse(r.out, nullptr, false);
     EXPECT_FALSE(doc.is_discarded()) << "not one JSON document: " << r.out;
     return doc;
@@ -99,10 +100,10 @@ struct E3Pair {
     primary.exec(fmt::format("INSERT INTO rulekeeper.rule (rule_key, ruleset) VALUES ('{}', 'rs')", key));
   }
   void add_version(const std::string& key, int version) {
-    primary.exec(fmt::format(
-        "INSERT INTO rulekeeper.rule_version (rule_key, version, body, origin) "
-        "VALUES ('{}', {}, '{{\"v\": {}}}', 'released')",
-        key, version, version));
+    primary.exec(
+        fmt::format("INSERT INTO rulekeeper.rule_version (rule_key, version, body, origin) "
+                    "VALUES ('{}', {}, '{{\"v\": {}}}', 'released')",
+                    key, version, version));
   }
   long long max_seq() const {
     std::string v = primary.query_value("SELECT coalesce(max(origin_seq), 0) FROM rulekeeper.journal");
@@ -110,8 +111,8 @@ struct E3Pair {
   }
   std::set<std::string> change_ids_after(long long seq) const {
     std::set<std::string> out;
-    for (const auto& r : primary.exec(fmt::format(
-             "SELECT change_id::text FROM rulekeeper.journal WHERE origin_seq > {}", seq)))
+    for (const auto& r :
+         primary.exec(fmt::format("SELECT change_id::text FROM rulekeeper.journal WHERE origin_seq > {}", seq)))
       out.insert(r[0].c_str());
     return out;
   }
@@ -129,7 +130,7 @@ const json* standby_row(const json& status, const std::string& site) {
   return nullptr;
 }
 
-#define REQUIRE_EXTENSION()                                                     \
+#define REQUIRE_EXTENSION() \
   if (!rulekeeper::testing::with_extension()) GTEST_SKIP() << "needs the rulekeeper extension"
 
 }  // namespace
@@ -240,8 +241,11 @@ TEST(Replication, StandbyStoppedSlotRetainsWalAndAtRiskEstimates) {
         "SELECT peer, state, slot_active, wal_status, retained_bytes FROM rulekeeper.replication_status "
         "WHERE slot_name = 'ipc1'");
     if (r.size() != 1) return false;
-    slot_row = {{"peer", r[0][0].c_str()}, {"state", r[0][1].c_str()}, {"slot_active", r[0][2].c_str()},
-                {"wal_status", r[0][3].c_str()}, {"retained_bytes", r[0][4].c_str()}};
+    slot_row = {{"peer", r[0][0].c_str()},
+                {"state", r[0][1].c_str()},
+                {"slot_active", r[0][2].c_str()},
+                {"wal_status", r[0][3].c_str()},
+                {"retained_bytes", r[0][4].c_str()}};
     return slot_row["slot_active"] == "f" && std::stod(r[0][4].c_str()) > 0;
   })) << slot_row.dump();
   EXPECT_EQ(slot_row["peer"], "slot without standby");
@@ -290,10 +294,13 @@ TEST(Replication, PrimaryKilledStandbyKnowsTheLastHeartbeat) {
   c.primary.kill9();
   double age = 0;
   const double bound = 3.0 * kHeartbeatMs / 1000.0;
-  ASSERT_TRUE(eventually(std::chrono::seconds(30), [&] {
-    age = std::stod(c.standby.query_value("SELECT lag_upper_bound_seconds FROM rulekeeper.replication_status"));
-    return age > bound;
-  })) << "heartbeat age stayed at " << age;
+  ASSERT_TRUE(eventually(std::chrono::seconds(30),
+                         [&] {
+                           age = std::stod(c.standby.query_value(
+                               "SELECT lag_upper_bound_seconds FROM rulekeeper.replication_status"));
+                           return age > bound;
+                         }))
+      << "heartbeat age stayed at " << age;
 
   json st = c.run_json({"status"}, 4);
   const json& rep = st["replication"];
@@ -330,13 +337,16 @@ TEST(Replication, PromotedStandbyBeatsUnderItsOwnNameWithoutRestart) {
   // Plain pg_promote(); the old primary stays up (a split brain on purpose).
   c.standby.promote();
   long long first = -1, later = -1;
-  ASSERT_TRUE(eventually(std::chrono::seconds(30), [&] {
-    std::string v = c.standby.query_value("SELECT beat_seq FROM rulekeeper.heartbeat WHERE site = 'ipc1'");
-    if (v.empty()) return false;
-    if (first < 0) first = std::stoll(v);
-    later = std::stoll(v);
-    return later > first;  // beating, not one stray row
-  })) << "no heartbeat under ipc1 after promotion (first " << first << ")";
+  ASSERT_TRUE(eventually(std::chrono::seconds(30),
+                         [&] {
+                           std::string v =
+                               c.standby.query_value("SELECT beat_seq FROM rulekeeper.heartbeat WHERE site = 'ipc1'");
+                           if (v.empty()) return false;
+                           if (first < 0) first = std::stoll(v);
+                           later = std::stoll(v);
+                           return later > first;  // beating, not one stray row
+                         }))
+      << "no heartbeat under ipc1 after promotion (first " << first << ")";
   EXPECT_EQ(c.standby.postmaster_pid(), pid) << "the node was restarted";
   EXPECT_EQ(c.standby.query_value("SELECT role FROM rulekeeper.replication_status LIMIT 1"), "primary");
 

@@ -73,11 +73,13 @@ TEST(Scenarios, SL3_FailoverToIpc1ThatNeverReceivedTheNewVersion) {
   EXPECT_EQ(effective(ipc1, "sl"), "pricing=2");
   EXPECT_EQ(effective(ipc1, "prod"), "pricing=1");
   EXPECT_EQ(sql_value(ipc1, "SELECT rulekeeper.activation_epoch()"), epoch_before);
-  EXPECT_EQ(sql_value(ipc1, "SELECT format('%s/%s/%s', sl_label, prod_label, sl_rollback_to) FROM "
-                            "rulekeeper.rule_state WHERE rule_key = 'pricing'"),
+  EXPECT_EQ(sql_value(ipc1,
+                      "SELECT format('%s/%s/%s', sl_label, prod_label, sl_rollback_to) FROM "
+                      "rulekeeper.rule_state WHERE rule_key = 'pricing'"),
             "2/1/1");
-  EXPECT_EQ(sql_value(ipc1, "SELECT lifecycle::text FROM rulekeeper.version_state "
-                            "WHERE rule_key = 'pricing' AND label = '2'"),
+  EXPECT_EQ(sql_value(ipc1,
+                      "SELECT lifecycle::text FROM rulekeeper.version_state "
+                      "WHERE rule_key = 'pricing' AND label = '2'"),
             "{sl_active}");
 
   // `e3` now resolves to ipc1 (ipc2 is down); the next activation there gets
@@ -104,8 +106,7 @@ TEST(Scenarios, PR1_StandbyReadersNeverSeeAnActivationOfAMissingVersion) {
     p.create_version(rules.back(), fmt::format("{{\"n\": {}}}", i));
   }
   p.ok({"release", "--from", "e1", "--to", "e2"});
-  for (const auto& r : rules)
-    p.ok({"validate", "--site", "e2", "--rule", r, "--version", "1", "--result", "passed"});
+  for (const auto& r : rules) p.ok({"validate", "--site", "e2", "--rule", r, "--version", "1", "--result", "passed"});
   // One bundle per rule, so that versions keep arriving during the test.
   std::vector<std::string> bundles;
   for (const auto& r : rules)

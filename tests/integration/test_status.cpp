@@ -102,8 +102,7 @@ TEST(Status, WarnsWhenTheServerNamesItselfDifferently) {
                                             site_toml("e2x", "e2", ports::integration_status[1]));
   auto r = run_rulectl({"--config", cfg, "status", "--json"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.err.find("warning: site e2x: the server says rulekeeper.site = 'e2'"), std::string::npos)
-      << r.err;
+  EXPECT_NE(r.err.find("warning: site e2x: the server says rulekeeper.site = 'e2'"), std::string::npos) << r.err;
   EXPECT_EQ(nlohmann::json::parse(r.out)["warnings"].size(), 1u);
 }
 
@@ -121,8 +120,7 @@ TEST(Status, MissingExtensionIsReportedInItsRow) {
   auto site = nlohmann::json::parse(j.out)["sites"][0];
   EXPECT_TRUE(site["extension_version"].is_null());
   EXPECT_EQ(site["role"], "primary");
-  EXPECT_NE(site["notes"].dump().find("extension rulekeeper is not installed"), std::string::npos)
-      << site.dump();
+  EXPECT_NE(site["notes"].dump().find("extension rulekeeper is not installed"), std::string::npos) << site.dump();
 
   auto h = run_rulectl({"--config", cfg, "status"});
   EXPECT_EQ(h.exit_code, 0) << h.err;

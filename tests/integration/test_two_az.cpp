@@ -41,8 +41,9 @@ TEST(TwoAz, SyncStandbyFailover_NoAcknowledgedLoss_Ipc1Follows) {
   p.create_version(kRule, R"({"a": 50, "b": 50})");
   p.ship();
   p.to_prod(kRule, "1");
-  sql_value(ipc2, "INSERT INTO rulekeeper.hotfix_policy (ruleset, allowed_paths) VALUES ('routing', ARRAY['/a', '/b']) "
-                  "RETURNING ruleset");
+  sql_value(ipc2,
+            "INSERT INTO rulekeeper.hotfix_policy (ruleset, allowed_paths) VALUES ('routing', ARRAY['/a', '/b']) "
+            "RETURNING ruleset");
   ipc1.wait_replayed(ipc2, std::chrono::seconds(60));
 
   // ipc1 cut off; changes committed at ipc2 (acknowledged once ipc2b has them).

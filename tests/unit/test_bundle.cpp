@@ -37,22 +37,21 @@ const char* const kUnsealed = R"({
 const char* const kSealedChecksum = "13752becd73cab23fc1ba9d4f7c5e51a7336a5e0e3158928a53c513ec2a7e403";
 
 JsonValue& at(JsonValue& object, const std::string& name) {
-    auto it = std::find_if(object.members.begin(), object.members.end(),
-                           [&](const auto& m) { return m.first == name; });
-    if (it == object.members.end()) throw std::logic_error("test bundle has no member " + name);
-    return it->second;
+  auto it = std::find_if(object.members.begin(), object.members.end(), [&](const auto& m) { return m.first == name; });
+  if (it == object.members.end()) throw std::logic_error("test bundle has no member " + name);
+  return it->second;
 }
 
 void erase(JsonValue& object, const std::string& name) {
-    object.members.erase(std::find_if(object.members.begin(), object.members.end(),
-                                      [&](const auto& m) { return m.first == name; }));
+  object.members.erase(
+      std::find_if(object.members.begin(), object.members.end(), [&](const auto& m) { return m.first == name; }));
 }
 
 JsonValue str(const std::string& s) {
-    JsonValue v;
-    v.type = JsonValue::Type::string;
-    v.text = s;
-    return v;
+  JsonValue v;
+  v.type = JsonValue::Type::string;
+  v.text = s;
+  return v;
 }
 
 JsonValue unsealed() { return parse_json(kUnsealed); }
@@ -62,265 +61,267 @@ JsonValue& first_version(JsonValue& b) { return at(b, "versions").items.at(0); }
 // and whose content is what the test says.
 template <typename F>
 std::string sealed_with(F&& change) {
-    JsonValue b = unsealed();
-    change(b);
-    return seal_bundle(b, sha());
+  JsonValue b = unsealed();
+  change(b);
+  return seal_bundle(b, sha());
 }
 
 std::string sealed() {
-    return sealed_with([](JsonValue&) {});
+  return sealed_with([](JsonValue&) {});
 }
 
 // Replaces the first occurrence of `from` in a bundle's text (after sealing).
 std::string replaced(std::string text, const std::string& from, const std::string& to) {
-    std::size_t at = text.find(from);
-    if (at == std::string::npos) throw std::logic_error("test text has no " + from);
-    return text.replace(at, from.size(), to);
+  std::size_t at = text.find(from);
+  if (at == std::string::npos) throw std::logic_error("test text has no " + from);
+  return text.replace(at, from.size(), to);
 }
 
 ::testing::AssertionResult refused(const std::string& text, const std::string& needle,
                                    ErrorKind kind = ErrorKind::invalid_input) {
-    return throws_error([&] { validate_bundle(text, sha()); }, kind, needle);
+  return throws_error([&] { validate_bundle(text, sha()); }, kind, needle);
 }
 
 }  // namespace
 
 TEST(Bundle, SealComputesTheServersChecksum) {
-    std::string text = sealed();
-    EXPECT_NE(text.find(std::string("\"bundle_sha256\":\"") + kSealedChecksum + "\""), std::string::npos) << text;
-    // Sealed text is JCS, bundle_sha256 in its sorted place.
-    EXPECT_EQ(canonicalize_text(text), text);
-    EXPECT_LT(text.find("\"bundle_sha256\""), text.find("\"format\""));
+  std::string text = sealed();
+  EXPECT_NE(text.find(std::string("\"bundle_sha256\":\"") + kSealedChecksum + "\""), std::string::npos) << text;
+  // Sealed text is JCS, bundle_sha256 in its sorted place.
+  EXPECT_EQ(canonicalize_text(text), text);
+  EXPECT_LT(text.find("\"bundle_sha256\""), text.find("\"format\""));
 }
 
 TEST(Bundle, SealedBundleValidates) {
-    BundleSummary s = validate_bundle(sealed(), sha());
-    EXPECT_EQ(s.format, "rulekeeper-bundle/1");
-    EXPECT_EQ(s.source_site, "e1a");
-    EXPECT_EQ(s.source_environment, "e1");
-    EXPECT_EQ(s.rule_count, 1u);
-    EXPECT_EQ(s.version_count, 1u);
-    EXPECT_EQ(s.bundle_sha256, kSealedChecksum);
+  BundleSummary s = validate_bundle(sealed(), sha());
+  EXPECT_EQ(s.format, "rulekeeper-bundle/1");
+  EXPECT_EQ(s.source_site, "e1a");
+  EXPECT_EQ(s.source_environment, "e1");
+  EXPECT_EQ(s.rule_count, 1u);
+  EXPECT_EQ(s.version_count, 1u);
+  EXPECT_EQ(s.bundle_sha256, kSealedChecksum);
 }
 
 TEST(Bundle, ChecksumIsOverTheCanonicalForm) {
-    // Other member order, whitespace and number spelling: same JCS, same checksum.
-    std::string text = std::string(R"({"bundle_sha256": ")") + kSealedChecksum + R"(",
+  // Other member order, whitespace and number spelling: same JCS, same checksum.
+  std::string text = std::string(R"({"bundle_sha256": ")") + kSealedChecksum + R"(",
       "versions": [{"content_sha256": "f67226baf5901e190ef830d545aff9ed17d9594ab4c9424e06af7526ba342cf1",
                     "body": {"tiers": [1.0, 2e0], "rate": 50e-1}, "label": "1", "rule_key": "pricing.discount"}],
       "rules": [{"description": "d", "ruleset": "pricing", "rule_key": "pricing.\u0064iscount"}],
       "source": {"environment": "e1", "site": "e1a"}, "format": "rulekeeper-bundle/1"})";
-    EXPECT_EQ(validate_bundle(text, sha()).bundle_sha256, kSealedChecksum);
+  EXPECT_EQ(validate_bundle(text, sha()).bundle_sha256, kSealedChecksum);
 }
 
 TEST(Bundle, EmptyReleaseAndExtraMembersValidate) {
-    BundleSummary s = validate_bundle(sealed_with([](JsonValue& b) {
-                                          at(b, "rules").items.clear();
-                                          at(b, "versions").items.clear();
-                                          b.members.emplace_back("note", str("covered by the checksum"));
-                                      }),
-                                      sha());
-    EXPECT_EQ(s.rule_count, 0u);
-    EXPECT_EQ(s.version_count, 0u);
-    EXPECT_NO_THROW(validate_bundle(sealed_with([](JsonValue& b) {
-                                        erase(at(b, "rules").items[0], "description");
-                                        at(b, "source").members[1].second = str("e2");
+  BundleSummary s = validate_bundle(sealed_with([](JsonValue& b) {
+                                      at(b, "rules").items.clear();
+                                      at(b, "versions").items.clear();
+                                      b.members.emplace_back("note", str("covered by the checksum"));
                                     }),
-                                    sha()));
+                                    sha());
+  EXPECT_EQ(s.rule_count, 0u);
+  EXPECT_EQ(s.version_count, 0u);
+  EXPECT_NO_THROW(validate_bundle(sealed_with([](JsonValue& b) {
+                                    erase(at(b, "rules").items[0], "description");
+                                    at(b, "source").members[1].second = str("e2");
+                                  }),
+                                  sha()));
 }
 
 TEST(Bundle, TamperedBodyResealedIsAVersionError) {
-    std::string text = sealed_with([](JsonValue& b) { at(first_version(b), "body") = parse_json(R"({"rate":6})"); });
-    EXPECT_TRUE(refused(text,
-                        "version 1 of rule \"pricing.discount\" in the bundle: content_sha256 "
-                        "f67226baf5901e190ef830d545aff9ed17d9594ab4c9424e06af7526ba342cf1 does not match "
-                        "its body (" +
-                            content_sha256(sha(), R"({"rate":6})") + ")",
-                        ErrorKind::corrupted));
+  std::string text = sealed_with([](JsonValue& b) { at(first_version(b), "body") = parse_json(R"({"rate":6})"); });
+  EXPECT_TRUE(refused(text,
+                      "version 1 of rule \"pricing.discount\" in the bundle: content_sha256 "
+                      "f67226baf5901e190ef830d545aff9ed17d9594ab4c9424e06af7526ba342cf1 does not match "
+                      "its body (" +
+                          content_sha256(sha(), R"({"rate":6})") + ")",
+                      ErrorKind::corrupted));
 }
 
 TEST(Bundle, TamperingWithAnythingIsAChecksumMismatch) {
-    const std::string text = sealed();
-    const std::string says = std::string("bundle checksum mismatch: the bundle says ") + kSealedChecksum +
-                             ", its content hashes to ";
-    const std::pair<const char*, const char*> edits[] = {
-        {"\"rate\":5", "\"rate\":6"},                       // a body, checksum not redone
-        {"\"site\":\"e1a\"", "\"site\":\"e1b\""},           // the source
-        {"\"environment\":\"e1\"", "\"environment\":\"e2\""},
-        {"\"ruleset\":\"pricing\"", "\"ruleset\":\"fees\""},  // a rule
-        {"\"description\":\"d\"", "\"description\":\"e\""},
-        {"\"label\":\"1\"", "\"label\":\"2\""},             // a version's label
-        {"\"tiers\":[1,2]", "\"tiers\":[2,1]"},             // array order matters
-        {"\"format\"", "\"extra\":null,\"format\""},        // a member added
-    };
-    for (const auto& [from, to] : edits) {
-        std::string tampered = replaced(text, from, to);
-        std::string hashes_to =
-            to_hex(sha().digest(canonicalize_text(replaced(tampered, std::string("\"bundle_sha256\":\"") +
-                                                                         kSealedChecksum + "\",",
-                                                          ""))));
-        EXPECT_TRUE(refused(tampered, says + hashes_to, ErrorKind::corrupted)) << to;
-    }
-    // The checksum itself changed.
-    std::string other(64, 'a');
-    EXPECT_TRUE(refused(replaced(text, kSealedChecksum, other),
-                        "bundle checksum mismatch: the bundle says " + other + ", its content hashes to " +
-                            kSealedChecksum,
-                        ErrorKind::corrupted));
+  const std::string text = sealed();
+  const std::string says =
+      std::string("bundle checksum mismatch: the bundle says ") + kSealedChecksum + ", its content hashes to ";
+  const std::pair<const char*, const char*> edits[] = {
+      {"\"rate\":5", "\"rate\":6"},              // a body, checksum not redone
+      {"\"site\":\"e1a\"", "\"site\":\"e1b\""},  // the source
+      {"\"environment\":\"e1\"", "\"environment\":\"e2\""},
+      {"\"ruleset\":\"pricing\"", "\"ruleset\":\"fees\""},  // a rule
+      {"\"description\":\"d\"", "\"description\":\"e\""},
+      {"\"label\":\"1\"", "\"label\":\"2\""},       // a version's label
+      {"\"tiers\":[1,2]", "\"tiers\":[2,1]"},       // array order matters
+      {"\"format\"", "\"extra\":null,\"format\""},  // a member added
+  };
+  for (const auto& [from, to] : edits) {
+    std::string tampered = replaced(text, from, to);
+    std::string hashes_to = to_hex(sha().digest(
+        canonicalize_text(replaced(tampered, std::string("\"bundle_sha256\":\"") + kSealedChecksum + "\",", ""))));
+    EXPECT_TRUE(refused(tampered, says + hashes_to, ErrorKind::corrupted)) << to;
+  }
+  // The checksum itself changed.
+  std::string other(64, 'a');
+  EXPECT_TRUE(
+      refused(replaced(text, kSealedChecksum, other),
+              "bundle checksum mismatch: the bundle says " + other + ", its content hashes to " + kSealedChecksum,
+              ErrorKind::corrupted));
 }
 
 TEST(Bundle, ChecksumErrorsCarryAHint) {
-    try {
-        validate_bundle(replaced(sealed(), "e1a", "e1b"), sha());
-        FAIL() << "did not throw";
-    } catch (const Error& e) {
-        EXPECT_EQ(e.hint(), "The bundle was changed after export; export it again.");
-    }
+  try {
+    validate_bundle(replaced(sealed(), "e1a", "e1b"), sha());
+    FAIL() << "did not throw";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.hint(), "The bundle was changed after export; export it again.");
+  }
 }
 
 TEST(Bundle, FormatIsCheckedFirst) {
-    EXPECT_TRUE(refused("[]", "a bundle is a JSON object, not an array"));
-    EXPECT_TRUE(refused("\"x\"", "a bundle is a JSON object, not a string"));
-    EXPECT_TRUE(refused("{}", "unsupported bundle format missing; this rulekeeper reads rulekeeper-bundle/1"));
-    EXPECT_TRUE(refused(R"({"format":2})", "unsupported bundle format a number;"));
-    EXPECT_TRUE(refused(R"({"format":1e400})", "unsupported bundle format a number;"));
-    // Wrong format and wrong checksum: the format is named.
-    EXPECT_TRUE(refused(replaced(replaced(sealed(), "rulekeeper-bundle/1", "rulekeeper-bundle/2"), "e1a", "e1b"),
-                        "unsupported bundle format \"rulekeeper-bundle/2\";"));
+  EXPECT_TRUE(refused("[]", "a bundle is a JSON object, not an array"));
+  EXPECT_TRUE(refused("\"x\"", "a bundle is a JSON object, not a string"));
+  EXPECT_TRUE(refused("{}", "unsupported bundle format missing; this rulekeeper reads rulekeeper-bundle/1"));
+  EXPECT_TRUE(refused(R"({"format":2})", "unsupported bundle format a number;"));
+  EXPECT_TRUE(refused(R"({"format":1e400})", "unsupported bundle format a number;"));
+  // Wrong format and wrong checksum: the format is named.
+  EXPECT_TRUE(refused(replaced(replaced(sealed(), "rulekeeper-bundle/1", "rulekeeper-bundle/2"), "e1a", "e1b"),
+                      "unsupported bundle format \"rulekeeper-bundle/2\";"));
 }
 
 TEST(Bundle, ChecksumMustBePresentAndLowercaseHex) {
-    JsonValue b = unsealed();
-    EXPECT_TRUE(refused(canonicalize(b), "the bundle has no bundle_sha256"));
-    b.members.emplace_back("bundle_sha256", str("abc"));
-    EXPECT_TRUE(refused(canonicalize(b), "the bundle's bundle_sha256 must be 64 lowercase hex digits, not \"abc\""));
-    std::string upper(kSealedChecksum);
-    std::transform(upper.begin(), upper.end(), upper.begin(), [](char c) { return static_cast<char>(::toupper(c)); });
-    EXPECT_TRUE(refused(replaced(sealed(), kSealedChecksum, upper), "must be 64 lowercase hex digits"));
-    EXPECT_TRUE(refused(replaced(sealed(), std::string("\"") + kSealedChecksum + "\"", "null"),
-                        "must be 64 lowercase hex digits, not null"));
+  JsonValue b = unsealed();
+  EXPECT_TRUE(refused(canonicalize(b), "the bundle has no bundle_sha256"));
+  b.members.emplace_back("bundle_sha256", str("abc"));
+  EXPECT_TRUE(refused(canonicalize(b), "the bundle's bundle_sha256 must be 64 lowercase hex digits, not \"abc\""));
+  std::string upper(kSealedChecksum);
+  std::transform(upper.begin(), upper.end(), upper.begin(), [](char c) { return static_cast<char>(::toupper(c)); });
+  EXPECT_TRUE(refused(replaced(sealed(), kSealedChecksum, upper), "must be 64 lowercase hex digits"));
+  EXPECT_TRUE(refused(replaced(sealed(), std::string("\"") + kSealedChecksum + "\"", "null"),
+                      "must be 64 lowercase hex digits, not null"));
 }
 
 TEST(Bundle, StrictJsonIsRequired) {
-    // Each would mean something to a lenient parser; the checksum is never reached.
-    EXPECT_TRUE(refused(replaced(sealed(), "{\"bundle_sha256\"", "{\"format\":\"x\",\"bundle_sha256\""),
-                        "duplicate object key \"format\"", ErrorKind::invalid_json));
-    EXPECT_TRUE(refused(replaced(sealed(), "e1a", "e1\xC0\xAF"), "invalid UTF-8", ErrorKind::invalid_json));
-    EXPECT_TRUE(refused(replaced(sealed(), "\"rate\":5", "\"rate\":" + std::string(300, '[') + std::string(300, ']')),
-                        "nesting deeper than 256 levels", ErrorKind::invalid_json));
-    EXPECT_TRUE(refused(replaced(sealed(), "\"rate\":5", "\"rate\":9007199254740993"), "9007199254740993",
-                        ErrorKind::inexact_number));
-    EXPECT_TRUE(refused(sealed() + ",", "after the end of the JSON value", ErrorKind::invalid_json));
+  // Each would mean something to a lenient parser; the checksum is never reached.
+  EXPECT_TRUE(refused(replaced(sealed(), "{\"bundle_sha256\"", "{\"format\":\"x\",\"bundle_sha256\""),
+                      "duplicate object key \"format\"", ErrorKind::invalid_json));
+  EXPECT_TRUE(refused(replaced(sealed(), "e1a", "e1\xC0\xAF"), "invalid UTF-8", ErrorKind::invalid_json));
+  EXPECT_TRUE(refused(replaced(sealed(), "\"rate\":5", "\"rate\":" + std::string(300, '[') + std::string(300, ']')),
+                      "nesting deeper than 256 levels", ErrorKind::invalid_json));
+  EXPECT_TRUE(refused(replaced(sealed(), "\"rate\":5", "\"rate\":9007199254740993"), "9007199254740993",
+                      ErrorKind::inexact_number));
+  EXPECT_TRUE(refused(sealed() + ",", "after the end of the JSON value", ErrorKind::invalid_json));
 }
 
 TEST(Bundle, SourceRulesAndVersionsHaveTheirShapes) {
-    EXPECT_TRUE(refused(sealed_with([](JsonValue& b) { erase(b, "source"); }),
-                        "a bundle has an object \"source\" with string \"site\" and \"environment\"; its source is missing"));
-    EXPECT_TRUE(refused(sealed_with([](JsonValue& b) { at(at(b, "source"), "site") = str(""); }),
-                        "the bundle's source has no site (a non-empty string); it is \"\""));
-    EXPECT_TRUE(refused(sealed_with([](JsonValue& b) { at(at(b, "source"), "environment") = str("e3"); }),
-                        "a bundle comes from environment e1 or e2; its source environment is \"e3\""));
-    EXPECT_TRUE(refused(sealed_with([](JsonValue& b) { at(b, "rules") = parse_json("{}"); }),
-                        "a bundle has an object \"source\" and arrays \"rules\" and \"versions\"; its rules are an object"));
-    EXPECT_TRUE(refused(sealed_with([](JsonValue& b) { at(b, "versions") = parse_json("null"); }),
-                        "a bundle has an object \"source\" and arrays \"rules\" and \"versions\"; its versions are null"));
-    const char* const bad_rule = "rule #1 of the bundle is not an object with non-empty string rule_key and ruleset";
-    EXPECT_TRUE(refused(sealed_with([](JsonValue& b) { at(b, "rules").items[0] = str("r"); }), bad_rule));
-    EXPECT_TRUE(refused(sealed_with([](JsonValue& b) { erase(at(b, "rules").items[0], "ruleset"); }), bad_rule));
-    EXPECT_TRUE(refused(sealed_with([](JsonValue& b) { at(at(b, "rules").items[0], "description") = JsonValue{}; }),
-                        bad_rule));
-    EXPECT_TRUE(refused(sealed_with([](JsonValue& b) { at(b, "rules").items.push_back(at(b, "rules").items[0]); }),
-                        "rule \"pricing.discount\" appears twice in the bundle"));
-    const char* const bad_version = "every bundle version is an object with string rule_key, label, "
-                                    "content_sha256 and an object body; version #1 is not";
-    EXPECT_TRUE(refused(sealed_with([](JsonValue& b) { at(first_version(b), "body") = parse_json("[]"); }), bad_version));
-    EXPECT_TRUE(refused(sealed_with([](JsonValue& b) { erase(first_version(b), "label"); }), bad_version));
-    EXPECT_TRUE(refused(sealed_with([](JsonValue& b) { at(first_version(b), "label") = parse_json("1"); }), bad_version));
-    EXPECT_TRUE(refused(sealed_with([](JsonValue& b) { at(first_version(b), "content_sha256") = str("F6"); }),
-                        "version 1 of rule \"pricing.discount\" in the bundle: content_sha256 must be 64 "
-                        "lowercase hex digits, not \"F6\""));
+  EXPECT_TRUE(
+      refused(sealed_with([](JsonValue& b) { erase(b, "source"); }),
+              "a bundle has an object \"source\" with string \"site\" and \"environment\"; its source is missing"));
+  EXPECT_TRUE(refused(sealed_with([](JsonValue& b) { at(at(b, "source"), "site") = str(""); }),
+                      "the bundle's source has no site (a non-empty string); it is \"\""));
+  EXPECT_TRUE(refused(sealed_with([](JsonValue& b) { at(at(b, "source"), "environment") = str("e3"); }),
+                      "a bundle comes from environment e1 or e2; its source environment is \"e3\""));
+  EXPECT_TRUE(
+      refused(sealed_with([](JsonValue& b) { at(b, "rules") = parse_json("{}"); }),
+              "a bundle has an object \"source\" and arrays \"rules\" and \"versions\"; its rules are an object"));
+  EXPECT_TRUE(
+      refused(sealed_with([](JsonValue& b) { at(b, "versions") = parse_json("null"); }),
+              "a bundle has an object \"source\" and arrays \"rules\" and \"versions\"; its versions are null"));
+  const char* const bad_rule = "rule #1 of the bundle is not an object with non-empty string rule_key and ruleset";
+  EXPECT_TRUE(refused(sealed_with([](JsonValue& b) { at(b, "rules").items[0] = str("r"); }), bad_rule));
+  EXPECT_TRUE(refused(sealed_with([](JsonValue& b) { erase(at(b, "rules").items[0], "ruleset"); }), bad_rule));
+  EXPECT_TRUE(
+      refused(sealed_with([](JsonValue& b) { at(at(b, "rules").items[0], "description") = JsonValue{}; }), bad_rule));
+  EXPECT_TRUE(refused(sealed_with([](JsonValue& b) { at(b, "rules").items.push_back(at(b, "rules").items[0]); }),
+                      "rule \"pricing.discount\" appears twice in the bundle"));
+  const char* const bad_version =
+      "every bundle version is an object with string rule_key, label, "
+      "content_sha256 and an object body; version #1 is not";
+  EXPECT_TRUE(refused(sealed_with([](JsonValue& b) { at(first_version(b), "body") = parse_json("[]"); }), bad_version));
+  EXPECT_TRUE(refused(sealed_with([](JsonValue& b) { erase(first_version(b), "label"); }), bad_version));
+  EXPECT_TRUE(refused(sealed_with([](JsonValue& b) { at(first_version(b), "label") = parse_json("1"); }), bad_version));
+  EXPECT_TRUE(refused(sealed_with([](JsonValue& b) { at(first_version(b), "content_sha256") = str("F6"); }),
+                      "version 1 of rule \"pricing.discount\" in the bundle: content_sha256 must be 64 "
+                      "lowercase hex digits, not \"F6\""));
 }
 
 TEST(Bundle, VersionsArePlannedKnownAndUnique) {
-    // A label-shaped text is shown as labels are everywhere (unquoted);
-    // anything else quoted, so that an empty or odd one stays visible.
-    for (const char* label : {"1.1", "01", "0", "2147483648"})
-        EXPECT_TRUE(refused(sealed_with([&](JsonValue& b) { at(first_version(b), "label") = str(label); }),
-                            std::string("version ") + label +
-                                " of rule \"pricing.discount\" in the bundle is not a planned version label (N)"))
-            << label;
-    for (const char* label : {"-1", "", "1 "})
-        EXPECT_TRUE(refused(sealed_with([&](JsonValue& b) { at(first_version(b), "label") = str(label); }),
-                            std::string("version \"") + label +
-                                "\" of rule \"pricing.discount\" in the bundle is not a planned version label (N)"))
-            << label;
-    EXPECT_TRUE(refused(sealed_with([](JsonValue& b) { at(first_version(b), "rule_key") = str("other"); }),
-                        "the bundle carries versions of rule \"other\" but not the rule itself"));
-    EXPECT_TRUE(refused(sealed_with([](JsonValue& b) { at(b, "versions").items.push_back(first_version(b)); }),
-                        "version 1 of rule \"pricing.discount\" in the bundle appears twice"));
-    // Version 2 of the same rule, and version 1 of a second rule, are fine.
-    EXPECT_NO_THROW(validate_bundle(sealed_with([](JsonValue& b) {
-                                        JsonValue v2 = first_version(b);
-                                        at(v2, "label") = str("2");
-                                        JsonValue r2 = at(b, "rules").items[0];
-                                        at(r2, "rule_key") = str("other");
-                                        JsonValue v3 = first_version(b);
-                                        at(v3, "rule_key") = str("other");
-                                        at(b, "versions").items.push_back(v2);
-                                        at(b, "versions").items.push_back(v3);
-                                        at(b, "rules").items.push_back(r2);
-                                    }),
-                                    sha()));
-    // The first bad version is the one named.
-    EXPECT_TRUE(refused(sealed_with([](JsonValue& b) {
-                            JsonValue v2 = first_version(b);
-                            at(v2, "label") = str("2");
-                            at(v2, "rule_key") = str("other");
-                            at(b, "versions").items.push_back(v2);
-                            at(first_version(b), "label") = str("1.1");
-                        }),
-                        "version 1.1 of rule \"pricing.discount\""));
+  // A label-shaped text is shown as labels are everywhere (unquoted);
+  // anything else quoted, so that an empty or odd one stays visible.
+  for (const char* label : {"1.1", "01", "0", "2147483648"})
+    EXPECT_TRUE(refused(sealed_with([&](JsonValue& b) { at(first_version(b), "label") = str(label); }),
+                        std::string("version ") + label +
+                            " of rule \"pricing.discount\" in the bundle is not a planned version label (N)"))
+        << label;
+  for (const char* label : {"-1", "", "1 "})
+    EXPECT_TRUE(refused(sealed_with([&](JsonValue& b) { at(first_version(b), "label") = str(label); }),
+                        std::string("version \"") + label +
+                            "\" of rule \"pricing.discount\" in the bundle is not a planned version label (N)"))
+        << label;
+  EXPECT_TRUE(refused(sealed_with([](JsonValue& b) { at(first_version(b), "rule_key") = str("other"); }),
+                      "the bundle carries versions of rule \"other\" but not the rule itself"));
+  EXPECT_TRUE(refused(sealed_with([](JsonValue& b) { at(b, "versions").items.push_back(first_version(b)); }),
+                      "version 1 of rule \"pricing.discount\" in the bundle appears twice"));
+  // Version 2 of the same rule, and version 1 of a second rule, are fine.
+  EXPECT_NO_THROW(validate_bundle(sealed_with([](JsonValue& b) {
+                                    JsonValue v2 = first_version(b);
+                                    at(v2, "label") = str("2");
+                                    JsonValue r2 = at(b, "rules").items[0];
+                                    at(r2, "rule_key") = str("other");
+                                    JsonValue v3 = first_version(b);
+                                    at(v3, "rule_key") = str("other");
+                                    at(b, "versions").items.push_back(v2);
+                                    at(b, "versions").items.push_back(v3);
+                                    at(b, "rules").items.push_back(r2);
+                                  }),
+                                  sha()));
+  // The first bad version is the one named.
+  EXPECT_TRUE(refused(sealed_with([](JsonValue& b) {
+                        JsonValue v2 = first_version(b);
+                        at(v2, "label") = str("2");
+                        at(v2, "rule_key") = str("other");
+                        at(b, "versions").items.push_back(v2);
+                        at(first_version(b), "label") = str("1.1");
+                      }),
+                      "version 1.1 of rule \"pricing.discount\""));
 }
 
 TEST(Bundle, MessagesShowLongStringsShortenedOnACharacterBoundary) {
-    // 79 ASCII bytes then a 2-byte character straddling the 80-byte cut.
-    std::string key = std::string(79, 'k') + "\xC3\xA9" + std::string(5000, 'k');
-    std::string text = sealed_with([&](JsonValue& b) { at(first_version(b), "rule_key") = str(key); });
-    try {
-        validate_bundle(text, sha());
-        FAIL() << "did not throw";
-    } catch (const Error& e) {
-        std::string m = e.what();
-        EXPECT_NE(m.find("rule \"" + std::string(79, 'k') + "...\" but not the rule itself"), std::string::npos) << m;
-        EXPECT_LT(m.size(), 300u);
-    }
+  // 79 ASCII bytes then a 2-byte character straddling the 80-byte cut.
+  std::string key = std::string(79, 'k') + "\xC3\xA9" + std::string(5000, 'k');
+  std::string text = sealed_with([&](JsonValue& b) { at(first_version(b), "rule_key") = str(key); });
+  try {
+    validate_bundle(text, sha());
+    FAIL() << "did not throw";
+  } catch (const Error& e) {
+    std::string m = e.what();
+    EXPECT_NE(m.find("rule \"" + std::string(79, 'k') + "...\" but not the rule itself"), std::string::npos) << m;
+    EXPECT_LT(m.size(), 300u);
+  }
 }
 
 TEST(Bundle, SealRefusesWhatCannotBeSealed) {
-    EXPECT_TRUE(throws_error([] { seal_bundle(parse_json("[]"), sha()); }, ErrorKind::invalid_input,
-                             "a bundle is a JSON object, not an array"));
-    EXPECT_TRUE(throws_error([] { seal_bundle(parse_json(sealed()), sha()); }, ErrorKind::invalid_input,
-                             "the bundle already has a bundle_sha256"));
-    EXPECT_TRUE(throws_error([] { seal_bundle(parse_json(R"({"n":1e400})"), sha()); }, ErrorKind::inexact_number,
-                             "1e400"));
+  EXPECT_TRUE(throws_error([] { seal_bundle(parse_json("[]"), sha()); }, ErrorKind::invalid_input,
+                           "a bundle is a JSON object, not an array"));
+  EXPECT_TRUE(throws_error([] { seal_bundle(parse_json(sealed()), sha()); }, ErrorKind::invalid_input,
+                           "the bundle already has a bundle_sha256"));
+  EXPECT_TRUE(
+      throws_error([] { seal_bundle(parse_json(R"({"n":1e400})"), sha()); }, ErrorKind::inexact_number, "1e400"));
 }
 
 // import_release passes where the bundle is imported: the source must be the
 // environment just before it, and the message names both ends.
 TEST(Bundle, WithATargetTheSourceIsTheEnvironmentBefore) {
-    const BundleTarget e2{"e2a", "e2"};
-    const BundleTarget e3{"ipc2", "e3"};
-    EXPECT_EQ(validate_bundle(sealed(), sha(), &e2).source_environment, "e1");
-    EXPECT_TRUE(throws_error([&] { validate_bundle(sealed(), sha(), &e3); }, ErrorKind::not_supported,
-                             "a bundle from e1 cannot be imported at e3 (site ipc2): releases go e1 -> e2 -> e3, "
-                             "one environment at a time"));
-    // An environment no client accepts is refused with the same message.
-    std::string from_e3 = sealed_with([](JsonValue& b) { at(at(b, "source"), "environment") = str("e3"); });
-    EXPECT_TRUE(throws_error([&] { validate_bundle(from_e3, sha(), &e3); }, ErrorKind::not_supported,
-                             "a bundle from e3 cannot be imported at e3 (site ipc2)"));
-    std::string none = sealed_with([](JsonValue& b) { erase(at(b, "source"), "environment"); });
-    EXPECT_TRUE(throws_error([&] { validate_bundle(none, sha(), &e2); }, ErrorKind::not_supported,
-                             "a bundle from (no environment) cannot be imported at e2 (site e2a)"));
-    // Without a target the client-side rule holds: e1 or e2.
-    EXPECT_TRUE(refused(from_e3, "a bundle comes from environment e1 or e2; its source environment is \"e3\""));
+  const BundleTarget e2{"e2a", "e2"};
+  const BundleTarget e3{"ipc2", "e3"};
+  EXPECT_EQ(validate_bundle(sealed(), sha(), &e2).source_environment, "e1");
+  EXPECT_TRUE(throws_error([&] { validate_bundle(sealed(), sha(), &e3); }, ErrorKind::not_supported,
+                           "a bundle from e1 cannot be imported at e3 (site ipc2): releases go e1 -> e2 -> e3, "
+                           "one environment at a time"));
+  // An environment no client accepts is refused with the same message.
+  std::string from_e3 = sealed_with([](JsonValue& b) { at(at(b, "source"), "environment") = str("e3"); });
+  EXPECT_TRUE(throws_error([&] { validate_bundle(from_e3, sha(), &e3); }, ErrorKind::not_supported,
+                           "a bundle from e3 cannot be imported at e3 (site ipc2)"));
+  std::string none = sealed_with([](JsonValue& b) { erase(at(b, "source"), "environment"); });
+  EXPECT_TRUE(throws_error([&] { validate_bundle(none, sha(), &e2); }, ErrorKind::not_supported,
+                           "a bundle from (no environment) cannot be imported at e2 (site e2a)"));
+  // Without a target the client-side rule holds: e1 or e2.
+  EXPECT_TRUE(refused(from_e3, "a bundle comes from environment e1 or e2; its source environment is \"e3\""));
 }

@@ -21,8 +21,8 @@ TEST(OpsCompare, DifferingBucketsIncludeOneSidedOnes) {
 TEST(OpsCompare, RuleDifferencesByLabelAndContent) {
   using V = site::client::BucketVersion;
   const auto a = ops::by_rule({V{"r", "1", "s1"}, V{"r", "2", "s2"}, V{"q", "1", "t1"}, V{"same", "1", "u"}});
-  const auto b = ops::by_rule({V{"r", "1", "s1"}, V{"r", "2", "OTHER"}, V{"r", "3", "s3"}, V{"same", "1", "u"},
-                               V{"p", "1", "v"}});
+  const auto b =
+      ops::by_rule({V{"r", "1", "s1"}, V{"r", "2", "OTHER"}, V{"r", "3", "s3"}, V{"same", "1", "u"}, V{"p", "1", "v"}});
   const auto diffs = ops::rule_differences(a, b);
   ASSERT_EQ(diffs.size(), 3u);  // p, q, r; "same" is equal and left out
   EXPECT_EQ(diffs[0].rule_key, "p");
@@ -111,6 +111,6 @@ TEST(OpsAtRisk, UnknownAndAnyChangeAreAtRisk) {
   EXPECT_FALSE(estimate.at_risk());  // nothing after the slot position
   doc = estimate.to_json();
   EXPECT_EQ(doc["method"], "slot_estimate");
-  EXPECT_EQ(doc["slot"], json({{"restart_lsn", "0/3000000"}, {"active", false}, {"wal_status", "reserved"},
-                               {"slot_name", "ipc1"}}));
+  EXPECT_EQ(doc["slot"],
+            json({{"restart_lsn", "0/3000000"}, {"active", false}, {"wal_status", "reserved"}, {"slot_name", "ipc1"}}));
 }

@@ -45,7 +45,7 @@ TEST(OpsRelease, DriftIsReportedNotRefused) {
   r.target = "ipc2";
   r.bundle_sha256 = "b";
   site::client::ImportReport import;
-  import.document = {{"drift", true}, {"drifted_rules", {"a"}}, {"imported", 1}};
+  import.document = {{"drift", true}, {"drifted_rules", { "a" }}, { "imported", 1 }};
   import.drift = true;
   r.import = import;
   r.versions.push_back({"a", "2", false, nullptr});
@@ -61,7 +61,8 @@ TEST(OpsRelease, DriftIsReportedNotRefused) {
   EXPECT_EQ(doc["target"], "ipc2");
   EXPECT_EQ(doc["report"]["drift"], true);  // the server's report, as it came
   ASSERT_EQ(doc["versions"].size(), 2u);
-  EXPECT_EQ(doc["versions"][0], json({{"rule_key", "a"}, {"label", "2"}, {"status", "imported"}, {"annotations", nullptr}}));
+  EXPECT_EQ(doc["versions"][0],
+            json({{"rule_key", "a"}, {"label", "2"}, {"status", "imported"}, {"annotations", nullptr}}));
   EXPECT_EQ(doc["versions"][1]["status"], "already there");
   EXPECT_EQ(doc["versions"][1]["annotations"]["hotfix_included"], "no");
   EXPECT_EQ(doc["promoted"], 2);
@@ -81,7 +82,7 @@ TEST(OpsRelease, NothingToReleaseHasTheSameDocumentShape) {
   EXPECT_EQ(doc["promoted"], 0);
   EXPECT_TRUE(doc["replication"].is_null());
   EXPECT_EQ(doc["summary"], r.summary);
-  for (const char* key : {"source", "target", "bundle_sha256", "versions", "report", "promoted", "replication",
-                          "summary"})
+  for (const char* key :
+       {"source", "target", "bundle_sha256", "versions", "report", "promoted", "replication", "summary"})
     EXPECT_TRUE(doc.contains(key)) << key;
 }

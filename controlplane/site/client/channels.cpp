@@ -23,22 +23,23 @@ std::optional<Activation> activation(pqxx::transaction_base& tx, const std::stri
 
 long long activate(pqxx::transaction_base& tx, const std::string& rule_key, const std::string& label,
                    const std::string& channel, bool acknowledge, std::optional<long long> expected_epoch) {
-  return tx.exec_params("SELECT rulekeeper.activate($1, $2, $3, $4, $5)", rule_key, label, channel, acknowledge,
-                        expected_epoch)[0][0]
+  return tx
+      .exec_params("SELECT rulekeeper.activate($1, $2, $3, $4, $5)", rule_key, label, channel, acknowledge,
+                   expected_epoch)[0][0]
       .as<long long>();
 }
 
 long long deactivate(pqxx::transaction_base& tx, const std::string& rule_key, const std::string& channel,
                      bool acknowledge, std::optional<long long> expected_epoch) {
-  return tx.exec_params("SELECT rulekeeper.deactivate($1, $2, $3, $4)", rule_key, channel, acknowledge,
-                        expected_epoch)[0][0]
+  return tx
+      .exec_params("SELECT rulekeeper.deactivate($1, $2, $3, $4)", rule_key, channel, acknowledge, expected_epoch)[0][0]
       .as<long long>();
 }
 
 long long rollback(pqxx::transaction_base& tx, const std::string& rule_key, const std::string& channel,
                    bool acknowledge, std::optional<long long> expected_epoch) {
-  return tx.exec_params("SELECT rulekeeper.rollback($1, $2, $3, $4)", rule_key, channel, acknowledge,
-                        expected_epoch)[0][0]
+  return tx
+      .exec_params("SELECT rulekeeper.rollback($1, $2, $3, $4)", rule_key, channel, acknowledge, expected_epoch)[0][0]
       .as<long long>();
 }
 
@@ -53,8 +54,9 @@ long long unpin(pqxx::transaction_base& tx, const std::string& rule_key, const s
 
 CutoverResult cutover(pqxx::transaction_base& tx, bool acknowledge) {
   CutoverResult out;
-  out.document = common::parse_strict_json(
-      tx.exec_params("SELECT rulekeeper.cutover($1)::text", acknowledge)[0][0].c_str(), "the report of cutover()");
+  out.document =
+      common::parse_strict_json(tx.exec_params("SELECT rulekeeper.cutover($1)::text", acknowledge)[0][0].c_str(),
+                                "the report of cutover()");
   if (out.document.contains("moved") && out.document["moved"].is_array())
     for (const auto& m : out.document["moved"])
       out.moved.push_back({m.value("rule_key", std::string()), text_or_none(m.value("from", nlohmann::json())),

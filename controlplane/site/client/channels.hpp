@@ -18,9 +18,7 @@ struct Activation {
   bool pinned = false;
   long long epoch = 0;
 
-  bool operator==(const Activation& o) const {
-    return label == o.label && pinned == o.pinned && epoch == o.epoch;
-  }
+  bool operator==(const Activation& o) const { return label == o.label && pinned == o.pinned && epoch == o.epoch; }
   bool operator!=(const Activation& o) const { return !(*this == o); }
 };
 

@@ -37,8 +37,9 @@ std::map<int, std::string> checksum_buckets(pqxx::connection& conn, const std::s
 
 std::vector<BucketVersion> bucket_versions(pqxx::connection& conn, const std::set<int>& buckets) {
   pqxx::nontransaction tx(conn);
-  return versions(tx.exec_params(
-      "SELECT rule_key, label, content_sha256 FROM rulekeeper.bucket_versions($1::integer[])", int_array(buckets)));
+  return versions(
+      tx.exec_params("SELECT rule_key, label, content_sha256 FROM rulekeeper.bucket_versions($1::integer[])",
+                     int_array(buckets)));
 }
 
 std::vector<BucketVersion> channel_bucket_versions(pqxx::connection& conn, const std::string& channel,

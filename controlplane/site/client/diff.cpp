@@ -6,9 +6,8 @@ namespace rulekeeper::site::client {
 std::vector<DiffEntry> diff(pqxx::connection& conn, const std::string& rule_key, const std::string& from_label,
                             const std::string& to_label) {
   pqxx::read_transaction tx(conn);
-  pqxx::result r = tx.exec_params(
-      "SELECT path, op, old_value::text, new_value::text FROM rulekeeper.diff($1, $2, $3)", rule_key, from_label,
-      to_label);
+  pqxx::result r = tx.exec_params("SELECT path, op, old_value::text, new_value::text FROM rulekeeper.diff($1, $2, $3)",
+                                  rule_key, from_label, to_label);
   std::vector<DiffEntry> out;
   for (const auto& row : r) {
     DiffEntry e{row[0].c_str(), row[1].c_str(), std::nullopt, std::nullopt};

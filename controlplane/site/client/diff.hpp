@@ -12,8 +12,8 @@
 namespace rulekeeper::site::client {
 
 struct DiffEntry {
-  std::string path;  // RFC 6901; "" is the whole body
-  std::string op;    // add, remove, replace
+  std::string path;                         // RFC 6901; "" is the whole body
+  std::string op;                           // add, remove, replace
   std::optional<nlohmann::json> old_value;  // absent for an add
   std::optional<nlohmann::json> new_value;  // absent for a remove
 };

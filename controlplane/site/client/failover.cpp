@@ -65,8 +65,9 @@ void checkpoint(pqxx::connection& c) {
 
 ReplayedPast replayed_past(pqxx::connection& c, const std::string& lsn) {
   pqxx::nontransaction tx(c);
-  pqxx::result r = tx.exec_params(
-      "SELECT pg_last_wal_replay_lsn()::text, coalesce(pg_last_wal_replay_lsn() > $1::pg_lsn, false)", lsn);
+  pqxx::result r =
+      tx.exec_params("SELECT pg_last_wal_replay_lsn()::text, coalesce(pg_last_wal_replay_lsn() > $1::pg_lsn, false)",
+                     lsn);
   return {r[0][1].as<bool>(), text(r[0][0]).value_or("nothing")};
 }
 
@@ -97,8 +98,9 @@ StandbyPositions standby_positions(pqxx::connection& c, const std::string& old_p
   p.replay_pause_state = r[0][3].c_str();
   p.version_vector = r[0][4].c_str();
   p.last_replayed_commit_at = text(r[0][5]);
-  pqxx::result h = tx.exec_params(
-      "SELECT " + rfc3339("beat_at") + ", age_seconds, beat_seq FROM rulekeeper.heartbeat_of($1)", old_primary);
+  pqxx::result h =
+      tx.exec_params("SELECT " + rfc3339("beat_at") + ", age_seconds, beat_seq FROM rulekeeper.heartbeat_of($1)",
+                     old_primary);
   if (!h.empty()) p.heartbeat = Heartbeat{h[0][0].c_str(), h[0][1].as<double>(), h[0][2].as<long long>()};
   return p;
 }
@@ -106,10 +108,10 @@ StandbyPositions standby_positions(pqxx::connection& c, const std::string& old_p
 nlohmann::json record_failover(pqxx::connection& c, const std::string& old_site, bool forced,
                                const nlohmann::json& details) {
   pqxx::nontransaction tx(c);
-  pqxx::result r = tx.exec_params(
-      "SELECT (ev || jsonb_build_object('recorded_at', " + rfc3339("(ev ->> 'recorded_at')::timestamptz") +
-          "))::text FROM rulekeeper.record_failover($1, $2, $3::jsonb) ev",
-      old_site, forced, details.dump());
+  pqxx::result r = tx.exec_params("SELECT (ev || jsonb_build_object('recorded_at', " +
+                                      rfc3339("(ev ->> 'recorded_at')::timestamptz") +
+                                      "))::text FROM rulekeeper.record_failover($1, $2, $3::jsonb) ev",
+                                  old_site, forced, details.dump());
   return nlohmann::json::parse(r[0][0].c_str());
 }
 

@@ -17,13 +17,12 @@ namespace rulekeeper::site::client {
 
 // How `standby` (its application_name) replicates from this primary.
 struct StandbyReplication {
-  std::string state;           // "streaming", "catchup", ...; "" if not connected
-  long long replay_lag = -1;   // bytes of WAL it has not replayed; -1 unknown
+  std::string state;          // "streaming", "catchup", ...; "" if not connected
+  long long replay_lag = -1;  // bytes of WAL it has not replayed; -1 unknown
 };
 StandbyReplication standby_replication(pqxx::connection& c, const std::string& standby);
 // Whether `standby` streams from this primary now.
 bool streams_to(pqxx::connection& c, const std::string& standby);
-
 
 // A physical slot named `slot`, reserving WAL from now on (none if it exists).
 void create_slot(pqxx::connection& c, const std::string& slot);
@@ -69,9 +68,9 @@ struct StandbyPositions {
   std::optional<std::string> replay_lsn;
   long long unreplayed_bytes = 0;
   std::string replay_pause_state;
-  std::string version_vector;  // jsonb text
+  std::string version_vector;                          // jsonb text
   std::optional<std::string> last_replayed_commit_at;  // RFC 3339 UTC ms
-  std::optional<Heartbeat> heartbeat;  // of the old primary
+  std::optional<Heartbeat> heartbeat;                  // of the old primary
 };
 StandbyPositions standby_positions(pqxx::connection& c, const std::string& old_primary);
 

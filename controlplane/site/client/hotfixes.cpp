@@ -14,11 +14,12 @@ nlohmann::json hotfix(pqxx::transaction_base& tx, const std::string& rule, const
 
 std::vector<HotfixRow> hotfixes(pqxx::transaction_base& tx, const std::optional<std::string>& id_prefix,
                                 bool since_last_release) {
-  pqxx::result r = tx.exec_params(
-      "SELECT hotfix_id::text, rule_key, base_label, label, site, reason, actor, " + rfc3339("created_at") +
-          ", diff::text, change_id::text, content_sha256, body::text, prod_now, sl_now "
-          "FROM rulekeeper.hotfixes($1, $2)",
-      id_prefix ? id_prefix->c_str() : static_cast<const char*>(nullptr), since_last_release);
+  pqxx::result r =
+      tx.exec_params("SELECT hotfix_id::text, rule_key, base_label, label, site, reason, actor, " +
+                         rfc3339("created_at") +
+                         ", diff::text, change_id::text, content_sha256, body::text, prod_now, sl_now "
+                         "FROM rulekeeper.hotfixes($1, $2)",
+                     id_prefix ? id_prefix->c_str() : static_cast<const char*>(nullptr), since_last_release);
   std::vector<HotfixRow> rows;
   for (const auto& row : r) {
     HotfixRow h;
@@ -52,8 +53,7 @@ std::vector<HotfixClassification> hotfix_classifications(pqxx::transaction_base&
       hotfix_id);
   std::vector<HotfixClassification> out;
   for (const auto& row : r)
-    out.push_back({row[0].c_str(), optional_text(row[1]), optional_text(row[2]),
-                   row[3].c_str()});
+    out.push_back({row[0].c_str(), optional_text(row[1]), optional_text(row[2]), row[3].c_str()});
   return out;
 }
 
@@ -64,8 +64,8 @@ std::vector<HotfixAcknowledgement> hotfix_acknowledgements(pqxx::transaction_bas
                                   hotfix_id);
   std::vector<HotfixAcknowledgement> out;
   for (const auto& row : r)
-    out.push_back({row[0].c_str(), row[1].c_str(), row[2].c_str(), optional_text(row[3]),
-                   optional_text(row[4]), row[5].c_str(), optional_text(row[6])});
+    out.push_back({row[0].c_str(), row[1].c_str(), row[2].c_str(), optional_text(row[3]), optional_text(row[4]),
+                   row[5].c_str(), optional_text(row[6])});
   return out;
 }
 

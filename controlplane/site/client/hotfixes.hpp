@@ -86,5 +86,4 @@ std::optional<std::string> channel_label(pqxx::transaction_base& tx, const std::
 // or past the end of its commit record whatever synchronous_commit says).
 std::string wal_insert_lsn(pqxx::connection& conn);
 
-
 }  // namespace rulekeeper::site::client

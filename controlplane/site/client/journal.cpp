@@ -50,8 +50,8 @@ VersionVector version_vector(pqxx::connection& conn) {
 
 std::vector<JournalEntry> journal_since(pqxx::connection& conn, const VersionVector& vector) {
   pqxx::nontransaction tx(conn);
-  return entries(tx.exec_params(
-      "SELECT " + entry_columns() + " FROM rulekeeper.journal_since($1::jsonb) j" + kOrder, vector.to_json()));
+  return entries(tx.exec_params("SELECT " + entry_columns() + " FROM rulekeeper.journal_since($1::jsonb) j" + kOrder,
+                                vector.to_json()));
 }
 
 long long count_journal_since(pqxx::connection& conn, const VersionVector& vector) {
@@ -62,8 +62,8 @@ long long count_journal_since(pqxx::connection& conn, const VersionVector& vecto
 
 std::vector<JournalEntry> journal_from_lsn(pqxx::connection& conn, const std::string& lsn) {
   pqxx::nontransaction tx(conn);
-  return entries(tx.exec_params(
-      "SELECT " + entry_columns() + " FROM rulekeeper.journal_from_lsn($1::pg_lsn) j" + kOrder, lsn));
+  return entries(
+      tx.exec_params("SELECT " + entry_columns() + " FROM rulekeeper.journal_from_lsn($1::pg_lsn) j" + kOrder, lsn));
 }
 
 }  // namespace rulekeeper::site::client

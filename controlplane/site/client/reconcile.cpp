@@ -20,11 +20,10 @@ std::optional<std::string> recovered_label(pqxx::connection& conn, const std::st
 std::vector<Conflict> conflicts(pqxx::connection& conn, bool include_resolved,
                                 const std::optional<std::string>& id_prefix) {
   pqxx::nontransaction tx(conn);
-  pqxx::result r = tx.exec_params(
-      "SELECT conflict_id::text, rule_key, status, " + rfc3339("detected_at") +
-          ", source_change::text, target_changes::text, " + rfc3339("resolved_at") +
-          ", resolved_by, resolution::text FROM rulekeeper.conflicts($1, $2)",
-      include_resolved, id_prefix ? id_prefix->c_str() : static_cast<const char*>(nullptr));
+  pqxx::result r = tx.exec_params("SELECT conflict_id::text, rule_key, status, " + rfc3339("detected_at") +
+                                      ", source_change::text, target_changes::text, " + rfc3339("resolved_at") +
+                                      ", resolved_by, resolution::text FROM rulekeeper.conflicts($1, $2)",
+                                  include_resolved, id_prefix ? id_prefix->c_str() : static_cast<const char*>(nullptr));
   std::vector<Conflict> out;
   for (const auto& row : r) {
     Conflict c;

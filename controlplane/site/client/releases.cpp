@@ -35,7 +35,7 @@ ReleaseBundle export_release(pqxx::connection& conn, const std::vector<std::stri
 }
 
 std::set<std::pair<std::string, std::string>> versions_present(pqxx::transaction_base& tx,
-                                                                const std::string& bundle_text) {
+                                                               const std::string& bundle_text) {
   std::set<std::pair<std::string, std::string>> out;
   for (const auto& row :
        tx.exec_params("SELECT rule_key, label FROM rulekeeper.release_versions_present($1::jsonb)", bundle_text))
@@ -60,8 +60,8 @@ ImportReport import_release(pqxx::transaction_base& tx, const std::string& bundl
   out.skipped = d.value("skipped", 0LL);
   if (d.contains("annotated") && d["annotated"].is_array())
     for (const auto& a : d["annotated"])
-      out.annotated.push_back({a.value("rule_key", std::string()), a.value("label", std::string()),
-                               a.value("annotations", json())});
+      out.annotated.push_back(
+          {a.value("rule_key", std::string()), a.value("label", std::string()), a.value("annotations", json())});
   return out;
 }
 

@@ -33,7 +33,7 @@ ReleaseBundle export_release(pqxx::connection& conn, const std::vector<std::stri
 // rulekeeper.release_versions_present(bundle): (rule_key, label) of the
 // bundle's versions this site already holds.
 std::set<std::pair<std::string, std::string>> versions_present(pqxx::transaction_base& tx,
-                                                                const std::string& bundle_text);
+                                                               const std::string& bundle_text);
 
 struct AnnotatedVersion {
   std::string rule_key;

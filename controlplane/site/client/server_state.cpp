@@ -71,8 +71,8 @@ std::optional<std::string> primary_conninfo(pqxx::connection& c) {
 
 nlohmann::json row_to_json(const pqxx::row& row) {
   // Type OIDs of the built-in types (pg_type.h): stable across versions.
-  constexpr pqxx::oid kBool = 16, kInt8 = 20, kInt2 = 21, kInt4 = 23, kFloat4 = 700, kFloat8 = 701,
-                      kNumeric = 1700, kTimestamp = 1114, kTimestampTz = 1184;
+  constexpr pqxx::oid kBool = 16, kInt8 = 20, kInt2 = 21, kInt4 = 23, kFloat4 = 700, kFloat8 = 701, kNumeric = 1700,
+                      kTimestamp = 1114, kTimestampTz = 1184;
   nlohmann::json j = nlohmann::json::object();
   for (const auto& f : row) {
     const std::string name = f.name();

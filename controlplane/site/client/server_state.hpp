@@ -34,7 +34,7 @@ std::optional<std::string> version_vector_text(pqxx::connection& c);  // jsonb t
 nlohmann::json replication_status(pqxx::connection& c);
 
 struct WalReceiver {
-  std::string status;  // pg_stat_wal_receiver.status; "" when there is none
+  std::string status;                    // pg_stat_wal_receiver.status; "" when there is none
   std::string sender_host, sender_port;  // empty when unknown
 };
 WalReceiver wal_receiver(pqxx::connection& c);

@@ -6,7 +6,8 @@ HotfixReplay hotfix_replay(pqxx::connection& c, const std::string& commit_lsn, c
   pqxx::nontransaction tx(c);
   pqxx::result r = tx.exec_params(
       "SELECT pg_is_in_recovery(), pg_last_wal_replay_lsn()::text, "
-      "       coalesce(pg_last_wal_replay_lsn() >= $1::pg_lsn, false), EXISTS (SELECT 1 FROM rulekeeper.hotfixes($2, false))",
+      "       coalesce(pg_last_wal_replay_lsn() >= $1::pg_lsn, false), EXISTS (SELECT 1 FROM rulekeeper.hotfixes($2, "
+      "false))",
       commit_lsn, hotfix_id);
   HotfixReplay out;
   out.in_recovery = r[0][0].as<bool>();
