@@ -2,7 +2,7 @@
 // `rulectl sandbox` and by the integration tests (primary, streaming standby,
 // kill -9, promote, pause/resume replay).
 //
-// Layout under a base directory (see POSTGRES-NOTES.md "Per-node settings"):
+// Layout under a base directory (see docs/design/postgres-traps.md "Per-node settings"):
 //   <base>/common.conf               settings every node shares
 //   <base>/sock/                     unix sockets of all nodes (short path)
 //   <base>/<site>/conf/postgresql.conf  ALL node-specific settings + include of common.conf
