@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/output.hpp"
+#include "common/terminal.hpp"
 
 namespace rulekeeper::diff_render {
 namespace {
@@ -21,7 +22,8 @@ const char* kReset = "\x1b[0m";
 
 std::string value_text(const json& entry, const char* key) {
   if (!entry.is_object() || !entry.contains(key)) return "(absent)";
-  return entry[key].dump();
+  // dump() escapes C0 already; DEL, C1 and bidi controls it keeps raw.
+  return common::escape_controls(entry[key].dump());
 }
 
 std::string pad(const std::string& s, std::size_t width) {
@@ -50,9 +52,10 @@ void print_table(std::ostream& out, const json& diff, const std::string& old_hea
     std::string path, op, old_value, new_value;
   };
   std::vector<Row> rows;
-  rows.push_back({"path", "op", "old (" + old_heading + ")", "new (" + new_heading + ")"});
+  rows.push_back({"path", "op", "old (" + common::escape_controls(old_heading) + ")",
+                  "new (" + common::escape_controls(new_heading) + ")"});
   for (const auto& e : diff) {
-    std::string path = e.value("path", std::string());
+    std::string path = common::escape_controls(e.value("path", std::string()));
     rows.push_back({path.empty() ? "(whole body)" : path, e.value("op", std::string("?")), old_text(e), new_text(e)});
   }
   std::size_t w0 = 0, w1 = 0, w2 = 0;

@@ -14,6 +14,7 @@
 #include "cli/diff_render.hpp"
 #include "common/errors.hpp"
 #include "common/output.hpp"
+#include "common/terminal.hpp"
 #include "ops/hotfix.hpp"
 
 namespace rulekeeper::cli {
@@ -59,8 +60,10 @@ int render(const GlobalOptions& global, const ops::HotfixReport& report, const s
     const json& r = report.result;
     const json& receipt = report.receipt;
     std::cout << headline << std::endl;
-    std::cout << fmt::format("  by {} at {}; reason: {}", receipt.value("actor", std::string("?")),
-                             receipt.value("created_at", std::string("?")), receipt.value("reason", std::string()))
+    std::cout << fmt::format("  by {} at {}; reason: {}",
+                             common::escape_controls(receipt.value("actor", std::string("?"))),
+                             receipt.value("created_at", std::string("?")),
+                             common::escape_controls(receipt.value("reason", std::string())))
               << std::endl;
     std::string sl;
     if (r.value("sl_moved", false))
@@ -179,8 +182,10 @@ int run_show(const GlobalOptions& global, const ShowArgs& args) {
   std::cout << fmt::format(
                    "hotfix {}\n  rule {}: {} -> {}, made at {} by {} at {}\n  reason: {}\n  journal change "
                    "{}; content_sha256 {}\n  now (at {}): prod serves {}, sl serves {}",
-                   h.hotfix_id, h.rule_key, h.base_label, h.label, h.site, h.actor, h.created_at, h.reason, h.change_id,
-                   label_or_none(h.content_sha256), d.read_at, label_or_none(h.prod_now), label_or_none(h.sl_now))
+                   h.hotfix_id, common::escape_controls(h.rule_key), common::escape_controls(h.base_label),
+                   common::escape_controls(h.label), common::escape_controls(h.site), common::escape_controls(h.actor),
+                   h.created_at, common::escape_controls(h.reason), h.change_id, label_or_none(h.content_sha256),
+                   d.read_at, label_or_none(h.prod_now), label_or_none(h.sl_now))
             << std::endl;
   std::cout << "what it changed:" << std::endl;
   diff_render::print_table(std::cout, h.diff, h.base_label, h.label, diff_render::use_colour(false), "  ");

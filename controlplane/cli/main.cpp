@@ -8,10 +8,15 @@
 #include "cli/commands.hpp"
 #include "site/config.hpp"
 #include "common/errors.hpp"
+#include "common/terminal.hpp"
 #include "common/text.hpp"
 
 int main(int argc, char** argv) {
   using namespace rulekeeper;
+  // Whatever a code path prints from the database, no control sequence but
+  // rulectl's own colours reaches the terminal (common/terminal.hpp).
+  const common::TerminalGuard stdout_guard(std::cout);
+  const common::TerminalGuard stderr_guard(std::cerr);
   cli::GlobalOptions global;
   int exit_code = common::exit_ok;
 

@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include "common/terminal.hpp"
+
 namespace rulekeeper::common {
 
 std::size_t display_width(const std::string& utf8) {
@@ -31,6 +33,9 @@ std::string abbreviate(const std::string& text, std::size_t keep) {
 
 void Table::add_row(std::vector<std::string> cells) {
   cells.resize(headers_.size());
+  // Cells hold values from the database: a control character in one must not
+  // reach the terminal or break the row (common/terminal.hpp).
+  for (auto& cell : cells) cell = escape_controls(cell);
   rows_.push_back(std::move(cells));
 }
 
