@@ -1,24 +1,69 @@
 // rulectl entry point: global flags, verb registration, and the one place
-// that turns exceptions into a one-line message and an exit code.
+// that turns exceptions into a one-line message (and, with --json, one JSON
+// document on stdout) and an exit code.
+#include <algorithm>
 #include <iostream>
+#include <optional>
 
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 #include <pqxx/pqxx>
 
 #include "cli/commands.hpp"
-#include "site/config.hpp"
+#include "cli/error_report.hpp"
+#include "common/application_name.hpp"
 #include "common/errors.hpp"
 #include "common/terminal.hpp"
 #include "common/text.hpp"
+#include "site/config.hpp"
+
+namespace {
+
+using namespace rulekeeper;
+
+// The verb path of a parsed command line: "rulectl hotfix list".
+std::string verb_path(const CLI::App& app) {
+  std::string path = "rulectl";
+  const CLI::App* at = &app;
+  while (true) {
+    const auto subs = at->get_subcommands();
+    if (subs.empty()) break;
+    at = subs.front();
+    path += " " + at->get_name();
+  }
+  return path;
+}
+
+// The first word of the command line that is not a global flag (or its
+// value): the verb, if any.
+std::optional<std::size_t> verb_position(const std::vector<std::string>& args) {
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--config") {
+      ++i;
+      continue;
+    }
+    if (a.rfind("-", 0) == 0) continue;
+    return i;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
-  using namespace rulekeeper;
   // Whatever a code path prints from the database, no control sequence but
   // rulectl's own colours reaches the terminal (common/terminal.hpp).
   const common::TerminalGuard stdout_guard(std::cout);
   const common::TerminalGuard stderr_guard(std::cerr);
   cli::GlobalOptions global;
   int exit_code = common::exit_ok;
+
+  std::vector<std::string> args(argv + 1, argv + argc);
+  // --json is known before parsing, so that even a usage error is one JSON
+  // document for a script.
+  global.json = std::find(args.begin(), args.end(), "--json") != args.end();
+  cli::ErrorReport errors(global.json);
 
   CLI::App app{"rulectl: the control plane of rulekeeper (sites e1, e2, ipc2, ipc1)", "rulectl"};
   // Global flags may come after the verb too (`rulectl status --json`).
@@ -27,6 +72,7 @@ int main(int argc, char** argv) {
                  "rulectl.toml to read (default: $RULECTL_CONFIG, else ./rulectl.toml)");
   app.add_flag("--json", global.json, "stdout holds exactly one JSON document; messages go to stderr");
   app.add_flag("--yes", global.yes, "do not ask for confirmation");
+  app.add_flag("--version", "rulectl's version (the same as `rulectl version`)");
   app.require_subcommand(1);
   app.footer("Exit codes: 0 ok, 1 failed, 2 usage, 3 refused, 4 a site is unreachable.");
 
@@ -42,28 +88,43 @@ int main(int argc, char** argv) {
   cli::add_rejoin(app, global, exit_code);
   cli::add_reconcile(app, global, exit_code);
   cli::add_watch(app, global, exit_code);
+  cli::add_version(app, global, exit_code);
+
+  // Connections carry "rulectl <verb>" as application_name; the name is known
+  // once parsing completes, before any verb's callback runs.
+  app.parse_complete_callback([&app] { common::set_application_name(verb_path(app)); });
+
+  const auto verb = verb_position(args);
+  if (!verb && std::find(args.begin(), args.end(), "--version") != args.end()) args.push_back("version");
+  if (verb) {
+    std::vector<std::string> names;
+    for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; }))
+      names.push_back(sub->get_name());
+    if (std::find(names.begin(), names.end(), args[*verb]) == names.end())
+      return errors.report(common::ExitError(common::exit_usage, cli::unknown_command_message(args[*verb], names)));
+  }
 
   try {
-    app.parse(argc, argv);
+    std::reverse(args.begin(), args.end());  // CLI11 takes them last first
+    app.parse(args);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e) == 0 ? common::exit_ok : common::exit_usage;
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e) == 0 ? common::exit_ok : common::exit_usage;
   } catch (const CLI::ParseError& e) {
-    // --help and friends exit 0; every real parse error is a usage error.
-    int rc = app.exit(e);
-    return rc == 0 ? common::exit_ok : common::exit_usage;
+    // Every real parse error is a usage error.
+    if (e.get_exit_code() == 0) return common::exit_ok;
+    return errors.report(common::ExitError(common::exit_usage, e.what()));
   } catch (const config::ConfigError& e) {
-    std::cerr << "rulectl: bad config: " << common::one_line(e.what()) << std::endl;
-    return common::exit_usage;
+    return errors.report(common::ExitError(common::exit_usage, std::string("bad config: ") + e.what()));
   } catch (const common::ExitError& e) {
-    std::cerr << "rulectl: " << common::one_line(e.what()) << std::endl;
-    return e.code();
+    return errors.report(e);
   } catch (const pqxx::broken_connection& e) {
-    std::cerr << "rulectl: site unreachable: " << common::one_line(e.what()) << std::endl;
-    return common::exit_unreachable;
+    return errors.report(common::ExitError(common::exit_unreachable, std::string("site unreachable: ") + e.what()));
   } catch (const std::exception& e) {
-    std::cerr << "rulectl: " << common::one_line(e.what()) << std::endl;
-    return common::exit_failed;
+    return errors.report(common::ExitError(common::exit_failed, e.what()));
   } catch (...) {
-    std::cerr << "rulectl: unknown error" << std::endl;
-    return common::exit_failed;
+    return errors.report(common::ExitError(common::exit_failed, "unknown error"));
   }
   return exit_code;
 }

@@ -17,13 +17,20 @@ enum ExitCode : int {
 
 // Thrown anywhere below main(); main prints what() as one line on stderr and
 // exits with code. Plain std::exceptions exit 1.
+// A failure the server reported carries its SQLSTATE and HINT too, for the
+// --json error document (cli/error_report.hpp).
 class ExitError : public std::runtime_error {
 public:
-  ExitError(ExitCode code, const std::string& message) : std::runtime_error(message), code_(code) {}
+  ExitError(ExitCode code, const std::string& message, std::string sqlstate = {}, std::string hint = {})
+      : std::runtime_error(message), code_(code), sqlstate_(std::move(sqlstate)), hint_(std::move(hint)) {}
   ExitCode code() const noexcept { return code_; }
+  const std::string& sqlstate() const noexcept { return sqlstate_; }
+  const std::string& hint() const noexcept { return hint_; }
 
 private:
   ExitCode code_;
+  std::string sqlstate_;
+  std::string hint_;
 };
 
 }  // namespace rulekeeper::common

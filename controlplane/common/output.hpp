@@ -12,7 +12,7 @@
 
 namespace rulekeeper::common {
 
-// Columns padded to the widest cell (widths in code points, so "…" counts 1).
+// Columns padded to the widest cell, in terminal columns (display_width).
 class Table {
 public:
   explicit Table(std::vector<std::string> headers) : headers_(std::move(headers)) {}
@@ -24,13 +24,16 @@ private:
   std::vector<std::vector<std::string>> rows_;
 };
 
-// Number of code points in UTF-8 text.
+// The terminal columns UTF-8 text takes: a CJK character or an emoji 2, a
+// combining mark 0, "…" 1 (wcwidth under C.UTF-8).
 std::size_t display_width(const std::string& utf8);
-// The first `keep` characters and "…" if longer.
+// As much of `text` as fits in `keep` columns and "…" if it was longer.
 std::string abbreviate(const std::string& text, std::size_t keep);
 
 // The one JSON document of a --json run, on stdout.
 void print_json(const nlohmann::json& document);
+// Whether print_json ran in this process (main() then adds no error document).
+bool json_document_printed();
 
 // Where an operation reports progress on anything that takes seconds.
 // Operations (ops/) print nothing themselves: they get a sink. The CLI's

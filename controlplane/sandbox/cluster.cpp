@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "common/application_name.hpp"
 #include "common/files.hpp"
 #include "common/poll.hpp"
 #include "pgnode/postmaster.hpp"
@@ -240,7 +241,8 @@ void Node::kill9(seconds timeout) {
 }
 
 std::unique_ptr<pqxx::connection> Node::connect(const std::string& dbname) const {
-  return std::make_unique<pqxx::connection>(conninfo(dbname));
+  return std::make_unique<pqxx::connection>(
+      fmt::format("{} fallback_application_name='{}'", conninfo(dbname), common::application_name()));
 }
 
 pqxx::result Node::exec(const std::string& sql, const std::string& dbname) const {

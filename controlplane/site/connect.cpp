@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "common/application_name.hpp"
 #include "common/errors.hpp"
 #include "common/text.hpp"
 #include "site/conninfo.hpp"
@@ -11,6 +12,7 @@ namespace rulekeeper::site {
 std::string connection_string(const config::SiteConfig& site, int timeout_seconds, bool bounded) {
   auto keywords = conninfo::parse(site.conninfo, site.name);
   if (bounded || !keywords.count("connect_timeout")) keywords["connect_timeout"] = std::to_string(timeout_seconds);
+  keywords["fallback_application_name"] = common::application_name();
   return conninfo::build(keywords);
 }
 

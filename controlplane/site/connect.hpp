@@ -15,6 +15,7 @@ namespace rulekeeper::site {
 constexpr int kConnectTimeoutSeconds = 3;
 
 // The site's conninfo (keyword/value or URI) as a keyword/value string with
+// fallback_application_name "rulectl <verb>" (common/application_name.hpp) and
 // connect_timeout added unless the conninfo sets its own (which wins) —
 // or, with `bounded`, set to timeout_seconds whatever the conninfo says (a
 // wait whose deadline is the contract, e.g. hotfix --sync-timeout).

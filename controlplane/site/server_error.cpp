@@ -67,9 +67,36 @@ std::string server_message(const pqxx::failure& e) {
   return out.empty() ? common::one_line(e.what()) : out;
 }
 
+std::string server_hint(const pqxx::failure& e) {
+  // The HINT field of libpq's text, its continuation lines joined.
+  const std::string text = e.what();
+  std::size_t at = text.rfind("\nHINT:");
+  if (at == std::string::npos) {
+    if (text.rfind("HINT:", 0) != 0) return "";
+    at = 0;
+  } else {
+    at += 1;
+  }
+  std::string hint;
+  std::size_t pos = at + 5;
+  while (pos < text.size()) {
+    std::size_t nl = text.find('\n', pos);
+    std::string line = text.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+    if (pos != at + 5 &&
+        (line.rfind("CONTEXT:", 0) == 0 || line.rfind("QUERY:", 0) == 0 || line.rfind("STATEMENT:", 0) == 0 ||
+         line.rfind("LINE ", 0) == 0 || line.rfind("DETAIL:", 0) == 0))
+      break;
+    hint += " " + line;
+    if (nl == std::string::npos) break;
+    pos = nl + 1;
+  }
+  return common::one_line(common::trim(hint));
+}
+
 common::ExitError sql_failure(const std::string& what, const pqxx::failure& e) {
   return common::ExitError(exit_code_for(e),
-                           fmt::format("{}: {} [SQLSTATE {}]", what, server_message(e), sqlstate_of(e)));
+                           fmt::format("{}: {} [SQLSTATE {}]", what, server_message(e), sqlstate_of(e)), sqlstate_of(e),
+                           server_hint(e));
 }
 
 }  // namespace rulekeeper::site

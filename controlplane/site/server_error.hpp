@@ -23,7 +23,10 @@ std::string sqlstate_of(const pqxx::failure& e);
 common::ExitCode exit_code_for(const pqxx::failure& e);
 // The server's message and hint on one line, without the CONTEXT lines.
 std::string server_message(const pqxx::failure& e);
-// common::ExitError for a failed statement: "<what>: <message> (hint: ...) [SQLSTATE X]".
+// The server's HINT, one line; "" when there is none.
+std::string server_hint(const pqxx::failure& e);
+// common::ExitError for a failed statement: "<what>: <message> (hint: ...) [SQLSTATE X]",
+// carrying the SQLSTATE and the hint.
 common::ExitError sql_failure(const std::string& what, const pqxx::failure& e);
 
 }  // namespace rulekeeper::site

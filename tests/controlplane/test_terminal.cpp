@@ -94,3 +94,23 @@ TEST(TerminalGuard, TableCellsAreEscaped) {
   t.print(out);
   EXPECT_EQ(out.str(), "key         reason\nk\\u001b[2J  two\\nlines\n");
 }
+
+TEST(DisplayWidth, WideAndCombiningCharactersTakeTheirColumns) {
+  using rulekeeper::common::abbreviate;
+  using rulekeeper::common::display_width;
+  EXPECT_EQ(display_width("rate"), 4u);
+  EXPECT_EQ(display_width("価格"), 4u);       // two CJK characters, two columns each
+  EXPECT_EQ(display_width("e\xcc\x81"), 1u);  // e + COMBINING ACUTE ACCENT
+  EXPECT_EQ(display_width("…"), 1u);
+  EXPECT_EQ(abbreviate("価格表ルール", 5), "価格…");  // 4 columns fit, the 6th would not
+  EXPECT_EQ(abbreviate("short", 5), "short");
+}
+
+TEST(DisplayWidth, TablesAlignCjkKeys) {
+  rulekeeper::common::Table t({"rule", "label"});
+  t.add_row({"価格", "1"});
+  t.add_row({"rate", "2"});
+  std::ostringstream out;
+  t.print(out);
+  EXPECT_EQ(out.str(), "rule  label\n価格  1\nrate  2\n");
+}

@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "test_support.hpp"
 
@@ -88,7 +89,10 @@ TEST(Cli, AtRiskAndCompareUsageAndUnreachable) {
   EXPECT_EQ(r.exit_code, 4);
   EXPECT_TRUE(contains(r.err, "ipc2 is unreachable")) << r.err;
   EXPECT_TRUE(contains(r.err, "ipc1 is unreachable")) << r.err;
-  EXPECT_TRUE(r.out.empty()) << r.out;
+  // --json: the failure is one JSON document on stdout (issue #15 item 14).
+  const auto doc = nlohmann::json::parse(r.out);
+  EXPECT_EQ(doc["error"], "unreachable") << r.out;
+  EXPECT_EQ(doc["exit_code"], 4) << r.out;
   r = run_rulectl({"--config", cfg, "at-risk", "--primary", "ipc2", "--standby", "ipc1"});
   EXPECT_EQ(r.exit_code, 4);
   EXPECT_TRUE(contains(r.err, "primary ipc2 is unreachable")) << r.err;

@@ -1,0 +1,114 @@
+// rulectl's conventions a script or a DBA relies on (issue #15 items 14, 15,
+// 22): a mistyped verb names the closest one; `--version`/`version` report
+// rulectl's and every site's extension version; with --json a refusal or an
+// error is still one JSON document on stdout; every connection carries
+// "rulectl <verb>" as application_name.
+#include <fstream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "pipeline.hpp"
+#include "ports.hpp"
+#include "test_support.hpp"
+
+using namespace rulekeeper;
+using namespace rulekeeper::testing;
+using nlohmann::json;
+
+namespace {
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+std::string read_all(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+}  // namespace
+
+TEST(CliConventions, AMistypedVerbNamesTheClosestOne) {
+  auto r = run_rulectl({"statsu"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(contains(r.err, "unknown command 'statsu'; did you mean 'status'?")) << r.err;
+  r = run_rulectl({"--config", "/nonexistent.toml", "hotifx", "list"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(contains(r.err, "did you mean 'hotfix'?")) << r.err;
+  r = run_rulectl({"frobnicate"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(contains(r.err, "unknown command 'frobnicate'; the commands are: ")) << r.err;
+  EXPECT_TRUE(contains(r.err, "status")) << r.err;
+  // With --json the usage error is a document too.
+  r = run_rulectl({"--json", "statsu"});
+  EXPECT_EQ(r.exit_code, 2);
+  const json doc = json::parse(r.out);
+  EXPECT_EQ(doc["error"], "usage") << r.out;
+  EXPECT_EQ(doc["exit_code"], 2) << r.out;
+  EXPECT_TRUE(contains(doc["message"].get<std::string>(), "did you mean 'status'?")) << r.out;
+}
+
+TEST(CliConventions, JsonErrorsAreOneDocumentOnStdout) {
+  auto r = run_rulectl({"--json", "--config", "/nonexistent/rulectl.toml", "status"});
+  EXPECT_EQ(r.exit_code, 2);
+  json doc = json::parse(r.out);
+  EXPECT_EQ(doc["error"], "usage");
+  EXPECT_TRUE(contains(doc["message"].get<std::string>(), "/nonexistent/rulectl.toml")) << r.out;
+  EXPECT_TRUE(doc["sqlstate"].is_null()) << r.out;
+  r = run_rulectl({"status", "--json", "--no-such-flag"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(json::parse(r.out)["exit_code"], 2) << r.out;
+  // Without --json stdout stays empty.
+  r = run_rulectl({"--config", "/nonexistent/rulectl.toml", "status"});
+  EXPECT_TRUE(r.out.empty()) << r.out;
+}
+
+TEST(CliConventions, VersionsAndServerRefusalsAsJson) {
+  if (!with_extension()) GTEST_SKIP() << "needs the extension";
+  auto bare = run_rulectl({"--version"});
+  EXPECT_EQ(bare.exit_code, 0) << bare.err;
+  EXPECT_TRUE(contains(bare.out, "rulectl 0.1.0 (built for extension rulekeeper 0.1)")) << bare.out;
+
+  Pipeline p(ports::integration_conventions[0], /*with_ipc1=*/false);
+  auto v = p.ok({"--json", "version"});
+  json doc = json::parse(v.out);
+  EXPECT_EQ(doc["rulectl"], "0.1.0");
+  ASSERT_EQ(doc["sites"].size(), 3u) << v.out;
+  for (const auto& s : doc["sites"]) EXPECT_EQ(s["extension_version"], "0.1") << v.out;
+  EXPECT_TRUE(doc["warnings"].empty()) << v.out;
+  // A site whose extension differs (an upgrade half done) is named.
+  sql_value(*p.ipc2, "UPDATE pg_catalog.pg_extension SET extversion = '0.0' WHERE extname = 'rulekeeper'");
+  v = p.ok({"version"});
+  EXPECT_TRUE(contains(v.err, "site ipc2 runs extension version 0.0, rulectl was built for 0.1")) << v.err;
+  EXPECT_TRUE(contains(v.out, "ipc2")) << v.out;
+  sql_value(*p.ipc2, "UPDATE pg_catalog.pg_extension SET extversion = '0.1' WHERE extname = 'rulekeeper'");
+
+  // A refusal by the server: the document names it, with SQLSTATE and hint.
+  p.create_rule("conv.k");
+  p.create_version("conv.k", R"({"rate": 1})");
+  p.ship();
+  auto r = p.rulectl({"--json", "activate", "--site", "e3", "--channel", "prod", "--rule", "conv.k", "--version", "1"});
+  EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
+  doc = json::parse(r.out);
+  EXPECT_EQ(doc["error"], "refused") << r.out;
+  EXPECT_EQ(doc["exit_code"], 3) << r.out;
+  ASSERT_TRUE(doc["sqlstate"].is_string()) << r.out;
+  EXPECT_EQ(doc["sqlstate"].get<std::string>().size(), 5u) << r.out;
+  EXPECT_TRUE(contains(doc["message"].get<std::string>(), "conv.k")) << r.out;
+  EXPECT_TRUE(doc.contains("hint")) << r.out;
+}
+
+TEST(CliConventions, ConnectionsCarryTheVerbAsApplicationName) {
+  if (!with_extension()) GTEST_SKIP() << "needs the extension";
+  Pipeline p(ports::integration_conventions[0], /*with_ipc1=*/false);
+  sql_value(*p.ipc2, "ALTER SYSTEM SET log_connections = on");
+  sql_value(*p.ipc2, "SELECT pg_reload_conf()");
+  p.ok({"hotfix", "list", "--site", "e3"});
+  p.rulectl({"status"});
+  const std::string log = read_all(p.ipc2->log_file());
+  EXPECT_TRUE(contains(log, "application_name=rulectl hotfix list"))
+      << log.substr(log.size() > 4000 ? log.size() - 4000 : 0);
+  EXPECT_TRUE(contains(log, "application_name=rulectl status"))
+      << log.substr(log.size() > 4000 ? log.size() - 4000 : 0);
+}
