@@ -18,12 +18,30 @@ namespace {
 
 using nlohmann::json;
 
-const char* kExitFooter =
-    "Exit: 0 done (also when nothing had to change); 3 refused: the channel does not admit the version's "
-    "qualification, a pin, the hotfix gate (--acknowledge-hotfix), --expected-epoch no longer current "
-    "(someone else changed it: look again with `rulectl status` / rule_state), a standby or split-brain "
-    "site, a wrong environment, or --wait-replicated ran out; 1 unknown rule or version, not active, not "
-    "pinned, nothing to roll back to, or another failure; 4 the site is unreachable.";
+// Each verb's footer names only the flags and refusals that verb has
+// (CliConventions.HelpTextsNameOnlyTheVerbsOwnFlags checks every verb).
+std::string exit_footer(const std::string& verb) {
+  const bool gate = verb == "activate" || verb == "deactivate" || verb == "rollback";
+  std::vector<std::string> refusals;
+  if (verb == "validate")
+    refusals.push_back("the version's qualification does not allow that outcome here");
+  else
+    refusals.push_back("the channel does not admit the version's qualification, a pin");
+  if (gate) {
+    refusals.push_back("the hotfix gate (--acknowledge-hotfix)");
+    refusals.push_back(
+        "--expected-epoch no longer current (someone else changed it: look again with `rulectl "
+        "status` / rule_state)");
+  } else if (verb == "cutover") {
+    refusals.push_back("the hotfix gate holds versions back (--acknowledge-hotfix)");
+  }
+  refusals.push_back("a standby or split-brain site, a wrong environment");
+  if (verb != "validate") refusals.push_back("--wait-replicated ran out");
+  return fmt::format(
+      "Exit: 0 done (also when nothing had to change); 3 refused: {}; 1 unknown rule or version, not active, not "
+      "pinned, nothing to roll back to, or another failure; 4 the site is unreachable.",
+      fmt::join(refusals, ", "));
+}
 
 struct ChannelArgs {
   std::string site;
@@ -138,7 +156,7 @@ int run_cutover(const GlobalOptions& global, const ChannelArgs& args) {
 CLI::App* verb(CLI::App& app, const std::string& name, const std::string& what, ChannelArgs& a) {
   CLI::App* cmd = app.add_subcommand(name, what);
   cmd->add_option("--site", a.site, "site name, or e3 for the E3 primary")->required();
-  cmd->footer(kExitFooter);
+  cmd->footer(exit_footer(name));
   return cmd;
 }
 

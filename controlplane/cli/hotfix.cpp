@@ -243,6 +243,7 @@ void add_hotfix(CLI::App& app, GlobalOptions& global, int& exit_code) {
   list->add_flag("--since-last-release", l->since_last_release,
                  "only those made after the last release was imported there (what the next release is checked "
                  "against)");
+  list->footer("Exit: 0 listed; 1 a failure; 2 usage; 4 the site is unreachable.");
   list->callback([&global, &exit_code, l] { exit_code = run_list(global, *l); });
 
   auto s = std::make_shared<ShowArgs>();
@@ -251,6 +252,9 @@ void add_hotfix(CLI::App& app, GlobalOptions& global, int& exit_code) {
                                        "the planned versions classified against it, acknowledgements");
   show->add_option("ID", s->id, "hotfix id (a UUID, or the start of one)")->required();
   show->add_option("--site", s->site, "site to read at, or e3 for the E3 primary (default)");
+  show->footer(
+      "Exit: 0 shown; 1 no such hotfix (or an id prefix that matches several) or another failure; 2 usage; "
+      "4 the site is unreachable.");
   show->callback([&global, &exit_code, s] { exit_code = run_show(global, *s); });
 
   auto r = std::make_shared<ops::ReplayRequest>();

@@ -142,7 +142,8 @@ void add_reconcile(CLI::App& app, GlobalOptions& global, int& exit_code) {
   auto c = std::make_shared<ConflictOptions>();
   CLI::App* conflicts = app.add_subcommand("conflicts", "what reconcile could not apply: list, resolve");
   conflicts->require_subcommand(1);
-  CLI::App* list = conflicts->add_subcommand("list", "open conflicts (--all: resolved ones too)");
+  CLI::App* list =
+      conflicts->add_subcommand("list", "open conflicts (rulectl conflicts list --all: resolved ones too)");
   list->add_option("--site", c->site, "site to read at (default: the E3 primary)");
   list->add_flag("--all", c->all, "resolved conflicts too");
   list->callback([&global, &exit_code, c] { exit_code = conflicts_list(global, *c); });

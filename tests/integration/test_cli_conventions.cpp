@@ -4,6 +4,8 @@
 // error is still one JSON document on stdout; every connection carries
 // "rulectl <verb>" as application_name.
 #include <fstream>
+#include <regex>
+#include <set>
 #include <sstream>
 
 #include <gtest/gtest.h>
@@ -111,4 +113,82 @@ TEST(CliConventions, ConnectionsCarryTheVerbAsApplicationName) {
       << log.substr(log.size() > 4000 ? log.size() - 4000 : 0);
   EXPECT_TRUE(contains(log, "application_name=rulectl status"))
       << log.substr(log.size() > 4000 ? log.size() - 4000 : 0);
+}
+
+namespace {
+
+struct HelpText {
+  std::vector<std::string> subcommands;
+  std::set<std::string> options;  // every --flag the Options section defines
+  std::string text;
+};
+
+HelpText help_of(const std::vector<std::string>& path) {
+  std::vector<std::string> args = path;
+  args.push_back("--help");
+  HelpText h;
+  h.text = run_rulectl(args).out;
+  enum { none, options, subcommands } mode = none;
+  std::istringstream in(h.text);
+  const std::regex flag("--[a-z][a-z0-9-]*");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("Options:", 0) == 0) {
+      mode = options;
+      continue;
+    }
+    if (line.rfind("Subcommands:", 0) == 0) {
+      mode = subcommands;
+      continue;
+    }
+    if (!line.empty() && line[0] != ' ') mode = none;
+    if (line.rfind("  ", 0) != 0) continue;
+    const std::string entry = line.substr(line.find_first_not_of(' '));
+    if (mode == options) {
+      const std::string first = entry.substr(0, entry.find("  "));  // the flag column
+      for (std::sregex_iterator it(first.begin(), first.end(), flag), end; it != end; ++it) h.options.insert(it->str());
+    } else if (mode == subcommands) {
+      h.subcommands.push_back(entry.substr(0, entry.find(' ')));
+    }
+  }
+  return h;
+}
+
+// Every --flag a verb's help mentions (description, footer) that the verb
+// does not have — unless written as another command's ("rulectl X --flag").
+void check_help(const std::vector<std::string>& path, std::vector<std::string>& wrong, int& verbs) {
+  const HelpText h = help_of(path);
+  if (!path.empty()) {
+    ++verbs;
+    static const std::set<std::string> global = {"--config", "--json", "--yes", "--help", "--version"};
+    const std::regex mention("(rulectl(?: [a-z-]+)*\\s+)?(--[a-z][a-z0-9-]*)");
+    for (std::sregex_iterator it(h.text.begin(), h.text.end(), mention), end; it != end; ++it) {
+      if ((*it)[1].matched) continue;
+      const std::string f = (*it)[2].str();
+      if (!h.options.count(f) && !global.count(f)) {
+        std::string cmd;
+        for (const auto& p : path) cmd += p + " ";
+        wrong.push_back(cmd + f);
+      }
+    }
+  }
+  for (const auto& s : h.subcommands) {
+    auto sub = path;
+    sub.push_back(s);
+    check_help(sub, wrong, verbs);
+  }
+}
+
+}  // namespace
+
+// Issue #15 item 16: a help text names only flags (and so exit reasons) the
+// verb has — `validate --help` advertised --wait-replicated, which validate
+// rejects.
+TEST(CliConventions, HelpTextsNameOnlyTheVerbsOwnFlags) {
+  std::vector<std::string> wrong;
+  int verbs = 0;
+  check_help({}, wrong, verbs);
+  EXPECT_GE(verbs, 25) << "the walk found too few verbs: is the help format still parsed?";
+  std::string list;
+  for (const auto& w : wrong) list += "\n  " + w;
+  EXPECT_TRUE(wrong.empty()) << "help texts mention flags their verb does not have:" << list;
 }
