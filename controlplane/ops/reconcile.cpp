@@ -42,7 +42,7 @@ ReconcileReport reconcile(const config::Config& config, const ReconcileRequest& 
     throw common::ExitError(common::exit_usage, "give exactly one of --from SITE and --bundle FILE");
   // A bad bundle is refused before any site is asked.
   const std::string file_text = o.bundle.empty() ? std::string() : read_bundle(o.bundle);
-  site::Site target = site::writer(config, o.to, "reconcile");
+  site::Site target = site::writer(config, o.to, "reconcile", "--to");
   if (target.environment() != kE3)
     throw common::ExitError(common::exit_usage, fmt::format("reconcile carries changes between E3 sites; {} is {}",
                                                             target.name(), target.environment()));

@@ -42,7 +42,7 @@ const config::SiteConfig& find_site(const config::Config& config, const std::str
 }
 
 std::size_t choose_writer(const std::vector<SiteState>& probes, const std::string& name, const std::string& action,
-                          const std::string& config_path) {
+                          const std::string& config_path, const std::string& flag) {
   const bool want_primary = name == kE3Primary;
   if (!want_primary && probes.size() == 1 && probes[0].environment != kE3Name) {
     const SiteState& p = probes[0];
@@ -96,8 +96,8 @@ std::size_t choose_writer(const std::vector<SiteState>& probes, const std::strin
     if (p.name != name) continue;
     if (!p.role_known()) throw not_answering(p);
     if (p.is_standby()) {
-      std::string where = primary != nullptr ? fmt::format("the E3 primary is {} (use --site {} or --site {})",
-                                                           primary->name, primary->name, kE3Primary)
+      std::string where = primary != nullptr ? fmt::format("the E3 primary is {} (use {} {} or {} {})", primary->name,
+                                                           flag, primary->name, flag, kE3Primary)
                                              : std::string("no E3 site accepts writes now");
       throw common::ExitError(common::exit_refused,
                               fmt::format("site {} is a standby (in recovery) and takes no writes; {}; {} refused",
@@ -108,7 +108,7 @@ std::size_t choose_writer(const std::vector<SiteState>& probes, const std::strin
   throw common::ExitError(common::exit_failed, "internal: the named site was not probed");  // not reached
 }
 
-Site writer(const config::Config& config, const std::string& name, const std::string& action) {
+Site writer(const config::Config& config, const std::string& name, const std::string& action, const std::string& flag) {
   std::vector<const config::SiteConfig*> candidates;
   if (name == kE3Primary) {
     candidates = sites_of(config, kE3Name);
@@ -119,7 +119,7 @@ Site writer(const config::Config& config, const std::string& name, const std::st
         named.environment == kE3Name ? sites_of(config, kE3Name) : std::vector<const config::SiteConfig*>{&named};
   }
   std::vector<SiteState> probes = probe_all(candidates, ProbeDepth::role);
-  return take(probes[choose_writer(probes, name, action, config.path)]);
+  return take(probes[choose_writer(probes, name, action, config.path, flag)]);
 }
 
 Site reader(const config::Config& config, const std::string& name) {

@@ -47,12 +47,15 @@ const config::SiteConfig& find_site(const config::Config& config, const std::str
 // The index in `probes` of the site to write at, or the refusal as an
 // ExitError — see the rules above. `probes` holds the E3 sites when `name`
 // is kE3Primary or an E3 site, else just the named site. `action` names the
-// verb in messages ("activate").
+// verb in messages ("activate"); `flag` the verb's option that names the
+// site ("--site"; reconcile's is "--to"), so a refusal's advice is a command
+// that works.
 std::size_t choose_writer(const std::vector<SiteState>& probes, const std::string& name, const std::string& action,
-                          const std::string& config_path);
+                          const std::string& config_path, const std::string& flag = "--site");
 
 // A site to write at: kE3Primary or a site name (refusals as above).
-Site writer(const config::Config& config, const std::string& name, const std::string& action);
+Site writer(const config::Config& config, const std::string& name, const std::string& action,
+            const std::string& flag = "--site");
 
 // A named site to read from (no role check), e.g. the source of a release;
 // kE3Primary reads at the E3 primary.

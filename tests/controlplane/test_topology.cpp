@@ -98,5 +98,20 @@ TEST(ChooseWriter, NoE3SiteConfigured) {
   EXPECT_NE(what.find("no site with environment = \"e3\""), std::string::npos) << what;
 }
 
+// Issue #15 item 25: the advice names the verb's own flag (reconcile: --to).
+TEST(ChooseWriter, TheAdviceNamesTheVerbsOwnFlag) {
+  try {
+    choose_writer({fake("ipc2", "e3", "primary"), fake("ipc1", "e3", "standby")}, "ipc1", "reconcile", "rulectl.toml",
+                  "--to");
+    FAIL() << "a standby was chosen";
+  } catch (const common::ExitError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("use --to ipc2 or --to e3"), std::string::npos) << what;
+    EXPECT_EQ(what.find("--site"), std::string::npos) << what;
+  }
+  auto [code, what] = choose({fake("ipc2", "e3", "primary"), fake("ipc1", "e3", "standby")}, "ipc1");
+  EXPECT_NE(what.find("use --site ipc2 or --site e3"), std::string::npos) << what;
+}
+
 }  // namespace
 }  // namespace rulekeeper::site
