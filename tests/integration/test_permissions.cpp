@@ -252,8 +252,8 @@ std::vector<Row> function_rows() {
        "SELECT rulekeeper._undone_names(rulekeeper._undone_hotfixes('perm.a', '1', NULL))", kAdminOnly},
       {"rulekeeper._undone_detail(jsonb,text)", "function", "e3",
        "SELECT rulekeeper._undone_detail(rulekeeper._undone_hotfixes('perm.a', '1', NULL), NULL)", kAdminOnly},
-      {"rulekeeper._heartbeat_age(timestamptz)", "function", "e3", "SELECT rulekeeper._heartbeat_age(now())",
-       kAdminOnly},
+      {"rulekeeper._heartbeat_age(timestamp with time zone)", "function", "e3",
+       "SELECT rulekeeper._heartbeat_age(now())", kAdminOnly},
       {"rulekeeper._check_json_text(text)", "function", "e3", "SELECT rulekeeper._check_json_text('{}')", kAdminOnly},
       {"rulekeeper._validate_bundle(jsonb,text,text)", "function", "e3",
        "SELECT rulekeeper._validate_bundle('{\"format\": \"rulekeeper-bundle/1\", \"rules\": [], \"source\": "
