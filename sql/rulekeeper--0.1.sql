@@ -1231,6 +1231,54 @@ CREATE FUNCTION rulekeeper._undone_detail(undone jsonb, to_label text) RETURNS t
     FROM jsonb_array_elements(undone) WITH ORDINALITY x(u, n)
 $$;
 
+-- ==== issue 13: hotfix policy journaled ====
+-- hotfix_policy is the one table rulekeeper_admin still writes directly
+-- (docs/permissions.md "What rulekeeper_admin may write directly"): each
+-- insert, update and delete is journaled (kind hotfix_policy: ruleset,
+-- allowed_paths, op) with who and when, whoever writes. A row that arrives
+-- with a change_id (pg_restore) is only checked: the entry must be a
+-- hotfix_policy entry for this ruleset with these paths, and the newest one
+-- for the ruleset — an older entry's change_id cannot bring back an older
+-- policy unjournaled.
+ALTER TABLE rulekeeper.hotfix_policy ADD COLUMN change_id uuid NOT NULL UNIQUE REFERENCES rulekeeper.journal;
+CREATE FUNCTION rulekeeper._journal_hotfix_policy() RETURNS trigger
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+DECLARE
+  j rulekeeper.journal;
+BEGIN
+  IF TG_OP = 'DELETE' THEN
+    PERFORM rulekeeper._journal('hotfix_policy', NULL, NULL,
+      jsonb_build_object('op', 'delete', 'ruleset', OLD.ruleset, 'allowed_paths', to_jsonb(OLD.allowed_paths)));
+    RETURN OLD;
+  END IF;
+  IF TG_OP = 'INSERT' AND NEW.change_id IS NOT NULL THEN
+    SELECT * INTO j FROM rulekeeper.journal x WHERE x.change_id = NEW.change_id;
+    IF j.change_id IS NULL OR j.kind <> 'hotfix_policy' OR j.payload ->> 'op' = 'delete'
+       OR j.payload ->> 'ruleset' IS DISTINCT FROM NEW.ruleset
+       OR j.payload -> 'allowed_paths' IS DISTINCT FROM to_jsonb(NEW.allowed_paths) THEN
+      RAISE EXCEPTION 'hotfix_policy row for ruleset % does not match journal entry %', NEW.ruleset, NEW.change_id
+        USING ERRCODE = 'check_violation',
+              HINT = 'Write the policy without a change_id: the trigger journals it.';
+    END IF;
+    IF EXISTS (SELECT 1 FROM rulekeeper.journal x
+                WHERE x.kind = 'hotfix_policy' AND x.payload ->> 'ruleset' = NEW.ruleset
+                  AND x.recorded_at > j.recorded_at) THEN
+      RAISE EXCEPTION 'journal entry % is not the newest hotfix_policy entry of ruleset %', NEW.change_id, NEW.ruleset
+        USING ERRCODE = 'check_violation',
+              HINT = 'Write the policy without a change_id: the trigger journals it.';
+    END IF;
+    RETURN NEW;
+  END IF;
+  NEW.updated_at := pg_catalog.now();
+  NEW.updated_by := session_user;
+  NEW.change_id := rulekeeper._journal('hotfix_policy', NULL, NULL,
+    jsonb_build_object('op', lower(TG_OP), 'ruleset', NEW.ruleset, 'allowed_paths', to_jsonb(NEW.allowed_paths)));
+  RETURN NEW;
+END
+$$;
+CREATE TRIGGER hotfix_policy_journal BEFORE INSERT OR UPDATE OR DELETE ON rulekeeper.hotfix_policy
+  FOR EACH ROW EXECUTE FUNCTION rulekeeper._journal_hotfix_policy();
+
 -- ==== issue 13: heartbeat age ====
 
 -- The age of a heartbeat in seconds, or NULL (unknown) when it is dated in

@@ -1,5 +1,6 @@
 // rulekeeper_admin's direct writes (issue #13, class 7): the admin keeps every
-// function and direct writes to configuration (hotfix_policy), but no longer
+// function and direct writes to configuration (hotfix_policy, journaled
+// whoever writes it), but no longer
 // writes history or the state the functions derive from it — each forgery
 // the issue found is tried here on a real connection as a login in
 // rulekeeper_admin and must be refused by the privilege check (42501) with
@@ -167,6 +168,27 @@ TEST_F(AdminWrites, AdminKeepsTheFunctionsAndConfiguration) {
   Raw admin(conninfo_as(*e3_, "rk_admin"));
   Raw::Result r = admin.exec("UPDATE rulekeeper.hotfix_policy SET allowed_paths = ARRAY['/rate', '/tiers']");
   EXPECT_TRUE(r.ok) << r.message;
+  // Journaled, with who: the policy row carries the entry's change_id.
+  EXPECT_EQ(e3_->query_value("SELECT j.actor || ' ' || (j.payload ->> 'op') || ' ' || (j.payload -> 'allowed_paths') "
+                             "FROM rulekeeper.hotfix_policy p JOIN rulekeeper.journal j USING (change_id) "
+                             "WHERE p.ruleset = 'rs'"),
+            "rk_admin update [\"/rate\", \"/tiers\"]");
+  // An older entry's change_id cannot bring an older policy back unjournaled.
+  const std::string first = e3_->query_value(
+      "SELECT change_id FROM rulekeeper.journal WHERE kind = 'hotfix_policy' AND payload ->> 'op' = 'insert'");
+  ASSERT_FALSE(first.empty());
+  r = admin.exec("DELETE FROM rulekeeper.hotfix_policy");
+  EXPECT_TRUE(r.ok) << r.message;
+  r = admin.exec(fmt::format(
+      "INSERT INTO rulekeeper.hotfix_policy (ruleset, allowed_paths, change_id) VALUES ('rs', ARRAY['/rate'], '{}')",
+      first));
+  EXPECT_EQ(r.sqlstate, "23514") << r.message;
+  EXPECT_NE(r.message.find("is not the newest hotfix_policy entry of ruleset rs"), std::string::npos) << r.message;
+  r = admin.exec("INSERT INTO rulekeeper.hotfix_policy (ruleset, allowed_paths) VALUES ('rs', ARRAY['/rate'])");
+  EXPECT_TRUE(r.ok) << r.message;
+  EXPECT_EQ(e3_->query_value("SELECT string_agg(payload ->> 'op', ' ' ORDER BY origin_seq) FROM rulekeeper.journal "
+                             "WHERE kind = 'hotfix_policy'"),
+            "insert update delete insert");
   r = admin.exec("SELECT rulekeeper.activate('r', '2', 'sl')");
   EXPECT_TRUE(r.ok) << r.message;
   r = admin.exec("SELECT rulekeeper.activate('r', '2', 'prod')");
@@ -232,4 +254,5 @@ TEST_F(AdminWrites, DumpAndRestoreStillWorkAndTheCopyIsAsClosed) {
   EXPECT_EQ(r.sqlstate, "42501") << r.message;
   r = admin.exec("UPDATE rulekeeper.hotfix_policy SET allowed_paths = ARRAY['/rate']");
   EXPECT_TRUE(r.ok) << r.message;
+  EXPECT_EQ(e3_->query_value("SELECT count(*) FROM rulekeeper.journal WHERE kind = 'hotfix_policy'", "restored"), "2");
 }

@@ -273,9 +273,9 @@ std::vector<Row> function_rows() {
   // functions can only be called as triggers"); their EXECUTE grant is
   // checked in the catalog instead (has_function_privilege), where the owner
   // and admin hold it and nobody else does.
-  for (const char* t : {"_journal_activation", "_journal_row", "_refuse_change", "_rule_version_after_insert",
-                        "_rule_version_after_update", "_rule_version_before_insert", "_rule_version_before_update",
-                        "_rule_version_journal_flush"})
+  for (const char* t : {"_journal_activation", "_journal_hotfix_policy", "_journal_row", "_refuse_change",
+                        "_rule_version_after_insert", "_rule_version_after_update", "_rule_version_before_insert",
+                        "_rule_version_before_update", "_rule_version_journal_flush"})
     f.push_back({fmt::format("rulekeeper.{}()", t), "trigger function", "e3", "", kAdminOnly});
   return f;
 }
@@ -344,7 +344,9 @@ std::string render_docs() {
         "without a row fails it).\n\n"
         "## What rulekeeper_admin may write directly\n\n"
         "`rulekeeper_admin` may call every function and writes **configuration** directly: the\n"
-        "`hotfix_policy` table (which paths a hotfix may change). It does **not** write history or the\n"
+        "`hotfix_policy` table (which paths a hotfix may change), where a trigger journals every insert,\n"
+        "update and delete (kind `hotfix_policy`, with the actor) and a row arriving with a `change_id`\n"
+        "(pg_restore) must match the newest policy entry of its ruleset. It does **not** write history or the\n"
         "state derived from it: `journal`, `rule`, `rule_version` (annotations included),\n"
         "`qualification_history`, `activation`, `activation_history`, `release_log`, `hotfix`,\n"
         "`incarnation`, `conflict`, `failover_event`, `checksum_bucket` and `heartbeat` are written only\n"
