@@ -541,7 +541,7 @@ BEGIN
              pg_get_wal_replay_pause_state() <> 'not paused', COALESCE(w.status, 'stopped')::text,
              w.last_msg_receipt_time,
              CASE WHEN w.sender_host IS NULL THEN NULL ELSE w.sender_host || ':' || w.sender_port END,
-             hb_site, hb_at, extract(epoch FROM clock_timestamp() - hb_at)::float8
+             hb_site, hb_at, rulekeeper._heartbeat_age(hb_at)
         FROM (SELECT 1) one LEFT JOIN pg_stat_wal_receiver w ON true;
     RETURN;
   END IF;
@@ -556,7 +556,7 @@ BEGIN
            extract(epoch FROM r.replay_lag)::float8, r.sync_state::text,
            s.slot_name::text, s.active, s.wal_status, pg_wal_lsn_diff(pg_current_wal_lsn(), s.restart_lsn),
            NULL::boolean, NULL::text, NULL::timestamptz, r.client_addr::text,
-           hb_site, hb_at, extract(epoch FROM clock_timestamp() - hb_at)::float8
+           hb_site, hb_at, rulekeeper._heartbeat_age(hb_at)
       FROM pg_stat_replication r
       FULL JOIN (SELECT * FROM pg_replication_slots WHERE slot_type = 'physical') s ON s.active_pid = r.pid
      ORDER BY COALESCE(r.application_name, s.slot_name);
@@ -566,7 +566,7 @@ BEGIN
              NULL::pg_lsn, NULL::pg_lsn, NULL::pg_lsn, NULL::pg_lsn, NULL::pg_lsn, NULL::numeric, NULL::numeric,
              NULL::float8, NULL::float8, NULL::float8, NULL::text, NULL::text, NULL::boolean, NULL::text,
              NULL::numeric, NULL::boolean, NULL::text, NULL::timestamptz, NULL::text,
-             hb_site, hb_at, extract(epoch FROM clock_timestamp() - hb_at)::float8;
+             hb_site, hb_at, rulekeeper._heartbeat_age(hb_at);
   END IF;
 END
 $$;
@@ -802,18 +802,66 @@ BEGIN
 END
 $$;
 
--- Hotfixes of a rule whose change `to_label` lacks (classification other than
--- included): what moving prod from a hotfix to `to_label` would undo.
+-- What moving prod from `from_label` to `to_label` (NULL: deactivating it)
+-- would undo: every hotfix prod carries now — the hotfixes of from_label's
+-- line (from_label itself, its base, its base's base, ... while each is a
+-- hotfix) and those from_label's annotations classify as included — with
+-- each path it changed where what prod serves now differs from what it
+-- would serve (the value absent on either side counts). It compares bodies,
+-- never trusts an annotation that says nothing (a planned version imported
+-- before the hotfix was never annotated): docs/hotfix.md "What prod serves
+-- is compared, not the annotation". A hotfix made on top of from_label
+-- (to_label's own line reaches from_label) supersedes it: nothing undone.
 CREATE FUNCTION rulekeeper._undone_hotfixes(p_rule_key text, from_label text, to_label text) RETURNS jsonb
   LANGUAGE sql STABLE SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
-  SELECT COALESCE(jsonb_agg(jsonb_build_object('hotfix_id', h.hotfix_id, 'label', h.label, 'diff', h.diff,
-                                               'classification', rulekeeper._classify(h.diff, t.body))), '[]'::jsonb)
-    FROM rulekeeper.hotfix h
-    JOIN rulekeeper.rule_version f ON f.rule_key = h.rule_key AND f.label = from_label
-    JOIN rulekeeper.rule_version t ON t.rule_key = h.rule_key AND t.label = to_label
-   WHERE h.rule_key = p_rule_key AND h.label = from_label
-     AND rulekeeper._classify(h.diff, t.body) <> 'included'
+  WITH RECURSIVE line(label, depth) AS (
+    SELECT from_label, 0
+    UNION ALL
+    SELECT h.base_label, l.depth + 1 FROM line l
+      JOIN rulekeeper.hotfix h ON h.rule_key = p_rule_key AND h.label = l.label
+     WHERE l.depth < 100000
+  ), to_line(label, depth) AS (
+    SELECT to_label, 0 WHERE to_label IS NOT NULL
+    UNION ALL
+    SELECT h.base_label, l.depth + 1 FROM to_line l
+      JOIN rulekeeper.hotfix h ON h.rule_key = p_rule_key AND h.label = l.label
+     WHERE l.depth < 100000
+  ), cur AS (
+    SELECT v.body, v.annotations FROM rulekeeper.rule_version v WHERE v.rule_key = p_rule_key AND v.label = from_label
+  ), carried AS (
+    SELECT h.hotfix_id FROM rulekeeper.hotfix h WHERE h.rule_key = p_rule_key AND h.label IN (SELECT label FROM line)
+    UNION
+    SELECT h.hotfix_id FROM cur
+     CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN jsonb_typeof(cur.annotations -> 'hotfixes') = 'array'
+                                                  THEN cur.annotations -> 'hotfixes' ELSE '[]'::jsonb END) x
+      JOIN rulekeeper.hotfix h ON h.rule_key = p_rule_key AND h.hotfix_id::text = x ->> 'hotfix_id'
+     WHERE x ->> 'classification' = 'included'
+  ), paths AS (
+    SELECT h.hotfix_id, h.label, h.diff, h.created_at, e.n, e.e ->> 'path' AS path,
+           cur.body #> p.arr AS prod_value,
+           (SELECT t.body #> p.arr FROM rulekeeper.rule_version t
+             WHERE t.rule_key = p_rule_key AND t.label = to_label) AS candidate_value
+      FROM rulekeeper.hotfix h
+      JOIN carried c ON c.hotfix_id = h.hotfix_id
+     CROSS JOIN cur
+     CROSS JOIN LATERAL jsonb_array_elements(h.diff) WITH ORDINALITY e(e, n)
+     CROSS JOIN LATERAL (SELECT ARRAY(SELECT replace(replace(s.seg, '~1', '/'), '~0', '~')
+                                        FROM unnest(string_to_array(substr(e.e ->> 'path', 2), '/'))
+                                             WITH ORDINALITY s(seg, i) ORDER BY s.i) AS arr) p
+     WHERE NOT EXISTS (SELECT 1 FROM to_line tl WHERE tl.label = from_label)
+  ), undone AS (
+    SELECT p.hotfix_id, p.label, p.diff, p.created_at,
+           jsonb_agg(DISTINCT jsonb_build_object('path', p.path, 'prod', p.prod_value, 'candidate', p.candidate_value))
+             AS paths
+      FROM paths p
+     WHERE p.prod_value IS DISTINCT FROM p.candidate_value
+     GROUP BY p.hotfix_id, p.label, p.diff, p.created_at
+  )
+  SELECT COALESCE(jsonb_agg(jsonb_build_object('hotfix_id', u.hotfix_id, 'label', u.label, 'diff', u.diff,
+                                               'paths', u.paths) ORDER BY u.created_at, u.label), '[]'::jsonb)
+    FROM undone u
 $$;
+
 
 
 -- import_release for a bundle as text, as a file or a client holds it: read
@@ -1161,6 +1209,88 @@ BEGIN
 END
 $$;
 
+-- ==== issue 13: hotfix gate ====
+
+-- The hotfixes and paths of _undone_hotfixes() as one line ("1.1 (/rate),
+-- 1.2 (/tiers/2)") and as a DETAIL: what each hotfix changed, and what the
+-- move would serve instead at each path.
+CREATE FUNCTION rulekeeper._undone_names(undone jsonb) RETURNS text
+  LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+  SELECT string_agg((u ->> 'label') || ' (' || (SELECT string_agg(q ->> 'path', ', ' ORDER BY q ->> 'path')
+                                                  FROM jsonb_array_elements(u -> 'paths') q) || ')', ', ' ORDER BY n)
+    FROM jsonb_array_elements(undone) WITH ORDINALITY x(u, n)
+$$;
+CREATE FUNCTION rulekeeper._undone_detail(undone jsonb, to_label text) RETURNS text
+  LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+  SELECT string_agg('hotfix ' || (u ->> 'label') || ' changed:' || E'\n' || rulekeeper._diff_text(u -> 'diff') || E'\n'
+                    || COALESCE('version ' || to_label, 'deactivating') || ' would serve instead: '
+                    || (SELECT string_agg((q ->> 'path') || ': ' || COALESCE((q -> 'candidate')::text, '(absent)')
+                                          || ' (prod serves ' || COALESCE((q -> 'prod')::text, '(absent)') || ')', ', '
+                                          ORDER BY q ->> 'path')
+                          FROM jsonb_array_elements(u -> 'paths') q), E'\n' ORDER BY n)
+    FROM jsonb_array_elements(undone) WITH ORDINALITY x(u, n)
+$$;
+
+-- ==== issue 13: hotfix policy journaled ====
+-- hotfix_policy is the one table rulekeeper_admin still writes directly
+-- (docs/permissions.md "What rulekeeper_admin may write directly"): each
+-- insert, update and delete is journaled (kind hotfix_policy: ruleset,
+-- allowed_paths, op) with who and when, whoever writes. A row that arrives
+-- with a change_id (pg_restore) is only checked: the entry must be a
+-- hotfix_policy entry for this ruleset with these paths, and the newest one
+-- for the ruleset — an older entry's change_id cannot bring back an older
+-- policy unjournaled.
+ALTER TABLE rulekeeper.hotfix_policy ADD COLUMN change_id uuid NOT NULL UNIQUE REFERENCES rulekeeper.journal;
+CREATE FUNCTION rulekeeper._journal_hotfix_policy() RETURNS trigger
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+DECLARE
+  j rulekeeper.journal;
+BEGIN
+  IF TG_OP = 'DELETE' THEN
+    PERFORM rulekeeper._journal('hotfix_policy', NULL, NULL,
+      jsonb_build_object('op', 'delete', 'ruleset', OLD.ruleset, 'allowed_paths', to_jsonb(OLD.allowed_paths)));
+    RETURN OLD;
+  END IF;
+  IF TG_OP = 'INSERT' AND NEW.change_id IS NOT NULL THEN
+    SELECT * INTO j FROM rulekeeper.journal x WHERE x.change_id = NEW.change_id;
+    IF j.change_id IS NULL OR j.kind <> 'hotfix_policy' OR j.payload ->> 'op' = 'delete'
+       OR j.payload ->> 'ruleset' IS DISTINCT FROM NEW.ruleset
+       OR j.payload -> 'allowed_paths' IS DISTINCT FROM to_jsonb(NEW.allowed_paths) THEN
+      RAISE EXCEPTION 'hotfix_policy row for ruleset % does not match journal entry %', NEW.ruleset, NEW.change_id
+        USING ERRCODE = 'check_violation',
+              HINT = 'Write the policy without a change_id: the trigger journals it.';
+    END IF;
+    IF EXISTS (SELECT 1 FROM rulekeeper.journal x
+                WHERE x.kind = 'hotfix_policy' AND x.payload ->> 'ruleset' = NEW.ruleset
+                  AND x.recorded_at > j.recorded_at) THEN
+      RAISE EXCEPTION 'journal entry % is not the newest hotfix_policy entry of ruleset %', NEW.change_id, NEW.ruleset
+        USING ERRCODE = 'check_violation',
+              HINT = 'Write the policy without a change_id: the trigger journals it.';
+    END IF;
+    RETURN NEW;
+  END IF;
+  NEW.updated_at := pg_catalog.now();
+  NEW.updated_by := session_user;
+  NEW.change_id := rulekeeper._journal('hotfix_policy', NULL, NULL,
+    jsonb_build_object('op', lower(TG_OP), 'ruleset', NEW.ruleset, 'allowed_paths', to_jsonb(NEW.allowed_paths)));
+  RETURN NEW;
+END
+$$;
+CREATE TRIGGER hotfix_policy_journal BEFORE INSERT OR UPDATE OR DELETE ON rulekeeper.hotfix_policy
+  FOR EACH ROW EXECUTE FUNCTION rulekeeper._journal_hotfix_policy();
+
+-- ==== issue 13: heartbeat age ====
+
+-- The age of a heartbeat in seconds, or NULL (unknown) when it is dated in
+-- the future: a skewed clock or a forged row, never "in sync". A negative
+-- age would read as less lag than any real one (docs/in-sync.md "A
+-- heartbeat from the future").
+CREATE FUNCTION rulekeeper._heartbeat_age(beat_at timestamptz) RETURNS double precision
+  LANGUAGE sql STABLE SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+  SELECT CASE WHEN beat_at <= pg_catalog.clock_timestamp()
+              THEN pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() - beat_at) END
+$$;
+
 ------------------------------------------------------------------------------
 -- Privileges: only rulekeeper_admin writes tables directly; everyone else
 -- goes through the functions. SECURITY DEFINER functions pin search_path
@@ -1344,7 +1474,7 @@ CREATE FUNCTION rulekeeper.heartbeat_of(site text,
     OUT beat_at timestamptz, OUT age_seconds double precision, OUT beat_seq bigint)
   RETURNS SETOF record
   LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
-  SELECT h.beat_at, extract(epoch FROM clock_timestamp() - h.beat_at)::float8, h.beat_seq
+  SELECT h.beat_at, rulekeeper._heartbeat_age(h.beat_at), h.beat_seq
     FROM rulekeeper.heartbeat h
    WHERE h.site = $1
 $$;
@@ -1409,3 +1539,28 @@ GRANT EXECUTE ON FUNCTION
   rulekeeper.release_versions_present(jsonb), rulekeeper.channel_activation(text, text),
   rulekeeper.channel_bucket_versions(text, integer[]), rulekeeper.journal_from_lsn(pg_lsn)
   TO rulekeeper_reader, rulekeeper_admin;
+
+-- ==== issue 13: admin direct writes ====
+-- rulekeeper_admin keeps every function and direct writes to configuration
+-- (hotfix_policy) only. The tables below hold history and the state the
+-- functions derive from it (activations, versions, the journal, heartbeats):
+-- a direct row could carry any change_id, epoch, actor, site or date and skip
+-- admission, the hotfix gate and the journal, which no trigger can tell from
+-- a restored row (pg_restore COPYs them as the superuser, with triggers on).
+-- So only the functions (SECURITY DEFINER, the owner's rights) and the
+-- superuser write them (docs/permissions.md, "What rulekeeper_admin may
+-- write directly").
+REVOKE INSERT, UPDATE, DELETE ON
+  rulekeeper.incarnation, rulekeeper.journal, rulekeeper.rule, rulekeeper.rule_version,
+  rulekeeper.qualification_history, rulekeeper.activation, rulekeeper.activation_history,
+  rulekeeper.release_log, rulekeeper.checksum_bucket, rulekeeper.heartbeat, rulekeeper.hotfix,
+  rulekeeper.failover_event, rulekeeper.conflict
+  FROM rulekeeper_admin;
+-- The internal writers trust their arguments (an action name, a recovered
+-- row, a journal payload) because only the functions above call them: called
+-- directly they would write history that never happened.
+REVOKE EXECUTE ON FUNCTION
+  rulekeeper._journal(text, text, text, jsonb),
+  rulekeeper._set_activation(text, text, text, boolean, bigint, text, boolean),
+  rulekeeper._recover_version(jsonb, jsonb)
+  FROM rulekeeper_admin;

@@ -21,8 +21,11 @@ std::string evidence_text(const ops::StandbyEvidence& ev, const std::string& tar
   const auto& p = ev.positions;
   const std::string& old = ev.old_primary;
   std::string hb = !p.heartbeat ? fmt::format("no heartbeat of {} was ever replayed at {}", old, target)
-                                : fmt::format("last heartbeat of {} replayed at {}: {} ({:.1f}s ago)", old, target,
-                                              p.heartbeat->beat_at, p.heartbeat->age_seconds);
+                   : !p.heartbeat->age_seconds
+                       ? fmt::format("last heartbeat of {} replayed at {}: {} (dated in the future: age unknown)", old,
+                                     target, p.heartbeat->beat_at)
+                       : fmt::format("last heartbeat of {} replayed at {}: {} ({:.1f}s ago)", old, target,
+                                     p.heartbeat->beat_at, *p.heartbeat->age_seconds);
   std::string lsn =
       fmt::format("received {} / replayed {}", p.receive_lsn.value_or("nothing by streaming since it started"),
                   p.replay_lsn.value_or("?"));

@@ -40,8 +40,10 @@ void print_replication(const json& rep) {
     std::cout << fmt::format("  SPLIT BRAIN: more than one E3 site accepts writes: {}\n", fmt::join(names, ", "));
   } else if (!rep["primary"].is_null()) {
     std::cout << fmt::format("  primary: {} (timeline {}), {}\n", text(rep["primary"]), text(rep["primary_timeline"]),
-                             rep["primary_heartbeat_age_seconds"].is_null()
-                                 ? std::string("no heartbeat yet")
+                             rep["primary_heartbeat_at"].is_null() ? std::string("no heartbeat yet")
+                             : rep["primary_heartbeat_age_seconds"].is_null()
+                                 ? "own heartbeat dated in the future (" + text(rep["primary_heartbeat_at"]) +
+                                       "): age unknown"
                                  : "own heartbeat " + text(rep["primary_heartbeat_age_seconds"]) + "s old");
   } else {
     const json& lk = rep["last_known_primary"];

@@ -297,11 +297,12 @@ json StandbyEvidence::to_json() const {
           ? json{{"origin", last_change_from_old_primary->origin}, {"seq", last_change_from_old_primary->seq}}
           : json(nullptr);
   ev["last_replayed_commit_at"] = opt(p.last_replayed_commit_at);
-  ev["last_heartbeat"] = p.heartbeat ? json{{"site", old_primary},
-                                            {"beat_at", p.heartbeat->beat_at},
-                                            {"age_seconds", p.heartbeat->age_seconds},
-                                            {"beat_seq", p.heartbeat->beat_seq}}
-                                     : json(nullptr);
+  ev["last_heartbeat"] =
+      p.heartbeat ? json{{"site", old_primary},
+                         {"beat_at", p.heartbeat->beat_at},
+                         {"age_seconds", p.heartbeat->age_seconds ? json(*p.heartbeat->age_seconds) : json(nullptr)},
+                         {"beat_seq", p.heartbeat->beat_seq}}
+                  : json(nullptr);
   return ev;
 }
 

@@ -247,7 +247,7 @@ TEST(Hotfix, Refusals_PolicyReasonStandbyE2Grant) {
                     const std::string& config = "") {
     return run(p, {"hotfix", "--site", site, "--rule", kRule, "--body-file", file, "--reason", reason}, config);
   };
-  const std::string before = state_fingerprint(ipc2);
+  std::string before = state_fingerprint(ipc2);
 
   // No policy for the ruleset: refused, and the message says how to allow.
   CommandResult r = hotfix("e3", good.string(), "rate too low");
@@ -255,9 +255,13 @@ TEST(Hotfix, Refusals_PolicyReasonStandbyE2Grant) {
   EXPECT_TRUE(contains(r.err, "has no hotfix policy")) << r.err;
   EXPECT_TRUE(contains(r.err, "INSERT INTO rulekeeper.hotfix_policy")) << r.err;
 
+  EXPECT_EQ(state_fingerprint(ipc2), before);
   sql_value(ipc2,
             "INSERT INTO rulekeeper.hotfix_policy (ruleset, allowed_paths) "
             "VALUES ('pricing', ARRAY['/rate', '/tiers']) RETURNING ruleset");
+  // The policy write is itself a journaled change (issue #13): the refusals
+  // below are compared with the state after it.
+  before = state_fingerprint(ipc2);
   // A path outside the policy: refused, naming it and what is allowed.
   r = hotfix("e3", rename.string(), "rename the campaign");
   EXPECT_EQ(r.exit_code, 3) << describe(r);

@@ -81,13 +81,23 @@ struct TableSpec {
   const char* name;
   const char* column;
   bool truncate_refused;
+  bool admin_writes = false;  // configuration rulekeeper_admin writes directly
 };
 const TableSpec kTables[] = {
-    {"activation", "label", false}, {"activation_history", "label", false},    {"checksum_bucket", "sum", false},
-    {"conflict", "status", false},  {"failover_event", "details", false},      {"heartbeat", "beat_seq", false},
-    {"hotfix", "reason", false},    {"hotfix_policy", "allowed_paths", false}, {"incarnation", "site", false},
-    {"journal", "kind", true},      {"qualification_history", "reason", true}, {"release_log", "drift", false},
-    {"rule", "description", true},  {"rule_version", "annotations", true},
+    {"activation", "label", false},
+    {"activation_history", "label", false},
+    {"checksum_bucket", "sum", false},
+    {"conflict", "status", false},
+    {"failover_event", "details", false},
+    {"heartbeat", "beat_seq", false},
+    {"hotfix", "reason", false},
+    {"hotfix_policy", "allowed_paths", false, true},
+    {"incarnation", "site", false},
+    {"journal", "kind", true},
+    {"qualification_history", "reason", true},
+    {"release_log", "drift", false},
+    {"rule", "description", true},
+    {"rule_version", "annotations", true},
 };
 const char* kViews[] = {"channel_admission",  "qualification", "qualification_transition",
                         "replication_status", "rule_state",    "version_state"};
@@ -100,6 +110,9 @@ const char* kReleaser = "DDADADA";
 const char* kHotfix = "DDDAADA";
 const char* kAdminOnly = "DDDDADA";
 const char* kExporters = "DAADADA";
+// Internal writers that trust their arguments: the owner's only, reached by
+// everyone through the functions that call them (issue #13, class 7).
+const char* kOwnerOnly = "DDDDDDA";
 
 std::vector<Row> function_rows() {
   std::vector<Row> f = {
@@ -215,7 +228,7 @@ std::vector<Row> function_rows() {
       {"rulekeeper._require_site(text)", "function", "e3", "SELECT rulekeeper._require_site('matrix')", kAdminOnly},
       {"rulekeeper._lock_site()", "function", "e3", "SELECT rulekeeper._lock_site()", kAdminOnly},
       {"rulekeeper._journal(text,text,text,jsonb)", "function", "e3",
-       "SELECT rulekeeper._journal('matrix', NULL, NULL, '{}')", kAdminOnly},
+       "SELECT rulekeeper._journal('matrix', NULL, NULL, '{}')", kOwnerOnly},
       {"rulekeeper._journal_check(uuid,text,text,text)", "function", "e3",
        "SELECT rulekeeper._journal_check({rule_change}, 'rule', 'perm.a', NULL)", kAdminOnly},
       {"rulekeeper._next_epoch()", "function", "e3", "SELECT rulekeeper._next_epoch()", kAdminOnly},
@@ -235,6 +248,12 @@ std::vector<Row> function_rows() {
        "SELECT rulekeeper._annotate_hotfixes('perm.a', '2')", kAdminOnly},
       {"rulekeeper._undone_hotfixes(text,text,text)", "function", "e3",
        "SELECT rulekeeper._undone_hotfixes('perm.a', '1', '2')", kAdminOnly},
+      {"rulekeeper._undone_names(jsonb)", "function", "e3",
+       "SELECT rulekeeper._undone_names(rulekeeper._undone_hotfixes('perm.a', '1', NULL))", kAdminOnly},
+      {"rulekeeper._undone_detail(jsonb,text)", "function", "e3",
+       "SELECT rulekeeper._undone_detail(rulekeeper._undone_hotfixes('perm.a', '1', NULL), NULL)", kAdminOnly},
+      {"rulekeeper._heartbeat_age(timestamp with time zone)", "function", "e3",
+       "SELECT rulekeeper._heartbeat_age(now())", kAdminOnly},
       {"rulekeeper._check_json_text(text)", "function", "e3", "SELECT rulekeeper._check_json_text('{}')", kAdminOnly},
       {"rulekeeper._validate_bundle(jsonb,text,text)", "function", "e3",
        "SELECT rulekeeper._validate_bundle('{\"format\": \"rulekeeper-bundle/1\", \"rules\": [], \"source\": "
@@ -242,21 +261,21 @@ std::vector<Row> function_rows() {
        "\"f1e4be1e3d8a4ea0b12295bd8693ccaca0106bd630ec0323dc0f1df515fe6e21\"}', 'e3', 'ipc2')",
        kAdminOnly},
       {"rulekeeper._set_activation(text,text,text,boolean,bigint,text,boolean)", "function", "e3",
-       "SELECT rulekeeper._set_activation('perm.a', '1', 'sl', false, NULL, 'activate')", kAdminOnly},
+       "SELECT rulekeeper._set_activation('perm.a', '1', 'sl', false, NULL, 'activate')", kOwnerOnly},
       {"rulekeeper._recover_version(jsonb,jsonb)", "function", "e3",
        "SELECT rulekeeper._recover_version('{\"rule_key\": \"perm.a\", \"version\": 1, \"hotfix\": 0, \"label\": "
        "\"1\", "
        "\"body\": {\"rate\": 7, \"name\": \"a\"}}', '{\"change_id\": \"00000000-0000-4000-8000-000000000000\", "
        "\"origin_site\": \"ipc0\", \"origin_incarnation\": 1}')",
-       kAdminOnly},
+       kOwnerOnly},
   };
   // Trigger functions cannot be called (not even by the owner: "trigger
   // functions can only be called as triggers"); their EXECUTE grant is
   // checked in the catalog instead (has_function_privilege), where the owner
   // and admin hold it and nobody else does.
-  for (const char* t : {"_journal_activation", "_journal_row", "_refuse_change", "_rule_version_after_insert",
-                        "_rule_version_after_update", "_rule_version_before_insert", "_rule_version_before_update",
-                        "_rule_version_journal_flush"})
+  for (const char* t : {"_journal_activation", "_journal_hotfix_policy", "_journal_row", "_refuse_change",
+                        "_rule_version_after_insert", "_rule_version_after_update", "_rule_version_before_insert",
+                        "_rule_version_before_update", "_rule_version_journal_flush"})
     f.push_back({fmt::format("rulekeeper.{}()", t), "trigger function", "e3", "", kAdminOnly});
   return f;
 }
@@ -266,10 +285,12 @@ std::vector<Row> matrix() {
   for (const TableSpec& t : kTables) {
     const std::string q = fmt::format("rulekeeper.{}", t.name);
     rows.push_back({q, "table", "e3", fmt::format("SELECT count(*) FROM {}", q), "AAAAADA"});
-    rows.push_back({q, "table", "e3", fmt::format("INSERT INTO {0} SELECT * FROM {0} WHERE false", q), "DDDDADA"});
+    // Direct writes: the owner's; rulekeeper_admin's on configuration only.
+    const char* writers = t.admin_writes ? "DDDDADA" : "DDDDDDA";
+    rows.push_back({q, "table", "e3", fmt::format("INSERT INTO {0} SELECT * FROM {0} WHERE false", q), writers});
     rows.push_back(
-        {q, "table", "e3", fmt::format("UPDATE {} SET {} = {} WHERE false", q, t.column, t.column), "DDDDADA"});
-    rows.push_back({q, "table", "e3", fmt::format("DELETE FROM {} WHERE false", q), "DDDDADA"});
+        {q, "table", "e3", fmt::format("UPDATE {} SET {} = {} WHERE false", q, t.column, t.column), writers});
+    rows.push_back({q, "table", "e3", fmt::format("DELETE FROM {} WHERE false", q), writers});
     rows.push_back({q, "table", "e3", fmt::format("TRUNCATE {}", q), t.truncate_refused ? "DDDDDDR" : "DDDDDDA"});
   }
   for (const char* v : kViews)
@@ -321,9 +342,27 @@ std::string render_docs() {
         "`rulekeeper_reader`. A plain login role has no `USAGE` on schema `rulekeeper`. The test also\n"
         "checks that the matrix names every table, view and function the extension has (a new object\n"
         "without a row fails it).\n\n"
-        "Direct table writes (INSERT/UPDATE/DELETE) are `rulekeeper_admin`'s alone, and even then the\n"
-        "triggers journal and check every row (bodies immutable, journal append-only). TRUNCATE is\n"
-        "granted to nobody.\n\n"
+        "## What rulekeeper_admin may write directly\n\n"
+        "`rulekeeper_admin` may call every function and writes **configuration** directly: the\n"
+        "`hotfix_policy` table (which paths a hotfix may change), where a trigger journals every insert,\n"
+        "update and delete (kind `hotfix_policy`, with the actor) and a row arriving with a `change_id`\n"
+        "(pg_restore) must match the newest policy entry of its ruleset. It does **not** write history or the\n"
+        "state derived from it: `journal`, `rule`, `rule_version` (annotations included),\n"
+        "`qualification_history`, `activation`, `activation_history`, `release_log`, `hotfix`,\n"
+        "`incarnation`, `conflict`, `failover_event`, `checksum_bucket` and `heartbeat` are written only\n"
+        "by the functions (SECURITY DEFINER, as the owner) and by the superuser. A direct row could carry\n"
+        "any `change_id`, epoch, actor, site or date and skip admission, the hotfix gate and the journal,\n"
+        "and no trigger can tell it from a row `pg_restore` brings back (restore COPYs these tables as the\n"
+        "superuser with triggers enabled: docs/backup.md). Each forgery found in issue #13 (an activation\n"
+        "of an `awaiting_sl` version into prod, a reused `change_id`, a version born `sl_validated` over\n"
+        "`max_body_bytes` with a journal entry naming another site and actor, qualification and\n"
+        "activation history that never happened — an epoch of 2^63-1 —, annotations edited without a\n"
+        "journal entry, a heartbeat dated in the future) is refused to the admin with 42501 by\n"
+        "`AdminWrites.EveryForgeryOfTheIssueIsRefusedToTheAdmin`. The internal writers that trust their\n"
+        "arguments (`_journal`, `_set_activation`, `_recover_version`) are the owner's only. A heartbeat\n"
+        "dated in the future (a skewed clock, or a row the superuser wrote) reads as an unknown age, never\n"
+        "as a negative lag. TRUNCATE is granted to nobody. What a superuser can still do is found by\n"
+        "`verify_checksums()` and the journal checks (docs/checksums.md).\n\n"
         "`{bundle}`, `{changes}`, `{conflict}`, `{rule_change}` stand for literals the test prepares: a\n"
         "valid bundle from e2, this site's own `export_changes('{}')`, an open conflict's id, the\n"
         "`change_id` of a rule's journal entry.\n\n";

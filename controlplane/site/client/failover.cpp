@@ -101,7 +101,10 @@ StandbyPositions standby_positions(pqxx::connection& c, const std::string& old_p
   pqxx::result h =
       tx.exec_params("SELECT " + rfc3339("beat_at") + ", age_seconds, beat_seq FROM rulekeeper.heartbeat_of($1)",
                      old_primary);
-  if (!h.empty()) p.heartbeat = Heartbeat{h[0][0].c_str(), h[0][1].as<double>(), h[0][2].as<long long>()};
+  if (!h.empty())
+    p.heartbeat =
+        Heartbeat{h[0][0].c_str(), h[0][1].is_null() ? std::nullopt : std::optional<double>(h[0][1].as<double>()),
+                  h[0][2].as<long long>()};
   return p;
 }
 

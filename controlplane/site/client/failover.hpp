@@ -58,7 +58,9 @@ bool promote(pqxx::connection& c, int wait_seconds);
 // The heartbeat of a site as held here (rulekeeper.heartbeat_of).
 struct Heartbeat {
   std::string beat_at;  // RFC 3339 UTC ms
-  double age_seconds = 0;
+  // Unknown (nullopt) when the heartbeat is dated in the future: a skewed
+  // clock or a forged row, never "just now" (docs/in-sync.md).
+  std::optional<double> age_seconds;
   long long beat_seq = 0;
 };
 

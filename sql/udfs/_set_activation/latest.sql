@@ -35,14 +35,19 @@ BEGIN
       RAISE EXCEPTION 'rule "%" is pinned in % at version %; unpin it first', p_rule_key, p_channel, cur.label
         USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
-    IF p_channel = 'prod' AND EXISTS (SELECT 1 FROM rulekeeper.hotfix h WHERE h.rule_key = p_rule_key AND h.label = cur.label) THEN
+    -- Every hotfix prod carries goes with it (docs/hotfix.md "What prod
+    -- serves is compared, not the annotation").
+    undone := CASE WHEN p_channel = 'prod' THEN rulekeeper._undone_hotfixes(p_rule_key, cur.label, NULL) END;
+    IF jsonb_array_length(undone) > 0 THEN
       IF NOT acknowledge THEN
-        RAISE EXCEPTION 'deactivating prod of rule "%" would undo hotfix %', p_rule_key, cur.label
-          USING ERRCODE = 'check_violation',
+        RAISE EXCEPTION 'deactivating prod of rule "%" would undo hotfix(es) %', p_rule_key,
+          rulekeeper._undone_names(undone)
+          USING ERRCODE = 'check_violation', DETAIL = rulekeeper._undone_detail(undone, NULL),
                 HINT = 'If that is intended, acknowledge it (acknowledge => true, rulectl --acknowledge-hotfix).';
       END IF;
       PERFORM rulekeeper._journal('acknowledgement', p_rule_key, cur.label,
-        jsonb_build_object('channel', p_channel, 'action', action, 'undone_hotfix', cur.label));
+        jsonb_build_object('channel', p_channel, 'action', action, 'undone_hotfix', cur.label,
+                           'undone_hotfixes', undone));
     END IF;
     PERFORM set_config('rulekeeper_txn.action', action, true);
     DELETE FROM rulekeeper.activation a WHERE a.channel = p_channel AND a.rule_key = p_rule_key;
@@ -67,7 +72,9 @@ BEGIN
     RAISE EXCEPTION 'channel % admits version % of rule "%" (%) only with acknowledgement', p_channel, p_label,
       p_rule_key, v.qualification USING ERRCODE = 'check_violation';
   END IF;
-  IF cur.pinned AND cur.label <> p_label AND v.qualification <> 'hotfix' THEN
+  -- Only hotfix() moves a pin (the pin moves with the fix); activating any
+  -- version, an older hotfix too, into a pinned channel is refused.
+  IF cur.pinned AND cur.label <> p_label AND action <> 'hotfix' THEN
     RAISE EXCEPTION 'rule "%" is pinned in % at version %; unpin it first', p_rule_key, p_channel, cur.label
       USING ERRCODE = 'object_not_in_prerequisite_state';
   END IF;
@@ -97,18 +104,19 @@ BEGIN
     PERFORM rulekeeper._journal('acknowledgement', p_rule_key, p_label,
       jsonb_build_object('channel', p_channel, 'action', action) || ack);
   END IF;
-  -- Leaving a hotfix in prod for a version that lacks its change (its parent,
-  -- say) needs the same acknowledgement.
-  -- A newer hotfix made on top of the current one supersedes it: that is
-  -- the point of it, not an undo.
-  IF p_channel = 'prod' AND cur.rule_key IS NOT NULL AND cur.label <> p_label
-     AND NOT (v.qualification = 'hotfix' AND v.parent_label = cur.label) THEN
+  -- Leaving a hotfix in prod for a version that lacks its change needs the
+  -- same acknowledgement, whatever the candidate's annotation says: what
+  -- prod serves now is compared with what it would serve at every path a
+  -- hotfix it carries changed (docs/hotfix.md "What prod serves is
+  -- compared, not the annotation"). A newer hotfix made on top of the
+  -- current one supersedes it: that is the point of it, not an undo.
+  IF p_channel = 'prod' AND cur.rule_key IS NOT NULL AND cur.label <> p_label THEN
     undone := rulekeeper._undone_hotfixes(p_rule_key, cur.label, p_label);
     IF jsonb_array_length(undone) > 0 THEN
       IF NOT acknowledge THEN
-        RAISE EXCEPTION 'moving prod of rule "%" from hotfix % to version % would undo it', p_rule_key, cur.label, p_label
-          USING ERRCODE = 'check_violation',
-                DETAIL = 'the hotfix changed:' || E'\n' || rulekeeper._diff_text(undone -> 0 -> 'diff'),
+        RAISE EXCEPTION 'moving prod of rule "%" from % to version % would undo hotfix(es) %', p_rule_key, cur.label,
+          p_label, rulekeeper._undone_names(undone)
+          USING ERRCODE = 'check_violation', DETAIL = rulekeeper._undone_detail(undone, p_label),
                 HINT = 'If that is intended, acknowledge it (acknowledge => true, rulectl --acknowledge-hotfix).';
       END IF;
       ack := COALESCE(ack, '{}'::jsonb) || jsonb_build_object('undone_hotfixes', undone);

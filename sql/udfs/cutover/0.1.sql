@@ -31,6 +31,14 @@ BEGIN
     ELSIF r.annotations ->> 'hotfix_included' IN ('overrides', 'unknown') AND NOT acknowledge THEN
       gated := gated || jsonb_build_object('rule_key', r.rule_key, 'sl', r.sl_label, 'prod', r.prod_label,
                                            'why', 'may undo hotfix(es): hotfix_included ' || (r.annotations ->> 'hotfix_included'));
+    ELSIF NOT acknowledge AND r.prod_label IS NOT NULL
+          AND jsonb_array_length(rulekeeper._undone_hotfixes(r.rule_key, r.prod_label, r.sl_label)) > 0 THEN
+      -- Unannotated or not, a version that lacks what a hotfix prod carries
+      -- changed (docs/hotfix.md "What prod serves is compared, not the
+      -- annotation").
+      gated := gated || jsonb_build_object('rule_key', r.rule_key, 'sl', r.sl_label, 'prod', r.prod_label,
+                                           'why', 'would undo hotfix(es) ' || rulekeeper._undone_names(
+                                                    rulekeeper._undone_hotfixes(r.rule_key, r.prod_label, r.sl_label)));
     ELSE
       epoch := rulekeeper._set_activation(r.rule_key, r.sl_label, 'prod', acknowledge, NULL, 'cutover');
       moved := moved || jsonb_build_object('rule_key', r.rule_key, 'from', r.prod_label, 'to', r.sl_label);

@@ -58,10 +58,15 @@ SELECT count(*) FROM rulekeeper.rule_version;
 SELECT rulekeeper.version_vector();
 RESET SESSION AUTHORIZATION;
 
--- admin: may write tables directly; the triggers still journal and check.
+-- admin: every function, and direct writes to configuration (hotfix_policy)
+-- only; history and the state derived from it are written by the functions
+-- (docs/permissions.md "What rulekeeper_admin may write directly").
 SET SESSION AUTHORIZATION rk_admin;
 INSERT INTO rulekeeper.rule_version (rule_key, version, body) VALUES ('r', 2, '{"v": 2}');
+SELECT rulekeeper.create_version('r', '{"v": 2}');
 UPDATE rulekeeper.rule_version SET body = '{"v": 22}' WHERE label = '2';
+INSERT INTO rulekeeper.hotfix_policy (ruleset, allowed_paths) VALUES ('rs', ARRAY['/v']);
+DELETE FROM rulekeeper.hotfix_policy;
 RESET SESSION AUTHORIZATION;
 SELECT origin_seq, kind, label, actor FROM rulekeeper.journal ORDER BY origin_seq;
 
