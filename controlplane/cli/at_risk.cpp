@@ -1,11 +1,13 @@
-// `rulectl at-risk --primary S --standby S`: options, ops::at_risk (how the
+// `rulectl at-risk [--primary S] [--standby S]`: options, ops::at_risk (how the
 // changes a failover would lose are found is there), and the list as a table
 // or --json.
+#include <algorithm>
 #include <iostream>
 
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
+#include "common/errors.hpp"
 #include "common/output.hpp"
 #include "ops/at_risk.hpp"
 
@@ -33,14 +35,29 @@ void print_report(const ops::AtRiskReport& r) {
 
 int run_at_risk(const GlobalOptions& global, const ops::AtRiskRequest& request) {
   const config::Config config = load_config(global);
-  const ops::AtRiskReport report = ops::at_risk(config, request);
-  if (global.json) {
-    common::print_json(report.to_json());
-    for (const auto& n : report.notes) std::cerr << "rulectl: " << n << std::endl;
-  } else {
-    print_report(report);
+  const std::vector<ops::AtRiskRequest> requests = ops::at_risk_requests(config, request);
+  std::vector<ops::AtRiskReport> reports;
+  int exit_code = common::exit_ok;
+  for (const auto& r : requests) {
+    reports.push_back(ops::at_risk(config, r));
+    exit_code = std::max(exit_code, reports.back().exit_code());
   }
-  return report.exit_code();
+  if (global.json) {
+    // One pair named: the report itself (as always); --standby left out: one
+    // report per standby, under "reports".
+    if (!request.standby.empty()) {
+      common::print_json(reports.front().to_json());
+    } else {
+      nlohmann::json all = nlohmann::json::array();
+      for (const auto& r : reports) all.push_back(r.to_json());
+      common::print_json({{"primary", requests.front().primary}, {"reports", all}});
+    }
+    for (const auto& r : reports)
+      for (const auto& n : r.notes) std::cerr << "rulectl: " << n << std::endl;
+  } else {
+    for (const auto& r : reports) print_report(r);
+  }
+  return exit_code;
 }
 
 }  // namespace
@@ -51,8 +68,10 @@ void add_at_risk(CLI::App& app, GlobalOptions& global, int& exit_code) {
       app.add_subcommand("at-risk",
                          "changes the primary holds that the standby does not: what a failover to it now would lose "
                          "(exit 0 none, 3 some or unknown, 4 the primary is unreachable)");
-  cmd->add_option("--primary", request->primary, "the E3 primary (site name in rulectl.toml)")->required();
-  cmd->add_option("--standby", request->standby, "the standby a failover would promote")->required();
+  cmd->add_option("--primary", request->primary,
+                  "the E3 primary (site name in rulectl.toml; default: the current one)");
+  cmd->add_option("--standby", request->standby,
+                  "the standby a failover would promote (default: every other E3 site, one report each)");
   cmd->add_option("--slot", request->slot,
                   "the standby's physical slot on the primary, for the estimate when the standby is "
                   "unreachable (default: the standby's site name)");

@@ -8,8 +8,10 @@
 #include <pqxx/pqxx>
 
 #include "common/errors.hpp"
+#include "rulekeeper/lifecycle.hpp"
 #include "common/text.hpp"
 #include "site/connect.hpp"
+#include "site/probe.hpp"
 #include "site/topology.hpp"
 
 namespace rulekeeper::ops {
@@ -19,8 +21,12 @@ using nlohmann::json;
 
 const config::SiteConfig& site_or_usage(const config::Config& config, const std::string& name, const char* flag) {
   const config::SiteConfig* s = config.find(name);
-  if (s == nullptr)
-    throw common::ExitError(common::exit_usage, fmt::format("{} {}: no such site in {}", flag, name, config.path));
+  if (s == nullptr) {
+    std::vector<std::string> names;
+    for (const auto& c : config.sites) names.push_back(c.name);
+    throw common::ExitError(common::exit_usage, fmt::format("{} {}: no such site in {} (sites: {})", flag, name,
+                                                            config.path, fmt::join(names, ", ")));
+  }
   return *s;
 }
 
@@ -82,6 +88,25 @@ json AtRiskReport::to_json() const {
   doc["at_risk"] = at_risk();
   doc["notes"] = notes;
   return doc;
+}
+
+std::vector<AtRiskRequest> at_risk_requests(const config::Config& config, const AtRiskRequest& given) {
+  if (given.standby.empty() && !given.slot.empty())
+    throw common::ExitError(common::exit_usage, "--slot needs --standby (the slot is one standby's)");
+  AtRiskRequest base = given;
+  if (base.primary.empty()) base.primary = site::writer(config, site::kE3Primary, "find the E3 primary").name();
+  if (!base.standby.empty()) return {base};
+  std::vector<AtRiskRequest> requests;
+  for (const config::SiteConfig* s : site::sites_of(config, std::string(to_string(Environment::e3)))) {
+    if (s->name == base.primary) continue;
+    AtRiskRequest r = base;
+    r.standby = s->name;
+    requests.push_back(r);
+  }
+  if (requests.empty())
+    throw common::ExitError(common::exit_usage, fmt::format("no E3 site but {} in {}: nothing a failover could promote",
+                                                            base.primary, config.path));
+  return requests;
 }
 
 AtRiskReport at_risk(const config::Config& config, const AtRiskRequest& request) {

@@ -25,9 +25,9 @@
 namespace rulekeeper::ops {
 
 struct AtRiskRequest {
-  std::string primary;
-  std::string standby;
-  std::string slot;  // default: the standby's site name
+  std::string primary;  // empty: the current E3 primary (at_risk_requests)
+  std::string standby;  // empty: every other E3 site (at_risk_requests)
+  std::string slot;     // default: the standby's site name
 };
 
 enum class AtRiskMethod {
@@ -54,6 +54,11 @@ struct AtRiskReport {
   int exit_code() const;  // 0 nothing at risk; 3 something, or unknown
   nlohmann::json to_json() const;
 };
+
+// The pairs to check: --primary defaults to the current E3 primary (probed;
+// exit 4/3 as site::writer when there is none), --standby to every other
+// configured E3 site, one request each. --slot needs --standby.
+std::vector<AtRiskRequest> at_risk_requests(const config::Config& config, const AtRiskRequest& given);
 
 // Throws common::ExitError: exit 2 for unknown sites or the same site twice,
 // 4 when the primary does not answer, 3 when the "primary" is in recovery.

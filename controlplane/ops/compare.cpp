@@ -128,8 +128,12 @@ CompareReport compare(const config::Config& config, const CompareRequest& reques
   Side a, b;
   for (auto [side, name] : {std::pair{&a, &request.a}, std::pair{&b, &request.b}}) {
     side->site = config.find(*name);
-    if (side->site == nullptr)
-      throw common::ExitError(common::exit_usage, fmt::format("{}: no such site in {}", *name, config.path));
+    if (side->site == nullptr) {
+      std::vector<std::string> names;
+      for (const auto& c : config.sites) names.push_back(c.name);
+      throw common::ExitError(common::exit_usage, fmt::format("{}: no such site in {} (sites: {})", *name, config.path,
+                                                              fmt::join(names, ", ")));
+    }
   }
   if (a.site == b.site) throw common::ExitError(common::exit_usage, "compare needs two different sites");
   {

@@ -73,7 +73,13 @@ TEST(Cli, AtRiskAndCompareUsageAndUnreachable) {
   auto r = run_rulectl({"--config", cfg, "at-risk", "--primary", "nosuch", "--standby", "ipc1"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_TRUE(contains(r.err, "--primary nosuch: no such site")) << r.err;
-  EXPECT_EQ(run_rulectl({"--config", cfg, "at-risk", "--primary", "ipc2"}).exit_code, 2);  // no --standby
+  // No --standby: every other E3 site (ipc1) — and ipc2 does not answer here.
+  EXPECT_EQ(run_rulectl({"--config", cfg, "at-risk", "--primary", "ipc2"}).exit_code, 4);
+  r = run_rulectl({"--config", cfg, "at-risk", "--slot", "s"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(contains(r.err, "--slot needs --standby")) << r.err;
+  r = run_rulectl({"--config", cfg, "at-risk", "--primary", "nosuch", "--standby", "ipc1"});
+  EXPECT_TRUE(contains(r.err, "(sites: ipc2, ipc1)")) << r.err;
   r = run_rulectl({"--config", cfg, "at-risk", "--primary", "ipc2", "--standby", "ipc2"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_TRUE(contains(r.err, "the same site")) << r.err;

@@ -186,6 +186,14 @@ TEST(Replication, InSyncThenPausedReplayThenResumed) {
   auto human = c.run({"at-risk", "--primary", "ipc2", "--standby", "ipc1"});
   EXPECT_EQ(human.exit_code, 3) << human.err;
   for (const auto& id : expected) EXPECT_TRUE(contains(human.out, id)) << human.out;
+  // Without flags (issue #15 item 18): the current primary against every
+  // other E3 site — the same list, found without naming the roles.
+  json defaults = c.run_json({"at-risk"}, 3);
+  EXPECT_EQ(defaults["primary"], "ipc2") << defaults.dump(2);
+  ASSERT_EQ(defaults["reports"].size(), 1u) << defaults.dump(2);
+  EXPECT_EQ(defaults["reports"][0]["standby"], "ipc1");
+  EXPECT_EQ(change_ids(defaults["reports"][0]), expected) << defaults.dump(2);
+  EXPECT_EQ(c.run_json({"at-risk", "--standby", "ipc1"}, 3)["primary"], "ipc2");
 
   cmp = c.run_json({"compare", "ipc2", "ipc1"}, 3);
   EXPECT_EQ(cmp["equal"], false);
