@@ -57,7 +57,7 @@ protected:
     tx.exec("CREATE ROLE rk_releaser LOGIN IN ROLE rulekeeper_releaser");
     tx.exec("CREATE ROLE rk_hotfix LOGIN IN ROLE rulekeeper_hotfix");
     tx.exec("CREATE ROLE rk_admin LOGIN IN ROLE rulekeeper_admin");
-    tx.exec("INSERT INTO rulekeeper.hotfix_policy VALUES ('audit', ARRAY['/rate'])");
+    tx.exec("INSERT INTO rulekeeper.hotfix_policy VALUES ('audit', ARRAY['/rate', '/note'])");
     // Rules audit.a, audit.b, audit.c with versions 1..3; audit.a 1 in sl
     // (validated) and prod; audit.b 1 in sl.
     tx.exec(R"SQL(
@@ -113,7 +113,7 @@ protected:
 
 }  // namespace
 
-TEST_F(AuditFields, ReleaserCannotForgeActionAcknowledgementOrReason) {
+TEST_F(AuditFields, ReleaserAndHotfixRoleCannotForgeThem) {
   Raw releaser(conninfo_as(*n_, "rk_releaser"));
   forge_for_session(releaser);
   expect_ok(releaser.exec("SELECT rulekeeper.activate('audit.a', '2', 'sl')"), "activate");
@@ -141,12 +141,23 @@ TEST_F(AuditFields, ReleaserCannotForgeActionAcknowledgementOrReason) {
   EXPECT_EQ(last_activation("audit.b", "sl"), "deactivate|NULL|deactivate");
   EXPECT_EQ(last_activation("audit.a", "sl"), "rollback|NULL|rollback");
 
-  // An acknowledgement given is recorded as given, not as forged: prod moves
-  // from version 1 to the validated 2 with acknowledge => true after a hotfix.
+  // The hotfix role: hotfix() after SET, and with set_config in its transaction.
   {
     Raw hotfix(conninfo_as(*n_, "rk_hotfix"));
-    expect_ok(hotfix.exec(R"(SELECT rulekeeper.hotfix('audit.a', '{"rate": 1.5}', 'urgent rate'))"), "hotfix");
+    forge_for_session(hotfix);
+    expect_ok(hotfix.exec(R"(SELECT rulekeeper.hotfix('audit.a', '{"rate": 1.5}', 'the real reason'))"), "hotfix");
+    EXPECT_EQ(last_activation("audit.a", "prod"), "hotfix|NULL|hotfix");
+    expect_ok(hotfix.exec("BEGIN"), "BEGIN");
+    forge_in_transaction(hotfix);
+    expect_ok(hotfix.exec(R"(SELECT rulekeeper.hotfix('audit.a', '{"rate": 1.5, "note": "n"}', 'the second reason'))"),
+              "hotfix");
+    expect_ok(hotfix.exec("COMMIT"), "COMMIT");
+    EXPECT_EQ(last_activation("audit.a", "prod"), "hotfix|NULL|hotfix");
+    EXPECT_EQ(sql_value(*n_, "SELECT string_agg(reason, ',' ORDER BY created_at) FROM rulekeeper.hotfix"),
+              "the real reason,the second reason");
   }
+  // An acknowledgement given is recorded as given, not as forged: prod moves
+  // from the hotfix to the validated version 2 with acknowledge => true.
   expect_ok(releaser.exec("BEGIN"), "BEGIN");
   forge_in_transaction(releaser);
   expect_ok(releaser.exec("SELECT rulekeeper.activate('audit.a', '2', 'prod', acknowledge => true)"),
@@ -154,20 +165,6 @@ TEST_F(AuditFields, ReleaserCannotForgeActionAcknowledgementOrReason) {
   expect_ok(releaser.exec("COMMIT"), "COMMIT");
   const std::string prod = last_activation("audit.a", "prod");
   EXPECT_EQ(prod.rfind("activate|{", 0), 0u) << prod;
-  expect_nothing_forged();
-}
-
-TEST_F(AuditFields, HotfixRoleCannotForgeThem) {
-  Raw hotfix(conninfo_as(*n_, "rk_hotfix"));
-  forge_for_session(hotfix);
-  expect_ok(hotfix.exec(R"(SELECT rulekeeper.hotfix('audit.a', '{"rate": 1.5}', 'the real reason'))"), "hotfix");
-  EXPECT_EQ(last_activation("audit.a", "prod"), "hotfix|NULL|hotfix");
-  EXPECT_EQ(sql_value(*n_, "SELECT reason FROM rulekeeper.hotfix WHERE rule_key = 'audit.a'"), "the real reason");
-  expect_ok(hotfix.exec("BEGIN"), "BEGIN");
-  forge_in_transaction(hotfix);
-  expect_ok(hotfix.exec(R"(SELECT rulekeeper.hotfix('audit.a', '{"rate": 1.6}', 'the second reason'))"), "hotfix");
-  expect_ok(hotfix.exec("COMMIT"), "COMMIT");
-  EXPECT_EQ(last_activation("audit.a", "prod"), "hotfix|NULL|hotfix");
   expect_nothing_forged();
 }
 
