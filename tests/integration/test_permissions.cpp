@@ -340,7 +340,8 @@ std::string render_docs() {
         "commit) and the audit fields of history rows (`_audit_set`, `_audit_get`: the action,\n"
         "acknowledgement and reason the functions hand to their triggers in backend memory, so that no\n"
         "caller can forge them with a setting). A direct write by the admin is recorded as `direct\n"
-        "insert|update|delete` (reason `direct UPDATE`). See [integrity.md](integrity.md).\n\n"
+        "insert|update|delete` (reason `direct UPDATE`). See\n"
+        "[site-lock-and-audit-fields.md](site-lock-and-audit-fields.md).\n\n"
         "`{bundle}`, `{changes}`, `{conflict}`, `{rule_change}` stand for literals the test prepares: a\n"
         "valid bundle from e2, this site's own `export_changes('{}')`, an open conflict's id, the\n"
         "`change_id` of a rule's journal entry.\n\n";
