@@ -3,6 +3,7 @@
 #include "heartbeat.hpp"
 #include "journal.hpp"
 #include "settings.hpp"
+#include "txn_audit.hpp"
 #include "txn_state.hpp"
 
 extern "C" {
@@ -15,6 +16,7 @@ PGDLLEXPORT void _PG_init(void);
 void _PG_init(void) {
   rulekeeper::pg::define_settings();
   rulekeeper::pg::txn::register_callbacks();
+  rulekeeper::pg::txn_audit::register_callbacks();
   rulekeeper::pg::journal::register_callbacks();
   // The worker needs the library preloaded (it is the postmaster that
   // starts it); loaded later, the extension works without heartbeats.

@@ -67,9 +67,12 @@ PGDLLEXPORT Datum rk_journal(PG_FUNCTION_ARGS) {
   return rulekeeper::pg::journal::append(kind, rule_key, label, payload);
 }
 
-// _journal_check(change_id, kind, rule_key, label)
+// _journal_check(change_id, kind, rule_key, label): a NULL kind, rule_key or
+// label is not compared (so the function is not STRICT); a NULL change_id is
+// an error, never a pointer to read.
 PG_FUNCTION_INFO_V1(rk_journal_check);
 PGDLLEXPORT Datum rk_journal_check(PG_FUNCTION_ARGS) {
+  if (PG_ARGISNULL(0)) ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("change_id is required")));
   Datum id = PG_GETARG_DATUM(0);
   char* kind = PG_ARGISNULL(1) ? nullptr : text_to_cstring(PG_GETARG_TEXT_PP(1));
   char* rule_key = PG_ARGISNULL(2) ? nullptr : text_to_cstring(PG_GETARG_TEXT_PP(2));

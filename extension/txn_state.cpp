@@ -20,6 +20,7 @@ extern "C" {
 #include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/resowner.h"
 #include "utils/snapmgr.h"
 }
 
@@ -32,13 +33,25 @@ extern "C" {
 namespace rulekeeper::pg::txn {
 namespace {
 
-// 'RULE' as the advisory lock's first key; the second key 1 = the site lock.
-// It shows in pg_locks as locktype advisory, classid 1381321797, objid 1.
+// The site lock is a heavyweight lock of tag type LOCKTAG_USERLOCK: the
+// lock manager's deadlock detection, lock_timeout and pg_locks all work on
+// it, and no SQL-callable function of PostgreSQL takes a lock of that type
+// (the tag is reserved for the contrib/userlock module removed in 8.2;
+// pg_advisory_lock() takes LOCKTAG_ADVISORY), so no other role — not even a
+// superuser's session, short of calling rulekeeper's own functions — can
+// take or hold it (docs/design/postgres-traps.md "Advisory locks are
+// everyone's"). No table, no row, no WAL: a row lock would dirty a page and
+// write WAL in every writing transaction. It shows in pg_locks as locktype
+// userlock, classid 1381321797 ('RULE'), objid 1, objsubid 0.
 constexpr uint32 kLockKeyRulekeeper = 0x52554c45;
 constexpr uint32 kLockKeySite = 1;
 
+// Held by this transaction until it ends: lock_site() takes it with the
+// top-level transaction's resource owner, so no subtransaction abort
+// releases it (docs/design/postgres-traps.md "Locks and subtransactions").
+bool site_locked = false;
+
 struct OriginCursor {
-  bool locked = false;  // site lock held by this transaction
   bool valid = false;   // incarnation known for `site`
   char site[64] = {0};  // the site they were read for (a reload may change it)
   int32 incarnation = 0;
@@ -239,18 +252,33 @@ void flush_deltas() {
   SetUserIdAndSecContext(saved_user, saved_context);
 }
 
+// A prepared transaction keeps its locks after its session ends, until
+// someone runs COMMIT/ROLLBACK PREPARED: one holding the site lock would
+// stop every writer of the site, and its bucket deltas are applied at
+// pre-commit, which a prepared transaction never reaches. So a transaction
+// that did any rulekeeper work is not prepared (docs/design/postgres-traps.md
+// "Prepared transactions keep their locks"). The error aborts it.
+void refuse_prepare() {
+  const bool has_deltas = deltas != nullptr && !deltas->empty();
+  const bool has_pending = pending_changes != nullptr && !pending_changes->empty();
+  if (!site_locked && !has_deltas && !has_pending) return;
+  ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                  errmsg("a transaction that made rulekeeper changes cannot be prepared (PREPARE TRANSACTION)"),
+                  errdetail("It holds rulekeeper's site lock, which a prepared transaction would keep after its "
+                            "session ends and so stop every write at this site until COMMIT PREPARED or ROLLBACK "
+                            "PREPARED."),
+                  errhint("Run rulekeeper's functions in ordinary transactions; the transaction was rolled back.")));
+}
+
 void on_xact(XactEvent event, void*) {
   if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT) reset_after_abort();
   switch (event) {
     case XACT_EVENT_PRE_COMMIT: flush_deltas(); break;
-    case XACT_EVENT_PRE_PREPARE:
-      if (deltas != nullptr && !deltas->empty())
-        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-                        errmsg("rulekeeper changes cannot be part of a prepared (two-phase) transaction")));
-      break;
+    case XACT_EVENT_PRE_PREPARE: refuse_prepare(); break;
     case XACT_EVENT_COMMIT:
       if (pending.valid) known = pending;
       pending = KnownIncarnation{};
+      site_locked = false;
       reset_cursor();
       clear_deltas();
       fail_next_merge = false;
@@ -260,6 +288,7 @@ void on_xact(XactEvent event, void*) {
     case XACT_EVENT_PARALLEL_COMMIT:
     case XACT_EVENT_PARALLEL_ABORT:
       pending = KnownIncarnation{};
+      site_locked = false;
       reset_cursor();
       clear_deltas();
       fail_next_merge = false;
@@ -324,10 +353,11 @@ void merge_into_parent(SubTransactionId my_subid, SubTransactionId parent_subid)
 void on_subxact(SubXactEvent event, SubTransactionId my_subid, SubTransactionId parent_subid, void*) {
   if (event == SUBXACT_EVENT_ABORT_SUB) {
     reset_after_abort();
-    // The subtransaction's journal rows, incarnation row and (if it took
-    // it) the site lock are gone: re-read everything from the index. An
-    // incarnation learnt meanwhile may have been recorded by the aborted
-    // subtransaction: forget it rather than carry it to commit.
+    // The subtransaction's journal rows and incarnation row are gone (the
+    // site lock is not: it belongs to the top-level transaction): re-read
+    // everything from the index. An incarnation learnt meanwhile may have
+    // been recorded by the aborted subtransaction: forget it rather than
+    // carry it to commit.
     reset_cursor();
     pending = KnownIncarnation{};
     if (deltas)
@@ -347,12 +377,30 @@ void register_callbacks() {
   CacheRegisterRelcacheCallback(on_relcache_inval, (Datum)0);
 }
 
+// Taken for the top-level transaction even when asked for inside a
+// subtransaction: a subtransaction's resource owner releases its locks when
+// it aborts (advisory and row locks alike), and the outer transaction may
+// have read under the lock, or go on writing after ROLLBACK TO SAVEPOINT
+// (docs/design/postgres-traps.md "Locks and subtransactions").
 void lock_site() {
-  if (cursor.locked) return;
+  if (site_locked) return;
   LOCKTAG tag;
-  SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, kLockKeyRulekeeper, kLockKeySite, 2);
-  (void)LockAcquire(&tag, ExclusiveLock, false, false);
-  cursor.locked = true;
+  tag.locktag_field1 = MyDatabaseId;
+  tag.locktag_field2 = kLockKeyRulekeeper;
+  tag.locktag_field3 = kLockKeySite;
+  tag.locktag_field4 = 0;
+  tag.locktag_type = LOCKTAG_USERLOCK;
+  tag.locktag_lockmethodid = USER_LOCKMETHOD;
+  ResourceOwner saved = CurrentResourceOwner;
+  PG_TRY();
+  {
+    CurrentResourceOwner = TopTransactionResourceOwner;
+    (void)LockAcquire(&tag, ExclusiveLock, false, false);
+  }
+  PG_FINALLY();
+  { CurrentResourceOwner = saved; }
+  PG_END_TRY();
+  site_locked = true;
 }
 
 OriginSlot current_origin(const char* site) {

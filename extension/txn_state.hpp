@@ -2,8 +2,11 @@
 // backend memory and written once, so that per-row work stays O(1) however
 // large the transaction (docs/design/postgres-traps.md, "Large transactions"):
 //
-//  * the site lock: an advisory transaction lock taken once, before the first
-//    journal entry; it makes origin_seq gapless and commit-ordered;
+//  * the site lock: a heavyweight lock no other role can take (txn_state.cpp
+//    says which), taken once per transaction for the top-level transaction,
+//    before the first journal entry, and held until the transaction ends;
+//    it makes origin_seq gapless and commit-ordered. A transaction holding
+//    it (or any other state below) refuses PREPARE TRANSACTION;
 //  * the origin: this node's incarnation, remembered across transactions
 //    while (system identifier, timeline, database) stay the same;
 //  * the origin_seq cursor: max(origin_seq) of this origin read once per
@@ -26,7 +29,8 @@ namespace rulekeeper::pg::txn {
 
 void register_callbacks();
 
-// Takes the site lock (once per transaction).
+// Takes the site lock (once per transaction; kept until the top-level
+// transaction ends, whatever subtransaction asked for it).
 void lock_site();
 
 // The origin of the next journal entry: this site and its current

@@ -232,21 +232,26 @@ CREATE FUNCTION rulekeeper._require_environment(environment text, action text) R
 CREATE FUNCTION rulekeeper._require_site(action text) RETURNS void
   LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'rk_require_site';
 CREATE FUNCTION rulekeeper._lock_site() RETURNS void
-  LANGUAGE c AS 'MODULE_PATHNAME', 'rk_lock_site';
+  LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'rk_lock_site';
 CREATE FUNCTION rulekeeper._journal(kind text, rule_key text, label text, payload jsonb) RETURNS uuid
   LANGUAGE c AS 'MODULE_PATHNAME', 'rk_journal';
 CREATE FUNCTION rulekeeper._journal_check(change_id uuid, kind text, rule_key text, label text) RETURNS void
   LANGUAGE c AS 'MODULE_PATHNAME', 'rk_journal_check';
 CREATE FUNCTION rulekeeper.incarnation() RETURNS integer
-  LANGUAGE c AS 'MODULE_PATHNAME', 'rk_incarnation';
+  LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'rk_incarnation';
 CREATE FUNCTION rulekeeper._next_epoch() RETURNS bigint
-  LANGUAGE c AS 'MODULE_PATHNAME', 'rk_next_epoch';
+  LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'rk_next_epoch';
 CREATE FUNCTION rulekeeper._in_transaction_block() RETURNS boolean
-  LANGUAGE c AS 'MODULE_PATHNAME', 'rk_in_transaction_block';
+  LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'rk_in_transaction_block';
 CREATE FUNCTION rulekeeper._boundary_selftest(mode text) RETURNS bigint
   LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'rk_boundary_selftest';
 CREATE FUNCTION rulekeeper._check_transition(rule_key text, label text, from_q text, to_q text) RETURNS text
   LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'rk_check_transition';
+-- Whether a text shows nothing (empty, or only white space and invisible
+-- characters: include/rulekeeper/reason.hpp). Behind _require_reason and the
+-- hotfix table's CHECK.
+CREATE FUNCTION rulekeeper._is_blank(value text) RETURNS boolean
+  LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'rk_is_blank';
 
 ------------------------------------------------------------------------------
 -- The lifecycle tables, from the one definition in the C++ core
@@ -254,13 +259,13 @@ CREATE FUNCTION rulekeeper._check_transition(rule_key text, label text, from_q t
 
 CREATE FUNCTION rulekeeper._qualifications(
     OUT name text, OUT environment text, OUT initial boolean, OUT final boolean, OUT meaning text)
-  RETURNS SETOF record LANGUAGE c IMMUTABLE AS 'MODULE_PATHNAME', 'rk_qualifications';
+  RETURNS SETOF record LANGUAGE c IMMUTABLE STRICT AS 'MODULE_PATHNAME', 'rk_qualifications';
 CREATE FUNCTION rulekeeper._transitions(
     OUT environment text, OUT from_qualification text, OUT to_qualification text, OUT requires_active_in text)
-  RETURNS SETOF record LANGUAGE c IMMUTABLE AS 'MODULE_PATHNAME', 'rk_transitions';
+  RETURNS SETOF record LANGUAGE c IMMUTABLE STRICT AS 'MODULE_PATHNAME', 'rk_transitions';
 CREATE FUNCTION rulekeeper._channel_admissions(
     OUT channel text, OUT qualification text, OUT needs_acknowledge boolean)
-  RETURNS SETOF record LANGUAGE c IMMUTABLE AS 'MODULE_PATHNAME', 'rk_channel_admissions';
+  RETURNS SETOF record LANGUAGE c IMMUTABLE STRICT AS 'MODULE_PATHNAME', 'rk_channel_admissions';
 
 CREATE VIEW rulekeeper.qualification AS SELECT * FROM rulekeeper._qualifications();
 CREATE VIEW rulekeeper.qualification_transition AS SELECT * FROM rulekeeper._transitions();
@@ -271,11 +276,11 @@ CREATE VIEW rulekeeper.channel_admission AS SELECT * FROM rulekeeper._channel_ad
 ------------------------------------------------------------------------------
 
 CREATE FUNCTION rulekeeper._rule_version_before_insert() RETURNS trigger
-  LANGUAGE c AS 'MODULE_PATHNAME', 'rk_rule_version_before_insert';
+  LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'rk_rule_version_before_insert';
 CREATE FUNCTION rulekeeper._rule_version_after_insert() RETURNS trigger
-  LANGUAGE c AS 'MODULE_PATHNAME', 'rk_rule_version_after_insert';
+  LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'rk_rule_version_after_insert';
 CREATE FUNCTION rulekeeper._rule_version_journal_flush() RETURNS trigger
-  LANGUAGE c AS 'MODULE_PATHNAME', 'rk_rule_version_journal_flush';
+  LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'rk_rule_version_journal_flush';
 
 CREATE TRIGGER rule_version_before_insert BEFORE INSERT ON rulekeeper.rule_version
   FOR EACH ROW EXECUTE FUNCTION rulekeeper._rule_version_before_insert();
@@ -339,7 +344,7 @@ BEGIN
   IF NEW.qualification IS DISTINCT FROM OLD.qualification THEN
     INSERT INTO rulekeeper.qualification_history (rule_key, label, from_qualification, to_qualification, reason)
     VALUES (NEW.rule_key, NEW.label, OLD.qualification, NEW.qualification,
-            COALESCE(NULLIF(pg_catalog.current_setting('rulekeeper_txn.reason', true), ''), 'direct UPDATE'));
+            COALESCE(rulekeeper._audit_get('reason'), 'direct UPDATE'));
   END IF;
   RETURN NULL;
 END
@@ -357,14 +362,14 @@ CREATE TRIGGER qualification_history_journal BEFORE INSERT ON rulekeeper.qualifi
 
 -- An activation change (by activate(), pin(), ..., or a direct write by an
 -- admin) gets the transaction's epoch, a journal entry and a history row. The
--- functions pass what the trigger cannot know (action, acknowledgement)
--- through transaction-local settings. A restored row (with change_id) is
--- only checked.
+-- functions pass what the trigger cannot know (action, acknowledgement) in
+-- backend memory (_audit_set, extension/txn_audit.hpp), never in a setting a
+-- caller could set. A restored row (with change_id) is only checked.
 CREATE FUNCTION rulekeeper._journal_activation() RETURNS trigger
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
 DECLARE
-  action text := COALESCE(NULLIF(current_setting('rulekeeper_txn.action', true), ''), 'direct ' || lower(TG_OP));
-  ack jsonb := NULLIF(current_setting('rulekeeper_txn.acknowledged', true), '')::jsonb;
+  action text := COALESCE(rulekeeper._audit_get('action'), 'direct ' || lower(TG_OP));
+  ack jsonb := rulekeeper._audit_get('acknowledged')::jsonb;
   kind text;
   id uuid;
 BEGIN
@@ -443,7 +448,7 @@ CREATE FUNCTION rulekeeper.checksum_buckets(scope text DEFAULT 'all', OUT bucket
   RETURNS SETOF record LANGUAGE c STABLE STRICT AS 'MODULE_PATHNAME', 'rk_checksum_buckets';
 CREATE FUNCTION rulekeeper.verify_checksums(
     OUT rule_key text, OUT label text, OUT stored text, OUT recomputed text, OUT problem text)
-  RETURNS SETOF record LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'rk_verify_checksums';
+  RETURNS SETOF record LANGUAGE c STABLE STRICT AS 'MODULE_PATHNAME', 'rk_verify_checksums';
 
 -- {"site:incarnation": max origin_seq}: a skip scan over the journal's unique
 -- index (one probe per origin), not a scan of the journal.
@@ -622,9 +627,7 @@ BEGIN
   -- The site lock first: the "active in sl" check below must not race an
   -- activation that commits while this transaction waits for the row.
   PERFORM rulekeeper._lock_site();
-  IF transition.reason IS NULL OR pg_catalog.btrim(transition.reason) = '' THEN
-    RAISE EXCEPTION 'a qualification change needs a reason' USING ERRCODE = 'invalid_parameter_value';
-  END IF;
+  PERFORM rulekeeper._require_reason(transition.reason, 'a qualification change');
   SELECT v.qualification INTO current_q FROM rulekeeper.rule_version v
    WHERE v.rule_key = transition.rule_key AND v.label = transition.version
    FOR UPDATE;
@@ -636,10 +639,10 @@ BEGIN
     RAISE EXCEPTION 'version % of rule "%" is already %', transition.version, transition.rule_key, current_q
       USING ERRCODE = 'check_violation';
   END IF;
-  PERFORM pg_catalog.set_config('rulekeeper_txn.reason', transition.reason, true);
+  PERFORM rulekeeper._audit_set('reason', transition.reason);
   UPDATE rulekeeper.rule_version v SET qualification = transition.to_qualification
    WHERE v.rule_key = transition.rule_key AND v.label = transition.version;
-  PERFORM pg_catalog.set_config('rulekeeper_txn.reason', '', true);
+  PERFORM rulekeeper._audit_set('reason', '');
   RETURN pg_catalog.jsonb_build_object('rule_key', transition.rule_key, 'label', transition.version,
                                        'from', current_q, 'to', transition.to_qualification);
 END
@@ -729,7 +732,7 @@ CREATE TABLE rulekeeper.hotfix (
   label      text NOT NULL,
   site       text NOT NULL,
   diff       jsonb NOT NULL,
-  reason     text NOT NULL CHECK (pg_catalog.btrim(reason) <> ''),
+  reason     text NOT NULL CHECK (NOT rulekeeper._is_blank(reason)),
   actor      text NOT NULL DEFAULT session_user,
   created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
   change_id  uuid NOT NULL REFERENCES rulekeeper.journal,
@@ -1334,6 +1337,42 @@ GRANT EXECUTE ON FUNCTION
   rulekeeper.deactivate(text, text, boolean, bigint), rulekeeper.rollback(text, text, boolean, bigint),
   rulekeeper.pin(text, text, text), rulekeeper.unpin(text, text), rulekeeper.cutover(boolean)
   TO rulekeeper_releaser;
+
+-- ==== issue 13: site lock, audit fields, reasons ====
+-- Created after the privilege section above: each revokes PUBLIC's default
+-- EXECUTE itself and is granted to no role, not even rulekeeper_admin. The
+-- SECURITY DEFINER functions and triggers that call them run as the
+-- extension's owner.
+
+-- The audit fields of history rows (action, acknowledged, reason), handed
+-- from a function to its trigger in backend memory (extension/txn_audit.hpp):
+-- a setting could be SET by the caller first and forge the history.
+-- _audit_set(field, '') unsets; _audit_get returns NULL when unset.
+CREATE FUNCTION rulekeeper._audit_set(field text, value text) RETURNS void
+  LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'rk_audit_set';
+CREATE FUNCTION rulekeeper._audit_get(field text) RETURNS text
+  LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'rk_audit_get';
+
+-- The one check of a reason, for every function that takes one: NULL, empty
+-- and blank (only white space or invisible characters, _is_blank) are
+-- refused with "<what> needs a reason".
+CREATE FUNCTION rulekeeper._require_reason(reason text, what text) RETURNS void
+  LANGUAGE plpgsql STABLE SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+BEGIN
+  IF reason IS NULL OR rulekeeper._is_blank(reason) THEN
+    RAISE EXCEPTION '% needs a reason', COALESCE(what, 'this change') USING ERRCODE = 'invalid_parameter_value',
+      HINT = 'Say why in words: a reason made only of spaces or invisible characters is blank.';
+  END IF;
+END
+$$;
+
+REVOKE EXECUTE ON FUNCTION rulekeeper._audit_set(text, text), rulekeeper._audit_get(text),
+  rulekeeper._require_reason(text, text)
+  FROM PUBLIC;
+-- The site lock (extension/txn_state.cpp) is taken only by rulekeeper's own
+-- writes: nobody may take it bare and hold it (docs/design/postgres-traps.md
+-- "Advisory locks are everyone's").
+REVOKE EXECUTE ON FUNCTION rulekeeper._lock_site() FROM rulekeeper_admin;
 
 -- ==== rulectl read functions: hotfix, reconcile, conflicts ====
 -- rulectl reads no table directly (docs/design/architecture.md "The control

@@ -19,6 +19,7 @@
 #include "common/text.hpp"
 #include "ops/receipts.hpp"
 #include "rulekeeper/lifecycle.hpp"
+#include "rulekeeper/reason.hpp"
 
 namespace rulekeeper::ops {
 namespace {
@@ -198,7 +199,9 @@ json HotfixReport::to_json() const {
 }
 
 HotfixReport hotfix(const config::Config& config, const HotfixRequest& request, const common::ProgressSink& progress) {
-  if (common::trim(request.reason).empty())
+  // The same check as the server's (rulekeeper._require_reason): white space
+  // and invisible characters alone are no reason.
+  if (rulekeeper::is_blank(request.reason))
     throw common::ExitError(common::exit_usage,
                             "hotfix --reason is empty: say why (it is journaled with the hotfix and kept in its "
                             "receipt); nothing was sent to any site");

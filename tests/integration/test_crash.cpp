@@ -174,8 +174,8 @@ TEST_F(Crash, KillNineMidImportHotfixTransitionAllOrNothing) {
   {
     Victim v(n, {"SELECT rulekeeper.import_release(b) FROM public.big_bundle"});
     ASSERT_TRUE(eventually(n,
-                           "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE pid = $1 AND locktype = 'advisory' "
-                           "AND objid = 1 AND objsubid = 2 AND granted)",
+                           "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE pid = $1 AND locktype = 'userlock' "
+                           "AND classid = 1381321797 AND objid = 1 AND granted)",
                            v.pid(), std::chrono::seconds(120)))
         << "the import never reached its writing phase";
     std::this_thread::sleep_for(std::chrono::milliseconds(500));  // let it write some rows

@@ -274,6 +274,8 @@ TEST(Hotfix, Refusals_PolicyReasonStandbyE2Grant) {
   EXPECT_TRUE(contains(r.err, "--reason is empty")) << r.err;
   r = hotfix("e3", good.string(), "   ");
   EXPECT_EQ(r.exit_code, 2) << describe(r);
+  r = hotfix("e3", good.string(), "\u3000\u200B\t\u00A0");  // ideographic, zero-width, tab, no-break
+  EXPECT_EQ(r.exit_code, 2) << describe(r);
 
   // At a standby: refused, naming the primary.
   r = hotfix("ipc1", good.string(), "rate too low");

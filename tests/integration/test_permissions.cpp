@@ -109,6 +109,10 @@ const char* kAuthor = "DADDADA";
 const char* kReleaser = "DDADADA";
 const char* kHotfix = "DDDAADA";
 const char* kAdminOnly = "DDDDADA";
+// The extension owner's alone, not even rulekeeper_admin's: the site lock
+// taken bare could stop every writer, the audit fields set by hand could
+// forge history (issue #13).
+const char* kOwnerOnly = "DDDDDDA";
 const char* kExporters = "DAADADA";
 // Internal writers that trust their arguments: the owner's only, reached by
 // everyone through the functions that call them (issue #13, class 7).
@@ -226,7 +230,13 @@ std::vector<Row> function_rows() {
       {"rulekeeper._require_environment(text,text)", "function", "e3",
        "SELECT rulekeeper._require_environment('e3', 'matrix')", kAdminOnly},
       {"rulekeeper._require_site(text)", "function", "e3", "SELECT rulekeeper._require_site('matrix')", kAdminOnly},
-      {"rulekeeper._lock_site()", "function", "e3", "SELECT rulekeeper._lock_site()", kAdminOnly},
+      {"rulekeeper._lock_site()", "function", "e3", "SELECT rulekeeper._lock_site()", kOwnerOnly},
+      {"rulekeeper._audit_set(text,text)", "function", "e3", "SELECT rulekeeper._audit_set('reason', 'matrix')",
+       kOwnerOnly},
+      {"rulekeeper._audit_get(text)", "function", "e3", "SELECT rulekeeper._audit_get('reason')", kOwnerOnly},
+      {"rulekeeper._require_reason(text,text)", "function", "e3",
+       "SELECT rulekeeper._require_reason('matrix', 'a change')", kOwnerOnly},
+      {"rulekeeper._is_blank(text)", "function", "e3", "SELECT rulekeeper._is_blank(' ')", kAdminOnly},
       {"rulekeeper._journal(text,text,text,jsonb)", "function", "e3",
        "SELECT rulekeeper._journal('matrix', NULL, NULL, '{}')", kOwnerOnly},
       {"rulekeeper._journal_check(uuid,text,text,text)", "function", "e3",
@@ -363,6 +373,14 @@ std::string render_docs() {
         "dated in the future (a skewed clock, or a row the superuser wrote) reads as an unknown age, never\n"
         "as a negative lag. TRUNCATE is granted to nobody. What a superuser can still do is found by\n"
         "`verify_checksums()` and the journal checks (docs/checksums.md).\n\n"
+        "A few internal functions are the extension owner's alone, not even `rulekeeper_admin`'s: the\n"
+        "site lock (`_lock_site`: whoever could take it bare could hold it and stop every writer; it is\n"
+        "a lock no SQL function of PostgreSQL can take, held only by rulekeeper's own writes until they\n"
+        "commit) and the audit fields of history rows (`_audit_set`, `_audit_get`: the action,\n"
+        "acknowledgement and reason the functions hand to their triggers in backend memory, so that no\n"
+        "caller can forge them with a setting). A direct write (the admin's to `hotfix_policy`, the\n"
+        "superuser's anywhere) is recorded as `direct insert|update|delete` (reason `direct UPDATE`). See\n"
+        "[site-lock-and-audit-fields.md](site-lock-and-audit-fields.md).\n\n"
         "`{bundle}`, `{changes}`, `{conflict}`, `{rule_change}` stand for literals the test prepares: a\n"
         "valid bundle from e2, this site's own `export_changes('{}')`, an open conflict's id, the\n"
         "`change_id` of a rule's journal entry.\n\n";

@@ -49,8 +49,9 @@ BEGIN
         jsonb_build_object('channel', p_channel, 'action', action, 'undone_hotfix', cur.label,
                            'undone_hotfixes', undone));
     END IF;
-    PERFORM set_config('rulekeeper_txn.action', action, true);
+    PERFORM rulekeeper._audit_set('action', action);
     DELETE FROM rulekeeper.activation a WHERE a.channel = p_channel AND a.rule_key = p_rule_key;
+    PERFORM rulekeeper._audit_set('action', '');
     RETURN rulekeeper._next_epoch();
   END IF;
   SELECT * INTO v FROM rulekeeper.rule_version x WHERE x.rule_key = p_rule_key AND x.label = p_label;
@@ -127,8 +128,8 @@ BEGIN
   IF cur.rule_key IS NOT NULL AND cur.label = p_label AND (p_pinned IS NULL OR cur.pinned = p_pinned) THEN
     RETURN cur.epoch;  -- already so: nothing changes, no new epoch
   END IF;
-  PERFORM set_config('rulekeeper_txn.action', action, true);
-  PERFORM set_config('rulekeeper_txn.acknowledged', COALESCE(ack::text, ''), true);
+  PERFORM rulekeeper._audit_set('action', action);
+  PERFORM rulekeeper._audit_set('acknowledged', COALESCE(ack::text, ''));
   -- Not INSERT ... ON CONFLICT: its BEFORE INSERT trigger would journal a
   -- change that then becomes an update. The site lock makes this race-free.
   IF cur.rule_key IS NULL THEN
@@ -141,7 +142,8 @@ BEGIN
      WHERE a.channel = p_channel AND a.rule_key = p_rule_key
     RETURNING a.epoch INTO new_epoch;
   END IF;
-  PERFORM set_config('rulekeeper_txn.acknowledged', '', true);
+  PERFORM rulekeeper._audit_set('action', '');
+  PERFORM rulekeeper._audit_set('acknowledged', '');
   PERFORM pg_notify('rulekeeper_activation', jsonb_build_object('channel', p_channel, 'rule_key', p_rule_key,
                                                                 'label', p_label, 'epoch', new_epoch)::text);
   RETURN new_epoch;

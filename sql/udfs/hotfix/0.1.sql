@@ -23,9 +23,7 @@ DECLARE
   other rulekeeper.rule_version;
 BEGIN
   PERFORM rulekeeper._require_environment('e3', 'hotfix');
-  IF reason IS NULL OR btrim(reason) = '' THEN
-    RAISE EXCEPTION 'a hotfix needs a reason' USING ERRCODE = 'invalid_parameter_value';
-  END IF;
+  PERFORM rulekeeper._require_reason(reason, 'a hotfix');
   IF body IS NULL OR jsonb_typeof(body) <> 'object' THEN
     RAISE EXCEPTION 'the body of a hotfix must be a JSON object, not %', COALESCE(jsonb_typeof(body), 'null')
       USING ERRCODE = 'invalid_parameter_value';
