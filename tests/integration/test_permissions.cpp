@@ -109,14 +109,12 @@ const char* kAuthor = "DADDADA";
 const char* kReleaser = "DDADADA";
 const char* kHotfix = "DDDAADA";
 const char* kAdminOnly = "DDDDADA";
-// The extension owner's alone, not even rulekeeper_admin's: the site lock
-// taken bare could stop every writer, the audit fields set by hand could
-// forge history (issue #13).
+// The extension owner's alone, not even rulekeeper_admin's (issue #13): the
+// site lock taken bare could stop every writer, the audit fields set by hand
+// could forge history, and the internal writers trust their arguments — each
+// is reached by everyone only through the functions that call it.
 const char* kOwnerOnly = "DDDDDDA";
 const char* kExporters = "DAADADA";
-// Internal writers that trust their arguments: the owner's only, reached by
-// everyone through the functions that call them (issue #13, class 7).
-const char* kOwnerOnly = "DDDDDDA";
 
 std::vector<Row> function_rows() {
   std::vector<Row> f = {
