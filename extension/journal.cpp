@@ -81,7 +81,8 @@ int64 read_max_seq(const char* site, int32 incarnation, char* hash_out) {
     int hash_attnum = SPI_fnumber(RelationGetDescr(heap), "entry_hash");
     if (hash_attnum <= 0) elog(ERROR, "rulekeeper: rulekeeper.journal has no column entry_hash");
     d = slot_getattr(slot, hash_attnum, &isnull);
-    if (isnull) elog(ERROR, "rulekeeper: journal entry %s:%d/" INT64_FORMAT " without entry_hash", site, incarnation, max);
+    if (isnull)
+      elog(ERROR, "rulekeeper: journal entry %s:%d/" INT64_FORMAT " without entry_hash", site, incarnation, max);
     char* hash = TextDatumGetCString(d);
     if (strlen(hash) != 64)
       ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
@@ -245,18 +246,9 @@ void flush_pending() {
     char* hash = chain::entry_hash(prev, change_id, origin.site, origin.incarnation, first + i, e.kind, e.rule_key,
                                    e.label, e.payload, actor, recorded_at);
     strlcpy(prev, hash, sizeof prev);
-    const char* fields[12] = {change_id,
-                              origin.site,
-                              incarnation_text,
-                              seq_text,
-                              e.kind,
-                              e.rule_key,
-                              e.label,
-                              e.payload ? e.payload : "{}",
-                              lsn_text,
-                              actor,
-                              recorded_at,
-                              hash};
+    const char* fields[12] = {change_id, origin.site, incarnation_text, seq_text,
+                              e.kind,    e.rule_key,  e.label,          e.payload ? e.payload : "{}",
+                              lsn_text,  actor,       recorded_at,      hash};
     for (int f = 0; f < 12; ++f) {
       if (f > 0) appendStringInfoChar(&data, '\t');
       append_copy_field(&data, fields[f]);
@@ -279,9 +271,10 @@ void flush_pending() {
   ParseState* pstate = make_parsestate(nullptr);
   (void)addRangeTableEntryForRelation(pstate, rel, RowExclusiveLock, nullptr, false, false);
   List* columns = NIL;
-  static const char* const names[] = {"change_id", "origin_site",  "origin_incarnation", "origin_seq",
-                                      "kind",      "rule_key",     "label",              "payload",
-                                      "recorded_lsn", "actor", "recorded_at", "entry_hash"};
+  static const char* const names[] = {"change_id",  "origin_site", "origin_incarnation",
+                                      "origin_seq", "kind",        "rule_key",
+                                      "label",      "payload",     "recorded_lsn",
+                                      "actor",      "recorded_at", "entry_hash"};
   for (const char* c : names) columns = lappend(columns, makeString(pstrdup(c)));
   // The text is in the database's encoding, not the client's.
   List* options = list_make1(
@@ -346,8 +339,8 @@ Datum append(const char* kind, const char* rule_key, const char* label, const ch
                       CStringGetTextDatum(actor),
                       TimestampTzGetDatum(now),
                       CStringGetTextDatum(hash)};
-  char nulls[11] = {' ', ' ', ' ', rule_key ? ' ' : 'n', label ? ' ' : 'n', payload_json ? ' ' : 'n',
-                    ' ', ' ', ' ', ' ',                   ' '};
+  char nulls[11] = {' ', ' ', ' ', rule_key ? ' ' : 'n', label ? ' ' : 'n', payload_json ? ' ' : 'n', ' ', ' ',
+                    ' ', ' ', ' '};
   int rc = SPI_execute_plan(plan_append, values, nulls, false, 1);
   if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
     elog(ERROR, "rulekeeper: journal append failed: %s", SPI_result_code_string(rc));

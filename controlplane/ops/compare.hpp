@@ -12,7 +12,7 @@
 // And the history (docs/tamper-evidence.md): each side's journal chain heads
 // side by side (an origin both hold must be the same chain, the shorter a
 // prefix of the longer: asked with one chain_hash_at per origin whose lengths
-// differ), and each side's rulekeeper.verify_history(). These are counted in
+// differ), and verify_history() at each side. These are counted in
 // history_round_trips, not in round_trips (the checksum comparison's).
 #pragma once
 
@@ -46,7 +46,7 @@ struct RuleDifference {
 
 // One journal origin whose chains are not the same on both sides.
 struct ChainDifference {
-  std::string origin;  // "site:incarnation"
+  std::string origin;   // "site:incarnation"
   long long seq_a = 0;  // head origin_seq on each side (0: holds no entry of it)
   long long seq_b = 0;
   long long entries_a = 0;

@@ -35,9 +35,9 @@ namespace ports = rulekeeper::testing::ports;
 
 namespace {
 
-constexpr int kTamperPort = ports::integration_tamper[0];        // +0 ipc2, +1 ipc1
-constexpr int kImportPort = ports::integration_tamper[2];        // one E3 node
-constexpr int kLifecyclePort = ports::integration_tamper[4];     // e1, e2, ipc2, ipc1
+constexpr int kTamperPort = ports::integration_tamper[0];     // +0 ipc2, +1 ipc1
+constexpr int kImportPort = ports::integration_tamper[2];     // one E3 node
+constexpr int kLifecyclePort = ports::integration_tamper[4];  // e1, e2, ipc2, ipc1
 
 #define REQUIRE_EXTENSION() \
   if (!rulekeeper::testing::with_extension()) GTEST_SKIP() << "needs the rulekeeper extension"
@@ -71,7 +71,9 @@ struct E3Pair {
   std::string config;
 
   explicit E3Pair(int port)
-      : set(fresh_cluster_options()), primary(set.add({"ipc2", "e3", port})), standby(set.add({"ipc1", "e3", port + 1})) {
+      : set(fresh_cluster_options()),
+        primary(set.add({"ipc2", "e3", port})),
+        standby(set.add({"ipc1", "e3", port + 1})) {
     primary.init_primary();
     primary.create_database();
     standby.init_standby_of(primary);
@@ -134,21 +136,22 @@ TEST(TamperEvidence, SuperuserChangesAreFoundAtTheSiteAndByCompare) {
     EXPECT_EQ(r.value, "0");
   }
 
-  const std::string rule_b_entry = sql_value(ipc2, "SELECT change_id::text FROM rulekeeper.journal WHERE kind = 'rule' "
-                                                   "AND rule_key = 'b'");
+  const std::string rule_b_entry = sql_value(ipc2,
+                                             "SELECT change_id::text FROM rulekeeper.journal WHERE kind = 'rule' "
+                                             "AND rule_key = 'b'");
   const std::string rule_b_seq =
       sql_value(ipc2, "SELECT origin_seq FROM rulekeeper.journal WHERE change_id = $1::uuid", rule_b_entry);
   ASSERT_FALSE(rule_b_seq.empty());
 
   struct Case {
     std::string name;
-    std::string tamper;             // behind the triggers, at ipc2
-    std::string undo;               // behind the triggers, at ipc2
-    std::string expected_at_site;   // a verify_history() problem ("" = none at the site)
-    std::string expected_chain;     // a compare chain finding ("" = none)
+    std::string tamper;            // behind the triggers, at ipc2
+    std::string undo;              // behind the triggers, at ipc2
+    std::string expected_at_site;  // a verify_history() problem ("" = none at the site)
+    std::string expected_chain;    // a compare chain finding ("" = none)
   };
-  const std::string saved = sql_value(ipc2, "SELECT to_jsonb(j)::text FROM rulekeeper.journal j WHERE change_id = $1::uuid",
-                                      rule_b_entry);
+  const std::string saved =
+      sql_value(ipc2, "SELECT to_jsonb(j)::text FROM rulekeeper.journal j WHERE change_id = $1::uuid", rule_b_entry);
   const std::vector<Case> cases = {
       {"sl_failed turned sl_validated",
        "UPDATE rulekeeper.rule_version SET qualification = 'sl_validated' WHERE rule_key = 'a' AND label = '1'",
@@ -190,19 +193,21 @@ TEST(TamperEvidence, SuperuserChangesAreFoundAtTheSiteAndByCompare) {
     c.standby.pause_replay();
     behind_triggers(ipc2, k.tamper);
     const auto found = history_problems(ipc2);
-    if (k.expected_at_site.empty())
+    if (k.expected_at_site.empty()) {
       EXPECT_EQ(joined(found), "") << "a consistent rewrite leaves the site's own chain consistent";
-    else
+    } else {
       EXPECT_EQ(found.count(k.expected_at_site), 1u) << joined(found);
+    }
     EXPECT_EQ(joined(history_problems(c.standby)), "");  // the standby holds the history as it was
 
     json cmp = c.compare(3);
     EXPECT_EQ(cmp["checksums_equal"], true) << "no version changed: only the history shows it";
     EXPECT_EQ(cmp["history_intact"], false) << cmp.dump(2);
     EXPECT_TRUE(cmp["history"]["ipc1"].empty()) << cmp.dump(2);
-    if (!k.expected_at_site.empty())
+    if (!k.expected_at_site.empty()) {
       EXPECT_TRUE(history_lists(cmp, "ipc2", k.expected_at_site.substr(0, k.expected_at_site.find(' '))))
           << cmp.dump(2);
+    }
     if (!k.expected_chain.empty()) {
       ASSERT_EQ(cmp["chains"].size(), 1u) << cmp.dump(2);
       EXPECT_EQ(cmp["chains"][0]["origin"], "ipc2:1");
@@ -211,10 +216,11 @@ TEST(TamperEvidence, SuperuserChangesAreFoundAtTheSiteAndByCompare) {
     }
     CommandResult text = c.compare_text();
     EXPECT_EQ(text.exit_code, 3);
-    if (k.expected_chain.empty())
+    if (k.expected_chain.empty()) {
       EXPECT_TRUE(contains(text.out, "history at ipc2: 1 finding")) << text.out;
-    else
+    } else {
       EXPECT_TRUE(contains(text.out, "journal chains DIFFER")) << text.out;
+    }
     EXPECT_TRUE(contains(text.out, "history at ipc1: intact")) << text.out;
 
     behind_triggers(ipc2, k.undo);
@@ -237,9 +243,8 @@ namespace {
 // is what the hash is computed from (normally prev).
 json chained_entry(const cluster::Node& n, const std::string& site, long long inc, long long seq,
                    const std::string& hash_prev, json fields = json::object()) {
-  json e = {{"origin_site", site}, {"origin_incarnation", inc}, {"origin_seq", seq},
-            {"kind", "failover"},  {"rule_key", nullptr},       {"label", nullptr},
-            {"payload", json::object()}, {"actor", "someone"}};
+  json e = {{"origin_site", site}, {"origin_incarnation", inc}, {"origin_seq", seq},         {"kind", "failover"},
+            {"rule_key", nullptr}, {"label", nullptr},          {"payload", json::object()}, {"actor", "someone"}};
   for (auto& [k, v] : fields.items()) e[k] = v;
   const std::string out = sql_value(
       n,
@@ -261,7 +266,8 @@ std::string changes_bundle(const cluster::Node& n, const json& changes) {
             {"since", json::object()},
             {"vector", json::object()},
             {"changes", changes}};
-  return sql_value(n, "SELECT ($1::jsonb || jsonb_build_object('bundle_sha256', rulekeeper._jcs_sha256($1::jsonb)))::text",
+  return sql_value(n,
+                   "SELECT ($1::jsonb || jsonb_build_object('bundle_sha256', rulekeeper._jcs_sha256($1::jsonb)))::text",
                    b.dump());
 }
 
@@ -276,13 +282,14 @@ TEST(TamperEvidence, ImportChangesRefusesForgedHistoryBeforeWritingAnything) {
   n.init_primary();
   n.create_database();
   n.exec("INSERT INTO rulekeeper.rule (rule_key, ruleset) VALUES ('a', 'rs')");
-  n.exec("INSERT INTO rulekeeper.rule_version (rule_key, version, body, origin) VALUES ('a', 1, '{\"v\": 1}', 'released')");
+  n.exec(
+      "INSERT INTO rulekeeper.rule_version (rule_key, version, body, origin) VALUES ('a', 1, '{\"v\": 1}', "
+      "'released')");
   n.exec("CREATE ROLE tamper_releaser LOGIN IN ROLE rulekeeper_releaser");
   Raw releaser(fmt::format("host=127.0.0.1 port={} user=tamper_releaser dbname=rules", n.port()));
   const std::string own_inc = sql_value(n, "SELECT rulekeeper.incarnation()");
   const long long own_seq = std::stoll(sql_value(n, "SELECT max(origin_seq) FROM rulekeeper.journal"));
-  const std::string own_head =
-      sql_value(n, "SELECT entry_hash FROM rulekeeper.journal WHERE origin_seq = $1", own_seq);
+  const std::string own_head = sql_value(n, "SELECT entry_hash FROM rulekeeper.journal WHERE origin_seq = $1", own_seq);
 
   const json e1 = chained_entry(n, "ipc9", 1, 1, kGenesis);
   const json e2 = chained_entry(n, "ipc9", 1, 2, e1["entry_hash"].get<std::string>());
@@ -298,11 +305,18 @@ TEST(TamperEvidence, ImportChangesRefusesForgedHistoryBeforeWritingAnything) {
       {"this site's own current origin, leaving a gap",
        json::array({chained_entry(n, "ipc2", std::stoll(own_inc), own_seq + 5, own_head)}), "22023",
        "claims this site's own current origin ipc2:" + own_inc},
+      // 2^63 - 1 as a JSON number cannot even be sealed (JCS refuses it);
+      // as a string, today's import casts it to bigint and the next write
+      // at the site overflows.
       {"this site's own origin at 2^63 - 1",
-       json::array({chained_entry(n, "ipc2", std::stoll(own_inc), 9223372036854775807LL, own_head)}), "22023",
-       "origin_seq must be an integer from 1 to 2^62 - 1"},
-      {"another origin at 2^63 - 1", json::array({chained_entry(n, "ipc9", 1, 9223372036854775807LL, kGenesis)}),
+       json::array(
+           {chained_entry(n, "ipc2", std::stoll(own_inc), 1, own_head, {{"origin_seq", "9223372036854775807"}})}),
        "22023", "origin_seq must be an integer from 1 to 2^62 - 1"},
+      // The largest integer a sealed bundle can carry as a number (JCS
+      // refuses beyond 2^53): it must still continue what the site holds.
+      {"another origin at 2^53",
+       json::array({chained_entry(n, "ipc9", 1, 1, kGenesis, {{"origin_seq", 9007199254740992LL}})}), "22023",
+       "origin_seq 9007199254740992 does not continue origin ipc9:1 without a gap"},
       {"an incarnation out of bounds", json::array({chained_entry(n, "ipc9", 2147483647LL, 1, kGenesis)}), "22023",
        "origin_incarnation must be an integer from 1 to 2^30 - 1"},
       {"an epoch out of bounds",
@@ -310,7 +324,14 @@ TEST(TamperEvidence, ImportChangesRefusesForgedHistoryBeforeWritingAnything) {
                                   {{"kind", "activation"},
                                    {"rule_key", "a"},
                                    {"label", "1"},
-                                   {"payload", {{"channel", "prod"}, {"epoch", 9223372036854775807LL}}}})}),
+                                   {"payload", {{"channel", "prod"}, {"epoch", "9223372036854775807"}}}})}),
+       "22023", "payload epoch must be an integer from 0 to 2^62 - 1"},
+      {"a negative epoch",
+       json::array({chained_entry(n, "ipc9", 1, 1, kGenesis,
+                                  {{"kind", "activation"},
+                                   {"rule_key", "a"},
+                                   {"label", "1"},
+                                   {"payload", {{"channel", "prod"}, {"epoch", -1}}}})}),
        "22023", "payload epoch must be an integer from 0 to 2^62 - 1"},
       {"a gap in another origin", json::array({e1, e3}), "22023",
        "origin_seq 3 does not continue origin ipc9:1 without a gap (this site holds up to 0; 2 comes next)"},
@@ -318,16 +339,15 @@ TEST(TamperEvidence, ImportChangesRefusesForgedHistoryBeforeWritingAnything) {
        "origin_seq 2 does not continue origin ipc9:1 without a gap (this site holds up to 0; 1 comes next)"},
       {"an entry whose hash does not link", json::array({chained_entry(n, "ipc9", 1, 1, std::string(64, 'a'))}),
        "XX001", "entry_hash does not follow from the entry and the previous entry's hash"},
-      {"an entry edited after it was hashed",
-       json::array({[&] {
+      {"an entry edited after it was hashed", json::array({[&] {
          json x = e1;
          x["actor"] = "the_boss";
          return x;
        }()}),
        "XX001", "entry_hash does not follow"},
       {"recorded_at in the future",
-       json::array({chained_entry(n, "ipc9", 1, 1, kGenesis, {{"recorded_at", "2099-01-01T00:00:00+00:00"}})}),
-       "22023", "is in the future"},
+       json::array({chained_entry(n, "ipc9", 1, 1, kGenesis, {{"recorded_at", "2099-01-01T00:00:00+00:00"}})}), "22023",
+       "is in the future"},
   };
   const std::string before = state_fingerprint(n);
   for (const Case& k : cases) {
@@ -360,8 +380,9 @@ TEST(TamperEvidence, ImportChangesRefusesForgedHistoryBeforeWritingAnything) {
   EXPECT_FALSE(other.ok);
   EXPECT_TRUE(contains(other.message, "already holds another entry at that position")) << other.message;
   EXPECT_EQ(sql_value(n, "SELECT count(*) FROM rulekeeper.verify_history()"), "0");
-  EXPECT_EQ(sql_value(n, "SELECT origin_seq || ' ' || (entry_hash = $1) FROM rulekeeper.chain_heads() "
-                         "WHERE origin_site = 'ipc9'",
+  EXPECT_EQ(sql_value(n,
+                      "SELECT origin_seq || ' ' || (entry_hash = $1) FROM rulekeeper.chain_heads() "
+                      "WHERE origin_site = 'ipc9'",
                       e3["entry_hash"].get<std::string>()),
             "3 true");
 }
@@ -393,8 +414,9 @@ TEST(TamperEvidence, CleanHistoryVerifiesCleanAfterReleaseHotfixFailoverReconcil
   // An orphan at ipc2, a forced failover to ipc1, rejoin, reconcile.
   ipc1.stop();
   hotfix(p, kB, R"({"max": 150, "currency": "EUR"})", "B at ipc2");
-  const std::string ipc2_head = sql_value(
-      ipc2, "SELECT origin_seq || ' ' || entry_hash FROM rulekeeper.chain_heads() WHERE origin_site = 'ipc2'");
+  const std::string ipc2_head =
+      sql_value(ipc2,
+                "SELECT origin_seq || ' ' || entry_hash FROM rulekeeper.chain_heads() WHERE origin_site = 'ipc2'");
   ipc2.kill9();
   ipc1.start();
   r = run(p, {"failover", "--to", "ipc1", "--force"});
@@ -410,8 +432,9 @@ TEST(TamperEvidence, CleanHistoryVerifiesCleanAfterReleaseHotfixFailoverReconcil
   EXPECT_EQ(versions_of(ipc1, kB), "1:sl_validated,1.1:recovered");
   // The imported orphans keep their origin's chain: ipc1 now holds ipc2:1 up
   // to the head ipc2 had, and everything verifies.
-  EXPECT_EQ(sql_value(ipc1, "SELECT origin_seq || ' ' || entry_hash FROM rulekeeper.chain_heads() "
-                            "WHERE origin_site = 'ipc2'"),
+  EXPECT_EQ(sql_value(ipc1,
+                      "SELECT origin_seq || ' ' || entry_hash FROM rulekeeper.chain_heads() "
+                      "WHERE origin_site = 'ipc2'"),
             ipc2_head);
   EXPECT_EQ(joined(history_problems(ipc1)), "");
 }
