@@ -1309,11 +1309,12 @@ $$;
 -- Every entry of a changes bundle, checked before import_changes writes
 -- anything (docs/tamper-evidence.md "Import"): well-formed and within bounds
 -- (origin_seq below 2^62, incarnation below 2^30, a payload epoch below 2^62,
--- recorded_at at most five minutes ahead of this site's clock); not of this
--- site's own current origin (only this site writes that); and, per origin,
--- continuing what this site holds without a gap, each entry's hash following
--- from its fields and the previous entry's hash (this site's copy for the
--- first). An entry this site already holds must be that same entry. The
+-- recorded_at at most five minutes ahead of this site's clock); and, per
+-- origin in seq order: an entry at a position this site holds must be that
+-- same entry; a new one must not be of this site's own current origin (only
+-- this site writes that), must continue what this site holds without a gap,
+-- and its hash must follow from its fields and the previous entry's hash
+-- (this site's copy for the first). The
 -- error names the entry: SQLSTATE 22023 for a malformed or refused entry,
 -- XX001 (data_corrupted) for one whose hash does not link.
 CREATE FUNCTION rulekeeper._check_changes_entries(bundle jsonb) RETURNS integer
@@ -1382,11 +1383,6 @@ BEGIN
       RAISE EXCEPTION '%: recorded_at % is in the future (more than five minutes ahead of this site''s clock)',
         name, c ->> 'recorded_at' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF c ->> 'origin_site' = me AND (c ->> 'origin_incarnation')::integer = my_incarnation THEN
-      RAISE EXCEPTION '%: claims this site''s own current origin %:%; only this site writes it', name, me, my_incarnation
-        USING ERRCODE = 'invalid_parameter_value',
-              HINT = 'A changes bundle carries other sites'' history; export it from the site that wrote it.';
-    END IF;
   END LOOP;
   -- Per origin, in seq order: contiguous from what this site holds, and chained.
   n := 0;
@@ -1414,6 +1410,14 @@ BEGIN
           COALESCE(held.change_id::text, 'none: a gap') USING ERRCODE = 'invalid_parameter_value';
       END IF;
       CONTINUE;
+    END IF;
+    -- An entry of this site's own current origin that it does not hold: only
+    -- this site writes that origin (a bundle exported here and imported
+    -- back holds nothing new and passes above).
+    IF e.origin_site = me AND e.origin_incarnation = my_incarnation THEN
+      RAISE EXCEPTION '%: claims this site''s own current origin %:%; only this site writes it', name, me, my_incarnation
+        USING ERRCODE = 'invalid_parameter_value',
+              HINT = 'A changes bundle carries other sites'' history; export it from the site that wrote it.';
     END IF;
     IF e.origin_seq <> expect THEN
       RAISE EXCEPTION '%: origin_seq % does not continue origin %:% without a gap (this site holds up to %; % comes next)',
