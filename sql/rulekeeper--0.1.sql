@@ -1314,7 +1314,8 @@ $$;
 -- same entry; a new one must not be of this site's own current origin (only
 -- this site writes that), must continue what this site holds without a gap,
 -- and its hash must follow from its fields and the previous entry's hash
--- (this site's copy for the first). The
+-- (this site's copy for the first); the row a 'version' or 'rule' entry
+-- carries must be the one the entry describes. The
 -- error names the entry: SQLSTATE 22023 for a malformed or refused entry,
 -- XX001 (data_corrupted) for one whose hash does not link.
 CREATE FUNCTION rulekeeper._check_changes_entries(bundle jsonb) RETURNS integer
@@ -1432,6 +1433,18 @@ BEGIN
       RAISE EXCEPTION '%: entry_hash does not follow from the entry and the previous entry''s hash %', name, prev
         USING ERRCODE = 'data_corrupted',
               HINT = 'The entry was changed after it was written, or does not continue this site''s copy of that origin''s chain.';
+    END IF;
+    -- The row a 'version' or 'rule' entry brings must be the one the
+    -- (chained) entry describes: same rule and label, and for a version the
+    -- content_sha256 its entry recorded.
+    IF c ->> 'kind' IN ('version', 'rule') AND jsonb_typeof(c -> 'row') = 'object' THEN
+      IF c -> 'row' ->> 'rule_key' IS DISTINCT FROM e.rule_key
+         OR (c ->> 'kind' = 'version' AND (c -> 'row' ->> 'label' IS DISTINCT FROM e.label
+             OR jsonb_typeof(c -> 'row' -> 'body') IS DISTINCT FROM 'object'
+             OR rulekeeper.content_sha256(c -> 'row' -> 'body') IS DISTINCT FROM e.payload ->> 'content_sha256')) THEN
+        RAISE EXCEPTION '%: the % row it carries is not the one its entry describes (rule, label or content_sha256)',
+          name, c ->> 'kind' USING ERRCODE = 'data_corrupted';
+      END IF;
     END IF;
     prev := e.entry_hash;
     expect := expect + 1;

@@ -345,6 +345,21 @@ TEST(TamperEvidence, ImportChangesRefusesForgedHistoryBeforeWritingAnything) {
          return x;
        }()}),
        "XX001", "entry_hash does not follow"},
+      // A version entry, correctly chained, carrying a body other than the
+      // one whose content_sha256 it recorded.
+      {"a version row that is not the one its entry describes", json::array({[&] {
+         json x = chained_entry(n, "ipc9", 1, 1, kGenesis,
+                                {{"kind", "version"},
+                                 {"rule_key", "a"},
+                                 {"label", "7"},
+                                 {"payload",
+                                  {{"content_sha256", sql_value(n, "SELECT rulekeeper.content_sha256('{\"v\": 7}')")},
+                                   {"qualification", "sl_validated"}}}});
+         x["row"] = {
+             {"rule_key", "a"}, {"version", 7}, {"hotfix", 0}, {"label", "7"}, {"body", {{"v", "nobody wrote this"}}}};
+         return x;
+       }()}),
+       "XX001", "the version row it carries is not the one its entry describes"},
       {"recorded_at in the future",
        json::array({chained_entry(n, "ipc9", 1, 1, kGenesis, {{"recorded_at", "2099-01-01T00:00:00+00:00"}})}), "22023",
        "is in the future"},
@@ -405,6 +420,14 @@ TEST(TamperEvidence, CleanHistoryVerifiesCleanAfterReleaseHotfixFailoverReconcil
             "INSERT INTO rulekeeper.hotfix_policy (ruleset, allowed_paths) VALUES ('limits', ARRAY['/max']) "
             "RETURNING ruleset");
   hotfix(p, kA, R"({"max": 110, "currency": "EUR"})", "raise A");
+  // A pin (the derived activation carries it), an unpin, a deactivation and
+  // an activation again.
+  sql_value(ipc2, "SELECT rulekeeper.pin($1, 'prod', '1.1')", std::string(kA));
+  EXPECT_EQ(joined(history_problems(ipc2)), "");
+  sql_value(ipc2, "SELECT rulekeeper.unpin($1, 'prod')", std::string(kA));
+  sql_value(ipc2, "SELECT rulekeeper.deactivate($1, 'sl')", std::string(kB));
+  EXPECT_EQ(joined(history_problems(ipc2)), "");
+  sql_value(ipc2, "SELECT rulekeeper.activate($1, '1', 'sl')", std::string(kB));
   ipc1.wait_replayed(ipc2, std::chrono::seconds(60));
   for (cluster::Node* n : {p.e1, p.e2, p.ipc2, p.ipc1}) EXPECT_EQ(joined(history_problems(*n)), "") << n->site();
   CommandResult r = run(p, {"--json", "compare", "ipc2", "ipc1"});
