@@ -213,6 +213,13 @@ TEST(TamperEvidence, SuperuserChangesAreFoundAtTheSiteAndByCompare) {
       EXPECT_EQ(cmp["chains"][0]["origin"], "ipc2:1");
       EXPECT_EQ(cmp["chains"][0]["finding"], k.expected_chain);
       EXPECT_EQ(cmp["chains"][0]["tampered"], true);
+      // The chain heads alone find it too (without reading the journals).
+      CommandResult quick =
+          run_rulectl({"--config", c.config, "--json", "compare", "ipc2", "ipc1", "--no-verify-history"});
+      EXPECT_EQ(quick.exit_code, 3) << quick.out << quick.err;
+      json q = json::parse(quick.out, nullptr, false);
+      EXPECT_EQ(q["history_verified"], false) << quick.out;
+      EXPECT_EQ(q["history_intact"], false) << quick.out;
     }
     CommandResult text = c.compare_text();
     EXPECT_EQ(text.exit_code, 3);
