@@ -25,10 +25,9 @@ void print_history(const ops::CompareReport& r) {
     std::cout << fmt::format("journal chains DIFFER: {} origin{} whose history is not the same on {} and {}\n",
                              tampered, tampered == 1 ? "" : "s", r.a, r.b);
   if (!r.chains.empty()) {
-    common::Table t({"origin", r.a + " seq", r.b + " seq", r.a + " entries", r.b + " entries", "finding"});
+    common::Table t({"origin", r.a + " seq", r.b + " seq", "finding"});
     for (const auto& c : r.chains)
       t.add_row({common::one_line(c.origin), std::to_string(c.seq_a), std::to_string(c.seq_b),
-                 std::to_string(c.entries_a), std::to_string(c.entries_b),
                  c.finding == "differs" ? fmt::format("differs at seq {}", c.at_seq) : c.finding});
     t.print(std::cout);
   }

@@ -132,7 +132,6 @@ json CompareReport::to_json() const {
   for (const auto& c : chains)
     doc["chains"].push_back({{"origin", c.origin},
                              {"seq", {{a, c.seq_a}, {b, c.seq_b}}},
-                             {"entries", {{a, c.entries_a}, {b, c.entries_b}}},
                              {"finding", c.finding},
                              {"at_seq", c.at_seq},
                              {"tampered", c.tampered()}});

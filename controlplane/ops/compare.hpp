@@ -52,17 +52,15 @@ struct ChainDifference {
   std::string origin;   // "site:incarnation"
   long long seq_a = 0;  // head origin_seq on each side (0: holds no entry of it)
   long long seq_b = 0;
-  long long entries_a = 0;
-  long long entries_b = 0;
-  // differs: the two chains disagree at at_seq (an entry was edited, inserted
-  //          or deleted on one side, or a chain was rewritten);
-  // gap_a / gap_b: that side lacks entries below its head (deleted);
+  // differs: the two chains disagree at at_seq (the entry there, or one
+  //          before it, was edited, inserted or deleted on one side and the
+  //          chain rewritten after it);
   // a_behind / b_behind: that side holds a prefix of the other's chain (a
   //          standby not yet replayed, a site not yet reconciled);
   // only_a / only_b: the origin is on one side only.
   std::string finding;
   long long at_seq = 0;
-  bool tampered() const { return finding == "differs" || finding == "gap_a" || finding == "gap_b"; }
+  bool tampered() const { return finding == "differs"; }
 };
 
 // Compares chain heads; hash_at_a / hash_at_b answer chain_hash_at on each
@@ -92,7 +90,7 @@ struct CompareReport {
   bool history_verified = false;  // verify_history() ran (CompareRequest::verify_history)
 
   bool checksums_equal() const { return checksum_a == checksum_b; }
-  // No chain disagreement, no gap, and verify_history() clean on both sides.
+  // No chain disagreement, and verify_history() clean on both sides.
   bool history_intact() const;
   bool equal() const { return checksums_equal() && history_intact(); }
   int exit_code() const;  // 0 equal, 3 different
@@ -125,14 +123,10 @@ std::vector<ChainDifference> chain_differences(const std::vector<site::client::C
     const auto* hb = mb.count(o) ? mb.at(o) : nullptr;
     ChainDifference d;
     d.origin = o;
-    if (ha) d.seq_a = ha->origin_seq, d.entries_a = ha->entries;
-    if (hb) d.seq_b = hb->origin_seq, d.entries_b = hb->entries;
+    if (ha) d.seq_a = ha->origin_seq;
+    if (hb) d.seq_b = hb->origin_seq;
     if (!ha || !hb) {
       d.finding = ha ? "only_a" : "only_b";
-    } else if (ha->entries != ha->origin_seq) {
-      d.finding = "gap_a";
-    } else if (hb->entries != hb->origin_seq) {
-      d.finding = "gap_b";
     } else if (ha->origin_seq == hb->origin_seq) {
       if (ha->entry_hash == hb->entry_hash) continue;
       d.finding = "differs";

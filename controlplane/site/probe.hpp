@@ -47,8 +47,8 @@ struct SiteState {
   std::optional<std::string> extension_version;  // nullopt: extension not installed
   std::optional<std::string> version_vector;     // jsonb as text
   std::optional<std::string> snapshot_checksum;
-  // rulekeeper.chain_heads() as {"site:incarnation": {"seq", "entry_hash",
-  // "entries"}} (docs/tamper-evidence.md): what `compare` holds side by side.
+  // rulekeeper.chain_heads() as {"site:incarnation": {"seq", "entry_hash"}}
+  // (docs/tamper-evidence.md): what `compare` holds side by side.
   std::optional<std::string> chain_heads;
   nlohmann::json replication = nlohmann::json::array();  // rows of rulekeeper.replication_status
 

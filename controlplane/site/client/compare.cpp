@@ -54,7 +54,7 @@ std::vector<ChainHead> chain_heads(pqxx::connection& conn) {
   pqxx::nontransaction tx(conn);
   std::vector<ChainHead> out;
   for (const auto& row :
-       tx.exec("SELECT origin_site, origin_incarnation, origin_seq, entry_hash, entries FROM rulekeeper.chain_heads() "
+       tx.exec("SELECT origin_site, origin_incarnation, origin_seq, entry_hash FROM rulekeeper.chain_heads() "
                "ORDER BY origin_site, origin_incarnation")) {
     ChainHead h;
     h.origin_site = row[0].c_str();
@@ -62,7 +62,6 @@ std::vector<ChainHead> chain_heads(pqxx::connection& conn) {
     h.origin = h.origin_site + ":" + std::to_string(h.origin_incarnation);
     h.origin_seq = row[2].as<long long>();
     h.entry_hash = row[3].c_str();
-    h.entries = row[4].as<long long>();
     out.push_back(std::move(h));
   }
   return out;

@@ -40,7 +40,6 @@ struct ChainHead {
   int origin_incarnation = 0;
   long long origin_seq = 0;
   std::string entry_hash;
-  long long entries = 0;  // entries held of that origin: fewer than origin_seq means a gap
 };
 std::vector<ChainHead> chain_heads(pqxx::connection& conn);
 

@@ -42,7 +42,7 @@ std::optional<long long> checkpoint_timeline(pqxx::connection& c) {
 std::optional<std::string> chain_heads_text(pqxx::connection& c) {
   return single_value(c,
                       "SELECT COALESCE(jsonb_object_agg(origin_site || ':' || origin_incarnation, "
-                      "jsonb_build_object('seq', origin_seq, 'entry_hash', entry_hash, 'entries', entries)), "
+                      "jsonb_build_object('seq', origin_seq, 'entry_hash', entry_hash)), "
                       "'{}'::jsonb)::text FROM rulekeeper.chain_heads()");
 }
 
