@@ -229,9 +229,10 @@ SQL
   put cv_base.sql <<'SQL'
 \set r random(1, 100)
 WITH j AS (
-  INSERT INTO plain_journal (change_id, origin_site, origin_incarnation, origin_seq, kind, rule_key, label, payload)
+  INSERT INTO plain_journal (change_id, origin_site, origin_incarnation, origin_seq, kind, rule_key, label, payload,
+                             entry_hash)
   VALUES (gen_random_uuid(), 'e1', 1, nextval('plain_seq'), 'version', 'b' || :r::text, currval('plain_seq')::text,
-          '{"qualification": "draft"}')
+          '{"qualification": "draft"}', 'b4c1d2e3f4a5968712345678abcdef0123456789abcdef0123456789abcdef02')
   RETURNING change_id, origin_seq)
 INSERT INTO plain_version (rule_key, version, label, body, content_sha256, bucket, qualification, origin_site, change_id)
 SELECT 'b' || :r::text, j.origin_seq, j.origin_seq::text,

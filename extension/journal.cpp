@@ -2,6 +2,7 @@
 // objects: every error here may longjmp freely.
 #include "journal.hpp"
 
+#include "journal_chain.hpp"
 #include "settings.hpp"
 #include "spi_plans.hpp"
 #include "txn_state.hpp"
@@ -33,6 +34,7 @@ extern "C" {
 #include "port.h"
 #include "utils/builtins.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 #include "utils/uuid.h"
 }
 
@@ -44,13 +46,15 @@ namespace {
 SPIPlanPtr plan_append = nullptr;
 SPIPlanPtr plan_check = nullptr;
 
-// max(origin_seq) of one origin, 0 if it has no entry: a backward scan of
+// max(origin_seq) of one origin, 0 if it has no entry, and that entry's
+// entry_hash into hash_out (65 bytes; the chain's genesis when there is no
+// entry): a backward scan of
 // the (origin_site, origin_incarnation, origin_seq) unique index under the
 // latest snapshot (this transaction's own entries included). Read straight
 // from the index, not through a plan: with stale statistics (a journal
 // vacuumed while small, then filled by one large transaction) the planner
 // may choose a sequential scan, and that once per entry is quadratic.
-int64 read_max_seq(const char* site, int32 incarnation) {
+int64 read_max_seq(const char* site, int32 incarnation, char* hash_out) {
   Oid schema = get_namespace_oid("rulekeeper", false);
   Oid heap_oid = get_relname_relid("journal", schema);
   Oid index_oid = get_relname_relid("journal_origin_site_origin_incarnation_origin_seq_key", schema);
@@ -74,6 +78,19 @@ int64 read_max_seq(const char* site, int32 incarnation) {
     Datum d = slot_getattr(slot, attnum, &isnull);
     if (isnull) elog(ERROR, "rulekeeper: journal entry without origin_seq");
     max = DatumGetInt64(d);
+    int hash_attnum = SPI_fnumber(RelationGetDescr(heap), "entry_hash");
+    if (hash_attnum <= 0) elog(ERROR, "rulekeeper: rulekeeper.journal has no column entry_hash");
+    d = slot_getattr(slot, hash_attnum, &isnull);
+    if (isnull)
+      elog(ERROR, "rulekeeper: journal entry %s:%d/" INT64_FORMAT " without entry_hash", site, incarnation, max);
+    char* hash = TextDatumGetCString(d);
+    if (strlen(hash) != 64)
+      ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
+                      errmsg("journal entry %s:%d/" INT64_FORMAT " has a malformed entry_hash", site, incarnation, max),
+                      errhint("SELECT * FROM rulekeeper.verify_history() shows what was changed.")));
+    strlcpy(hash_out, hash, 65);
+  } else {
+    strlcpy(hash_out, "0000000000000000000000000000000000000000000000000000000000000000", 65);
   }
   ExecDropSingleTupleTableSlot(slot);
   index_endscan(scan);
@@ -212,22 +229,27 @@ void flush_pending() {
   snprintf(lsn_text, sizeof lsn_text, "%X/%X", static_cast<uint32>(lsn >> 32), static_cast<uint32>(lsn));
   char incarnation_text[16];
   snprintf(incarnation_text, sizeof incarnation_text, "%d", origin.incarnation);
+  // actor and recorded_at are given, not left to the column defaults: they
+  // enter each entry's hash, chained from the cursor's previous hash
+  // (docs/design/contract.md "Journal hash chain").
+  const char* actor = GetUserNameFromId(GetSessionUserId(), false);
+  const char* recorded_at = chain::recorded_at_text(GetCurrentTransactionStartTimestamp());
+  char prev[65];
+  strlcpy(prev, txn::origin_prev_hash(), sizeof prev);
   StringInfoData data;
   initStringInfo(&data);
   for (int i = 0; i < n_pending; ++i) {
     const PendingEntry& e = pending[i];
     char seq_text[24];
     snprintf(seq_text, sizeof seq_text, INT64_FORMAT, first + i);
-    const char* fields[9] = {DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(&e.id))),
-                             origin.site,
-                             incarnation_text,
-                             seq_text,
-                             e.kind,
-                             e.rule_key,
-                             e.label,
-                             e.payload ? e.payload : "{}",
-                             lsn_text};
-    for (int f = 0; f < 9; ++f) {
+    const char* change_id = DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(&e.id)));
+    char* hash = chain::entry_hash(prev, change_id, origin.site, origin.incarnation, first + i, e.kind, e.rule_key,
+                                   e.label, e.payload, actor, recorded_at);
+    strlcpy(prev, hash, sizeof prev);
+    const char* fields[12] = {change_id, origin.site, incarnation_text, seq_text,
+                              e.kind,    e.rule_key,  e.label,          e.payload ? e.payload : "{}",
+                              lsn_text,  actor,       recorded_at,      hash};
+    for (int f = 0; f < 12; ++f) {
       if (f > 0) appendStringInfoChar(&data, '\t');
       append_copy_field(&data, fields[f]);
     }
@@ -251,7 +273,8 @@ void flush_pending() {
   List* columns = NIL;
   static const char* const names[] = {"change_id",  "origin_site", "origin_incarnation",
                                       "origin_seq", "kind",        "rule_key",
-                                      "label",      "payload",     "recorded_lsn"};
+                                      "label",      "payload",     "recorded_lsn",
+                                      "actor",      "recorded_at", "entry_hash"};
   for (const char* c : names) columns = lappend(columns, makeString(pstrdup(c)));
   // The text is in the database's encoding, not the client's.
   List* options = list_make1(
@@ -266,7 +289,7 @@ void flush_pending() {
   table_close(rel, NoLock);
   if (written != static_cast<uint64>(n))
     elog(ERROR, "rulekeeper: journal COPY wrote " UINT64_FORMAT " of %d entries", written, n);
-  txn::origin_seq_used(first + n - 1);
+  txn::origin_seq_used(first + n - 1, prev);
 }
 
 Datum new_change_id() {
@@ -289,26 +312,39 @@ Datum append(const char* kind, const char* rule_key, const char* label, const ch
   // origin_seq = max + 1 under the site lock (txn_state.hpp): gapless, in
   // commit order, and no counter row updated once per entry.
   int64 seq = txn::next_origin_seq(origin.site, origin.incarnation, read_max_seq);
-  Oid types[8] = {TEXTOID, INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, UUIDOID, INT8OID};
+  // The entry's hash, chained to the previous one of its origin (contract.md
+  // "Journal hash chain"): actor and recorded_at are given so that what is
+  // hashed is what is stored.
+  const char* actor = GetUserNameFromId(GetSessionUserId(), false);
+  TimestampTz now = GetCurrentTransactionStartTimestamp();
+  char* hash = chain::entry_hash(txn::origin_prev_hash(), DatumGetCString(DirectFunctionCall1(uuid_out, change_id)),
+                                 origin.site, origin.incarnation, seq, kind, rule_key, label, payload_json, actor,
+                                 chain::recorded_at_text(now));
+  Oid types[11] = {TEXTOID, INT4OID, TEXTOID, TEXTOID,        TEXTOID, TEXTOID,
+                   UUIDOID, INT8OID, TEXTOID, TIMESTAMPTZOID, TEXTOID};
   saved_plan(&plan_append,
              "INSERT INTO rulekeeper.journal (change_id, origin_site, origin_incarnation, origin_seq, kind, rule_key, "
-             "label, payload, actor) VALUES ($7, $1, $2, $8, $3, $4, $5, "
-             "COALESCE($6::pg_catalog.jsonb, '{}'::pg_catalog.jsonb), session_user) "
+             "label, payload, actor, recorded_at, entry_hash) VALUES ($7, $1, $2, $8, $3, $4, $5, "
+             "COALESCE($6::pg_catalog.jsonb, '{}'::pg_catalog.jsonb), $9, $10, $11) "
              "RETURNING change_id",
-             8, types);
-  Datum values[8] = {CStringGetTextDatum(origin.site),
-                     Int32GetDatum(origin.incarnation),
-                     CStringGetTextDatum(kind),
-                     rule_key ? CStringGetTextDatum(rule_key) : (Datum)0,
-                     label ? CStringGetTextDatum(label) : (Datum)0,
-                     payload_json ? CStringGetTextDatum(payload_json) : (Datum)0,
-                     change_id,
-                     Int64GetDatum(seq)};
-  char nulls[8] = {' ', ' ', ' ', rule_key ? ' ' : 'n', label ? ' ' : 'n', payload_json ? ' ' : 'n', ' ', ' '};
+             11, types);
+  Datum values[11] = {CStringGetTextDatum(origin.site),
+                      Int32GetDatum(origin.incarnation),
+                      CStringGetTextDatum(kind),
+                      rule_key ? CStringGetTextDatum(rule_key) : (Datum)0,
+                      label ? CStringGetTextDatum(label) : (Datum)0,
+                      payload_json ? CStringGetTextDatum(payload_json) : (Datum)0,
+                      change_id,
+                      Int64GetDatum(seq),
+                      CStringGetTextDatum(actor),
+                      TimestampTzGetDatum(now),
+                      CStringGetTextDatum(hash)};
+  char nulls[11] = {' ', ' ', ' ', rule_key ? ' ' : 'n', label ? ' ' : 'n', payload_json ? ' ' : 'n', ' ', ' ',
+                    ' ', ' ', ' '};
   int rc = SPI_execute_plan(plan_append, values, nulls, false, 1);
   if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
     elog(ERROR, "rulekeeper: journal append failed: %s", SPI_result_code_string(rc));
-  txn::origin_seq_used(seq);
+  txn::origin_seq_used(seq, hash);
   bool isnull;
   Datum id = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
   // Copy the uuid out of SPI's memory before SPI_finish frees it.

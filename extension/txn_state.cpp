@@ -58,6 +58,7 @@ struct OriginCursor {
   Oid journal = InvalidOid;  // the rulekeeper.journal they were read for
   bool seq_valid = false;    // last_seq is the newest origin_seq of (site, incarnation)
   int64 last_seq = 0;
+  char last_hash[65] = {0};  // its entry_hash (the chain's genesis when last_seq is 0)
 };
 OriginCursor cursor;  // plain data: reset at transaction end and on subabort
 
@@ -408,19 +409,27 @@ OriginSlot current_origin(const char* site) {
   return OriginSlot{site, cursor.incarnation};
 }
 
-int64 next_origin_seq(const char* site, int32 incarnation, int64 (*read_max)(const char*, int32)) {
+int64 next_origin_seq(const char* site, int32 incarnation, int64 (*read_max)(const char*, int32, char*)) {
   ensure_origin(site);
   if (cursor.incarnation != incarnation || strcmp(cursor.site, site) != 0)
     elog(ERROR, "rulekeeper: origin_seq asked for (%s, %d) while the origin is (%s, %d)", site, incarnation,
          cursor.site, cursor.incarnation);
   if (!cursor.seq_valid) {
-    cursor.last_seq = read_max(site, incarnation);
+    cursor.last_seq = read_max(site, incarnation, cursor.last_hash);
     cursor.seq_valid = true;
   }
   return cursor.last_seq + 1;
 }
 
-void origin_seq_used(int64 seq) { cursor.last_seq = seq; }
+const char* origin_prev_hash() {
+  if (!cursor.seq_valid) elog(ERROR, "rulekeeper: the chain's previous hash asked for before next_origin_seq");
+  return cursor.last_hash;
+}
+
+void origin_seq_used(int64 seq, const char* entry_hash) {
+  cursor.last_seq = seq;
+  strlcpy(cursor.last_hash, entry_hash, sizeof cursor.last_hash);
+}
 
 int32 current_incarnation(const char* site) {
   ensure_origin(site);

@@ -47,9 +47,14 @@ OriginSlot current_origin(const char* site);
 // the max read by read_max once per transaction (under the lock, which is
 // held until the transaction ends, so no one else appends for this site
 // meanwhile) and again after a subtransaction abort. Call origin_seq_used
-// once the entry is inserted.
-int64 next_origin_seq(const char* site, int32 incarnation, int64 (*read_max)(const char*, int32));
-void origin_seq_used(int64 seq);
+// once the entry is inserted. read_max also fills the entry_hash of that
+// newest entry (65 bytes; the chain's genesis when there is none), which the
+// cursor keeps beside the seq: the hash chain (docs/design/contract.md
+// "Journal hash chain") costs no extra read per entry.
+int64 next_origin_seq(const char* site, int32 incarnation, int64 (*read_max)(const char*, int32, char*));
+// The entry_hash of the newest entry of the origin (valid after next_origin_seq).
+const char* origin_prev_hash();
+void origin_seq_used(int64 seq, const char* entry_hash);
 
 // The current incarnation number (records a new one if needed). Lock taken.
 int32 current_incarnation(const char* site);

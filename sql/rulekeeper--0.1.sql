@@ -59,6 +59,9 @@ CREATE TABLE rulekeeper.journal (
   -- standby whose slot stands before it certainly lacks it (at-risk estimate
   -- when the standby itself cannot be asked).
   recorded_lsn       pg_lsn DEFAULT pg_catalog.pg_current_wal_insert_lsn(),
+  -- SHA-256 chaining the entry to the previous one of its origin
+  -- (docs/design/contract.md "Journal hash chain"; docs/tamper-evidence.md).
+  entry_hash         text NOT NULL CHECK (pg_catalog.octet_length(entry_hash) = 64),
   UNIQUE (origin_site, origin_incarnation, origin_seq)
 );
 CREATE INDEX journal_rule_idx ON rulekeeper.journal (rule_key, recorded_at);
@@ -1293,6 +1296,311 @@ CREATE FUNCTION rulekeeper._heartbeat_age(beat_at timestamptz) RETURNS double pr
   SELECT CASE WHEN beat_at <= pg_catalog.clock_timestamp()
               THEN pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() - beat_at) END
 $$;
+-- ==== issue 13: journal hash chain and verify_history ====
+-- Every journal entry carries entry_hash, chained to the previous entry of its
+-- origin (docs/design/contract.md "Journal hash chain"). verify_history()
+-- re-walks the chains and re-derives the current qualifications and
+-- activations from the journal; chain_heads() is what `rulectl compare` holds
+-- side by side; import_changes() checks every entry of a bundle with
+-- _check_changes_entries() before it writes anything (docs/tamper-evidence.md).
+
+-- The hash of one entry chained to prev (the core's canonical form). The entry
+-- is the whole journal row: a composite argument is never NULL, so the
+-- function is STRICT while rule_key and label may be null inside it.
+CREATE FUNCTION rulekeeper._journal_entry_hash(prev text, entry rulekeeper.journal) RETURNS text
+  LANGUAGE c IMMUTABLE STRICT AS 'MODULE_PATHNAME', 'rk_journal_entry_hash';
+
+-- The newest entry of every origin this site holds: a skip scan over the
+-- journal's unique index (one probe per origin, as version_vector()), never a
+-- scan of the journal, so that `rulectl compare` stays cheap. A gap below the
+-- head is verify_history()'s to find.
+CREATE FUNCTION rulekeeper.chain_heads(
+    OUT origin_site text, OUT origin_incarnation integer, OUT origin_seq bigint, OUT entry_hash text)
+  RETURNS SETOF record
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+  WITH RECURSIVE origins(site, inc) AS (
+    (SELECT j.origin_site, j.origin_incarnation FROM rulekeeper.journal j
+      ORDER BY j.origin_site, j.origin_incarnation LIMIT 1)
+    UNION ALL
+    SELECT n.origin_site, n.origin_incarnation
+      FROM origins o,
+           LATERAL (SELECT j.origin_site, j.origin_incarnation FROM rulekeeper.journal j
+                     WHERE (j.origin_site, j.origin_incarnation) > (o.site, o.inc)
+                     ORDER BY j.origin_site, j.origin_incarnation LIMIT 1) n
+  )
+  SELECT o.site, o.inc, h.origin_seq, h.entry_hash
+    FROM origins o,
+         LATERAL (SELECT j.origin_seq, j.entry_hash FROM rulekeeper.journal j
+                   WHERE j.origin_site = o.site AND j.origin_incarnation = o.inc
+                   ORDER BY j.origin_seq DESC LIMIT 1) h
+   ORDER BY o.site, o.inc
+$$;
+
+-- The entry_hash this site holds at one position of one origin's chain (no
+-- row: it holds no such entry): how `rulectl compare` checks that the shorter
+-- of two chains is a prefix of the longer.
+CREATE FUNCTION rulekeeper.chain_hash_at(origin_site text, origin_incarnation integer, origin_seq bigint)
+  RETURNS text
+  LANGUAGE sql STABLE STRICT SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+  SELECT j.entry_hash FROM rulekeeper.journal j
+   WHERE j.origin_site = $1 AND j.origin_incarnation = $2 AND j.origin_seq = $3
+$$;
+
+-- Everything the journal and the tables disagree on, one row per finding (no
+-- row: the history is intact). problem is one of:
+--   chain_gap            entries of an origin are missing (deleted);
+--   chain_mismatch       an entry's hash does not follow from its fields and
+--                        the previous entry's hash (edited, inserted, or the
+--                        one before it deleted or edited);
+--   version_not_journaled, version_missing, version_content_differs,
+--   qualification_differs
+--                        the versions table against the journal's 'version'
+--                        and 'qualification' entries;
+--   activation_not_journaled, activation_missing, activation_differs
+--                        the activation table against the journal's
+--                        'activation' and 'deactivation' entries.
+-- The state is re-derived from the entries written in this database's own
+-- history (recorded_lsn set); entries imported from another site's history
+-- by import_changes (recorded_lsn NULL) are records, never applied here.
+-- Within this history, (origin_incarnation, origin_seq) is commit order:
+-- incarnations are numbered across promotions and restores.
+CREATE FUNCTION rulekeeper.verify_history(
+    OUT problem text, OUT origin text, OUT origin_seq bigint, OUT change_id uuid, OUT rule_key text,
+    OUT label text, OUT detail text)
+  RETURNS SETOF record
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+  WITH chain AS (
+    SELECT j.origin_site, j.origin_incarnation, j.origin_seq, j.change_id, j.rule_key, j.label, j.entry_hash,
+           lag(j.origin_seq) OVER w AS prev_seq,
+           rulekeeper._journal_entry_hash(
+             COALESCE(lag(j.entry_hash) OVER w, '0000000000000000000000000000000000000000000000000000000000000000'),
+             j) AS recomputed
+      FROM rulekeeper.journal j
+    WINDOW w AS (PARTITION BY j.origin_site, j.origin_incarnation ORDER BY j.origin_seq)
+  ),
+  local_entries AS (
+    SELECT j.* FROM rulekeeper.journal j WHERE j.recorded_lsn IS NOT NULL
+  ),
+  version_entry AS (
+    SELECT DISTINCT ON (e.rule_key, e.label) e.rule_key, e.label, e.change_id, e.payload
+      FROM local_entries e WHERE e.kind = 'version'
+     ORDER BY e.rule_key, e.label, e.origin_incarnation DESC, e.origin_seq DESC
+  ),
+  derived_qualification AS (
+    SELECT DISTINCT ON (e.rule_key, e.label) e.rule_key, e.label, e.change_id,
+           CASE WHEN e.kind = 'version' THEN e.payload ->> 'qualification' ELSE e.payload ->> 'to' END AS qualification
+      FROM local_entries e WHERE e.kind IN ('version', 'qualification') AND e.rule_key IS NOT NULL
+     ORDER BY e.rule_key, e.label, e.origin_incarnation DESC, e.origin_seq DESC
+  ),
+  derived_activation AS (
+    SELECT DISTINCT ON (e.payload ->> 'channel', e.rule_key)
+           e.payload ->> 'channel' AS channel, e.rule_key, e.kind, e.label, e.change_id, e.payload
+      FROM local_entries e WHERE e.kind IN ('activation', 'deactivation')
+     ORDER BY e.payload ->> 'channel', e.rule_key, e.origin_incarnation DESC, e.origin_seq DESC
+  )
+  SELECT 'chain_gap', c.origin_site || ':' || c.origin_incarnation, c.origin_seq, c.change_id, c.rule_key, c.label,
+         pg_catalog.format('entries %s to %s of origin %s:%s are missing (deleted)',
+                           COALESCE(c.prev_seq, 0) + 1, c.origin_seq - 1, c.origin_site, c.origin_incarnation)
+    FROM chain c WHERE c.origin_seq <> COALESCE(c.prev_seq, 0) + 1
+  UNION ALL
+  SELECT 'chain_mismatch', c.origin_site || ':' || c.origin_incarnation, c.origin_seq, c.change_id, c.rule_key,
+         c.label,
+         pg_catalog.format('entry_hash %s, but its fields chained to the previous entry hash to %s: this entry was '
+                           'edited or inserted, or the one before it deleted or edited', c.entry_hash, c.recomputed)
+    FROM chain c WHERE c.recomputed <> c.entry_hash
+  UNION ALL
+  SELECT CASE WHEN v.rule_key IS NULL THEN 'version_missing'
+              WHEN d.rule_key IS NULL THEN 'version_not_journaled'
+              WHEN ve.payload ->> 'content_sha256' IS DISTINCT FROM v.content_sha256 THEN 'version_content_differs'
+              ELSE 'qualification_differs' END,
+         NULL, NULL, COALESCE(v.change_id, d.change_id), COALESCE(v.rule_key, d.rule_key), COALESCE(v.label, d.label),
+         CASE WHEN v.rule_key IS NULL THEN 'the journal has this version; rulekeeper.rule_version does not'
+              WHEN d.rule_key IS NULL THEN 'rulekeeper.rule_version has this version; no journal entry made it'
+              WHEN ve.payload ->> 'content_sha256' IS DISTINCT FROM v.content_sha256 THEN
+                pg_catalog.format('content_sha256 is %s in the table, %s in its journal entry', v.content_sha256,
+                                  COALESCE(ve.payload ->> 'content_sha256', '(none)'))
+              ELSE pg_catalog.format('the table says %s, the journal says %s', v.qualification, d.qualification) END
+    FROM rulekeeper.rule_version v
+    FULL JOIN derived_qualification d ON d.rule_key = v.rule_key AND d.label = v.label
+    LEFT JOIN version_entry ve ON ve.rule_key = v.rule_key AND ve.label = v.label
+   WHERE v.rule_key IS NULL OR d.rule_key IS NULL
+      OR v.qualification IS DISTINCT FROM d.qualification
+      OR ve.payload ->> 'content_sha256' IS DISTINCT FROM v.content_sha256
+  UNION ALL
+  SELECT CASE WHEN a.rule_key IS NULL THEN 'activation_missing'
+              WHEN d.rule_key IS NULL THEN 'activation_not_journaled'
+              ELSE 'activation_differs' END,
+         NULL, NULL, COALESCE(a.change_id, d.change_id), COALESCE(a.rule_key, d.rule_key), COALESCE(a.label, d.label),
+         CASE WHEN a.rule_key IS NULL THEN
+                pg_catalog.format('the journal has %s active in %s; rulekeeper.activation has nothing', d.label, d.channel)
+              WHEN d.rule_key IS NULL THEN
+                pg_catalog.format('rulekeeper.activation has %s in %s; the journal has %s', a.label, a.channel,
+                                  CASE WHEN dd.kind IS NULL THEN 'no activation' ELSE 'it deactivated' END)
+              ELSE pg_catalog.format('rulekeeper.activation has %s in %s (pinned %s, epoch %s, change %s); '
+                                     'the journal has %s (pinned %s, epoch %s, change %s)',
+                                     a.label, a.channel, a.pinned, a.epoch, a.change_id,
+                                     d.label, d.payload -> 'pinned', d.payload -> 'epoch', d.change_id) END
+    FROM rulekeeper.activation a
+    FULL JOIN (SELECT * FROM derived_activation x WHERE x.kind = 'activation') d
+      ON d.channel = a.channel AND d.rule_key = a.rule_key
+    LEFT JOIN derived_activation dd ON dd.channel = a.channel AND dd.rule_key = a.rule_key
+   WHERE a.rule_key IS NULL OR d.rule_key IS NULL
+      OR a.label IS DISTINCT FROM d.label OR a.change_id IS DISTINCT FROM d.change_id
+      OR d.payload -> 'pinned' IS DISTINCT FROM pg_catalog.to_jsonb(a.pinned)
+      OR d.payload -> 'epoch' IS DISTINCT FROM pg_catalog.to_jsonb(a.epoch)
+$$;
+
+-- Every entry of a changes bundle, checked before import_changes writes
+-- anything (docs/tamper-evidence.md "Import"): well-formed and within bounds
+-- (origin_seq below 2^62, incarnation below 2^30, a payload epoch below 2^62,
+-- recorded_at at most five minutes ahead of this site's clock); and, per
+-- origin in seq order: an entry at a position this site holds must be that
+-- same entry; a new one must not be of this site's own current origin (only
+-- this site writes that), must continue what this site holds without a gap,
+-- and its hash must follow from its fields and the previous entry's hash
+-- (this site's copy for the first); the row a 'version' or 'rule' entry
+-- carries must be the one the entry describes. The
+-- error names the entry: SQLSTATE 22023 for a malformed or refused entry,
+-- XX001 (data_corrupted) for one whose hash does not link.
+CREATE FUNCTION rulekeeper._check_changes_entries(bundle jsonb) RETURNS integer
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+DECLARE
+  me text := NULLIF(current_setting('rulekeeper.site', true), '');
+  my_incarnation integer := rulekeeper.incarnation();
+  c jsonb;
+  e rulekeeper.journal;
+  held rulekeeper.journal;
+  name text;
+  cur_site text;
+  cur_inc integer;
+  held_seq bigint;
+  expect bigint;
+  prev text;
+  n integer := 0;
+BEGIN
+  IF jsonb_typeof(bundle -> 'changes') IS DISTINCT FROM 'array' THEN
+    RAISE EXCEPTION 'changes bundle: "changes" must be an array' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  -- Shape and bounds first, entry by entry, in bundle order.
+  FOR c IN SELECT x FROM jsonb_array_elements(bundle -> 'changes') x LOOP
+    n := n + 1;
+    name := pg_catalog.format('changes bundle entry %s (change %s, origin %s:%s, seq %s)', n,
+                              COALESCE(c ->> 'change_id', '?'), COALESCE(c ->> 'origin_site', '?'),
+                              COALESCE(c ->> 'origin_incarnation', '?'), COALESCE(c ->> 'origin_seq', '?'));
+    IF jsonb_typeof(c) IS DISTINCT FROM 'object'
+       OR COALESCE(c ->> 'change_id', '') !~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+       OR jsonb_typeof(c -> 'origin_site') IS DISTINCT FROM 'string' OR c ->> 'origin_site' = ''
+       OR jsonb_typeof(c -> 'kind') IS DISTINCT FROM 'string' OR c ->> 'kind' = ''
+       OR jsonb_typeof(c -> 'actor') IS DISTINCT FROM 'string' OR c ->> 'actor' = ''
+       OR jsonb_typeof(c -> 'recorded_at') IS DISTINCT FROM 'string'
+       OR jsonb_typeof(c -> 'payload') IS DISTINCT FROM 'object'
+       OR jsonb_typeof(c -> 'rule_key') NOT IN ('string', 'null')
+       OR jsonb_typeof(c -> 'label') NOT IN ('string', 'null')
+       OR COALESCE(c ->> 'entry_hash', '') !~ '^[0-9a-f]{64}$' THEN
+      RAISE EXCEPTION '%: malformed (change_id, origin_site, kind, actor, recorded_at, payload and entry_hash are required)', name
+        USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF jsonb_typeof(c -> 'origin_seq') IS DISTINCT FROM 'number'
+       OR (c ->> 'origin_seq')::numeric NOT BETWEEN 1 AND 4611686018427387903
+       OR (c ->> 'origin_seq')::numeric <> trunc((c ->> 'origin_seq')::numeric) THEN
+      RAISE EXCEPTION '%: origin_seq must be an integer from 1 to 2^62 - 1', name
+        USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF jsonb_typeof(c -> 'origin_incarnation') IS DISTINCT FROM 'number'
+       OR (c ->> 'origin_incarnation')::numeric NOT BETWEEN 1 AND 1073741823
+       OR (c ->> 'origin_incarnation')::numeric <> trunc((c ->> 'origin_incarnation')::numeric) THEN
+      RAISE EXCEPTION '%: origin_incarnation must be an integer from 1 to 2^30 - 1', name
+        USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF c -> 'payload' ? 'epoch' AND (jsonb_typeof(c -> 'payload' -> 'epoch') IS DISTINCT FROM 'number'
+       OR (c -> 'payload' ->> 'epoch')::numeric NOT BETWEEN 0 AND 4611686018427387903
+       OR (c -> 'payload' ->> 'epoch')::numeric <> trunc((c -> 'payload' ->> 'epoch')::numeric)) THEN
+      RAISE EXCEPTION '%: payload epoch must be an integer from 0 to 2^62 - 1', name
+        USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    BEGIN
+      e.recorded_at := (c ->> 'recorded_at')::timestamptz;
+    EXCEPTION WHEN data_exception THEN
+      RAISE EXCEPTION '%: recorded_at "%" is not a timestamp', name, c ->> 'recorded_at'
+        USING ERRCODE = 'invalid_parameter_value';
+    END;
+    IF NOT pg_catalog.isfinite(e.recorded_at) OR e.recorded_at > pg_catalog.now() + interval '5 minutes' THEN
+      RAISE EXCEPTION '%: recorded_at % is in the future (more than five minutes ahead of this site''s clock)',
+        name, c ->> 'recorded_at' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+  END LOOP;
+  -- Per origin, in seq order: contiguous from what this site holds, and chained.
+  n := 0;
+  FOR c IN SELECT x FROM jsonb_array_elements(bundle -> 'changes') x
+            ORDER BY x ->> 'origin_site', (x ->> 'origin_incarnation')::integer, (x ->> 'origin_seq')::bigint LOOP
+    n := n + 1;
+    e := jsonb_populate_record(NULL::rulekeeper.journal, c - 'recorded_lsn');
+    e.recorded_lsn := NULL;
+    name := pg_catalog.format('changes bundle entry (change %s, origin %s:%s, seq %s)', e.change_id, e.origin_site,
+                              e.origin_incarnation, e.origin_seq);
+    IF cur_site IS DISTINCT FROM e.origin_site OR cur_inc IS DISTINCT FROM e.origin_incarnation THEN
+      cur_site := e.origin_site;
+      cur_inc := e.origin_incarnation;
+      SELECT j.origin_seq, j.entry_hash INTO held_seq, prev FROM rulekeeper.journal j
+       WHERE j.origin_site = cur_site AND j.origin_incarnation = cur_inc ORDER BY j.origin_seq DESC LIMIT 1;
+      held_seq := COALESCE(held_seq, 0);
+      prev := COALESCE(prev, '0000000000000000000000000000000000000000000000000000000000000000');
+      expect := held_seq + 1;
+    END IF;
+    IF e.origin_seq <= held_seq THEN
+      SELECT * INTO held FROM rulekeeper.journal j
+       WHERE j.origin_site = cur_site AND j.origin_incarnation = cur_inc AND j.origin_seq = e.origin_seq;
+      IF held.change_id IS DISTINCT FROM e.change_id OR held.entry_hash IS DISTINCT FROM e.entry_hash THEN
+        RAISE EXCEPTION '%: this site already holds another entry at that position (change %)', name,
+          COALESCE(held.change_id::text, 'none: a gap') USING ERRCODE = 'invalid_parameter_value';
+      END IF;
+      CONTINUE;
+    END IF;
+    -- An entry of this site's own current origin that it does not hold: only
+    -- this site writes that origin (a bundle exported here and imported
+    -- back holds nothing new and passes above).
+    IF e.origin_site = me AND e.origin_incarnation = my_incarnation THEN
+      RAISE EXCEPTION '%: claims this site''s own current origin %:%; only this site writes it', name, me, my_incarnation
+        USING ERRCODE = 'invalid_parameter_value',
+              HINT = 'A changes bundle carries other sites'' history; export it from the site that wrote it.';
+    END IF;
+    IF e.origin_seq <> expect THEN
+      RAISE EXCEPTION '%: origin_seq % does not continue origin %:% without a gap (this site holds up to %; % comes next)',
+        name, e.origin_seq, cur_site, cur_inc, held_seq, expect USING ERRCODE = 'invalid_parameter_value',
+        HINT = 'A changes bundle carries each origin''s entries contiguously from what the importing site holds.';
+    END IF;
+    IF EXISTS (SELECT 1 FROM rulekeeper.journal j WHERE j.change_id = e.change_id) THEN
+      RAISE EXCEPTION '%: this site already holds change % at another position', name, e.change_id
+        USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF rulekeeper._journal_entry_hash(prev, e) <> e.entry_hash THEN
+      RAISE EXCEPTION '%: entry_hash does not follow from the entry and the previous entry''s hash %', name, prev
+        USING ERRCODE = 'data_corrupted',
+              HINT = 'The entry was changed after it was written, or does not continue this site''s copy of that origin''s chain.';
+    END IF;
+    -- The row a 'version' or 'rule' entry brings must be the one the
+    -- (chained) entry describes: same rule and label, and for a version the
+    -- content_sha256 its entry recorded.
+    IF c ->> 'kind' IN ('version', 'rule') AND jsonb_typeof(c -> 'row') = 'object' THEN
+      IF c -> 'row' ->> 'rule_key' IS DISTINCT FROM e.rule_key
+         OR (c ->> 'kind' = 'version' AND (c -> 'row' ->> 'label' IS DISTINCT FROM e.label
+             OR jsonb_typeof(c -> 'row' -> 'body') IS DISTINCT FROM 'object'
+             OR rulekeeper.content_sha256(c -> 'row' -> 'body') IS DISTINCT FROM e.payload ->> 'content_sha256')) THEN
+        RAISE EXCEPTION '%: the % row it carries is not the one its entry describes (rule, label or content_sha256)',
+          name, c ->> 'kind' USING ERRCODE = 'data_corrupted';
+      END IF;
+    END IF;
+    prev := e.entry_hash;
+    expect := expect + 1;
+  END LOOP;
+  RETURN n;
+END
+$$;
+
+GRANT EXECUTE ON FUNCTION rulekeeper.chain_heads(), rulekeeper.chain_hash_at(text, integer, bigint),
+  rulekeeper.verify_history()
+  TO rulekeeper_reader;
+
 
 ------------------------------------------------------------------------------
 -- Privileges: only rulekeeper_admin writes tables directly; everyone else

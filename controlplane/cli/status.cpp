@@ -8,6 +8,7 @@
 
 #include "cli/commands.hpp"
 #include "common/output.hpp"
+#include "common/text.hpp"
 #include "ops/status.hpp"
 
 namespace rulekeeper::cli {
@@ -104,6 +105,18 @@ void print_sites(const ops::StatusReport& report) {
     });
   }
   table.print(std::cout);
+  // Each site's journal chain heads (docs/tamper-evidence.md): `rulectl
+  // compare A B` checks that two sites hold the same chains.
+  for (const auto& s : report.sites) {
+    if (!s.chain_heads) continue;
+    nlohmann::json heads = nlohmann::json::parse(*s.chain_heads, nullptr, false);
+    if (!heads.is_object() || heads.empty()) continue;
+    std::string line;
+    for (const auto& [origin, h] : heads.items())
+      line += fmt::format("{}{}@{} {}", line.empty() ? "" : ", ", common::one_line(origin), h.value("seq", 0LL),
+                          h.value("entry_hash", std::string()).substr(0, 12));
+    std::cout << fmt::format("{}: journal chain heads {} (rulectl compare checks them across sites)\n", s.name, line);
+  }
   // Why a row is incomplete, under the table.
   for (const auto& s : report.sites) {
     if (!s.reachable) std::cout << fmt::format("{}: unreachable: {}\n", s.name, s.error);

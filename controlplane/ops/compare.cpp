@@ -101,6 +101,12 @@ std::vector<RuleDifference> rule_differences(const RuleVersions& va, const RuleV
   return out;
 }
 
+bool CompareReport::history_intact() const {
+  for (const auto& c : chains)
+    if (c.tampered()) return false;
+  return history_a.empty() && history_b.empty();
+}
+
 int CompareReport::exit_code() const { return equal() ? common::exit_ok : common::exit_refused; }
 
 json CompareReport::to_json() const {
@@ -120,6 +126,30 @@ json CompareReport::to_json() const {
                             {"only_b", r.only_b},
                             {"content_differs", r.content_differs}});
   doc["round_trips"] = {{a, round_trips_a}, {b, round_trips_b}};
+  doc["checksums_equal"] = checksums_equal();
+  doc["history_intact"] = history_intact();
+  doc["chains"] = json::array();
+  for (const auto& c : chains)
+    doc["chains"].push_back({{"origin", c.origin},
+                             {"seq", {{a, c.seq_a}, {b, c.seq_b}}},
+                             {"finding", c.finding},
+                             {"at_seq", c.at_seq},
+                             {"tampered", c.tampered()}});
+  doc["origins"] = {{a, origins_a}, {b, origins_b}};
+  auto problems = [](const std::vector<site::client::HistoryProblem>& v) {
+    json arr = json::array();
+    for (const auto& p : v)
+      arr.push_back({{"problem", p.problem},
+                     {"origin", p.origin},
+                     {"origin_seq", p.origin_seq},
+                     {"rule_key", p.rule_key},
+                     {"label", p.label},
+                     {"detail", p.detail}});
+    return arr;
+  };
+  doc["history"] = {{a, problems(history_a)}, {b, problems(history_b)}};
+  doc["history_verified"] = history_verified;
+  doc["history_round_trips"] = {{a, history_round_trips_a}, {b, history_round_trips_b}};
   return doc;
 }
 
@@ -165,7 +195,7 @@ CompareReport compare(const config::Config& config, const CompareRequest& reques
   std::tie(report.checksum_a, report.checksum_b) =
       both(a, b, [&](pqxx::connection& c) { return client::snapshot_checksum(c, scope); });
 
-  if (!report.equal()) {
+  if (!report.checksums_equal()) {
     // Round trip 2: bucket sums (only non-empty buckets come back).
     auto [ba, bb] = both(a, b, [&](pqxx::connection& c) { return client::checksum_buckets(c, scope); });
     const std::set<int> differing = differing_buckets(ba, bb);
@@ -180,6 +210,28 @@ CompareReport compare(const config::Config& config, const CompareRequest& reques
   }
   report.round_trips_a = a.round_trips;
   report.round_trips_b = b.round_trips;
+
+  // The history: chain heads and verify_history() on both sides at once,
+  // then one chain_hash_at per origin whose chain lengths differ.
+  const int checksum_trips_a = a.round_trips, checksum_trips_b = b.round_trips;
+  auto [heads_a, heads_b] = both(a, b, [](pqxx::connection& c) { return client::chain_heads(c); });
+  if (request.verify_history) {
+    std::tie(report.history_a, report.history_b) =
+        both(a, b, [](pqxx::connection& c) { return client::verify_history(c); });
+    report.history_verified = true;
+  }
+  report.origins_a = heads_a.size();
+  report.origins_b = heads_b.size();
+  report.chains = chain_differences(
+      heads_a, heads_b,
+      [&](const std::string& s, int inc, long long seq) {
+        return a.ask([&](pqxx::connection& c) { return client::chain_hash_at(c, s, inc, seq); });
+      },
+      [&](const std::string& s, int inc, long long seq) {
+        return b.ask([&](pqxx::connection& c) { return client::chain_hash_at(c, s, inc, seq); });
+      });
+  report.history_round_trips_a = a.round_trips - checksum_trips_a;
+  report.history_round_trips_b = b.round_trips - checksum_trips_b;
   return report;
 }
 

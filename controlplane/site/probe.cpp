@@ -95,6 +95,12 @@ nlohmann::json SiteState::to_json() const {
     j["version_vector"] = nullptr;
   }
   j["snapshot_checksum"] = opt(snapshot_checksum);
+  if (chain_heads) {
+    nlohmann::json v = nlohmann::json::parse(*chain_heads, nullptr, false);
+    j["chain_heads"] = v.is_discarded() ? nlohmann::json(*chain_heads) : v;
+  } else {
+    j["chain_heads"] = nullptr;
+  }
   j["replication_status"] = replication;
   j["notes"] = notes;
   return j;
@@ -150,6 +156,7 @@ SiteState probe(const config::SiteConfig& site, ProbeDepth depth) {
         st.version_vector = ask(st, "rulekeeper.version_vector()", [&] { return client::version_vector_text(*c); });
         st.snapshot_checksum = ask(st, "rulekeeper.snapshot_checksum()",
                                    [&] { return std::optional<std::string>(client::snapshot_checksum(*c, "all")); });
+        st.chain_heads = ask(st, "rulekeeper.chain_heads()", [&] { return client::chain_heads_text(*c); });
         nlohmann::json rows = ask(st, "rulekeeper.replication_status", [&] { return client::replication_status(*c); });
         if (rows.is_array()) st.replication = std::move(rows);
       } else {

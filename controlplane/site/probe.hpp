@@ -47,6 +47,9 @@ struct SiteState {
   std::optional<std::string> extension_version;  // nullopt: extension not installed
   std::optional<std::string> version_vector;     // jsonb as text
   std::optional<std::string> snapshot_checksum;
+  // rulekeeper.chain_heads() as {"site:incarnation": {"seq", "entry_hash"}}
+  // (docs/tamper-evidence.md): what `compare` holds side by side.
+  std::optional<std::string> chain_heads;
   nlohmann::json replication = nlohmann::json::array();  // rows of rulekeeper.replication_status
 
   std::vector<std::string> notes;  // what could not be read, and why

@@ -1,8 +1,9 @@
 // pg_dump / pg_restore of a rulekeeper database into a new database of the
 // same cluster: the snapshot checksum, the version vector and the journal come
-// back identical, nothing is journaled twice, verify_checksums() is empty, and
-// the restored copy's next write starts a new incarnation (it is a different
-// database), so its changes can never collide with the original's.
+// back identical, nothing is journaled twice, verify_checksums() and
+// verify_history() are empty, and the restored copy's next write starts a new
+// incarnation (it is a different database), so its changes can never collide
+// with the original's.
 #include <gtest/gtest.h>
 
 #include "sandbox/cluster.hpp"
@@ -96,4 +97,10 @@ TEST(DumpRestore, RestoredDatabaseIsIdenticalAndJournalsNothingTwice) {
   // And the original keeps numbering in its own incarnation.
   n.exec("SELECT rulekeeper.create_version('r1', '{\"after\": \"dump\"}')", "rules");
   EXPECT_EQ(n.query_value("SELECT rulekeeper.version_vector()::text", "rules"), "{\"e1:1\": 451}");
+  // The hash chains come back with the journal (docs/tamper-evidence.md): the
+  // copy's e1:1 is the original's up to entry 450, and both verify clean.
+  EXPECT_EQ(n.query_value("SELECT count(*) FROM rulekeeper.verify_history()", "restored"), "0");
+  EXPECT_EQ(n.query_value("SELECT count(*) FROM rulekeeper.verify_history()", "rules"), "0");
+  EXPECT_EQ(n.query_value("SELECT rulekeeper.chain_hash_at('e1', 1, 450)", "restored"),
+            n.query_value("SELECT rulekeeper.chain_hash_at('e1', 1, 450)", "rules"));
 }

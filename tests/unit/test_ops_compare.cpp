@@ -57,6 +57,65 @@ TEST(OpsCompare, EqualExits0DifferentExits3) {
   EXPECT_EQ(r.to_json()["equal"], false);
 }
 
+namespace {
+
+site::client::ChainHead head(const std::string& site, int inc, long long seq, const std::string& hash) {
+  site::client::ChainHead h;
+  h.origin_site = site;
+  h.origin_incarnation = inc;
+  h.origin = site + ":" + std::to_string(inc);
+  h.origin_seq = seq;
+  h.entry_hash = hash;
+  return h;
+}
+
+}  // namespace
+
+TEST(OpsCompare, ChainHeadsSideBySide) {
+  using site::client::ChainHead;
+  const std::vector<ChainHead> a = {head("ipc1", 2, 5, "h5"), head("ipc2", 1, 10, "h10"), head("ipc3", 1, 4, "x4"),
+                                    head("ipc5", 1, 3, "k3"), head("ipc6", 1, 2, "m2")};
+  const std::vector<ChainHead> b = {head("ipc2", 1, 8, "h8"), head("ipc3", 1, 4, "y4"), head("ipc5", 1, 5, "k5"),
+                                    head("ipc6", 1, 2, "m2"), head("ipc7", 1, 1, "n1")};
+  std::vector<std::string> asked;
+  auto at_a = [&](const std::string& s, int, long long seq) {
+    asked.push_back("a:" + s + "/" + std::to_string(seq));
+    return s == "ipc2" && seq == 8 ? std::string("h8") : std::string("?");
+  };
+  auto at_b = [&](const std::string& s, int, long long seq) {
+    asked.push_back("b:" + s + "/" + std::to_string(seq));
+    return s == "ipc5" && seq == 3 ? std::string("other") : std::string("?");
+  };
+  auto d = ops::chain_differences(a, b, at_a, at_b);
+  std::map<std::string, ops::ChainDifference> by;
+  for (const auto& x : d) by[x.origin] = x;
+  EXPECT_EQ(by.count("ipc6:1"), 0u);  // the same chain: not listed
+  EXPECT_EQ(by["ipc1:2"].finding, "only_a");
+  EXPECT_EQ(by["ipc2:1"].finding, "b_behind");  // b holds a prefix of a's chain
+  EXPECT_EQ(by["ipc3:1"].finding, "differs");   // same length, other head
+  EXPECT_EQ(by["ipc3:1"].at_seq, 4);
+  EXPECT_EQ(by["ipc5:1"].finding, "differs");  // a's head is not b's entry 3
+  EXPECT_EQ(by["ipc5:1"].at_seq, 3);
+  EXPECT_EQ(by["ipc7:1"].finding, "only_b");
+  EXPECT_EQ(asked, (std::vector<std::string>{"a:ipc2/8", "b:ipc5/3"}));
+
+  ops::CompareReport r;
+  r.a = "ipc2";
+  r.b = "ipc1";
+  r.checksum_a = r.checksum_b = "c";
+  r.chains = {by["ipc2:1"], by["ipc1:2"]};
+  EXPECT_TRUE(r.history_intact());  // behind / only on one side: not tampering
+  EXPECT_EQ(r.exit_code(), common::exit_ok);
+  r.chains.push_back(by["ipc3:1"]);
+  EXPECT_FALSE(r.history_intact());
+  EXPECT_EQ(r.exit_code(), common::exit_refused);
+  EXPECT_EQ(r.to_json()["history_intact"], false);
+  r.chains.pop_back();
+  r.history_b.push_back({"qualification_differs", "", 0, "a", "1", "the table says sl_validated"});
+  EXPECT_EQ(r.exit_code(), common::exit_refused);
+  EXPECT_EQ(r.to_json()["history"]["ipc1"][0]["problem"], "qualification_differs");
+}
+
 TEST(OpsAtRisk, UnknownAndAnyChangeAreAtRisk) {
   ops::AtRiskReport r;
   r.primary = "ipc2";

@@ -39,6 +39,13 @@ std::optional<long long> checkpoint_timeline(pqxx::connection& c) {
   return as_number(single_value(c, "SELECT timeline_id FROM pg_control_checkpoint()"));
 }
 
+std::optional<std::string> chain_heads_text(pqxx::connection& c) {
+  return single_value(c,
+                      "SELECT COALESCE(jsonb_object_agg(origin_site || ':' || origin_incarnation, "
+                      "jsonb_build_object('seq', origin_seq, 'entry_hash', entry_hash)), "
+                      "'{}'::jsonb)::text FROM rulekeeper.chain_heads()");
+}
+
 std::optional<std::string> version_vector_text(pqxx::connection& c) {
   return single_value(c, "SELECT rulekeeper.version_vector()::text");
 }

@@ -30,6 +30,8 @@ std::optional<long long> extension_timeline(pqxx::connection& c);
 std::optional<long long> checkpoint_timeline(pqxx::connection& c);
 
 std::optional<std::string> version_vector_text(pqxx::connection& c);  // jsonb text
+// rulekeeper.chain_heads() as jsonb text {"site:incarnation": {"seq", "entry_hash"}}.
+std::optional<std::string> chain_heads_text(pqxx::connection& c);
 // Rows of rulekeeper.replication_status, one object each (columns as keys).
 nlohmann::json replication_status(pqxx::connection& c);
 

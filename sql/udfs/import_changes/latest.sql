@@ -35,6 +35,9 @@ BEGIN
     RAISE EXCEPTION 'changes bundle checksum mismatch: it was changed after export' USING ERRCODE = 'data_corrupted';
   END IF;
   PERFORM rulekeeper._lock_site();
+  -- Every entry checked (bounds, origin, contiguity, hash chain) before
+  -- anything is written: docs/tamper-evidence.md "Import".
+  PERFORM rulekeeper._check_changes_entries(bundle);
   -- The divergence point: the bundle's `since`; what changed here after it
   -- conflicts with an orphan of the same rule.
   here_since := COALESCE(bundle -> 'since', '{}'::jsonb);
@@ -57,10 +60,11 @@ BEGIN
       -- The entry itself, as a record of the other site's history (version
       -- vectors agree afterwards); a rule item below carries it as its own.
       INSERT INTO rulekeeper.journal (change_id, origin_site, origin_incarnation, origin_seq, kind, rule_key, label,
-                                      payload, actor, recorded_at, recorded_lsn)
+                                      payload, actor, recorded_at, recorded_lsn, entry_hash)
       VALUES ((c ->> 'change_id')::uuid, c ->> 'origin_site', (c ->> 'origin_incarnation')::integer,
               (c ->> 'origin_seq')::bigint, c ->> 'kind', c ->> 'rule_key', c ->> 'label',
-              COALESCE(c -> 'payload', '{}'::jsonb), c ->> 'actor', (c ->> 'recorded_at')::timestamptz, NULL);
+              COALESCE(c -> 'payload', '{}'::jsonb), c ->> 'actor', (c ->> 'recorded_at')::timestamptz, NULL,
+              c ->> 'entry_hash');
     END IF;
     IF c ->> 'kind' IN ('version', 'hotfix') AND item IS NOT NULL AND item <> 'null'::jsonb THEN
       IF c ->> 'kind' = 'hotfix' THEN
