@@ -41,6 +41,9 @@ Pipeline::Pipeline(int port_base, bool with_ipc1) : set(fresh_cluster_options())
     ipc1->wait_ready();
     toml += site_toml(*ipc1, true);
   }
+  // Every node signs with its key (ipc1 a copy of ipc2's); each is trusted
+  // where its bundles arrive, as `rulectl sandbox up` does.
+  cluster::trust_signing_keys(set);
   config = (set.options().base / "rulectl.toml").string();
   std::ofstream(config) << toml;
 }
