@@ -1422,12 +1422,13 @@ GRANT EXECUTE ON FUNCTION
 -- signatures"). Appended after the blanket grants: these revoke and grant
 -- themselves, and the signing functions are granted to nobody.
 
--- The public keys this site trusts, each for one environment: e2 trusts e1's
--- keys (release bundles from e1), e3 trusts e2's (release bundles from e2) and
--- its own sites' (changes bundles of reconcile). Rows are never deleted; a
--- revoked key stays, with who revoked it and why.
+-- The public keys this site trusts, one row per key and environment it
+-- speaks for: e2 trusts e1's keys (release bundles from e1), e3 trusts e2's
+-- (release bundles from e2) and its own sites' (changes bundles of
+-- reconcile). Rows are never deleted; a revoked key stays, with who revoked
+-- it and why.
 CREATE TABLE rulekeeper.trusted_key (
-  key_id           text PRIMARY KEY CHECK (key_id ~ '^[0-9a-f]{64}$'),
+  key_id           text NOT NULL CHECK (key_id ~ '^[0-9a-f]{64}$'),
   environment      text NOT NULL CHECK (environment IN ('e1', 'e2', 'e3')),
   public_key       bytea NOT NULL CHECK (pg_catalog.length(public_key) = 32),
   reason           text NOT NULL,
@@ -1438,6 +1439,7 @@ CREATE TABLE rulekeeper.trusted_key (
   revoke_reason    text,
   revoke_change_id uuid REFERENCES rulekeeper.journal,
   change_id        uuid NOT NULL REFERENCES rulekeeper.journal,
+  PRIMARY KEY (key_id, environment),
   CHECK (key_id = pg_catalog.encode(pg_catalog.sha256(public_key), 'hex')),
   CHECK ((revoked_at IS NULL) = (revoked_by IS NULL) AND (revoked_at IS NULL) = (revoke_change_id IS NULL))
 );
@@ -1482,8 +1484,10 @@ CREATE FUNCTION rulekeeper._verify_bundle_signature(public_key bytea, format tex
 
 -- The signature block export_release/export_changes add, or NULL (with a
 -- WARNING) when this site has no key: the bundle leaves unsigned.
+-- SECURITY INVOKER: it signs as whoever calls it, and _sign_checksum signs
+-- only for a superuser (the exports' owner).
 CREATE FUNCTION rulekeeper._bundle_signature(format text, bundle_sha256 text) RETURNS jsonb
-  LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+  LANGUAGE plpgsql STABLE SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
 DECLARE
   sig jsonb := rulekeeper._sign_checksum(format, bundle_sha256);
 BEGIN
@@ -1504,7 +1508,7 @@ $$;
 -- a signature that does not match. Returns what the import reports.
 CREATE FUNCTION rulekeeper._check_bundle_signature(bundle jsonb, bundle_sha256 text, from_environment text,
                                                    what text) RETURNS jsonb
-  LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+  LANGUAGE plpgsql STABLE SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
 DECLARE
   sig jsonb := bundle -> 'signature';
   k rulekeeper.trusted_key;
@@ -1530,24 +1534,27 @@ BEGIN
                     'a 64-hex-digit key_id and a value)', what
       USING ERRCODE = 'invalid_authorization_specification';
   END IF;
-  SELECT * INTO k FROM rulekeeper.trusted_key t WHERE t.key_id = sig ->> 'key_id';
-  IF NOT FOUND THEN
+  IF NOT EXISTS (SELECT 1 FROM rulekeeper.trusted_key t WHERE t.key_id = sig ->> 'key_id') THEN
     RAISE EXCEPTION '% bundle refused: it is signed by key %, which is not trusted here', what, sig ->> 'key_id'
       USING ERRCODE = 'invalid_authorization_specification',
             HINT = format('Only keys registered with rulekeeper.trust_key(''%s'', ...) are accepted for bundles from %s.',
                           from_environment, from_environment);
+  END IF;
+  SELECT * INTO k FROM rulekeeper.trusted_key t WHERE t.key_id = sig ->> 'key_id' AND t.environment = from_environment;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION '% bundle refused: it is signed by key %, which is trusted here for environment %, not for %',
+      what, sig ->> 'key_id',
+      (SELECT string_agg(t.environment, ', ' ORDER BY t.environment) FROM rulekeeper.trusted_key t
+        WHERE t.key_id = sig ->> 'key_id'),
+      from_environment
+      USING ERRCODE = 'invalid_authorization_specification',
+            HINT = format('This site accepts %s bundles only from %s.', what, from_environment);
   END IF;
   IF k.revoked_at IS NOT NULL THEN
     RAISE EXCEPTION '% bundle refused: it is signed by key %, which was revoked at % by % (%)', what, k.key_id,
       k.revoked_at, k.revoked_by, COALESCE(k.revoke_reason, '')
       USING ERRCODE = 'invalid_authorization_specification',
             HINT = 'Export it again from a site signing with a key trusted now.';
-  END IF;
-  IF k.environment <> from_environment THEN
-    RAISE EXCEPTION '% bundle refused: it is signed by key %, which is trusted for environment %, not for %',
-      what, k.key_id, k.environment, from_environment
-      USING ERRCODE = 'invalid_authorization_specification',
-            HINT = format('This site accepts %s bundles only from %s.', what, from_environment);
   END IF;
   IF NOT rulekeeper._verify_bundle_signature(k.public_key, bundle ->> 'format', bundle_sha256, sig ->> 'value') THEN
     RAISE EXCEPTION '% bundle refused: bad signature: the bundle was changed after key % signed it', what, k.key_id
@@ -1576,9 +1583,8 @@ END
 $$;
 
 -- Trust `public_key` (PEM) for bundles from `environment`; journaled.
--- Trusting a key already trusted for that environment changes nothing; a key
--- trusted for another environment, or revoked, is refused (a key speaks for
--- one environment; a revoked key is not brought back).
+-- Trusting a key already trusted for that environment changes nothing; a
+-- revoked key is refused (it is never brought back: make a new one).
 CREATE FUNCTION rulekeeper.trust_key(environment text, public_key text, reason text) RETURNS jsonb
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
 DECLARE
@@ -1600,18 +1606,14 @@ BEGIN
   raw := rulekeeper._ed25519_public_key(public_key);
   id := encode(sha256(raw), 'hex');
   PERFORM rulekeeper._lock_site();
-  SELECT * INTO k FROM rulekeeper.trusted_key t WHERE t.key_id = id;
+  SELECT * INTO k FROM rulekeeper.trusted_key t WHERE t.key_id = id AND t.revoked_at IS NOT NULL LIMIT 1;
   IF FOUND THEN
-    IF k.revoked_at IS NOT NULL THEN
-      RAISE EXCEPTION 'key % was revoked at % (%); a revoked key is never trusted again', id, k.revoked_at,
-        COALESCE(k.revoke_reason, '')
-        USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Make a new key (docs/keys.md "Rotation").';
-    END IF;
-    IF k.environment <> trust_key.environment THEN
-      RAISE EXCEPTION 'key % is already trusted for environment %; a key speaks for one environment', id, k.environment
-        USING ERRCODE = 'unique_violation';
-    END IF;
-    RETURN jsonb_build_object('key_id', id, 'environment', k.environment, 'already_trusted', true);
+    RAISE EXCEPTION 'key % was revoked at % (%); a revoked key is never trusted again', id, k.revoked_at,
+      COALESCE(k.revoke_reason, '')
+      USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Make a new key (docs/keys.md "Rotation").';
+  END IF;
+  IF EXISTS (SELECT 1 FROM rulekeeper.trusted_key t WHERE t.key_id = id AND t.environment = trust_key.environment) THEN
+    RETURN jsonb_build_object('key_id', id, 'environment', trust_key.environment, 'already_trusted', true);
   END IF;
   INSERT INTO rulekeeper.trusted_key (key_id, environment, public_key, reason)
   VALUES (id, trust_key.environment, raw, reason);
@@ -1619,31 +1621,37 @@ BEGIN
 END
 $$;
 
--- Stop trusting a key; journaled. Bundles it signed are refused from now on.
+-- Stop trusting a key, for every environment it was trusted for; journaled.
+-- Bundles it signed are refused from now on.
 CREATE FUNCTION rulekeeper.revoke_key(key_id text, reason text) RETURNS jsonb
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
 DECLARE
   k rulekeeper.trusted_key;
   cid uuid;
+  envs text[];
 BEGIN
   PERFORM rulekeeper._require_site('revoke_key');
   IF reason IS NULL OR btrim(reason) = '' THEN
     RAISE EXCEPTION 'revoke_key needs a reason' USING ERRCODE = 'invalid_parameter_value';
   END IF;
   PERFORM rulekeeper._lock_site();
-  SELECT * INTO k FROM rulekeeper.trusted_key t WHERE t.key_id = revoke_key.key_id FOR UPDATE;
-  IF NOT FOUND THEN
+  IF NOT EXISTS (SELECT 1 FROM rulekeeper.trusted_key t WHERE t.key_id = revoke_key.key_id) THEN
     RAISE EXCEPTION 'no trusted key %', COALESCE(revoke_key.key_id, 'NULL') USING ERRCODE = 'no_data_found';
   END IF;
-  IF k.revoked_at IS NOT NULL THEN
+  SELECT array_agg(t.environment ORDER BY t.environment) INTO envs
+    FROM rulekeeper.trusted_key t WHERE t.key_id = revoke_key.key_id AND t.revoked_at IS NULL;
+  IF envs IS NULL THEN
+    SELECT * INTO k FROM rulekeeper.trusted_key t WHERE t.key_id = revoke_key.key_id LIMIT 1;
     RETURN jsonb_build_object('key_id', k.key_id, 'already_revoked', true, 'revoked_at', k.revoked_at);
   END IF;
   cid := rulekeeper._journal('key_revoked', NULL, NULL,
-                             jsonb_build_object('key_id', k.key_id, 'environment', k.environment, 'reason', reason));
+                             jsonb_build_object('key_id', revoke_key.key_id, 'environments', to_jsonb(envs),
+                                                'reason', reason));
   UPDATE rulekeeper.trusted_key t
      SET revoked_at = now(), revoked_by = session_user, revoke_reason = reason, revoke_change_id = cid
-   WHERE t.key_id = k.key_id;
-  RETURN jsonb_build_object('key_id', k.key_id, 'already_revoked', false, 'revoked_at', now());
+   WHERE t.key_id = revoke_key.key_id AND t.revoked_at IS NULL;
+  RETURN jsonb_build_object('key_id', revoke_key.key_id, 'environments', to_jsonb(envs), 'already_revoked', false,
+                            'revoked_at', now());
 END
 $$;
 
@@ -1663,7 +1671,7 @@ $$;
 CREATE FUNCTION rulekeeper.sign_bundle(bundle jsonb) RETURNS jsonb
   STRICT LANGUAGE plpgsql SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
 DECLARE
-  sig jsonb := rulekeeper._sign_checksum(bundle ->> 'format', bundle ->> 'bundle_sha256');
+  sig jsonb := rulekeeper._sign_checksum(COALESCE(bundle ->> 'format', ''), COALESCE(bundle ->> 'bundle_sha256', ''));
 BEGIN
   IF sig IS NULL THEN
     RAISE EXCEPTION 'sign_bundle: this site has no signing key (rulekeeper.signing_key_file)'
@@ -1673,8 +1681,11 @@ BEGIN
 END
 $$;
 
+-- Like every table: reader reads, admin writes directly (a direct insert is
+-- journaled by the trigger; delete and un-revoke are refused by triggers).
 REVOKE ALL ON rulekeeper.trusted_key FROM PUBLIC;
-GRANT SELECT ON rulekeeper.trusted_key TO rulekeeper_reader, rulekeeper_admin;
+GRANT SELECT ON rulekeeper.trusted_key TO rulekeeper_reader;
+GRANT SELECT, INSERT, UPDATE, DELETE ON rulekeeper.trusted_key TO rulekeeper_admin;
 REVOKE EXECUTE ON FUNCTION
   rulekeeper._trusted_key_update(), rulekeeper._sign_checksum(text, text), rulekeeper._signing_key_info(),
   rulekeeper._ed25519_public_key(text), rulekeeper._verify_bundle_signature(bytea, text, text, text),
@@ -1684,5 +1695,11 @@ REVOKE EXECUTE ON FUNCTION
   FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION rulekeeper.signing_public_key(), rulekeeper.trusted_keys()
   TO rulekeeper_reader, rulekeeper_admin;
-GRANT EXECUTE ON FUNCTION rulekeeper.trust_key(text, text, text), rulekeeper.revoke_key(text, text)
+-- Internal helpers as for every other: admin holds them, nobody else. Not
+-- the signing ones (_sign_checksum, _bundle_signature, _signing_key_info,
+-- sign_bundle): only the owner signs.
+GRANT EXECUTE ON FUNCTION rulekeeper.trust_key(text, text, text), rulekeeper.revoke_key(text, text),
+  rulekeeper._trusted_key_update(), rulekeeper._ed25519_public_key(text),
+  rulekeeper._verify_bundle_signature(bytea, text, text, text),
+  rulekeeper._check_bundle_signature(jsonb, text, text, text)
   TO rulekeeper_admin;

@@ -85,6 +85,11 @@ void Pipeline::to_prod(const std::string& rule_key, const std::string& label) {
   ok({"activate", "--site", "e3", "--channel", "prod", "--rule", rule_key, "--version", label});
 }
 
+void trust_own_key(const cluster::Node& node, const std::string& environment) {
+  sql_value(node, "SELECT rulekeeper.trust_key($1, public_key, 'test: this node signs its test bundles') FROM "
+            "rulekeeper.signing_public_key()", environment);
+}
+
 std::string effective(const cluster::Node& node, const std::string& channel) {
   return sql_value(node,
                    "SELECT coalesce(string_agg(rule_key || '=' || label, ',' ORDER BY rule_key), '') "
