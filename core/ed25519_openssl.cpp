@@ -137,9 +137,8 @@ bool verify_signature(std::string_view raw_public_key, std::string_view message,
   if (!ctx) fail(ErrorKind::internal, "out of memory verifying a signature");
   if (EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, key.get()) != 1)
     fail(ErrorKind::internal, "cannot verify with this key");
-  const int ok = EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()),
-                                  signature.size(), reinterpret_cast<const unsigned char*>(message.data()),
-                                  message.size());
+  const int ok = EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()), signature.size(),
+                                  reinterpret_cast<const unsigned char*>(message.data()), message.size());
   ERR_clear_error();
   return ok == 1;
 }

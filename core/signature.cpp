@@ -15,9 +15,7 @@ std::string signing_message(std::string_view format, std::string_view bundle_sha
   return m;
 }
 
-std::string key_id_of(const Sha256& sha, std::string_view raw_public_key) {
-  return to_hex(sha.digest(raw_public_key));
-}
+std::string key_id_of(const Sha256& sha, std::string_view raw_public_key) { return to_hex(sha.digest(raw_public_key)); }
 
 std::string hex_encode(std::string_view bytes) {
   static const char* digits = "0123456789abcdef";

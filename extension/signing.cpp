@@ -53,9 +53,9 @@ char* read_key_file(std::size_t* length) {
     ereport(ERROR, (errcode(ERRCODE_CONFIG_FILE_ERROR),
                     errmsg("signing key file \"%s\" must be owned by the database server's OS user", path)));
   if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
-    ereport(ERROR, (errcode(ERRCODE_CONFIG_FILE_ERROR),
-                    errmsg("signing key file \"%s\" has group or world access", path),
-                    errdetail("File must have permissions u=rw (0600) or less.")));
+    ereport(ERROR,
+            (errcode(ERRCODE_CONFIG_FILE_ERROR), errmsg("signing key file \"%s\" has group or world access", path),
+             errdetail("File must have permissions u=rw (0600) or less.")));
   if (st.st_size <= 0 || static_cast<std::size_t>(st.st_size) > kMaxKeyFile)
     ereport(ERROR, (errcode(ERRCODE_CONFIG_FILE_ERROR),
                     errmsg("signing key file \"%s\" is not an Ed25519 PEM private key", path)));
@@ -86,8 +86,8 @@ PGDLLEXPORT Datum rk_sign_checksum(PG_FUNCTION_ARGS) {
   // The SECURITY DEFINER exports run this as the extension's owner; nobody
   // else may sign (a grant by mistake must not turn into a forging tool).
   if (!superuser())
-    ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-                    errmsg("only export_release and export_changes sign bundles")));
+    ereport(ERROR,
+            (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE), errmsg("only export_release and export_changes sign bundles")));
   const char* format = text_to_cstring(PG_GETARG_TEXT_PP(0));
   const char* checksum = text_to_cstring(PG_GETARG_TEXT_PP(1));
   std::size_t pem_len = 0;
@@ -106,9 +106,9 @@ PGDLLEXPORT Datum rk_sign_checksum(PG_FUNCTION_ARGS) {
   });
   explicit_bzero(pem, pem_len);
   // Site and environment are plain identifiers (check_site, check_environment).
-  const char* json =
-      psprintf("{\"algorithm\": \"%s\", \"key_id\": \"%s\", \"site\": \"%s\", \"environment\": \"%s\", \"value\": \"%s\"}",
-               rulekeeper::kSignatureAlgorithm, key_id, site, environment, value);
+  const char* json = psprintf(
+      "{\"algorithm\": \"%s\", \"key_id\": \"%s\", \"site\": \"%s\", \"environment\": \"%s\", \"value\": \"%s\"}",
+      rulekeeper::kSignatureAlgorithm, key_id, site, environment, value);
   PG_RETURN_DATUM(jsonb_from_cstring(json));
 }
 

@@ -1616,7 +1616,7 @@ BEGIN
     RETURN jsonb_build_object('key_id', id, 'environment', trust_key.environment, 'already_trusted', true);
   END IF;
   INSERT INTO rulekeeper.trusted_key (key_id, environment, public_key, reason)
-  VALUES (id, trust_key.environment, raw, reason);
+  VALUES (id, trust_key.environment, raw, trust_key.reason);
   RETURN jsonb_build_object('key_id', id, 'environment', trust_key.environment, 'already_trusted', false);
 END
 $$;
@@ -1648,7 +1648,7 @@ BEGIN
                              jsonb_build_object('key_id', revoke_key.key_id, 'environments', to_jsonb(envs),
                                                 'reason', reason));
   UPDATE rulekeeper.trusted_key t
-     SET revoked_at = now(), revoked_by = session_user, revoke_reason = reason, revoke_change_id = cid
+     SET revoked_at = now(), revoked_by = session_user, revoke_reason = revoke_key.reason, revoke_change_id = cid
    WHERE t.key_id = revoke_key.key_id AND t.revoked_at IS NULL;
   RETURN jsonb_build_object('key_id', revoke_key.key_id, 'environments', to_jsonb(envs), 'already_revoked', false,
                             'revoked_at', now());

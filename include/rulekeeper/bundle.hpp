@@ -60,9 +60,9 @@ BundleSummary validate_bundle(std::string_view json_text, const Sha256& sha, con
 
 // The JCS text of `bundle_without_checksum` (a JSON object without a
 // "bundle_sha256" member) with that member added, as export_release writes
-// it (a "signature" member, if any, is kept and not covered). Throws Error(invalid_input) for a non-object or one that already has a
-// checksum, and like canonicalize() for values JCS cannot write. It does not
-// validate the rest: tests and tools use it to build bad bundles too.
+// it (a "signature" member, if any, is kept and not covered). Throws Error(invalid_input) for a non-object or one that
+// already has a checksum, and like canonicalize() for values JCS cannot write. It does not validate the rest: tests and
+// tools use it to build bad bundles too.
 std::string seal_bundle(const JsonValue& bundle_without_checksum, const Sha256& sha);
 
 }  // namespace rulekeeper

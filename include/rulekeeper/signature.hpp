@@ -37,8 +37,8 @@ public:
   SigningKey(const SigningKey&) = delete;
   SigningKey& operator=(const SigningKey&) = delete;
 
-  std::string raw_public_key() const;  // 32 bytes
-  std::string public_key_pem() const;  // SubjectPublicKeyInfo PEM
+  std::string raw_public_key() const;                // 32 bytes
+  std::string public_key_pem() const;                // SubjectPublicKeyInfo PEM
   std::string sign(std::string_view message) const;  // 64 bytes
 
   // A new key as PKCS#8 PEM (sandbox and tests).

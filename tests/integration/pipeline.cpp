@@ -86,8 +86,10 @@ void Pipeline::to_prod(const std::string& rule_key, const std::string& label) {
 }
 
 void trust_own_key(const cluster::Node& node, const std::string& environment) {
-  sql_value(node, "SELECT rulekeeper.trust_key($1, public_key, 'test: this node signs its test bundles') FROM "
-            "rulekeeper.signing_public_key()", environment);
+  sql_value(node,
+            "SELECT rulekeeper.trust_key($1, public_key, 'test: this node signs its test bundles') FROM "
+            "rulekeeper.signing_public_key()",
+            environment);
 }
 
 std::string effective(const cluster::Node& node, const std::string& channel) {

@@ -196,7 +196,8 @@ TEST_F(Hostile, MalformedBundlesAreRefusedClearlyAndChangeNothing) {
       {"duplicate key in a body", true,
        sql_value(n, "SELECT replace($1, '\"rate\": 2', '\"rate\": 2, \"rate\": 3')", next), "22P02",
        "duplicate object key \"rate\""},
-      {"truncated", true, next.substr(0, next.size() / 2), "22P02", "unexpected end of input"},
+      // Cut between two members (no string of these bundles holds a comma).
+      {"truncated", true, next.substr(0, next.find(',', next.size() / 2)), "22P02", "unexpected end of input"},
       {"trailing garbage", true, next + " {}", "22P02", "after the end of the JSON value"},
       {"empty text", true, "", "22P02", "unexpected end of input where a value was expected"},
       {"lone surrogate escape", true, R"({"a": "\ud800"})", "22P02", "high surrogate"},

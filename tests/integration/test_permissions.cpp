@@ -87,7 +87,7 @@ const TableSpec kTables[] = {
     {"conflict", "status", false},  {"failover_event", "details", false},      {"heartbeat", "beat_seq", false},
     {"hotfix", "reason", false},    {"hotfix_policy", "allowed_paths", false}, {"incarnation", "site", false},
     {"journal", "kind", true},      {"qualification_history", "reason", true}, {"release_log", "drift", false},
-    {"rule", "description", true},  {"rule_version", "annotations", true},      {"trusted_key", "reason", false},
+    {"rule", "description", true},  {"rule_version", "annotations", true},     {"trusted_key", "reason", false},
 };
 const char* kViews[] = {"channel_admission",  "qualification", "qualification_transition",
                         "replication_status", "rule_state",    "version_state"};
@@ -253,8 +253,7 @@ std::vector<Row> function_rows() {
       {"rulekeeper.revoke_key(text,text)", "function", "e3",
        "SELECT rulekeeper.revoke_key(key_id, 'matrix') FROM rulekeeper.signing_public_key()", kAdminOnly},
       {"rulekeeper.sign_bundle(jsonb)", "function", "e3",
-       "SELECT rulekeeper.sign_bundle('{\"format\": \"rulekeeper-bundle/1\", \"bundle_sha256\": \"\"}')",
-       "DDDDDDA"},
+       "SELECT rulekeeper.sign_bundle('{\"format\": \"rulekeeper-bundle/1\", \"bundle_sha256\": \"\"}')", "DDDDDDA"},
       {"rulekeeper._sign_checksum(text,text)", "function", "e3", "SELECT rulekeeper._sign_checksum('f', 'c')",
        "DDDDDDA"},
       {"rulekeeper._bundle_signature(text,text)", "function", "e3", "SELECT rulekeeper._bundle_signature('f', 'c')",

@@ -140,16 +140,15 @@ TEST_F(Signing, ReleaseBundleNotSignedByAKeyTrustedForItsSourceIsRefusedWithTheR
   // A never-authored rule "from e2", sealed and signed by the releaser's own key.
   const std::string mallory = SigningKey::generate_pem();
   const std::string mallory_id = key_id_of(sha(), SigningKey(mallory).raw_public_key());
-  const json forged =
-      signed_with(seal({{"format", "rulekeeper-bundle/1"},
-                        {"source", {{"site", "e2"}, {"environment", "e2"}}},
-                        {"rules", {{{"rule_key", "evil"}, {"ruleset", "evil"}, {"description", ""}}}},
-                        {"versions",
-                         {{{"rule_key", "evil"},
-                           {"label", "1"},
-                           {"body", {{"rate", 0}}},
-                           {"content_sha256", content_sha256(sha(), R"({"rate":0})")}}}}}),
-                  mallory, "e2", "e2");
+  const json forged = signed_with(seal({{"format", "rulekeeper-bundle/1"},
+                                        {"source", {{"site", "e2"}, {"environment", "e2"}}},
+                                        {"rules", {{{"rule_key", "evil"}, {"ruleset", "evil"}, {"description", ""}}}},
+                                        {"versions",
+                                         {{{"rule_key", "evil"},
+                                           {"label", "1"},
+                                           {"body", {{"rate", 0}}},
+                                           {"content_sha256", content_sha256(sha(), R"({"rate":0})")}}}}}),
+                                  mallory, "e2", "e2");
   // The genuine bundle with one version altered after signing (its
   // content_sha256 and the bundle checksum recomputed), e2's signature kept.
   json altered = unsealed(genuine);
@@ -166,19 +165,18 @@ TEST_F(Signing, ReleaseBundleNotSignedByAKeyTrustedForItsSourceIsRefusedWithTheR
   const std::string jsonb = "SELECT rulekeeper.import_release($1::jsonb)::text";
   const std::string text = "SELECT rulekeeper.import_release_text($1)::text";
   expect_refused(
-      ipc2,
-      {
-          {"forged, signed by an untrusted key", jsonb, forged.dump(), "28000",
-           "release bundle refused: it is signed by key " + mallory_id + ", which is not trusted here"},
-          {"forged, as text", text, forged.dump(), "28000", "which is not trusted here"},
-          {"altered after signing, resealed", jsonb, altered.dump(), "XX001",
-           "release bundle refused: bad signature: the bundle was changed after key " + e2_key + " signed it"},
-          {"altered after signing, as text", text, altered.dump(), "XX001", "bad signature"},
-          {"signed by a key trusted for another environment", jsonb, other_environment, "28000",
-           "which is trusted here for environment e3, not for e2"},
-          {"unsigned", jsonb, unsigned_bundle.dump(), "28000",
-           "unsigned release bundle refused: it must be signed by a key trusted here for environment e2"},
-      });
+      ipc2, {
+                {"forged, signed by an untrusted key", jsonb, forged.dump(), "28000",
+                 "release bundle refused: it is signed by key " + mallory_id + ", which is not trusted here"},
+                {"forged, as text", text, forged.dump(), "28000", "which is not trusted here"},
+                {"altered after signing, resealed", jsonb, altered.dump(), "XX001",
+                 "release bundle refused: bad signature: the bundle was changed after key " + e2_key + " signed it"},
+                {"altered after signing, as text", text, altered.dump(), "XX001", "bad signature"},
+                {"signed by a key trusted for another environment", jsonb, other_environment, "28000",
+                 "which is trusted here for environment e3, not for e2"},
+                {"unsigned", jsonb, unsigned_bundle.dump(), "28000",
+                 "unsigned release bundle refused: it must be signed by a key trusted here for environment e2"},
+            });
   {
     json malformed = genuine;
     malformed["signature"] = "e2";
@@ -276,18 +274,19 @@ TEST_F(Signing, ChangesBundleNotSignedByAnE3KeyIsRefusedWithTheReason) {
 
   const std::string import = "SELECT rulekeeper.import_changes($1::jsonb)::text";
   const std::string dry = "SELECT rulekeeper.import_changes($1::jsonb, dry_run => true)::text";
-  expect_refused(ipc2, {
-                           {"forged, signed by an untrusted key", import, forged.dump(), "28000",
-                            "changes bundle refused: it is signed by key " +
-                                key_id_of(sha(), SigningKey(mallory).raw_public_key()) + ", which is not trusted here"},
-                           {"altered after signing, resealed", import, altered.dump(), "XX001",
-                            "changes bundle refused: bad signature: the bundle was changed after key " + e3_key},
-                           {"signed by e2's key", import, by_e2, "28000",
-                            "which is trusted here for environment e2, not for e3"},
-                           {"unsigned", import, unsigned_bundle.dump(), "28000",
-                            "unsigned changes bundle refused: it must be signed by a key trusted here for environment e3"},
-                           {"unsigned, dry run", dry, unsigned_bundle.dump(), "28000", "unsigned changes bundle refused"},
-                       });
+  expect_refused(ipc2,
+                 {
+                     {"forged, signed by an untrusted key", import, forged.dump(), "28000",
+                      "changes bundle refused: it is signed by key " +
+                          key_id_of(sha(), SigningKey(mallory).raw_public_key()) + ", which is not trusted here"},
+                     {"altered after signing, resealed", import, altered.dump(), "XX001",
+                      "changes bundle refused: bad signature: the bundle was changed after key " + e3_key},
+                     {"signed by e2's key", import, by_e2, "28000",
+                      "which is trusted here for environment e2, not for e3"},
+                     {"unsigned", import, unsigned_bundle.dump(), "28000",
+                      "unsigned changes bundle refused: it must be signed by a key trusted here for environment e3"},
+                     {"unsigned, dry run", dry, unsigned_bundle.dump(), "28000", "unsigned changes bundle refused"},
+                 });
   EXPECT_EQ(sql_value(ipc2, "SELECT count(*) FROM rulekeeper.rule WHERE rule_key = 'evil'"), "0");
 
   // The genuine one is accepted (everything in it is already here).
