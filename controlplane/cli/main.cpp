@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
   cli::add_rejoin(app, global, exit_code);
   cli::add_reconcile(app, global, exit_code);
   cli::add_watch(app, global, exit_code);
+  cli::add_keys(app, global, exit_code);
 
   try {
     app.parse(argc, argv);

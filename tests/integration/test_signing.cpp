@@ -342,4 +342,36 @@ TEST_F(Signing, KeyFileModeASiteWithoutKeyAndAllowUnsigned) {
   auto human = p.rulectl({"release", "--from", "e1", "--to", "e2"});
   ASSERT_EQ(human.exit_code, 0) << human.out << human.err;
   EXPECT_TRUE(contains(human.out + human.err, "UNSIGNED release bundle imported")) << human.out << human.err;
+
+  // `rulectl keys`: a site's key, trusting it elsewhere (journaled), listing
+  // and revoking.
+  auto show = p.rulectl({"keys", "show", "--site", "e2", "--json"});
+  ASSERT_EQ(show.exit_code, 0) << show.err;
+  const json e2_key = json::parse(show.out);
+  EXPECT_EQ(e2_key["environment"], "e2");
+  EXPECT_TRUE(contains(e2_key["public_key"].get<std::string>(), "-----BEGIN PUBLIC KEY-----"));
+  auto no_key = p.rulectl({"keys", "show", "--site", "e1"});
+  EXPECT_EQ(no_key.exit_code, 3) << no_key.err;
+  EXPECT_TRUE(contains(no_key.err, "site e1 has no signing key")) << no_key.err;
+  auto trust = p.rulectl({"keys", "trust", "--site", "ipc2", "--from", "e2", "--reason", "again", "--json"});
+  ASSERT_EQ(trust.exit_code, 0) << trust.err;
+  EXPECT_EQ(json::parse(trust.out)["result"]["already_trusted"], true);  // the pipeline trusted it
+  auto usage = p.rulectl({"keys", "trust", "--site", "ipc2", "--reason", "x"});
+  EXPECT_EQ(usage.exit_code, 2) << usage.err;
+  auto revoke = p.rulectl({"keys", "revoke", "--site", "ipc2", "--key-id", e2_key["key_id"].get<std::string>(),
+                           "--reason", "rotation", "--json"});
+  ASSERT_EQ(revoke.exit_code, 0) << revoke.err;
+  auto list = p.rulectl({"keys", "list", "--site", "ipc2", "--json"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  bool found = false;
+  const json listed = json::parse(list.out);
+  for (const auto& k : listed["keys"])
+    if (k["key_id"] == e2_key["key_id"]) {
+      found = true;
+      EXPECT_EQ(k["revoke_reason"], "rotation");
+    }
+  EXPECT_TRUE(found) << list.out;
+  auto again = p.rulectl({"keys", "trust", "--site", "ipc2", "--from", "e2", "--reason", "back"});
+  EXPECT_EQ(again.exit_code, 3) << again.err;
+  EXPECT_TRUE(contains(again.err, "a revoked key is never trusted again")) << again.err;
 }
