@@ -654,7 +654,7 @@ CREATE FUNCTION rulekeeper._check_json_text(doc text) RETURNS void
   LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'rk_check_json_text';
 -- The core's validate_bundle on a bundle arriving at `environment` (site
 -- `site`): raises the first problem, returns the verified bundle_sha256.
-CREATE FUNCTION rulekeeper._validate_bundle(bundle jsonb, environment text, site text) RETURNS text
+CREATE FUNCTION rulekeeper._validate_bundle(bundle jsonb, environment text, site text) RETURNS jsonb
   LANGUAGE c AS 'MODULE_PATHNAME', 'rk_validate_bundle';
 
 -- The JCS SHA-256 of a JSON value: how bundles are checksummed.
@@ -1500,17 +1500,16 @@ BEGIN
 END
 $$;
 
--- Verifies a bundle's signature over its already verified checksum (no
--- second serialization of the bundle), for a bundle that must come from
+-- Verifies a bundle's signature block `sig` over its already verified
+-- checksum (no second serialization of the bundle), for a bundle that must come from
 -- `from_environment`. Refuses, naming the reason: unsigned (unless
 -- rulekeeper.allow_unsigned_bundles, loudly), a malformed signature block, a
 -- key not trusted here, a revoked key, a key trusted for another environment,
 -- a signature that does not match. Returns what the import reports.
-CREATE FUNCTION rulekeeper._check_bundle_signature(bundle jsonb, bundle_sha256 text, from_environment text,
-                                                   what text) RETURNS jsonb
+CREATE FUNCTION rulekeeper._check_bundle_signature(sig jsonb, format text, bundle_sha256 text,
+                                                   from_environment text, what text) RETURNS jsonb
   LANGUAGE plpgsql STABLE SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
 DECLARE
-  sig jsonb := bundle -> 'signature';
   k rulekeeper.trusted_key;
   warning text;
 BEGIN
@@ -1556,7 +1555,7 @@ BEGIN
       USING ERRCODE = 'invalid_authorization_specification',
             HINT = 'Export it again from a site signing with a key trusted now.';
   END IF;
-  IF NOT rulekeeper._verify_bundle_signature(k.public_key, bundle ->> 'format', bundle_sha256, sig ->> 'value') THEN
+  IF NOT rulekeeper._verify_bundle_signature(k.public_key, format, bundle_sha256, sig ->> 'value') THEN
     RAISE EXCEPTION '% bundle refused: bad signature: the bundle was changed after key % signed it', what, k.key_id
       USING ERRCODE = 'data_corrupted', HINT = 'Export it again; do not edit bundles.';
   END IF;
@@ -1689,7 +1688,7 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON rulekeeper.trusted_key TO rulekeeper_adm
 REVOKE EXECUTE ON FUNCTION
   rulekeeper._trusted_key_update(), rulekeeper._sign_checksum(text, text), rulekeeper._signing_key_info(),
   rulekeeper._ed25519_public_key(text), rulekeeper._verify_bundle_signature(bytea, text, text, text),
-  rulekeeper._bundle_signature(text, text), rulekeeper._check_bundle_signature(jsonb, text, text, text),
+  rulekeeper._bundle_signature(text, text), rulekeeper._check_bundle_signature(jsonb, text, text, text, text),
   rulekeeper.signing_public_key(), rulekeeper.trust_key(text, text, text), rulekeeper.revoke_key(text, text),
   rulekeeper.trusted_keys(), rulekeeper.sign_bundle(jsonb)
   FROM PUBLIC;
@@ -1701,5 +1700,5 @@ GRANT EXECUTE ON FUNCTION rulekeeper.signing_public_key(), rulekeeper.trusted_ke
 GRANT EXECUTE ON FUNCTION rulekeeper.trust_key(text, text, text), rulekeeper.revoke_key(text, text),
   rulekeeper._trusted_key_update(), rulekeeper._ed25519_public_key(text),
   rulekeeper._verify_bundle_signature(bytea, text, text, text),
-  rulekeeper._check_bundle_signature(jsonb, text, text, text)
+  rulekeeper._check_bundle_signature(jsonb, text, text, text, text)
   TO rulekeeper_admin;

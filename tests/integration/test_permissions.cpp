@@ -263,8 +263,9 @@ std::vector<Row> function_rows() {
        "SELECT rulekeeper._ed25519_public_key(public_key) FROM rulekeeper.signing_public_key()", kAdminOnly},
       {"rulekeeper._verify_bundle_signature(bytea,text,text,text)", "function", "e3",
        "SELECT rulekeeper._verify_bundle_signature('\\x00', 'f', 'c', 'v')", kAdminOnly},
-      {"rulekeeper._check_bundle_signature(jsonb,text,text,text)", "function", "e3",
-       "SELECT rulekeeper._check_bundle_signature({bundle}, {bundle}::jsonb ->> 'bundle_sha256', 'e2', 'release')",
+      {"rulekeeper._check_bundle_signature(jsonb,text,text,text,text)", "function", "e3",
+       "SELECT rulekeeper._check_bundle_signature({bundle}::jsonb -> 'signature', 'rulekeeper-bundle/1', "
+       "{bundle}::jsonb ->> 'bundle_sha256', 'e2', 'release')",
        kAdminOnly},
       {"rulekeeper._recover_version(jsonb,jsonb)", "function", "e3",
        "SELECT rulekeeper._recover_version('{\"rule_key\": \"perm.a\", \"version\": 1, \"hotfix\": 0, \"label\": "

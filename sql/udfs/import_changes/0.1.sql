@@ -38,7 +38,8 @@ BEGIN
     RAISE EXCEPTION 'changes bundle checksum mismatch: it was changed after export' USING ERRCODE = 'data_corrupted';
   END IF;
   -- Only E3's own sites' keys vouch for E3's history (docs/keys.md).
-  signature := rulekeeper._check_bundle_signature(bundle, bundle ->> 'bundle_sha256', 'e3', 'changes');
+  signature := rulekeeper._check_bundle_signature(bundle -> 'signature', 'rulekeeper-changes/1',
+                                                  bundle ->> 'bundle_sha256', 'e3', 'changes');
   PERFORM rulekeeper._lock_site();
   -- The divergence point: the bundle's `since`; what changed here after it
   -- conflicts with an orphan of the same rule.

@@ -10,6 +10,7 @@ DECLARE
   env text := NULLIF(current_setting('rulekeeper.environment', true), '');
   from_env text;
   given text;
+  validated jsonb;
   bad record;
   total integer;
   n_imported integer;
@@ -37,12 +38,14 @@ BEGIN
   -- version's content_sha256, planned labels, rules carried, the environment
   -- it comes from), checked by the core's validate_bundle: the code rulectl
   -- and the fuzzers run (core/bundle.cpp).
-  given := rulekeeper._validate_bundle(bundle, env, site);
+  validated := rulekeeper._validate_bundle(bundle, env, site);
+  given := validated ->> 'bundle_sha256';
   from_env := CASE env WHEN 'e2' THEN 'e1' WHEN 'e3' THEN 'e2' END;
   PERFORM rulekeeper._require_environment(env, 'import_release');
   -- Signed by a key trusted here for from_env, over the checksum just
   -- verified (docs/keys.md): before anything is written or locked.
-  signature := rulekeeper._check_bundle_signature(bundle, given, from_env, 'release');
+  signature := rulekeeper._check_bundle_signature(validated -> 'signature', 'rulekeeper-bundle/1', given, from_env,
+                                                  'release');
   rules := bundle -> 'rules';
   versions := bundle -> 'versions';
   source := bundle -> 'source';
