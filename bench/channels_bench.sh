@@ -32,6 +32,9 @@ trap cleanup EXIT
 log() { echo "[channels] $*" >&2; }
 
 as_pg "$bindir/initdb" -D "$base/ipc2" -E UTF8 --locale=C.UTF-8 --auth=trust --no-sync >/dev/null
+# The site's signing key (docs/keys.md): the bundles below, written "from e2"
+# as any tool could, are signed with it and it is trusted for e2.
+as_pg bash -c "umask 077 && openssl genpkey -algorithm ed25519 -out '$base/signing_key.pem' 2>/dev/null"
 as_pg tee -a "$base/ipc2/postgresql.conf" >/dev/null <<CONF
 listen_addresses = '127.0.0.1'
 unix_socket_directories = '$base'
@@ -39,6 +42,7 @@ shared_preload_libraries = 'rulekeeper'
 rulekeeper.database = 'rules'
 rulekeeper.site = 'ipc2'
 rulekeeper.environment = 'e3'
+rulekeeper.signing_key_file = '$base/signing_key.pem'
 wal_level = replica
 hot_standby = on
 hot_standby_feedback = on
@@ -48,6 +52,7 @@ echo "host replication all 127.0.0.1/32 trust" | as_pg tee -a "$base/ipc2/pg_hba
 as_pg "$bindir/pg_ctl" -D "$base/ipc2" -l "$base/ipc2.log" -o "-p $port" -w start >/dev/null
 "$bindir/psql" -X -q -h 127.0.0.1 -p "$port" -U postgres -d postgres -c "CREATE DATABASE rules"
 psql_p -c "CREATE EXTENSION rulekeeper"
+psql_p -c "SELECT rulekeeper.trust_key('e2', public_key, 'bench') FROM rulekeeper.signing_public_key()" >/dev/null
 as_pg "$bindir/pg_basebackup" -h 127.0.0.1 -p "$port" -U postgres -D "$base/ipc1" -X stream -c fast
 as_pg touch "$base/ipc1/standby.signal"
 as_pg "$bindir/pg_ctl" -D "$base/ipc1" -l "$base/ipc1.log" -w start \
@@ -57,7 +62,7 @@ as_pg "$bindir/pg_ctl" -D "$base/ipc1" -l "$base/ipc1.log" -w start \
 log "building a $nversions-version bundle"
 psql_p >/dev/null <<SQL
 CREATE TABLE bench_bundle AS
-SELECT b || jsonb_build_object('bundle_sha256', rulekeeper._jcs_sha256(b)) AS bundle FROM (
+SELECT rulekeeper.sign_bundle(b || jsonb_build_object('bundle_sha256', rulekeeper._jcs_sha256(b))) AS bundle FROM (
   SELECT jsonb_build_object('format', 'rulekeeper-bundle/1',
            'source', jsonb_build_object('site', 'e2', 'environment', 'e2'),
            'rules', (SELECT jsonb_agg(jsonb_build_object('rule_key', 'r' || r, 'ruleset', 'bench', 'description', ''))

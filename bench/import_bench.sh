@@ -29,6 +29,9 @@ log() { echo "[import] $*" >&2; }
 ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
 as_pg "$bindir/initdb" -D "$base/data" -E UTF8 --locale=C.UTF-8 --auth=trust --no-sync >/dev/null
+# The site's signing key (docs/keys.md): the bundles below, written "from e2"
+# as any tool could, are signed with it and it is trusted for e2.
+as_pg bash -c "umask 077 && openssl genpkey -algorithm ed25519 -out '$base/signing_key.pem' 2>/dev/null"
 as_pg tee -a "$base/data/postgresql.conf" >/dev/null <<CONF
 listen_addresses = '127.0.0.1'
 unix_socket_directories = '$base'
@@ -36,6 +39,7 @@ shared_preload_libraries = 'rulekeeper'
 rulekeeper.database = 'rules'
 rulekeeper.site = 'ipc2'
 rulekeeper.environment = 'e3'
+rulekeeper.signing_key_file = '$base/signing_key.pem'
 wal_level = replica
 max_wal_size = '4GB'
 # The import runs first and would pay for zero-filling the WAL segments the
@@ -48,11 +52,12 @@ imports=() copies=() floors=()
 for round in $(seq 1 "$rounds"); do
   db=rules
   psql_d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db"
-  psql_d $db -c "CREATE EXTENSION rulekeeper"
+  psql_d $db -c "CREATE EXTENSION rulekeeper" \
+    -c "SELECT rulekeeper.trust_key('e2', public_key, 'bench') FROM rulekeeper.signing_public_key()" >/dev/null
   # A bundle of n versions of 1,000 rules "from e2", written as any tool could.
   psql_d $db >/dev/null <<SQL
 CREATE TABLE bench_bundle AS
-SELECT b || jsonb_build_object('bundle_sha256', rulekeeper._jcs_sha256(b)) AS bundle FROM (
+SELECT rulekeeper.sign_bundle(b || jsonb_build_object('bundle_sha256', rulekeeper._jcs_sha256(b))) AS bundle FROM (
   SELECT jsonb_build_object('format', 'rulekeeper-bundle/1',
            'source', jsonb_build_object('site', 'e2', 'environment', 'e2'),
            'rules', (SELECT jsonb_agg(jsonb_build_object('rule_key', 'r' || r, 'ruleset', 'bench', 'description', ''))

@@ -46,6 +46,9 @@ log() { echo "[load] $*" >&2; }
 # --- the two sites ----------------------------------------------------------
 as_pg mkdir -p "$base/sock"
 as_pg "$bindir/initdb" -D "$base/ipc2" -E UTF8 --locale=C.UTF-8 --auth=trust --no-sync >/dev/null
+# The site's signing key (docs/keys.md): the bundles below, written "from e2"
+# as any tool could, are signed with it and it is trusted for e2.
+as_pg bash -c "umask 077 && openssl genpkey -algorithm ed25519 -out '$base/signing_key.pem' 2>/dev/null"
 as_pg tee -a "$base/ipc2/postgresql.conf" >/dev/null <<CONF
 listen_addresses = '127.0.0.1'
 unix_socket_directories = '$base/sock'
@@ -53,6 +56,7 @@ max_connections = 100
 shared_preload_libraries = 'rulekeeper'
 rulekeeper.database = 'rules'
 rulekeeper.environment = 'e3'
+rulekeeper.signing_key_file = '$base/signing_key.pem'
 wal_level = replica
 hot_standby = on
 hot_standby_feedback = on
@@ -64,13 +68,14 @@ HBA
 as_pg "$bindir/pg_ctl" -D "$base/ipc2" -l "$base/ipc2.log" -o "-p $port -c rulekeeper.site=ipc2" -w start >/dev/null
 psql_p -d postgres -c "CREATE DATABASE rules"
 psql_p -c "CREATE EXTENSION rulekeeper"
+psql_p -c "SELECT rulekeeper.trust_key('e2', public_key, 'bench') FROM rulekeeper.signing_public_key()" >/dev/null
 
 # Rules load.1 .. load.N, version 1 validated and live in prod and sl; a
 # hotfix policy for /rate.
 log "seeding $rules rules"
 psql_p >/dev/null <<SQL
 CREATE FUNCTION public.bundle(rules int, first int, last int) RETURNS jsonb LANGUAGE sql AS \$\$
-  SELECT b || jsonb_build_object('bundle_sha256', rulekeeper._jcs_sha256(b)) FROM (
+  SELECT rulekeeper.sign_bundle(b || jsonb_build_object('bundle_sha256', rulekeeper._jcs_sha256(b))) FROM (
     SELECT jsonb_build_object('format', 'rulekeeper-bundle/1',
       'source', jsonb_build_object('site', 'e2', 'environment', 'e2'),
       'rules', (SELECT jsonb_agg(jsonb_build_object('rule_key', 'load.' || r, 'ruleset', 'load')) FROM generate_series(1, rules) r),

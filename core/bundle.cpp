@@ -199,13 +199,18 @@ BundleSummary validate_bundle(std::string_view json_text, const Sha256& sha, con
     invalid("unsupported bundle format " + describe(format) + "; this rulekeeper reads " + kBundleFormat);
   summary.format = format->text;
 
-  // The checksum covers everything but itself: take the member out (no
-  // copy of the rest), hash what is left, and check the others afterwards.
+  // The checksum covers everything but itself and the signature (which signs
+  // the checksum: docs/design/contract.md "Bundle signatures"): take those
+  // members out (no copy of the rest), hash what is left, and check the
+  // others afterwards. The server verifies the signature itself.
   auto it = std::find_if(bundle.members.begin(), bundle.members.end(),
                          [](const auto& m) { return m.first == "bundle_sha256"; });
   if (it == bundle.members.end()) invalid("the bundle has no bundle_sha256");
   JsonValue given = std::move(it->second);
   bundle.members.erase(it);
+  bundle.members.erase(std::remove_if(bundle.members.begin(), bundle.members.end(),
+                                      [](const auto& m) { return m.first == kSignatureMember; }),
+                       bundle.members.end());
   if (!is_lower_hex64(&given))
     invalid("the bundle's bundle_sha256 must be 64 lowercase hex digits, not " + describe(&given));
   const std::string actual = to_hex(sha.digest(canonicalize(bundle)));
@@ -229,9 +234,13 @@ std::string seal_bundle(const JsonValue& bundle_without_checksum, const Sha256& 
   if (member(bundle_without_checksum, "bundle_sha256"))
     invalid("the bundle already has a bundle_sha256; seal the bundle without it");
   JsonValue sealed = bundle_without_checksum;
+  JsonValue unsigned_part = bundle_without_checksum;
+  unsigned_part.members.erase(std::remove_if(unsigned_part.members.begin(), unsigned_part.members.end(),
+                                             [](const auto& m) { return m.first == kSignatureMember; }),
+                              unsigned_part.members.end());
   JsonValue checksum;
   checksum.type = Type::string;
-  checksum.text = to_hex(sha.digest(canonicalize(bundle_without_checksum)));
+  checksum.text = to_hex(sha.digest(canonicalize(unsigned_part)));
   sealed.members.emplace_back("bundle_sha256", std::move(checksum));
   return canonicalize(sealed);
 }

@@ -10,7 +10,10 @@
 //    server checks a bundle with exactly the code a client and the fuzzers
 //    run, instead of re-stating the checks in PL/pgSQL. import_release calls
 //    it first; what needs the database (rulesets, existing labels, drift)
-//    stays there.
+//    stays there. It returns {bundle_sha256, signature}: the signature block
+//    is taken from the bundle already in memory here, so that the import
+//    does not decompress a large bundle once more to verify it
+//    (docs/keys.md).
 #include "guard.hpp"
 #include "jsonb_canonical.hpp"
 #include "pg_sha256.hpp"
@@ -19,6 +22,7 @@
 
 extern "C" {
 #include "fmgr.h"
+#include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 }
@@ -41,8 +45,9 @@ PGDLLEXPORT Datum rk_check_json_text(PG_FUNCTION_ARGS) {
   PG_RETURN_VOID();
 }
 
-// Returns the bundle's verified bundle_sha256. Not STRICT: a SQL NULL is
-// refused with the message a JSON null gets.
+// Returns {"bundle_sha256": the verified checksum, "signature": the bundle's
+// signature member or null}. Not STRICT: a SQL NULL is refused with the
+// message a JSON null gets.
 PG_FUNCTION_INFO_V1(rk_validate_bundle);
 PGDLLEXPORT Datum rk_validate_bundle(PG_FUNCTION_ARGS) {
   if (PG_ARGISNULL(0))
@@ -67,7 +72,20 @@ PGDLLEXPORT Datum rk_validate_bundle(PG_FUNCTION_ARGS) {
                                     environment ? &target : nullptr);
     std::memcpy(checksum, summary.bundle_sha256.data(), std::min<std::size_t>(64, summary.bundle_sha256.size()));
   });
-  PG_RETURN_TEXT_P(cstring_to_text(checksum));
+  // Plain PostgreSQL again (no C++ object alive): the bundle is an object
+  // (validated), its signature member whatever it is; import checks it.
+  JsonbValue* signature = getKeyJsonValueFromContainer(&bundle->root, "signature", 9, nullptr);
+  StringInfoData out;
+  initStringInfo(&out);
+  appendStringInfo(&out, "{\"bundle_sha256\": \"%s\", \"signature\": ", checksum);
+  if (signature == nullptr) {
+    appendStringInfoString(&out, "null");
+  } else {
+    Jsonb* block = JsonbValueToJsonb(signature);
+    appendStringInfoString(&out, JsonbToCString(nullptr, &block->root, VARSIZE(block)));
+  }
+  appendStringInfoChar(&out, '}');
+  PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(out.data)));
 }
 
 }  // extern "C"

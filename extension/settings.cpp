@@ -16,6 +16,8 @@ char* environment = nullptr;
 char* database = nullptr;
 int heartbeat_interval = 1000;
 int max_body_bytes = 1024 * 1024;
+char* signing_key_file = nullptr;
+bool allow_unsigned_bundles = false;
 
 // A site name becomes part of version-vector keys ("site:incarnation") and of
 // file names: keep it to a plain identifier.
@@ -66,6 +68,18 @@ void define_settings() {
                           "Restored rows are not checked.",
                           &max_body_bytes, 1024 * 1024, 1024, 1024 * 1024 * 1024, PGC_SIGHUP, GUC_UNIT_BYTE, nullptr,
                           nullptr, nullptr);
+  // Superuser-only by being PGC_SIGHUP (postgresql.conf or ALTER SYSTEM);
+  // GUC_SUPERUSER_ONLY also hides where the key is from other roles
+  // (docs/keys.md).
+  DefineCustomStringVariable("rulekeeper.signing_key_file",
+                             "Ed25519 private key (PEM) this site signs exported bundles with; empty: unsigned.",
+                             "Readable only by the server's OS user: a file with group or other permissions is "
+                             "refused.",
+                             &signing_key_file, "", PGC_SIGHUP, GUC_SUPERUSER_ONLY, nullptr, nullptr, nullptr);
+  DefineCustomBoolVariable("rulekeeper.allow_unsigned_bundles",
+                           "Import bundles that carry no signature (with a WARNING on every import).",
+                           "Signed bundles are still verified; meant for a first run before keys are registered.",
+                           &allow_unsigned_bundles, false, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
   MarkGUCPrefixReserved("rulekeeper");
 }
 
@@ -74,6 +88,7 @@ const char* environment_setting() { return environment ? environment : ""; }
 const char* database_setting() { return database ? database : "postgres"; }
 int heartbeat_interval_ms() { return heartbeat_interval; }
 int max_body_bytes_setting() { return max_body_bytes; }
+const char* signing_key_file_setting() { return signing_key_file ? signing_key_file : ""; }
 
 const char* require_site(const char* action) {
   if (site == nullptr || site[0] == '\0')

@@ -16,7 +16,8 @@ const char* site_setting();         // "" while unset
 const char* environment_setting();  // "" while unset
 const char* database_setting();
 int heartbeat_interval_ms();
-int max_body_bytes_setting();  // rulekeeper.max_body_bytes
+int max_body_bytes_setting();            // rulekeeper.max_body_bytes
+const char* signing_key_file_setting();  // rulekeeper.signing_key_file, "" while unset
 
 // For a write: the site name, or ERROR naming the unset setting and where to
 // set it. `action` says what was attempted ("create_version").

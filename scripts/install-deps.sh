@@ -5,7 +5,7 @@ set -euo pipefail
 packages=(
   postgresql-15 postgresql-server-dev-15 postgresql-client-15 postgresql-contrib
   libpqxx-dev libcli11-dev libfmt-dev libtomlplusplus-dev nlohmann-json3-dev
-  libgtest-dev libbenchmark-dev libssl-dev pkg-config cmake g++ make python3
+  libgtest-dev libbenchmark-dev libssl-dev openssl pkg-config cmake g++ make python3
   clang libclang-rt-14-dev clang-format strace
 )
 missing=()

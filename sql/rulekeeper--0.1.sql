@@ -660,7 +660,7 @@ CREATE FUNCTION rulekeeper._check_json_text(doc text) RETURNS void
   LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'rk_check_json_text';
 -- The core's validate_bundle on a bundle arriving at `environment` (site
 -- `site`): raises the first problem, returns the verified bundle_sha256.
-CREATE FUNCTION rulekeeper._validate_bundle(bundle jsonb, environment text, site text) RETURNS text
+CREATE FUNCTION rulekeeper._validate_bundle(bundle jsonb, environment text, site text) RETURNS jsonb
   LANGUAGE c AS 'MODULE_PATHNAME', 'rk_validate_bundle';
 
 -- The JCS SHA-256 of a JSON value: how bundles are checksummed.
@@ -1119,11 +1119,13 @@ $$;
 -- The changes this site holds beyond a version vector, with the rows they
 -- made (rules, versions with bodies, hotfixes, activations), as a bundle a
 -- target can import: the orphans of a returning old primary, or any site's
--- catch-up. Read-only: it runs on a hot standby with no upstream too.
+-- catch-up. Read-only: it runs on a hot standby with no upstream too. Signed
+-- like a release bundle (docs/design/contract.md "Bundle signatures").
 CREATE FUNCTION rulekeeper.export_changes(since jsonb) RETURNS jsonb
   LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
 DECLARE
   bundle jsonb;
+  sig jsonb;
 BEGIN
   SELECT jsonb_build_object(
     'format', 'rulekeeper-changes/1',
@@ -1145,7 +1147,9 @@ BEGIN
         ORDER BY j.origin_site, j.origin_incarnation, j.origin_seq), '[]'::jsonb))
     INTO bundle
     FROM rulekeeper.journal_since(since) j;
-  RETURN bundle || jsonb_build_object('bundle_sha256', rulekeeper._jcs_sha256(bundle));
+  bundle := bundle || jsonb_build_object('bundle_sha256', rulekeeper._jcs_sha256(bundle));
+  sig := rulekeeper._bundle_signature(bundle ->> 'format', bundle ->> 'bundle_sha256');
+  RETURN CASE WHEN sig IS NULL THEN bundle ELSE bundle || jsonb_build_object('signature', sig) END;
 END
 $$;
 
@@ -1911,3 +1915,295 @@ REVOKE EXECUTE ON FUNCTION
   rulekeeper._set_activation(text, text, text, boolean, bigint, text, boolean),
   rulekeeper._recover_version(jsonb, jsonb)
   FROM rulekeeper_admin;
+
+-- ==== issue 13: bundle signatures ====
+-- What leaves a site is signed with the site's Ed25519 key
+-- (rulekeeper.signing_key_file); what arrives is verified against the keys an
+-- admin has registered here for the environment it must come from, before
+-- anything is written (docs/keys.md; docs/design/contract.md "Bundle
+-- signatures"). Appended after the blanket grants: these revoke and grant
+-- themselves, and the signing functions are granted to nobody.
+
+-- The public keys this site trusts, one row per key and environment it
+-- speaks for: e2 trusts e1's keys (release bundles from e1), e3 trusts e2's
+-- (release bundles from e2) and its own sites' (changes bundles of
+-- reconcile). Rows are never deleted; a revoked key stays, with who revoked
+-- it and why.
+CREATE TABLE rulekeeper.trusted_key (
+  key_id           text NOT NULL CHECK (key_id ~ '^[0-9a-f]{64}$'),
+  environment      text NOT NULL CHECK (environment IN ('e1', 'e2', 'e3')),
+  public_key       bytea NOT NULL CHECK (pg_catalog.length(public_key) = 32),
+  reason           text NOT NULL,
+  added_at         timestamptz NOT NULL DEFAULT pg_catalog.now(),
+  added_by         text NOT NULL DEFAULT session_user,
+  revoked_at       timestamptz,
+  revoked_by       text,
+  revoke_reason    text,
+  revoke_change_id uuid REFERENCES rulekeeper.journal,
+  change_id        uuid NOT NULL REFERENCES rulekeeper.journal,
+  PRIMARY KEY (key_id, environment),
+  CHECK (key_id = pg_catalog.encode(pg_catalog.sha256(public_key), 'hex')),
+  CHECK ((revoked_at IS NULL) = (revoked_by IS NULL) AND (revoked_at IS NULL) = (revoke_change_id IS NULL))
+);
+SELECT pg_catalog.pg_extension_config_dump('rulekeeper.trusted_key', '');
+
+CREATE TRIGGER trusted_key_journal BEFORE INSERT ON rulekeeper.trusted_key
+  FOR EACH ROW EXECUTE FUNCTION rulekeeper._journal_row('key_trusted', '', '', 'key_id', 'environment', 'reason');
+CREATE TRIGGER trusted_key_no_delete BEFORE DELETE ON rulekeeper.trusted_key
+  FOR EACH ROW EXECUTE FUNCTION rulekeeper._refuse_change('trusted keys are revoked, never deleted',
+    'rulekeeper.revoke_key(key_id, reason) revokes one.');
+
+-- A key's identity and who vouched for it never change; a revocation is
+-- final.
+CREATE FUNCTION rulekeeper._trusted_key_update() RETURNS trigger
+  LANGUAGE plpgsql SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+BEGIN
+  IF (NEW.key_id, NEW.environment, NEW.public_key, NEW.reason, NEW.added_at, NEW.added_by, NEW.change_id)
+     IS DISTINCT FROM (OLD.key_id, OLD.environment, OLD.public_key, OLD.reason, OLD.added_at, OLD.added_by,
+                       OLD.change_id)
+     OR (OLD.revoked_at IS NOT NULL
+         AND (NEW.revoked_at, NEW.revoked_by, NEW.revoke_reason, NEW.revoke_change_id)
+             IS DISTINCT FROM (OLD.revoked_at, OLD.revoked_by, OLD.revoke_reason, OLD.revoke_change_id)) THEN
+    RAISE EXCEPTION 'a trusted key is only ever revoked, once: key %', OLD.key_id
+      USING ERRCODE = 'object_not_in_prerequisite_state',
+            HINT = 'To trust another key, rulekeeper.trust_key() it; to stop trusting one, revoke_key().';
+  END IF;
+  RETURN NEW;
+END
+$$;
+CREATE TRIGGER trusted_key_revoke_only BEFORE UPDATE ON rulekeeper.trusted_key
+  FOR EACH ROW EXECUTE FUNCTION rulekeeper._trusted_key_update();
+
+CREATE FUNCTION rulekeeper._sign_checksum(format text, bundle_sha256 text) RETURNS jsonb
+  STRICT LANGUAGE c AS 'MODULE_PATHNAME', 'rk_sign_checksum';
+CREATE FUNCTION rulekeeper._signing_key_info() RETURNS jsonb
+  STRICT LANGUAGE c AS 'MODULE_PATHNAME', 'rk_signing_key_info';
+CREATE FUNCTION rulekeeper._ed25519_public_key(pem text) RETURNS bytea
+  STRICT IMMUTABLE LANGUAGE c AS 'MODULE_PATHNAME', 'rk_ed25519_public_key';
+CREATE FUNCTION rulekeeper._verify_bundle_signature(public_key bytea, format text, bundle_sha256 text,
+                                                    value text) RETURNS boolean
+  STRICT IMMUTABLE LANGUAGE c AS 'MODULE_PATHNAME', 'rk_verify_bundle_signature';
+
+-- The signature block export_release/export_changes add, or NULL (with a
+-- WARNING) when this site has no key: the bundle leaves unsigned.
+-- SECURITY INVOKER: it signs as whoever calls it, and _sign_checksum signs
+-- only for a superuser (the exports' owner).
+CREATE FUNCTION rulekeeper._bundle_signature(format text, bundle_sha256 text) RETURNS jsonb
+  LANGUAGE plpgsql STABLE SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+DECLARE
+  sig jsonb := rulekeeper._sign_checksum(format, bundle_sha256);
+BEGIN
+  IF sig IS NULL THEN
+    RAISE WARNING 'site % has no signing key (rulekeeper.signing_key_file is not set): this bundle leaves UNSIGNED',
+      COALESCE(NULLIF(current_setting('rulekeeper.site', true), ''), '(unset)')
+      USING HINT = 'Sites refuse unsigned bundles unless rulekeeper.allow_unsigned_bundles is on; see docs/keys.md.';
+  END IF;
+  RETURN sig;
+END
+$$;
+
+-- Verifies a bundle's signature block `sig` over its already verified
+-- checksum (no second serialization of the bundle), for a bundle that must come from
+-- `from_environment`. Refuses, naming the reason: unsigned (unless
+-- rulekeeper.allow_unsigned_bundles, loudly), a malformed signature block, a
+-- key not trusted here, a revoked key, a key trusted for another environment,
+-- a signature that does not match. Returns what the import reports.
+CREATE FUNCTION rulekeeper._check_bundle_signature(sig jsonb, format text, bundle_sha256 text,
+                                                   from_environment text, what text) RETURNS jsonb
+  LANGUAGE plpgsql STABLE SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+DECLARE
+  k rulekeeper.trusted_key;
+  warning text;
+BEGIN
+  IF sig IS NULL OR sig = 'null'::jsonb THEN
+    IF COALESCE(current_setting('rulekeeper.allow_unsigned_bundles', true), 'off')::boolean THEN
+      warning := format('UNSIGNED %s bundle imported: nobody vouches that it comes from %s '
+                        '(rulekeeper.allow_unsigned_bundles is on at site %s)', what, from_environment,
+                        COALESCE(NULLIF(current_setting('rulekeeper.site', true), ''), '(unset)'));
+      RAISE WARNING '%', warning USING HINT = 'Register the exporting site''s key and turn the setting off (docs/keys.md).';
+      RETURN jsonb_build_object('verified', false, 'unsigned', true, 'warning', warning);
+    END IF;
+    RAISE EXCEPTION 'unsigned % bundle refused: it must be signed by a key trusted here for environment %',
+      what, from_environment
+      USING ERRCODE = 'invalid_authorization_specification',
+            HINT = 'Export it again from a site that has rulekeeper.signing_key_file set, and trust that key here with '
+                   'rulekeeper.trust_key() (docs/keys.md).';
+  END IF;
+  IF jsonb_typeof(sig) <> 'object' OR sig ->> 'algorithm' IS DISTINCT FROM 'ed25519'
+     OR COALESCE(sig ->> 'key_id', '') !~ '^[0-9a-f]{64}$' OR jsonb_typeof(sig -> 'value') IS DISTINCT FROM 'string' THEN
+    RAISE EXCEPTION '% bundle refused: its signature block is malformed (an object with algorithm "ed25519", '
+                    'a 64-hex-digit key_id and a value)', what
+      USING ERRCODE = 'invalid_authorization_specification';
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM rulekeeper.trusted_key t WHERE t.key_id = sig ->> 'key_id') THEN
+    RAISE EXCEPTION '% bundle refused: it is signed by key %, which is not trusted here', what, sig ->> 'key_id'
+      USING ERRCODE = 'invalid_authorization_specification',
+            HINT = format('Only keys registered with rulekeeper.trust_key(''%s'', ...) are accepted for bundles from %s.',
+                          from_environment, from_environment);
+  END IF;
+  SELECT * INTO k FROM rulekeeper.trusted_key t WHERE t.key_id = sig ->> 'key_id' AND t.environment = from_environment;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION '% bundle refused: it is signed by key %, which is trusted here for environment %, not for %',
+      what, sig ->> 'key_id',
+      (SELECT string_agg(t.environment, ', ' ORDER BY t.environment) FROM rulekeeper.trusted_key t
+        WHERE t.key_id = sig ->> 'key_id'),
+      from_environment
+      USING ERRCODE = 'invalid_authorization_specification',
+            HINT = format('This site accepts %s bundles only from %s.', what, from_environment);
+  END IF;
+  IF k.revoked_at IS NOT NULL THEN
+    RAISE EXCEPTION '% bundle refused: it is signed by key %, which was revoked at % by % (%)', what, k.key_id,
+      k.revoked_at, k.revoked_by, COALESCE(k.revoke_reason, '')
+      USING ERRCODE = 'invalid_authorization_specification',
+            HINT = 'Export it again from a site signing with a key trusted now.';
+  END IF;
+  IF NOT rulekeeper._verify_bundle_signature(k.public_key, format, bundle_sha256, sig ->> 'value') THEN
+    RAISE EXCEPTION '% bundle refused: bad signature: the bundle was changed after key % signed it', what, k.key_id
+      USING ERRCODE = 'data_corrupted', HINT = 'Export it again; do not edit bundles.';
+  END IF;
+  RETURN jsonb_build_object('verified', true, 'key_id', k.key_id, 'environment', k.environment,
+                            'signed_by_site', sig ->> 'site');
+END
+$$;
+
+-- This site's own public key, to register where its bundles are imported.
+CREATE FUNCTION rulekeeper.signing_public_key()
+  RETURNS TABLE (key_id text, public_key text, site text, environment text)
+  LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+DECLARE
+  info jsonb := rulekeeper._signing_key_info();
+BEGIN
+  IF info IS NULL THEN
+    RAISE EXCEPTION 'site % has no signing key: rulekeeper.signing_key_file is not set',
+      COALESCE(NULLIF(current_setting('rulekeeper.site', true), ''), '(unset)')
+      USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'See docs/keys.md for making one.';
+  END IF;
+  RETURN QUERY SELECT info ->> 'key_id', info ->> 'public_key', NULLIF(current_setting('rulekeeper.site', true), ''),
+                      NULLIF(current_setting('rulekeeper.environment', true), '');
+END
+$$;
+
+-- Trust `public_key` (PEM) for bundles from `environment`; journaled.
+-- Trusting a key already trusted for that environment changes nothing; a
+-- revoked key is refused (it is never brought back: make a new one).
+CREATE FUNCTION rulekeeper.trust_key(environment text, public_key text, reason text) RETURNS jsonb
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+DECLARE
+  raw bytea;
+  id text;
+  k rulekeeper.trusted_key;
+BEGIN
+  PERFORM rulekeeper._require_site('trust_key');
+  IF environment IS NULL OR environment NOT IN ('e1', 'e2', 'e3') THEN
+    RAISE EXCEPTION 'trust_key: environment must be e1, e2 or e3, not %', COALESCE(environment, 'NULL')
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF reason IS NULL OR btrim(reason) = '' THEN
+    RAISE EXCEPTION 'trust_key needs a reason' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF public_key IS NULL THEN
+    RAISE EXCEPTION 'trust_key needs a public key (PEM)' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  raw := rulekeeper._ed25519_public_key(public_key);
+  id := encode(sha256(raw), 'hex');
+  PERFORM rulekeeper._lock_site();
+  SELECT * INTO k FROM rulekeeper.trusted_key t WHERE t.key_id = id AND t.revoked_at IS NOT NULL LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION 'key % was revoked at % (%); a revoked key is never trusted again', id, k.revoked_at,
+      COALESCE(k.revoke_reason, '')
+      USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Make a new key (docs/keys.md "Rotation").';
+  END IF;
+  IF EXISTS (SELECT 1 FROM rulekeeper.trusted_key t WHERE t.key_id = id AND t.environment = trust_key.environment) THEN
+    RETURN jsonb_build_object('key_id', id, 'environment', trust_key.environment, 'already_trusted', true);
+  END IF;
+  INSERT INTO rulekeeper.trusted_key (key_id, environment, public_key, reason)
+  VALUES (id, trust_key.environment, raw, trust_key.reason);
+  RETURN jsonb_build_object('key_id', id, 'environment', trust_key.environment, 'already_trusted', false);
+END
+$$;
+
+-- Stop trusting a key, for every environment it was trusted for; journaled.
+-- Bundles it signed are refused from now on.
+CREATE FUNCTION rulekeeper.revoke_key(key_id text, reason text) RETURNS jsonb
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+DECLARE
+  k rulekeeper.trusted_key;
+  cid uuid;
+  envs text[];
+BEGIN
+  PERFORM rulekeeper._require_site('revoke_key');
+  IF reason IS NULL OR btrim(reason) = '' THEN
+    RAISE EXCEPTION 'revoke_key needs a reason' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  PERFORM rulekeeper._lock_site();
+  IF NOT EXISTS (SELECT 1 FROM rulekeeper.trusted_key t WHERE t.key_id = revoke_key.key_id) THEN
+    RAISE EXCEPTION 'no trusted key %', COALESCE(revoke_key.key_id, 'NULL') USING ERRCODE = 'no_data_found';
+  END IF;
+  SELECT array_agg(t.environment ORDER BY t.environment) INTO envs
+    FROM rulekeeper.trusted_key t WHERE t.key_id = revoke_key.key_id AND t.revoked_at IS NULL;
+  IF envs IS NULL THEN
+    SELECT * INTO k FROM rulekeeper.trusted_key t WHERE t.key_id = revoke_key.key_id LIMIT 1;
+    RETURN jsonb_build_object('key_id', k.key_id, 'already_revoked', true, 'revoked_at', k.revoked_at);
+  END IF;
+  cid := rulekeeper._journal('key_revoked', NULL, NULL,
+                             jsonb_build_object('key_id', revoke_key.key_id, 'environments', to_jsonb(envs),
+                                                'reason', reason));
+  UPDATE rulekeeper.trusted_key t
+     SET revoked_at = now(), revoked_by = session_user, revoke_reason = revoke_key.reason, revoke_change_id = cid
+   WHERE t.key_id = revoke_key.key_id AND t.revoked_at IS NULL;
+  RETURN jsonb_build_object('key_id', revoke_key.key_id, 'environments', to_jsonb(envs), 'already_revoked', false,
+                            'revoked_at', now());
+END
+$$;
+
+-- Every key trusted here, revoked ones included, newest first.
+CREATE FUNCTION rulekeeper.trusted_keys()
+  RETURNS TABLE (key_id text, environment text, public_key text, reason text, added_at timestamptz, added_by text,
+                 revoked_at timestamptz, revoked_by text, revoke_reason text)
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+  SELECT t.key_id, t.environment, encode(t.public_key, 'hex'), t.reason, t.added_at, t.added_by, t.revoked_at,
+         t.revoked_by, t.revoke_reason
+    FROM rulekeeper.trusted_key t ORDER BY t.added_at DESC, t.key_id
+$$;
+
+-- Re-signs a hand-built bundle with this site's key, over the bundle_sha256 it
+-- carries (not recomputed). Superuser only — granted to no role — for tests
+-- and benchmarks: a superuser can read the key file anyway.
+CREATE FUNCTION rulekeeper.sign_bundle(bundle jsonb) RETURNS jsonb
+  STRICT LANGUAGE plpgsql SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+DECLARE
+  sig jsonb := rulekeeper._sign_checksum(COALESCE(bundle ->> 'format', ''), COALESCE(bundle ->> 'bundle_sha256', ''));
+BEGIN
+  IF sig IS NULL THEN
+    RAISE EXCEPTION 'sign_bundle: this site has no signing key (rulekeeper.signing_key_file)'
+      USING ERRCODE = 'object_not_in_prerequisite_state';
+  END IF;
+  RETURN (bundle - 'signature') || jsonb_build_object('signature', sig);
+END
+$$;
+
+-- Like every table: reader reads, admin writes directly (a direct insert is
+-- journaled by the trigger; delete and un-revoke are refused by triggers).
+REVOKE ALL ON rulekeeper.trusted_key FROM PUBLIC;
+GRANT SELECT ON rulekeeper.trusted_key TO rulekeeper_reader;
+-- Trust is the admin's call, made through trust_key()/revoke_key(), which
+-- journal it; like history, the table itself is written only by the
+-- functions (docs/permissions.md "What rulekeeper_admin may write directly").
+GRANT SELECT ON rulekeeper.trusted_key TO rulekeeper_admin;
+REVOKE EXECUTE ON FUNCTION
+  rulekeeper._trusted_key_update(), rulekeeper._sign_checksum(text, text), rulekeeper._signing_key_info(),
+  rulekeeper._ed25519_public_key(text), rulekeeper._verify_bundle_signature(bytea, text, text, text),
+  rulekeeper._bundle_signature(text, text), rulekeeper._check_bundle_signature(jsonb, text, text, text, text),
+  rulekeeper.signing_public_key(), rulekeeper.trust_key(text, text, text), rulekeeper.revoke_key(text, text),
+  rulekeeper.trusted_keys(), rulekeeper.sign_bundle(jsonb)
+  FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rulekeeper.signing_public_key(), rulekeeper.trusted_keys()
+  TO rulekeeper_reader, rulekeeper_admin;
+-- Internal helpers as for every other: admin holds them, nobody else. Not
+-- the signing ones (_sign_checksum, _bundle_signature, _signing_key_info,
+-- sign_bundle): only the owner signs.
+GRANT EXECUTE ON FUNCTION rulekeeper.trust_key(text, text, text), rulekeeper.revoke_key(text, text),
+  rulekeeper._trusted_key_update(), rulekeeper._ed25519_public_key(text),
+  rulekeeper._verify_bundle_signature(bytea, text, text, text),
+  rulekeeper._check_bundle_signature(jsonb, text, text, text, text)
+  TO rulekeeper_admin;

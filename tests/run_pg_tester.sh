@@ -15,9 +15,14 @@ driver=$1 bindir=$2 src=$3 build=$4 port=$5 dbname=$6 inputs=$7
 shift 7
 work=$(mktemp -d /tmp/rulekeeper-pgtest.XXXXXX)
 for dir in $inputs; do cp -r "$src/$dir" "$work/"; done
+# The instance's signing key (docs/keys.md): tests that import bundles trust
+# it for the environment they play and sign hand-built bundles with
+# rulekeeper.sign_bundle(). Readable only by the server's OS user.
+(umask 077 && openssl genpkey -algorithm ed25519 -out "$work/signing_key.pem" 2>/dev/null)
 {
   echo "shared_preload_libraries = 'rulekeeper'"
   echo "rulekeeper.heartbeat_interval = 0"
+  echo "rulekeeper.signing_key_file = '$work/signing_key.pem'"
   echo "${RK_NODE_CONF:-}"
 } > "$work/temp.conf"
 run=()

@@ -8,6 +8,7 @@
 #include "cli/commands.hpp"
 #include "common/errors.hpp"
 #include "common/output.hpp"
+#include "common/text.hpp"
 #include "ops/release.hpp"
 #include "rulekeeper/lifecycle.hpp"
 
@@ -51,6 +52,10 @@ void print_report(const ops::ReleaseReport& r) {
                            r.source_environment, r.target, r.target_environment, report.imported, report.skipped);
   std::cout << fmt::format("checksum at {}: before {}  after {}  ({})\n", r.target, short_sum(report.pre_checksum),
                            short_sum(report.post_checksum), report.algorithm.value_or("?"));
+  if (report.unsigned_warning)
+    std::cout << "WARNING: " << common::one_line(*report.unsigned_warning) << "\n";
+  else if (report.signed_by)
+    std::cout << fmt::format("signature: verified at {}, key {}\n", r.target, report.signed_by->substr(0, 16));
   if (report.drift)
     std::cout << fmt::format(
         "DRIFT: {} changed since the last release ({}); the release went through, "

@@ -13,6 +13,7 @@
 #include "pgnode/postmaster.hpp"
 #include "pgnode/process.hpp"
 #include "pgnode/tools.hpp"
+#include "rulekeeper/signature.hpp"
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -94,6 +95,7 @@ fs::path Node::node_dir() const { return cluster_.base / node_.site; }
 fs::path Node::data_dir() const { return node_dir() / "data"; }
 fs::path Node::conf_file() const { return node_dir() / "conf" / "postgresql.conf"; }
 fs::path Node::log_file() const { return node_dir() / "log"; }
+fs::path Node::signing_key_file() const { return node_dir() / "conf" / "signing_key.pem"; }
 fs::path Node::socket_dir() const { return cluster_.base / "sock"; }
 
 std::string Node::conninfo(const std::string& dbname) const {
@@ -126,6 +128,9 @@ void Node::write_hba() const {
 void Node::write_config() {
   prepare_node_dir();
   write_common_conf(cluster_);
+  // Each node its own signing key, made once, readable only by the server's
+  // OS user (the server refuses a key file with group or other access).
+  if (!fs::exists(signing_key_file())) write_file(signing_key_file(), SigningKey::generate_pem(), 0600);
   std::string text = fmt::format(
       "# Node settings of site {} (written by the rulekeeper cluster fixture).\n"
       "# Outside PGDATA on purpose: pg_basebackup and pg_rewind copy the source's\n"
@@ -136,9 +141,11 @@ void Node::write_config() {
       "listen_addresses = '127.0.0.1'\n"
       "unix_socket_directories = {}\n"
       "rulekeeper.site = {}\n"
-      "rulekeeper.environment = {}\n",
+      "rulekeeper.environment = {}\n"
+      "rulekeeper.signing_key_file = {}\n",
       node_.site, conf_quote((cluster_.base / "common.conf").string()), node_.port, conf_quote(node_.site),
-      conf_quote(socket_dir().string()), conf_quote(node_.site), conf_quote(node_.environment));
+      conf_quote(socket_dir().string()), conf_quote(node_.site), conf_quote(node_.environment),
+      conf_quote(signing_key_file().string()));
   if (!node_.primary_conninfo.empty())
     text += fmt::format("primary_conninfo = {}\n", conf_quote(node_.primary_conninfo));
   if (!node_.primary_slot_name.empty())
@@ -182,6 +189,10 @@ void Node::init_standby_of(Node& primary) {
             "stream", "-S", node_.site, "-c", "fast", "--no-sync"},
            300s);
   pgnode::write_standby_signal(data_dir());
+  // A standby signs with its primary's key (its own copy on disk): after a
+  // failover the new primary's bundles verify with the key E3 already trusts.
+  if (!fs::exists(signing_key_file()) && fs::exists(primary.signing_key_file()))
+    write_file(signing_key_file(), common::read_file(primary.signing_key_file()), 0600);
   node_.primary_conninfo =
       fmt::format("host=127.0.0.1 port={} user=postgres application_name={}", primary.port(), node_.site);
   node_.primary_slot_name = node_.site;
@@ -361,6 +372,34 @@ Node& ClusterSet::node(const std::string& site) {
   for (auto& n : nodes_)
     if (n->site() == site) return *n;
   throw std::out_of_range("no node for site " + site);
+}
+
+namespace {
+// The environment whose release bundles `environment` imports.
+std::string previous_environment(const std::string& environment) {
+  if (environment == "e2") return "e1";
+  if (environment == "e3") return "e2";
+  return "";
+}
+}  // namespace
+
+void trust_signing_keys(ClusterSet& set) {
+  // Who vouches for whom (docs/keys.md): e2 trusts e1's keys, e3 trusts e2's
+  // and its own sites' (reconcile). Registered at primaries; a standby gets
+  // them by replication, and its own key is registered at its primary.
+  for (auto& at : set.nodes()) {
+    if (!at->running() || at->in_recovery()) continue;
+    for (auto& from : set.nodes()) {
+      const bool trusted = from->environment() == previous_environment(at->environment()) ||
+                           (at->environment() == "e3" && from->environment() == "e3");
+      if (!trusted || !from->running()) continue;
+      const std::string pem = from->query_value("SELECT public_key FROM rulekeeper.signing_public_key()");
+      auto c = at->connect();
+      pqxx::nontransaction tx(*c);
+      tx.exec_params("SELECT rulekeeper.trust_key($1, $2, $3)", from->environment(), pem,
+                     "sandbox: the key of site " + from->site());
+    }
+  }
 }
 
 }  // namespace rulekeeper::cluster

@@ -74,6 +74,10 @@ public:
   std::filesystem::path data_dir() const;
   std::filesystem::path conf_file() const;  // <base>/<site>/conf/postgresql.conf
   std::filesystem::path log_file() const;
+  // <base>/<site>/conf/signing_key.pem: made by write_config() (mode 0600),
+  // a copy of the primary's by init_standby_of(); named by
+  // rulekeeper.signing_key_file in the node conf.
+  std::filesystem::path signing_key_file() const;
   std::filesystem::path socket_dir() const;
   // "host=127.0.0.1 port=P user=postgres dbname=DB" (DB defaults to cluster database)
   std::string conninfo(const std::string& dbname = "") const;
@@ -167,6 +171,12 @@ private:
   Teardown teardown_;
   std::vector<std::unique_ptr<Node>> nodes_;
 };
+
+// Registers every node's signing key where its bundles are imported
+// (rulekeeper.trust_key at each running primary): e2 trusts e1's keys, e3
+// trusts e2's and every E3 site's. Needs the database with the extension at
+// each node; idempotent.
+void trust_signing_keys(ClusterSet& set);
 
 // True if the rulekeeper library is installed in the server's pkglibdir.
 bool extension_installed();

@@ -212,6 +212,13 @@ UpResult up(const Options& options, const common::ProgressSink& progress) {
     }
     made.push_back(&n);
   }
+  if (co.with_extension) {
+    // Each site signs what it exports with its own key (made with its node
+    // conf; a standby has a copy of its primary's): register each where its
+    // bundles are imported (docs/keys.md).
+    progress.step("trust signing keys: e1's at e2, e2's and E3's at ipc2");
+    cluster::trust_signing_keys(set);
+  }
   write_toml(co, made, result.config_file);
   set.set_teardown(cluster::ClusterSet::Teardown::keep);
   progress.step("sandbox up");

@@ -21,6 +21,8 @@ common::ExitCode exit_code_for(const pqxx::failure& e) {
   const std::string s = sqlstate_of(e);
   if (s.size() == 5 && s.compare(0, 2, "23") == 0) return common::exit_refused;
   if (s == "55000" || s == "40001" || s == "XX001" || s == "0A000" || s == "25006") return common::exit_refused;
+  // 28000: a bundle not signed by a key trusted there (docs/keys.md).
+  if (s == "28000") return common::exit_refused;
   return common::exit_failed;
 }
 

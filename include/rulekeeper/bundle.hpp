@@ -15,6 +15,10 @@
 namespace rulekeeper {
 
 inline constexpr const char* kBundleFormat = "rulekeeper-bundle/1";
+// The member that carries a bundle's signature block; like "bundle_sha256" it
+// is outside what the checksum covers (docs/design/contract.md "Bundle
+// signatures").
+inline constexpr const char* kSignatureMember = "signature";
 
 struct BundleSummary {
   std::string format;  // "rulekeeper-bundle/1"
@@ -36,7 +40,8 @@ struct BundleTarget {
 // excessive nesting are refused) and checks, stopping at the first problem:
 //   1. a JSON object whose "format" is "rulekeeper-bundle/1";
 //   2. "bundle_sha256" is 64 lowercase hex digits and equals the SHA-256 of
-//      the JCS form of the bundle without it;
+//      the JCS form of the bundle without it and without "signature" (whose
+//      verification is the server's: it needs the trusted keys);
 //   3. "source" is {"site": string, "environment": "e1"|"e2"} — with a
 //      target, the environment just before the target's — "rules" is an
 //      array of {"rule_key", "ruleset": non-empty strings, "description":
@@ -55,9 +60,9 @@ BundleSummary validate_bundle(std::string_view json_text, const Sha256& sha, con
 
 // The JCS text of `bundle_without_checksum` (a JSON object without a
 // "bundle_sha256" member) with that member added, as export_release writes
-// it. Throws Error(invalid_input) for a non-object or one that already has a
-// checksum, and like canonicalize() for values JCS cannot write. It does not
-// validate the rest: tests and tools use it to build bad bundles too.
+// it (a "signature" member, if any, is kept and not covered). Throws Error(invalid_input) for a non-object or one that
+// already has a checksum, and like canonicalize() for values JCS cannot write. It does not validate the rest: tests and
+// tools use it to build bad bundles too.
 std::string seal_bundle(const JsonValue& bundle_without_checksum, const Sha256& sha);
 
 }  // namespace rulekeeper

@@ -41,6 +41,9 @@ Pipeline::Pipeline(int port_base, bool with_ipc1) : set(fresh_cluster_options())
     ipc1->wait_ready();
     toml += site_toml(*ipc1, true);
   }
+  // Every node signs with its key (ipc1 a copy of ipc2's); each is trusted
+  // where its bundles arrive, as `rulectl sandbox up` does.
+  cluster::trust_signing_keys(set);
   config = (set.options().base / "rulectl.toml").string();
   std::ofstream(config) << toml;
 }
@@ -80,6 +83,13 @@ void Pipeline::to_prod(const std::string& rule_key, const std::string& label) {
   ok({"validate", "--site", "e3", "--rule", rule_key, "--version", label, "--result", "passed", "--reason",
       "soft launch clean"});
   ok({"activate", "--site", "e3", "--channel", "prod", "--rule", rule_key, "--version", label});
+}
+
+void trust_own_key(const cluster::Node& node, const std::string& environment) {
+  sql_value(node,
+            "SELECT rulekeeper.trust_key($1, public_key, 'test: this node signs its test bundles') FROM "
+            "rulekeeper.signing_public_key()",
+            environment);
 }
 
 std::string effective(const cluster::Node& node, const std::string& channel) {

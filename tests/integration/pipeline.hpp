@@ -57,6 +57,11 @@ std::string sql_value(const cluster::Node& node, const std::string& sql, Args&&.
   return r[0][0].c_str();
 }
 
+// Trusts `node`'s own signing key for bundles from `environment` at `node`:
+// a single-node test then signs its hand-built bundles with
+// rulekeeper.sign_bundle() (as the superuser) and they verify.
+void trust_own_key(const cluster::Node& node, const std::string& environment);
+
 // What `channel`'s pods read at `node`, as "rule=label,…" (effective_rules).
 std::string effective(const cluster::Node& node, const std::string& channel);
 

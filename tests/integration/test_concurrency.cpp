@@ -31,12 +31,14 @@ std::string conninfo(const cluster::Node& n) {
   return fmt::format("host=127.0.0.1 port={} user=postgres dbname=rules connect_timeout=5", n.port());
 }
 
-// A bundle "from e2": one rule and labels 1..n (bodies {"rate": label}).
+// A bundle "from e2": one rule and labels 1..n (bodies {"rate": label}),
+// signed with the primary's key (trusted there for e2).
 std::string bundle(pqxx::connection& c, const std::string& rule, int n) {
   pqxx::nontransaction tx(c);
   return tx
       .exec_params(
-          "SELECT (b || jsonb_build_object('bundle_sha256', rulekeeper._jcs_sha256(b)))::text FROM ("
+          "SELECT rulekeeper.sign_bundle(b || jsonb_build_object('bundle_sha256', rulekeeper._jcs_sha256(b)))::text "
+          "FROM ("
           " SELECT jsonb_build_object('format', 'rulekeeper-bundle/1',"
           "  'source', jsonb_build_object('site', 'e2', 'environment', 'e2'),"
           "  'rules', jsonb_build_array(jsonb_build_object('rule_key', $1::text, 'ruleset', 'conc')),"
@@ -64,6 +66,7 @@ TEST_F(Concurrency, EightWritersGaplessJournalExactVectorsEpochsInCommitOrder) {
   cluster::Node& primary = set.add(po);
   primary.init_primary();
   primary.create_database();
+  rulekeeper::testing::trust_own_key(primary, "e2");
   cluster::Node& standby = set.add({"ipc1", "e3", kStandby});
   standby.init_standby_of(primary);
   standby.wait_ready();

@@ -140,6 +140,7 @@ TEST_F(Crash, KillNineMidImportHotfixTransitionAllOrNothing) {
   cluster::Node& n = set.add(o);
   n.init_primary();
   n.create_database();
+  rulekeeper::testing::trust_own_key(n, "e2");  // the test's bundles "from e2" are signed with n's key
   {
     pqxx::connection c(conninfo(n));
     pqxx::nontransaction tx(c);
@@ -147,7 +148,7 @@ TEST_F(Crash, KillNineMidImportHotfixTransitionAllOrNothing) {
     // A rule in prod (hotfix target), one awaiting validation in sl.
     tx.exec(R"SQL(
       CREATE FUNCTION pg_temp.bundle(rules int, labels int, prefix text) RETURNS jsonb LANGUAGE sql AS $$
-        SELECT b || jsonb_build_object('bundle_sha256', rulekeeper._jcs_sha256(b)) FROM (
+        SELECT rulekeeper.sign_bundle(b || jsonb_build_object('bundle_sha256', rulekeeper._jcs_sha256(b))) FROM (
           SELECT jsonb_build_object('format', 'rulekeeper-bundle/1',
             'source', jsonb_build_object('site', 'e2', 'environment', 'e2'),
             'rules', (SELECT jsonb_agg(jsonb_build_object('rule_key', prefix || r, 'ruleset', 'crash'))

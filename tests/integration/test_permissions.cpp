@@ -98,6 +98,7 @@ const TableSpec kTables[] = {
     {"release_log", "drift", false},
     {"rule", "description", true},
     {"rule_version", "annotations", true},
+    {"trusted_key", "reason", false},
 };
 const char* kViews[] = {"channel_admission",  "qualification", "qualification_transition",
                         "replication_status", "rule_state",    "version_state"};
@@ -279,6 +280,30 @@ std::vector<Row> function_rows() {
        kAdminOnly},
       {"rulekeeper._set_activation(text,text,text,boolean,bigint,text,boolean)", "function", "e3",
        "SELECT rulekeeper._set_activation('perm.a', '1', 'sl', false, NULL, 'activate')", kOwnerOnly},
+      // Bundle signatures (docs/keys.md): admin trusts and revokes keys (through
+      // the functions only); only the owner signs.
+      {"rulekeeper.signing_public_key()", "function", "e3", "SELECT key_id FROM rulekeeper.signing_public_key()",
+       kReaders},
+      {"rulekeeper.trusted_keys()", "function", "e3", "SELECT count(*) FROM rulekeeper.trusted_keys()", kReaders},
+      {"rulekeeper.trust_key(text,text,text)", "function", "e3",
+       "SELECT rulekeeper.trust_key('e1', public_key, 'matrix') FROM rulekeeper.signing_public_key()", kAdminOnly},
+      {"rulekeeper.revoke_key(text,text)", "function", "e3",
+       "SELECT rulekeeper.revoke_key(key_id, 'matrix') FROM rulekeeper.signing_public_key()", kAdminOnly},
+      {"rulekeeper.sign_bundle(jsonb)", "function", "e3",
+       "SELECT rulekeeper.sign_bundle('{\"format\": \"rulekeeper-bundle/1\", \"bundle_sha256\": \"\"}')", "DDDDDDA"},
+      {"rulekeeper._sign_checksum(text,text)", "function", "e3", "SELECT rulekeeper._sign_checksum('f', 'c')",
+       "DDDDDDA"},
+      {"rulekeeper._bundle_signature(text,text)", "function", "e3", "SELECT rulekeeper._bundle_signature('f', 'c')",
+       "DDDDDDA"},
+      {"rulekeeper._signing_key_info()", "function", "e3", "SELECT rulekeeper._signing_key_info()", "DDDDDDA"},
+      {"rulekeeper._ed25519_public_key(text)", "function", "e3",
+       "SELECT rulekeeper._ed25519_public_key(public_key) FROM rulekeeper.signing_public_key()", kAdminOnly},
+      {"rulekeeper._verify_bundle_signature(bytea,text,text,text)", "function", "e3",
+       "SELECT rulekeeper._verify_bundle_signature('\\x00', 'f', 'c', 'v')", kAdminOnly},
+      {"rulekeeper._check_bundle_signature(jsonb,text,text,text,text)", "function", "e3",
+       "SELECT rulekeeper._check_bundle_signature({bundle}::jsonb -> 'signature', 'rulekeeper-bundle/1', "
+       "{bundle}::jsonb ->> 'bundle_sha256', 'e2', 'release')",
+       kAdminOnly},
       {"rulekeeper._recover_version(jsonb,jsonb)", "function", "e3",
        "SELECT rulekeeper._recover_version('{\"rule_key\": \"perm.a\", \"version\": 1, \"hotfix\": 0, \"label\": "
        "\"1\", "
@@ -292,7 +317,7 @@ std::vector<Row> function_rows() {
   // and admin hold it and nobody else does.
   for (const char* t : {"_journal_activation", "_journal_hotfix_policy", "_journal_row", "_refuse_change",
                         "_rule_version_after_insert", "_rule_version_after_update", "_rule_version_before_insert",
-                        "_rule_version_before_update", "_rule_version_journal_flush"})
+                        "_rule_version_before_update", "_rule_version_journal_flush", "_trusted_key_update"})
     f.push_back({fmt::format("rulekeeper.{}()", t), "trigger function", "e3", "", kAdminOnly});
   return f;
 }
@@ -478,14 +503,16 @@ void create_logins(cluster::Node& n) {
   }
 }
 
-// A bundle "from e2" as any tool outside could write one.
+// A bundle "from e2" as any tool outside could write one, signed with the
+// node's key (trusted in seed_e3 for e2).
 std::string make_bundle(const cluster::Node& n, const std::string& db, const std::string& rules_json,
                         const std::string& versions_json) {
   auto c = n.connect(db);
   pqxx::nontransaction tx(*c);
   return tx
       .exec_params(
-          "SELECT (b || jsonb_build_object('bundle_sha256', rulekeeper._jcs_sha256(b)))::text FROM ("
+          "SELECT rulekeeper.sign_bundle(b || jsonb_build_object('bundle_sha256', rulekeeper._jcs_sha256(b)))::text "
+          "FROM ("
           " SELECT jsonb_build_object('format', 'rulekeeper-bundle/1',"
           "  'source', jsonb_build_object('site', 'e2', 'environment', 'e2'), 'rules', $1::jsonb,"
           "  'versions', (SELECT jsonb_agg(v || jsonb_build_object('content_sha256', rulekeeper.content_sha256(v -> "
@@ -499,6 +526,15 @@ std::string make_bundle(const cluster::Node& n, const std::string& db, const std
 // with 1 (sl_validated, prod pinned) and 2 (awaiting_sl, in sl), a hotfix
 // policy for ruleset perm, an open conflict.
 void seed_e3(cluster::Node& n, const std::string& db) {
+  {
+    // The node's own key signs the test's "e2" bundles and its own changes
+    // bundles (docs/keys.md).
+    auto c = n.connect(db);
+    pqxx::nontransaction tx(*c);
+    for (const char* env : {"e2", "e3"})
+      tx.exec_params("SELECT rulekeeper.trust_key($1, public_key, 'matrix seed') FROM rulekeeper.signing_public_key()",
+                     env);
+  }
   std::string bundle = make_bundle(n, db, R"([{"rule_key": "perm.a", "ruleset": "perm", "description": "matrix"}])",
                                    R"([{"rule_key": "perm.a", "label": "1", "body": {"rate": 1, "name": "a"}},
           {"rule_key": "perm.a", "label": "2", "body": {"rate": 2, "name": "a"}}])");

@@ -58,6 +58,10 @@ ImportReport import_release(pqxx::transaction_base& tx, const std::string& bundl
   out.algorithm = text_or_none(d, "algorithm");
   out.imported = d.value("imported", 0LL);
   out.skipped = d.value("skipped", 0LL);
+  if (d.contains("signature") && d["signature"].is_object()) {
+    out.signed_by = text_or_none(d["signature"], "key_id");
+    out.unsigned_warning = text_or_none(d["signature"], "warning");
+  }
   if (d.contains("annotated") && d["annotated"].is_array())
     for (const auto& a : d["annotated"])
       out.annotated.push_back(

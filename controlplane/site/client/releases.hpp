@@ -53,6 +53,11 @@ struct ImportReport {
   long long imported = 0;
   long long skipped = 0;
   std::vector<AnnotatedVersion> annotated;
+  // The bundle's signature as the target verified it (docs/keys.md): the key
+  // id, or the warning of an unsigned bundle let in by
+  // rulekeeper.allow_unsigned_bundles.
+  std::optional<std::string> signed_by;
+  std::optional<std::string> unsigned_warning;
 };
 
 // rulekeeper.import_release(bundle, expected_checksum).

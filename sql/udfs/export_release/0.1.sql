@@ -1,6 +1,7 @@
 -- A bundle of what may leave this site (e1: draft; e2: test_passed), with
 -- their rules, checksummed (docs/design/contract.md "Checksums": bundle_sha256 is the JCS
--- SHA-256 of the bundle without that key).
+-- SHA-256 of the bundle without that key) and signed with this site's key
+-- (contract.md "Bundle signatures"; unsigned, with a WARNING, without one).
 CREATE FUNCTION rulekeeper.export_release(rule_keys text[] DEFAULT NULL) RETURNS jsonb
   LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
 DECLARE
@@ -9,6 +10,7 @@ DECLARE
   leaving text;
   unknown text[];
   bundle jsonb;
+  sig jsonb;
 BEGIN
   IF site IS NULL OR env IS NULL THEN
     RAISE EXCEPTION 'rulekeeper.site and rulekeeper.environment must be set on this node; export_release needs them'
@@ -40,6 +42,8 @@ BEGIN
                                            ORDER BY lv.rule_key, lv.version, lv.hotfix)
                             FROM leaving_versions lv), '[]'::jsonb))
     INTO bundle;
-  RETURN bundle || jsonb_build_object('bundle_sha256', rulekeeper._jcs_sha256(bundle));
+  bundle := bundle || jsonb_build_object('bundle_sha256', rulekeeper._jcs_sha256(bundle));
+  sig := rulekeeper._bundle_signature(bundle ->> 'format', bundle ->> 'bundle_sha256');
+  RETURN CASE WHEN sig IS NULL THEN bundle ELSE bundle || jsonb_build_object('signature', sig) END;
 END
 $$;

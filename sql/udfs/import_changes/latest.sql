@@ -25,15 +25,21 @@ DECLARE
   listed jsonb := '[]';
   n_records integer := 0;
   cid uuid;
+  signature jsonb;
 BEGIN
   PERFORM rulekeeper._require_environment('e3', 'import_changes');
   IF bundle IS NULL OR bundle ->> 'format' IS DISTINCT FROM 'rulekeeper-changes/1' THEN
     RAISE EXCEPTION 'not a changes bundle (format rulekeeper-changes/1)' USING ERRCODE = 'invalid_parameter_value';
   END IF;
+  -- The checksum covers all but itself and the signature, which signs it
+  -- (docs/design/contract.md "Bundle signatures").
   IF bundle ->> 'bundle_sha256' IS NULL
-     OR rulekeeper._jcs_sha256(bundle - 'bundle_sha256') <> bundle ->> 'bundle_sha256' THEN
+     OR rulekeeper._jcs_sha256(bundle - 'bundle_sha256' - 'signature') <> bundle ->> 'bundle_sha256' THEN
     RAISE EXCEPTION 'changes bundle checksum mismatch: it was changed after export' USING ERRCODE = 'data_corrupted';
   END IF;
+  -- Only E3's own sites' keys vouch for E3's history (docs/keys.md).
+  signature := rulekeeper._check_bundle_signature(bundle -> 'signature', 'rulekeeper-changes/1',
+                                                  bundle ->> 'bundle_sha256', 'e3', 'changes');
   PERFORM rulekeeper._lock_site();
   -- Every entry checked (bounds, origin, contiguity, hash chain) before
   -- anything is written: docs/tamper-evidence.md "Import".
@@ -110,7 +116,7 @@ BEGIN
   END LOOP;
   RETURN jsonb_build_object('dry_run', dry_run, 'source', bundle -> 'source', 'records', n_records,
                             'recovered', recovered, 'already_held', already, 'conflicts', conflicts,
-                            'listed_not_applied', listed,
+                            'listed_not_applied', listed, 'signature', signature,
                             'open_conflicts', (SELECT count(*) FROM rulekeeper.conflict WHERE status = 'open'));
 END
 $$;

@@ -1,5 +1,6 @@
 -- Verifies a bundle (its checksum, then every version's, then that it comes
--- from the environment just before this one), detects drift since the last
+-- from the environment just before this one, then its signature by a key
+-- trusted here for that environment), detects drift since the last
 -- release, and inserts what is new in arrival state (e2: in_test, e3:
 -- awaiting_sl) — atomically, idempotently.
 CREATE FUNCTION rulekeeper.import_release(bundle jsonb, expected_checksum text DEFAULT NULL) RETURNS jsonb
@@ -9,6 +10,7 @@ DECLARE
   env text := NULLIF(current_setting('rulekeeper.environment', true), '');
   from_env text;
   given text;
+  validated jsonb;
   bad record;
   total integer;
   n_imported integer;
@@ -25,6 +27,7 @@ DECLARE
   rules jsonb;
   versions jsonb;
   source jsonb;
+  signature jsonb;
 BEGIN
   PERFORM rulekeeper._require_site('import_release');
   IF env IS NULL OR env NOT IN ('e2', 'e3') THEN
@@ -35,9 +38,14 @@ BEGIN
   -- version's content_sha256, planned labels, rules carried, the environment
   -- it comes from), checked by the core's validate_bundle: the code rulectl
   -- and the fuzzers run (core/bundle.cpp).
-  given := rulekeeper._validate_bundle(bundle, env, site);
+  validated := rulekeeper._validate_bundle(bundle, env, site);
+  given := validated ->> 'bundle_sha256';
   from_env := CASE env WHEN 'e2' THEN 'e1' WHEN 'e3' THEN 'e2' END;
   PERFORM rulekeeper._require_environment(env, 'import_release');
+  -- Signed by a key trusted here for from_env, over the checksum just
+  -- verified (docs/keys.md): before anything is written or locked.
+  signature := rulekeeper._check_bundle_signature(validated -> 'signature', 'rulekeeper-bundle/1', given, from_env,
+                                                  'release');
   rules := bundle -> 'rules';
   versions := bundle -> 'versions';
   source := bundle -> 'source';
@@ -156,7 +164,7 @@ BEGIN
                               'drifted_rules', to_jsonb(drifted), 'pre_checksum', pre, 'post_checksum', pre,
                               'algorithm', rulekeeper.checksum_algorithm(), 'imported', 0, 'skipped', total,
                               'annotated', '[]'::jsonb, 'source', source,
-                              'bundle_sha256', given);
+                              'bundle_sha256', given, 'signature', signature);
   END IF;
 
   post := rulekeeper.snapshot_checksum('all');
@@ -175,6 +183,6 @@ BEGIN
                             'last_release_checksum', last_release.post_checksum,
                             'algorithm', rulekeeper.checksum_algorithm(), 'imported', n_imported,
                             'skipped', total - n_imported, 'annotated', annotated, 'source', source,
-                            'bundle_sha256', given);
+                            'bundle_sha256', given, 'signature', signature);
 END
 $$;

@@ -20,9 +20,12 @@ SELECT 'DO $$BEGIN IF current_setting(''rulekeeper.environment'') <> ''e3'' THEN
 \set ECHO all
 SELECT current_setting('rulekeeper.site') AS site, current_setting('rulekeeper.environment') AS environment;
 
--- A bundle "from e2", written here the way any tool outside could write one.
+-- A bundle "from e2", written here the way any tool outside could write one,
+-- signed with this instance's key, trusted here for e2 (docs/keys.md).
+SELECT t ->> 'environment' AS trusted_for FROM rulekeeper.signing_public_key() k,
+       rulekeeper.trust_key('e2', k.public_key, 'regress: this instance stands in for e2') t;
 CREATE FUNCTION pg_temp.bundle(versions jsonb) RETURNS jsonb LANGUAGE sql AS $$
-  SELECT b || jsonb_build_object('bundle_sha256', rulekeeper._jcs_sha256(b))
+  SELECT rulekeeper.sign_bundle(b || jsonb_build_object('bundle_sha256', rulekeeper._jcs_sha256(b)))
     FROM (SELECT jsonb_build_object(
             'format', 'rulekeeper-bundle/1', 'source', jsonb_build_object('site', 'e2', 'environment', 'e2'),
             'rules', '[{"rule_key": "pricing.discount", "ruleset": "pricing", "description": ""}]'::jsonb,

@@ -21,7 +21,11 @@ SELECT rulekeeper.create_version('pricing', '{"rate": 1}'), rulekeeper.create_ve
 SELECT rulekeeper.export_release() AS b1 \gset
 SELECT :'b1'::jsonb -> 'source' AS source, jsonb_array_length(:'b1'::jsonb -> 'versions') AS versions,
        jsonb_array_length(:'b1'::jsonb -> 'rules') AS rules,
-       rulekeeper._jcs_sha256(:'b1'::jsonb - 'bundle_sha256') = :'b1'::jsonb ->> 'bundle_sha256' AS checksum_ok;
+       rulekeeper._jcs_sha256(:'b1'::jsonb - 'bundle_sha256' - 'signature') = :'b1'::jsonb ->> 'bundle_sha256' AS checksum_ok;
+-- Signed with this instance's key (run_pg_tester.sh makes one), which each
+-- importing database below trusts for the environment it stands in for.
+SELECT :'b1'::jsonb -> 'signature' ->> 'algorithm' AS algorithm,
+       :'b1'::jsonb -> 'signature' ->> 'key_id' = (SELECT key_id FROM rulekeeper.signing_public_key()) AS by_this_key;
 SELECT jsonb_array_length(rulekeeper.export_release(ARRAY['risk']) -> 'versions') AS risk_only;
 SELECT rulekeeper.export_release(ARRAY['nope']);
 -- Tampered copies for later.
@@ -30,7 +34,7 @@ SELECT jsonb_set(:'b1'::jsonb, '{bundle_sha256}', to_jsonb(repeat('0', 64))) AS 
 SELECT jsonb_set(:'b1'::jsonb, '{format}', '"rulekeeper-bundle/2"') AS wrong_format \gset
 -- A bundle whose body was changed *and* re-checksummed by hand: the
 -- version's own content_sha256 still catches it.
-SELECT (jsonb_set(:'b1'::jsonb, '{versions,0,body}', '{"rate": 100}') - 'bundle_sha256') AS resealed \gset
+SELECT (jsonb_set(:'b1'::jsonb, '{versions,0,body}', '{"rate": 100}') - 'bundle_sha256' - 'signature') AS resealed \gset
 SELECT :'resealed'::jsonb || jsonb_build_object('bundle_sha256', rulekeeper._jcs_sha256(:'resealed'::jsonb)) AS resealed \gset
 -- A rule leaving e1 once: the source marks what it exported as promoted.
 SELECT count(*) AS promoted FROM (SELECT rulekeeper.transition(rule_key, label, 'promoted', 'imported at e2')
@@ -52,13 +56,17 @@ SELECT 'DO $$BEGIN IF current_setting(''rulekeeper.site'') <> ''e2'' THEN PERFOR
 \set ECHO all
 SELECT current_setting('rulekeeper.site') AS site, current_setting('rulekeeper.environment') AS environment;
 CREATE EXTENSION rulekeeper;
+SELECT t ->> 'environment' AS trusted_for FROM rulekeeper.signing_public_key() k,
+       rulekeeper.trust_key('e1', k.public_key, 'regress: this instance stands in for e1') t;
 SELECT rulekeeper.import_release(:'tampered_body');
 SELECT rulekeeper.import_release(:'tampered_sum');
 SELECT rulekeeper.import_release(:'wrong_format');
 SELECT rulekeeper.import_release(:'resealed');
 SELECT rulekeeper.import_release('[1, 2]');
 SELECT count(*) AS nothing_yet FROM rulekeeper.rule_version;
-SELECT r - 'release_id' - 'bundle_sha256' AS report FROM rulekeeper.import_release(:'b1') r;
+SELECT r - 'release_id' - 'bundle_sha256' - 'signature' AS report, r -> 'signature' ->> 'verified' AS signature_verified,
+       r -> 'signature' ->> 'environment' AS signed_for
+  FROM rulekeeper.import_release(:'b1') r;
 SELECT r ->> 'already_imported' AS again, r ->> 'imported' AS imported, r ->> 'skipped' AS skipped
   FROM rulekeeper.import_release(:'b1') r;
 SELECT rule_key, label, qualification, origin, origin_site, created_by = session_user AS by_me
@@ -79,17 +87,19 @@ SELECT 'DO $$BEGIN IF current_setting(''rulekeeper.site'') <> ''ipc2'' THEN PERF
 \set ECHO all
 SELECT current_setting('rulekeeper.site') AS site, current_setting('rulekeeper.environment') AS environment;
 CREATE EXTENSION rulekeeper;
+SELECT t ->> 'environment' AS trusted_for FROM rulekeeper.signing_public_key() k,
+       rulekeeper.trust_key('e2', k.public_key, 'regress: this instance stands in for e2') t;
 SELECT rulekeeper.import_release(:'b1');
 SELECT r ->> 'imported' AS imported, r ->> 'drift' AS drift, r ->> 'pre_checksum' = repeat('0', 64) AS was_empty
   FROM rulekeeper.import_release(:'b2') r;
 SELECT rule_key, label, qualification FROM rulekeeper.rule_version ORDER BY rule_key, label;
--- Same label, different content: refused.
-SELECT rulekeeper.import_release(
-  jsonb_set(jsonb_set(:'b2'::jsonb - 'bundle_sha256', '{versions,0,body}', '{"rate": 111}'),
+-- Same label, different content (resealed and signed by a trusted key): refused.
+SELECT rulekeeper.import_release(rulekeeper.sign_bundle(
+  jsonb_set(jsonb_set(:'b2'::jsonb - 'bundle_sha256' - 'signature', '{versions,0,body}', '{"rate": 111}'),
             '{versions,0,content_sha256}', to_jsonb(rulekeeper.content_sha256('{"rate": 111}')))
   || jsonb_build_object('bundle_sha256', rulekeeper._jcs_sha256(
-       jsonb_set(jsonb_set(:'b2'::jsonb - 'bundle_sha256', '{versions,0,body}', '{"rate": 111}'),
-                 '{versions,0,content_sha256}', to_jsonb(rulekeeper.content_sha256('{"rate": 111}'))))));
+       jsonb_set(jsonb_set(:'b2'::jsonb - 'bundle_sha256' - 'signature', '{versions,0,body}', '{"rate": 111}'),
+                 '{versions,0,content_sha256}', to_jsonb(rulekeeper.content_sha256('{"rate": 111}')))))));
 
 -- SL1: prod on 1, SL testing 2, both pinned; 3 released; neither moves.
 SELECT rulekeeper.activate('pricing', '1', 'prod');
