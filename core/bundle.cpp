@@ -308,7 +308,7 @@ public:
       return false;
     // 4. versions ((rule_key, label) pairs as views into the text: no copy)
     std::unordered_set<std::pair<std::string_view, std::string_view>, PairHash> seen;
-    seen.reserve(rule_keys.size() * 2);
+    seen.reserve(t_.size() / 128);  // a guess: a version is at least 100 bytes of text
     std::size_t version_count = 0;
     if (!array(versions, version_count, [&](Span item) {
           std::string_view key, label, claimed;

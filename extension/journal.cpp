@@ -155,6 +155,20 @@ void append_copy_field(StringInfo buf, const char* s) {
   }
 }
 
+// uuid_out's text (8-4-4-4-12 lowercase hex) into out, without its palloc
+// and function call per entry (1.5% of a large import).
+constexpr int UUID_TEXT_LEN = 36;
+void uuid_text(const pg_uuid_t& id, char out[UUID_TEXT_LEN + 1]) {
+  static const char digits[] = "0123456789abcdef";
+  int o = 0;
+  for (int i = 0; i < UUID_LEN; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) out[o++] = '-';
+    out[o++] = digits[id.data[i] >> 4];
+    out[o++] = digits[id.data[i] & 0xf];
+  }
+  out[o] = '\0';
+}
+
 // The data COPY reads (copy_data_source_cb has no argument for it).
 StringInfo copy_source = nullptr;
 int copy_pos = 0;
@@ -220,14 +234,10 @@ void flush_pending() {
     const PendingEntry& e = pending[i];
     char seq_text[24];
     snprintf(seq_text, sizeof seq_text, INT64_FORMAT, first + i);
-    const char* fields[9] = {DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(&e.id))),
-                             origin.site,
-                             incarnation_text,
-                             seq_text,
-                             e.kind,
-                             e.rule_key,
-                             e.label,
-                             e.payload ? e.payload : "{}",
+    char id_text[UUID_TEXT_LEN + 1];
+    uuid_text(e.id, id_text);
+    const char* fields[9] = {id_text, origin.site, incarnation_text, seq_text,
+                             e.kind,  e.rule_key,  e.label,          e.payload ? e.payload : "{}",
                              lsn_text};
     for (int f = 0; f < 9; ++f) {
       if (f > 0) appendStringInfoChar(&data, '\t');

@@ -20,8 +20,8 @@ DECLARE
   unexplained integer[] := '{}';
   annotated jsonb := '[]';
   rid uuid;
-  -- Taken out of the bundle once: every `bundle -> ...` would decompress the
-  -- whole (toasted) bundle again.
+  -- Taken out of the bundle once: every `bundle -> ...` walks the whole
+  -- bundle's header again.
   rules jsonb;
   versions jsonb;
   source jsonb;
@@ -31,6 +31,11 @@ BEGIN
     RAISE EXCEPTION 'import_release runs at e2 or e3; this is site % in environment %', site, COALESCE(env, '(unset)')
       USING ERRCODE = 'feature_not_supported';
   END IF;
+  -- The bundle decompressed once, here: a parameter read from a table is a
+  -- TOAST pointer, and each use below (the validation, each `->`) would
+  -- fetch and decompress all of it again. `#>` with an empty path hands back
+  -- its (detoasted) argument as it is, without rewriting it.
+  bundle := bundle #> '{}'::text[];
   -- Everything a bundle must be by itself (format, checksum, shapes, every
   -- version's content_sha256, planned labels, rules carried, the environment
   -- it comes from), checked by the core's validate_bundle: the code rulectl
