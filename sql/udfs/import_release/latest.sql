@@ -121,7 +121,10 @@ BEGIN
          '{}'::jsonb
     FROM jsonb_to_recordset(versions) AS v(rule_key text, label text, body jsonb, content_sha256 text)
    WHERE NOT EXISTS (SELECT 1 FROM rulekeeper.rule_version h WHERE h.rule_key = v.rule_key AND h.label = v.label)
-   ORDER BY v.rule_key, v.label::integer;
+   -- Journal order by rule key bytes ("C"), the same at every site whatever
+   -- its database's collation, and a sort without strcoll() (UTF-8 bytes
+   -- compare as code points: the order C.UTF-8 gives too).
+   ORDER BY v.rule_key COLLATE "C", v.label::integer;
   GET DIAGNOSTICS n_imported = ROW_COUNT;
   -- Only drifted rules are annotated (nothing to scan otherwise).
   IF cardinality(drifted) > 0 THEN
