@@ -29,6 +29,30 @@ extern "C" {
 #include <algorithm>
 #include <cstring>
 
+namespace {
+
+// What rk_validate_bundle hands to the validation (plain data).
+struct ValidateCall {
+  const char* environment;  // null: no target
+  const char* site;
+  char checksum[65];
+};
+
+// Runs inside visit_canonical's guarded body.
+void validate_jcs(std::string_view json, void* arg) {
+  ValidateCall& call = *static_cast<ValidateCall*>(arg);
+  rulekeeper::BundleTarget target;
+  if (call.environment != nullptr) {
+    target.environment = call.environment;
+    target.site = call.site;
+  }
+  const rulekeeper::BundleSummary summary = rulekeeper::validate_canonical_bundle(json, rulekeeper::pg::server_sha256(),
+                                                                                  call.environment ? &target : nullptr);
+  std::memcpy(call.checksum, summary.bundle_sha256.data(), std::min<std::size_t>(64, summary.bundle_sha256.size()));
+}
+
+}  // namespace
+
 extern "C" {
 
 PG_FUNCTION_INFO_V1(rk_check_json_text);
@@ -51,26 +75,15 @@ PGDLLEXPORT Datum rk_validate_bundle(PG_FUNCTION_ARGS) {
   if (PG_ARGISNULL(0))
     ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("a bundle is a JSON object, not null")));
   Jsonb* bundle = PG_GETARG_JSONB_P(0);
-  const char* environment = PG_ARGISNULL(1) ? nullptr : text_to_cstring(PG_GETARG_TEXT_PP(1));
-  const char* site = PG_ARGISNULL(2) ? "(unset)" : text_to_cstring(PG_GETARG_TEXT_PP(2));
+  ValidateCall call = {PG_ARGISNULL(1) ? nullptr : text_to_cstring(PG_GETARG_TEXT_PP(1)),
+                       PG_ARGISNULL(2) ? "(unset)" : text_to_cstring(PG_GETARG_TEXT_PP(2)),
+                       {0}};
   // The JCS text straight from jsonb's binary form (plain PostgreSQL: an
-  // inexact number or nesting past 256 levels ERRORs here, as in
-  // canonical_json(), while no C++ object is alive).
-  std::size_t length = 0;
-  const char* json = rulekeeper::pg::jsonb_jcs::canonical(bundle, &length);
-  char checksum[65] = {0};
-  rulekeeper::pg::guarded([&] {
-    rulekeeper::BundleTarget target;
-    if (environment != nullptr) {
-      target.environment = environment;
-      target.site = site;
-    }
-    const rulekeeper::BundleSummary summary =
-        rulekeeper::validate_canonical_bundle(std::string_view(json, length), rulekeeper::pg::server_sha256(),
-                                              environment ? &target : nullptr);
-    std::memcpy(checksum, summary.bundle_sha256.data(), std::min<std::size_t>(64, summary.bundle_sha256.size()));
-  });
-  PG_RETURN_TEXT_P(cstring_to_text(checksum));
+  // inexact number or nesting past 256 levels ERRORs there, as in
+  // canonical_json(), while no C++ object is alive), validated where it was
+  // written, without a copy.
+  rulekeeper::pg::jsonb_jcs::visit_canonical(bundle, validate_jcs, &call);
+  PG_RETURN_TEXT_P(cstring_to_text(call.checksum));
 }
 
 }  // extern "C"

@@ -204,6 +204,15 @@ char* canonical(Jsonb* value, std::size_t* length) {
   return result;
 }
 
+void visit_canonical(Jsonb* value, void (*visit)(std::string_view text, void* arg), void* arg) {
+  Tokens tokens = tokenize(value);
+  guarded([&] {
+    std::string text = write_tokens(tokens);
+    visit(text, arg);
+  });
+  pfree(tokens.items);
+}
+
 char* content_sha256(Jsonb* body) {
   // Not an object: the text route refuses it with the message naming what it is.
   if (!JB_ROOT_IS_OBJECT(body) || JB_ROOT_IS_SCALAR(body)) return content::content_sha256(content::jsonb_text(body));
