@@ -15,6 +15,7 @@
 #include <string_view>
 #include <unordered_set>
 #include <utility>
+#include <vector>
 
 namespace rulekeeper {
 namespace {
@@ -234,15 +235,16 @@ namespace {
 // a string with an escape, any surprise. It never builds a tree and never
 // canonicalizes: in JCS text every value is already written in its JCS form
 // (the form is defined value by value), so a body's canonical text is its
-// span of the text, and the bundle without its checksum member is the text
-// with that member cut out (the others stay in JCS member order).
+// span of the text, and the bundle without its checksum member is the other
+// members' text joined again (they stay in JCS member order).
 class CanonicalScan {
 public:
   explicit CanonicalScan(std::string_view text) : t_(text) {}
 
   bool run(const Sha256& sha, const BundleTarget* target, BundleSummary& summary) {
     Span format, checksum, source, rules, versions;
-    std::size_t checksum_cut_begin = 0, checksum_cut_end = 0;
+    // The members the checksum covers (key to end of value), in text order.
+    std::vector<Span> covered;
     std::size_t end = 0;
     const bool ok = object(0, end, [&](std::string_view key, std::size_t key_begin, Span value) {
       Span* slot = key == "format"          ? &format
@@ -255,26 +257,25 @@ public:
         if (slot->valid()) return false;  // not JCS: let the strict parser say so
         *slot = value;
       }
-      if (slot == &checksum) {
-        // The member with one comma that joins it to a neighbour: the one
-        // before it, or (when it comes first) the one after it.
-        const bool first = t_[key_begin - 1] == '{';
-        checksum_cut_begin = first ? key_begin : key_begin - 1;
-        checksum_cut_end = first && value.end < t_.size() && t_[value.end] == ',' ? value.end + 1 : value.end;
-      }
+      if (slot != &checksum) covered.push_back(Span{key_begin, value.end});
       return true;
     });
     if (!ok || end != t_.size()) return false;
     // 1. format
     std::string_view text;
     if (!plain_string(format, text) || text != kBundleFormat) return false;
-    // 2. bundle_sha256, over the text without that member
+    // 2. bundle_sha256, over the covered members joined again: the JCS
+    // text of the bundle without the others (JCS member order is kept)
     std::string_view given;
     if (!plain_string(checksum, given) || !lower_hex64(given)) return false;
     std::string rest;
-    rest.reserve(t_.size() - (checksum_cut_end - checksum_cut_begin));
-    rest.append(t_.substr(0, checksum_cut_begin));
-    rest.append(t_.substr(checksum_cut_end));
+    rest.reserve(t_.size());
+    rest.push_back('{');
+    for (std::size_t m = 0; m < covered.size(); ++m) {
+      if (m > 0) rest.push_back(',');
+      rest.append(t_.substr(covered[m].begin, covered[m].end - covered[m].begin));
+    }
+    rest.push_back('}');
     if (to_hex(sha.digest(rest)) != given) return false;
     // 3. source, rules
     std::string_view site, environment;
@@ -406,8 +407,8 @@ private:
   }
 
   // Walks the object at t_[i]: on_member(key, key_begin, value span) for each
-  // member whose key holds no escape (any other key is none of ours);
-  // false when it is not an object or on_member says false. end: after it.
+  // member; false when it is not an object or on_member says false. end:
+  // after it.
   template <typename F>
   bool object(std::size_t i, std::size_t& end, F&& on_member) const {
     if (i >= t_.size() || t_[i] != '{') return false;
@@ -423,7 +424,9 @@ private:
       if (key_end == kNone || key_end >= t_.size() || t_[key_end] != ':') return false;
       const Span value{key_end + 1, value_end(key_end + 1)};
       if (value.end == kNone) return false;
-      if (!escaped && !on_member(t_.substr(j + 1, key_end - j - 2), j, value)) return false;
+      // A key with an escape is none of ours (JCS escapes no character of
+      // our names): it is passed as the empty name, which none matches.
+      if (!on_member(escaped ? std::string_view() : t_.substr(j + 1, key_end - j - 2), j, value)) return false;
       j = value.end;
       if (j < t_.size() && t_[j] == ',') {
         ++j;

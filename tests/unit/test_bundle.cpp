@@ -413,6 +413,11 @@ TEST(Bundle, CanonicalPathAcceptsWhatValidateBundleAccepts) {
   // bundle_sha256 first, in the middle and last among the members.
   EXPECT_TRUE(canonical_path_agrees(sealed_with([](JsonValue& b) { b.members.emplace_back("a", str("first")); })));
   EXPECT_TRUE(canonical_path_agrees(sealed_with([](JsonValue& b) { b.members.emplace_back("zz", str("last")); })));
+  // Members whose names are empty or hold an escape are covered like any other.
+  EXPECT_TRUE(canonical_path_agrees(sealed_with([](JsonValue& b) {
+    b.members.emplace_back("", str("empty name"));
+    b.members.emplace_back("c\nd", str("escaped name"));
+  })));
   EXPECT_TRUE(canonical_path_agrees(sealed_with([](JsonValue& b) {
     JsonValue nested = parse_json(R"({"x":[{"y":"]}\"{["},[],{}],"z":null})");
     b.members.emplace_back("c", nested);
