@@ -27,6 +27,12 @@ cleanup() { as_pg "$bindir/pg_ctl" -D "$base/data" -m immediate stop >/dev/null 
 trap cleanup EXIT
 log() { echo "[import] $*" >&2; }
 ms() { echo $(( $(date +%s%N) / 1000000 )); }
+# CPU time (user + system, ms) the session's backend has used so far, read
+# from its /proc/self/stat (fields 14 and 15, in clock ticks): run as the
+# last command of a session, it is what that session cost the server, far
+# less sensitive than wall time to other work on a shared machine.
+tick_ms=$((1000 / $(getconf CLK_TCK)))
+cpu_sql="SELECT (s[12]::bigint + s[13]::bigint) * $tick_ms FROM (SELECT pg_catalog.string_to_array(pg_catalog.split_part(pg_catalog.pg_read_file('/proc/self/stat'), ') ', 2), ' ') AS s) x"
 
 as_pg "$bindir/initdb" -D "$base/data" -E UTF8 --locale=C.UTF-8 --auth=trust --no-sync >/dev/null
 # The site's signing key (docs/keys.md): the bundles below, written "from e2"
@@ -48,7 +54,7 @@ wal_init_zero = off
 CONF
 as_pg "$bindir/pg_ctl" -D "$base/data" -l "$base/server.log" -o "-p $port" -w start >/dev/null
 
-imports=() copies=() floors=()
+imports=() copies=() floors=() import_cpus=() floor_cpus=()
 for round in $(seq 1 "$rounds"); do
   db=rules
   psql_d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db"
@@ -85,7 +91,8 @@ SQL
     kill -INT $perfpid; wait $perfpid || :
     echo '\q' >&"${PSQL[1]}"; wait "$PSQL_PID" || :
   else
-    t0=$(ms); imported=$(psql_d $db -c "SELECT rulekeeper.import_release(bundle) ->> 'imported' FROM bench_bundle"); t1=$(ms)
+    t0=$(ms); out=$(psql_d $db -c "SELECT rulekeeper.import_release(bundle) ->> 'imported' FROM bench_bundle" -c "$cpu_sql"); t1=$(ms)
+    imported=$(sed -n 1p <<<"$out"); import_cpus+=("$(sed -n 2p <<<"$out")")
   fi
   [ "$imported" = "$nversions" ] || { log "imported $imported, expected $nversions"; exit 1; }
   imports+=($((t1 - t0)))
@@ -99,10 +106,11 @@ SQL
   psql_d $db -c "\\copy rulekeeper.rule_version TO '$base/versions.tsv'"
   psql_d $db -c "CHECKPOINT"
   t0=$(ms)
-  psql_d $db -c "BEGIN" -c "\\copy floor_journal FROM '$base/journal.tsv'" -c "\\copy floor_version FROM '$base/versions.tsv'" -c "COMMIT"
+  out=$(psql_d $db -c "BEGIN" -c "\\copy floor_journal FROM '$base/journal.tsv'" -c "\\copy floor_version FROM '$base/versions.tsv'" -c "COMMIT" -c "$cpu_sql")
   t1=$(ms)
   floors+=($((t1 - t0)))
-  log "round $round: import ${imports[-1]} ms, floor ${floors[-1]} ms, plain COPY ${copies[-1]} ms"
+  floor_cpus+=("$out")
+  log "round $round: import ${imports[-1]} ms, floor ${floors[-1]} ms, plain COPY ${copies[-1]} ms (server CPU: import ${import_cpus[-1]:-?} ms, floor ${floor_cpus[-1]} ms)"
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 import_ms=$(median "${imports[@]}"); floor_ms=$(median "${floors[@]}"); copy_ms=$(median "${copies[@]}")
@@ -116,3 +124,11 @@ awk -v f="$floor_ms" -v c="$copy_ms" 'BEGIN { printf "| b3. that floor vs the pl
 ratios=()
 for i in "${!imports[@]}"; do ratios+=("$(awk -v f="${floors[$i]}" -v m="${imports[$i]}" 'BEGIN { printf "%.2f", f / m }')"); done
 echo "(raw, ms, $rounds rounds: import ${imports[*]}; floor ${floors[*]}; plain COPY ${copies[*]}; floor/import per round ${ratios[*]}, median $(median "${ratios[@]}"))"
+# The same ratio in server CPU time (the import's backend, the floor's
+# backend; each includes its session's start, a few ms): on a loaded machine
+# it tells more than wall time. Not with -P (the profiled round has none).
+if [ "${#import_cpus[@]}" = "${#floor_cpus[@]}" ] && [ "${#import_cpus[@]}" -gt 0 ]; then
+  cpu_ratios=()
+  for i in "${!import_cpus[@]}"; do cpu_ratios+=("$(awk -v f="${floor_cpus[$i]}" -v m="${import_cpus[$i]}" 'BEGIN { printf "%.2f", f / m }')"); done
+  echo "(server CPU, ms: import ${import_cpus[*]}; floor ${floor_cpus[*]}; floor/import per round ${cpu_ratios[*]}, median $(median "${cpu_ratios[@]}"); ratio of medians $(awk -v f="$(median "${floor_cpus[@]}")" -v m="$(median "${import_cpus[@]}")" 'BEGIN { printf "%.2f", f / m }'))"
+fi

@@ -10,8 +10,12 @@
 #include "rulekeeper/label.hpp"
 
 #include <algorithm>
+#include <cstring>
+#include <functional>
+#include <string_view>
 #include <unordered_set>
 #include <utility>
+#include <vector>
 
 namespace rulekeeper {
 namespace {
@@ -226,6 +230,263 @@ BundleSummary validate_bundle(std::string_view json_text, const Sha256& sha, con
   summary.rule_count = member(bundle, "rules")->items.size();
   summary.version_count = member(bundle, "versions")->items.size();
   return summary;
+}
+
+namespace {
+
+// The fast path of validate_canonical_bundle(): a scan of JCS text that
+// accepts only what validate_bundle() accepts and gives up (returns false,
+// and the caller runs validate_bundle()) on anything else — a failed check,
+// a string with an escape, any surprise. It never builds a tree and never
+// canonicalizes: in JCS text every value is already written in its JCS form
+// (the form is defined value by value), so a body's canonical text is its
+// span of the text, and the bundle without its checksum member is the other
+// members' text joined again (they stay in JCS member order).
+class CanonicalScan {
+public:
+  explicit CanonicalScan(std::string_view text) : t_(text) {}
+
+  bool run(const Sha256& sha, const BundleTarget* target, BundleSummary& summary) {
+    Span format, checksum, source, rules, versions;
+    // The members the checksum covers (key to end of value), in text order.
+    std::vector<Span> covered;
+    std::size_t end = 0;
+    const bool ok = object(0, end, [&](std::string_view key, std::size_t key_begin, Span value) {
+      Span* slot = key == "format"          ? &format
+                   : key == "bundle_sha256" ? &checksum
+                   : key == "source"        ? &source
+                   : key == "rules"         ? &rules
+                   : key == "versions"      ? &versions
+                                            : nullptr;
+      if (slot != nullptr) {
+        if (slot->valid()) return false;  // not JCS: let the strict parser say so
+        *slot = value;
+      }
+      // The checksum covers neither itself nor the signature, which signs it
+      // (docs/design/contract.md "Bundle signatures").
+      if (slot != &checksum && key != kSignatureMember) covered.push_back(Span{key_begin, value.end});
+      return true;
+    });
+    if (!ok || end != t_.size()) return false;
+    // 1. format
+    std::string_view text;
+    if (!plain_string(format, text) || text != kBundleFormat) return false;
+    // 2. bundle_sha256, over the covered members joined again: the JCS
+    // text of the bundle without the others (JCS member order is kept)
+    std::string_view given;
+    if (!plain_string(checksum, given) || !lower_hex64(given)) return false;
+    std::string rest;
+    rest.reserve(t_.size());
+    rest.push_back('{');
+    for (std::size_t m = 0; m < covered.size(); ++m) {
+      if (m > 0) rest.push_back(',');
+      rest.append(t_.substr(covered[m].begin, covered[m].end - covered[m].begin));
+    }
+    rest.push_back('}');
+    if (to_hex(sha.digest(rest)) != given) return false;
+    // 3. source, rules
+    std::string_view site, environment;
+    bool has_environment = false;
+    std::size_t source_end = 0;
+    if (!source.valid() || !object(source.begin, source_end, [&](std::string_view key, std::size_t, Span value) {
+          if (key == "site") return plain_string(value, site);
+          if (key == "environment") return has_environment = plain_string(value, environment);
+          return true;
+        }))
+      return false;
+    if (site.empty() || !has_environment) return false;
+    if (target ? environment != predecessor(target->environment) : (environment != "e1" && environment != "e2"))
+      return false;
+    std::unordered_set<std::string_view> rule_keys;
+    std::size_t rule_count = 0;
+    if (!array(rules, rule_count, [&](Span item) {
+          std::string_view key, ruleset;
+          bool has_key = false, has_ruleset = false, description_ok = true;
+          std::size_t item_end = 0;
+          if (!object(item.begin, item_end, [&](std::string_view name, std::size_t, Span value) {
+                if (name == "rule_key") return has_key = plain_string(value, key);
+                if (name == "ruleset") return has_ruleset = plain_string(value, ruleset);
+                if (name == "description") return description_ok = is_string(value);
+                return true;
+              }))
+            return false;
+          if (!has_key || key.empty() || !has_ruleset || ruleset.empty() || !description_ok) return false;
+          return rule_keys.insert(key).second;
+        }))
+      return false;
+    // 4. versions ((rule_key, label) pairs as views into the text: no copy)
+    std::unordered_set<std::pair<std::string_view, std::string_view>, PairHash> seen;
+    seen.reserve(t_.size() / 128);  // a guess: a version is at least 100 bytes of text
+    std::size_t version_count = 0;
+    if (!array(versions, version_count, [&](Span item) {
+          std::string_view key, label, claimed;
+          Span body;
+          bool has_key = false, has_label = false, has_claimed = false;
+          std::size_t item_end = 0;
+          if (!object(item.begin, item_end, [&](std::string_view name, std::size_t, Span value) {
+                if (name == "rule_key") return has_key = plain_string(value, key);
+                if (name == "label") return has_label = plain_string(value, label);
+                if (name == "content_sha256") return has_claimed = plain_string(value, claimed);
+                if (name == "body") body = value;
+                return true;
+              }))
+            return false;
+          if (!has_key || !has_label || !has_claimed || !body.valid() || t_[body.begin] != '{') return false;
+          if (!lower_hex64(claimed)) return false;
+          if (to_hex(sha.digest(t_.substr(body.begin, body.end - body.begin))) != claimed) return false;
+          if (!is_planned_label(label) || !rule_keys.count(key)) return false;
+          return seen.emplace(key, label).second;
+        }))
+      return false;
+    summary.format = std::string(text);
+    summary.bundle_sha256 = std::string(given);
+    summary.source_site = std::string(site);
+    summary.source_environment = std::string(environment);
+    summary.rule_count = rule_count;
+    summary.version_count = version_count;
+    return true;
+  }
+
+private:
+  static constexpr std::size_t kNone = static_cast<std::size_t>(-1);
+  struct PairHash {
+    std::size_t operator()(const std::pair<std::string_view, std::string_view>& p) const noexcept {
+      const std::size_t a = std::hash<std::string_view>()(p.first);
+      return a ^ (std::hash<std::string_view>()(p.second) + 0x9e3779b97f4a7c15ULL + (a << 6) + (a >> 2));
+    }
+  };
+  struct Span {
+    std::size_t begin = kNone, end = kNone;
+    bool valid() const { return begin != kNone; }
+  };
+
+  static bool lower_hex64(std::string_view s) {
+    return s.size() == 64 &&
+           std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+  }
+
+  // The end of the string starting at t_[i] == '"' (after its closing
+  // quote), or kNone; *escaped tells whether it holds a backslash.
+  std::size_t string_end(std::size_t i, bool* escaped) const {
+    bool any = false;
+    for (std::size_t j = i + 1; j < t_.size();) {
+      const void* hit = std::memchr(t_.data() + j, '"', t_.size() - j);
+      if (hit == nullptr) return kNone;
+      const std::size_t q = static_cast<const char*>(hit) - t_.data();
+      std::size_t backslashes = 0;
+      while (q - backslashes > i + 1 && t_[q - backslashes - 1] == '\\') ++backslashes;
+      if (backslashes > 0 || std::memchr(t_.data() + j, '\\', q - j) != nullptr) any = true;
+      if (backslashes % 2 == 0) {
+        if (escaped) *escaped = any;
+        return q + 1;
+      }
+      j = q + 1;
+    }
+    return kNone;
+  }
+
+  // The end of the value starting at t_[i], or kNone.
+  std::size_t value_end(std::size_t i) const {
+    if (i >= t_.size()) return kNone;
+    const char c = t_[i];
+    if (c == '"') return string_end(i, nullptr);
+    if (c == '{' || c == '[') {
+      std::size_t depth = 0;
+      for (std::size_t j = i; j < t_.size();) {
+        const char d = t_[j];
+        if (d == '"') {
+          j = string_end(j, nullptr);
+          if (j == kNone) return kNone;
+          continue;
+        }
+        if (d == '{' || d == '[') {
+          ++depth;
+        } else if (d == '}' || d == ']') {
+          if (--depth == 0) return j + 1;
+        }
+        ++j;
+      }
+      return kNone;
+    }
+    std::size_t j = i;
+    while (j < t_.size() && t_[j] != ',' && t_[j] != ']' && t_[j] != '}') ++j;
+    return j == i ? kNone : j;
+  }
+
+  // Walks the object at t_[i]: on_member(key, key_begin, value span) for each
+  // member; false when it is not an object or on_member says false. end:
+  // after it.
+  template <typename F>
+  bool object(std::size_t i, std::size_t& end, F&& on_member) const {
+    if (i >= t_.size() || t_[i] != '{') return false;
+    std::size_t j = i + 1;
+    if (j < t_.size() && t_[j] == '}') {
+      end = j + 1;
+      return true;
+    }
+    for (;;) {
+      if (j >= t_.size() || t_[j] != '"') return false;
+      bool escaped = false;
+      const std::size_t key_end = string_end(j, &escaped);
+      if (key_end == kNone || key_end >= t_.size() || t_[key_end] != ':') return false;
+      const Span value{key_end + 1, value_end(key_end + 1)};
+      if (value.end == kNone) return false;
+      // A key with an escape is none of ours (JCS escapes no character of
+      // our names): it is passed as the empty name, which none matches.
+      if (!on_member(escaped ? std::string_view() : t_.substr(j + 1, key_end - j - 2), j, value)) return false;
+      j = value.end;
+      if (j < t_.size() && t_[j] == ',') {
+        ++j;
+        continue;
+      }
+      if (j < t_.size() && t_[j] == '}') {
+        end = j + 1;
+        return true;
+      }
+      return false;
+    }
+  }
+
+  // Walks the array spanning `span`: on_item(item span) for each item.
+  template <typename F>
+  bool array(Span span, std::size_t& count, F&& on_item) const {
+    if (!span.valid() || t_[span.begin] != '[') return false;
+    std::size_t j = span.begin + 1;
+    count = 0;
+    if (t_[j] == ']') return true;
+    for (;;) {
+      const Span item{j, value_end(j)};
+      if (item.end == kNone || !on_item(item)) return false;
+      ++count;
+      j = item.end;
+      if (j < span.end - 1 && t_[j] == ',') {
+        ++j;
+        continue;
+      }
+      return j == span.end - 1;
+    }
+  }
+
+  bool is_string(Span v) const { return v.valid() && t_[v.begin] == '"'; }
+
+  // A string without escapes: its JCS text is its UTF-8 bytes.
+  bool plain_string(Span v, std::string_view& out) const {
+    if (!is_string(v)) return false;
+    const std::string_view inner = t_.substr(v.begin + 1, v.end - v.begin - 2);
+    if (inner.find('\\') != std::string_view::npos) return false;
+    out = inner;
+    return true;
+  }
+
+  std::string_view t_;
+};
+
+}  // namespace
+
+BundleSummary validate_canonical_bundle(std::string_view jcs_text, const Sha256& sha, const BundleTarget* target) {
+  BundleSummary summary;
+  if (CanonicalScan(jcs_text).run(sha, target, summary)) return summary;
+  return validate_bundle(jcs_text, sha, target);
 }
 
 std::string seal_bundle(const JsonValue& bundle_without_checksum, const Sha256& sha) {

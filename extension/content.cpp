@@ -36,7 +36,20 @@ void entry_digest(const char* rule_key, const char* label, const char* content_h
 }
 
 int bucket_of(const char* rule_key) {
-  return guarded([&] { return rulekeeper::bucket_of(server_sha256(), rule_key); });
+  // The last key's bucket is remembered (a pure function of the key): the
+  // versions of one rule arrive together (import_release inserts them
+  // sorted by rule), and each would hash the same key again.
+  static char last_key[256];
+  static int last_bucket = -1;
+  const std::size_t length = std::strlen(rule_key);
+  if (last_bucket >= 0 && length < sizeof last_key && std::memcmp(last_key, rule_key, length + 1) == 0)
+    return last_bucket;
+  const int bucket = guarded([&] { return rulekeeper::bucket_of(server_sha256(), rule_key); });
+  if (length < sizeof last_key) {
+    std::memcpy(last_key, rule_key, length + 1);
+    last_bucket = bucket;
+  }
+  return bucket;
 }
 
 char* label_text(int32 version, int32 hotfix) {

@@ -120,7 +120,9 @@ Tokens tokenize(Jsonb* value) {
 
 // Phase 2 (inside guarded): writes the value at tokens[i], returns the index
 // after it. depth = containers open around it, limited as parse_json limits.
-uint32 write_value(const Token* tokens, uint32 i, std::string& out, std::size_t depth) {
+// keys: scratch for member orders, used as a stack (each object sorts its
+// own segment at the end), so a body costs no allocation per object.
+uint32 write_value(const Token* tokens, uint32 i, std::string& out, std::size_t depth, std::vector<uint32>& keys) {
   const Token& t = tokens[i];
   switch (t.kind) {
     case Kind::null: out += "null"; return i + 1;
@@ -141,40 +143,50 @@ uint32 write_value(const Token* tokens, uint32 i, std::string& out, std::size_t 
     uint32 j = i + 1;
     for (bool first = true; j < t.end; first = false) {
       if (!first) out += ',';
-      j = write_value(tokens, j, out, depth + 1);
+      j = write_value(tokens, j, out, depth + 1, keys);
     }
     out += ']';
     return t.end + 1;
   }
   // Members: (key token, value token) pairs, then sorted by UTF-16 order.
-  std::vector<uint32> keys;
-  keys.reserve((t.end - i) / 2);
+  const std::size_t first = keys.size();
   for (uint32 j = i + 1; j < t.end;) {
     keys.push_back(j);
     const Token& value = tokens[j + 1];
     j = (value.kind == Kind::object || value.kind == Kind::array) ? value.end + 1 : j + 2;
   }
+  const std::size_t last = keys.size();
   auto name = [&](uint32 k) { return std::string_view(tokens[k].text, tokens[k].length); };
-  std::sort(keys.begin(), keys.end(), [&](uint32 a, uint32 b) { return utf16_less(name(a), name(b)); });
+  std::sort(keys.begin() + first, keys.end(), [&](uint32 a, uint32 b) { return utf16_less(name(a), name(b)); });
   out += '{';
-  for (std::size_t m = 0; m < keys.size(); ++m) {
-    if (m) out += ',';
+  for (std::size_t m = first; m < last; ++m) {
+    if (m > first) out += ',';
     append_jcs_string(out, name(keys[m]));
     out += ':';
-    write_value(tokens, keys[m] + 1, out, depth + 1);
+    write_value(tokens, keys[m] + 1, out, depth + 1, keys);
   }
+  keys.resize(first);
   out += '}';
   return t.end + 1;
 }
 
+void write_tokens(const Tokens& tokens, std::string& out) {
+  // Reused by every call of this backend (a trigger writes one body per
+  // row); given back when a large document made it large.
+  static std::vector<uint32> keys;
+  keys.clear();
+  if (keys.capacity() > 64 * 1024) std::vector<uint32>().swap(keys);
+  out.reserve(out.size() + tokens.count * 8);
+  if (tokens.raw_scalar) {
+    write_value(tokens.items, 1, out, 0, keys);  // [ scalar ] stored; the scalar is the value
+  } else {
+    write_value(tokens.items, 0, out, 0, keys);
+  }
+}
+
 std::string write_tokens(const Tokens& tokens) {
   std::string out;
-  out.reserve(tokens.count * 8);
-  if (tokens.raw_scalar) {
-    write_value(tokens.items, 1, out, 0);  // [ scalar ] stored; the scalar is the value
-  } else {
-    write_value(tokens.items, 0, out, 0);
-  }
+  write_tokens(tokens, out);
   return out;
 }
 
@@ -192,18 +204,37 @@ char* canonical(Jsonb* value, std::size_t* length) {
   return result;
 }
 
+void visit_canonical(Jsonb* value, void (*visit)(std::string_view text, void* arg), void* arg) {
+  Tokens tokens = tokenize(value);
+  guarded([&] {
+    std::string text = write_tokens(tokens);
+    visit(text, arg);
+  });
+  pfree(tokens.items);
+}
+
 char* content_sha256(Jsonb* body) {
   // Not an object: the text route refuses it with the message naming what it is.
   if (!JB_ROOT_IS_OBJECT(body) || JB_ROOT_IS_SCALAR(body)) return content::content_sha256(content::jsonb_text(body));
   Tokens tokens = tokenize(body);
-  char hex[65];
+  char* hex = static_cast<char*>(palloc(65));
   guarded([&] {
-    std::string text = write_tokens(tokens);
-    std::string digest = to_hex(server_sha256().digest(text));
-    std::memcpy(hex, digest.c_str(), 65);
+    // One buffer for every body this backend hashes (a trigger hashes each
+    // version it inserts): cleared, its capacity kept, up to a bound.
+    static std::string text;
+    text.clear();
+    write_tokens(tokens, text);
+    const Digest digest = server_sha256().digest(text);
+    static const char digits[] = "0123456789abcdef";
+    for (std::size_t k = 0; k < digest.size(); ++k) {
+      hex[2 * k] = digits[digest[k] >> 4];
+      hex[2 * k + 1] = digits[digest[k] & 0xf];
+    }
+    hex[64] = '\0';
+    if (text.capacity() > 1024 * 1024) std::string().swap(text);
   });
   pfree(tokens.items);
-  return pstrdup(hex);
+  return hex;
 }
 
 }  // namespace rulekeeper::pg::jsonb_jcs

@@ -78,11 +78,20 @@ const VersionColumns& version_columns(Relation rel) {
   return columns;
 }
 
-char* text_column(HeapTuple tuple, TupleDesc desc, int attnum) {
-  bool isnull;
-  Datum d = heap_getattr(tuple, attnum, desc, &isnull);
-  return isnull ? nullptr : TextDatumGetCString(d);
-}
+// A row taken apart once (heap_deform_tuple), for triggers that read many of
+// its columns. Plain data: no destructor.
+struct Row {
+  Datum* values;
+  bool* nulls;
+  Row(HeapTuple tuple, TupleDesc desc)
+      : values(static_cast<Datum*>(palloc(sizeof(Datum) * desc->natts))),
+        nulls(static_cast<bool*>(palloc(sizeof(bool) * desc->natts))) {
+    heap_deform_tuple(tuple, desc, values, nulls);
+  }
+  bool is_null(int attnum) const { return nulls[attnum - 1]; }
+  Datum value(int attnum) const { return values[attnum - 1]; }
+  char* cstring(int attnum) const { return nulls[attnum - 1] ? nullptr : TextDatumGetCString(values[attnum - 1]); }
+};
 
 void require_trigger(FunctionCallInfo fcinfo, const char* name, bool before, bool row) {
   if (!CALLED_AS_TRIGGER(fcinfo)) elog(ERROR, "%s: not called as a trigger", name);
@@ -162,23 +171,23 @@ PGDLLEXPORT Datum rk_rule_version_before_insert(PG_FUNCTION_ARGS) {
   HeapTuple tuple = td->tg_trigtuple;
   const VersionColumns& c = version_columns(rel);
 
-  bool isnull;
-  char* rule_key = text_column(tuple, desc, c.rule_key);
+  // One pass over the row (most columns read here come after the body).
+  Row row(tuple, desc);
+  char* rule_key = row.cstring(c.rule_key);
   if (rule_key == nullptr) ereport(ERROR, (errcode(ERRCODE_NOT_NULL_VIOLATION), errmsg("rule_key must not be null")));
-  Datum version_d = heap_getattr(tuple, c.version, desc, &isnull);
-  if (isnull) ereport(ERROR, (errcode(ERRCODE_NOT_NULL_VIOLATION), errmsg("version must not be null")));
-  Datum hotfix_d = heap_getattr(tuple, c.hotfix, desc, &isnull);
-  int32 hotfix = isnull ? 0 : DatumGetInt32(hotfix_d);
+  Datum version_d = row.value(c.version);
+  if (row.is_null(c.version)) ereport(ERROR, (errcode(ERRCODE_NOT_NULL_VIOLATION), errmsg("version must not be null")));
+  int32 hotfix = row.is_null(c.hotfix) ? 0 : DatumGetInt32(row.value(c.hotfix));
   char* label = rulekeeper::pg::content::label_text(DatumGetInt32(version_d), hotfix);
 
-  char* given_label = text_column(tuple, desc, c.label);
+  char* given_label = row.cstring(c.label);
   if (given_label && strcmp(given_label, label) != 0)
     ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                     errmsg("label \"%s\" does not match version %d, hotfix %d (label \"%s\")", given_label,
                            DatumGetInt32(version_d), hotfix, label)));
 
-  Datum body_d = heap_getattr(tuple, c.body, desc, &isnull);
-  if (isnull) ereport(ERROR, (errcode(ERRCODE_NOT_NULL_VIOLATION), errmsg("body must not be null")));
+  Datum body_d = row.value(c.body);
+  if (row.is_null(c.body)) ereport(ERROR, (errcode(ERRCODE_NOT_NULL_VIOLATION), errmsg("body must not be null")));
   Jsonb* body = DatumGetJsonbP(body_d);
   if (!JB_ROOT_IS_OBJECT(body) || JB_ROOT_IS_SCALAR(body))
     ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -186,9 +195,7 @@ PGDLLEXPORT Datum rk_rule_version_before_insert(PG_FUNCTION_ARGS) {
   // Size limit for new rows, before the body is canonicalized. Measured in
   // jsonb form, uncompressed (what every reader gets); a restored row (it
   // carries its change_id) was accepted once and is never refused afterwards.
-  bool no_change_id;
-  (void)heap_getattr(tuple, c.change_id, desc, &no_change_id);
-  if (no_change_id) {
+  if (row.is_null(c.change_id)) {
     Size body_bytes = VARSIZE(body);
     if (body_bytes > static_cast<Size>(rulekeeper::pg::max_body_bytes_setting()))
       ereport(ERROR,
@@ -200,20 +207,20 @@ PGDLLEXPORT Datum rk_rule_version_before_insert(PG_FUNCTION_ARGS) {
                        "to (e1, e2 and all E3 nodes) and reload.")));
   }
   char* content = rulekeeper::pg::jsonb_jcs::content_sha256(body);
-  char* given_content = text_column(tuple, desc, c.content_sha256);
+  char* given_content = row.cstring(c.content_sha256);
   if (given_content && strcmp(given_content, content) != 0)
     ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
                     errmsg("content_sha256 %s given for version %s of rule \"%s\" does not match its body (%s)",
                            given_content, label, rule_key, content)));
   int bucket = rulekeeper::pg::content::bucket_of(rule_key);
 
-  Datum change_id = heap_getattr(tuple, c.change_id, desc, &isnull);
-  bool restored = !isnull;
+  Datum change_id = row.value(c.change_id);
+  bool restored = !row.is_null(c.change_id);
   // A given change_id must name the journal entry that describes this row.
   if (restored) rulekeeper::pg::journal::check(change_id, "version", rule_key, label);
-  char* qualification = text_column(tuple, desc, c.qualification);
+  char* qualification = row.cstring(c.qualification);
   const char* born = born_qualification(qualification, restored, rule_key, label);
-  char* origin_site = text_column(tuple, desc, c.origin_site);
+  char* origin_site = row.cstring(c.origin_site);
 
   if (!restored) {
     const char* site = rulekeeper::pg::require_site("a new rule version");
@@ -251,16 +258,18 @@ PGDLLEXPORT Datum rk_rule_version_after_insert(PG_FUNCTION_ARGS) {
   TupleDesc desc = RelationGetDescr(rel);
   HeapTuple tuple = td->tg_trigtuple;
   const VersionColumns& c = version_columns(rel);
-  char* rule_key = text_column(tuple, desc, c.rule_key);
-  char* label = text_column(tuple, desc, c.label);
-  char* content = text_column(tuple, desc, c.content_sha256);
-  bool isnull;
-  int bucket = DatumGetInt32(heap_getattr(tuple, c.bucket, desc, &isnull));
-  Datum change_id = heap_getattr(tuple, c.change_id, desc, &isnull);
+  // One pass over the row: the columns read here come after the body, and
+  // heap_getattr would walk the tuple from its start for each of them.
+  Row row(tuple, desc);
+  char* rule_key = row.cstring(c.rule_key);
+  char* label = row.cstring(c.label);
+  char* content = row.cstring(c.content_sha256);
+  int bucket = DatumGetInt32(row.value(c.bucket));
+  Datum change_id = row.value(c.change_id);
   if (rulekeeper::pg::txn::take_pending_change(DatumGetUUIDP(change_id)->data)) {
-    char* qualification = text_column(tuple, desc, c.qualification);
-    char* origin = text_column(tuple, desc, c.origin);
-    char* parent = text_column(tuple, desc, c.parent_label);
+    char* qualification = row.cstring(c.qualification);
+    char* origin = row.cstring(c.origin);
+    char* parent = row.cstring(c.parent_label);
     rulekeeper::pg::journal::append_later("version", rule_key, label,
                                           version_payload(content, qualification, origin, parent), change_id);
   }

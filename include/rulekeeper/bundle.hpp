@@ -58,6 +58,18 @@ struct BundleTarget {
 // everything else. These messages are the server's (import_release).
 BundleSummary validate_bundle(std::string_view json_text, const Sha256& sha, const BundleTarget* target = nullptr);
 
+// validate_bundle() for text that is the JCS form of a bundle (RFC 8785; the
+// server's text, written from jsonb by extension/jsonb_canonical.cpp): the
+// same result, and for a bundle it refuses the same error, since any bundle
+// it does not accept on the fast path goes through validate_bundle(). The
+// fast path builds no tree and canonicalizes nothing: in JCS text every
+// value is in its JCS form already, so each body is hashed as its span of the
+// text and the checksum over the text without the bundle_sha256 member.
+// For text that is not JCS the result is unspecified (it may refuse a valid
+// bundle or accept one whose checksum covers the text as written).
+BundleSummary validate_canonical_bundle(std::string_view jcs_text, const Sha256& sha,
+                                        const BundleTarget* target = nullptr);
+
 // The JCS text of `bundle_without_checksum` (a JSON object without a
 // "bundle_sha256" member) with that member added, as export_release writes
 // it (a "signature" member, if any, is kept and not covered). Throws Error(invalid_input) for a non-object or one that

@@ -4,7 +4,8 @@
 // right bundle_sha256, which would leave every check after the checksum
 // unexercised, so each input that parses as an object is also sealed and
 // validated again: that run must never report a checksum mismatch (seal and
-// validate would disagree about the server's checksum).
+// validate would disagree about the server's checksum), and validated by
+// validate_canonical_bundle (the server's route), which must agree.
 #include "fuzz_support.hpp"
 #include "rulekeeper/bundle.hpp"
 #include "rulekeeper/canonical_json.hpp"
@@ -14,6 +15,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <string>
 #include <string_view>
 
@@ -83,5 +85,31 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (only_rulekeeper_errors("validate_bundle (target e3)", [&] { summary = validate_bundle(sealed, sha, &at_e3); }) &&
       summary.source_environment != "e2")
     finding("accepted a bundle from " + summary.source_environment + " at e3");
+  // The server's route: validate_canonical_bundle on JCS text (sealed is
+  // JCS) must do what validate_bundle does — accept with the same summary,
+  // or refuse with the same message.
+  for (const BundleTarget* target : {static_cast<const BundleTarget*>(nullptr), &at_e3}) {
+    std::string slow_error, fast_error;
+    BundleSummary slow, fast;
+    try {
+      slow = validate_bundle(sealed, sha, target);
+    } catch (const Error& e) {
+      slow_error = e.what();
+    }
+    try {
+      fast = validate_canonical_bundle(sealed, sha, target);
+    } catch (const Error& e) {
+      fast_error = e.what();
+    } catch (const std::exception& e) {
+      finding(std::string("validate_canonical_bundle threw a non-rulekeeper exception: ") + e.what());
+    }
+    if (slow_error != fast_error)
+      finding("validate_bundle and validate_canonical_bundle disagree: \"" + slow_error + "\" / \"" + fast_error +
+              "\"");
+    else if (slow_error.empty() && (slow.bundle_sha256 != fast.bundle_sha256 || slow.source_site != fast.source_site ||
+                                    slow.source_environment != fast.source_environment ||
+                                    slow.rule_count != fast.rule_count || slow.version_count != fast.version_count))
+      finding("validate_bundle and validate_canonical_bundle give different summaries");
+  }
   return 0;
 }

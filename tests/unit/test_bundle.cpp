@@ -14,6 +14,8 @@
 #include <cctype>
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 using namespace rulekeeper;
 using rulekeeper::testing::throws_error;
@@ -77,9 +79,79 @@ std::string replaced(std::string text, const std::string& from, const std::strin
   return text.replace(at, from.size(), to);
 }
 
+// Counts digests: the fast path of validate_canonical_bundle makes one for
+// the bundle and one per version; falling back to validate_bundle makes more.
+class CountingSha : public Sha256 {
+public:
+  Digest digest(std::string_view data) const override {
+    ++count;
+    return openssl_sha256().digest(data);
+  }
+  mutable int count = 0;
+};
+
+// What a validation did: its summary, or its error.
+struct Outcome {
+  bool accepted = false;
+  BundleSummary summary;
+  ErrorKind kind = ErrorKind::internal;
+  std::string message, hint;
+};
+
+template <typename F>
+Outcome outcome_of(F&& validate) {
+  Outcome o;
+  try {
+    o.summary = validate();
+    o.accepted = true;
+  } catch (const Error& e) {
+    o.kind = e.kind();
+    o.message = e.what();
+    o.hint = e.hint();
+  }
+  return o;
+}
+
+// validate_canonical_bundle() on the JCS form of `text` does exactly what
+// validate_bundle() does on it (text JCS cannot write is skipped), and takes
+// its fast path (one digest per version, one for the bundle) when it accepts.
+::testing::AssertionResult canonical_path_agrees(const std::string& text, const BundleTarget* target = nullptr) {
+  std::string jcs;
+  try {
+    jcs = canonicalize_text(text);
+  } catch (const Error&) {
+    return ::testing::AssertionSuccess();
+  }
+  const Outcome slow = outcome_of([&] { return validate_bundle(jcs, sha(), target); });
+  CountingSha counting;
+  const Outcome fast = outcome_of([&] { return validate_canonical_bundle(jcs, counting, target); });
+  if (slow.accepted != fast.accepted)
+    return ::testing::AssertionFailure() << "validate_bundle "
+                                         << (slow.accepted ? "accepts" : "refuses: " + slow.message)
+                                         << ", validate_canonical_bundle "
+                                         << (fast.accepted ? "accepts" : "refuses: " + fast.message);
+  if (!slow.accepted) {
+    if (slow.kind != fast.kind || slow.message != fast.message || slow.hint != fast.hint)
+      return ::testing::AssertionFailure()
+             << "different errors: \"" << slow.message << "\" and \"" << fast.message << "\"";
+    return ::testing::AssertionSuccess();
+  }
+  const BundleSummary& a = slow.summary;
+  const BundleSummary& b = fast.summary;
+  if (a.format != b.format || a.source_site != b.source_site || a.source_environment != b.source_environment ||
+      a.rule_count != b.rule_count || a.version_count != b.version_count || a.bundle_sha256 != b.bundle_sha256)
+    return ::testing::AssertionFailure() << "different summaries";
+  if (counting.count != static_cast<int>(a.version_count) + 1)
+    return ::testing::AssertionFailure() << "the fast path was not taken (" << counting.count << " digests for "
+                                         << a.version_count << " versions)";
+  return ::testing::AssertionSuccess();
+}
+
 ::testing::AssertionResult refused(const std::string& text, const std::string& needle,
                                    ErrorKind kind = ErrorKind::invalid_input) {
-  return throws_error([&] { validate_bundle(text, sha()); }, kind, needle);
+  ::testing::AssertionResult r = throws_error([&] { validate_bundle(text, sha()); }, kind, needle);
+  if (!r) return r;
+  return canonical_path_agrees(text);
 }
 
 }  // namespace
@@ -324,4 +396,70 @@ TEST(Bundle, WithATargetTheSourceIsTheEnvironmentBefore) {
                            "a bundle from (no environment) cannot be imported at e2 (site e2a)"));
   // Without a target the client-side rule holds: e1 or e2.
   EXPECT_TRUE(refused(from_e3, "a bundle comes from environment e1 or e2; its source environment is \"e3\""));
+}
+
+// The server's route (extension/bundle_text.cpp): the JCS text of the bundle
+// it holds as jsonb, through validate_canonical_bundle. Every refusal above
+// is cross-checked by refused(); here the bundles it accepts, each on the
+// fast path, and the ways it falls back.
+TEST(Bundle, CanonicalPathAcceptsWhatValidateBundleAccepts) {
+  const BundleTarget e2{"e2a", "e2"};
+  EXPECT_TRUE(canonical_path_agrees(sealed()));
+  EXPECT_TRUE(canonical_path_agrees(sealed(), &e2));
+  EXPECT_TRUE(canonical_path_agrees(sealed_with([](JsonValue& b) {
+    at(b, "rules").items.clear();
+    at(b, "versions").items.clear();
+  })));
+  // bundle_sha256 first, in the middle and last among the members.
+  EXPECT_TRUE(canonical_path_agrees(sealed_with([](JsonValue& b) { b.members.emplace_back("a", str("first")); })));
+  EXPECT_TRUE(canonical_path_agrees(sealed_with([](JsonValue& b) { b.members.emplace_back("zz", str("last")); })));
+  // Members whose names are empty or hold an escape are covered like any other.
+  EXPECT_TRUE(canonical_path_agrees(sealed_with([](JsonValue& b) {
+    b.members.emplace_back("", str("empty name"));
+    b.members.emplace_back("c\nd", str("escaped name"));
+  })));
+  EXPECT_TRUE(canonical_path_agrees(sealed_with([](JsonValue& b) {
+    JsonValue nested = parse_json(R"({"x":[{"y":"]}\"{["},[],{}],"z":null})");
+    b.members.emplace_back("c", nested);
+  })));
+  // Several rules and versions, bodies with strings that look like structure.
+  EXPECT_TRUE(canonical_path_agrees(sealed_with([](JsonValue& b) {
+    JsonValue r2 = at(b, "rules").items[0];
+    at(r2, "rule_key") = str("other");
+    erase(r2, "description");
+    at(b, "rules").items.push_back(r2);
+    for (const char* label : {"2", "3"}) {
+      JsonValue v = first_version(b);
+      at(v, "label") = str(label);
+      at(v, "rule_key") = str("other");
+      at(v, "body") = parse_json(std::string(R"({"s":"a\"}],{\\","n":[1.5,-0,1e30],"l":")") + label + "\"}");
+      at(v, "content_sha256") = str(content_sha256(sha(), canonicalize(at(v, "body"))));
+      at(b, "versions").items.push_back(v);
+    }
+  })));
+  // Escapes in the strings it reads: it falls back, with the same result.
+  const std::string escaped = sealed_with([](JsonValue& b) {
+    at(at(b, "rules").items[0], "rule_key") = str("pricing\tdiscount");
+    at(first_version(b), "rule_key") = str("pricing\tdiscount");
+  });
+  EXPECT_NO_THROW(validate_bundle(escaped, sha()));
+  CountingSha counting;
+  EXPECT_EQ(validate_canonical_bundle(escaped, counting).rule_count, 1u);
+  EXPECT_GT(counting.count, 2);
+}
+
+TEST(Bundle, CanonicalPathRefusesWithTheSameMessages) {
+  // Tampering after sealing, each part in turn (the checksum no longer
+  // matches), and the shapes refused() does not reach.
+  const std::string text = sealed();
+  for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
+           {"e1a", "e1b"}, {"\"rate\":5", "\"rate\":6"}, {"pricing\"", "pricinG\""}, {"\"d\"", "\"e\""}})
+    EXPECT_TRUE(canonical_path_agrees(replaced(text, from, to))) << from;
+  EXPECT_TRUE(canonical_path_agrees(replaced(text, kSealedChecksum, std::string(64, '0'))));
+  EXPECT_TRUE(canonical_path_agrees(R"([])"));
+  EXPECT_TRUE(canonical_path_agrees(R"({})"));
+  EXPECT_TRUE(canonical_path_agrees(R"({"format":"rulekeeper-bundle/1"})"));
+  const BundleTarget e3{"ipc2", "e3"};
+  EXPECT_TRUE(canonical_path_agrees(sealed(), &e3));
+  EXPECT_TRUE(canonical_path_agrees(sealed_with([](JsonValue& b) { erase(at(b, "source"), "environment"); }), &e3));
 }

@@ -22,8 +22,8 @@ DECLARE
   unexplained integer[] := '{}';
   annotated jsonb := '[]';
   rid uuid;
-  -- Taken out of the bundle once: every `bundle -> ...` would decompress the
-  -- whole (toasted) bundle again.
+  -- Taken out of the bundle once: every `bundle -> ...` walks the whole
+  -- bundle's header again.
   rules jsonb;
   versions jsonb;
   source jsonb;
@@ -34,6 +34,11 @@ BEGIN
     RAISE EXCEPTION 'import_release runs at e2 or e3; this is site % in environment %', site, COALESCE(env, '(unset)')
       USING ERRCODE = 'feature_not_supported';
   END IF;
+  -- The bundle decompressed once, here: a parameter read from a table is a
+  -- TOAST pointer, and each use below (the validation, each `->`) would
+  -- fetch and decompress all of it again. `#>` with an empty path hands back
+  -- its (detoasted) argument as it is, without rewriting it.
+  bundle := bundle #> '{}'::text[];
   -- Everything a bundle must be by itself (format, checksum, shapes, every
   -- version's content_sha256, planned labels, rules carried, the environment
   -- it comes from), checked by the core's validate_bundle: the code rulectl
@@ -124,7 +129,10 @@ BEGIN
          '{}'::jsonb
     FROM jsonb_to_recordset(versions) AS v(rule_key text, label text, body jsonb, content_sha256 text)
    WHERE NOT EXISTS (SELECT 1 FROM rulekeeper.rule_version h WHERE h.rule_key = v.rule_key AND h.label = v.label)
-   ORDER BY v.rule_key, v.label::integer;
+   -- Journal order by rule key bytes ("C"), the same at every site whatever
+   -- its database's collation, and a sort without strcoll() (UTF-8 bytes
+   -- compare as code points: the order C.UTF-8 gives too).
+   ORDER BY v.rule_key COLLATE "C", v.label::integer;
   GET DIAGNOSTICS n_imported = ROW_COUNT;
   -- Only drifted rules are annotated (nothing to scan otherwise).
   IF cardinality(drifted) > 0 THEN
