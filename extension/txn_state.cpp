@@ -110,6 +110,7 @@ public:
     ++tombstones_;
     return true;
   }
+  bool empty() const { return live_ == 0; }
   void clear() {
     // A large table is given back rather than kept for every later transaction.
     if (slots_.size() > 4096)

@@ -48,8 +48,12 @@ std::string fingerprint(const cluster::Node& n, const std::string& db = "rules")
 // e3 site ipc2: rule r with 1 (sl_validated, in prod and sl), 2 (awaiting_sl),
 // a hotfix 1.1 in prod.
 void seed(cluster::Node& n) {
+  // A bundle "from e2", signed with this node's key, trusted for e2 (docs/keys.md).
+  n.query_value(
+      "SELECT count(*) FROM rulekeeper.signing_public_key() k, "
+      "rulekeeper.trust_key('e2', k.public_key, 'test: this node stands in for e2') t");
   const std::string b = n.query_value(
-      "SELECT (b || jsonb_build_object('bundle_sha256', rulekeeper._jcs_sha256(b)))::text FROM ("
+      "SELECT rulekeeper.sign_bundle(b || jsonb_build_object('bundle_sha256', rulekeeper._jcs_sha256(b)))::text FROM ("
       " SELECT jsonb_build_object('format', 'rulekeeper-bundle/1',"
       "  'source', jsonb_build_object('site', 'e2', 'environment', 'e2'),"
       "  'rules', '[{\"rule_key\": \"r\", \"ruleset\": \"rs\", \"description\": \"\"}]'::jsonb,"

@@ -58,10 +58,14 @@ protected:
     tx.exec("CREATE ROLE rk_hotfix LOGIN IN ROLE rulekeeper_hotfix");
     tx.exec("CREATE ROLE rk_admin LOGIN IN ROLE rulekeeper_admin");
     tx.exec("INSERT INTO rulekeeper.hotfix_policy VALUES ('audit', ARRAY['/rate', '/note'])");
+    // Bundles "from e2" are signed with this node's key, trusted for e2 (docs/keys.md).
+    tx.exec(
+        "SELECT rulekeeper.trust_key('e2', public_key, 'test: this node stands in for e2') FROM "
+        "rulekeeper.signing_public_key()");
     // Rules audit.a, audit.b, audit.c with versions 1..3; audit.a 1 in sl
     // (validated) and prod; audit.b 1 in sl.
     tx.exec(R"SQL(
-      SELECT rulekeeper.import_release(b || jsonb_build_object('bundle_sha256', rulekeeper._jcs_sha256(b))) FROM (
+      SELECT rulekeeper.import_release(rulekeeper.sign_bundle(b || jsonb_build_object('bundle_sha256', rulekeeper._jcs_sha256(b)))) FROM (
         SELECT jsonb_build_object('format', 'rulekeeper-bundle/1',
           'source', jsonb_build_object('site', 'e2', 'environment', 'e2'),
           'rules', (SELECT jsonb_agg(jsonb_build_object('rule_key', r, 'ruleset', 'audit'))

@@ -36,7 +36,8 @@ std::string bundle(const cluster::Node& n, const std::string& rules_json, const 
   pqxx::nontransaction tx(*c);
   return tx
       .exec_params(
-          "SELECT (b || jsonb_build_object('bundle_sha256', rulekeeper._jcs_sha256(b)))::text FROM ("
+          "SELECT rulekeeper.sign_bundle(b || jsonb_build_object('bundle_sha256', rulekeeper._jcs_sha256(b)))::text "
+          "FROM ("
           " SELECT jsonb_build_object('format', 'rulekeeper-bundle/1',"
           "  'source', jsonb_build_object('site', 'e2', 'environment', 'e2'), 'rules', $1::jsonb,"
           "  'versions', (SELECT jsonb_agg(v || jsonb_build_object('content_sha256', "
@@ -58,6 +59,10 @@ protected:
     e3_ = &set_->add({"ipc2", "e3", kPort});
     e3_->init_primary();
     e3_->create_database();
+    // Bundles "from e2" are signed with this node's key, trusted for e2 (docs/keys.md).
+    e3_->query_value(
+        "SELECT count(*) FROM rulekeeper.signing_public_key() k, "
+        "rulekeeper.trust_key('e2', k.public_key, 'test: this node stands in for e2') t");
     e3_->exec("CREATE ROLE rk_releaser LOGIN IN ROLE rulekeeper_releaser");
     e3_->exec("CREATE ROLE rk_fixer LOGIN IN ROLE rulekeeper_hotfix");
     e3_->exec(

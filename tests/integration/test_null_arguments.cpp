@@ -194,8 +194,12 @@ TEST_F(NullArguments, EveryFunctionSurvivesNullInEveryPosition) {
   {
     auto c = e3.connect();
     pqxx::nontransaction tx(*c);
+    // A bundle "from e2", signed with this node's key, trusted for e2 (docs/keys.md).
+    tx.exec(
+        "SELECT rulekeeper.trust_key('e2', public_key, 'test: this node stands in for e2') FROM "
+        "rulekeeper.signing_public_key()");
     tx.exec(R"SQL(
-      SELECT rulekeeper.import_release(b || jsonb_build_object('bundle_sha256', rulekeeper._jcs_sha256(b))) FROM (
+      SELECT rulekeeper.import_release(rulekeeper.sign_bundle(b || jsonb_build_object('bundle_sha256', rulekeeper._jcs_sha256(b)))) FROM (
         SELECT jsonb_build_object('format', 'rulekeeper-bundle/1',
           'source', jsonb_build_object('site', 'e2', 'environment', 'e2'),
           'rules', '[{"rule_key": "x", "ruleset": "x"}]'::jsonb,

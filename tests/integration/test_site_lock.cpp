@@ -56,10 +56,14 @@ protected:
     tx.exec("CREATE ROLE rk_hotfix LOGIN IN ROLE rulekeeper_hotfix");
     tx.exec("CREATE ROLE rk_releaser LOGIN IN ROLE rulekeeper_releaser");
     tx.exec("INSERT INTO rulekeeper.hotfix_policy VALUES ('lock', ARRAY['/rate'])");
+    // Bundles "from e2" are signed with this node's key, trusted for e2 (docs/keys.md).
+    tx.exec(
+        "SELECT rulekeeper.trust_key('e2', public_key, 'test: this node stands in for e2') FROM "
+        "rulekeeper.signing_public_key()");
     // Rules lock.a and lock.b, versions 1..3 ({"rate": label}); version 1 in
     // sl, validated, and in prod.
     tx.exec(R"SQL(
-      SELECT rulekeeper.import_release(b || jsonb_build_object('bundle_sha256', rulekeeper._jcs_sha256(b))) FROM (
+      SELECT rulekeeper.import_release(rulekeeper.sign_bundle(b || jsonb_build_object('bundle_sha256', rulekeeper._jcs_sha256(b)))) FROM (
         SELECT jsonb_build_object('format', 'rulekeeper-bundle/1',
           'source', jsonb_build_object('site', 'e2', 'environment', 'e2'),
           'rules', (SELECT jsonb_agg(jsonb_build_object('rule_key', r, 'ruleset', 'lock'))

@@ -271,15 +271,19 @@ json chained_entry(const cluster::Node& n, const std::string& site, long long in
   return doc;
 }
 
-// A sealed changes bundle around `changes`, as anyone can seal one.
+// A sealed and signed changes bundle around `changes`: what a releaser who
+// had a trusted key's signature could bring.
 std::string changes_bundle(const cluster::Node& n, const json& changes) {
   json b = {{"format", "rulekeeper-changes/1"},
             {"source", {{"site", "ipc9"}, {"environment", "e3"}, {"timeline", 1}}},
             {"since", json::object()},
             {"vector", json::object()},
             {"changes", changes}};
+  // Signed with the node's own key, trusted for e3 (docs/keys.md): what is
+  // refused below is the history, not a missing signature.
   return sql_value(n,
-                   "SELECT ($1::jsonb || jsonb_build_object('bundle_sha256', rulekeeper._jcs_sha256($1::jsonb)))::text",
+                   "SELECT rulekeeper.sign_bundle($1::jsonb || jsonb_build_object('bundle_sha256', "
+                   "rulekeeper._jcs_sha256($1::jsonb)))::text",
                    b.dump());
 }
 
@@ -293,6 +297,9 @@ TEST(TamperEvidence, ImportChangesRefusesForgedHistoryBeforeWritingAnything) {
   cluster::Node& n = set.add({"ipc2", "e3", kImportPort});
   n.init_primary();
   n.create_database();
+  n.exec(
+      "SELECT rulekeeper.trust_key('e3', public_key, 'test: this node signs the forged bundles') "
+      "FROM rulekeeper.signing_public_key()");
   n.exec("INSERT INTO rulekeeper.rule (rule_key, ruleset) VALUES ('a', 'rs')");
   n.exec(
       "INSERT INTO rulekeeper.rule_version (rule_key, version, body, origin) VALUES ('a', 1, '{\"v\": 1}', "

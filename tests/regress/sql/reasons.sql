@@ -19,8 +19,12 @@ SELECT 'DO $$BEGIN IF current_setting(''rulekeeper.environment'') <> ''e3'' THEN
 SELECT current_setting('rulekeeper.site') AS site, current_setting('rulekeeper.environment') AS environment;
 
 -- One rule, version 1 in sl and prod, version 2 in sl (a transition to make).
+-- The bundle stands for one from e2: signed with this instance's key, trusted
+-- for e2 (docs/keys.md).
+SELECT t ->> 'environment' AS trusted_for FROM rulekeeper.signing_public_key() k,
+       rulekeeper.trust_key('e2', k.public_key, 'regress: this instance stands in for e2') t;
 SELECT r ->> 'imported' AS imported FROM rulekeeper.import_release((
-  SELECT b || jsonb_build_object('bundle_sha256', rulekeeper._jcs_sha256(b)) FROM (
+  SELECT rulekeeper.sign_bundle(b || jsonb_build_object('bundle_sha256', rulekeeper._jcs_sha256(b))) FROM (
     SELECT jsonb_build_object('format', 'rulekeeper-bundle/1',
       'source', jsonb_build_object('site', 'e2', 'environment', 'e2'),
       'rules', '[{"rule_key": "why", "ruleset": "why", "description": ""}]'::jsonb,

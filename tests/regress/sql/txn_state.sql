@@ -80,8 +80,12 @@ SELECT rulekeeper._audit_get('actor');
 SELECT rulekeeper._audit_set('reason', NULL) IS NULL AS strict;
 
 -- The settings that used to carry them change nothing.
+-- The bundle stands for one from e2: signed with this instance's key, trusted
+-- for e2 (docs/keys.md).
+SELECT t ->> 'environment' AS trusted_for FROM rulekeeper.signing_public_key() k,
+       rulekeeper.trust_key('e2', k.public_key, 'regress: this instance stands in for e2') t;
 SELECT r ->> 'imported' AS imported FROM rulekeeper.import_release((
-  SELECT b || jsonb_build_object('bundle_sha256', rulekeeper._jcs_sha256(b)) FROM (
+  SELECT rulekeeper.sign_bundle(b || jsonb_build_object('bundle_sha256', rulekeeper._jcs_sha256(b))) FROM (
     SELECT jsonb_build_object('format', 'rulekeeper-bundle/1',
       'source', jsonb_build_object('site', 'e2', 'environment', 'e2'),
       'rules', '[{"rule_key": "t", "ruleset": "t", "description": ""}]'::jsonb,
