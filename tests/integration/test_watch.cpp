@@ -64,6 +64,7 @@ public:
     err_ = dir_ / "watch.stderr";
     fs::remove(out_);
     fs::remove(err_);
+    args_ = args;
     std::vector<std::string> argv{RULECTL_BINARY};
     argv.insert(argv.end(), args.begin(), args.end());
     process::RunOptions ro;
@@ -87,10 +88,13 @@ public:
     c.exit_code = (r.signaled || r.timed_out) ? -1 : r.exit_code;
     c.out = read_text(out_);
     c.err = read_text(err_);
+    // docs/failover.md quotes these (RULEKEEPER_FAILOVER_TRANSCRIPT=FILE).
+    rulekeeper::testing::append_transcript("RULEKEEPER_FAILOVER_TRANSCRIPT", args_, c);
     return c;
   }
 
 private:
+  std::vector<std::string> args_;
   fs::path dir_, out_, err_;
   std::future<process::RunResult> result_;
 };
@@ -98,6 +102,13 @@ private:
 std::vector<std::string> with_config(const Pipeline& p, std::vector<std::string> args) {
   args.insert(args.begin(), {"--config", p.config});
   return args;
+}
+
+// A rulectl run with its own --config, in the transcript like fo::run's.
+CommandResult run_logged(const std::vector<std::string>& args) {
+  CommandResult r = rulekeeper::testing::run_rulectl(args);
+  rulekeeper::testing::append_transcript("RULEKEEPER_FAILOVER_TRANSCRIPT", args, r);
+  return r;
 }
 
 // p.config with every site's user replaced: the watch of a monitoring role.
@@ -200,14 +211,12 @@ TEST(Watch, LeastPrivilegeRole_SeesStandbyUpstream) {
     sql_value(*n, "CREATE ROLE plain LOGIN");
   }
   p.ipc1->wait_replayed(*p.ipc2, std::chrono::seconds(60));
-  CommandResult r = rulekeeper::testing::run_rulectl(
-      {"--config", config_as(p, "monitor"), "watch", "--interval", "200", "--count", "5"});
+  CommandResult r = run_logged({"--config", config_as(p, "monitor"), "watch", "--interval", "200", "--count", "5"});
   EXPECT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_TRUE(contains(r.out, "ipc1     (start) -> standby, streaming from ipc2")) << describe(r);
   EXPECT_FALSE(contains(r.out, "no upstream")) << describe(r);
 
-  r = rulekeeper::testing::run_rulectl(
-      {"--config", config_as(p, "plain"), "watch", "--interval", "200", "--count", "5"});
+  r = run_logged({"--config", config_as(p, "plain"), "watch", "--interval", "200", "--count", "5"});
   EXPECT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_TRUE(contains(r.out, "ipc1     (start) -> standby, upstream hidden from this role")) << describe(r);
   EXPECT_TRUE(contains(r.out, "CONFIGURATION: ipc1 runs a WAL receiver, but this role sees none of its fields"))
