@@ -212,7 +212,7 @@ WatchReport watch(const config::Config& config, const WatchRequest& o,
                fmt::format("the server of {} answered and refused rulectl's login: fix the conninfo, the role or "
                            "pg_hba.conf — this is not an outage",
                            w.cfg->name),
-               w.detail);
+               "");  // the server's words are on the site's line just before
       }
       w.last_health = w.health;
       if (w.refused) refused_sites.insert(w.cfg->name);
