@@ -159,6 +159,21 @@ TEST(Watch, LoginRefusedByServer_IsAConfigurationAlertNotAnOutage) {
   EXPECT_FALSE(contains(r.out, "FAILED")) << describe(r);
   EXPECT_FALSE(contains(r.out, "rulectl failover")) << describe(r);
   EXPECT_FALSE(contains(r.out, "UNREACHABLE")) << describe(r);
+
+  // status classifies the same failure the same way (site/connect.hpp).
+  r = run_logged({"--config", config_as(p, "watcher"), "--json", "status"});
+  json doc = json::parse(r.out);
+  bool seen = false;
+  for (const auto& s : doc["sites"]) {
+    if (s["site"] != "ipc2") continue;
+    seen = true;
+    EXPECT_EQ(s["role"], "refused") << r.out;
+    EXPECT_EQ(s["refused_by_server"], true) << r.out;
+  }
+  EXPECT_TRUE(seen) << r.out;
+  r = run_logged({"--config", config_as(p, "watcher"), "status"});
+  EXPECT_TRUE(contains(r.out, "ipc2: the server refused rulectl's login (a configuration problem, not an outage)"))
+      << describe(r);
 }
 
 // Item 11: --on-fail starts in the background; the checks go on while it
