@@ -119,7 +119,11 @@ void print_sites(const ops::StatusReport& report) {
   }
   // Why a row is incomplete, under the table.
   for (const auto& s : report.sites) {
-    if (!s.reachable) std::cout << fmt::format("{}: unreachable: {}\n", s.name, s.error);
+    if (!s.reachable)
+      std::cout << fmt::format("{}: {}: {}\n", s.name,
+                               s.refused ? "the server refused rulectl's login (a configuration problem, not an outage)"
+                                         : "unreachable",
+                               s.error);
     for (const auto& n : s.notes) std::cout << fmt::format("{}: {}\n", s.name, n);
   }
 }

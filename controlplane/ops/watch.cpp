@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <future>
 #include <memory>
+#include <optional>
+#include <set>
 #include <thread>
 
 #include <fmt/format.h>
@@ -32,38 +34,48 @@ struct Watched {
   // Result of the latest check.
   bool reachable = false;
   bool writable = false;
-  std::string health;  // the class an event is reported for when it changes
-  std::string detail;  // the error, not part of the class
+  bool refused = false;                              // the server answered and refused the login
+  std::optional<site::client::StandbyView> standby;  // when it is a standby
+  std::string health;                                // the class an event is reported for when it changes
+  std::string detail;                                // the error, not part of the class
   std::string last_health;
+  bool hidden_reported = false;
 };
 
 void check(Watched& w, const config::Config& config, int connect_timeout) {
+  w.refused = false;
+  w.standby.reset();
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (!w.conn) {
-      std::string err;
-      w.conn = site::try_connect(*w.cfg, err, connect_timeout);
+      site::ConnectFailure failure;
+      w.conn = site::try_connect(*w.cfg, failure, connect_timeout);
       if (!w.conn) {
         w.reachable = w.writable = false;
-        w.health = "UNREACHABLE";
-        w.detail = err;
+        w.refused = failure.refused();
+        w.health = w.refused ? "REFUSED BY SERVER" : "UNREACHABLE";
+        w.detail = failure.message;
         return;
       }
     }
     try {
       const bool in_recovery = site::client::in_recovery(*w.conn);
-      const site::client::WalReceiver s =
-          in_recovery ? site::client::wal_receiver(*w.conn) : site::client::WalReceiver{};
       w.reachable = true;
       w.detail.clear();
       w.writable = !in_recovery;
       if (!in_recovery) {
         w.health = "primary";
-      } else if (s.status.empty()) {
+        return;
+      }
+      const site::client::StandbyView s = site::client::standby_view(*w.conn);
+      w.standby = s;
+      if (s.hidden) {
+        w.health = "standby, upstream hidden from this role";
+      } else if (s.receiver_status.empty()) {
         w.health = "standby, no upstream";
       } else {
         const config::SiteConfig* up =
             s.sender_host.empty() ? nullptr : conninfo::site_at(config, s.sender_host, s.sender_port, w.cfg->name);
-        w.health = fmt::format("standby, {} {}", s.status,
+        w.health = fmt::format("standby, {} {}", s.receiver_status,
                                up                      ? "from " + up->name
                                : s.sender_host.empty() ? std::string("")
                                                        : fmt::format("from {}:{}", s.sender_host, s.sender_port));
@@ -79,34 +91,101 @@ void check(Watched& w, const config::Config& config, int connect_timeout) {
   w.health = "UNREACHABLE";
 }
 
+// The E3 primary the standbys last heard from (issue #15 item 9): a
+// standby's WAL receiver's sender when it still has one, else the site of
+// the newest heartbeat it replayed — across standbys, the newest heartbeat
+// wins. "" when no standby tells. `how` says where it came from.
+std::string last_known_primary(const config::Config& config, const std::vector<Watched>& sites, std::string& how) {
+  std::string best;
+  std::optional<double> best_at;
+  for (const auto& w : sites) {
+    if (w.cfg->environment != kE3 || !w.standby) continue;
+    const auto& v = *w.standby;
+    std::string candidate;
+    std::string why;
+    if (!v.sender_host.empty()) {
+      const config::SiteConfig* up = conninfo::site_at(config, v.sender_host, v.sender_port, w.cfg->name);
+      if (up && up->environment == kE3) {
+        candidate = up->name;
+        why = fmt::format("{}'s WAL receiver streams from it", w.cfg->name);
+      }
+    }
+    if (candidate.empty() && !v.last_heartbeat_site.empty() && v.last_heartbeat_site != w.cfg->name) {
+      const config::SiteConfig* hb = config.find(v.last_heartbeat_site);
+      if (hb && hb->environment == kE3) {
+        candidate = hb->name;
+        why = fmt::format("the newest heartbeat {} replayed is {}'s", w.cfg->name, hb->name);
+      }
+    }
+    if (candidate.empty()) continue;
+    const double at = v.last_heartbeat_epoch.value_or(0);
+    if (best.empty() || !best_at || at > *best_at) {
+      best = candidate;
+      best_at = at;
+      how = why;
+    }
+  }
+  return best;
+}
+
 }  // namespace
 
 json WatchEvent::to_json() const {
-  return {{"at", at}, {"site", site}, {"from", from}, {"to", to}, {"detail", detail}};
+  return {{"at", at}, {"kind", kind}, {"site", site}, {"from", from}, {"to", to}, {"detail", detail}};
 }
 
 json WatchReport::to_json() const {
   json list = json::array();
   for (const auto& e : events) list.push_back(e.to_json());
-  if (!failed) return {{"failed", nullptr}, {"events", list}};
-  return {{"failed", *failed},
-          {"consecutive_failures", consecutive_failures},
-          {"first_failure_at", first_failure_at},
-          {"events", list}};
+  json j = {{"failed", failed ? json(*failed) : json(nullptr)},
+            {"outages", outages},
+            {"refused_logins", refused_logins},
+            {"exit_code", exit_code},
+            {"events", list}};
+  if (failed) {
+    j["consecutive_failures"] = consecutive_failures;
+    j["first_failure_at"] = first_failure_at;
+  }
+  return j;
 }
 
 WatchReport watch(const config::Config& config, const WatchRequest& o,
                   const std::function<void(const WatchEvent&)>& on_event) {
   if (o.interval_ms < 10) throw common::ExitError(common::exit_usage, "--interval must be at least 10 ms");
   if (o.fail_after < 1) throw common::ExitError(common::exit_usage, "--fail-after must be at least 1");
+  if (o.on_fail_timeout_s < 1) throw common::ExitError(common::exit_usage, "--on-fail-timeout must be at least 1 s");
   std::vector<Watched> sites(config.sites.size());
   for (std::size_t i = 0; i < sites.size(); ++i) sites[i].cfg = &config.sites[i];
   const int connect_timeout = std::max(2, o.interval_ms / 1000);  // libpq's minimum is 2 s
 
   WatchReport report;
-  auto emit = [&](const std::string& site, const std::string& from, const std::string& to, const std::string& detail) {
-    report.events.push_back({common::utc_now_text(), site, from, to, detail});
+  auto emit = [&](const std::string& kind, const std::string& site, const std::string& from, const std::string& to,
+                  const std::string& detail) {
+    report.events.push_back({common::utc_now_text(), kind, site, from, to, detail});
     on_event(report.events.back());
+  };
+
+  // The --on-fail command runs in the background (issue #15 item 11): the
+  // checks go on while it runs; its outcome is an event when it ends.
+  struct OnFail {
+    std::string site;
+    std::future<process::RunResult> result;
+  };
+  std::optional<OnFail> running;
+  auto on_fail_outcome = [&](bool wait) {
+    if (!running) return;
+    if (!wait && running->result.wait_for(std::chrono::seconds(0)) != std::future_status::ready) return;
+    std::string outcome;
+    try {
+      const process::RunResult r = running->result.get();
+      outcome = r.timed_out  ? fmt::format("timed out after {} s and was killed", o.on_fail_timeout_s)
+                : r.signaled ? fmt::format("was killed by signal {}", r.term_signal)
+                             : fmt::format("exited {}", r.exit_code);
+    } catch (const std::exception& e) {
+      outcome = "could not be started: " + common::one_line(e.what());
+    }
+    emit("on_fail", kE3, "", fmt::format("--on-fail command for {} {}", running->site, outcome), "");
+    running.reset();
   };
 
   std::string primary;  // the E3 primary being followed
@@ -114,6 +193,7 @@ WatchReport watch(const config::Config& config, const WatchRequest& o,
   bool fired = false;
   std::chrono::steady_clock::time_point first_failure;
   std::string split_brain_last;
+  std::set<std::string> refused_sites;
   const auto start = std::chrono::steady_clock::now();
   for (long long tick = 0; o.count == 0 || tick < o.count; ++tick) {
     std::vector<std::future<void>> fs;
@@ -121,31 +201,63 @@ WatchReport watch(const config::Config& config, const WatchRequest& o,
       fs.push_back(
           std::async(std::launch::async, [&w, &config, connect_timeout] { check(w, config, connect_timeout); }));
     for (auto& f : fs) f.get();
+    on_fail_outcome(false);
 
     std::vector<std::string> writable;
     for (auto& w : sites) {
-      if (w.health != w.last_health) emit(w.cfg->name, w.last_health, w.health, w.detail);
+      if (w.health != w.last_health) {
+        emit("site", w.cfg->name, w.last_health, w.health, w.detail);
+        if (w.refused)
+          emit("configuration", w.cfg->name, "",
+               fmt::format("the server of {} answered and refused rulectl's login: fix the conninfo, the role or "
+                           "pg_hba.conf — this is not an outage",
+                           w.cfg->name),
+               "");  // the server's words are on the site's line just before
+      }
       w.last_health = w.health;
+      if (w.refused) refused_sites.insert(w.cfg->name);
+      if (w.standby && w.standby->hidden && !w.hidden_reported) {
+        // Issue #15 item 12: say once what the role lacks, not "no upstream".
+        emit("configuration", w.cfg->name, "",
+             fmt::format("{} runs a WAL receiver, but this role sees none of its fields (no EXECUTE on "
+                         "rulekeeper.replication_status, no pg_read_all_stats): grant it rulekeeper_reader or "
+                         "pg_monitor to see where {} streams from",
+                         w.cfg->name, w.cfg->name),
+             "");
+        w.hidden_reported = true;
+      }
       if (w.cfg->environment == kE3 && w.writable) writable.push_back(w.cfg->name);
     }
     std::string sb = writable.size() > 1 ? fmt::format("{}", fmt::join(writable, ", ")) : "";
     if (sb != split_brain_last) {
-      if (!sb.empty()) emit(kE3, "", "SPLIT BRAIN: " + sb + " accept writes", "");
+      if (!sb.empty()) emit("split_brain", kE3, "", "SPLIT BRAIN: " + sb + " accept writes", "");
       split_brain_last = sb;
     }
 
     // Follow the E3 primary: a new one (after a failover) takes over.
     if (writable.size() == 1 && writable[0] != primary) {
-      if (!primary.empty()) emit(kE3, "primary " + primary, "primary " + writable[0], "");
+      emit("primary", kE3, primary.empty() ? "" : "primary " + primary, "primary " + writable[0], "");
       primary = writable[0];
       failures = 0;
       fired = false;
     }
+    // No site accepts writes and none is followed yet (watch started while
+    // the primary was down): follow the one the standbys last heard from.
+    if (primary.empty() && writable.empty()) {
+      std::string how;
+      const std::string last = last_known_primary(config, sites, how);
+      if (!last.empty()) {
+        primary = last;
+        emit("primary", kE3, "", "primary " + primary + " (last known)",
+             how + "; it does not accept writes now: counted as failing");
+      }
+    }
     if (!primary.empty()) {
-      bool ok = false;
+      const Watched* pw = nullptr;
       for (const auto& w : sites)
-        if (w.cfg->name == primary) ok = w.writable;
-      if (ok) {
+        if (w.cfg->name == primary) pw = &w;
+      if (pw && (pw->writable || pw->refused)) {
+        // A refused login is the server answering: not a failed check.
         failures = 0;
         fired = false;
       } else if (++failures == 1) {
@@ -165,24 +277,50 @@ WatchReport watch(const config::Config& config, const WatchRequest& o,
                              : fmt::format(" What a failover would lose: rulectl at-risk --primary {} --standby {}; "
                                            "to promote: rulectl failover --to {}",
                                            primary, standbys[0], standbys[0]));
-        emit(kE3, "primary " + primary, "FAILED", msg);
+        emit("failed", kE3, "primary " + primary, "FAILED", msg);
         fired = true;
+        ++report.outages;
+        report.failed = primary;
+        report.consecutive_failures = failures;
         if (o.on_fail.empty()) {
-          report.failed = primary;
-          report.consecutive_failures = failures;
           report.exit_code = common::exit_unreachable;
           return report;
         }
-        ::setenv("RULECTL_FAILED_SITE", primary.c_str(), 1);
-        process::RunOptions ro;
-        ro.timeout = std::chrono::seconds(300);
-        process::RunResult r = process::run({"/bin/sh", "-c", o.on_fail}, ro);
-        emit(kE3, "", fmt::format("--on-fail command ran: {}", r.describe()), "");
+        if (running) {
+          emit("on_fail", kE3, "",
+               fmt::format("--on-fail command for {} not started: the one for {} is still running", primary,
+                           running->site),
+               "");
+        } else {
+          process::RunOptions ro;
+          ro.timeout = std::chrono::seconds(o.on_fail_timeout_s);
+          // Passed in the child's environment only: setenv here would race
+          // with the checking threads' getenv (libpq reads PG* variables).
+          ro.environment = {"RULECTL_FAILED_SITE=" + primary};
+          running = OnFail{primary, std::async(std::launch::async, [cmd = o.on_fail, ro] {
+                             return process::run({"/bin/sh", "-c", cmd}, ro);
+                           })};
+          emit("on_fail", kE3, "",
+               fmt::format("--on-fail command for {} started (killed after {} s)", primary, o.on_fail_timeout_s), "");
+        }
       }
     }
     const auto next = start + std::chrono::milliseconds(static_cast<long long>(o.interval_ms) * (tick + 1));
-    std::this_thread::sleep_until(next);
+    // Sleep, but report the --on-fail command's end as soon as it comes.
+    while (std::chrono::steady_clock::now() < next) {
+      if (running && running->result.wait_until(next) == std::future_status::ready) {
+        on_fail_outcome(false);
+        continue;
+      }
+      std::this_thread::sleep_until(next);
+    }
   }
+  // The run ends: a command still running is waited for (its timeout bounds it).
+  on_fail_outcome(true);
+  report.refused_logins = static_cast<int>(refused_sites.size());
+  report.exit_code = report.outages > 0          ? common::exit_refused
+                     : report.refused_logins > 0 ? common::exit_usage
+                                                 : common::exit_ok;
   return report;
 }
 

@@ -28,6 +28,40 @@ std::unique_ptr<pqxx::connection> try_connect(const config::SiteConfig& site, st
   }
 }
 
+ConnectFailure classify_connect_error(const std::string& message) {
+  // The server's texts (src/backend/libpq/auth.c, utils/init/postinit.c) for
+  // a login it refused, and libpq's when the server asked for a password the
+  // conninfo does not give. "the database system is starting up / shutting
+  // down / in recovery mode" (57P03) is the server not being available, not
+  // a refusal: it stays `unreachable`.
+  static const char* const kRefusals[] = {
+      "password authentication failed",  // 28P01
+      "authentication failed for user",  // 28000 (ident, peer, ldap, ...)
+      "no pg_hba.conf entry",            // 28000
+      "pg_hba.conf rejects connection",  // 28000
+      "is not permitted to log in",      // 28000 (NOLOGIN)
+      "does not exist",                  // 28000 role / 3D000 database
+      "permission denied for database",  // 42501 (no CONNECT)
+      "no password supplied",            // libpq: the server asked for one
+  };
+  ConnectFailure f;
+  f.message = common::one_line(message);
+  for (const char* needle : kRefusals)
+    if (f.message.find(needle) != std::string::npos) {
+      f.kind = ConnectFailure::Kind::refused_by_server;
+      break;
+    }
+  return f;
+}
+
+std::unique_ptr<pqxx::connection> try_connect(const config::SiteConfig& site, ConnectFailure& failure,
+                                              int timeout_seconds, bool bounded) {
+  std::string error;
+  auto c = try_connect(site, error, timeout_seconds, bounded);
+  if (!c) failure = classify_connect_error(error);
+  return c;
+}
+
 std::unique_ptr<pqxx::connection> connect(const config::SiteConfig& site) {
   std::string error;
   auto c = try_connect(site, error);

@@ -30,4 +30,29 @@ std::unique_ptr<pqxx::connection> connect(const config::SiteConfig& site);
 std::unique_ptr<pqxx::connection> try_connect(const config::SiteConfig& site, std::string& error,
                                               int timeout_seconds = kConnectTimeoutSeconds, bool bounded = false);
 
+// Why a connection could not be opened (issue #15 item 10). Two different
+// alerts for an on-call person: `unreachable` — nothing answered, or the
+// server is not accepting sessions (starting up, shutting down, gone) — may
+// mean the site is down; `refused_by_server` — the server answered and
+// refused this login (no pg_hba entry, wrong or missing password, a role not
+// permitted to log in or missing, no CONNECT privilege, the database missing)
+// — is a configuration problem and says nothing about the server's health.
+struct ConnectFailure {
+  enum class Kind { unreachable, refused_by_server };
+  Kind kind = Kind::unreachable;
+  std::string message;  // libpq's, one line
+  bool refused() const { return kind == Kind::refused_by_server; }
+  std::string kind_name() const { return refused() ? "refused_by_server" : "unreachable"; }
+};
+
+// Classifies libpq's connection error text. libpq reports no SQLSTATE for a
+// failed connection (there is no result to read it from), so this matches
+// the server's messages for SQLSTATE 28000 / 28P01 / 3D000 / 42501 and
+// libpq's own "no password supplied"; anything else is `unreachable`.
+ConnectFailure classify_connect_error(const std::string& message);
+
+// try_connect, with the failure classified.
+std::unique_ptr<pqxx::connection> try_connect(const config::SiteConfig& site, ConnectFailure& failure,
+                                              int timeout_seconds = kConnectTimeoutSeconds, bool bounded = false);
+
 }  // namespace rulekeeper::site

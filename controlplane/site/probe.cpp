@@ -59,7 +59,7 @@ void read_upstream(SiteState& st, pqxx::connection& c) {
 }  // namespace
 
 std::string SiteState::role() const {
-  if (!reachable) return "unreachable";
+  if (!reachable) return refused ? "refused" : "unreachable";
   if (!recovery) return "unknown";
   return *recovery ? "standby" : "primary";
 }
@@ -79,6 +79,7 @@ nlohmann::json SiteState::to_json() const {
   j["dr"] = dr;
   j["reachable"] = reachable;
   j["role"] = role();
+  j["refused_by_server"] = refused;
   j["error"] = error.empty() ? nlohmann::json(nullptr) : nlohmann::json(error);
   j["reported_site"] = opt(reported_site);
   j["reported_environment"] = opt(reported_environment);
@@ -112,8 +113,13 @@ SiteState probe(const config::SiteConfig& site, ProbeDepth depth) {
   st.name = site.name;
   st.environment = site.environment;
   st.dr = site.dr;
-  std::unique_ptr<pqxx::connection> owned = try_connect(site, st.error);
-  if (!owned) return st;
+  ConnectFailure failure;
+  std::unique_ptr<pqxx::connection> owned = try_connect(site, failure);
+  if (!owned) {
+    st.error = failure.message;
+    st.refused = failure.refused();
+    return st;
+  }
   std::shared_ptr<pqxx::connection> c(std::move(owned));
   st.reachable = true;
   try {

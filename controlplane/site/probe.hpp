@@ -31,6 +31,9 @@ struct SiteState {
 
   bool reachable = false;
   std::string error;  // why it is unreachable, or why its role is unknown (one line)
+  // Not reachable because the server answered and refused the login
+  // (site/connect.hpp ConnectFailure): a configuration problem, not an outage.
+  bool refused = false;
 
   // From the server; nullopt when unknown (unreachable, or the query failed).
   std::optional<std::string> reported_site;         // rulekeeper.site
@@ -60,7 +63,8 @@ struct SiteState {
   bool role_known() const { return reachable && recovery.has_value(); }
   bool is_primary() const { return role_known() && !*recovery; }
   bool is_standby() const { return role_known() && *recovery; }
-  // "primary", "standby", "unreachable", or "unknown" (reachable, role unreadable).
+  // "primary", "standby", "unreachable", "refused" (the server refused the
+  // login), or "unknown" (reachable, role unreadable).
   std::string role() const;
   // The server's environment when it says one, else rulectl.toml's.
   std::string effective_environment() const;

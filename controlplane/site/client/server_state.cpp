@@ -70,6 +70,50 @@ WalReceiver wal_receiver(pqxx::connection& c) {
   return w;
 }
 
+StandbyView standby_view(pqxx::connection& c) {
+  StandbyView v;
+  try {
+    pqxx::nontransaction tx(c);
+    pqxx::result r = tx.exec(
+        "SELECT wal_receiver_status, upstream, last_heartbeat_site, extract(epoch FROM last_heartbeat_at)::float8 "
+        "FROM rulekeeper.replication_status");
+    if (!r.empty()) {
+      v.source = "rulekeeper.replication_status";
+      const auto& row = r[0];
+      if (!row[0].is_null() && std::string(row[0].c_str()) != "stopped") v.receiver_status = row[0].c_str();
+      if (!row[1].is_null()) {
+        // "host:port" (host may be an IPv6 address: the port follows the last colon).
+        const std::string up = row[1].c_str();
+        const auto colon = up.rfind(':');
+        if (colon != std::string::npos && colon > 0) {
+          v.sender_host = up.substr(0, colon);
+          v.sender_port = up.substr(colon + 1);
+        }
+      }
+      if (!row[2].is_null()) v.last_heartbeat_site = row[2].c_str();
+      if (!row[3].is_null()) v.last_heartbeat_epoch = row[3].as<double>();
+      return v;
+    }
+  } catch (const pqxx::broken_connection&) {
+    throw;
+  } catch (const std::exception&) {
+    // No extension, or no EXECUTE on it for this role: the catalog view.
+  }
+  pqxx::nontransaction tx(c);
+  pqxx::result r = tx.exec("SELECT pid IS NOT NULL, status, sender_host, sender_port::text FROM pg_stat_wal_receiver");
+  v.source = "pg_stat_wal_receiver";
+  if (r.empty()) return v;
+  if (!r[0][1].is_null())
+    v.receiver_status = r[0][1].c_str();
+  else
+    v.hidden = r[0][0].as<bool>();
+  if (!r[0][2].is_null() && !r[0][3].is_null()) {
+    v.sender_host = r[0][2].c_str();
+    v.sender_port = r[0][3].c_str();
+  }
+  return v;
+}
+
 std::optional<std::string> primary_conninfo(pqxx::connection& c) {
   auto v = single_value(c, "SELECT current_setting('primary_conninfo')");
   if (v && v->empty()) return std::nullopt;

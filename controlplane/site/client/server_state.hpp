@@ -40,6 +40,26 @@ struct WalReceiver {
   std::string sender_host, sender_port;  // empty when unknown
 };
 WalReceiver wal_receiver(pqxx::connection& c);
+// What a standby tells a monitoring role about its upstream (`watch`, issue
+// #15 items 9 and 12). Asked first through rulekeeper.replication_status
+// (SECURITY DEFINER: a rulekeeper_reader sees the WAL receiver's sender and
+// the newest heartbeat replayed), else pg_stat_wal_receiver, whose fields
+// other than pid PostgreSQL shows only to pg_read_all_stats (pg_monitor).
+// Never reads primary_conninfo (pg_read_all_settings).
+struct StandbyView {
+  std::string receiver_status;           // "" when there is no WAL receiver (or it is hidden)
+  std::string sender_host, sender_port;  // empty when unknown
+  // The site whose heartbeat is the newest one this standby replayed: the
+  // last primary it heard from, even when its receiver is gone.
+  std::string last_heartbeat_site;
+  std::optional<double> last_heartbeat_epoch;  // its beat_at, seconds since 1970
+  // A WAL receiver runs but this role sees none of its fields (neither
+  // replication_status nor pg_read_all_stats).
+  bool hidden = false;
+  std::string source;  // "rulekeeper.replication_status" or "pg_stat_wal_receiver"
+};
+StandbyView standby_view(pqxx::connection& c);
+
 // primary_conninfo as set (superusers and pg_read_all_settings only).
 std::optional<std::string> primary_conninfo(pqxx::connection& c);
 
