@@ -121,6 +121,7 @@ struct HelpText {
   std::vector<std::string> subcommands;
   std::set<std::string> options;  // every --flag the Options section defines
   std::string text;
+  std::string own_text;  // without the Subcommands section (a subcommand's line speaks of its own flags)
 };
 
 HelpText help_of(const std::vector<std::string>& path) {
@@ -141,6 +142,7 @@ HelpText help_of(const std::vector<std::string>& path) {
       continue;
     }
     if (!line.empty() && line[0] != ' ') mode = none;
+    if (mode != subcommands) h.own_text += line + "\n";
     if (line.rfind("  ", 0) != 0) continue;
     const std::string entry = line.substr(line.find_first_not_of(' '));
     if (mode == options) {
@@ -161,7 +163,7 @@ void check_help(const std::vector<std::string>& path, std::vector<std::string>& 
     ++verbs;
     static const std::set<std::string> global = {"--config", "--json", "--yes", "--help", "--version"};
     const std::regex mention("(rulectl(?: [a-z-]+)*\\s+)?(--[a-z][a-z0-9-]*)");
-    for (std::sregex_iterator it(h.text.begin(), h.text.end(), mention), end; it != end; ++it) {
+    for (std::sregex_iterator it(h.own_text.begin(), h.own_text.end(), mention), end; it != end; ++it) {
       if ((*it)[1].matched) continue;
       const std::string f = (*it)[2].str();
       if (!h.options.count(f) && !global.count(f)) {
