@@ -1,4 +1,4 @@
-// Hex encoding of SHA-256 digests, shared by every Sha256 implementation
+// Hex of digests, keys and signatures, shared by every Sha256 implementation
 // (OpenSSL outside the server, pg_cryptohash inside it).
 #include "rulekeeper/sha256.hpp"
 
@@ -6,12 +6,13 @@
 
 namespace rulekeeper {
 
-std::string to_hex(const Digest& digest) {
-  static const char hex[] = "0123456789abcdef";
-  std::string out(64, '0');
-  for (std::size_t i = 0; i < digest.size(); ++i) {
-    out[2 * i] = hex[digest[i] >> 4];
-    out[2 * i + 1] = hex[digest[i] & 0xF];
+std::string hex_encode(std::string_view bytes) {
+  static const char digits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out.push_back(digits[c >> 4]);
+    out.push_back(digits[c & 15]);
   }
   return out;
 }
@@ -24,6 +25,22 @@ int hex_value(char c) {
   return -1;
 }
 }  // namespace
+
+std::string hex_decode(std::string_view hex, const char* what) {
+  if (hex.size() % 2 != 0) throw Error(ErrorKind::invalid_input, std::string(what) + " is not hex");
+  std::string out;
+  out.reserve(hex.size() / 2);
+  for (std::size_t i = 0; i < hex.size(); i += 2) {
+    int hi = hex_value(hex[i]), lo = hex_value(hex[i + 1]);
+    if (hi < 0 || lo < 0) throw Error(ErrorKind::invalid_input, std::string(what) + " is not hex");
+    out.push_back(static_cast<char>(hi * 16 + lo));
+  }
+  return out;
+}
+
+std::string to_hex(const Digest& digest) {
+  return hex_encode(std::string_view(reinterpret_cast<const char*>(digest.data()), digest.size()));
+}
 
 // Accepts either case because people paste digests from tools that print
 // uppercase; everything rulekeeper writes is lowercase.

@@ -23,6 +23,12 @@ public:
 // the extension does not link.
 const Sha256& openssl_sha256();
 
+// Lowercase hex of any bytes (digests, keys, signatures).
+std::string hex_encode(std::string_view bytes);
+// The bytes of even-length hex (either case); throws Error(invalid_input)
+// naming `what` otherwise.
+std::string hex_decode(std::string_view hex, const char* what);
+
 std::string to_hex(const Digest& digest);  // 64 lowercase hex digits
 // Throws Error(invalid_input) unless exactly 64 hex digits (either case).
 Digest digest_from_hex(std::string_view hex);

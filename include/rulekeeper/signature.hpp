@@ -24,10 +24,6 @@ std::string signing_message(std::string_view format, std::string_view bundle_sha
 // Lowercase hex of SHA-256 of the raw 32-byte public key.
 std::string key_id_of(const Sha256& sha, std::string_view raw_public_key);
 
-std::string hex_encode(std::string_view bytes);
-// Throws Error(invalid_input) naming `what` unless even-length hex.
-std::string hex_decode(std::string_view hex, const char* what);
-
 // An Ed25519 private key from PEM (PKCS#8, as `openssl genpkey -algorithm
 // ed25519` writes it). Throws Error(invalid_input) for anything else.
 class SigningKey {
