@@ -10,6 +10,7 @@
 #include "rulekeeper/lifecycle.hpp"
 #include "site/client/reconcile.hpp"
 #include "site/client/journal.hpp"
+#include "site/deadline.hpp"
 
 namespace rulekeeper::ops {
 namespace {
@@ -38,10 +39,12 @@ json field(const json* row, const char* key) {
 // not cover: the changes a failover to it now would lose.
 json lag_in_changes(const site::SiteState& primary, const site::SiteState& standby, std::vector<std::string>& notes) {
   if (!standby.version_vector || !primary.connection) return nullptr;
+  site::StatementDeadline guard(*primary.connection, site::kStatementDeadline);  // issue #14 item 2
   try {
     return site::client::count_journal_since(*primary.connection, VersionVector::from_json(*standby.version_vector));
   } catch (const std::exception& e) {
-    notes.push_back(fmt::format("lag in changes of {}: {}", standby.name, common::one_line(e.what())));
+    notes.push_back(fmt::format("lag in changes of {}: {}", standby.name,
+                                guard.expired() ? guard.message() : common::one_line(e.what())));
     return nullptr;
   }
 }
@@ -51,6 +54,7 @@ std::vector<SiteConflict> open_conflicts(const std::vector<site::SiteState>& all
   std::vector<SiteConflict> out;
   for (const auto& s : all) {
     if (!is_e3(s) || s.role() != "primary" || !s.connection) continue;
+    site::StatementDeadline guard(*s.connection, site::kStatementDeadline);  // issue #14 item 2
     try {
       for (const auto& c : site::client::conflicts(*s.connection, /*include_resolved=*/false))
         out.push_back({s.name, c.conflict_id, c.rule_key, c.detected_at});

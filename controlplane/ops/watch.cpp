@@ -19,6 +19,7 @@
 #include "site/client/replication.hpp"
 #include "site/client/server_state.hpp"
 #include "site/connect.hpp"
+#include "site/deadline.hpp"
 #include "site/conninfo.hpp"
 
 namespace rulekeeper::ops {
@@ -30,7 +31,13 @@ const std::string kE3{rulekeeper::to_string(Environment::e3)};
 
 struct Watched {
   const config::SiteConfig* cfg = nullptr;
-  std::unique_ptr<pqxx::connection> conn;
+  // The check running now, if any: each site is checked on its own (a site
+  // that does not answer delays no other site's result), and a new check of
+  // a site starts only when its previous one ended and at least an interval
+  // after the previous one started.
+  std::optional<std::future<void>> running;
+  std::chrono::steady_clock::time_point started{};
+  bool fresh = false;  // the latest check ended during this tick
   // Result of the latest check.
   bool reachable = false;
   bool writable = false;
@@ -42,53 +49,54 @@ struct Watched {
   bool hidden_reported = false;
 };
 
-void check(Watched& w, const config::Config& config, int connect_timeout) {
+// One check of one site, on a connection of its own (issue #14 item 2): a
+// new connection each time, as `status` opens one, so that a site whose
+// postmaster no longer answers (frozen, backends alive) fails here exactly
+// as it does there; connect bounded by connect_timeout, the statements by a
+// client-side deadline (site/deadline.hpp) — a frozen server answers
+// neither statement_timeout nor a cancel.
+void check(Watched& w, const config::Config& config, int connect_timeout, std::chrono::milliseconds deadline) {
   w.refused = false;
   w.standby.reset();
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    if (!w.conn) {
-      site::ConnectFailure failure;
-      w.conn = site::try_connect(*w.cfg, failure, connect_timeout);
-      if (!w.conn) {
-        w.reachable = w.writable = false;
-        w.refused = failure.refused();
-        w.health = w.refused ? "REFUSED BY SERVER" : "UNREACHABLE";
-        w.detail = failure.message;
-        return;
-      }
-    }
-    try {
-      const bool in_recovery = site::client::in_recovery(*w.conn);
-      w.reachable = true;
-      w.detail.clear();
-      w.writable = !in_recovery;
-      if (!in_recovery) {
-        w.health = "primary";
-        return;
-      }
-      const site::client::StandbyView s = site::client::standby_view(*w.conn);
-      w.standby = s;
-      if (s.hidden) {
-        w.health = "standby, upstream hidden from this role";
-      } else if (s.receiver_status.empty()) {
-        w.health = "standby, no upstream";
-      } else {
-        const config::SiteConfig* up =
-            s.sender_host.empty() ? nullptr : conninfo::site_at(config, s.sender_host, s.sender_port, w.cfg->name);
-        w.health = fmt::format("standby, {} {}", s.receiver_status,
-                               up                      ? "from " + up->name
-                               : s.sender_host.empty() ? std::string("")
-                                                       : fmt::format("from {}:{}", s.sender_host, s.sender_port));
-      }
-      return;
-    } catch (const std::exception& e) {
-      // A broken kept connection: try one new one in the same check.
-      w.conn.reset();
-      w.detail = common::one_line(e.what());
-    }
+  site::ConnectFailure failure;
+  std::unique_ptr<pqxx::connection> conn = site::try_connect(*w.cfg, failure, connect_timeout, /*bounded=*/true);
+  if (!conn) {
+    w.reachable = w.writable = false;
+    w.refused = failure.refused();
+    w.health = w.refused ? "REFUSED BY SERVER" : "UNREACHABLE";
+    w.detail = failure.message;
+    return;
   }
-  w.reachable = w.writable = false;
-  w.health = "UNREACHABLE";
+  site::StatementDeadline guard(*conn, deadline);
+  try {
+    const bool in_recovery = site::client::in_recovery(*conn);
+    w.reachable = true;
+    w.detail.clear();
+    w.writable = !in_recovery;
+    if (!in_recovery) {
+      w.health = "primary";
+      return;
+    }
+    const site::client::StandbyView s = site::client::standby_view(*conn);
+    w.standby = s;
+    if (s.hidden) {
+      w.health = "standby, upstream hidden from this role";
+    } else if (s.receiver_status.empty()) {
+      w.health = "standby, no upstream";
+    } else {
+      const config::SiteConfig* up =
+          s.sender_host.empty() ? nullptr : conninfo::site_at(config, s.sender_host, s.sender_port, w.cfg->name);
+      w.health = fmt::format("standby, {} {}", s.receiver_status,
+                             up                      ? "from " + up->name
+                             : s.sender_host.empty() ? std::string("")
+                                                     : fmt::format("from {}:{}", s.sender_host, s.sender_port));
+    }
+  } catch (const std::exception& e) {
+    w.reachable = w.writable = false;
+    w.standby.reset();
+    w.health = "UNREACHABLE";
+    w.detail = guard.expired() ? "connected, then " + guard.message() : common::one_line(e.what());
+  }
 }
 
 // The E3 primary the standbys last heard from (issue #15 item 9): a
@@ -157,6 +165,8 @@ WatchReport watch(const config::Config& config, const WatchRequest& o,
   std::vector<Watched> sites(config.sites.size());
   for (std::size_t i = 0; i < sites.size(); ++i) sites[i].cfg = &config.sites[i];
   const int connect_timeout = std::max(2, o.interval_ms / 1000);  // libpq's minimum is 2 s
+  const std::chrono::milliseconds statement_deadline{std::max(2000, o.interval_ms)};
+  const std::chrono::milliseconds interval{o.interval_ms};
 
   WatchReport report;
   auto emit = [&](const std::string& kind, const std::string& site, const std::string& from, const std::string& to,
@@ -195,16 +205,34 @@ WatchReport watch(const config::Config& config, const WatchRequest& o,
   std::string split_brain_last;
   std::set<std::string> refused_sites;
   const auto start = std::chrono::steady_clock::now();
+  auto next = start + interval;
   for (long long tick = 0; o.count == 0 || tick < o.count; ++tick) {
-    std::vector<std::future<void>> fs;
-    for (auto& w : sites)
-      fs.push_back(
-          std::async(std::launch::async, [&w, &config, connect_timeout] { check(w, config, connect_timeout); }));
-    for (auto& f : fs) f.get();
+    for (auto& w : sites) {
+      if (w.running || std::chrono::steady_clock::now() - w.started < interval) continue;
+      w.started = std::chrono::steady_clock::now();
+      w.running = std::async(std::launch::async, [&w, &config, connect_timeout, statement_deadline] {
+        check(w, config, connect_timeout, statement_deadline);
+      });
+    }
+    // The checks that end within this tick count now; one still running
+    // (a site that does not answer yet) counts when it ends, bounded by its
+    // connect timeout and statement deadline.
+    for (auto& w : sites) {
+      w.fresh = false;
+      if (w.running && w.running->wait_until(next) == std::future_status::ready) {
+        w.running->get();
+        w.running.reset();
+        w.fresh = true;
+      }
+    }
     on_fail_outcome(false);
 
     std::vector<std::string> writable;
     for (auto& w : sites) {
+      if (!w.fresh) {
+        if (w.cfg->environment == kE3 && w.writable) writable.push_back(w.cfg->name);
+        continue;
+      }
       if (w.health != w.last_health) {
         emit("site", w.cfg->name, w.last_health, w.health, w.detail);
         if (w.refused)
@@ -256,7 +284,10 @@ WatchReport watch(const config::Config& config, const WatchRequest& o,
       const Watched* pw = nullptr;
       for (const auto& w : sites)
         if (w.cfg->name == primary) pw = &w;
-      if (pw && (pw->writable || pw->refused)) {
+      if (pw && !pw->fresh) {
+        // Its check still runs (a site that does not answer yet): nothing
+        // new about it this tick; it counts when the check ends.
+      } else if (pw && (pw->writable || pw->refused)) {
         // A refused login is the server answering: not a failed check.
         failures = 0;
         fired = false;
@@ -305,7 +336,6 @@ WatchReport watch(const config::Config& config, const WatchRequest& o,
         }
       }
     }
-    const auto next = start + std::chrono::milliseconds(static_cast<long long>(o.interval_ms) * (tick + 1));
     // Sleep, but report the --on-fail command's end as soon as it comes.
     while (std::chrono::steady_clock::now() < next) {
       if (running && running->result.wait_until(next) == std::future_status::ready) {
@@ -314,7 +344,13 @@ WatchReport watch(const config::Config& config, const WatchRequest& o,
       }
       std::this_thread::sleep_until(next);
     }
+    // A late tick does not catch up with checks in a burst: the schedule
+    // moves on from now.
+    next += interval;
+    if (next < std::chrono::steady_clock::now()) next = std::chrono::steady_clock::now() + interval;
   }
+  for (auto& w : sites)
+    if (w.running) w.running->wait();
   // The run ends: a command still running is waited for (its timeout bounds it).
   on_fail_outcome(true);
   report.refused_logins = static_cast<int>(refused_sites.size());

@@ -1,6 +1,8 @@
 // What `watch` does (issue #6, seed "How can Ops detect that master is
-// down?"): polls every configured site (all at once, one kept connection
-// each), reports one event per change of a site's health, and follows the E3
+// down?"): polls every configured site (each on its own, a new connection
+// per check with a connect timeout and a client-side statement deadline, so
+// a frozen site delays no other site's result — issue #14 item 2), reports
+// one event per change of a site's health, and follows the E3
 // primary: after N consecutive failed checks of it (unreachable, or no longer
 // accepting writes) it stops with exit 4 — or, with on_fail, starts that
 // command once per outage (in the background, bounded by on_fail_timeout,

@@ -24,6 +24,11 @@ std::unique_ptr<pqxx::connection> try_connect(const config::SiteConfig& site, st
     return std::make_unique<pqxx::connection>(conninfo);
   } catch (const std::exception& e) {
     error = common::one_line(e.what());
+    // libpq says only "timeout expired": say what it means for an operator
+    // (a postmaster or host that accepts TCP but never answers — frozen).
+    if (error == "timeout expired" || error.find("timeout expired") != std::string::npos)
+      error = fmt::format("no answer within connect_timeout ({}): {} (the server or its host may be frozen)",
+                          conninfo::parse(conninfo, site.name)["connect_timeout"] + " s", error);
     return nullptr;
   }
 }

@@ -12,6 +12,7 @@
 #include "site/client/replication.hpp"
 #include "site/client/server_state.hpp"
 #include "site/connect.hpp"
+#include "site/deadline.hpp"
 #include "site/conninfo.hpp"
 
 namespace rulekeeper::site {
@@ -122,6 +123,10 @@ SiteState probe(const config::SiteConfig& site, ProbeDepth depth) {
   }
   std::shared_ptr<pqxx::connection> c(std::move(owned));
   st.reachable = true;
+  // The probe's statements together are bounded from the client side
+  // (issue #14 item 2): a server frozen after it accepted the connection
+  // costs kStatementDeadline, not forever.
+  StatementDeadline guard(*c, kStatementDeadline);
   try {
     try {
       st.recovery = client::in_recovery(*c);
@@ -169,10 +174,16 @@ SiteState probe(const config::SiteConfig& site, ProbeDepth depth) {
         st.notes.push_back("extension rulekeeper is not installed in this database");
       }
     }
-    st.connection = std::move(c);
+    if (!guard.expired()) st.connection = std::move(c);
   } catch (const std::exception& e) {
-    st.notes.push_back("connection lost: " + common::one_line(e.what()));
-    if (!st.recovery) st.error = "connection lost: " + common::one_line(e.what());
+    const std::string why = guard.expired() ? "connected, then " + guard.message() : common::one_line(e.what());
+    st.notes.push_back("connection lost: " + why);
+    if (!st.recovery) {
+      // Connected but no answer: as unreachable as a site that never
+      // answered, so status and watch report it alike.
+      st.reachable = false;
+      st.error = guard.expired() ? why : "connection lost: " + why;
+    }
   }
   return st;
 }

@@ -11,6 +11,7 @@
 #include "site/client/journal.hpp"
 #include "site/client/waits.hpp"
 #include "site/connect.hpp"
+#include "site/deadline.hpp"
 #include "site/server_error.hpp"
 
 namespace rulekeeper::site {
@@ -72,10 +73,16 @@ WaitReport wait_for(const WaitRequest& request, const common::ProgressSink& prog
       Verdict& v = p.wait.verdict;
       if (v.done || v.final) continue;
       try {
+        const double left = std::chrono::duration<double>(deadline - clock::now()).count();
         if (!p.conn) {
-          // Never let one connection attempt outlast the wait by much.
-          const double left = std::chrono::duration<double>(deadline - clock::now()).count();
-          const int secs = std::clamp(static_cast<int>(std::ceil(left)), 1, kConnectTimeoutSeconds);
+          // No connection attempt outlasts the wait (issue #14 item 2): libpq's
+          // connect_timeout is whole seconds, at least 2, so with less than
+          // 2 s left none is started.
+          if (left < 2) {
+            pending = true;
+            continue;
+          }
+          const int secs = std::min(static_cast<int>(std::floor(left)), kConnectTimeoutSeconds);
           std::string error;
           p.conn = try_connect(*p.config, error, secs, /*bounded=*/true);
           if (!p.conn) {
@@ -85,7 +92,21 @@ WaitReport wait_for(const WaitRequest& request, const common::ProgressSink& prog
             continue;
           }
         }
-        v = request.predicate(*p.conn);
+        // Nor does a question to a site that stopped answering (frozen):
+        // a client-side deadline at the end of the wait.
+        StatementDeadline guard(
+            *p.conn, std::max(std::chrono::milliseconds(100),
+                              std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now())));
+        try {
+          v = request.predicate(*p.conn);
+        } catch (const std::exception&) {
+          if (!guard.expired()) throw;
+          p.conn.reset();
+          v.why = "no answer";
+          p.wait.error = guard.message();
+          pending = true;
+          continue;
+        }
         p.wait.error.clear();
       } catch (const pqxx::broken_connection& e) {
         p.conn.reset();
