@@ -19,14 +19,24 @@ void print_report(const ops::AtRiskReport& r) {
   if (r.unknown()) {
     std::cout << fmt::format("at-risk {} -> {}: UNKNOWN\n", r.primary, r.standby);
   } else {
-    std::cout << fmt::format("at-risk {} -> {}: {}{} change{} a failover to {} now would lose ({})\n", r.primary,
-                             r.standby, exact ? "" : "at least ", r.changes.size(), r.changes.size() == 1 ? "" : "s",
-                             r.standby, exact ? "exact: version-vector difference" : "ESTIMATE from the slot position");
+    const std::size_t lost = r.not_received(), kept = r.received_not_replayed();
+    std::cout << fmt::format("at-risk {} -> {}: {}{} change{} a failover to {} now would lose ({}){}\n", r.primary,
+                             r.standby, exact ? "" : "at least ", lost, lost == 1 ? "" : "s", r.standby,
+                             exact ? "exact: version-vector difference" : "ESTIMATE from the slot position",
+                             kept == 0 ? std::string()
+                                       : fmt::format("; {} more received but not replayed (kept: a promotion "
+                                                     "replays them)",
+                                                     kept));
     if (!r.changes.empty()) {
-      common::Table t({"change_id", "origin", "seq", "kind", "rule", "label", "recorded_at"});
-      for (const auto& c : r.changes)
-        t.add_row({c.change_id, c.origin(), std::to_string(c.origin_seq), c.kind, c.rule_key.value_or(""),
-                   c.label.value_or(""), c.recorded_at});
+      // Issue #14 item 6: which listed change is lost, which is kept.
+      common::Table t({"state", "change_id", "origin", "seq", "kind", "rule", "label", "recorded_at"});
+      for (std::size_t i = 0; i < r.changes.size(); ++i) {
+        const auto& c = r.changes[i];
+        const bool received = i < r.received.size() && r.received[i];
+        t.add_row({received ? "received, not replayed" : "NOT RECEIVED", c.change_id, c.origin(),
+                   std::to_string(c.origin_seq), c.kind, c.rule_key.value_or(""), c.label.value_or(""),
+                   c.recorded_at});
+      }
       t.print(std::cout);
     }
   }
@@ -66,8 +76,9 @@ void add_at_risk(CLI::App& app, GlobalOptions& global, int& exit_code) {
   auto request = std::make_shared<ops::AtRiskRequest>();
   CLI::App* cmd =
       app.add_subcommand("at-risk",
-                         "changes the primary holds that the standby does not: what a failover to it now would lose "
-                         "(exit 0 none, 3 some or unknown, 4 the primary is unreachable)");
+                         "changes the primary holds that the standby has not replayed, each marked NOT RECEIVED (what "
+                         "a failover to it now would lose) or received, not replayed (kept: promotion replays it) "
+                         "(exit 0 none lost, 3 some or unknown, 4 the primary is unreachable)");
   cmd->add_option("--primary", request->primary,
                   "the E3 primary (site name in rulectl.toml; default: the current one)");
   cmd->add_option("--standby", request->standby,

@@ -10,6 +10,7 @@
 #include "common/errors.hpp"
 #include "rulekeeper/lifecycle.hpp"
 #include "common/text.hpp"
+#include "site/client/wal_position.hpp"
 #include "site/connect.hpp"
 #include "site/probe.hpp"
 #include "site/topology.hpp"
@@ -32,8 +33,10 @@ const config::SiteConfig& site_or_usage(const config::Config& config, const std:
 
 json optional_text(const std::optional<std::string>& v) { return v ? json(*v) : json(nullptr); }
 
-json change_json(const site::client::JournalEntry& e) {
+json change_json(const site::client::JournalEntry& e, bool received) {
   return {{"change_id", e.change_id},
+          {"state", received ? "received_not_replayed" : "not_received"},
+          {"at_risk", !received},
           {"origin_site", e.origin_site},
           {"origin_incarnation", e.origin_incarnation},
           {"origin_seq", e.origin_seq},
@@ -60,7 +63,42 @@ const char* method_name(AtRiskMethod m) {
   return "?";
 }
 
+// Which listed entries the standby has received (see at_risk.hpp): all when
+// it received up to the primary's position read after the list; else an
+// entry whose transaction is followed, at or before R, by an entry of a
+// later transaction (another recorded_at: now() is the transaction's start,
+// the same for all its entries). Entries with no recorded_lsn (imported
+// records) are proven only by the first rule.
+std::vector<bool> proven_received(const std::vector<site::client::JournalEntry>& changes,
+                                  const std::optional<std::string>& received, const std::string& primary_position) {
+  using site::client::parse_lsn;
+  std::vector<bool> out(changes.size(), false);
+  const auto r = received ? parse_lsn(*received) : std::nullopt;
+  if (!r) return out;
+  const auto p = parse_lsn(primary_position);
+  if (p && *r >= *p) return std::vector<bool>(changes.size(), true);
+  for (std::size_t i = 0; i < changes.size(); ++i) {
+    const auto li = changes[i].recorded_lsn ? parse_lsn(*changes[i].recorded_lsn) : std::nullopt;
+    if (!li || *li >= *r) continue;
+    for (const auto& later : changes) {
+      const auto lj = later.recorded_lsn ? parse_lsn(*later.recorded_lsn) : std::nullopt;
+      if (lj && *lj > *li && *lj <= *r && later.recorded_at != changes[i].recorded_at) {
+        out[i] = true;
+        break;
+      }
+    }
+  }
+  return out;
+}
+
 }  // namespace
+
+std::size_t AtRiskReport::not_received() const {
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < changes.size(); ++i)
+    if (i >= received.size() || !received[i]) ++n;
+  return n;
+}
 
 int AtRiskReport::exit_code() const { return at_risk() ? common::exit_refused : common::exit_ok; }
 
@@ -73,6 +111,10 @@ json AtRiskReport::to_json() const {
   doc["estimate"] = estimate();
   if (standby_reachable) {
     doc["standby_version_vector"] = json::parse(standby_version_vector ? standby_version_vector->to_json() : "{}");
+    doc["standby_received_lsn"] = optional_text(standby_received_lsn);
+    doc["standby_replayed_lsn"] = optional_text(standby_replayed_lsn);
+    doc["replay_pause_state"] = replay_pause_state;
+    doc["primary_wal_position"] = optional_text(primary_wal_position);
   } else {
     doc["standby_error"] = standby_error;
     if (!slot) {
@@ -83,8 +125,13 @@ json AtRiskReport::to_json() const {
     }
   }
   doc["changes"] = json::array();
-  for (const auto& c : changes) doc["changes"].push_back(change_json(c));
-  doc["count"] = changes.size();
+  for (std::size_t i = 0; i < changes.size(); ++i)
+    doc["changes"].push_back(change_json(changes[i], i < received.size() && received[i]));
+  // count: what a failover now would lose (issue #14 item 6); the entries
+  // the standby received but has not replayed are listed, and kept.
+  doc["count"] = not_received();
+  doc["not_received"] = not_received();
+  doc["received_not_replayed"] = received_not_replayed();
   doc["at_risk"] = at_risk();
   doc["notes"] = notes;
   return doc;
@@ -155,6 +202,19 @@ AtRiskReport at_risk(const config::Config& config, const AtRiskRequest& request)
                       "it lacks of {}'s journal",
                       sc.name, pc.name));
     report.changes = client::journal_since(*primary_conn, *report.standby_version_vector);
+    // After the list: every listed entry's commit record lies before it.
+    report.primary_wal_position = client::wal_insert_position(*primary_conn);
+    const client::ReceivedWal wal = client::received_wal(*standby_conn);
+    report.standby_received_lsn = wal.received_lsn;
+    report.standby_replayed_lsn = wal.replayed_lsn;
+    report.replay_pause_state = wal.replay_pause_state;
+    report.received = proven_received(report.changes, wal.received_lsn, *report.primary_wal_position);
+    if (report.received_not_replayed() > 0)
+      report.notes.push_back(fmt::format(
+          "{} of the listed changes {} received by {} (WAL up to {}) but not replayed{}: a promotion replays them "
+          "first, they are not at risk",
+          report.received_not_replayed(), report.received_not_replayed() == 1 ? "was" : "were", sc.name,
+          wal.received_lsn.value_or("?"), wal.replay_pause_state == "not paused" ? "" : " (replay " + wal.replay_pause_state + ")"));
     return report;
   }
 
@@ -170,6 +230,7 @@ AtRiskReport at_risk(const config::Config& config, const AtRiskRequest& request)
   report.method = AtRiskMethod::slot_estimate;
   const std::string restart = *report.slot->restart_lsn;
   report.changes = client::journal_from_lsn(*primary_conn, restart);
+  report.received.assign(report.changes.size(), false);
   report.notes.push_back(fmt::format(
       "ESTIMATE: {} is unreachable ({}); listed are {}'s journal entries written at or after the position of slot "
       "'{}' ({}), which certainly did not reach it; entries written just before that position may be missing too "

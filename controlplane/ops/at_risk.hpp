@@ -4,7 +4,15 @@
 // Standby reachable: the version-vector difference — the primary's journal
 // entries the standby's vector does not cover (journal_since). The standby
 // is read first, so anything that replicates in between is at worst listed
-// once too often, never missed.
+// once too often, never missed. Each listed entry is then either "not
+// received" (lost on a failover now: at risk) or "received, not replayed"
+// (its commit record is in the standby's received WAL: promotion replays it
+// first, docs/design/postgres-traps.md "Streaming replication pair" — kept,
+// issue #14 item 6). Received is claimed only when proven: the standby's
+// received position R is at or past the primary's WAL position read after
+// the list, or past a journal entry of a later transaction (the site lock
+// serialises journaling transactions until their commit, so a later
+// transaction's entry lies after this one's commit record).
 // Standby unreachable: an estimate from the standby's physical slot on the
 // primary: entries written at or after the slot's restart_lsn certainly did
 // not reach it; entries written shortly before may be missing too (their
@@ -46,11 +54,20 @@ struct AtRiskReport {
   std::string slot_name;
   std::optional<site::client::PhysicalSlot> slot;  // the estimate's slot, if there is one
   std::vector<site::client::JournalEntry> changes;
+  // Parallel to `changes`: proven received by the standby (kept by a
+  // promotion now). Always false for the slot estimate.
+  std::vector<bool> received;
+  // What the proof compared (version_vector method only).
+  std::optional<std::string> standby_received_lsn, standby_replayed_lsn, primary_wal_position;
+  std::string replay_pause_state;
   std::vector<std::string> notes;
+
+  std::size_t not_received() const;  // the changes a failover now would lose
+  std::size_t received_not_replayed() const { return changes.size() - not_received(); }
 
   bool estimate() const { return method != AtRiskMethod::version_vector; }
   bool unknown() const { return method == AtRiskMethod::unavailable; }
-  bool at_risk() const { return unknown() || !changes.empty(); }
+  bool at_risk() const { return unknown() || not_received() > 0; }
   int exit_code() const;  // 0 nothing at risk; 3 something, or unknown
   nlohmann::json to_json() const;
 };
