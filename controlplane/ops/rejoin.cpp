@@ -13,6 +13,7 @@
 #include "common/time.hpp"
 #include "ops/control_lock.hpp"
 #include "ops/failover.hpp"
+#include "ops/rejoin_wal.hpp"
 #include "pgnode/postmaster.hpp"
 #include "pgnode/process.hpp"
 #include "pgnode/settings.hpp"
@@ -197,6 +198,46 @@ void manual_rewind(Rejoin& r) {
       shell_or(r.sc.start_command, "start it: pg_ctl -D <pgdata> -w start")};
 }
 
+// Before the rewind (issue #14 item 7): the WAL the rewound node will need
+// is still at the primary (ops/rejoin_wal.hpp), and pg_rewind --dry-run
+// finds what it needs at the node. If not, the node stays stopped, nothing
+// is rewound, and the next step is a re-clone — its orphans are saved.
+void check_wal_before_rewind(Rejoin& r, const pgnode::ControlData& cd) {
+  const config::SiteConfig& pc = *r.primary->config;
+  const std::string& me = r.sc.name;
+  r.steps.begin(fmt::format("check that the WAL {} needs is still at {}", me, pc.name));
+  const WalForRejoin w =
+      wal_for_rejoin(*r.primary->connection, pc.name, r.primary->timeline.value_or(0), cd.timeline,
+                     client::physical_slot(*r.primary->connection, me), me);
+  std::string cause = w.available ? "" : w.cause;
+  if (cause.empty()) {
+    const pgnode::ToolRun dry =
+        pgnode::run_tool(r.node.bindir, "pg_rewind",
+                         {"-D", pgnode::pgdata_of(r.node).string(), "--source-server=" + pc.conninfo, "--dry-run"},
+                         {r.log, std::chrono::seconds(600), {}});
+    if (!dry.result.ok()) {
+      const std::string tail = dry.output.size() > 600 ? dry.output.substr(dry.output.size() - 600) : dry.output;
+      cause = fmt::format("pg_rewind --dry-run failed ({}): {}", dry.result.describe(), common::one_line(tail));
+    }
+  }
+  if (cause.empty()) {
+    r.steps.end(w.checked ? fmt::format("{} holds {} (fork at {}); pg_rewind --dry-run ok", pc.name, w.needed,
+                                        w.switch_lsn)
+                          : fmt::format("pg_rewind --dry-run ok; segment not checked: {}", w.note));
+    return;
+  }
+  r.steps.end("WAL GONE");
+  std::vector<std::string> commands = reclone_commands(r.node.bindir, r.sc.pgdata.value_or("<pgdata>"),
+                                                       conninfo::for_standby(pc, me), me, r.sc.start_command);
+  commands.push_back(fmt::format("rulectl rejoin --site {}", me));
+  commands.push_back(r.report.reconcile_command);
+  throw common::ExitError(
+      common::exit_failed,
+      fmt::format("{} cannot be rewound to follow {}: {}. Nothing was rewound; {} is stopped; its orphans are "
+                  "saved in {}. Re-clone it from {}:\n  {}",
+                  me, pc.name, cause, me, r.report.orphans_file.string(), pc.name, fmt::join(commands, "\n  ")));
+}
+
 // Step 3: rewind it and follow the new primary.
 void rewind_and_follow(Rejoin& r) {
   const config::SiteConfig& pc = *r.primary->config;
@@ -222,6 +263,7 @@ void rewind_and_follow(Rejoin& r) {
                       "pg_basebackup -D {} from {} (slot '{}'), then `rulectl rejoin --site {}`",
                       me, cd.timeline, cd.min_recovery_timeline, r.report.orphans_file.string(),
                       r.sc.pgdata.value_or("<pgdata>"), r.sc.pgdata.value_or("<pgdata>"), pc.name, me, me));
+    check_wal_before_rewind(r, cd);
   }
   r.steps.begin(fmt::format("pg_rewind {} from {}", me, pc.name));
   const std::string rewound = pgnode::rewind(r.node, pc.conninfo, r.log);
