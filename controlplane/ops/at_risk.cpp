@@ -1,7 +1,9 @@
 // See at_risk.hpp.
 #include "ops/at_risk.hpp"
 
+#include <chrono>
 #include <future>
+#include <thread>
 #include <memory>
 
 #include <fmt/format.h>
@@ -204,7 +206,17 @@ AtRiskReport at_risk(const config::Config& config, const AtRiskRequest& request)
     report.changes = client::journal_since(*primary_conn, *report.standby_version_vector);
     // After the list: every listed entry's commit record lies before it.
     report.primary_wal_position = client::wal_insert_position(*primary_conn);
-    const client::ReceivedWal wal = client::received_wal(*standby_conn);
+    // A streaming standby receives within milliseconds what the primary
+    // wrote; the primary keeps writing (heartbeats), so ask the standby a
+    // few times, briefly, whether it has reached that position.
+    client::ReceivedWal wal = client::received_wal(*standby_conn);
+    const auto target = client::parse_lsn(*report.primary_wal_position);
+    for (int i = 0; i < 50 && !report.changes.empty() && target; ++i) {
+      const auto got = wal.received_lsn ? client::parse_lsn(*wal.received_lsn) : std::nullopt;
+      if (got && *got >= *target) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      wal = client::received_wal(*standby_conn);
+    }
     report.standby_received_lsn = wal.received_lsn;
     report.standby_replayed_lsn = wal.replayed_lsn;
     report.replay_pause_state = wal.replay_pause_state;

@@ -10,7 +10,8 @@
 // first, docs/design/postgres-traps.md "Streaming replication pair" — kept,
 // issue #14 item 6). Received is claimed only when proven: the standby's
 // received position R is at or past the primary's WAL position read after
-// the list, or past a journal entry of a later transaction (the site lock
+// the list (asked again for up to a second: a streaming standby gets there
+// in milliseconds), or past a journal entry of a later transaction (the site lock
 // serialises journaling transactions until their commit, so a later
 // transaction's entry lies after this one's commit record).
 // Standby unreachable: an estimate from the standby's physical slot on the

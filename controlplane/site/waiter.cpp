@@ -133,8 +133,10 @@ WaitReport wait_for(const WaitRequest& request, const common::ProgressSink& prog
         if (!p.wait.verdict.done) waiting.push_back(fmt::format("{} ({})", p.wait.site, p.wait.verdict.why));
       progress.step(fmt::format("waiting for {} (up to {}s): {}", request.waiting_for, request.timeout_seconds,
                                 fmt::join(waiting, ", ")));
-      // Every second at first, then every five.
-      next_progress += std::chrono::seconds(now - start < std::chrono::seconds(5) ? 1 : 5);
+      // Every second at first, then every five; from now, so that a poll
+      // that took long (a site that did not answer) is not followed by a
+      // burst of lines.
+      next_progress = now + std::chrono::seconds(now - start < std::chrono::seconds(5) ? 1 : 5);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }

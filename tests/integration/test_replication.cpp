@@ -416,17 +416,25 @@ TEST(Replication, AtRisk_ReceivedNotReplayedIsKept_NotReceivedIsLost) {
   EXPECT_EQ(risk["received_not_replayed"], 3) << risk.dump(2);
   EXPECT_EQ(risk["replay_pause_state"], "paused") << risk.dump(2);
   auto human = c.run({"at-risk", "--primary", "ipc2", "--standby", "ipc1"});
+  // docs/data-loss.md quotes these (RULEKEEPER_FAILOVER_TRANSCRIPT=FILE).
+  rulekeeper::testing::append_transcript("RULEKEEPER_FAILOVER_TRANSCRIPT", {"at-risk", "--primary", "ipc2", "--standby", "ipc1"}, human);
   EXPECT_EQ(human.exit_code, 0) << human.out;
   EXPECT_TRUE(contains(human.out, "at-risk ipc2 -> ipc1: 0 changes a failover to ipc1 now would lose")) << human.out;
   EXPECT_TRUE(contains(human.out, "3 more received but not replayed (kept: a promotion replays them)")) << human.out;
   EXPECT_TRUE(contains(human.out, "received, not replayed")) << human.out;
 
-  // The receiver cut: what the primary writes now never reaches ipc1.
+  // The receiver cut: primary_conninfo to a port nothing listens on, and
+  // the primary's WAL sender for ipc1 ended until none comes back: what the
+  // primary writes now never reaches ipc1.
   c.standby.exec("ALTER SYSTEM SET primary_conninfo = 'host=127.0.0.1 port=1 connect_timeout=2'");
   c.standby.exec("SELECT pg_reload_conf()");
+  const std::string senders = "SELECT count(*) FROM pg_stat_replication WHERE application_name = 'ipc1'";
   ASSERT_TRUE(eventually(std::chrono::seconds(60), [&] {
-    return c.standby.query_value("SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming'") == "0";
-  })) << "ipc1's WAL receiver still streams";
+    c.primary.exec("SELECT pg_terminate_backend(pid) FROM pg_stat_replication WHERE application_name = 'ipc1'");
+    if (c.primary.query_value(senders) != "0") return false;
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    return c.primary.query_value(senders) == "0";
+  })) << "ipc1 still streams from ipc2";
   const long long cut = c.max_seq();
   c.add_version("a", 5);
   c.add_version("a", 6);
@@ -448,6 +456,7 @@ TEST(Replication, AtRisk_ReceivedNotReplayedIsKept_NotReceivedIsLost) {
   for (const auto& id : kept) EXPECT_TRUE(received.count(id)) << id << " kept but not received: " << risk.dump(2);
   EXPECT_EQ(risk["count"], not_received.size()) << risk.dump(2);
   human = c.run({"at-risk", "--primary", "ipc2", "--standby", "ipc1"});
+  rulekeeper::testing::append_transcript("RULEKEEPER_FAILOVER_TRANSCRIPT", {"at-risk", "--primary", "ipc2", "--standby", "ipc1"}, human);
   EXPECT_EQ(human.exit_code, 3) << human.out;
   EXPECT_TRUE(contains(human.out, "NOT RECEIVED")) << human.out;
   EXPECT_TRUE(contains(human.out, "received, not replayed")) << human.out;
