@@ -2207,3 +2207,58 @@ GRANT EXECUTE ON FUNCTION rulekeeper.trust_key(text, text, text), rulekeeper.rev
   rulekeeper._verify_bundle_signature(bytea, text, text, text),
   rulekeeper._check_bundle_signature(jsonb, text, text, text, text)
   TO rulekeeper_admin;
+
+-- ==== issue 14: a release lost with IPC2 is repeatable ====
+-- What already left this site (qualification 'promoted'), as a bundle like
+-- export_release's (same format, checksum and signature): a release that
+-- committed only at an E3 primary that was then lost is sent again to the
+-- site that replaced it. import_release skips what the target already holds
+-- (by rule, label and content_sha256), so only what it lacks is imported,
+-- whatever this site's marks say (docs/data-loss.md).
+CREATE FUNCTION rulekeeper.export_release_again(rule_keys text[] DEFAULT NULL) RETURNS jsonb
+  LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+DECLARE
+  site text := NULLIF(current_setting('rulekeeper.site', true), '');
+  env text := NULLIF(current_setting('rulekeeper.environment', true), '');
+  unknown text[];
+  bundle jsonb;
+  sig jsonb;
+BEGIN
+  IF site IS NULL OR env IS NULL THEN
+    RAISE EXCEPTION 'rulekeeper.site and rulekeeper.environment must be set on this node; export_release_again '
+                    'needs them'
+      USING ERRCODE = 'object_not_in_prerequisite_state';
+  END IF;
+  IF env NOT IN ('e1', 'e2') THEN
+    RAISE EXCEPTION 'export_release_again runs at e1 or e2; this is site % in environment %', site, env
+      USING ERRCODE = 'feature_not_supported', HINT = 'E3 is the end of the pipeline.';
+  END IF;
+  SELECT array_agg(k ORDER BY k) INTO unknown FROM unnest(rule_keys) k
+   WHERE NOT EXISTS (SELECT 1 FROM rulekeeper.rule r WHERE r.rule_key = k);
+  IF unknown IS NOT NULL THEN
+    RAISE EXCEPTION 'unknown rule(s) %', array_to_string(unknown, ', ') USING ERRCODE = 'no_data_found';
+  END IF;
+  WITH released AS (
+    SELECT v.* FROM rulekeeper.rule_version v
+     WHERE v.qualification = 'promoted' AND (rule_keys IS NULL OR v.rule_key = ANY (rule_keys))
+  )
+  SELECT jsonb_build_object(
+    'format', 'rulekeeper-bundle/1',
+    'source', jsonb_build_object('site', site, 'environment', env),
+    'rules', COALESCE((SELECT jsonb_agg(jsonb_build_object('rule_key', r.rule_key, 'ruleset', r.ruleset,
+                                                           'description', r.description) ORDER BY r.rule_key)
+                         FROM rulekeeper.rule r
+                        WHERE r.rule_key IN (SELECT rv.rule_key FROM released rv)), '[]'::jsonb),
+    'versions', COALESCE((SELECT jsonb_agg(jsonb_build_object('rule_key', rv.rule_key, 'label', rv.label,
+                                                              'body', rv.body, 'content_sha256', rv.content_sha256)
+                                           ORDER BY rv.rule_key, rv.version, rv.hotfix)
+                            FROM released rv), '[]'::jsonb))
+    INTO bundle;
+  bundle := bundle || jsonb_build_object('bundle_sha256', rulekeeper._jcs_sha256(bundle));
+  sig := rulekeeper._bundle_signature(bundle ->> 'format', bundle ->> 'bundle_sha256');
+  RETURN CASE WHEN sig IS NULL THEN bundle ELSE bundle || jsonb_build_object('signature', sig) END;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION rulekeeper.export_release_again(text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rulekeeper.export_release_again(text[])
+  TO rulekeeper_author, rulekeeper_releaser, rulekeeper_admin;

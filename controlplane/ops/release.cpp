@@ -9,6 +9,7 @@
 #include <pqxx/pqxx>
 
 #include "common/errors.hpp"
+#include "ops/release_again.hpp"
 #include "ops/replication_wait.hpp"
 #include "rulekeeper/lifecycle.hpp"
 #include "site/server_error.hpp"
@@ -34,6 +35,17 @@ void check_expected_checksum(const std::optional<std::string>& expected) {
                                         *expected));
 }
 
+namespace {
+
+// "fees.card 2, fees.wire 3"
+std::string lacked_list(const std::vector<site::client::BundleVersion>& versions) {
+  std::vector<std::string> out;
+  for (const auto& v : versions) out.push_back(v.rule_key + " " + v.label);
+  return fmt::format("{}", fmt::join(out, ", "));
+}
+
+}  // namespace
+
 int release_exit_code(const json& replication) {
   if (replication.is_null()) return common::exit_ok;
   return replication.value("replicated", false) ? common::exit_ok : common::exit_refused;
@@ -53,6 +65,7 @@ json ReleaseReport::to_json() const {
   doc["report"] = import ? import->document : json(nullptr);
   doc["promoted"] = promoted;
   doc["replication"] = replication;
+  if (!sent_again.is_null()) doc["sent_again"] = sent_again;
   doc["summary"] = summary;
   return doc;
 }
@@ -104,9 +117,23 @@ ReleaseReport release(const config::Config& config, const ReleaseRequest& reques
   }
   report.bundle_sha256 = bundle.bundle_sha256;
   report.replication = nullptr;
+  // The DR site acting as the E3 primary: a release lost with the old
+  // primary is sent again first (issue #14 item 5, ops/release_again.hpp).
+  std::string again_summary;
+  if (target.config->dr && !target.in_recovery && request.allow_dr_site) {
+    const auto again = release_again(*source.conn, source.name(), *target.conn, target.name(), request.rules, progress);
+    if (again) {
+      report.sent_again = again->to_json();
+      again_summary = again->lacked.empty()
+                          ? fmt::format("{} holds every version released earlier from {}", target.name(), source.name())
+                          : fmt::format("sent again {} version(s) released earlier from {} that {} lacked ({})",
+                                        again->lacked.size(), source.name(), target.name(), lacked_list(again->lacked));
+    }
+  }
   if (bundle.versions.empty()) {
     report.summary = fmt::format("nothing to release: site {} has no {} version{}", source.name(), *releasable,
                                  request.rules.empty() ? "" : fmt::format(" of {}", fmt::join(request.rules, ", ")));
+    if (!again_summary.empty()) report.summary += "; " + again_summary;
     return report;
   }
   progress.step(fmt::format("exported {} version(s) at {}", bundle.versions.size(), source.name()));
@@ -160,6 +187,7 @@ ReleaseReport release(const config::Config& config, const ReleaseRequest& reques
   }
 
   report.summary = "committed";
+  if (!again_summary.empty()) report.summary += " (" + again_summary + ")";
   if (request.wait_replicated_seconds) {
     ReplicationWait wait = wait_replicated(config, target.name(), after, *request.wait_replicated_seconds, progress);
     report.replication = wait.report;

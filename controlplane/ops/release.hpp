@@ -47,7 +47,10 @@ struct ReleaseReport {
   std::vector<ReleasedVersion> versions;
   int promoted = 0;            // versions marked promoted at the source
   nlohmann::json replication;  // the wait's report; null without a wait
-  std::string summary;         // "committed", "committed, replicated to …", "nothing to release: …"
+  // --allow-dr-site at the DR site acting as primary: what was released
+  // earlier and sent again (ops/release_again.hpp); null otherwise.
+  nlohmann::json sent_again;
+  std::string summary;  // "committed", "committed, replicated to …", "nothing to release: …"
   int exit_code = 0;
 
   nlohmann::json to_json() const;

@@ -200,6 +200,8 @@ std::vector<Row> function_rows() {
        "SELECT rulekeeper.create_version('perm.e1', '{\"rate\": 9}')", kAuthor},
       {"rulekeeper.export_release(text[])", "function", "e1", "SELECT rulekeeper.export_release() ->> 'format'",
        kExporters},
+      {"rulekeeper.export_release_again(text[])", "function", "e1",
+       "SELECT rulekeeper.export_release_again() ->> 'format'", kExporters},
       // Releases, validation, activation.
       {"rulekeeper.import_release(jsonb,text)", "function", "e3",
        "SELECT rulekeeper.import_release({bundle}) ->> 'imported'", kReleaser},
