@@ -34,8 +34,7 @@ void print_report(const ops::AtRiskReport& r) {
         const auto& c = r.changes[i];
         const bool received = i < r.received.size() && r.received[i];
         t.add_row({received ? "received, not replayed" : "NOT RECEIVED", c.change_id, c.origin(),
-                   std::to_string(c.origin_seq), c.kind, c.rule_key.value_or(""), c.label.value_or(""),
-                   c.recorded_at});
+                   std::to_string(c.origin_seq), c.kind, c.rule_key.value_or(""), c.label.value_or(""), c.recorded_at});
       }
       t.print(std::cout);
     }

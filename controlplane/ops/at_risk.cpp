@@ -221,12 +221,28 @@ AtRiskReport at_risk(const config::Config& config, const AtRiskRequest& request)
     report.standby_replayed_lsn = wal.replayed_lsn;
     report.replay_pause_state = wal.replay_pause_state;
     report.received = proven_received(report.changes, wal.received_lsn, *report.primary_wal_position);
+    // Not proven received, though written before the received position:
+    // said, and counted as at risk (never under-list).
+    std::size_t unproven = 0;
+    const auto r_at = wal.received_lsn ? client::parse_lsn(*wal.received_lsn) : std::nullopt;
+    for (std::size_t i = 0; r_at && i < report.changes.size(); ++i) {
+      const auto& l = report.changes[i].recorded_lsn;
+      const auto at = l ? client::parse_lsn(*l) : std::nullopt;
+      if (!report.received[i] && at && *at < *r_at) ++unproven;
+    }
+    if (unproven > 0)
+      report.notes.push_back(fmt::format(
+          "{} of the NOT RECEIVED changes {} written before {}'s received position ({}), but {} commit record may lie "
+          "past it: not proven received, counted as at risk",
+          unproven, unproven == 1 ? "was" : "were", sc.name, wal.received_lsn.value_or("?"),
+          unproven == 1 ? "its" : "their"));
     if (report.received_not_replayed() > 0)
       report.notes.push_back(fmt::format(
           "{} of the listed changes {} received by {} (WAL up to {}) but not replayed{}: a promotion replays them "
           "first, they are not at risk",
           report.received_not_replayed(), report.received_not_replayed() == 1 ? "was" : "were", sc.name,
-          wal.received_lsn.value_or("?"), wal.replay_pause_state == "not paused" ? "" : " (replay " + wal.replay_pause_state + ")"));
+          wal.received_lsn.value_or("?"),
+          wal.replay_pause_state == "not paused" ? "" : " (replay " + wal.replay_pause_state + ")"));
     return report;
   }
 

@@ -206,9 +206,8 @@ void check_wal_before_rewind(Rejoin& r, const pgnode::ControlData& cd) {
   const config::SiteConfig& pc = *r.primary->config;
   const std::string& me = r.sc.name;
   r.steps.begin(fmt::format("check that the WAL {} needs is still at {}", me, pc.name));
-  const WalForRejoin w =
-      wal_for_rejoin(*r.primary->connection, pc.name, r.primary->timeline.value_or(0), cd.timeline,
-                     client::physical_slot(*r.primary->connection, me), me);
+  const WalForRejoin w = wal_for_rejoin(*r.primary->connection, pc.name, r.primary->timeline.value_or(0), cd.timeline,
+                                        client::physical_slot(*r.primary->connection, me), me);
   std::string cause = w.available ? "" : w.cause;
   if (cause.empty()) {
     const pgnode::ToolRun dry =
@@ -221,9 +220,9 @@ void check_wal_before_rewind(Rejoin& r, const pgnode::ControlData& cd) {
     }
   }
   if (cause.empty()) {
-    r.steps.end(w.checked ? fmt::format("{} holds {} (fork at {}); pg_rewind --dry-run ok", pc.name, w.needed,
-                                        w.switch_lsn)
-                          : fmt::format("pg_rewind --dry-run ok; segment not checked: {}", w.note));
+    r.steps.end(w.checked
+                    ? fmt::format("{} holds {} (fork at {}); pg_rewind --dry-run ok", pc.name, w.needed, w.switch_lsn)
+                    : fmt::format("pg_rewind --dry-run ok; segment not checked: {}", w.note));
     return;
   }
   r.steps.end("WAL GONE");
@@ -231,11 +230,15 @@ void check_wal_before_rewind(Rejoin& r, const pgnode::ControlData& cd) {
                                                        conninfo::for_standby(pc, me), me, r.sc.start_command);
   commands.push_back(fmt::format("rulectl rejoin --site {}", me));
   commands.push_back(r.report.reconcile_command);
+  // One line each (an error message is one line): the runbook, in order.
+  for (std::size_t i = 0; i < commands.size(); ++i)
+    r.steps.note(fmt::format("re-clone {}, step {} of {}", me, i + 1, commands.size()), commands[i]);
   throw common::ExitError(
       common::exit_failed,
       fmt::format("{} cannot be rewound to follow {}: {}. Nothing was rewound; {} is stopped; its orphans are "
-                  "saved in {}. Re-clone it from {}:\n  {}",
-                  me, pc.name, cause, me, r.report.orphans_file.string(), pc.name, fmt::join(commands, "\n  ")));
+                  "saved in {}. Re-clone it from {} (pg_basebackup): the {} steps are listed above as "
+                  "\"re-clone {}, step N\"",
+                  me, pc.name, cause, me, r.report.orphans_file.string(), pc.name, commands.size(), me));
 }
 
 // Step 3: rewind it and follow the new primary.

@@ -37,8 +37,9 @@ WalForRejoin wal_for_rejoin(pqxx::connection& primary, const std::string& primar
                           slot_name, primary_name);
   }
   if (primary_timeline <= node_timeline) {
-    if (!w.checked) w.note = fmt::format("{} is on timeline {}, the node on {}: no fork to check", primary_name,
-                                         primary_timeline, node_timeline);
+    if (!w.checked)
+      w.note = fmt::format("{} is on timeline {}, the node on {}: no fork to check", primary_name, primary_timeline,
+                           node_timeline);
     return w;
   }
   try {
@@ -92,11 +93,11 @@ WalForRejoin wal_for_rejoin(pqxx::connection& primary, const std::string& primar
     w.checked = true;
     if (!have) {
       w.available = false;
-      const std::string why = fmt::format(
-          "{} no longer has WAL segment {} (timeline {} from {}, where it forked off timeline {}){}", primary_name,
-          w.needed, child, fork, node_timeline,
-          w.oldest.empty() ? fmt::format(": it holds no segment of timeline {}", child)
-                           : fmt::format(": its oldest on that timeline is {}", w.oldest));
+      const std::string why =
+          fmt::format("{} no longer has WAL segment {} (timeline {} from {}, where it forked off timeline {}){}",
+                      primary_name, w.needed, child, fork, node_timeline,
+                      w.oldest.empty() ? fmt::format(": it holds no segment of timeline {}", child)
+                                       : fmt::format(": its oldest on that timeline is {}", w.oldest));
       w.cause = w.cause.empty() ? why : w.cause + "; " + why;
     }
   } catch (const std::exception& e) {

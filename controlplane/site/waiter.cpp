@@ -94,9 +94,9 @@ WaitReport wait_for(const WaitRequest& request, const common::ProgressSink& prog
         }
         // Nor does a question to a site that stopped answering (frozen):
         // a client-side deadline at the end of the wait.
-        StatementDeadline guard(
-            *p.conn, std::max(std::chrono::milliseconds(100),
-                              std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now())));
+        StatementDeadline guard(*p.conn, std::max(std::chrono::milliseconds(100),
+                                                  std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
+                                                                                                        clock::now())));
         try {
           v = request.predicate(*p.conn);
         } catch (const std::exception&) {

@@ -156,9 +156,7 @@ void rule_in_prod(Pipeline& p) {
   })) << "ipc1 never replayed a heartbeat of ipc2";
 }
 
-double seconds_since(clock_type::time_point t) {
-  return std::chrono::duration<double>(clock_type::now() - t).count();
-}
+double seconds_since(clock_type::time_point t) { return std::chrono::duration<double>(clock_type::now() - t).count(); }
 
 const json* site_row(const json& status, const std::string& site) {
   for (const auto& s : status["sites"])
@@ -179,8 +177,7 @@ TEST(FrozenSites, FrozenStandby_HotfixSyncReturnsByItsTimeout_WatchStillSeesTheP
   write_control_toml(p);
   rule_in_prod(p);
 
-  Background w(
-      {"--config", p.config, "watch", "--interval", "200", "--fail-after", "3", "--count", "600"});
+  Background w({"--config", p.config, "watch", "--interval", "200", "--fail-after", "3", "--count", "600"});
   ASSERT_TRUE(w.wait_for_output("ipc1     (start) -> standby, streaming from ipc2")) << w.out();
   Frozen ipc1(whole_site(*p.ipc1));
 
@@ -229,8 +226,7 @@ TEST(FrozenSites, FrozenPrimaryPostmaster_StatusAndWatchAgree) {
   write_control_toml(p);
   p.ipc1->wait_replayed(*p.ipc2, std::chrono::seconds(60));
 
-  Background w({"--config", p.config, "--json", "watch", "--interval", "300", "--fail-after", "3", "--count",
-                "400"});
+  Background w({"--config", p.config, "--json", "watch", "--interval", "300", "--fail-after", "3", "--count", "400"});
   ASSERT_TRUE(w.wait_for_output("\"to\":\"primary\"")) << w.out();
   Frozen postmaster({p.ipc2->postmaster_pid()});
   ASSERT_TRUE(w.wait_for_output("\"kind\":\"failed\"", std::chrono::seconds(60))) << w.out();

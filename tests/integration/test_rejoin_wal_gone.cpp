@@ -96,8 +96,6 @@ TEST(RejoinWalGone, DetectedBeforeTheRewind_NodeStopped_OrphansSaved_RecloneWork
   EXPECT_TRUE(contains(r.err, "ipc2 cannot be rewound to follow ipc1")) << describe(r);
   EXPECT_TRUE(contains(r.err, "ipc1 no longer has WAL segment " + fork)) << describe(r);
   EXPECT_TRUE(contains(r.err, "Nothing was rewound; ipc2 is stopped")) << describe(r);
-  EXPECT_TRUE(contains(r.err, "pg_basebackup")) << describe(r);
-  EXPECT_TRUE(contains(r.err, "rulectl reconcile --bundle")) << describe(r);
   EXPECT_TRUE(contains(r.out + r.err, "WAL GONE")) << describe(r);
   EXPECT_FALSE(ipc2.running()) << "ipc2 left running";
   // Orphans first, as always.
@@ -108,24 +106,28 @@ TEST(RejoinWalGone, DetectedBeforeTheRewind_NodeStopped_OrphansSaved_RecloneWork
   for (const auto& c : bundle["changes"]) saved.insert(c["change_id"].get<std::string>());
   EXPECT_EQ(saved, orphan_ids);
 
-  // The re-clone, as printed, then rejoin: ipc2 streams from ipc1.
-  const std::string err = r.err;
-  const auto from = err.find("Re-clone it from ipc1:\n");
-  ASSERT_NE(from, std::string::npos) << err;
-  std::istringstream cmds(err.substr(from));
-  std::string line;
-  std::getline(cmds, line);
-  int shell_steps = 0;
-  while (std::getline(cmds, line) && line.rfind("  ", 0) == 0) {
-    const std::string cmd = line.substr(2);
-    if (cmd.rfind("rulectl ", 0) == 0) break;  // the rulectl steps come last
+  // The re-clone, as printed (one progress line per step), then rejoin:
+  // ipc2 streams from ipc1.
+  EXPECT_TRUE(contains(r.err, "Re-clone it from ipc1 (pg_basebackup): the 5 steps are listed above")) << describe(r);
+  std::istringstream lines(r.err);
+  std::vector<std::string> steps;
+  for (std::string line; std::getline(lines, line);) {
+    const auto at = line.find("re-clone ipc2, step ");
+    if (at == std::string::npos || line.rfind("rulectl:", 0) == 0) continue;  // not the error's own line
+    const auto colon = line.find(": ", at);
+    ASSERT_NE(colon, std::string::npos) << line;
+    steps.push_back(line.substr(colon + 2));
+  }
+  ASSERT_EQ(steps.size(), 5u) << describe(r);
+  EXPECT_TRUE(contains(steps[1], "pg_basebackup")) << steps[1];
+  EXPECT_EQ(steps[3], "rulectl rejoin --site ipc2");
+  EXPECT_TRUE(contains(steps[4], "rulectl reconcile --bundle")) << steps[4];
+  for (int i = 0; i < 3; ++i) {
     process::RunOptions ro;
     ro.timeout = std::chrono::seconds(120);
-    const process::RunResult rr = process::run({"/bin/sh", "-c", cmd}, ro);
-    ASSERT_TRUE(rr.ok()) << cmd << ": " << rr.describe();
-    ++shell_steps;
+    const process::RunResult rr = process::run({"/bin/sh", "-c", steps[i]}, ro);
+    ASSERT_TRUE(rr.ok()) << steps[i] << ": " << rr.describe();
   }
-  EXPECT_EQ(shell_steps, 3) << err;
   r = run(p, {"rejoin", "--site", "ipc2"});
   EXPECT_EQ(r.exit_code, 0) << describe(r);
   bool streaming = false;

@@ -109,9 +109,12 @@ struct E3Pair {
   // the primary has written so far.
   void wait_received() const {
     const std::string target = primary.query_value("SELECT pg_current_wal_insert_lsn()::text");
-    ASSERT_TRUE(eventually(std::chrono::seconds(60), [&] {
-      return standby.query_value("SELECT pg_last_wal_receive_lsn() >= '" + target + "'::pg_lsn") == "t";
-    })) << "ipc1 never received up to " << target;
+    ASSERT_TRUE(eventually(std::chrono::seconds(60),
+                           [&] {
+                             return standby.query_value("SELECT pg_last_wal_receive_lsn() >= '" + target +
+                                                        "'::pg_lsn") == "t";
+                           }))
+        << "ipc1 never received up to " << target;
   }
   long long max_seq() const {
     std::string v = primary.query_value("SELECT coalesce(max(origin_seq), 0) FROM rulekeeper.journal");
@@ -417,7 +420,8 @@ TEST(Replication, AtRisk_ReceivedNotReplayedIsKept_NotReceivedIsLost) {
   EXPECT_EQ(risk["replay_pause_state"], "paused") << risk.dump(2);
   auto human = c.run({"at-risk", "--primary", "ipc2", "--standby", "ipc1"});
   // docs/data-loss.md quotes these (RULEKEEPER_FAILOVER_TRANSCRIPT=FILE).
-  rulekeeper::testing::append_transcript("RULEKEEPER_FAILOVER_TRANSCRIPT", {"at-risk", "--primary", "ipc2", "--standby", "ipc1"}, human);
+  rulekeeper::testing::append_transcript("RULEKEEPER_FAILOVER_TRANSCRIPT",
+                                         {"at-risk", "--primary", "ipc2", "--standby", "ipc1"}, human);
   EXPECT_EQ(human.exit_code, 0) << human.out;
   EXPECT_TRUE(contains(human.out, "at-risk ipc2 -> ipc1: 0 changes a failover to ipc1 now would lose")) << human.out;
   EXPECT_TRUE(contains(human.out, "3 more received but not replayed (kept: a promotion replays them)")) << human.out;
@@ -456,7 +460,8 @@ TEST(Replication, AtRisk_ReceivedNotReplayedIsKept_NotReceivedIsLost) {
   for (const auto& id : kept) EXPECT_TRUE(received.count(id)) << id << " kept but not received: " << risk.dump(2);
   EXPECT_EQ(risk["count"], not_received.size()) << risk.dump(2);
   human = c.run({"at-risk", "--primary", "ipc2", "--standby", "ipc1"});
-  rulekeeper::testing::append_transcript("RULEKEEPER_FAILOVER_TRANSCRIPT", {"at-risk", "--primary", "ipc2", "--standby", "ipc1"}, human);
+  rulekeeper::testing::append_transcript("RULEKEEPER_FAILOVER_TRANSCRIPT",
+                                         {"at-risk", "--primary", "ipc2", "--standby", "ipc1"}, human);
   EXPECT_EQ(human.exit_code, 3) << human.out;
   EXPECT_TRUE(contains(human.out, "NOT RECEIVED")) << human.out;
   EXPECT_TRUE(contains(human.out, "received, not replayed")) << human.out;
@@ -465,7 +470,8 @@ TEST(Replication, AtRisk_ReceivedNotReplayedIsKept_NotReceivedIsLost) {
   c.primary.kill9();
   c.standby.promote();
   std::set<std::string> at_standby;
-  for (const auto& r : c.standby.exec("SELECT change_id::text FROM rulekeeper.journal")) at_standby.insert(r[0].c_str());
+  for (const auto& r : c.standby.exec("SELECT change_id::text FROM rulekeeper.journal"))
+    at_standby.insert(r[0].c_str());
   for (const auto& id : kept) EXPECT_TRUE(at_standby.count(id)) << id << " listed as kept, lost by the promotion";
   for (const auto& id : lost) EXPECT_FALSE(at_standby.count(id)) << id << " listed as lost, kept by the promotion";
   for (const auto& id : received) EXPECT_TRUE(at_standby.count(id)) << id << " received before the cut, lost";

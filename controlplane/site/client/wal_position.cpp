@@ -24,8 +24,8 @@ ReceivedWal received_wal(pqxx::connection& conn) {
 WalFiles wal_files(pqxx::connection& conn) {
   pqxx::nontransaction tx(conn);
   WalFiles f;
-  f.segment_size =
-      tx.exec("SELECT setting::bigint FROM pg_catalog.pg_settings WHERE name = 'wal_segment_size'")[0][0].as<long long>();
+  f.segment_size = tx.exec("SELECT setting::bigint FROM pg_catalog.pg_settings WHERE name = 'wal_segment_size'")[0][0]
+                       .as<long long>();
   for (const auto& row : tx.exec("SELECT name FROM pg_catalog.pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$' ORDER BY 1"))
     f.names.push_back(row[0].c_str());
   return f;
