@@ -29,13 +29,24 @@ using nlohmann::json;
 
 const std::string kE3{rulekeeper::to_string(Environment::e3)};
 
+// What one check found; written only by the check's own thread, handed over
+// through its future.
+struct CheckResult {
+  bool reachable = false;
+  bool writable = false;
+  bool refused = false;
+  std::optional<site::client::StandbyView> standby;
+  std::string health;
+  std::string detail;
+};
+
 struct Watched {
   const config::SiteConfig* cfg = nullptr;
   // The check running now, if any: each site is checked on its own (a site
   // that does not answer delays no other site's result), and a new check of
   // a site starts only when its previous one ended and at least an interval
   // after the previous one started.
-  std::optional<std::future<void>> running;
+  std::optional<std::future<CheckResult>> running;
   std::chrono::steady_clock::time_point started{};
   bool fresh = false;  // the latest check ended during this tick
   // Result of the latest check.
@@ -55,17 +66,17 @@ struct Watched {
 // as it does there; connect bounded by connect_timeout, the statements by a
 // client-side deadline (site/deadline.hpp) — a frozen server answers
 // neither statement_timeout nor a cancel.
-void check(Watched& w, const config::Config& config, int connect_timeout, std::chrono::milliseconds deadline) {
-  w.refused = false;
-  w.standby.reset();
+CheckResult check(const config::SiteConfig& cfg, const config::Config& config, int connect_timeout,
+                  std::chrono::milliseconds deadline) {
+  CheckResult w;
   site::ConnectFailure failure;
-  std::unique_ptr<pqxx::connection> conn = site::try_connect(*w.cfg, failure, connect_timeout, /*bounded=*/true);
+  std::unique_ptr<pqxx::connection> conn = site::try_connect(cfg, failure, connect_timeout, /*bounded=*/true);
   if (!conn) {
     w.reachable = w.writable = false;
     w.refused = failure.refused();
     w.health = w.refused ? "REFUSED BY SERVER" : "UNREACHABLE";
     w.detail = failure.message;
-    return;
+    return w;
   }
   site::StatementDeadline guard(*conn, deadline);
   try {
@@ -75,7 +86,7 @@ void check(Watched& w, const config::Config& config, int connect_timeout, std::c
     w.writable = !in_recovery;
     if (!in_recovery) {
       w.health = "primary";
-      return;
+      return w;
     }
     const site::client::StandbyView s = site::client::standby_view(*conn);
     w.standby = s;
@@ -85,7 +96,7 @@ void check(Watched& w, const config::Config& config, int connect_timeout, std::c
       w.health = "standby, no upstream";
     } else {
       const config::SiteConfig* up =
-          s.sender_host.empty() ? nullptr : conninfo::site_at(config, s.sender_host, s.sender_port, w.cfg->name);
+          s.sender_host.empty() ? nullptr : conninfo::site_at(config, s.sender_host, s.sender_port, cfg.name);
       w.health = fmt::format("standby, {} {}", s.receiver_status,
                              up                      ? "from " + up->name
                              : s.sender_host.empty() ? std::string("")
@@ -97,6 +108,7 @@ void check(Watched& w, const config::Config& config, int connect_timeout, std::c
     w.health = "UNREACHABLE";
     w.detail = guard.expired() ? "connected, then " + guard.message() : common::one_line(e.what());
   }
+  return w;
 }
 
 // The E3 primary the standbys last heard from (issue #15 item 9): a
@@ -210,8 +222,8 @@ WatchReport watch(const config::Config& config, const WatchRequest& o,
     for (auto& w : sites) {
       if (w.running || std::chrono::steady_clock::now() - w.started < interval) continue;
       w.started = std::chrono::steady_clock::now();
-      w.running = std::async(std::launch::async, [&w, &config, connect_timeout, statement_deadline] {
-        check(w, config, connect_timeout, statement_deadline);
+      w.running = std::async(std::launch::async, [cfg = w.cfg, &config, connect_timeout, statement_deadline] {
+        return check(*cfg, config, connect_timeout, statement_deadline);
       });
     }
     // The checks that end within this tick count now; one still running
@@ -220,9 +232,15 @@ WatchReport watch(const config::Config& config, const WatchRequest& o,
     for (auto& w : sites) {
       w.fresh = false;
       if (w.running && w.running->wait_until(next) == std::future_status::ready) {
-        w.running->get();
+        CheckResult r = w.running->get();
         w.running.reset();
         w.fresh = true;
+        w.reachable = r.reachable;
+        w.writable = r.writable;
+        w.refused = r.refused;
+        w.standby = std::move(r.standby);
+        w.health = std::move(r.health);
+        w.detail = std::move(r.detail);
       }
     }
     on_fail_outcome(false);

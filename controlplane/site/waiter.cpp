@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <mutex>
 #include <thread>
 
 #include <fmt/format.h>
@@ -49,14 +50,21 @@ std::vector<std::string> WaitReport::unsatisfied() const {
 
 WaitReport wait_for(const WaitRequest& request, const common::ProgressSink& progress) {
   using clock = std::chrono::steady_clock;
+  struct ConnectAttempt {
+    std::mutex m;
+    bool done = false;
+    std::unique_ptr<pqxx::connection> conn;
+    std::string error;
+  };
   struct Polled {
     const config::SiteConfig* config;
     std::unique_ptr<pqxx::connection> conn;
+    std::shared_ptr<ConnectAttempt> attempt;  // a connection being opened
     SiteWait wait;
   };
   std::vector<Polled> polled;
   for (const auto* s : request.sites) {
-    polled.push_back({s, nullptr, {}});
+    polled.push_back({s, nullptr, nullptr, {}});
     polled.back().wait.site = s->name;
     polled.back().wait.verdict.why = "not checked yet";
   }
@@ -73,21 +81,37 @@ WaitReport wait_for(const WaitRequest& request, const common::ProgressSink& prog
       Verdict& v = p.wait.verdict;
       if (v.done || v.final) continue;
       try {
-        const double left = std::chrono::duration<double>(deadline - clock::now()).count();
         if (!p.conn) {
-          // No connection attempt outlasts the wait (issue #14 item 2): libpq's
-          // connect_timeout is whole seconds, at least 2, so with less than
-          // 2 s left none is started.
-          if (left < 2) {
-            pending = true;
-            continue;
+          // A connection attempt runs on its own thread (issue #14 item 2):
+          // one to a frozen site takes its whole connect_timeout (whole
+          // seconds, at least 2), and the wait neither waits for it past its
+          // own timeout nor lets it hold up the other sites. An attempt
+          // still running when the wait ends is left to finish alone.
+          if (!p.attempt) {
+            p.attempt = std::make_shared<ConnectAttempt>();
+            const double left = std::chrono::duration<double>(deadline - clock::now()).count();
+            const int secs = std::clamp(static_cast<int>(std::ceil(left)), 2, kConnectTimeoutSeconds);
+            std::thread([a = p.attempt, site = *p.config, secs] {
+              std::string error;
+              std::unique_ptr<pqxx::connection> c = try_connect(site, error, secs, /*bounded=*/true);
+              std::lock_guard<std::mutex> lock(a->m);
+              a->conn = std::move(c);
+              a->error = error;
+              a->done = true;
+            }).detach();
           }
-          const int secs = std::min(static_cast<int>(std::floor(left)), kConnectTimeoutSeconds);
-          std::string error;
-          p.conn = try_connect(*p.config, error, secs, /*bounded=*/true);
+          {
+            std::lock_guard<std::mutex> lock(p.attempt->m);
+            if (!p.attempt->done) {
+              pending = true;
+              continue;
+            }
+            p.conn = std::move(p.attempt->conn);
+            p.wait.error = p.attempt->error;
+          }
+          p.attempt.reset();
           if (!p.conn) {
             v.why = "unreachable";
-            p.wait.error = error;
             pending = true;
             continue;
           }
