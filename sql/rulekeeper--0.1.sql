@@ -2262,3 +2262,37 @@ $$;
 REVOKE EXECUTE ON FUNCTION rulekeeper.export_release_again(text[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION rulekeeper.export_release_again(text[])
   TO rulekeeper_author, rulekeeper_releaser, rulekeeper_admin;
+
+-- ==== issue 14: a version of a lost release returns as what it was ====
+-- An orphaned version that a release had brought to the lost primary
+-- (origin 'released', born awaiting_sl there: import_release verified the
+-- source's signature) returns as what it was — awaiting_sl, its own label —
+-- not as 'recovered', when the changes bundle carrying it is signed by an E3
+-- site's trusted key (the proof that the row is what that site journaled)
+-- and its label is free here. Anything else: _recover_version, as before.
+-- Internal: trusts its arguments, so the owner's only, like _recover_version.
+CREATE FUNCTION rulekeeper._return_released_version(item jsonb, change jsonb, signature jsonb) RETURNS text
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+DECLARE
+  label text;
+BEGIN
+  IF item ->> 'origin' IS DISTINCT FROM 'released' OR item ->> 'qualification' IS DISTINCT FROM 'awaiting_sl'
+     OR COALESCE(signature ->> 'verified', 'false') <> 'true' OR COALESCE((item ->> 'hotfix')::integer, -1) <> 0
+     OR NOT EXISTS (SELECT 1 FROM rulekeeper.rule r WHERE r.rule_key = item ->> 'rule_key')
+     OR EXISTS (SELECT 1 FROM rulekeeper.rule_version x
+                 WHERE x.rule_key = item ->> 'rule_key' AND x.version = (item ->> 'version')::integer) THEN
+    RETURN rulekeeper._recover_version(item, change);
+  END IF;
+  INSERT INTO rulekeeper.rule_version (rule_key, version, hotfix, body, qualification, origin, parent_label, annotations)
+  VALUES (item ->> 'rule_key', (item ->> 'version')::integer, 0, item -> 'body', 'awaiting_sl', 'released',
+          item ->> 'parent_label',
+          jsonb_build_object('returned_from', jsonb_build_object(
+            'change_id', change ->> 'change_id', 'origin_site', change ->> 'origin_site',
+            'origin_incarnation', (change ->> 'origin_incarnation')::integer, 'label', item ->> 'label',
+            'qualification', item ->> 'qualification', 'recorded_at', change ->> 'recorded_at',
+            'signed_by', signature ->> 'key_id')))
+  RETURNING rulekeeper.rule_version.label INTO label;
+  RETURN label;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION rulekeeper._return_released_version(jsonb, jsonb, jsonb) FROM PUBLIC, rulekeeper_admin;

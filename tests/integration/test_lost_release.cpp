@@ -61,3 +61,42 @@ TEST(LostRelease, ReleaseAgainToTheDrSiteSendsWhatItLacks) {
   EXPECT_EQ(doc["sent_again"]["already_there"], 2) << r.out;
   EXPECT_EQ(rulekeeper::testing::state_fingerprint(ipc1), before);
 }
+
+// The other way back: IPC2 returns after all, its orphans are captured by
+// rejoin and reconciled. A version the lost release had brought there comes
+// back as what it was — awaiting_sl, its own label — not as `recovered`: the
+// orphans bundle is signed by ipc2 (a trusted E3 key) and the row says a
+// release brought it. (Same ports as the test above: they run one after the
+// other.)
+TEST(LostRelease, ReconciledFromTheReturningPrimary_ComesBackAsItWas) {
+  Pipeline p(ports::integration_lost_release[0]);
+  write_control_toml(p);
+  cluster::Node& ipc2 = *p.ipc2;
+  cluster::Node& ipc1 = *p.ipc1;
+  p.create_rule("fees.card", "fees");
+  p.create_version("fees.card", R"({"rate": 1.5, "cap": 20})");
+  p.ship();
+  ipc1.wait_replayed(ipc2, std::chrono::seconds(60));
+  p.create_version("fees.card", R"({"rate": 1.7, "cap": 20})");
+  p.ok({"release", "--from", "e1", "--to", "e2"});
+  p.ok({"validate", "--site", "e2", "--rule", "fees.card", "--version", "2", "--result", "passed", "--reason",
+        "suite green"});
+  ipc1.stop();
+  p.ok({"release", "--from", "e2", "--to", "e3"});
+  ipc2.kill9();
+  ipc1.start();
+  CommandResult r = run(p, {"failover", "--to", "ipc1", "--force", "--wait-catchup", "5"});
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+
+  start_without_upstream(ipc2);
+  const std::string orphans = (p.set.options().base / "orphans-ipc2.json").string();
+  r = run(p, {"rejoin", "--site", "ipc2", "--orphans", orphans});
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  r = run(p, {"reconcile", "--bundle", orphans, "--to", "ipc1"});
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_EQ(versions_of(ipc1, "fees.card"), "1:awaiting_sl,2:awaiting_sl");
+  EXPECT_EQ(sql_value(ipc1,
+                      "SELECT annotations -> 'returned_from' ->> 'origin_site' FROM rulekeeper.rule_version "
+                      "WHERE rule_key = 'fees.card' AND label = '2'"),
+            "ipc2");
+}

@@ -312,6 +312,11 @@ std::vector<Row> function_rows() {
        "\"body\": {\"rate\": 7, \"name\": \"a\"}}', '{\"change_id\": \"00000000-0000-4000-8000-000000000000\", "
        "\"origin_site\": \"ipc0\", \"origin_incarnation\": 1}')",
        kOwnerOnly},
+      {"rulekeeper._return_released_version(jsonb,jsonb,jsonb)", "function", "e3",
+       "SELECT rulekeeper._return_released_version('{\"rule_key\": \"perm.a\", \"version\": 1, \"hotfix\": 0, "
+       "\"label\": \"1\", \"body\": {\"rate\": 7, \"name\": \"a\"}}', '{\"change_id\": "
+       "\"00000000-0000-4000-8000-000000000000\", \"origin_site\": \"ipc0\", \"origin_incarnation\": 1}', NULL)",
+       kOwnerOnly},
   };
   // Trigger functions cannot be called (not even by the owner: "trigger
   // functions can only be called as triggers"); their EXECUTE grant is

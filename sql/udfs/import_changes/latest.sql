@@ -97,7 +97,8 @@ BEGIN
           recovered := recovered || jsonb_build_object('change_id', c ->> 'change_id', 'rule_key', item ->> 'rule_key',
                                                        'original_label', item ->> 'label');
           IF NOT dry_run THEN
-            PERFORM rulekeeper._recover_version(item, c);
+            -- A version of a lost release returns as what it was (issue #14 item 5).
+            PERFORM rulekeeper._return_released_version(item, c, signature);
           END IF;
         END IF;
       END IF;
