@@ -2266,7 +2266,8 @@ GRANT EXECUTE ON FUNCTION rulekeeper.export_release_again(text[])
 -- ==== issue 14: a version of a lost release returns as what it was ====
 -- An orphaned version that a release had brought to the lost primary
 -- (origin 'released', born awaiting_sl there: import_release verified the
--- source's signature) returns as what it was — awaiting_sl, its own label —
+-- source's signature) returns as what it was — awaiting_sl, its own label,
+-- annotated recovered_from with returned_as —
 -- not as 'recovered', when the changes bundle carrying it is signed by an E3
 -- site's trusted key (the proof that the row is what that site journaled)
 -- and its label is free here. Anything else: _recover_version, as before.
@@ -2286,11 +2287,13 @@ BEGIN
   INSERT INTO rulekeeper.rule_version (rule_key, version, hotfix, body, qualification, origin, parent_label, annotations)
   VALUES (item ->> 'rule_key', (item ->> 'version')::integer, 0, item -> 'body', 'awaiting_sl', 'released',
           item ->> 'parent_label',
-          jsonb_build_object('returned_from', jsonb_build_object(
+          -- recovered_from, as _recover_version writes it (recovered_label()
+          -- finds it), with returned_as: it came back as what it was.
+          jsonb_build_object('recovered_from', jsonb_build_object(
             'change_id', change ->> 'change_id', 'origin_site', change ->> 'origin_site',
             'origin_incarnation', (change ->> 'origin_incarnation')::integer, 'label', item ->> 'label',
             'qualification', item ->> 'qualification', 'recorded_at', change ->> 'recorded_at',
-            'signed_by', signature ->> 'key_id')))
+            'returned_as', 'awaiting_sl', 'signed_by', signature ->> 'key_id')))
   RETURNING rulekeeper.rule_version.label INTO label;
   RETURN label;
 END

@@ -40,7 +40,10 @@ int reconcile(const GlobalOptions& global, const ops::ReconcileRequest& o) {
       report.value("records", 0) == 1 ? "" : "s", report["recovered"].size(), report["already_held"].size(),
       report["conflicts"].size(), report["conflicts"].size() == 1 ? "" : "s", report["listed_not_applied"].size());
   if (!report["recovered"].empty()) {
-    std::cout << "\nrecovered (qualification 'recovered', NOT activated):\n";
+    // Issue #14 item 5: a version a lost release had brought returns as
+    // awaiting_sl under its own label (docs/data-loss.md).
+    std::cout << "\nrecovered (qualification 'recovered', or 'awaiting_sl' for a version a lost release had "
+                 "brought; NOT activated):\n";
     common::Table t({"rule", "original label", "label here", "change_id"});
     for (const auto& r : report["recovered"])
       t.add_row({s(r["rule_key"]), s(r["original_label"]),

@@ -96,7 +96,9 @@ TEST(LostRelease, ReconciledFromTheReturningPrimary_ComesBackAsItWas) {
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_EQ(versions_of(ipc1, "fees.card"), "1:awaiting_sl,2:awaiting_sl");
   EXPECT_EQ(sql_value(ipc1,
-                      "SELECT annotations -> 'returned_from' ->> 'origin_site' FROM rulekeeper.rule_version "
+                      "SELECT (annotations -> 'recovered_from' ->> 'origin_site') || ' ' || "
+                      "(annotations -> 'recovered_from' ->> 'returned_as') FROM rulekeeper.rule_version "
                       "WHERE rule_key = 'fees.card' AND label = '2'"),
-            "ipc2");
+            "ipc2 awaiting_sl");
+  EXPECT_TRUE(contains(r.out, "fees.card  2               2")) << describe(r);  // its label here: its own
 }
