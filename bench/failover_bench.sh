@@ -73,7 +73,7 @@ step_secs() {
   python3 -c '
 import json, sys
 doc = json.load(open(sys.argv[1]))
-print(" ".join("%s=%.3f" % (s["step"].split(" ")[0], s["seconds"]) for s in doc["steps"]))' "$1"
+print(" ".join("%s=%.3f" % (s["step"].split(" ")[0], s["took_ms"] / 1000.0) for s in doc["steps"]))' "$1"
 }
 
 echo "sandbox up in $BASE (ports $PORT..$((PORT + 3)))"

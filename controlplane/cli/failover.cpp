@@ -77,6 +77,10 @@ void print_text(const ops::FailoverReport& r) {
                            r.old_primary, r.old_primary)};
       break;
   }
+  if (!r.last_primary_evidence.empty())
+    lines.insert(lines.begin(), fmt::format("the last E3 primary is {}: {}; {}", r.old_primary, r.last_primary_evidence,
+                                            r.stale_upstream));
+  if (!r.sync.empty()) lines.push_back("synchronous replication at " + r.target + ": " + r.sync);
   std::cout << headline << "\n";
   for (const auto& l : lines) std::cout << "  " << l << "\n";
   std::cout << "\n";

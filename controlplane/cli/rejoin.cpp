@@ -73,12 +73,15 @@ void print_text(const ops::RejoinReport& r) {
       print_finished(r, fmt::format("rejoin {}: orphans saved; NOT rejoined yet", r.site), lines);
       return;
     }
-    case Outcome::rejoined:
+    case Outcome::rejoined: {
+      std::vector<std::string> lines{fmt::format("{} streams from {} (slot '{}')", r.site, r.primary, r.site)};
+      if (!r.sync.empty()) lines.push_back("synchronous replication: " + r.sync);
       print_finished(r,
                      fmt::format("rejoined: {} is a standby of {} ({}; {:.2f}s)", r.site, r.primary, r.rewind,
                                  r.total_seconds),
-                     {fmt::format("{} streams from {} (slot '{}')", r.site, r.primary, r.site)});
+                     lines);
       return;
+    }
   }
 }
 

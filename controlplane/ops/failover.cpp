@@ -12,6 +12,8 @@
 #include "common/poll.hpp"
 #include "common/text.hpp"
 #include "ops/control_lock.hpp"
+#include "ops/last_primary.hpp"
+#include "ops/sync_promotion.hpp"
 #include "pgnode/settings.hpp"
 #include "pgnode/tools.hpp"
 #include "rulekeeper/lifecycle.hpp"
@@ -65,12 +67,36 @@ std::string checkpoint(pqxx::connection& c) {
   }
 }
 
-json record_failover(pqxx::connection& c, const std::string& old_site, bool forced, const json& details) {
+// Written with synchronous_commit = local (site/client/failover.hpp): the
+// record never waits for a synchronous standby. rulectl remembers the new
+// primary in state_dir (ops/last_primary.hpp).
+json record_failover(const config::Config& config, pqxx::connection& c, const std::string& new_site,
+                     const std::string& old_site, bool forced, const json& details) {
+  json event;
   try {
-    return client::record_failover(c, old_site, forced, details);
+    event = client::record_failover(c, old_site, forced, details);
   } catch (const pqxx::failure& e) {
     throw site::sql_failure("record_failover", e);
   }
+  try {
+    remember_primary(config, new_site, event.value("new_timeline", 0LL), event.value("event_id", std::string()));
+  } catch (const std::exception&) {
+    // The event at the new primary is the record; state_dir's is a witness more.
+  }
+  return event;
+}
+
+// A target whose WAL replay is paused (pg_wal_replay_pause()) would make a
+// switchover stop the old primary and then wait out --wait-catchup for
+// replay that does not happen: refused before anything is done, at once.
+void refuse_paused_target(SiteState& target) {
+  const client::ReplayCaughtUp r = client::replay_caught_up(*target.connection);
+  if (r.pause_state == "not paused") return;
+  throw common::ExitError(common::exit_refused,
+                          fmt::format("{}'s WAL replay is paused (pg_get_wal_replay_pause_state() = '{}'): a "
+                                      "failover to it would wait for replay that does not happen; nothing was done "
+                                      "(resume it with SELECT pg_wal_replay_resume() at {}, then fail over)",
+                                      target.name, r.pause_state, target.name));
 }
 
 void promote(pqxx::connection& c, const std::string& target) {
@@ -114,6 +140,11 @@ void planned_switchover(const config::Config& config, const FailoverRequest& o, 
   const std::string before_vector = client::version_vector(*old.connection).to_json();
   steps.end(fmt::format("streaming, replay lag {} bytes", rep.replay_lag));
 
+  // Before anything stops: the target's commits must not wait for a
+  // synchronous standby that cannot follow it (ops/sync_promotion.hpp).
+  const SyncGuard sync = guard_sync_before_promotion(config, *target.connection, tc.name, steps);
+  report.sync = sync.detail;
+
   // 2. Stop the old primary cleanly.
   old.connection.reset();
   steps.begin(fmt::format("stop {} (stop_command, -m fast)", oc.name));
@@ -124,6 +155,7 @@ void planned_switchover(const config::Config& config, const FailoverRequest& o, 
   const pgnode::ControlData cd = pgnode::controldata(old_node, log);
   if (cd.state != "shut down") {
     steps.end("state " + cd.state);
+    undo_sync_guard(config, *target.connection, sync, steps);
     throw common::ExitError(common::exit_failed,
                             fmt::format("{} did not shut down cleanly (pg_controldata: '{}'); it is stopped, {} was "
                                         "not promoted: start {} again, or fail over without it",
@@ -144,6 +176,7 @@ void planned_switchover(const config::Config& config, const FailoverRequest& o, 
     steps.begin(fmt::format("restart {} as the primary it was", oc.name));
     pgnode::start(old_node, log);
     steps.end("started");
+    undo_sync_guard(config, *target.connection, sync, steps);
     throw common::ExitError(common::exit_refused,
                             fmt::format("{} did not replay past {}'s shutdown checkpoint {} within {}s (replayed {}); "
                                         "{} was restarted as the primary, nothing else changed",
@@ -162,7 +195,7 @@ void planned_switchover(const config::Config& config, const FailoverRequest& o, 
                         {"old_shutdown_checkpoint", cd.checkpoint_lsn},
                         {"target_replayed", replayed},
                         {"steps", steps.to_json()}};
-  const json event = record_failover(*target.connection, oc.name, false, details);
+  const json event = record_failover(config, *target.connection, tc.name, oc.name, false, details);
   steps.end(fmt::format("timeline {}, incarnation {}", event.value("new_timeline", 0), event.value("incarnation", 0)));
   steps.begin(fmt::format("CHECKPOINT at {} (control file on the new timeline)", tc.name));
   steps.end(checkpoint(*target.connection));
@@ -223,8 +256,9 @@ void planned_switchover(const config::Config& config, const FailoverRequest& o, 
   report.stale_slot = dropped;
 }
 
-void unreachable_failover(const FailoverRequest& o, SiteState& target, const config::SiteConfig& oc,
-                          const std::string& old_error, Steps& steps, FailoverReport& report) {
+void unreachable_failover(const config::Config& config, const FailoverRequest& o, SiteState& target,
+                          const config::SiteConfig& oc, const std::string& old_error, Steps& steps,
+                          FailoverReport& report) {
   const config::SiteConfig& tc = *target.config;
   report.old_primary_error = old_error;
   steps.note(fmt::format("{} is unreachable", oc.name), old_error);
@@ -248,21 +282,33 @@ void unreachable_failover(const FailoverRequest& o, SiteState& target, const con
 
   if (!o.force) {
     report.outcome = FailoverReport::Outcome::refused;
-    report.why = fmt::format(
-        "{} is unreachable: whatever it committed after the last WAL {} received cannot be known, so the loss "
-        "of a failover cannot be proven; rerun with --force to promote {} and accept it",
-        oc.name, tc.name, tc.name);
+    report.why = report.stale_upstream.empty()
+                     ? fmt::format(
+                           "{} is unreachable: whatever it committed after the last WAL {} received cannot be known, "
+                           "so the loss of a failover cannot be proven; rerun with --force to promote {} and accept it",
+                           oc.name, tc.name, tc.name)
+                     : fmt::format(
+                           "{} is unreachable and was the last E3 primary ({}); {}, so whatever {} "
+                           "committed on its timeline is not at {} and cannot be known: the loss of a "
+                           "failover cannot be proven; rerun with --force to promote {} and accept it",
+                           oc.name, report.last_primary_evidence, report.stale_upstream, oc.name, tc.name, tc.name);
     return;
   }
 
+  const SyncGuard sync = guard_sync_before_promotion(config, *target.connection, tc.name, steps);
+  report.sync = sync.detail;
   steps.begin(fmt::format("promote {} (pg_promote, forced)", tc.name));
   promote(*target.connection, tc.name);
   steps.end("promoted");
   steps.begin(fmt::format("record the failover at {}", tc.name));
-  const json details = {{"planned", false},         {"rulectl", "failover --force"},
-                        {"os_user", os_user()},     {"old_primary_error", old_error},
-                        {"evidence", ev.to_json()}, {"steps", steps.to_json()}};
-  const json event = record_failover(*target.connection, oc.name, true, details);
+  json details = {{"planned", false},         {"rulectl", "failover --force"},
+                  {"os_user", os_user()},     {"old_primary_error", old_error},
+                  {"evidence", ev.to_json()}, {"steps", steps.to_json()}};
+  if (!report.stale_upstream.empty())
+    details["last_primary"] = {{"site", oc.name},
+                               {"evidence", report.last_primary_evidence},
+                               {"target_followed", report.stale_upstream}};
+  const json event = record_failover(config, *target.connection, tc.name, oc.name, true, details);
   steps.end(fmt::format("timeline {}, incarnation {}", event.value("new_timeline", 0), event.value("incarnation", 0)));
   steps.begin(fmt::format("CHECKPOINT at {} (control file on the new timeline)", tc.name));
   steps.end(checkpoint(*target.connection));
@@ -319,6 +365,9 @@ json FailoverReport::to_json() const {
   json doc = {{"planned", outcome == Outcome::switched_over},
               {"forced", outcome == Outcome::failed_over},
               {"old_primary", old_primary},
+              {"synchronous_replication", sync.empty() ? json() : json(sync)},
+              {"stale_upstream", stale_upstream.empty() ? json() : json(stale_upstream)},
+              {"last_primary", last_primary_evidence.empty() ? json() : json(last_primary_evidence)},
               {"steps", steps_json(steps)},
               {"total_seconds", total_seconds}};
   const json evidence_doc = evidence ? evidence->to_json() : json(nullptr);
@@ -401,6 +450,7 @@ FailoverReport failover(const config::Config& config, const FailoverRequest& o, 
     report.total_seconds = steps.elapsed();
     return report;
   };
+  refuse_paused_target(*target);
   const std::string upstream = site::upstream_site(config, *target);
   if (writable.size() == 1) {
     SiteState& old = *writable[0];
@@ -418,7 +468,26 @@ FailoverReport failover(const config::Config& config, const FailoverRequest& o, 
     planned_switchover(config, o, *target, old, all, steps, report);
     return finish();
   }
-  // No writable E3 site: the target's upstream is the old primary.
+  // No writable E3 site. The old primary is the last one (the newest
+  // timeline, ops/last_primary.hpp) — the target's upstream unless that is
+  // stale: a standby still set to follow a primary that was failed over
+  // from (ipc2b following the dead ipc2 after `failover --to ipc1`).
+  if (const auto last = newest_claim(primary_claims(config, all)); last && !upstream.empty() &&
+                                                                   last->site != upstream && last->site != tc.name &&
+                                                                   last->timeline > target->timeline.value_or(0)) {
+    for (auto& n : all) {
+      if (n.name != last->site || n.role_known()) continue;
+      report.old_primary = n.name;
+      report.stale_upstream =
+          fmt::format("{} follows {} on timeline {}", tc.name, upstream, target->timeline.value_or(0));
+      report.last_primary_evidence =
+          fmt::format("{} was the primary on timeline {} ({})", n.name, last->timeline, last->source);
+      steps.note(fmt::format("the last E3 primary is {}", n.name),
+                 fmt::format("{}; {}", report.last_primary_evidence, report.stale_upstream));
+      unreachable_failover(config, o, *target, *n.config, n.error, steps, report);
+      return finish();
+    }
+  }
   if (upstream.empty())
     throw common::ExitError(common::exit_refused,
                             fmt::format("no E3 site accepts writes and {} names no upstream that is a configured site "
@@ -435,7 +504,7 @@ FailoverReport failover(const config::Config& config, const FailoverRequest& o, 
                                           "there is no primary to fail over from; nothing was done",
                                           tc.name, upstream));
     report.old_primary = n.name;
-    unreachable_failover(o, *target, *n.config, n.error, steps, report);
+    unreachable_failover(config, o, *target, *n.config, n.error, steps, report);
     return finish();
   }
   throw common::ExitError(common::exit_failed, "internal: the upstream site was not probed");

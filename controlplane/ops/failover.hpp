@@ -81,6 +81,13 @@ struct FailoverReport {
   std::optional<StandbyEvidence> evidence;     // unreachable old primary
   bool all_received_replayed = false;
   std::string why;  // refused: why
+  // What was done about the target's synchronous replication before the
+  // promotion (ops/sync_promotion.hpp); "" when none is configured.
+  std::string sync;
+  // The target's upstream is not the last primary (ops/last_primary.hpp):
+  // "ipc2b follows ipc2 on timeline 1", and why old_primary is the last one.
+  std::string stale_upstream;
+  std::string last_primary_evidence;
   std::vector<Step> steps;
   double total_seconds = 0;
 

@@ -9,6 +9,7 @@
 #include <pqxx/pqxx>
 
 #include "common/errors.hpp"
+#include "ops/connection_lost.hpp"
 #include "ops/replication_wait.hpp"
 #include "rulekeeper/lifecycle.hpp"
 #include "site/server_error.hpp"
@@ -97,8 +98,9 @@ ReleaseReport release(const config::Config& config, const ReleaseRequest& reques
   site::client::ReleaseBundle bundle;
   try {
     bundle = site::client::export_release(*source.conn, request.rules, source.name());
-  } catch (const pqxx::broken_connection&) {
-    throw;
+  } catch (const pqxx::broken_connection& e) {
+    throw connection_lost(source.name(), "the source", "exporting the release", e,
+                          "nothing was committed at any site; run the same release again once it answers");
   } catch (const pqxx::failure& e) {
     throw site::sql_failure(fmt::format("export_release at {}", source.name()), e);
   }
@@ -118,8 +120,16 @@ ReleaseReport release(const config::Config& config, const ReleaseRequest& reques
     already = site::client::versions_present(tx, bundle.text);
     report.import = site::client::import_release(tx, bundle.text, request.expected_checksum);
     tx.commit();
-  } catch (const pqxx::broken_connection&) {
-    throw;
+  } catch (const pqxx::in_doubt_error& e) {
+    throw connection_lost(target.name(), "the target", "committing the import", e,
+                          fmt::format("the import may or may not be committed at {}; {} marked nothing: run the same "
+                                      "release again (versions already imported are reported 'already there')",
+                                      target.name(), source.name()));
+  } catch (const pqxx::broken_connection& e) {
+    throw connection_lost(target.name(), "the target", fmt::format("importing the release from {}", source.name()), e,
+                          fmt::format("nothing was committed: the import is one transaction at {} and it did not "
+                                      "commit, and {} marked nothing; run the same release again once {} answers",
+                                      target.name(), source.name(), target.name()));
   } catch (const pqxx::failure& e) {
     throw site::sql_failure(fmt::format("import_release at {} refused the bundle from {}", target.name(),
                                         source.name()),
@@ -128,7 +138,15 @@ ReleaseReport release(const config::Config& config, const ReleaseRequest& reques
   progress.step(fmt::format("imported at {}", target.name()));
 
   // What the target's version vector is right after the import.
-  const VersionVector after = site::client::version_vector(*target.conn);
+  VersionVector after;
+  try {
+    after = site::client::version_vector(*target.conn);
+  } catch (const pqxx::broken_connection& e) {
+    throw connection_lost(target.name(), "the target", "reading its version vector after the import", e,
+                          fmt::format("the import IS committed at {}; {} has not marked its versions {}: run the same "
+                                      "release again (the import is idempotent)",
+                                      target.name(), source.name(), released_qualification()));
+  }
 
   // The source marks what it released (imported now or already there).
   try {
@@ -139,8 +157,12 @@ ReleaseReport release(const config::Config& config, const ReleaseRequest& reques
       ++report.promoted;
     }
     tx.commit();
-  } catch (const pqxx::broken_connection&) {
-    throw;
+  } catch (const pqxx::broken_connection& e) {
+    throw connection_lost(source.name(), "the source",
+                          fmt::format("marking the released versions {}", released_qualification()), e,
+                          fmt::format("the release IS committed at {}; the marks at {} may be missing: run the same "
+                                      "release again (the import is idempotent)",
+                                      target.name(), source.name()));
   } catch (const pqxx::failure& e) {
     throw common::ExitError(
         common::exit_failed,
