@@ -288,10 +288,10 @@ void unreachable_failover(const config::Config& config, const FailoverRequest& o
                            "so the loss of a failover cannot be proven; rerun with --force to promote {} and accept it",
                            oc.name, tc.name, tc.name)
                      : fmt::format(
-                           "{} is unreachable and was the last E3 primary ({}); {}, so whatever {} "
-                           "committed on its timeline is not at {} and cannot be known: the loss of a "
-                           "failover cannot be proven; rerun with --force to promote {} and accept it",
-                           oc.name, report.last_primary_evidence, report.stale_upstream, oc.name, tc.name, tc.name);
+                           "{} is unreachable and was the last E3 primary; {}, so nothing {} committed "
+                           "after its promotion is at {}, and what it committed cannot be known: the loss of "
+                           "a failover cannot be proven; rerun with --force to promote {} and accept it",
+                           oc.name, report.stale_upstream, oc.name, tc.name, tc.name);
     return;
   }
 
@@ -480,8 +480,7 @@ FailoverReport failover(const config::Config& config, const FailoverRequest& o, 
       report.old_primary = n.name;
       report.stale_upstream =
           fmt::format("{} follows {} on timeline {}", tc.name, upstream, target->timeline.value_or(0));
-      report.last_primary_evidence =
-          fmt::format("{} was the primary on timeline {} ({})", n.name, last->timeline, last->source);
+      report.last_primary_evidence = fmt::format("timeline {}, {}", last->timeline, last->source);
       steps.note(fmt::format("the last E3 primary is {}", n.name),
                  fmt::format("{}; {}", report.last_primary_evidence, report.stale_upstream));
       unreachable_failover(config, o, *target, *n.config, n.error, steps, report);
