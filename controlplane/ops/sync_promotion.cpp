@@ -175,7 +175,12 @@ SyncGuard guard_sync_before_promotion(const config::Config& config, pqxx::connec
                                  {"source_file", current.source_file},
                                  {"relaxed_at", common::utc_now_text()}};
   common::write_durably(relaxed_file(config, target_name), record.dump(2) + "\n");
-  client::alter_synchronous_standby_names(target, "");
+  try {
+    client::alter_synchronous_standby_names(target, "");
+  } catch (...) {
+    fs::remove(relaxed_file(config, target_name));  // nothing was relaxed: nothing to restore
+    throw;
+  }
   const bool applied = wait_for_setting(target, "");
   g.relaxed = true;
   g.detail = fmt::format(
