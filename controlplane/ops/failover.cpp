@@ -4,6 +4,8 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include <map>
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -86,6 +88,22 @@ json record_failover(const config::Config& config, pqxx::connection& c, const st
   return event;
 }
 
+// What each E3 site is doing, for the synchronous replication step.
+std::map<std::string, std::string> whereabouts(const config::Config& config, const std::vector<SiteState>& all) {
+  std::map<std::string, std::string> out;
+  for (const auto& n : all) {
+    if (!n.role_known()) {
+      out[n.name] = "is unreachable";
+    } else if (n.is_primary()) {
+      out[n.name] = "accepts writes";
+    } else {
+      const std::string up = site::upstream_site(config, n);
+      out[n.name] = up.empty() ? "has no upstream" : "follows " + up;
+    }
+  }
+  return out;
+}
+
 // A target whose WAL replay is paused (pg_wal_replay_pause()) would make a
 // switchover stop the old primary and then wait out --wait-catchup for
 // replay that does not happen: refused before anything is done, at once.
@@ -142,7 +160,8 @@ void planned_switchover(const config::Config& config, const FailoverRequest& o, 
 
   // Before anything stops: the target's commits must not wait for a
   // synchronous standby that cannot follow it (ops/sync_promotion.hpp).
-  const SyncGuard sync = guard_sync_before_promotion(config, *target.connection, tc.name, steps);
+  const SyncGuard sync =
+      guard_sync_before_promotion(config, *target.connection, tc.name, steps, whereabouts(config, all));
   report.sync = sync.detail;
 
   // 2. Stop the old primary cleanly.
@@ -258,7 +277,7 @@ void planned_switchover(const config::Config& config, const FailoverRequest& o, 
 
 void unreachable_failover(const config::Config& config, const FailoverRequest& o, SiteState& target,
                           const config::SiteConfig& oc, const std::string& old_error, Steps& steps,
-                          FailoverReport& report) {
+                          FailoverReport& report, const std::map<std::string, std::string>& where) {
   const config::SiteConfig& tc = *target.config;
   report.old_primary_error = old_error;
   steps.note(fmt::format("{} is unreachable", oc.name), old_error);
@@ -295,7 +314,7 @@ void unreachable_failover(const config::Config& config, const FailoverRequest& o
     return;
   }
 
-  const SyncGuard sync = guard_sync_before_promotion(config, *target.connection, tc.name, steps);
+  const SyncGuard sync = guard_sync_before_promotion(config, *target.connection, tc.name, steps, where);
   report.sync = sync.detail;
   steps.begin(fmt::format("promote {} (pg_promote, forced)", tc.name));
   promote(*target.connection, tc.name);
@@ -483,7 +502,7 @@ FailoverReport failover(const config::Config& config, const FailoverRequest& o, 
       report.last_primary_evidence = fmt::format("timeline {}, {}", last->timeline, last->source);
       steps.note(fmt::format("the last E3 primary is {}", n.name),
                  fmt::format("{}; {}", report.last_primary_evidence, report.stale_upstream));
-      unreachable_failover(config, o, *target, *n.config, n.error, steps, report);
+      unreachable_failover(config, o, *target, *n.config, n.error, steps, report, whereabouts(config, all));
       return finish();
     }
   }
@@ -503,7 +522,7 @@ FailoverReport failover(const config::Config& config, const FailoverRequest& o, 
                                           "there is no primary to fail over from; nothing was done",
                                           tc.name, upstream));
     report.old_primary = n.name;
-    unreachable_failover(config, o, *target, *n.config, n.error, steps, report);
+    unreachable_failover(config, o, *target, *n.config, n.error, steps, report, whereabouts(config, all));
     return finish();
   }
   throw common::ExitError(common::exit_failed, "internal: the upstream site was not probed");

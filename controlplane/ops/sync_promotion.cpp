@@ -1,6 +1,7 @@
 // See sync_promotion.hpp.
 #include "ops/sync_promotion.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <filesystem>
@@ -146,7 +147,8 @@ bool sync_satisfiable(const SyncStandbySpec& spec, const std::vector<std::string
 }
 
 SyncGuard guard_sync_before_promotion(const config::Config& config, pqxx::connection& target,
-                                      const std::string& target_name, Steps& steps) {
+                                      const std::string& target_name, Steps& steps,
+                                      const std::map<std::string, std::string>& whereabouts) {
   SyncGuard g;
   g.site = target_name;
   const client::SynchronousStandbyNames current = client::synchronous_standby_names(target);
@@ -161,8 +163,14 @@ SyncGuard guard_sync_before_promotion(const config::Config& config, pqxx::connec
   steps.begin(
       fmt::format("synchronous replication at {} (synchronous_standby_names {})", target_name, quoted(current.value)));
   const std::vector<std::string> following = client::streaming_standbys(target);
-  const std::string who = following.empty() ? std::string("no standby streams from it")
-                                            : fmt::format("streaming from it: {}", fmt::join(following, ", "));
+  std::string who = following.empty() ? std::string("no standby streams from it")
+                                      : fmt::format("streaming from it: {}", fmt::join(following, ", "));
+  std::vector<std::string> named;
+  for (const auto& [site, doing] : whereabouts)
+    if (site != target_name && spec.matches(site) &&
+        std::find(following.begin(), following.end(), site) == following.end())
+      named.push_back(site + " " + doing);
+  if (!named.empty()) who += fmt::format(" ({})", fmt::join(named, ", "));
   if (sync_satisfiable(spec, following)) {
     g.detail = fmt::format("kept: {}", who);
     steps.end(g.detail);

@@ -14,6 +14,7 @@
 // restores it once the standby streams from the primary again.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -52,8 +53,11 @@ struct SyncGuard {
 // when the standbys streaming from it cannot satisfy it (see above); records
 // the old value in <state_dir>/sync-relaxed-<target>.json. A step either way
 // when a setting is configured.
+// `whereabouts`: what each other E3 site is doing ("follows ipc1", "is
+// unreachable"), to say where the named standbys are.
 SyncGuard guard_sync_before_promotion(const config::Config& config, pqxx::connection& target,
-                                      const std::string& target_name, Steps& steps);
+                                      const std::string& target_name, Steps& steps,
+                                      const std::map<std::string, std::string>& whereabouts = {});
 // Undoes guard_sync_before_promotion when the promotion did not happen.
 void undo_sync_guard(const config::Config& config, pqxx::connection& target, const SyncGuard& guard, Steps& steps);
 
