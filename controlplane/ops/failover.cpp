@@ -415,6 +415,7 @@ FailoverReport failover(const config::Config& config, const FailoverRequest& o, 
                                                                    target->upstream_host, target->upstream_port))
                                               : "it follows " + upstream));
     report.old_primary = old.name;
+    check_confirmed(o, old.name, true);
     planned_switchover(config, o, *target, old, all, steps, report);
     return finish();
   }
@@ -435,6 +436,7 @@ FailoverReport failover(const config::Config& config, const FailoverRequest& o, 
                                           "there is no primary to fail over from; nothing was done",
                                           tc.name, upstream));
     report.old_primary = n.name;
+    check_confirmed(o, n.name, false);
     unreachable_failover(o, *target, *n.config, n.error, steps, report);
     return finish();
   }
