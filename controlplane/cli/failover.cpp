@@ -101,13 +101,14 @@ std::vector<std::string> plan_lines(const ops::FailoverPlan& p) {
   if (p.at_risk) {
     const auto& changes = p.at_risk->changes;
     if (changes.empty())
-      lines.push_back(fmt::format("at risk: nothing — {} holds every change of {} (version vectors)", p.target,
-                                  p.old_primary));
+      lines.push_back(
+          fmt::format("at risk: nothing — {} holds every change of {} (version vectors)", p.target, p.old_primary));
     else {
-      lines.push_back(fmt::format("at risk: {} change{} of {} not yet replayed at {} — kept: the switchover waits "
-                                  "until {} replayed past {}'s shutdown checkpoint, else it restarts {} and stops",
-                                  changes.size(), changes.size() == 1 ? "" : "s", p.old_primary, p.target, p.target,
-                                  p.old_primary, p.old_primary));
+      lines.push_back(
+          fmt::format("at risk: {} change{} of {} not yet replayed at {} — kept: the switchover waits "
+                      "until {} replayed past {}'s shutdown checkpoint, else it restarts {} and stops",
+                      changes.size(), changes.size() == 1 ? "" : "s", p.old_primary, p.target, p.target, p.old_primary,
+                      p.old_primary));
       for (const auto& c : changes)
         lines.push_back(fmt::format("  {} seq {} {} {} {} ({})", c.origin(), c.origin_seq, c.kind,
                                     c.rule_key.value_or("-"), c.label.value_or("-"), c.recorded_at));
@@ -119,13 +120,14 @@ std::vector<std::string> plan_lines(const ops::FailoverPlan& p) {
   if (p.evidence) {
     lines.push_back(fmt::format("{} is unreachable: {}", p.old_primary, p.old_primary_error));
     lines.push_back("what " + p.target + " holds: " + evidence_text(*p.evidence, p.target));
-    lines.push_back(fmt::format("LOST by this failover: whatever {} committed after that (it cannot be listed while "
-                                "{} is down); it comes back as orphans through `rulectl rejoin --site {}`",
-                                p.old_primary, p.old_primary, p.old_primary));
+    lines.push_back(
+        fmt::format("LOST by this failover: whatever {} committed after that (it cannot be listed while "
+                    "{} is down); it comes back as orphans through `rulectl rejoin --site {}`",
+                    p.old_primary, p.old_primary, p.old_primary));
   }
   if (!p.cascaded_standbys.empty())
-    lines.push_back(fmt::format("{} will go on following {} (cascading)", fmt::join(p.cascaded_standbys, ", "),
-                                p.old_primary));
+    lines.push_back(
+        fmt::format("{} will go on following {} (cascading)", fmt::join(p.cascaded_standbys, ", "), p.old_primary));
   lines.push_back("steps:");
   int i = 0;
   for (const auto& s : p.steps) lines.push_back(fmt::format("  {}. {}", ++i, s));

@@ -41,7 +41,6 @@ const char* kHotfixFooter =
     "when --sync-timeout ran out (the hotfix stands at the primary; its receipt is in state_dir); 1 another "
     "failure; 4 the site is unreachable.";
 
-
 struct HotfixArgs {
   ops::HotfixRequest request;
   CLI::Option* reason_option = nullptr;
@@ -70,15 +69,16 @@ std::vector<std::string> plan_lines(const ops::HotfixReport& report, const std::
   if (r.contains("acknowledged_sl_failed") && !r["acknowledged_sl_failed"].empty()) {
     std::vector<std::string> failed;
     for (const auto& x : r["acknowledged_sl_failed"]) failed.push_back(x.get<std::string>());
-    lines.push_back(fmt::format("acknowledged: the body is the content of {}, which failed soft launch (sl_failed); "
-                                "the acknowledgement is journaled",
-                                fmt::join(failed, ", ")));
+    lines.push_back(
+        fmt::format("acknowledged: the body is the content of {}, which failed soft launch (sl_failed); "
+                    "the acknowledgement is journaled",
+                    fmt::join(failed, ", ")));
   }
   if (!reason.empty()) lines.push_back("reason: " + common::escape_controls(reason));
   if (!report.not_waited_for.empty())
-    lines.push_back(fmt::format("{} {}", fmt::join(report.not_waited_for, ", "),
-                                report.sync_requested ? "waited for after the commit (--sync)"
-                                                      : "not waited for (no --sync)"));
+    lines.push_back(
+        fmt::format("{} {}", fmt::join(report.not_waited_for, ", "),
+                    report.sync_requested ? "waited for after the commit (--sync)" : "not waited for (no --sync)"));
   return lines;
 }
 
@@ -186,8 +186,7 @@ int run_hotfix(const GlobalOptions& global, const HotfixArgs& args) {
                          fmt::format("hotfix {} of rule {} at {}: live in prod at once",
                                      p.value("label", std::string("?")), req.rule, preview.site),
                          plan_lines(preview, req.reason)});
-    confirmed.expect =
-        ops::HotfixExpectation{p.value("base_label", std::string()), p.value("label", std::string())};
+    confirmed.expect = ops::HotfixExpectation{p.value("base_label", std::string()), p.value("label", std::string())};
   }
   const ops::HotfixReport report = ops::hotfix(config, confirmed, progress);
   const json& r = report.result;
@@ -213,11 +212,11 @@ int run_replay(const GlobalOptions& global, const ops::ReplayRequest& given) {
     const ops::ReplayReport preview = ops::replay(config, preview_request, progress);
     if (preview.replayed) {  // else the site holds the content already: nothing to change, nothing to ask
       const json& p = preview.replayed->result;
-      confirm(global, Plan{"rulectl hotfix replay",
-                           fmt::format("replay hotfix {} ({} at {}) at {} as {}: live in prod at once",
-                                       preview.hotfix_id, preview.label, preview.from_site, preview.site,
-                                       p.value("label", std::string("?"))),
-                           plan_lines(*preview.replayed, "")});
+      confirm(global,
+              Plan{"rulectl hotfix replay",
+                   fmt::format("replay hotfix {} ({} at {}) at {} as {}: live in prod at once", preview.hotfix_id,
+                               preview.label, preview.from_site, preview.site, p.value("label", std::string("?"))),
+                   plan_lines(*preview.replayed, "")});
       args.expect = ops::HotfixExpectation{p.value("base_label", std::string()), p.value("label", std::string())};
     }
   }

@@ -40,8 +40,8 @@ std::vector<std::string> plan_lines(const ops::ReconcileReport& dry) {
     lines.push_back(fmt::format("recover {} {} as a new 'recovered' version (NOT activated)", s(r["rule_key"]),
                                 s(r["original_label"])));
   for (const auto& r : report["already_held"])
-    lines.push_back(fmt::format("already held: {} {} (as {}; not duplicated)", s(r["rule_key"]), s(r["label"]),
-                                s(r["held_as"])));
+    lines.push_back(
+        fmt::format("already held: {} {} (as {}; not duplicated)", s(r["rule_key"]), s(r["label"]), s(r["held_as"])));
   for (const auto& c : report["conflicts"])
     lines.push_back(fmt::format("record a CONFLICT on {} ({} there; the rule changed here too): NOT applied",
                                 s(c["rule_key"]), s(c["label"])));
@@ -61,9 +61,9 @@ int reconcile(const GlobalOptions& global, const ops::ReconcileRequest& given) {
     ops::ReconcileRequest preview_request = o;
     preview_request.dry_run = true;
     const ops::ReconcileReport preview = ops::reconcile(config, preview_request);
-    confirm(global, Plan{"rulectl reconcile",
-                         fmt::format("record at {} what it lacks from {}", preview.target, preview.source),
-                         plan_lines(preview)});
+    confirm(global,
+            Plan{"rulectl reconcile", fmt::format("record at {} what it lacks from {}", preview.target, preview.source),
+                 plan_lines(preview)});
   }
   const ops::ReconcileReport out = ops::reconcile(config, o);
   const json& report = out.report;
@@ -154,17 +154,18 @@ int conflicts_resolve(const GlobalOptions& global, const ConflictOptions& o) {
     const json& sc = c.source_change;
     const json& row = sc.contains("row") ? sc["row"] : json::object();
     std::vector<std::string> here;
-    for (const auto& h : c.target_changes) here.push_back(fmt::format("{} {} ({})", s(h["kind"]), s(h["label"]), s(h["origin"])));
-    confirm(global,
-            Plan{"rulectl conflicts resolve",
-                 fmt::format("resolve conflict {} on rule {}: keep the {}", c.conflict_id, c.rule_key, o.keep),
-                 {fmt::format("status: {}", c.status),
-                  fmt::format("source (orphan): {} {} from {}:{} at {}", s(sc["kind"]), s(row.value("label", json(nullptr))),
-                              s(sc["origin_site"]), s(sc["origin_incarnation"]), s(sc["recorded_at"])),
-                  fmt::format("target changes since the divergence: {}", fmt::join(here, ", ")),
-                  o.keep == "source" ? "the orphan comes back as a new 'recovered' version, NOT activated; the "
-                                       "resolution is journaled"
-                                     : "nothing is applied; the resolution is journaled"}});
+    for (const auto& h : c.target_changes)
+      here.push_back(fmt::format("{} {} ({})", s(h["kind"]), s(h["label"]), s(h["origin"])));
+    confirm(global, Plan{"rulectl conflicts resolve",
+                         fmt::format("resolve conflict {} on rule {}: keep the {}", c.conflict_id, c.rule_key, o.keep),
+                         {fmt::format("status: {}", c.status),
+                          fmt::format("source (orphan): {} {} from {}:{} at {}", s(sc["kind"]),
+                                      s(row.value("label", json(nullptr))), s(sc["origin_site"]),
+                                      s(sc["origin_incarnation"]), s(sc["recorded_at"])),
+                          fmt::format("target changes since the divergence: {}", fmt::join(here, ", ")),
+                          o.keep == "source" ? "the orphan comes back as a new 'recovered' version, NOT activated; the "
+                                               "resolution is journaled"
+                                             : "nothing is applied; the resolution is journaled"}});
   }
   const ops::ConflictResolution res = ops::resolve_conflict(config, o.site, o.id, o.keep);
   const json& result = res.result;

@@ -51,13 +51,15 @@ void plan_planned(const config::Config& config, const FailoverRequest& o, SiteSt
   plan.mode = FailoverPlan::Mode::planned;
   if (rep.state != "streaming") {
     plan.mode = FailoverPlan::Mode::refused;
-    plan.why = fmt::format("{} is not streaming from {} ({}): the switchover would be refused before stopping "
-                           "anything",
-                           tc.name, oc.name, rep.state.empty() ? "not connected" : "state " + rep.state);
+    plan.why = fmt::format(
+        "{} is not streaming from {} ({}): the switchover would be refused before stopping "
+        "anything",
+        tc.name, oc.name, rep.state.empty() ? "not connected" : "state " + rep.state);
   } else if (o.max_lag_bytes >= 0 && (rep.replay_lag < 0 || rep.replay_lag > o.max_lag_bytes)) {
-    plan.notes.push_back(fmt::format("{} lags {} by {} bytes of replay, over --max-lag-bytes {}: the switchover "
-                                     "would wait up to {}s for it, then refuse",
-                                     tc.name, oc.name, rep.replay_lag, o.max_lag_bytes, o.wait_catchup));
+    plan.notes.push_back(
+        fmt::format("{} lags {} by {} bytes of replay, over --max-lag-bytes {}: the switchover "
+                    "would wait up to {}s for it, then refuse",
+                    tc.name, oc.name, rep.replay_lag, o.max_lag_bytes, o.wait_catchup));
   }
   AtRiskRequest ar;
   ar.primary = oc.name;
@@ -81,8 +83,7 @@ void plan_planned(const config::Config& config, const FailoverRequest& o, SiteSt
       fmt::format("record the failover at {} (the divergence point); CHECKPOINT there", tc.name),
       fmt::format("create slot '{}' at {}; restart {} as {}'s standby (standby.signal, primary_conninfo)", oc.name,
                   tc.name, oc.name, tc.name),
-      fmt::format("wait until {} streams from {}; drop the stale slot '{}' at {}", oc.name, tc.name, tc.name,
-                  oc.name)};
+      fmt::format("wait until {} streams from {}; drop the stale slot '{}' at {}", oc.name, tc.name, tc.name, oc.name)};
 }
 
 void plan_unreachable(const FailoverRequest& o, SiteState& target, const config::SiteConfig& oc,
@@ -100,8 +101,8 @@ void plan_unreachable(const FailoverRequest& o, SiteState& target, const config:
                            return r.all_replayed;
                          });
   if (!plan.all_received_replayed)
-    plan.notes.push_back(fmt::format("{} has NOT replayed all it received after {}s (replay {})", tc.name,
-                                     o.wait_catchup, pause_state));
+    plan.notes.push_back(
+        fmt::format("{} has NOT replayed all it received after {}s (replay {})", tc.name, o.wait_catchup, pause_state));
   StandbyEvidence ev;
   ev.old_primary = oc.name;
   ev.positions = client::standby_positions(*target.connection, oc.name);
@@ -131,9 +132,10 @@ std::string FailoverPlan::summary() const {
       return fmt::format("planned switchover {} -> {}: stop {}, promote {}, restart {} as its standby", old_primary,
                          target, old_primary, target, old_primary);
     case Mode::forced:
-      return fmt::format("FORCED failover {} -> {}: promote {} without {} (unreachable); what {} did not send is "
-                         "lost",
-                         old_primary, target, target, old_primary, old_primary);
+      return fmt::format(
+          "FORCED failover {} -> {}: promote {} without {} (unreachable); what {} did not send is "
+          "lost",
+          old_primary, target, target, old_primary, old_primary);
     case Mode::refused: return fmt::format("failover to {} would be REFUSED", target);
   }
   return "";
@@ -208,8 +210,9 @@ FailoverPlan plan_failover(const config::Config& config, const FailoverRequest& 
     if (upstream != old.name)
       throw common::ExitError(common::exit_refused,
                               fmt::format("{} is not a standby of the E3 primary {} ({}); nothing was done", tc.name,
-                                          old.name, upstream.empty() ? std::string("it has no upstream")
-                                                                     : "it follows " + upstream));
+                                          old.name,
+                                          upstream.empty() ? std::string("it has no upstream")
+                                                           : "it follows " + upstream));
     plan.old_primary = old.name;
     plan_planned(config, o, *target, old, all, plan);
     return plan;
@@ -244,8 +247,9 @@ void check_confirmed(const FailoverRequest& o, const std::string& old_primary, b
       common::exit_refused,
       fmt::format("the E3 sites changed since the plan was confirmed (it showed a {} from {}; now it would be a {} "
                   "from {}); nothing was done: run the failover again to see the new plan",
-                  *o.confirmed_planned ? "planned switchover" : "forced failover", o.confirmed_old_primary.value_or("?"),
-                  planned ? "planned switchover" : "forced failover", old_primary));
+                  *o.confirmed_planned ? "planned switchover" : "forced failover",
+                  o.confirmed_old_primary.value_or("?"), planned ? "planned switchover" : "forced failover",
+                  old_primary));
 }
 
 }  // namespace rulekeeper::ops

@@ -38,11 +38,11 @@ struct FailoverPlan {
   Mode mode = Mode::refused;
   std::string target;
   std::string old_primary;
-  std::string old_primary_error;      // unreachable: why
-  std::vector<std::string> probe;     // "ipc2 primary", "ipc1 standby", ...
-  std::string replication_state;      // planned: the target's state at the old primary
-  long long replay_lag_bytes = -1;    // planned
-  std::optional<AtRiskReport> at_risk;  // planned: not yet replayed at the target (kept)
+  std::string old_primary_error;            // unreachable: why
+  std::vector<std::string> probe;           // "ipc2 primary", "ipc1 standby", ...
+  std::string replication_state;            // planned: the target's state at the old primary
+  long long replay_lag_bytes = -1;          // planned
+  std::optional<AtRiskReport> at_risk;      // planned: not yet replayed at the target (kept)
   std::optional<StandbyEvidence> evidence;  // unreachable: what the target holds of the old primary
   bool all_received_replayed = false;       // unreachable
   std::vector<std::string> cascaded_standbys;
@@ -52,7 +52,7 @@ struct FailoverPlan {
 
   // "planned switchover ipc2 -> ipc1", "FORCED failover ipc2 -> ipc1", ...
   std::string summary() const;
-  int exit_code() const;  // 0 it would go ahead; 3 it would be refused
+  int exit_code() const;           // 0 it would go ahead; 3 it would be refused
   nlohmann::json to_json() const;  // with "dry_run": true
 };
 

@@ -190,6 +190,9 @@ HotfixReport dry_run_report(const config::Config& config, site::Site& site, cons
   report.dry_run = true;
   report.sync_requested = sync;
   report.result = a.result;
+  // The id and epoch it took exist nowhere once rolled back: not reported.
+  report.result.erase("hotfix_id");
+  report.result.erase("epoch");
   report.receipt = json();
   report.not_waited_for = other_e3_sites(config, site.name());
   return report;

@@ -136,7 +136,8 @@ ConflictList list_conflicts(const config::Config& config, const std::string& sit
   return list;
 }
 
-site::client::Conflict find_conflict(const config::Config& config, const std::string& site_name, const std::string& id) {
+site::client::Conflict find_conflict(const config::Config& config, const std::string& site_name,
+                                     const std::string& id) {
   site::Site site = site::writer(config, site_name, "resolve a conflict");
   try {
     const auto matches = client::conflicts(*site.conn, true, id);

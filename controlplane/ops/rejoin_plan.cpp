@@ -30,9 +30,10 @@ using site::SiteState;
 std::string RejoinPlan::summary() const {
   if (nothing_to_do) return fmt::format("{} already streams from {}: nothing to do", site, primary);
   if (!changes_production)
-    return fmt::format("rejoin {} to {}: rulectl.toml lacks sites.{}.{}, so it changes nothing itself (it prints "
-                       "the commands)",
-                       site, primary, site, missing_config);
+    return fmt::format(
+        "rejoin {} to {}: rulectl.toml lacks sites.{}.{}, so it changes nothing itself (it prints "
+        "the commands)",
+        site, primary, site, missing_config);
   return fmt::format("rejoin {} ({} now) as a standby of {}: its orphans saved first, then pg_rewind", site, site_role,
                      primary);
 }
@@ -117,9 +118,10 @@ RejoinPlan plan_rejoin(const config::Config& config, const RejoinRequest& reques
   // Step 1: keep it from writing.
   if (!me->is_standby()) {
     if (!controlled) {
-      plan.steps.push_back(fmt::format("print the commands that make {} a standby with no upstream (rulectl.toml "
-                                       "lacks sites.{}.{}); nothing else",
-                                       sc.name, sc.name, plan.missing_config));
+      plan.steps.push_back(
+          fmt::format("print the commands that make {} a standby with no upstream (rulectl.toml "
+                      "lacks sites.{}.{}); nothing else",
+                      sc.name, sc.name, plan.missing_config));
       return plan;
     }
     if (me->role_known()) {
@@ -134,12 +136,11 @@ RejoinPlan plan_rejoin(const config::Config& config, const RejoinRequest& reques
   }
 
   // Step 2: its orphans.
-  plan.orphans_file =
-      request.orphans.empty()
-          ? (fs::path(config.state_dir) / fmt::format("orphans-{}-<UTC time>.json", sc.name)).string()
-          : request.orphans;
-  plan.steps.push_back(fmt::format("export {}'s changes beyond the divergence point to {}", sc.name,
-                                   plan.orphans_file));
+  plan.orphans_file = request.orphans.empty()
+                          ? (fs::path(config.state_dir) / fmt::format("orphans-{}-<UTC time>.json", sc.name)).string()
+                          : request.orphans;
+  plan.steps.push_back(
+      fmt::format("export {}'s changes beyond the divergence point to {}", sc.name, plan.orphans_file));
   if (me->role_known()) {
     std::string err;
     auto c = site::try_connect(sc, err, 10);
@@ -149,34 +150,37 @@ RejoinPlan plan_rejoin(const config::Config& config, const RejoinRequest& reques
       try {
         const std::string text = client::export_changes(*c, plan.event->divergence);
         plan.orphans = common::parse_strict_json(text, fmt::format("export_changes at {}", sc.name))["changes"];
-        plan.orphans_note = me->is_primary()
-                                ? fmt::format("as of now: {} accepts writes and may take more until rejoin stops it",
-                                              sc.name)
-                                : "as of now";
+        plan.orphans_note =
+            me->is_primary()
+                ? fmt::format("as of now: {} accepts writes and may take more until rejoin stops it", sc.name)
+                : "as of now";
       } catch (const pqxx::failure& e) {
         throw site::sql_failure(fmt::format("export_changes at {}", sc.name), e);
       }
     }
   } else {
-    plan.orphans_note = fmt::format("not readable while {} is down: rejoin starts it with no upstream first, then "
-                                    "exports them (read-only) before anything is rewound",
-                                    sc.name);
+    plan.orphans_note = fmt::format(
+        "not readable while {} is down: rejoin starts it with no upstream first, then "
+        "exports them (read-only) before anything is rewound",
+        sc.name);
   }
 
   // Step 3: rewind and follow.
   const std::string& pc = primary.name;
   if (!controlled) {
-    plan.steps.push_back(fmt::format("print the commands that rewind {} and make it {}'s standby (rulectl.toml "
-                                     "lacks sites.{}.{})",
-                                     sc.name, pc, sc.name, plan.missing_config));
+    plan.steps.push_back(
+        fmt::format("print the commands that rewind {} and make it {}'s standby (rulectl.toml "
+                    "lacks sites.{}.{})",
+                    sc.name, pc, sc.name, plan.missing_config));
     plan.changes_production = !me->is_standby();
     return plan;
   }
   plan.changes_production = true;
   plan.steps.push_back(fmt::format("stop {}; CHECKPOINT at {}", sc.name, pc));
-  plan.steps.push_back(fmt::format("pg_rewind {} from {} (its changes beyond the divergence point are discarded there; "
-                                   "the bundle keeps them)",
-                                   sc.name, pc));
+  plan.steps.push_back(
+      fmt::format("pg_rewind {} from {} (its changes beyond the divergence point are discarded there; "
+                  "the bundle keeps them)",
+                  sc.name, pc));
   plan.steps.push_back(fmt::format("settings of {}: primary_conninfo -> {}, primary_slot_name '{}'; standby.signal",
                                    sc.name, pc, sc.name));
   plan.steps.push_back(fmt::format("create slot '{}' at {}; start {}; wait (at most {}s) until it streams", sc.name, pc,

@@ -28,10 +28,10 @@ namespace rulekeeper::ops {
 struct RejoinPlan {
   std::string site;
   std::string primary;
-  std::string site_role;            // "primary", "standby", "unreachable", ...
-  std::vector<std::string> probe;   // "ipc2 unreachable", "ipc1 primary", ...
-  bool nothing_to_do = false;       // it already streams from the primary on its timeline
-  bool changes_production = false;  // it would stop, start or rewind something
+  std::string site_role;                             // "primary", "standby", "unreachable", ...
+  std::vector<std::string> probe;                    // "ipc2 unreachable", "ipc1 primary", ...
+  bool nothing_to_do = false;                        // it already streams from the primary on its timeline
+  bool changes_production = false;                   // it would stop, start or rewind something
   std::optional<site::client::FailoverEvent> event;  // the divergence point
   std::optional<nlohmann::json> orphans;             // the changes export_changes gives now; nullopt: not readable
   std::string orphans_note;                          // why not, or "as of now"

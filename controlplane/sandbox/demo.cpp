@@ -196,8 +196,8 @@ int run_demo(const fs::path& base, cluster::ClusterOptions cluster_options,
            "INSERT INTO rulekeeper.hotfix_policy (ruleset, allowed_paths) VALUES "
            "('pricing', ARRAY['/rate']), ('risk', ARRAY['/max']) ON CONFLICT DO NOTHING");
   const fs::path fix = tour.write_file("pricing-hotfix.json", "{\"rate\": 0.125, \"tiers\": [100, 500]}\n");
-  tour.rulectl({"hotfix", "--yes", "--site", "e3", "--rule", "pricing.discount", "--body-file", fix.string(), "--reason",
-                "rate rounding complaint #4711", "--sync"});
+  tour.rulectl({"hotfix", "--yes", "--site", "e3", "--rule", "pricing.discount", "--body-file", fix.string(),
+                "--reason", "rate rounding complaint #4711", "--sync"});
   tour.rulectl({"diff", "--site", "e3", "--rule", "pricing.discount", "--from", "2", "--to", "2.1"});
 
   tour.chapter("The next planned release is flagged for drift",

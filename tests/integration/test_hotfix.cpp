@@ -245,7 +245,8 @@ TEST(Hotfix, Refusals_PolicyReasonStandbyE2Grant) {
   auto rename = write_temp_file("rename.json", R"({"rate": 0.15, "tiers": [100, 500], "name": "winter"})");
   auto hotfix = [&](const std::string& site, const std::string& file, const std::string& reason,
                     const std::string& config = "") {
-    return run(p, {"hotfix", "--yes", "--site", site, "--rule", kRule, "--body-file", file, "--reason", reason}, config);
+    return run(p, {"hotfix", "--yes", "--site", site, "--rule", kRule, "--body-file", file, "--reason", reason},
+               config);
   };
   std::string before = state_fingerprint(ipc2);
 
@@ -337,8 +338,8 @@ TEST(Hotfix, PlannedReleaseRace_DriftClassifiesAndGatesProd) {
   v1_in_prod(p);
   cluster::Node& ipc2 = *p.ipc2;
   auto body = write_temp_file("rate.json", kFixed);
-  CommandResult r = run(p, {"hotfix", "--yes", "--site", "e3", "--rule", kRule, "--body-file", body.string(), "--reason",
-                            "rate too low for the summer campaign (INC-4711)"});
+  CommandResult r = run(p, {"hotfix", "--yes", "--site", "e3", "--rule", kRule, "--body-file", body.string(),
+                            "--reason", "rate too low for the summer campaign (INC-4711)"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   const std::string id =
       sql_value(ipc2, "SELECT hotfix_id::text FROM rulekeeper.hotfix WHERE rule_key = $1", std::string(kRule));
@@ -436,8 +437,8 @@ TEST(Hotfix, SyncWithIpc1Stopped_NotReplicatedExit3_WritesNotBlocked) {
   p.ipc1->stop();
 
   auto body = write_temp_file("rate.json", kFixed);
-  CommandResult r = run(p, {"hotfix", "--yes", "--site", "e3", "--rule", kRule, "--body-file", body.string(), "--reason",
-                            "rate too low (INC-4711)", "--sync", "--sync-timeout", "2"});
+  CommandResult r = run(p, {"hotfix", "--yes", "--site", "e3", "--rule", kRule, "--body-file", body.string(),
+                            "--reason", "rate too low (INC-4711)", "--sync", "--sync-timeout", "2"});
   EXPECT_EQ(r.exit_code, 3) << describe(r);
   EXPECT_TRUE(contains(r.out, "committed at ipc2 only, NOT yet at ipc1 (unreachable)")) << r.out;
   EXPECT_FALSE(receipt_path_from(r.out).empty()) << r.out;
@@ -448,8 +449,8 @@ TEST(Hotfix, SyncWithIpc1Stopped_NotReplicatedExit3_WritesNotBlocked) {
   std::atomic<bool> done{false};
   CommandResult waited;
   std::thread waiter([&] {
-    waited = run(p, {"hotfix", "--yes", "--site", "e3", "--rule", "limits.daily", "--body-file", limits.string(), "--reason",
-                     "daily rate too low (INC-4712)", "--sync", "--sync-timeout", "15", "--json"});
+    waited = run(p, {"hotfix", "--yes", "--site", "e3", "--rule", "limits.daily", "--body-file", limits.string(),
+                     "--reason", "daily rate too low (INC-4712)", "--sync", "--sync-timeout", "15", "--json"});
     done = true;
   });
   // Once its hotfix is committed (rulectl is then waiting for IPC1), another
@@ -505,8 +506,8 @@ TEST(Hotfix, ReceiptReplayAtIpc1AfterIpc2Dies) {
   ipc1.stop();
 
   auto body = write_temp_file("rate.json", kFixed);
-  CommandResult r = run(p, {"hotfix", "--yes", "--site", "e3", "--rule", kRule, "--body-file", body.string(), "--reason",
-                            "rate too low (INC-4711)", "--json"});
+  CommandResult r = run(p, {"hotfix", "--yes", "--site", "e3", "--rule", kRule, "--body-file", body.string(),
+                            "--reason", "rate too low (INC-4711)", "--json"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   json doc = json::parse(r.out);
   const std::string receipt_file = doc["receipt_file"];

@@ -47,8 +47,9 @@ std::string fingerprint(const cluster::Node& n) {
 // rulectl on a pseudo-terminal, answering `answer` to its question; stdout
 // holds everything it printed (stderr included: one terminal).
 CommandResult on_terminal(const Pipeline& p, const std::string& answer, std::vector<std::string> args) {
-  std::vector<std::string> argv{"python3", RULEKEEPER_SOURCE_DIR "/tests/integration/on_terminal.py", answer,
-                                RULECTL_BINARY, "--config", p.config};
+  std::vector<std::string> argv{"python3",  RULEKEEPER_SOURCE_DIR "/tests/integration/on_terminal.py",
+                                answer,     RULECTL_BINARY,
+                                "--config", p.config};
   argv.insert(argv.end(), args.begin(), args.end());
   const fs::path out = rulekeeper::testing::write_temp_file("on-terminal.out", "");
   process::RunOptions opts;
@@ -121,8 +122,8 @@ TEST(OperatorSafety, Hotfix_Confirmation_DryRun_SlFailedContent) {
             "RETURNING ruleset");
 
   const std::string fix = body_file("fix.json", R"({"rate": 1.9, "cap": 20})").string();
-  const std::vector<std::string> hotfix = {"hotfix", "--site", "e3", "--rule", kA, "--body-file", fix,
-                                           "--reason", "fee complaint"};
+  const std::vector<std::string> hotfix = {"hotfix",      "--site", "e3",       "--rule",       kA,
+                                           "--body-file", fix,      "--reason", "fee complaint"};
   std::string before = fingerprint(ipc2);
 
   // No terminal, no --yes: exit 2, nothing changed.
@@ -166,8 +167,8 @@ TEST(OperatorSafety, Hotfix_Confirmation_DryRun_SlFailedContent) {
 
   // The content of the failed version 2, again: refused, by the database.
   const std::string failed = body_file("failed.json", R"({"cap": 20, "rate": 1.7})").string();
-  const std::vector<std::string> again = {"--json", "hotfix", "--yes", "--site", "e3", "--rule", kA, "--body-file",
-                                          failed, "--reason", "back to 1.7"};
+  const std::vector<std::string> again = {"--json", "hotfix",      "--yes", "--site",   "e3",         "--rule",
+                                          kA,       "--body-file", failed,  "--reason", "back to 1.7"};
   before = fingerprint(ipc2);
   r = run(p, again);
   ASSERT_EQ(r.exit_code, 3) << describe(r);
@@ -323,8 +324,8 @@ TEST(OperatorSafety, Failover_Rejoin_Reconcile_Resolve_ConfirmationAndDryRuns) {
     EXPECT_TRUE(contains(json::parse(r.out).value("message", ""), "same environment")) << r.out;
   }
   const std::string e2_bundle =
-      rulekeeper::testing::write_temp_file(
-          "e2-changes.json", sql_value(*p.e2, "SELECT rulekeeper.export_changes('{}'::jsonb)::text"))
+      rulekeeper::testing::write_temp_file("e2-changes.json",
+                                           sql_value(*p.e2, "SELECT rulekeeper.export_changes('{}'::jsonb)::text"))
           .string();
   for (bool dry : {false, true}) {
     std::vector<std::string> a = {"--json", "reconcile", "--yes", "--bundle", e2_bundle, "--to", "e3"};
@@ -363,6 +364,5 @@ TEST(OperatorSafety, Failover_Rejoin_Reconcile_Resolve_ConfirmationAndDryRuns) {
   EXPECT_EQ(fingerprint(ipc1), fp1);
   r = on_terminal(p, "y", {"conflicts", "resolve", id, "--keep", "source"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
-  EXPECT_EQ(sql_value(ipc1, "SELECT status FROM rulekeeper.conflict WHERE conflict_id = $1::uuid", id),
-            "kept_source");
+  EXPECT_EQ(sql_value(ipc1, "SELECT status FROM rulekeeper.conflict WHERE conflict_id = $1::uuid", id), "kept_source");
 }
