@@ -1632,7 +1632,7 @@ GRANT EXECUTE ON FUNCTION rulekeeper.create_rule(text, text, text), rulekeeper.c
   TO rulekeeper_author;
 GRANT EXECUTE ON FUNCTION rulekeeper.transition(text, text, text, text) TO rulekeeper_releaser;
 GRANT EXECUTE ON FUNCTION rulekeeper.diff(text, text, text), rulekeeper._json_diff(jsonb, jsonb) TO rulekeeper_reader;
-GRANT EXECUTE ON FUNCTION rulekeeper.hotfix(text, jsonb, text) TO rulekeeper_hotfix;
+GRANT EXECUTE ON FUNCTION rulekeeper.hotfix(text, jsonb, text, text) TO rulekeeper_hotfix;
 GRANT EXECUTE ON FUNCTION rulekeeper.export_changes(jsonb) TO rulekeeper_reader;
 GRANT EXECUTE ON FUNCTION rulekeeper.import_changes(jsonb, boolean), rulekeeper.resolve_conflict(uuid, text),
   rulekeeper.record_failover(text, boolean, jsonb)

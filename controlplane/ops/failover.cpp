@@ -14,6 +14,7 @@
 #include "common/poll.hpp"
 #include "common/text.hpp"
 #include "ops/control_lock.hpp"
+#include "ops/failover_decision.hpp"
 #include "ops/last_primary.hpp"
 #include "ops/sync_promotion.hpp"
 #include "pgnode/settings.hpp"
@@ -102,19 +103,6 @@ std::map<std::string, std::string> whereabouts(const config::Config& config, con
     }
   }
   return out;
-}
-
-// A target whose WAL replay is paused (pg_wal_replay_pause()) would make a
-// switchover stop the old primary and then wait out --wait-catchup for
-// replay that does not happen: refused before anything is done, at once.
-void refuse_paused_target(SiteState& target) {
-  const client::ReplayCaughtUp r = client::replay_caught_up(*target.connection);
-  if (r.pause_state == "not paused") return;
-  throw common::ExitError(common::exit_refused,
-                          fmt::format("{}'s WAL replay is paused (pg_get_wal_replay_pause_state() = '{}'): a "
-                                      "failover to it would wait for replay that does not happen; nothing was done "
-                                      "(resume it with SELECT pg_wal_replay_resume() at {}, then fail over)",
-                                      target.name, r.pause_state, target.name));
 }
 
 void promote(pqxx::connection& c, const std::string& target) {
@@ -438,94 +426,28 @@ FailoverReport failover(const config::Config& config, const FailoverRequest& o, 
   report.target = tc.name;
 
   steps.begin("probe the E3 sites");
-  std::vector<SiteState> all = site::probe_e3(config);
-  SiteState* target = nullptr;
-  std::vector<SiteState*> writable;
-  std::vector<std::string> seen;
-  for (auto& n : all) {
-    if (n.config == &tc) target = &n;
-    if (n.is_primary()) writable.push_back(&n);
-    seen.push_back(fmt::format("{} {}", n.name, n.role()));
-  }
-  steps.end(fmt::format("{}", fmt::join(seen, ", ")));
-  if (target == nullptr || !target->role_known())
-    throw common::ExitError(common::exit_unreachable, fmt::format("target {} is unreachable ({}); nothing was done",
-                                                                  tc.name, target ? target->error : "not probed"));
-  if (writable.size() > 1) {
-    std::vector<std::string> both;
-    for (const auto* w : writable) both.push_back(fmt::format("{} (timeline {})", w->name, w->timeline.value_or(0)));
-    throw common::ExitError(common::exit_refused,
-                            fmt::format("split brain: more than one E3 site accepts writes: {}; refusing to fail "
-                                        "over; rejoin the old primary first (`rulectl rejoin --site …`)",
-                                        fmt::join(both, ", ")));
-  }
-  if (!target->is_standby())
-    throw common::ExitError(common::exit_refused, fmt::format("{} is already the E3 primary (timeline {}); nothing "
-                                                              "was done",
-                                                              tc.name, target->timeline.value_or(0)));
-
+  FailoverDecision d = decide_failover(config, tc, [&](const std::vector<std::string>& seen) {
+    steps.end(fmt::format("{}", fmt::join(seen, ", ")));
+  });
   auto finish = [&] {
     report.steps = steps.list();
     report.total_seconds = steps.elapsed();
     return report;
   };
-  refuse_paused_target(*target);
-  const std::string upstream = site::upstream_site(config, *target);
-  if (writable.size() == 1) {
-    SiteState& old = *writable[0];
-    if (upstream != old.name)
-      throw common::ExitError(common::exit_refused,
-                              fmt::format("{} is not a standby of the E3 primary {} ({}); nothing was done", tc.name,
-                                          old.name,
-                                          upstream.empty()
-                                              ? (target->upstream_port.empty()
-                                                     ? std::string("it has no upstream")
-                                                     : fmt::format("its upstream {}:{} is no configured site",
-                                                                   target->upstream_host, target->upstream_port))
-                                              : "it follows " + upstream));
-    report.old_primary = old.name;
-    planned_switchover(config, o, *target, old, all, steps, report);
+  report.old_primary = d.old->name;
+  check_confirmed(o, d.old->name, d.planned);
+  if (d.planned) {
+    planned_switchover(config, o, *d.target, *d.old, d.all, steps, report);
     return finish();
   }
-  // No writable E3 site. The old primary is the last one (the newest
-  // timeline, ops/last_primary.hpp) — the target's upstream unless that is
-  // stale: a standby still set to follow a primary that was failed over
-  // from (ipc2b following the dead ipc2 after `failover --to ipc1`).
-  if (const auto last = newest_claim(primary_claims(config, all)); last && !upstream.empty() &&
-                                                                   last->site != upstream && last->site != tc.name &&
-                                                                   last->timeline > target->timeline.value_or(0)) {
-    for (auto& n : all) {
-      if (n.name != last->site || n.role_known()) continue;
-      report.old_primary = n.name;
-      report.stale_upstream =
-          fmt::format("{} follows {} on timeline {}", tc.name, upstream, target->timeline.value_or(0));
-      report.last_primary_evidence = fmt::format("timeline {}, {}", last->timeline, last->source);
-      steps.note(fmt::format("the last E3 primary is {}", n.name),
-                 fmt::format("{}; {}", report.last_primary_evidence, report.stale_upstream));
-      unreachable_failover(config, o, *target, *n.config, n.error, steps, report, whereabouts(config, all));
-      return finish();
-    }
+  if (!d.stale_upstream.empty()) {
+    report.stale_upstream = d.stale_upstream;
+    report.last_primary_evidence = d.last_primary_evidence;
+    steps.note(fmt::format("the last E3 primary is {}", d.old->name),
+               fmt::format("{}; {}", report.last_primary_evidence, report.stale_upstream));
   }
-  if (upstream.empty())
-    throw common::ExitError(common::exit_refused,
-                            fmt::format("no E3 site accepts writes and {} names no upstream that is a configured site "
-                                        "({}); cannot tell which site was the primary; nothing was done",
-                                        tc.name,
-                                        target->upstream_port.empty()
-                                            ? std::string("no primary_conninfo")
-                                            : target->upstream_host + ":" + target->upstream_port));
-  for (auto& n : all) {
-    if (n.name != upstream) continue;
-    if (n.role_known())
-      throw common::ExitError(common::exit_refused,
-                              fmt::format("{}'s upstream {} is reachable but is a standby itself (in recovery): "
-                                          "there is no primary to fail over from; nothing was done",
-                                          tc.name, upstream));
-    report.old_primary = n.name;
-    unreachable_failover(config, o, *target, *n.config, n.error, steps, report, whereabouts(config, all));
-    return finish();
-  }
-  throw common::ExitError(common::exit_failed, "internal: the upstream site was not probed");
+  unreachable_failover(config, o, *d.target, *d.old->config, d.old->error, steps, report, whereabouts(config, d.all));
+  return finish();
 }
 
 }  // namespace rulekeeper::ops

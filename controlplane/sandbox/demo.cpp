@@ -196,8 +196,8 @@ int run_demo(const fs::path& base, cluster::ClusterOptions cluster_options,
            "INSERT INTO rulekeeper.hotfix_policy (ruleset, allowed_paths) VALUES "
            "('pricing', ARRAY['/rate']), ('risk', ARRAY['/max']) ON CONFLICT DO NOTHING");
   const fs::path fix = tour.write_file("pricing-hotfix.json", "{\"rate\": 0.125, \"tiers\": [100, 500]}\n");
-  tour.rulectl({"hotfix", "--site", "e3", "--rule", "pricing.discount", "--body-file", fix.string(), "--reason",
-                "rate rounding complaint #4711", "--sync"});
+  tour.rulectl({"hotfix", "--yes", "--site", "e3", "--rule", "pricing.discount", "--body-file", fix.string(),
+                "--reason", "rate rounding complaint #4711", "--sync"});
   tour.rulectl({"diff", "--site", "e3", "--rule", "pricing.discount", "--from", "2", "--to", "2.1"});
 
   tour.chapter("The next planned release is flagged for drift",
@@ -216,25 +216,28 @@ int run_demo(const fs::path& base, cluster::ClusterOptions cluster_options,
   cluster::Node ipc2 = node("ipc2");
   ipc1.stop(cluster::StopMode::fast);
   const fs::path risk = tour.write_file("risk-hotfix.json", "{\"max\": 1500}\n");
-  tour.rulectl({"hotfix", "--site", "ipc2", "--rule", "risk.limit", "--body-file", risk.string(), "--reason",
+  tour.rulectl({"hotfix", "--yes", "--site", "ipc2", "--rule", "risk.limit", "--body-file", risk.string(), "--reason",
                 "limit raised for quarter end"});
   ipc2.kill9();
   ipc1.start();
   tour.rulectl({"status"}, 4);
 
   tour.chapter("Failover to IPC1",
-               "Without IPC2 the loss cannot be proven: refused until --force; the divergence point is recorded.");
+               "Without IPC2 the loss cannot be proven: refused until --force; --dry-run shows what a forced "
+               "failover would keep and lose without doing it; --yes confirms (on a terminal rulectl asks); the "
+               "divergence point is recorded.");
   tour.rulectl({"failover", "--to", "ipc1"}, 3);
-  tour.rulectl({"failover", "--to", "ipc1", "--force"});
+  tour.rulectl({"failover", "--to", "ipc1", "--force", "--dry-run"});
+  tour.rulectl({"failover", "--yes", "--to", "ipc1", "--force"});
 
   tour.chapter("IPC2 returns: rejoin",
                "Its orphaned change is written to a bundle first, then it is rewound to follow IPC1.");
   const fs::path orphans = tour.base() / "demo" / "orphans.json";
-  tour.rulectl({"rejoin", "--site", "ipc2", "--orphans", orphans.string()});
+  tour.rulectl({"rejoin", "--yes", "--site", "ipc2", "--orphans", orphans.string()});
 
   tour.chapter("Reconcile",
                "The orphan comes back as 'recovered', not activated; activations are listed, not re-applied.");
-  tour.rulectl({"reconcile", "--bundle", orphans.string(), "--to", "e3"});
+  tour.rulectl({"reconcile", "--yes", "--bundle", orphans.string(), "--to", "e3"});
   tour.sql("ipc1",
            "SELECT rule_key, label, qualification, lifecycle FROM rulekeeper.version_state "
            "WHERE rule_key = 'risk.limit' ORDER BY label");

@@ -124,7 +124,7 @@ TEST(Hotfix, HappyPath_ProdMovesReplicatedToIpc1Journaled) {
 
   auto body = write_temp_file("discount-rate.json", kFixed);
   CommandResult r = run(p,
-                        {"hotfix", "--site", "e3", "--rule", kRule, "--body-file", body.string(), "--reason",
+                        {"hotfix", "--yes", "--site", "e3", "--rule", kRule, "--body-file", body.string(), "--reason",
                          "rate too low for the summer campaign (INC-4711)", "--sync"},
                         fixer);
   ASSERT_EQ(r.exit_code, 0) << describe(r);
@@ -245,7 +245,8 @@ TEST(Hotfix, Refusals_PolicyReasonStandbyE2Grant) {
   auto rename = write_temp_file("rename.json", R"({"rate": 0.15, "tiers": [100, 500], "name": "winter"})");
   auto hotfix = [&](const std::string& site, const std::string& file, const std::string& reason,
                     const std::string& config = "") {
-    return run(p, {"hotfix", "--site", site, "--rule", kRule, "--body-file", file, "--reason", reason}, config);
+    return run(p, {"hotfix", "--yes", "--site", site, "--rule", kRule, "--body-file", file, "--reason", reason},
+               config);
   };
   std::string before = state_fingerprint(ipc2);
 
@@ -337,8 +338,8 @@ TEST(Hotfix, PlannedReleaseRace_DriftClassifiesAndGatesProd) {
   v1_in_prod(p);
   cluster::Node& ipc2 = *p.ipc2;
   auto body = write_temp_file("rate.json", kFixed);
-  CommandResult r = run(p, {"hotfix", "--site", "e3", "--rule", kRule, "--body-file", body.string(), "--reason",
-                            "rate too low for the summer campaign (INC-4711)"});
+  CommandResult r = run(p, {"hotfix", "--yes", "--site", "e3", "--rule", kRule, "--body-file", body.string(),
+                            "--reason", "rate too low for the summer campaign (INC-4711)"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   const std::string id =
       sql_value(ipc2, "SELECT hotfix_id::text FROM rulekeeper.hotfix WHERE rule_key = $1", std::string(kRule));
@@ -436,8 +437,8 @@ TEST(Hotfix, SyncWithIpc1Stopped_NotReplicatedExit3_WritesNotBlocked) {
   p.ipc1->stop();
 
   auto body = write_temp_file("rate.json", kFixed);
-  CommandResult r = run(p, {"hotfix", "--site", "e3", "--rule", kRule, "--body-file", body.string(), "--reason",
-                            "rate too low (INC-4711)", "--sync", "--sync-timeout", "2"});
+  CommandResult r = run(p, {"hotfix", "--yes", "--site", "e3", "--rule", kRule, "--body-file", body.string(),
+                            "--reason", "rate too low (INC-4711)", "--sync", "--sync-timeout", "2"});
   EXPECT_EQ(r.exit_code, 3) << describe(r);
   EXPECT_TRUE(contains(r.out, "committed at ipc2 only, NOT yet at ipc1 (unreachable)")) << r.out;
   EXPECT_FALSE(receipt_path_from(r.out).empty()) << r.out;
@@ -448,8 +449,8 @@ TEST(Hotfix, SyncWithIpc1Stopped_NotReplicatedExit3_WritesNotBlocked) {
   std::atomic<bool> done{false};
   CommandResult waited;
   std::thread waiter([&] {
-    waited = run(p, {"hotfix", "--site", "e3", "--rule", "limits.daily", "--body-file", limits.string(), "--reason",
-                     "daily rate too low (INC-4712)", "--sync", "--sync-timeout", "15", "--json"});
+    waited = run(p, {"hotfix", "--yes", "--site", "e3", "--rule", "limits.daily", "--body-file", limits.string(),
+                     "--reason", "daily rate too low (INC-4712)", "--sync", "--sync-timeout", "15", "--json"});
     done = true;
   });
   // Once its hotfix is committed (rulectl is then waiting for IPC1), another
@@ -505,8 +506,8 @@ TEST(Hotfix, ReceiptReplayAtIpc1AfterIpc2Dies) {
   ipc1.stop();
 
   auto body = write_temp_file("rate.json", kFixed);
-  CommandResult r = run(p, {"hotfix", "--site", "e3", "--rule", kRule, "--body-file", body.string(), "--reason",
-                            "rate too low (INC-4711)", "--json"});
+  CommandResult r = run(p, {"hotfix", "--yes", "--site", "e3", "--rule", kRule, "--body-file", body.string(),
+                            "--reason", "rate too low (INC-4711)", "--json"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   json doc = json::parse(r.out);
   const std::string receipt_file = doc["receipt_file"];
@@ -518,7 +519,7 @@ TEST(Hotfix, ReceiptReplayAtIpc1AfterIpc2Dies) {
   ipc1.promote();
   EXPECT_EQ(effective(ipc1, "prod"), "pricing.discount=1");  // IPC1 never got it
 
-  r = run(p, {"hotfix", "replay", receipt_file, "--site", "ipc1"});
+  r = run(p, {"hotfix", "replay", "--yes", receipt_file, "--site", "ipc1"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_TRUE(contains(r.out, "replayed hotfix")) << r.out;
   EXPECT_EQ(effective(ipc1, "prod"), "pricing.discount=1.1");
@@ -531,7 +532,7 @@ TEST(Hotfix, ReceiptReplayAtIpc1AfterIpc2Dies) {
 
   // Twice: nothing changes. `e3` now resolves to IPC1 (IPC2 is down).
   const std::string before = state_fingerprint(ipc1);
-  r = run(p, {"hotfix", "replay", receipt_file, "--site", "e3"});
+  r = run(p, {"hotfix", "replay", "--yes", receipt_file, "--site", "e3"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_TRUE(contains(r.out, "already holds this content for rule pricing.discount as version 1.1")) << r.out;
   EXPECT_TRUE(contains(r.out, "nothing to do")) << r.out;
@@ -541,7 +542,7 @@ TEST(Hotfix, ReceiptReplayAtIpc1AfterIpc2Dies) {
   json forged = receipt;
   forged["body"]["rate"] = 0.5;
   auto forged_file = write_temp_file("forged.json", forged.dump());
-  r = run(p, {"hotfix", "replay", forged_file.string(), "--site", "e3"});
+  r = run(p, {"hotfix", "replay", "--yes", forged_file.string(), "--site", "e3"});
   EXPECT_EQ(r.exit_code, 3) << describe(r);
   EXPECT_TRUE(contains(r.err, "changed after it was written")) << r.err;
   EXPECT_EQ(state_fingerprint(ipc1), before);
@@ -553,7 +554,7 @@ TEST(Hotfix, ReceiptReplayAtIpc1AfterIpc2Dies) {
   ASSERT_NE(body_at, std::string::npos) << dup_text;
   dup_text.insert(body_at + 8, "\"rate\":0.5,");
   auto dup_file = write_temp_file("duplicate-key-receipt.json", dup_text);
-  r = run(p, {"hotfix", "replay", dup_file.string(), "--site", "e3"});
+  r = run(p, {"hotfix", "replay", "--yes", dup_file.string(), "--site", "e3"});
   EXPECT_EQ(r.exit_code, 2) << describe(r);
   EXPECT_TRUE(contains(r.err, "duplicate object key \"rate\"")) << r.err;
   EXPECT_EQ(state_fingerprint(ipc1), before);

@@ -223,7 +223,7 @@ std::vector<Row> function_rows() {
       {"rulekeeper.resolve_conflict(uuid,text)", "function", "e3",
        "SELECT rulekeeper.resolve_conflict({conflict}, 'target')", kReleaser},
       // Hotfix.
-      {"rulekeeper.hotfix(text,jsonb,text)", "function", "e3",
+      {"rulekeeper.hotfix(text,jsonb,text,text)", "function", "e3",
        "SELECT rulekeeper.hotfix('perm.a', '{\"rate\": 1.5, \"name\": \"a\"}', 'matrix')", kHotfix},
       // Internal: admin (and the owner) only.
       {"rulekeeper.incarnation()", "function", "e3", "SELECT rulekeeper.incarnation()", kAdminOnly},
