@@ -221,7 +221,7 @@ TEST(Hotfix, HappyPath_ProdMovesReplicatedToIpc1Journaled) {
   EXPECT_TRUE(contains(r.err, "would undo")) << r.err;
   EXPECT_TRUE(contains(r.err, "/rate: 0.1 -> 0.15")) << r.err;
   EXPECT_EQ(state_fingerprint(ipc2), before);
-  r = run(p, {"rollback", "--yes", "--site", "e3", "--channel", "prod", "--rule", kRule, "--acknowledge-hotfix"});
+  r = run(p, {"rollback", "--yes", "--site", "e3", "--channel", "prod", "--rule", kRule, "--acknowledge-hotfix", "1.1"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_EQ(effective(ipc2, "prod"), "pricing.discount=1");
   EXPECT_EQ(sql_value(ipc2,
@@ -385,7 +385,7 @@ TEST(Hotfix, PlannedReleaseRace_DriftClassifiesAndGatesProd) {
   const std::string before = state_fingerprint(ipc2);
   r = run(p, {"activate", "--yes", "--site", "e3", "--channel", "prod", "--rule", kRule, "--version", "2"});
   EXPECT_EQ(r.exit_code, 3) << describe(r);
-  EXPECT_TRUE(contains(r.err, "may undo hotfix(es) 1.1 (overrides)")) << r.err;
+  EXPECT_TRUE(contains(r.err, "would undo hotfix(es) 1.1 (overrides")) << r.err;
   EXPECT_TRUE(contains(r.err, "--acknowledge-hotfix")) << r.err;
   // Issue #5 item 5: the refusal shows the hotfix's diff.
   EXPECT_TRUE(contains(r.err, "/rate")) << "the gate's refusal does not show the hotfix's diff:\n" << r.err;
@@ -393,7 +393,7 @@ TEST(Hotfix, PlannedReleaseRace_DriftClassifiesAndGatesProd) {
   EXPECT_EQ(effective(ipc2, "prod"), "pricing.discount=1.1");
 
   r = run(p,
-          {"activate", "--yes", "--site", "e3", "--channel", "prod", "--rule", kRule, "--version", "2", "--acknowledge-hotfix"});
+          {"activate", "--yes", "--site", "e3", "--channel", "prod", "--rule", kRule, "--version", "2", "--acknowledge-hotfix", "1.1"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_EQ(effective(ipc2, "prod"), "pricing.discount=2");
   // Journaled: who, when, which hotfix.

@@ -272,14 +272,14 @@ TEST(Release, DriftSinceTheLastReleaseIsReportedAndGatesProd) {
   const std::string before = state_fingerprint(ipc2);
   auto gated = p.rulectl({"activate", "--yes", "--site", "e3", "--channel", "prod", "--rule", "pricing", "--version", "2"});
   EXPECT_EQ(gated.exit_code, 3) << gated.err;
-  EXPECT_TRUE(contains(gated.err, "may undo hotfix(es) 1.1")) << gated.err;
+  EXPECT_TRUE(contains(gated.err, "would undo hotfix(es) 1.1")) << gated.err;
   EXPECT_TRUE(contains(gated.err, "--acknowledge-hotfix")) << gated.err;
   EXPECT_EQ(state_fingerprint(ipc2), before);
   p.ok(
-      {"activate", "--yes", "--site", "e3", "--channel", "prod", "--rule", "pricing", "--version", "2", "--acknowledge-hotfix"});
+      {"activate", "--yes", "--site", "e3", "--channel", "prod", "--rule", "pricing", "--version", "2", "--acknowledge-hotfix", "1.1"});
   EXPECT_EQ(sql_value(ipc2, "SELECT rulekeeper.effective_version('pricing', 'prod')"), "2");
-  // Journaled: the gate's acknowledgement (the extension also journals the
-  // hotfix this activation undoes, as a second acknowledgement).
+  // Journaled: the gate's acknowledgement, one entry for the one list shown
+  // (the annotated and the undone hotfixes together).
   EXPECT_EQ(sql_value(ipc2,
                       "SELECT count(*) FROM rulekeeper.journal WHERE kind = 'acknowledgement' AND label = '2' "
                       "AND payload ->> 'hotfix_included' = $1 AND payload -> 'hotfixes' @> '[{\"label\": \"1.1\"}]'",

@@ -78,8 +78,7 @@ BEGIN
     RAISE EXCEPTION '%', 'cutover refused: '
       || CASE WHEN jsonb_array_length(gated) > 0 THEN
            jsonb_array_length(gated) || ' rule(s) held back by the hotfix gate: '
-           || (SELECT string_agg((g ->> 'rule_key') || ' ' || COALESCE(g ->> 'prod', '(none)') || ' -> '
-                                 || (g ->> 'sl') || ' (' || (g ->> 'why') || ')', '; ')
+           || (SELECT string_agg((g ->> 'rule_key') || ' ' || (g ->> 'sl') || ' (' || (g ->> 'why') || ')', '; ')
                  FROM jsonb_array_elements(gated) g)
          ELSE '' END
       || CASE WHEN cardinality(given) > 0 AND given <> shown THEN
