@@ -2,7 +2,7 @@
 // pin, unpin, cutover: options, the operation (ops/channels.hpp), and what
 // happened plus the epoch as text or --json. At an E3 site each asks first
 // (cli/confirmation.hpp) unless --yes; --dry-run shows the same checks and
-// changes nothing (docs/safety.md).
+// changes nothing (docs/production-changes.md).
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -79,7 +79,9 @@ struct ChannelArgs {
 // The question a production change asks (none with --yes).
 ops::ConfirmHook confirm_hook(const GlobalOptions& global, const std::string& verb) {
   if (global.yes) return {};
-  return [&global, verb](const ops::ProductionPlan& p) { confirm(global, Plan{"rulectl " + verb, p.summary, p.lines}); };
+  return [&global, verb](const ops::ProductionPlan& p) {
+    confirm(global, Plan{"rulectl " + verb, p.summary, p.lines});
+  };
 }
 
 // A dry run says so at the top and the bottom of its text output (--json:
@@ -155,9 +157,9 @@ void print_gate(const ops::ChannelReport& r) {
 int run_channel(const GlobalOptions& global, const ChannelArgs& args, ops::ChannelAction action) {
   const config::Config config = load_config(global);
   const std::string verb(ops::to_string(action));
-  ops::ChannelRequest request{args.site, args.channel, args.rule,   args.version,
-                              args.ack(), args.expected(), args.wait(), args.dry_run,
-                              confirm_hook(global, verb)};
+  ops::ChannelRequest request{args.site,    args.channel, args.rule,
+                              args.version, args.ack(),   args.expected(),
+                              args.wait(),  args.dry_run, confirm_hook(global, verb)};
   auto run = [&] {
     const ops::ChannelReport report = ops::change_channel(config, action, request, common::Progress());
     if (!global.json) {
@@ -172,8 +174,9 @@ int run_channel(const GlobalOptions& global, const ChannelArgs& args, ops::Chann
 
 int run_validate(const GlobalOptions& global, const ChannelArgs& args) {
   const config::Config config = load_config(global);
-  ops::ValidateRequest request{args.site, args.rule, args.version, args.result == "passed", std::nullopt,
-                               confirm_hook(global, "validate")};
+  ops::ValidateRequest request{args.site,    args.rule,
+                               args.version, args.result == "passed",
+                               std::nullopt, confirm_hook(global, "validate")};
   if (args.reason_option->count() > 0) request.reason = args.reason;
   const ops::ValidateReport report = ops::validate(config, request);
   return finish(global, report.to_json(),
@@ -194,8 +197,8 @@ int run_cutover(const GlobalOptions& global, const ChannelArgs& args) {
     const auto& stays = report.result.stays;
     const std::string verb = report.dry_run ? "would move" : "moved";
     if (moved.empty())
-      std::cout << fmt::format("cutover at {}: nothing {} to {}", report.site,
-                               report.dry_run ? "would move" : "moved", prod)
+      std::cout << fmt::format("cutover at {}: nothing {} to {}", report.site, report.dry_run ? "would move" : "moved",
+                               prod)
                 << std::endl;
     else if (report.dry_run)
       std::cout << fmt::format("cutover at {}: {} rule(s) would move to {} in one transaction", report.site,
@@ -209,10 +212,9 @@ int run_cutover(const GlobalOptions& global, const ChannelArgs& args) {
     auto label = [](const std::optional<std::string>& v) { return v.value_or("(none)"); };
     for (const auto& m : moved)
       t.add_row({m.rule_key, label(m.from) + " -> " + label(m.to), label(m.to),
-                 m.acknowledged_hotfixes.empty()
-                     ? verb
-                     : fmt::format("{} (undoes hotfix(es) {}, acknowledged)", verb,
-                                   fmt::join(m.acknowledged_hotfixes, ", "))});
+                 m.acknowledged_hotfixes.empty() ? verb
+                                                 : fmt::format("{} (undoes hotfix(es) {}, acknowledged)", verb,
+                                                               fmt::join(m.acknowledged_hotfixes, ", "))});
     for (const auto& st : stays) t.add_row({st.rule_key, label(st.prod), label(st.sl), "stays: " + st.why});
     if (!moved.empty() || !stays.empty()) t.print(std::cout);
     if (report.replication) std::cout << report.replication->summary << std::endl;

@@ -84,8 +84,8 @@ void print_report(const ops::ReleaseReport& r) {
 }
 
 int run_release(const GlobalOptions& global, const ReleaseArgs& args) {
-  ops::ReleaseRequest request{args.from, args.to, args.rules, std::nullopt, args.allow_dr_site, std::nullopt,
-                             args.dry_run, {}};
+  ops::ReleaseRequest request{args.from,          args.to,      args.rules,   std::nullopt,
+                              args.allow_dr_site, std::nullopt, args.dry_run, {}};
   if (!global.yes)
     request.confirm = [&global](const ops::ProductionPlan& p) {
       confirm(global, Plan{"rulectl release", p.summary, p.lines});
@@ -97,9 +97,10 @@ int run_release(const GlobalOptions& global, const ReleaseArgs& args) {
 
   const config::Config config = load_config(global);
   if (args.dry_run && !global.json)
-    std::cout << fmt::format("dry run: rulectl release --from {} --to {} (the import runs in a transaction that is "
-                             "rolled back)",
-                             args.from, args.to)
+    std::cout << fmt::format(
+                     "dry run: rulectl release --from {} --to {} (the import runs in a transaction that is "
+                     "rolled back)",
+                     args.from, args.to)
               << std::endl;
   ops::ReleaseReport report;
   try {

@@ -179,8 +179,8 @@ ChannelReport change_channel(const config::Config& config, ChannelAction action,
     } catch (const pqxx::broken_connection&) {
       throw;
     } catch (const pqxx::failure& e) {
-      throw site::sql_failure(fmt::format("{}{} refused at {}{}", request.dry_run ? "dry run: " : "", verb,
-                                          site.name(), request.dry_run ? " (as the real run would be; nothing was changed)" : ""),
+      throw site::sql_failure(fmt::format("{}{} refused at {}{}", request.dry_run ? "dry run: " : "", verb, site.name(),
+                                          request.dry_run ? " (as the real run would be; nothing was changed)" : ""),
                               e);
     }
     if (request.dry_run) {
@@ -264,7 +264,8 @@ namespace {
 
 std::vector<std::string> moved_keys(const site::client::CutoverResult& r) {
   std::vector<std::string> out;
-  for (const auto& m : r.moved) out.push_back(m.rule_key + " " + m.from.value_or("(none)") + " -> " + m.to.value_or("?"));
+  for (const auto& m : r.moved)
+    out.push_back(m.rule_key + " " + m.from.value_or("(none)") + " -> " + m.to.value_or("?"));
   return out;
 }
 

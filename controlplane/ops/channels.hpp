@@ -10,7 +10,7 @@
 // the database makes, the hotfix gate with its diffs — and only when that
 // went through is the plan shown; the real change then refuses if the
 // activation moved in between. A dry run is that first transaction alone:
-// the same refusals, nothing changed, no question (docs/safety.md "Dry
+// the same refusals, nothing changed, no question (docs/production-changes.md "Dry
 // runs").
 #pragma once
 

@@ -1,5 +1,5 @@
 // What a verb that changes production is about to do, for the question the
-// CLI asks before the first change (cli/confirmation.hpp; docs/safety.md
+// CLI asks before the first change (cli/confirmation.hpp; docs/production-changes.md
 // "Confirmation"). ops builds the words after its read-only checks — and,
 // where the database does the checking, after the same change ran in a
 // transaction that was rolled back — and calls the hook; the hook returns

@@ -10,7 +10,7 @@
 // import runs once in a transaction at the target that is rolled back —
 // signature, environment, labels, drift — and the plan shows what it would
 // import and flag. A dry run is that transaction alone: nothing imported,
-// nothing marked at the source, no question (docs/safety.md "Dry runs").
+// nothing marked at the source, no question (docs/production-changes.md "Dry runs").
 #pragma once
 
 #include <optional>

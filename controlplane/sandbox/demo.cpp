@@ -156,28 +156,36 @@ int run_demo(const fs::path& base, cluster::ClusterOptions cluster_options,
 
   tour.chapter("SL1: prod on 1, SL testing 2, both pinned; a release moves neither",
                "Activations are rows: they survive restarts and replicate to IPC1.");
-  tour.rulectl({"activate", "--yes", "--site", "e3", "--channel", "sl", "--rule", "pricing.discount", "--version", "1"});
-  tour.rulectl({"validate", "--yes", "--site", "e3", "--rule", "pricing.discount", "--version", "1", "--result", "passed"});
+  tour.rulectl(
+      {"activate", "--yes", "--site", "e3", "--channel", "sl", "--rule", "pricing.discount", "--version", "1"});
+  tour.rulectl(
+      {"validate", "--yes", "--site", "e3", "--rule", "pricing.discount", "--version", "1", "--result", "passed"});
   tour.rulectl({"pin", "--yes", "--site", "e3", "--channel", "prod", "--rule", "pricing.discount", "--version", "1"});
   tour.rulectl({"pin", "--yes", "--site", "e3", "--channel", "sl", "--rule", "pricing.discount", "--version", "2"});
-  tour.rulectl({"activate", "--yes", "--site", "e3", "--channel", "sl", "--rule", "pricing.discount", "--version", "3"}, 3);
+  tour.rulectl({"activate", "--yes", "--site", "e3", "--channel", "sl", "--rule", "pricing.discount", "--version", "3"},
+               3);
   tour.sql("ipc2", "SELECT rule_key, sl_label, sl_pinned, prod_label, prod_pinned FROM rulekeeper.rule_state");
 
   tour.chapter("SL2: SL switches to 3", "Version 2 shows inactive_sl and stays the rollback target.");
   tour.rulectl({"unpin", "--yes", "--site", "e3", "--channel", "sl", "--rule", "pricing.discount"});
-  tour.rulectl({"activate", "--yes", "--site", "e3", "--channel", "sl", "--rule", "pricing.discount", "--version", "3"});
+  tour.rulectl(
+      {"activate", "--yes", "--site", "e3", "--channel", "sl", "--rule", "pricing.discount", "--version", "3"});
   tour.sql("ipc2",
            "SELECT label, qualification, lifecycle FROM rulekeeper.version_state "
            "WHERE rule_key = 'pricing.discount' ORDER BY label");
 
   tour.chapter("SL3: defects in 3", "Failed in SL is final; rollback puts SL back on 2; prod admits neither.");
-  tour.rulectl({"validate", "--yes", "--site", "e3", "--rule", "pricing.discount", "--version", "3", "--result", "failed"});
+  tour.rulectl(
+      {"validate", "--yes", "--site", "e3", "--rule", "pricing.discount", "--version", "3", "--result", "failed"});
   tour.rulectl({"rollback", "--yes", "--site", "e3", "--channel", "sl", "--rule", "pricing.discount"});
-  tour.rulectl({"activate", "--yes", "--site", "e3", "--channel", "prod", "--rule", "pricing.discount", "--version", "3"}, 3);
+  tour.rulectl({"activate", "--yes", "--site", "e3", "--channel", "prod", "--rule", "pricing.discount", "--version",
+                "3"},
+               3);
 
   tour.chapter("SL4 and green becomes blue",
                "2 passes SL; cutover moves every validated SL version to prod in one epoch.");
-  tour.rulectl({"validate", "--yes", "--site", "e3", "--rule", "pricing.discount", "--version", "2", "--result", "passed"});
+  tour.rulectl(
+      {"validate", "--yes", "--site", "e3", "--rule", "pricing.discount", "--version", "2", "--result", "passed"});
   tour.rulectl({"activate", "--yes", "--site", "e3", "--channel", "sl", "--rule", "risk.limit", "--version", "1"});
   tour.rulectl({"validate", "--yes", "--site", "e3", "--rule", "risk.limit", "--version", "1", "--result", "passed"});
   tour.rulectl({"unpin", "--yes", "--site", "e3", "--channel", "prod", "--rule", "pricing.discount"});

@@ -129,7 +129,8 @@ TEST(Channels, SL2_UnpinnedSlSwitchesAndTheOldVersionStaysForRollback) {
   EXPECT_TRUE(contains(u.out, "unpinned rule pricing in sl at ipc2: 2 (pinned) -> 2")) << u.out;
   EXPECT_EQ(rule_state(ipc2, "pricing", "sl_pinned"), "false");
 
-  auto a = p.ok({"activate", "--yes", "--site", "e3", "--channel", "sl", "--rule", "pricing", "--version", "3", "--json"});
+  auto a =
+      p.ok({"activate", "--yes", "--site", "e3", "--channel", "sl", "--rule", "pricing", "--version", "3", "--json"});
   auto doc = nlohmann::json::parse(a.out);
   EXPECT_EQ(doc["before"]["label"], "2");
   EXPECT_EQ(doc["after"]["label"], "3");
@@ -149,8 +150,8 @@ TEST(Channels, SL3b_FailedVersionRollsBackAndNeitherEntersProd) {
   sl2(p);
   cluster::Node& ipc2 = *p.ipc2;
 
-  auto v = p.ok({"validate", "--yes", "--site", "e3", "--rule", "pricing", "--version", "3", "--result", "failed", "--reason",
-                 "defect 4711"});
+  auto v = p.ok({"validate", "--yes", "--site", "e3", "--rule", "pricing", "--version", "3", "--result", "failed",
+                 "--reason", "defect 4711"});
   EXPECT_TRUE(contains(v.out, "awaiting_sl -> sl_failed")) << v.out;
   EXPECT_EQ(qualification(ipc2, "pricing", "3"), "sl_failed");
 
@@ -163,11 +164,13 @@ TEST(Channels, SL3b_FailedVersionRollsBackAndNeitherEntersProd) {
   EXPECT_EQ(rule_state(ipc2, "pricing", "prod_pinned"), "false");
   const std::string before = state_fingerprint(ipc2);
 
-  auto r3 = p.rulectl({"activate", "--yes", "--site", "e3", "--channel", "prod", "--rule", "pricing", "--version", "3"});
+  auto r3 =
+      p.rulectl({"activate", "--yes", "--site", "e3", "--channel", "prod", "--rule", "pricing", "--version", "3"});
   EXPECT_EQ(r3.exit_code, 3) << r3.err;
   EXPECT_TRUE(contains(r3.err, "channel prod does not admit version 3 of rule \"pricing\": it is sl_failed")) << r3.err;
   EXPECT_TRUE(contains(r3.err, "prod admits: sl_validated")) << r3.err;
-  auto r2 = p.rulectl({"activate", "--yes", "--site", "e3", "--channel", "prod", "--rule", "pricing", "--version", "2"});
+  auto r2 =
+      p.rulectl({"activate", "--yes", "--site", "e3", "--channel", "prod", "--rule", "pricing", "--version", "2"});
   EXPECT_EQ(r2.exit_code, 3) << r2.err;
   EXPECT_TRUE(contains(r2.err, "it is awaiting_sl")) << r2.err;
 
@@ -265,34 +268,41 @@ TEST(Channels, RefusedActivationsSayWhyAndChangeNothing) {
   EXPECT_EQ(qualification(ipc2, "pricing", "1"), "sl_failed");
   const std::string before = state_fingerprint(ipc2);
 
-  auto unknown = p.rulectl({"activate", "--yes", "--site", "e3", "--channel", "sl", "--rule", "nope", "--version", "1"});
+  auto unknown =
+      p.rulectl({"activate", "--yes", "--site", "e3", "--channel", "sl", "--rule", "nope", "--version", "1"});
   EXPECT_EQ(unknown.exit_code, 1) << unknown.err;
   EXPECT_TRUE(contains(unknown.err, "rule \"nope\" does not exist")) << unknown.err;
-  auto noversion = p.rulectl({"activate", "--yes", "--site", "e3", "--channel", "sl", "--rule", "pricing", "--version", "9"});
+  auto noversion =
+      p.rulectl({"activate", "--yes", "--site", "e3", "--channel", "sl", "--rule", "pricing", "--version", "9"});
   EXPECT_EQ(noversion.exit_code, 1) << noversion.err;
   EXPECT_TRUE(contains(noversion.err, "version 9 of rule \"pricing\" does not exist")) << noversion.err;
 
-  auto failed = p.rulectl({"activate", "--yes", "--site", "e3", "--channel", "prod", "--rule", "pricing", "--version", "1"});
+  auto failed =
+      p.rulectl({"activate", "--yes", "--site", "e3", "--channel", "prod", "--rule", "pricing", "--version", "1"});
   EXPECT_EQ(failed.exit_code, 3) << failed.err;
   EXPECT_TRUE(contains(failed.err, "it is sl_failed")) << failed.err;
   EXPECT_TRUE(contains(failed.err, "SQLSTATE 23514")) << failed.err;
-  auto awaiting = p.rulectl({"activate", "--yes", "--site", "e3", "--channel", "prod", "--rule", "pricing", "--version", "2"});
+  auto awaiting =
+      p.rulectl({"activate", "--yes", "--site", "e3", "--channel", "prod", "--rule", "pricing", "--version", "2"});
   EXPECT_EQ(awaiting.exit_code, 3) << awaiting.err;
   EXPECT_TRUE(contains(awaiting.err, "it is awaiting_sl")) << awaiting.err;
   EXPECT_TRUE(contains(awaiting.err, "hint: prod admits")) << awaiting.err;
 
   // sl_failed is final: validating it again is refused too.
-  auto again = p.rulectl({"validate", "--yes", "--site", "e3", "--rule", "pricing", "--version", "1", "--result", "passed"});
+  auto again =
+      p.rulectl({"validate", "--yes", "--site", "e3", "--rule", "pricing", "--version", "1", "--result", "passed"});
   EXPECT_EQ(again.exit_code, 3) << again.err;
   // Activation happens at E3 only.
   auto at_e2 = p.rulectl({"activate", "--site", "e2", "--channel", "sl", "--rule", "pricing", "--version", "1"});
   EXPECT_EQ(at_e2.exit_code, 3) << at_e2.err;
   EXPECT_TRUE(contains(at_e2.err, "environment e3")) << at_e2.err;
   // Usage errors: a bad channel, an unknown site.
-  EXPECT_EQ(
-      p.rulectl({"activate", "--yes", "--site", "e3", "--channel", "blue", "--rule", "pricing", "--version", "2"}).exit_code, 2);
-  EXPECT_EQ(
-      p.rulectl({"activate", "--yes", "--site", "ipc9", "--channel", "sl", "--rule", "pricing", "--version", "2"}).exit_code, 2);
+  EXPECT_EQ(p.rulectl({"activate", "--yes", "--site", "e3", "--channel", "blue", "--rule", "pricing", "--version", "2"})
+                .exit_code,
+            2);
+  EXPECT_EQ(p.rulectl({"activate", "--yes", "--site", "ipc9", "--channel", "sl", "--rule", "pricing", "--version", "2"})
+                .exit_code,
+            2);
 
   EXPECT_EQ(state_fingerprint(ipc2), before);
   EXPECT_EQ(effective(ipc2, "prod"), "");
@@ -370,7 +380,7 @@ TEST(Channels, TwoOperatorsRacingWithTheSameExpectedEpochOneWins) {
   EXPECT_TRUE(contains(stale.err, "SQLSTATE 40001")) << stale.err;
   EXPECT_EQ(state_fingerprint(ipc2), before);
   // … and the current one goes through.
-  p.ok({"activate", "--yes", "--site", "e3", "--channel", "sl", "--rule", "pricing", "--version", "1", "--expected-epoch",
-        rule_state(ipc2, "pricing", "sl_epoch")});
+  p.ok({"activate", "--yes", "--site", "e3", "--channel", "sl", "--rule", "pricing", "--version", "1",
+        "--expected-epoch", rule_state(ipc2, "pricing", "sl_epoch")});
   EXPECT_EQ(sql_value(ipc2, "SELECT rulekeeper.effective_version('pricing', 'sl')"), "1");
 }

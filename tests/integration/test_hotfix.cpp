@@ -221,7 +221,8 @@ TEST(Hotfix, HappyPath_ProdMovesReplicatedToIpc1Journaled) {
   EXPECT_TRUE(contains(r.err, "would undo")) << r.err;
   EXPECT_TRUE(contains(r.err, "/rate: 0.1 -> 0.15")) << r.err;
   EXPECT_EQ(state_fingerprint(ipc2), before);
-  r = run(p, {"rollback", "--yes", "--site", "e3", "--channel", "prod", "--rule", kRule, "--acknowledge-hotfix", "1.1"});
+  r = run(p,
+          {"rollback", "--yes", "--site", "e3", "--channel", "prod", "--rule", kRule, "--acknowledge-hotfix", "1.1"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_EQ(effective(ipc2, "prod"), "pricing.discount=1");
   EXPECT_EQ(sql_value(ipc2,
@@ -381,7 +382,8 @@ TEST(Hotfix, PlannedReleaseRace_DriftClassifiesAndGatesProd) {
 
   // 2 in SL is fine (SL tests it); prod refuses it without acknowledgement.
   p.ok({"activate", "--yes", "--site", "e3", "--channel", "sl", "--rule", kRule, "--version", "2"});
-  p.ok({"validate", "--yes", "--site", "e3", "--rule", kRule, "--version", "2", "--result", "passed", "--reason", "clean"});
+  p.ok({"validate", "--yes", "--site", "e3", "--rule", kRule, "--version", "2", "--result", "passed", "--reason",
+        "clean"});
   const std::string before = state_fingerprint(ipc2);
   r = run(p, {"activate", "--yes", "--site", "e3", "--channel", "prod", "--rule", kRule, "--version", "2"});
   EXPECT_EQ(r.exit_code, 3) << describe(r);
@@ -392,8 +394,8 @@ TEST(Hotfix, PlannedReleaseRace_DriftClassifiesAndGatesProd) {
   EXPECT_EQ(state_fingerprint(ipc2), before);
   EXPECT_EQ(effective(ipc2, "prod"), "pricing.discount=1.1");
 
-  r = run(p,
-          {"activate", "--yes", "--site", "e3", "--channel", "prod", "--rule", kRule, "--version", "2", "--acknowledge-hotfix", "1.1"});
+  r = run(p, {"activate", "--yes", "--site", "e3", "--channel", "prod", "--rule", kRule, "--version", "2",
+              "--acknowledge-hotfix", "1.1"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_EQ(effective(ipc2, "prod"), "pricing.discount=2");
   // Journaled: who, when, which hotfix.
@@ -407,7 +409,8 @@ TEST(Hotfix, PlannedReleaseRace_DriftClassifiesAndGatesProd) {
 
   // 3 includes the hotfix: no acknowledgement needed.
   p.ok({"activate", "--yes", "--site", "e3", "--channel", "sl", "--rule", kRule, "--version", "3"});
-  p.ok({"validate", "--yes", "--site", "e3", "--rule", kRule, "--version", "3", "--result", "passed", "--reason", "clean"});
+  p.ok({"validate", "--yes", "--site", "e3", "--rule", kRule, "--version", "3", "--result", "passed", "--reason",
+        "clean"});
   r = run(p, {"activate", "--yes", "--site", "e3", "--channel", "prod", "--rule", kRule, "--version", "3"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_EQ(effective(ipc2, "prod"), "pricing.discount=3");

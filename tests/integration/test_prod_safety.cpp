@@ -229,8 +229,8 @@ TEST(ProdSafety, DryRunsChangeNothingAndReportWhatTheRealRunWould) {
   // activate: the same refusal as the real run (prod does not admit
   // awaiting_sl), dry run or not; nothing changed either way.
   before = e3_state(p);
-  const std::vector<std::string> prod1{"activate", "--site", "e3", "--channel", "prod", "--rule", "pricing",
-                                       "--version", "1"};
+  const std::vector<std::string> prod1{"activate", "--site",  "e3",        "--channel", "prod",
+                                       "--rule",   "pricing", "--version", "1"};
   auto dry_prod = p.rulectl([&] {
     auto a = prod1;
     a.push_back("--dry-run");
@@ -247,18 +247,19 @@ TEST(ProdSafety, DryRunsChangeNothingAndReportWhatTheRealRunWould) {
   EXPECT_TRUE(contains(dry_prod.err, refusal)) << dry_prod.err;
   EXPECT_TRUE(contains(real_prod.err, refusal)) << real_prod.err;
   EXPECT_TRUE(contains(dry_prod.err, "dry run")) << dry_prod.err;
-  EXPECT_TRUE(contains(dry_prod.out, "dry run: refused, as the real run would be; nothing was changed")) << dry_prod.out;
+  EXPECT_TRUE(contains(dry_prod.out, "dry run: refused, as the real run would be; nothing was changed"))
+      << dry_prod.out;
   EXPECT_EQ(e3_state(p), before);
 
   // A dry run needs no --yes and no terminal: it never asks.
-  auto dry_sl = p.rulectl({"activate", "--dry-run", "--site", "e3", "--channel", "sl", "--rule", "pricing",
-                           "--version", "1"});
+  auto dry_sl =
+      p.rulectl({"activate", "--dry-run", "--site", "e3", "--channel", "sl", "--rule", "pricing", "--version", "1"});
   ASSERT_EQ(dry_sl.exit_code, 0) << describe(dry_sl);
   EXPECT_EQ(dry_sl.out.rfind("dry run:", 0), 0u) << dry_sl.out;
   EXPECT_TRUE(contains(dry_sl.out, "would be: activated rule pricing in sl at ipc2: (none) -> 1")) << dry_sl.out;
   EXPECT_TRUE(std::regex_search(dry_sl.out, std::regex("dry run: nothing was changed\n$"))) << dry_sl.out;
-  auto dry_json = p.rulectl({"--json", "activate", "--dry-run", "--site", "e3", "--channel", "sl", "--rule",
-                             "pricing", "--version", "1"});
+  auto dry_json = p.rulectl(
+      {"--json", "activate", "--dry-run", "--site", "e3", "--channel", "sl", "--rule", "pricing", "--version", "1"});
   ASSERT_EQ(dry_json.exit_code, 0) << describe(dry_json);
   EXPECT_EQ(json::parse(dry_json.out)["dry_run"], true);
   EXPECT_EQ(json::parse(dry_json.out)["after"]["label"], "1");
@@ -266,8 +267,9 @@ TEST(ProdSafety, DryRunsChangeNothingAndReportWhatTheRealRunWould) {
 
   // Into prod, then a hotfix; version 2 arrives without it and passes SL.
   p.to_prod("pricing", "1");
-  sql_value(*p.ipc2, "INSERT INTO rulekeeper.hotfix_policy (ruleset, allowed_paths) VALUES ('pricing', "
-                     "ARRAY['/rate']) RETURNING ruleset");
+  sql_value(*p.ipc2,
+            "INSERT INTO rulekeeper.hotfix_policy (ruleset, allowed_paths) VALUES ('pricing', "
+            "ARRAY['/rate']) RETURNING ruleset");
   EXPECT_EQ(hotfix(p, "pricing", R"({"rate": 0.15})", "rate too low"), "1.1");
   ship_version(p, "pricing", R"({"rate": 0.1, "tiers": [100]})");
   p.ok({"activate", "--yes", "--site", "e3", "--channel", "sl", "--rule", "pricing", "--version", "2"});
@@ -276,8 +278,8 @@ TEST(ProdSafety, DryRunsChangeNothingAndReportWhatTheRealRunWould) {
   // The hotfix gate in a dry run: the refusal with the diff and the flag;
   // acknowledged, the dry run shows what it acknowledges; nothing changed.
   before = e3_state(p);
-  auto gated = p.rulectl({"activate", "--dry-run", "--site", "e3", "--channel", "prod", "--rule", "pricing",
-                          "--version", "2"});
+  auto gated =
+      p.rulectl({"activate", "--dry-run", "--site", "e3", "--channel", "prod", "--rule", "pricing", "--version", "2"});
   EXPECT_EQ(gated.exit_code, 3) << describe(gated);
   EXPECT_TRUE(contains(gated.err, "would undo hotfix(es) 1.1")) << gated.err;
   EXPECT_TRUE(contains(gated.err, "/rate: 0.1 -> 0.15")) << gated.err;
@@ -329,8 +331,9 @@ TEST(ProdSafety, AcknowledgementNamesExactlyWhatTheGateShowed) {
   p.create_version("fees", R"({"rate": 0.1, "cap": 10})");
   p.ship();
   p.to_prod("fees", "1");
-  sql_value(*p.ipc2, "INSERT INTO rulekeeper.hotfix_policy (ruleset, allowed_paths) VALUES ('fees', "
-                     "ARRAY['/rate', '/cap']) RETURNING ruleset");
+  sql_value(*p.ipc2,
+            "INSERT INTO rulekeeper.hotfix_policy (ruleset, allowed_paths) VALUES ('fees', "
+            "ARRAY['/rate', '/cap']) RETURNING ruleset");
   // 1.1 (/rate); version 2 arrives without it (annotated: overrides 1.1);
   // then 1.2 (/cap) on top of 1.1, which 2's annotation cannot know about.
   EXPECT_EQ(hotfix(p, "fees", R"({"rate": 0.15, "cap": 10})", "rate too low"), "1.1");
@@ -341,8 +344,8 @@ TEST(ProdSafety, AcknowledgementNamesExactlyWhatTheGateShowed) {
 
   // Today's refusal named only 1.1; the list holds both, each with its diff.
   std::string before = e3_state(p);
-  const std::vector<std::string> act{"activate", "--yes", "--site", "e3", "--channel", "prod",
-                                     "--rule",   "fees",  "--version", "2"};
+  const std::vector<std::string> act{"activate", "--yes",  "--site", "e3",        "--channel",
+                                     "prod",     "--rule", "fees",   "--version", "2"};
   auto with = [&](std::vector<std::string> extra) {
     auto a = act;
     a.insert(a.end(), extra.begin(), extra.end());
@@ -367,8 +370,9 @@ TEST(ProdSafety, AcknowledgementNamesExactlyWhatTheGateShowed) {
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_TRUE(contains(r.out, "hotfix gate: undoes 1.1, 1.2, acknowledged (1.2,1.1)")) << r.out;
   EXPECT_EQ(effective(*p.ipc2, "prod"), "fees=2");
-  EXPECT_EQ(sql_value(*p.ipc2, "SELECT string_agg(payload ->> 'acknowledged_hotfixes', ';') FROM rulekeeper.journal "
-                               "WHERE kind = 'acknowledgement' AND label = '2'"),
+  EXPECT_EQ(sql_value(*p.ipc2,
+                      "SELECT string_agg(payload ->> 'acknowledged_hotfixes', ';') FROM rulekeeper.journal "
+                      "WHERE kind = 'acknowledgement' AND label = '2'"),
             R"(["1.1", "1.2"])");
   for (const char* label : {"1.1", "1.2"})
     EXPECT_EQ(sql_value(*p.ipc2,
@@ -391,8 +395,9 @@ TEST(ProdSafety, AcknowledgementNamesExactlyWhatTheGateShowed) {
                  "--acknowledge-hotfix", "1.1,2.1"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_EQ(sql_value(*p.ipc2, "SELECT prod_label || ' ' || prod_pinned FROM rulekeeper.rule_state"), "2 true");
-  EXPECT_EQ(sql_value(*p.ipc2, "SELECT payload ->> 'acknowledged_hotfixes' FROM rulekeeper.journal WHERE kind = "
-                               "'acknowledgement' AND payload ->> 'action' = 'pin'"),
+  EXPECT_EQ(sql_value(*p.ipc2,
+                      "SELECT payload ->> 'acknowledged_hotfixes' FROM rulekeeper.journal WHERE kind = "
+                      "'acknowledgement' AND payload ->> 'action' = 'pin'"),
             R"(["1.1", "2.1"])");
   p.ok({"unpin", "--yes", "--site", "e3", "--channel", "prod", "--rule", "fees"});
 
@@ -420,8 +425,9 @@ TEST(ProdSafety, AcknowledgementNamesExactlyWhatTheGateShowed) {
   EXPECT_EQ(effective(*p.ipc2, "prod"), "fees=3");
   std::string labels = list;
   labels = std::regex_replace(labels, std::regex("fees@"), "");
-  EXPECT_EQ(sql_value(*p.ipc2, "SELECT array_to_string(ARRAY(SELECT jsonb_array_elements_text(payload -> "
-                               "'acknowledged_hotfixes')), ',') FROM rulekeeper.journal WHERE kind = "
-                               "'acknowledgement' AND payload ->> 'action' = 'cutover'"),
+  EXPECT_EQ(sql_value(*p.ipc2,
+                      "SELECT array_to_string(ARRAY(SELECT jsonb_array_elements_text(payload -> "
+                      "'acknowledged_hotfixes')), ',') FROM rulekeeper.journal WHERE kind = "
+                      "'acknowledgement' AND payload ->> 'action' = 'cutover'"),
             labels);
 }

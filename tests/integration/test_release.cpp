@@ -229,7 +229,8 @@ TEST(Release, DrSiteActingAsPrimaryIsRefusedUnlessAllowedAndSplitBrainRefusesAll
   EXPECT_TRUE(contains(act.err, "split brain")) << act.err;
   EXPECT_TRUE(contains(act.err, "ipc2 (timeline 1)")) << act.err;
   EXPECT_TRUE(contains(act.err, "ipc1 (timeline 2)")) << act.err;
-  auto named = p.rulectl({"activate", "--yes", "--site", "ipc2", "--channel", "sl", "--rule", "pricing", "--version", "1"});
+  auto named =
+      p.rulectl({"activate", "--yes", "--site", "ipc2", "--channel", "sl", "--rule", "pricing", "--version", "1"});
   EXPECT_EQ(named.exit_code, 3) << named.err;
   EXPECT_TRUE(contains(named.err, "split brain")) << named.err;
   auto rel = p.rulectl({"release", "--yes", "--from", "e2", "--to", "ipc1", "--allow-dr-site"});
@@ -270,13 +271,14 @@ TEST(Release, DriftSinceTheLastReleaseIsReportedAndGatesProd) {
   p.ok({"activate", "--yes", "--site", "e3", "--channel", "sl", "--rule", "pricing", "--version", "2"});
   p.ok({"validate", "--yes", "--site", "e3", "--rule", "pricing", "--version", "2", "--result", "passed"});
   const std::string before = state_fingerprint(ipc2);
-  auto gated = p.rulectl({"activate", "--yes", "--site", "e3", "--channel", "prod", "--rule", "pricing", "--version", "2"});
+  auto gated =
+      p.rulectl({"activate", "--yes", "--site", "e3", "--channel", "prod", "--rule", "pricing", "--version", "2"});
   EXPECT_EQ(gated.exit_code, 3) << gated.err;
   EXPECT_TRUE(contains(gated.err, "would undo hotfix(es) 1.1")) << gated.err;
   EXPECT_TRUE(contains(gated.err, "--acknowledge-hotfix")) << gated.err;
   EXPECT_EQ(state_fingerprint(ipc2), before);
-  p.ok(
-      {"activate", "--yes", "--site", "e3", "--channel", "prod", "--rule", "pricing", "--version", "2", "--acknowledge-hotfix", "1.1"});
+  p.ok({"activate", "--yes", "--site", "e3", "--channel", "prod", "--rule", "pricing", "--version", "2",
+        "--acknowledge-hotfix", "1.1"});
   EXPECT_EQ(sql_value(ipc2, "SELECT rulekeeper.effective_version('pricing', 'prod')"), "2");
   // Journaled: the gate's acknowledgement, one entry for the one list shown
   // (the annotated and the undone hotfixes together).

@@ -87,7 +87,8 @@ TEST(Scenarios, SL3_FailoverToIpc1ThatNeverReceivedTheNewVersion) {
   auto same = p.ok({"activate", "--yes", "--site", "e3", "--channel", "sl", "--rule", "pricing", "--version", "2"});
   EXPECT_TRUE(contains(same.out, "at ipc1")) << same.out;
   EXPECT_TRUE(contains(same.out, "nothing changed")) << same.out;
-  auto next = p.ok({"activate", "--yes", "--site", "e3", "--channel", "sl", "--rule", "pricing", "--version", "3", "--json"});
+  auto next =
+      p.ok({"activate", "--yes", "--site", "e3", "--channel", "sl", "--rule", "pricing", "--version", "3", "--json"});
   const long long epoch = nlohmann::json::parse(next.out)["epoch"].get<long long>();
   EXPECT_GT(epoch, std::stoll(epoch_before));
   EXPECT_GT(epoch >> 32, std::stoll(epoch_before) >> 32);
@@ -245,7 +246,8 @@ TEST(Scenarios, Ipc2RebuiltAsStandbyOfIpc1ReadsExactlyIpc1sActivations) {
   auto refused = p.rulectl({"rollback", "--yes", "--site", "ipc2", "--channel", "prod", "--rule", "pricing"});
   EXPECT_EQ(refused.exit_code, 3) << refused.err;
   EXPECT_TRUE(contains(refused.err, "the E3 primary is ipc1")) << refused.err;
-  auto rb = p.ok({"rollback", "--yes", "--site", "e3", "--channel", "prod", "--rule", "pricing", "--wait-replicated", "60"});
+  auto rb =
+      p.ok({"rollback", "--yes", "--site", "e3", "--channel", "prod", "--rule", "pricing", "--wait-replicated", "60"});
   EXPECT_TRUE(contains(rb.out, "2 -> 1")) << rb.out;
   EXPECT_TRUE(contains(rb.out, "replicated to ipc2")) << rb.out;
   EXPECT_EQ(effective(ipc2, "prod"), "pricing=1,risk=1");

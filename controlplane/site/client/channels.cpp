@@ -84,15 +84,16 @@ nlohmann::json hotfix_gate(pqxx::transaction_base& tx, const std::string& rule_k
 
 CutoverResult cutover(pqxx::transaction_base& tx, const Acknowledgement& ack) {
   CutoverResult out;
-  out.document = common::parse_strict_json(
-      tx.exec_params("SELECT rulekeeper.cutover($1, " + labels_sql(2) + ")::text", ack.acknowledge,
-                     labels_param(ack.hotfixes))[0][0]
-          .c_str(),
-      "the report of cutover()");
+  out.document = common::parse_strict_json(tx.exec_params("SELECT rulekeeper.cutover($1, " + labels_sql(2) + ")::text",
+                                                          ack.acknowledge, labels_param(ack.hotfixes))[0][0]
+                                               .c_str(),
+                                           "the report of cutover()");
   if (out.document.contains("moved") && out.document["moved"].is_array())
     for (const auto& m : out.document["moved"]) {
-      CutoverMove move{m.value("rule_key", std::string()), text_or_none(m.value("from", nlohmann::json())),
-                       text_or_none(m.value("to", nlohmann::json())), {}};
+      CutoverMove move{m.value("rule_key", std::string()),
+                       text_or_none(m.value("from", nlohmann::json())),
+                       text_or_none(m.value("to", nlohmann::json())),
+                       {}};
       if (m.contains("acknowledged_hotfixes") && m["acknowledged_hotfixes"].is_array())
         for (const auto& l : m["acknowledged_hotfixes"])
           if (l.is_string()) move.acknowledged_hotfixes.push_back(l.get<std::string>());
