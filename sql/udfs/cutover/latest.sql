@@ -21,6 +21,8 @@ DECLARE
   extra text[];
   unexplained boolean := false;
 BEGIN
+  -- NULL acknowledges nothing (as in activate()): never a way around the gate.
+  acknowledge := COALESCE(acknowledge, false);
   PERFORM rulekeeper._require_environment('e3', 'cutover');
   PERFORM rulekeeper._lock_site();
   FOR r IN
