@@ -13,6 +13,7 @@
 #include "cli/confirmation.hpp"
 #include "common/errors.hpp"
 #include "common/output.hpp"
+#include "common/terminal.hpp"
 #include "ops/channels.hpp"
 #include "rulekeeper/lifecycle.hpp"
 
@@ -146,10 +147,11 @@ std::string channel_line(const ops::ChannelReport& r) {
 void print_gate(const ops::ChannelReport& r) {
   if (!r.gate.is_array() || r.gate.empty()) return;
   std::vector<std::string> labels;
-  for (const auto& g : r.gate) labels.push_back(g.value("label", std::string("?")));
+  for (const auto& g : r.gate) labels.push_back(common::escape_controls(g.value("label", std::string("?"))));
   std::cout << fmt::format("hotfix gate: undoes {}, acknowledged ({})", fmt::join(labels, ", "),
-                           r.acknowledged_hotfixes.empty() ? std::string("none")
-                                                           : fmt::format("{}", fmt::join(r.acknowledged_hotfixes, ",")))
+                           r.acknowledged_hotfixes.empty()
+                               ? std::string("none")
+                               : common::escape_controls(fmt::format("{}", fmt::join(r.acknowledged_hotfixes, ","))))
             << std::endl;
   for (const auto& l : ops::gate_lines(r.gate)) std::cout << "  " << l << std::endl;
 }

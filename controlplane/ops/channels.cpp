@@ -5,6 +5,7 @@
 #include <pqxx/pqxx>
 
 #include "common/errors.hpp"
+#include "common/terminal.hpp"
 #include "ops/replication_wait.hpp"
 #include "rulekeeper/lifecycle.hpp"
 #include "site/server_error.hpp"
@@ -52,18 +53,21 @@ json activation_json(const std::optional<site::client::Activation>& a) {
   return {{"label", a->label}, {"pinned", a->pinned}, {"epoch", a->epoch}};
 }
 
+// Labels, paths and keys come from the database: escaped so that none can
+// start a line of its own (common/terminal.hpp); values are JSON dumps.
 std::vector<std::string> gate_lines(const json& gate) {
+  using common::escape_controls;
   std::vector<std::string> out;
   if (!gate.is_array()) return out;
   for (const auto& g : gate) {
-    std::string head = "hotfix " + g.value("label", std::string("?"));
+    std::string head = "hotfix " + escape_controls(g.value("label", std::string("?")));
     if (g.contains("classification") && g["classification"].is_string())
-      head += " (the version's annotation: " + g["classification"].get<std::string>() + ")";
+      head += " (the version's annotation: " + escape_controls(g["classification"].get<std::string>()) + ")";
     out.push_back(head + " changed:");
     if (g.contains("diff") && g["diff"].is_array())
       for (const auto& d : g["diff"]) {
         const std::string op = d.value("op", std::string());
-        const std::string path = d.value("path", std::string("?"));
+        const std::string path = escape_controls(d.value("path", std::string("?")));
         if (op == "add")
           out.push_back(fmt::format("  {}: (absent) -> {}", path, d.value("new_value", json()).dump()));
         else if (op == "remove")
@@ -77,8 +81,9 @@ std::vector<std::string> gate_lines(const json& gate) {
         auto value = [&](const char* key) {
           return q.contains(key) && !q[key].is_null() ? q[key].dump() : std::string("(absent)");
         };
-        out.push_back(fmt::format("  the change would serve {}: {} (prod serves {})", q.value("path", std::string("?")),
-                                  value("candidate"), value("prod")));
+        out.push_back(fmt::format("  the change would serve {}: {} (prod serves {})",
+                                  escape_controls(q.value("path", std::string("?"))), value("candidate"),
+                                  value("prod")));
       }
   }
   return out;
@@ -142,11 +147,12 @@ void run_channel_change(pqxx::work& tx, ChannelAction action, const ChannelReque
 
 ProductionPlan channel_plan(ChannelAction action, const ChannelReport& r) {
   ProductionPlan plan;
-  plan.summary = fmt::format("{} rule {} in {} at {} (production)", to_string(action), r.rule_key, r.channel, r.site);
+  plan.summary = fmt::format("{} rule {} in {} at {} (production)", to_string(action),
+                             common::escape_controls(r.rule_key), r.channel, r.site);
   plan.lines.push_back(fmt::format("{}: {} -> {}", r.channel, describe(r.before), describe(r.after)));
   if (r.gate.is_array() && !r.gate.empty()) {
     std::vector<std::string> labels;
-    for (const auto& g : r.gate) labels.push_back(g.value("label", std::string("?")));
+    for (const auto& g : r.gate) labels.push_back(common::escape_controls(g.value("label", std::string("?"))));
     plan.lines.push_back(fmt::format("undoes hotfix(es) {}, acknowledged:", fmt::join(labels, ", ")));
     for (const auto& l : gate_lines(r.gate)) plan.lines.push_back("  " + l);
   }
@@ -299,12 +305,16 @@ CutoverReport cutover(const config::Config& config, const CutoverRequest& reques
                                     site.name(), preview->moved.size(), soft_launch_channel, production_channel),
                         {}};
     for (const auto& m : preview->moved) {
-      std::string line = fmt::format("{}: prod {} -> {}", m.rule_key, m.from.value_or("(none)"), m.to.value_or("?"));
+      std::string line =
+          fmt::format("{}: prod {} -> {}", common::escape_controls(m.rule_key),
+                      common::escape_controls(m.from.value_or("(none)")), common::escape_controls(m.to.value_or("?")));
       if (!m.acknowledged_hotfixes.empty())
         line += fmt::format(" (undoes hotfix(es) {}, acknowledged)", fmt::join(m.acknowledged_hotfixes, ", "));
       plan.lines.push_back(line);
     }
-    for (const auto& st : preview->stays) plan.lines.push_back(fmt::format("{} stays: {}", st.rule_key, st.why));
+    for (const auto& st : preview->stays)
+      plan.lines.push_back(
+          fmt::format("{} stays: {}", common::escape_controls(st.rule_key), common::escape_controls(st.why)));
     request.confirm(plan);
   }
   try {

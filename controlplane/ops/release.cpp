@@ -9,6 +9,7 @@
 #include <pqxx/pqxx>
 
 #include "common/errors.hpp"
+#include "common/terminal.hpp"
 #include "ops/replication_wait.hpp"
 #include "rulekeeper/lifecycle.hpp"
 #include "site/server_error.hpp"
@@ -157,13 +158,14 @@ ReleaseReport release(const config::Config& config, const ReleaseRequest& reques
                                     source.name(), target.name()),
                         {}};
     for (const auto& v : report.versions)
-      plan.lines.push_back(fmt::format("{} {}: {}", v.rule_key, v.label, v.already_there ? "already there" : "import"));
+      plan.lines.push_back(fmt::format("{} {}: {}", common::escape_controls(v.rule_key),
+                                       common::escape_controls(v.label), v.already_there ? "already there" : "import"));
     if (report.import->drift)
-      plan.lines.push_back(fmt::format("DRIFT at {}: {} changed since the last release (annotated, not refused)",
-                                       target.name(),
-                                       report.import->drifted_rules.empty()
-                                           ? std::string("no rule identified")
-                                           : fmt::format("{}", fmt::join(report.import->drifted_rules, ", "))));
+      plan.lines.push_back(
+          fmt::format("DRIFT at {}: {} changed since the last release (annotated, not refused)", target.name(),
+                      report.import->drifted_rules.empty()
+                          ? std::string("no rule identified")
+                          : common::escape_controls(fmt::format("{}", fmt::join(report.import->drifted_rules, ", ")))));
     plan.lines.push_back(fmt::format("then mark them {} at {}", released_qualification(), source.name()));
     request.confirm(plan);
   }
