@@ -23,7 +23,7 @@ TEST(HostileCli, QuotesSemicolonsAndSqlInKeysAndReasonsAreJustText) {
   p.create_version(key, R"({"rate": 1, "note": "a'b;c"})");
   p.ok({"release", "--from", "e1", "--to", "e2", "--rule", key});
   p.ok({"validate", "--site", "e2", "--rule", key, "--version", "1", "--result", "passed", "--reason", reason});
-  p.ok({"release", "--from", "e2", "--to", "e3", "--rule", key});
+  p.ok({"release", "--yes", "--from", "e2", "--to", "e3", "--rule", key});
   p.to_prod(key, "1");
   EXPECT_EQ(effective(*p.ipc2, "prod"), key + "=1");
 

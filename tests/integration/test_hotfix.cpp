@@ -216,12 +216,13 @@ TEST(Hotfix, HappyPath_ProdMovesReplicatedToIpc1Journaled) {
   // Leaving the hotfix for its parent needs the acknowledgement, and the
   // refusal shows what the hotfix changed.
   const std::string before = state_fingerprint(ipc2);
-  r = run(p, {"rollback", "--site", "e3", "--channel", "prod", "--rule", kRule});
+  r = run(p, {"rollback", "--yes", "--site", "e3", "--channel", "prod", "--rule", kRule});
   EXPECT_EQ(r.exit_code, 3) << describe(r);
   EXPECT_TRUE(contains(r.err, "would undo")) << r.err;
   EXPECT_TRUE(contains(r.err, "/rate: 0.1 -> 0.15")) << r.err;
   EXPECT_EQ(state_fingerprint(ipc2), before);
-  r = run(p, {"rollback", "--site", "e3", "--channel", "prod", "--rule", kRule, "--acknowledge-hotfix"});
+  r = run(p,
+          {"rollback", "--yes", "--site", "e3", "--channel", "prod", "--rule", kRule, "--acknowledge-hotfix", "1.1"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_EQ(effective(ipc2, "prod"), "pricing.discount=1");
   EXPECT_EQ(sql_value(ipc2,
@@ -351,7 +352,7 @@ TEST(Hotfix, PlannedReleaseRace_DriftClassifiesAndGatesProd) {
   p.ok({"release", "--from", "e1", "--to", "e2"});
   for (const char* v : {"2", "3"})
     p.ok({"validate", "--site", "e2", "--rule", kRule, "--version", v, "--result", "passed", "--reason", "green"});
-  r = run(p, {"release", "--from", "e2", "--to", "e3"});
+  r = run(p, {"release", "--yes", "--from", "e2", "--to", "e3"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_TRUE(contains(r.out, "DRIFT: ipc2 changed since the last release (pricing.discount)")) << r.out;
   EXPECT_EQ(sql_value(ipc2,
@@ -381,20 +382,21 @@ TEST(Hotfix, PlannedReleaseRace_DriftClassifiesAndGatesProd) {
   EXPECT_TRUE(std::regex_search(r.out, std::regex("/tiers/2 +add +\\(absent\\) +1000"))) << r.out;
 
   // 2 in SL is fine (SL tests it); prod refuses it without acknowledgement.
-  p.ok({"activate", "--site", "e3", "--channel", "sl", "--rule", kRule, "--version", "2"});
-  p.ok({"validate", "--site", "e3", "--rule", kRule, "--version", "2", "--result", "passed", "--reason", "clean"});
+  p.ok({"activate", "--yes", "--site", "e3", "--channel", "sl", "--rule", kRule, "--version", "2"});
+  p.ok({"validate", "--yes", "--site", "e3", "--rule", kRule, "--version", "2", "--result", "passed", "--reason",
+        "clean"});
   const std::string before = state_fingerprint(ipc2);
-  r = run(p, {"activate", "--site", "e3", "--channel", "prod", "--rule", kRule, "--version", "2"});
+  r = run(p, {"activate", "--yes", "--site", "e3", "--channel", "prod", "--rule", kRule, "--version", "2"});
   EXPECT_EQ(r.exit_code, 3) << describe(r);
-  EXPECT_TRUE(contains(r.err, "may undo hotfix(es) 1.1 (overrides)")) << r.err;
+  EXPECT_TRUE(contains(r.err, "would undo hotfix(es) 1.1 (overrides")) << r.err;
   EXPECT_TRUE(contains(r.err, "--acknowledge-hotfix")) << r.err;
   // Issue #5 item 5: the refusal shows the hotfix's diff.
   EXPECT_TRUE(contains(r.err, "/rate")) << "the gate's refusal does not show the hotfix's diff:\n" << r.err;
   EXPECT_EQ(state_fingerprint(ipc2), before);
   EXPECT_EQ(effective(ipc2, "prod"), "pricing.discount=1.1");
 
-  r = run(p,
-          {"activate", "--site", "e3", "--channel", "prod", "--rule", kRule, "--version", "2", "--acknowledge-hotfix"});
+  r = run(p, {"activate", "--yes", "--site", "e3", "--channel", "prod", "--rule", kRule, "--version", "2",
+              "--acknowledge-hotfix", "1.1"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_EQ(effective(ipc2, "prod"), "pricing.discount=2");
   // Journaled: who, when, which hotfix.
@@ -407,9 +409,10 @@ TEST(Hotfix, PlannedReleaseRace_DriftClassifiesAndGatesProd) {
             "postgres overrides true");
 
   // 3 includes the hotfix: no acknowledgement needed.
-  p.ok({"activate", "--site", "e3", "--channel", "sl", "--rule", kRule, "--version", "3"});
-  p.ok({"validate", "--site", "e3", "--rule", kRule, "--version", "3", "--result", "passed", "--reason", "clean"});
-  r = run(p, {"activate", "--site", "e3", "--channel", "prod", "--rule", kRule, "--version", "3"});
+  p.ok({"activate", "--yes", "--site", "e3", "--channel", "sl", "--rule", kRule, "--version", "3"});
+  p.ok({"validate", "--yes", "--site", "e3", "--rule", kRule, "--version", "3", "--result", "passed", "--reason",
+        "clean"});
+  r = run(p, {"activate", "--yes", "--site", "e3", "--channel", "prod", "--rule", kRule, "--version", "3"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_EQ(effective(ipc2, "prod"), "pricing.discount=3");
   EXPECT_EQ(sql_value(ipc2,
