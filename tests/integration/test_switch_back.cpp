@@ -147,12 +147,12 @@ TEST(SwitchBack, TwoAzSwitchBack_DoesNotWaitForTheSyncStandby_RestoredByRejoin) 
 
   // The runbook: kill -9 ipc2; failover --to ipc1 --force; rejoin ipc2b; rejoin ipc2.
   ipc2.kill9();
-  r = run(p, {"failover", "--to", "ipc1", "--force", "--wait-catchup", "20"});
+  r = run(p, {"failover", "--yes", "--to", "ipc1", "--force", "--wait-catchup", "20"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
-  r = run(p, {"rejoin", "--site", "ipc2b"});
+  r = run(p, {"rejoin", "--yes", "--site", "ipc2b"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   ASSERT_TRUE(streams(ipc1, "ipc2b"));
-  r = run(p, {"rejoin", "--site", "ipc2"});
+  r = run(p, {"rejoin", "--yes", "--site", "ipc2"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   ASSERT_TRUE(streams(ipc1, "ipc2"));
   ASSERT_EQ(value(ipc2, "SHOW synchronous_standby_names"), "ipc2b");
@@ -160,7 +160,7 @@ TEST(SwitchBack, TwoAzSwitchBack_DoesNotWaitForTheSyncStandby_RestoredByRejoin) 
   // The switch-back: ipc2b follows ipc1, which this stops. Today rulectl
   // waits forever in record_failover (killed after 60 s: exit -1).
   const auto started = std::chrono::steady_clock::now();
-  r = run(p, {"failover", "--to", "ipc2"});
+  r = run(p, {"failover", "--yes", "--to", "ipc2"});
   const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_LT(took, 45) << describe(r);
@@ -181,7 +181,7 @@ TEST(SwitchBack, TwoAzSwitchBack_DoesNotWaitForTheSyncStandby_RestoredByRejoin) 
     }
 
   // rejoin --site ipc2b makes it follow ipc2 and restores synchronous replication.
-  r = run(p, {"rejoin", "--site", "ipc2b"});
+  r = run(p, {"rejoin", "--yes", "--site", "ipc2b"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_TRUE(contains(r.out, "RESTORED 'ipc2b' at ipc2")) << describe(r);
   EXPECT_EQ(value(ipc2, "SHOW synchronous_standby_names"), "ipc2b");
@@ -208,7 +208,7 @@ TEST(SwitchBack, SecondFailoverBeforeTheRejoin_NamesTheLastPrimaryByTimeline) {
   cluster::Node& ipc2b = *ipc2b_ptr;
 
   ipc2.kill9();
-  CommandResult r = run(p, {"failover", "--to", "ipc1", "--force", "--wait-catchup", "20"});
+  CommandResult r = run(p, {"failover", "--yes", "--to", "ipc1", "--force", "--wait-catchup", "20"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   hotfix(p, kRule, R"({"a": 80, "b": 20})", "only at ipc1");
   ipc1.kill9();
@@ -222,7 +222,7 @@ TEST(SwitchBack, SecondFailoverBeforeTheRejoin_NamesTheLastPrimaryByTimeline) {
   EXPECT_TRUE(contains(r.out, "last known primary ipc1")) << describe(r);
 
   // The refusal talks about ipc1, whose changes ipc2b lacks.
-  r = run(p, {"failover", "--to", "ipc2b", "--wait-catchup", "5"});
+  r = run(p, {"failover", "--yes", "--to", "ipc2b", "--wait-catchup", "5"});
   ASSERT_EQ(r.exit_code, 3) << describe(r);
   EXPECT_TRUE(contains(r.out, "ipc1 is unreachable and was the last E3 primary")) << describe(r);
   EXPECT_TRUE(contains(r.out, "ipc2b follows ipc2 on timeline 1")) << describe(r);
@@ -230,7 +230,7 @@ TEST(SwitchBack, SecondFailoverBeforeTheRejoin_NamesTheLastPrimaryByTimeline) {
   EXPECT_TRUE(ipc2b.in_recovery());
 
   // Forced: the event records ipc1 as the old site.
-  r = run(p, {"--json", "failover", "--to", "ipc2b", "--force", "--wait-catchup", "5"});
+  r = run(p, {"--json", "failover", "--yes", "--to", "ipc2b", "--force", "--wait-catchup", "5"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   json fo = json::parse(r.out);
   EXPECT_EQ(fo["old_primary"], "ipc1") << r.out;
@@ -257,7 +257,7 @@ TEST(SwitchBack, PausedTarget_RefusedAtOnce_NothingStopped) {
 
   // Planned (ipc2 answers), default --wait-catchup (30 s).
   auto t0 = std::chrono::steady_clock::now();
-  CommandResult r = run(p, {"failover", "--to", "ipc1"});
+  CommandResult r = run(p, {"failover", "--yes", "--to", "ipc1"});
   double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_EQ(r.exit_code, 3) << describe(r);
   EXPECT_TRUE(contains(r.err, "ipc1's WAL replay is paused")) << describe(r);
@@ -271,7 +271,7 @@ TEST(SwitchBack, PausedTarget_RefusedAtOnce_NothingStopped) {
   // Old primary gone, --force: refused at once too, the target left a standby.
   ipc2.kill9();
   t0 = std::chrono::steady_clock::now();
-  r = run(p, {"failover", "--to", "ipc1", "--force"});
+  r = run(p, {"failover", "--yes", "--to", "ipc1", "--force"});
   took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_EQ(r.exit_code, 3) << describe(r);
   EXPECT_TRUE(contains(r.err, "ipc1's WAL replay is paused")) << describe(r);
@@ -291,7 +291,9 @@ TEST(SwitchBack, ConnectionLostMidRelease_NamesTheSite_NothingCommitted) {
   auto locker = bounded(*p.ipc2);
   pqxx::work lock_tx(*locker);
   lock_tx.exec("LOCK TABLE rulekeeper.rule_version IN ACCESS EXCLUSIVE MODE");
-  auto release = std::async(std::launch::async, [&] { return p.rulectl({"release", "--from", "e2", "--to", "e3"}); });
+  auto release = std::async(std::launch::async, [&] {
+    return p.rulectl({"release", "--from", "e2", "--to", "e3", "--yes"});
+  });
   std::string victim;
   for (int i = 0; i < 300 && victim.empty(); ++i) {
     victim = value(*p.ipc2,
@@ -316,6 +318,6 @@ TEST(SwitchBack, ConnectionLostMidRelease_NamesTheSite_NothingCommitted) {
                   std::string("SELECT qualification FROM rulekeeper.rule_version WHERE rule_key = '") + kRule + "'"),
             "test_passed");
   // Run again: it goes through.
-  r = p.rulectl({"release", "--from", "e2", "--to", "e3"});
+  r = p.rulectl({"release", "--from", "e2", "--to", "e3", "--yes"});
   EXPECT_EQ(r.exit_code, 0) << describe(r);
 }
