@@ -14,6 +14,7 @@
 #include "ops/control_lock.hpp"
 #include "ops/failover.hpp"
 #include "ops/rejoin_wal.hpp"
+#include "ops/sync_promotion.hpp"
 #include "pgnode/postmaster.hpp"
 #include "pgnode/process.hpp"
 #include "pgnode/settings.hpp"
@@ -241,6 +242,19 @@ void check_wal_before_rewind(Rejoin& r, const pgnode::ControlData& cd) {
                   me, pc.name, cause, me, r.report.orphans_file.string(), pc.name, commands.size(), me));
 }
 
+// A failover may have relaxed the primary's synchronous replication because
+// this standby did not follow it (ops/sync_promotion.hpp): restored once it
+// streams from the primary.
+void restore_sync(Rejoin& r) {
+  try {
+    r.report.sync = restore_sync_after_rejoin(r.config, *r.primary->connection, r.primary->name, r.steps);
+  } catch (const std::exception& e) {
+    r.report.sync =
+        fmt::format("synchronous_standby_names at {} not restored: {}", r.primary->name, common::one_line(e.what()));
+    r.steps.note("synchronous replication", r.report.sync);
+  }
+}
+
 // Step 3: rewind it and follow the new primary.
 void rewind_and_follow(Rejoin& r) {
   const config::SiteConfig& pc = *r.primary->config;
@@ -299,6 +313,7 @@ void rewind_and_follow(Rejoin& r) {
   }
   r.steps.end("streaming");
   r.report.outcome = RejoinReport::Outcome::rejoined;
+  restore_sync(r);
 }
 
 }  // namespace
@@ -326,6 +341,7 @@ json RejoinReport::to_json() const {
               {"site", site},
               {"primary", primary},
               {"timeline", timeline},
+              {"synchronous_replication", sync.empty() ? json() : json(sync)},
               {"steps", steps_json(steps)}};
     case Outcome::manual_isolation:
       return {{"result", "manual"},
@@ -349,6 +365,7 @@ json RejoinReport::to_json() const {
     doc["result"] = "rejoined";
     doc["rejoined"] = true;
     doc["rewind"] = rewind;
+    doc["synchronous_replication"] = sync.empty() ? json() : json(sync);
     doc["total_seconds"] = total_seconds;
   }
   return doc;
@@ -376,6 +393,7 @@ RejoinReport rejoin(const config::Config& config, const RejoinRequest& request, 
       me.timeline == r.primary->timeline) {
     report.outcome = RejoinReport::Outcome::already_standby;
     report.timeline = r.primary->timeline.value_or(0);
+    restore_sync(r);
     return finish();
   }
   read_divergence_point(r);

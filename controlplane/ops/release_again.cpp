@@ -1,6 +1,8 @@
 // See release_again.hpp.
 #include "ops/release_again.hpp"
 
+#include "common/terminal.hpp"
+
 #include <fmt/format.h>
 
 #include "site/client/release_again.hpp"
@@ -18,7 +20,8 @@ json ReleaseAgain::to_json() const {
 
 std::optional<ReleaseAgain> release_again(pqxx::connection& source, const std::string& source_name,
                                           pqxx::connection& target, const std::string& target_name,
-                                          const std::vector<std::string>& rules, const common::ProgressSink& progress) {
+                                          const std::vector<std::string>& rules, bool dry_run,
+                                          const ConfirmHook& confirm, const common::ProgressSink& progress) {
   site::client::ReleaseBundle bundle;
   try {
     bundle = site::client::export_release_again(source, rules, source_name);
@@ -36,7 +39,16 @@ std::optional<ReleaseAgain> release_again(pqxx::connection& source, const std::s
     for (const auto& v : bundle.versions)
       if (!present.count({v.rule_key, v.label})) again.lacked.push_back(v);
     again.already_there = bundle.versions.size() - again.lacked.size();
-    if (!again.lacked.empty()) {
+    if (!again.lacked.empty() && !dry_run) {
+      if (confirm) {
+        ProductionPlan plan{fmt::format("send again {} version(s) released earlier from {} that {} lacks (production)",
+                                        again.lacked.size(), source_name, target_name),
+                            {}};
+        for (const auto& v : again.lacked)
+          plan.lines.push_back(fmt::format("{} {}: import (awaiting_sl)", common::escape_controls(v.rule_key),
+                                           common::escape_controls(v.label)));
+        confirm(plan);
+      }
       (void)site::client::import_release(tx, bundle.text, std::nullopt);
       tx.commit();
     }
@@ -47,8 +59,9 @@ std::optional<ReleaseAgain> release_again(pqxx::connection& source, const std::s
                                         source_name),
                             e);
   }
-  progress.step(fmt::format("sent again from {}: {} version(s) released earlier that {} lacked", source_name,
-                            again.lacked.size(), target_name));
+  progress.step(fmt::format("{} from {}: {} version(s) released earlier that {} lacked",
+                            dry_run ? "dry run: would send again" : "sent again", source_name, again.lacked.size(),
+                            target_name));
   return again;
 }
 

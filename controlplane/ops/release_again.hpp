@@ -18,6 +18,7 @@
 #include <pqxx/pqxx>
 
 #include "common/output.hpp"
+#include "ops/production_plan.hpp"
 #include "site/client/releases.hpp"
 
 namespace rulekeeper::ops {
@@ -30,9 +31,12 @@ struct ReleaseAgain {
 };
 
 // Exports again at `source`, imports at `target` (one transaction) when the
-// target lacks any of it. nullopt: nothing ever left the source.
+// target lacks any of it — after `confirm` (when set) has been shown what it
+// lacks; a dry run (`dry_run`) reports what it lacks and imports nothing.
+// nullopt: nothing ever left the source.
 std::optional<ReleaseAgain> release_again(pqxx::connection& source, const std::string& source_name,
                                           pqxx::connection& target, const std::string& target_name,
-                                          const std::vector<std::string>& rules, const common::ProgressSink& progress);
+                                          const std::vector<std::string>& rules, bool dry_run,
+                                          const ConfirmHook& confirm, const common::ProgressSink& progress);
 
 }  // namespace rulekeeper::ops

@@ -189,8 +189,8 @@ TEST(FrozenSites, FrozenStandby_HotfixSyncReturnsByItsTimeout_WatchStillSeesTheP
   // at ipc1, and back by its timeout (5 s; 15 s allowed for the load).
   const auto body = rulekeeper::testing::write_temp_file("frozen-fix.json", R"({"rate": 1.9, "cap": 20})");
   auto t0 = clock_type::now();
-  CommandResult h = run(p, {"hotfix", "--site", "e3", "--rule", kRule, "--body-file", body.string(), "--reason",
-                            "fix while ipc1 hangs", "--sync", "--sync-timeout", "5"});
+  CommandResult h = run(p, {"hotfix", "--yes", "--site", "e3", "--rule", kRule, "--body-file", body.string(),
+                            "--reason", "fix while ipc1 hangs", "--sync", "--sync-timeout", "5"});
   const double hotfix_took = seconds_since(t0);
   EXPECT_EQ(h.exit_code, 3) << describe(h);
   EXPECT_LT(hotfix_took, 15.0) << describe(h);

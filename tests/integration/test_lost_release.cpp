@@ -35,26 +35,26 @@ TEST(LostRelease, ReleaseAgainToTheDrSiteSendsWhatItLacks) {
   p.ok({"validate", "--site", "e2", "--rule", "fees.card", "--version", "2", "--result", "passed", "--reason",
         "suite green"});
   ipc1.stop();
-  p.ok({"release", "--from", "e2", "--to", "e3"});
+  p.ok({"release", "--from", "e2", "--to", "e3", "--yes"});
   EXPECT_EQ(versions_of(ipc2, "fees.card"), "1:awaiting_sl,2:awaiting_sl");
   EXPECT_EQ(versions_of(*p.e2, "fees.card"), "1:promoted,2:promoted");
 
   // IPC2 is lost; ipc1 is promoted by force.
   ipc2.kill9();
   ipc1.start();
-  CommandResult r = run(p, {"failover", "--to", "ipc1", "--force", "--wait-catchup", "5"});
+  CommandResult r = run(p, {"failover", "--yes", "--to", "ipc1", "--force", "--wait-catchup", "5"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_EQ(versions_of(ipc1, "fees.card"), "1:awaiting_sl");
 
   // The remedy of docs/data-loss.md: the release again, to the DR site.
-  r = run(p, {"release", "--from", "e2", "--to", "e3", "--allow-dr-site"});
+  r = run(p, {"release", "--yes", "--from", "e2", "--to", "e3", "--allow-dr-site"});
   EXPECT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_TRUE(contains(r.out, "sent again 1 version(s) released earlier from e2 that ipc1 lacked")) << describe(r);
   EXPECT_EQ(versions_of(ipc1, "fees.card"), "1:awaiting_sl,2:awaiting_sl");
 
   // Repeatable: a second run finds nothing lacking and changes nothing.
   const std::string before = rulekeeper::testing::state_fingerprint(ipc1);
-  r = run(p, {"--json", "release", "--from", "e2", "--to", "e3", "--allow-dr-site"});
+  r = run(p, {"--json", "release", "--yes", "--from", "e2", "--to", "e3", "--allow-dr-site"});
   EXPECT_EQ(r.exit_code, 0) << describe(r);
   const json doc = json::parse(r.out);
   EXPECT_EQ(doc["sent_again"]["imported"].size(), 0u) << r.out;
@@ -82,17 +82,17 @@ TEST(LostRelease, ReconciledFromTheReturningPrimary_ComesBackAsItWas) {
   p.ok({"validate", "--site", "e2", "--rule", "fees.card", "--version", "2", "--result", "passed", "--reason",
         "suite green"});
   ipc1.stop();
-  p.ok({"release", "--from", "e2", "--to", "e3"});
+  p.ok({"release", "--from", "e2", "--to", "e3", "--yes"});
   ipc2.kill9();
   ipc1.start();
-  CommandResult r = run(p, {"failover", "--to", "ipc1", "--force", "--wait-catchup", "5"});
+  CommandResult r = run(p, {"failover", "--yes", "--to", "ipc1", "--force", "--wait-catchup", "5"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
 
   start_without_upstream(ipc2);
   const std::string orphans = (p.set.options().base / "orphans-ipc2.json").string();
-  r = run(p, {"rejoin", "--site", "ipc2", "--orphans", orphans});
+  r = run(p, {"rejoin", "--yes", "--site", "ipc2", "--orphans", orphans});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
-  r = run(p, {"reconcile", "--bundle", orphans, "--to", "ipc1"});
+  r = run(p, {"reconcile", "--yes", "--bundle", orphans, "--to", "ipc1"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_EQ(versions_of(ipc1, "fees.card"), "1:awaiting_sl,2:awaiting_sl");
   EXPECT_EQ(sql_value(ipc1,

@@ -66,7 +66,7 @@ TEST(RejoinWalGone, DetectedBeforeTheRewind_NodeStopped_OrphansSaved_RecloneWork
   // ipc2 crashes; ipc1 is promoted by force.
   ipc2.kill9();
   ipc1.start();
-  CommandResult r = run(p, {"failover", "--to", "ipc1", "--force", "--wait-catchup", "5"});
+  CommandResult r = run(p, {"failover", "--yes", "--to", "ipc1", "--force", "--wait-catchup", "5"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
 
   // ipc1 keeps no WAL for ipc2: no slot, wal_keep_size 0, small max_wal_size;
@@ -89,7 +89,7 @@ TEST(RejoinWalGone, DetectedBeforeTheRewind_NodeStopped_OrphansSaved_RecloneWork
   start_without_upstream(ipc2);
   const std::string orphans = (p.set.options().base / "orphans-ipc2.json").string();
   const auto t0 = std::chrono::steady_clock::now();
-  r = run(p, {"rejoin", "--site", "ipc2", "--orphans", orphans});
+  r = run(p, {"rejoin", "--yes", "--site", "ipc2", "--orphans", orphans});
   const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_EQ(r.exit_code, 1) << describe(r);
   EXPECT_LT(took, 60.0) << describe(r);  // before: a start that waited out pg_ctl's timeout
@@ -128,7 +128,7 @@ TEST(RejoinWalGone, DetectedBeforeTheRewind_NodeStopped_OrphansSaved_RecloneWork
     const process::RunResult rr = process::run({"/bin/sh", "-c", steps[i]}, ro);
     ASSERT_TRUE(rr.ok()) << steps[i] << ": " << rr.describe();
   }
-  r = run(p, {"rejoin", "--site", "ipc2"});
+  r = run(p, {"rejoin", "--yes", "--site", "ipc2"});
   EXPECT_EQ(r.exit_code, 0) << describe(r);
   bool streaming = false;
   for (int i = 0; i < 600 && !(streaming = streams_from(ipc1, "ipc2")); ++i)
