@@ -249,7 +249,9 @@ int run_demo(const fs::path& base, cluster::ClusterOptions cluster_options,
             << "  rulectl status\n";
   for (const auto& n : nodes)
     std::cout << fmt::format("  psql -h 127.0.0.1 -p {} -U postgres rules    # {}\n", n.port, n.site);
-  std::cout << "  rulectl sandbox down   # when done\n";
+  // Its own base: a bare `sandbox down` would go for the default directory,
+  // someone else's sandbox perhaps (issue 15 item 24).
+  std::cout << "  rulectl sandbox down --base " << process::shell_quote(base.string()) << "   # when done\n";
   return common::exit_ok;
 }
 
