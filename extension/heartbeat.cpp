@@ -25,10 +25,14 @@
 #include "settings.hpp"
 
 extern "C" {
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "catalog/pg_database.h"
 #include "catalog/pg_extension.h"
-#include "commands/dbcommands.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -125,14 +129,21 @@ void rk_heartbeat_main(Datum) {
   }
 }
 
-// True when `name` is a database of this cluster (pg_database is shared: no
-// database connection needed).
+// True when `name` is a database of this cluster. A heap scan of the shared
+// catalog pg_database, as the autovacuum launcher's get_database_list()
+// does: a process connected to no database cannot use the syscache or an
+// index (they would read pg_class).
 static bool database_exists(const char* name) {
   SetCurrentStatementStartTimestamp();
   StartTransactionCommand();
-  PushActiveSnapshot(GetTransactionSnapshot());
-  const bool exists = OidIsValid(get_database_oid(name, true));
-  PopActiveSnapshot();
+  (void)GetTransactionSnapshot();
+  Relation rel = table_open(DatabaseRelationId, AccessShareLock);
+  TableScanDesc scan = table_beginscan_catalog(rel, 0, nullptr);
+  bool exists = false;
+  for (HeapTuple tup; !exists && (tup = heap_getnext(scan, ForwardScanDirection)) != nullptr;)
+    exists = strcmp(NameStr(reinterpret_cast<Form_pg_database>(GETSTRUCT(tup))->datname), name) == 0;
+  table_endscan(scan);
+  table_close(rel, AccessShareLock);
   CommitTransactionCommand();
   return exists;
 }
