@@ -852,7 +852,9 @@ const std::vector<std::string> kReaderQuestions = {
     "SELECT rulekeeper.effective_version('perm.a', 'prod')",
     "SELECT rulekeeper.effective_version('perm.a', 'sl')",
     "SELECT rulekeeper.effective_version('perm.zzz', 'prod')",
-    "SELECT rulekeeper.effective_version('perm.a', 'nochannel')",
+    // (A channel that is not one is refused since issue 15 item 19; a rule
+    // with no activation in a real channel is the miss.)
+    "SELECT rulekeeper.effective_version('perm.zzz', 'sl')",
     "SELECT rulekeeper.activation_epoch()",
     "SELECT rulekeeper.version_vector()",
     "SELECT change_id, origin_seq, kind FROM rulekeeper.journal_since('{}') ORDER BY 1",

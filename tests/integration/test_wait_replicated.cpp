@@ -65,7 +65,7 @@ TEST(WaitReplicated, SaysReplayPausedAndReceiverStopped) {
   sql_value(ipc1, "SELECT pg_wal_replay_pause()");
   wait_value(ipc1, "SELECT pg_get_wal_replay_pause_state()", "paused");
   auto r = run(p, {"--yes", "activate", "--site", "e3", "--channel", "sl", "--rule", "pricing", "--version", "1",
-                      "--wait-replicated", "3", "--json"});
+                   "--wait-replicated", "3", "--json"});
   EXPECT_EQ(r.exit_code, 3) << describe(r);
   EXPECT_TRUE(contains(r.err, "its WAL replay is paused")) << describe(r);  // the progress line
   const auto doc = nlohmann::json::parse(r.out);
@@ -80,7 +80,7 @@ TEST(WaitReplicated, SaysReplayPausedAndReceiverStopped) {
   sql_value(ipc1, "SELECT pg_reload_conf()");
   wait_value(ipc1, "SELECT count(*) FROM pg_stat_wal_receiver", "0");
   r = run(p, {"--yes", "activate", "--site", "e3", "--channel", "sl", "--rule", "pricing", "--version", "2",
-                 "--wait-replicated", "3"});
+              "--wait-replicated", "3"});
   EXPECT_EQ(r.exit_code, 3) << describe(r);
   EXPECT_TRUE(contains(r.out, "its WAL receiver is not running")) << describe(r);
   sql_value(ipc1, "ALTER SYSTEM RESET primary_conninfo");
