@@ -73,7 +73,7 @@ step_secs() {
   python3 -c '
 import json, sys
 doc = json.load(open(sys.argv[1]))
-print(" ".join("%s=%.3f" % (s["step"].split(" ")[0], s["seconds"]) for s in doc["steps"]))' "$1"
+print(" ".join("%s=%.3f" % (s["step"].split(" ")[0], s["took_ms"] / 1000.0) for s in doc["steps"]))' "$1"
 }
 
 echo "sandbox up in $BASE (ports $PORT..$((PORT + 3)))"
@@ -88,7 +88,7 @@ for r in $(seq 1 "$ROUNDS"); do
   for pair in "ipc1 ipc2" "ipc2 ipc1"; do
     set -- $pair
     t0=$(now)
-    "$RULECTL" --json failover --to "$1" >"$OUT/sw.json" 2>"$OUT/sw.err" || fail "$OUT/sw.err"
+    "$RULECTL" --json --yes failover --to "$1" >"$OUT/sw.json" 2>"$OUT/sw.err" || fail "$OUT/sw.err"
     t1=$(now)
     record "planned switchover (command, wall)" "$(secs "$t0" "$t1")"
     echo "    steps: $(step_secs "$OUT/sw.json")"
@@ -113,7 +113,7 @@ for r in $(seq 1 "$ROUNDS"); do
 
   # Forced failover to ipc1: command start to the first write there.
   t0=$(now)
-  "$RULECTL" --json failover --to ipc1 --force >"$OUT/fo.json" 2>"$OUT/fo.err" || fail "$OUT/fo.err"
+  "$RULECTL" --json --yes failover --to ipc1 --force >"$OUT/fo.json" 2>"$OUT/fo.err" || fail "$OUT/fo.err"
   sql ipc1 "INSERT INTO rulekeeper.hotfix_policy (ruleset, allowed_paths) VALUES ('bench-$r', ARRAY['/x'])" >/dev/null
   t1=$(now)
   record "forced failover: command to first write at the new primary" "$(secs "$t0" "$t1")"
@@ -121,13 +121,13 @@ for r in $(seq 1 "$ROUNDS"); do
 
   # Rejoin the killed ipc2 (rulectl starts it without upstream, exports, rewinds).
   t0=$(now)
-  "$RULECTL" --json rejoin --site ipc2 >"$OUT/rj.json" 2>"$OUT/rj.err" || fail "$OUT/rj.err"
+  "$RULECTL" --json --yes rejoin --site ipc2 >"$OUT/rj.json" 2>"$OUT/rj.err" || fail "$OUT/rj.err"
   t1=$(now)
   record "rejoin of the killed old primary (command, wall)" "$(secs "$t0" "$t1")"
   echo "    steps: $(step_secs "$OUT/rj.json")"
 
   # Back to ipc2 (planned) for the next round.
-  "$RULECTL" failover --to ipc2 >"$OUT/back.out" 2>&1 || fail "$OUT/back.out"
+  "$RULECTL" --yes failover --to ipc2 >"$OUT/back.out" 2>&1 || fail "$OUT/back.out"
 done
 
 echo

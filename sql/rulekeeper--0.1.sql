@@ -908,16 +908,24 @@ $$;
 
 #include "udfs/_set_activation/0.1.sql"
 
+-- acknowledge: a version prod admits only acknowledged (recovered), or a
+-- change here that no hotfix record explains; acknowledge_hotfixes: exactly
+-- the hotfix labels the gate lists (docs/hotfix.md "Acknowledging exactly
+-- what was shown").
 CREATE FUNCTION rulekeeper.activate(rule_key text, version text, channel text, acknowledge boolean DEFAULT false,
-                                    expected_epoch bigint DEFAULT NULL) RETURNS bigint
+                                    expected_epoch bigint DEFAULT NULL, acknowledge_hotfixes text[] DEFAULT NULL)
+  RETURNS bigint
   LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
-  SELECT rulekeeper._set_activation(rule_key, version, channel, COALESCE(acknowledge, false), expected_epoch, 'activate')
+  SELECT rulekeeper._set_activation(rule_key, version, channel, COALESCE(acknowledge, false), expected_epoch, 'activate',
+                                    NULL, acknowledge_hotfixes)
 $$;
 
 CREATE FUNCTION rulekeeper.deactivate(rule_key text, channel text, acknowledge boolean DEFAULT false,
-                                      expected_epoch bigint DEFAULT NULL) RETURNS bigint
+                                      expected_epoch bigint DEFAULT NULL, acknowledge_hotfixes text[] DEFAULT NULL)
+  RETURNS bigint
   LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
-  SELECT rulekeeper._set_activation(rule_key, NULL, channel, COALESCE(acknowledge, false), expected_epoch, 'deactivate')
+  SELECT rulekeeper._set_activation(rule_key, NULL, channel, COALESCE(acknowledge, false), expected_epoch, 'deactivate',
+                                    NULL, acknowledge_hotfixes)
 $$;
 
 -- The version a rollback of the channel would re-activate: the most recent
@@ -936,7 +944,8 @@ CREATE FUNCTION rulekeeper.rollback_target(p_rule_key text, p_channel text) RETU
 $$;
 
 CREATE FUNCTION rulekeeper.rollback(rule_key text, channel text, acknowledge boolean DEFAULT false,
-                                    expected_epoch bigint DEFAULT NULL) RETURNS bigint
+                                    expected_epoch bigint DEFAULT NULL, acknowledge_hotfixes text[] DEFAULT NULL)
+  RETURNS bigint
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
 #variable_conflict use_variable
 DECLARE
@@ -949,13 +958,17 @@ BEGIN
     RAISE EXCEPTION 'rule "%" has no earlier version in % that % still admits', rule_key, channel, channel
       USING ERRCODE = 'no_data_found';
   END IF;
-  RETURN rulekeeper._set_activation(rule_key, target, channel, COALESCE(acknowledge, false), expected_epoch, 'rollback');
+  RETURN rulekeeper._set_activation(rule_key, target, channel, COALESCE(acknowledge, false), expected_epoch, 'rollback',
+                                    NULL, acknowledge_hotfixes);
 END
 $$;
 
-CREATE FUNCTION rulekeeper.pin(rule_key text, channel text, version text) RETURNS bigint
+-- Through the same gate as activate(), with the same acknowledgements.
+CREATE FUNCTION rulekeeper.pin(rule_key text, channel text, version text, acknowledge boolean DEFAULT false,
+                               acknowledge_hotfixes text[] DEFAULT NULL) RETURNS bigint
   LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
-  SELECT rulekeeper._set_activation(rule_key, version, channel, false, NULL, 'pin', true)
+  SELECT rulekeeper._set_activation(rule_key, version, channel, COALESCE(acknowledge, false), NULL, 'pin', true,
+                                    acknowledge_hotfixes)
 $$;
 
 CREATE FUNCTION rulekeeper.unpin(rule_key text, channel text) RETURNS bigint
@@ -1637,11 +1650,12 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION rulekeeper.hotfix(rule_key text, body text, reason text) RETURNS jsonb
+CREATE FUNCTION rulekeeper.hotfix(rule_key text, body text, reason text, acknowledge_sl_failed text DEFAULT NULL)
+  RETURNS jsonb
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
 BEGIN
   PERFORM rulekeeper._check_body_text(body);
-  RETURN rulekeeper.hotfix(rule_key, body::jsonb, reason);
+  RETURN rulekeeper.hotfix(rule_key, body::jsonb, reason, acknowledge_sl_failed);
 END
 $$;
 
@@ -1654,8 +1668,158 @@ END
 $$;
 
 GRANT EXECUTE ON FUNCTION rulekeeper.create_version(text, text) TO rulekeeper_author;
-GRANT EXECUTE ON FUNCTION rulekeeper.hotfix(text, text, text) TO rulekeeper_hotfix;
+GRANT EXECUTE ON FUNCTION rulekeeper.hotfix(text, text, text, text) TO rulekeeper_hotfix;
 GRANT EXECUTE ON FUNCTION rulekeeper.import_changes(text, boolean) TO rulekeeper_releaser;
+
+-- ==== issue 15: acknowledge exactly what was shown ====
+-- The hotfix gate shows one list and accepts one acknowledgement: every
+-- hotfix a move of prod would undo, each with its diff, and the move goes
+-- ahead only when the caller names exactly those labels
+-- (acknowledge_hotfixes => '{2.1,2.2}', rulectl --acknowledge-hotfix
+-- 2.1,2.2). Checked in the function that makes the change, so the check and
+-- the write are one transaction (docs/hotfix.md "Acknowledging exactly what
+-- was shown").
+
+-- What moving prod of a rule from from_label (NULL: nothing active) to
+-- to_label (NULL: deactivating) would undo, one entry per hotfix, oldest
+-- first: {hotfix_id, label, diff, classification, paths}. classification:
+-- how to_label's annotation classifies the hotfix when it says the version
+-- overrides it or cannot tell (NULL otherwise); paths: where what prod
+-- serves now would change (_undone_hotfixes; NULL when the bodies agree).
+CREATE FUNCTION rulekeeper._hotfix_gate(p_rule_key text, from_label text, to_label text) RETURNS jsonb
+  LANGUAGE sql STABLE SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+  WITH annotated AS (
+    SELECT h.hotfix_id, x ->> 'classification' AS classification
+      FROM rulekeeper.rule_version v
+     CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN jsonb_typeof(v.annotations -> 'hotfixes') = 'array'
+                                                  THEN v.annotations -> 'hotfixes' ELSE '[]'::jsonb END) x
+      JOIN rulekeeper.hotfix h ON h.rule_key = p_rule_key AND h.hotfix_id::text = x ->> 'hotfix_id'
+     WHERE v.rule_key = p_rule_key AND v.label = to_label
+       AND v.annotations ->> 'hotfix_included' IN ('overrides', 'unknown')
+       AND x ->> 'classification' <> 'included'
+  ), undone AS (
+    SELECT (u ->> 'hotfix_id')::uuid AS hotfix_id, u -> 'paths' AS paths
+      FROM jsonb_array_elements(CASE WHEN from_label IS NULL THEN '[]'::jsonb
+                                     ELSE rulekeeper._undone_hotfixes(p_rule_key, from_label, to_label) END) u
+  ), gated AS (
+    SELECT hotfix_id FROM annotated UNION SELECT hotfix_id FROM undone
+  )
+  SELECT COALESCE(jsonb_agg(jsonb_build_object(
+           'hotfix_id', h.hotfix_id, 'label', h.label, 'diff', h.diff,
+           'classification', (SELECT a.classification FROM annotated a WHERE a.hotfix_id = h.hotfix_id LIMIT 1),
+           'paths', (SELECT u.paths FROM undone u WHERE u.hotfix_id = h.hotfix_id LIMIT 1))
+           ORDER BY h.created_at, h.label), '[]'::jsonb)
+    FROM gated g JOIN rulekeeper.hotfix h ON h.hotfix_id = g.hotfix_id
+$$;
+
+-- The gate's hotfixes as one line: "2.1 (overrides), 2.2 (/rate)".
+CREATE FUNCTION rulekeeper._gate_names(gate jsonb) RETURNS text
+  LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+  SELECT string_agg((g ->> 'label') || ' (' || concat_ws('; ', g ->> 'classification',
+           (SELECT string_agg(q ->> 'path', ', ' ORDER BY q ->> 'path')
+              FROM jsonb_array_elements(CASE WHEN jsonb_typeof(g -> 'paths') = 'array' THEN g -> 'paths'
+                                             ELSE '[]'::jsonb END) q)) || ')', ', ' ORDER BY n)
+    FROM jsonb_array_elements(gate) WITH ORDINALITY x(g, n)
+$$;
+
+-- The gate as a DETAIL: each hotfix's diff, and what the move would serve
+-- instead (or that the version's annotation says it overrides it).
+CREATE FUNCTION rulekeeper._gate_detail(gate jsonb, to_label text) RETURNS text
+  LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+  SELECT string_agg('hotfix ' || (g ->> 'label') || ' changed:' || E'\n' || rulekeeper._diff_text(g -> 'diff')
+                    || CASE WHEN jsonb_typeof(g -> 'paths') = 'array' THEN
+                         E'\n' || COALESCE('version ' || to_label, 'deactivating') || ' would serve instead: '
+                         || (SELECT string_agg((q ->> 'path') || ': ' || COALESCE((q -> 'candidate')::text, '(absent)')
+                                               || ' (prod serves ' || COALESCE((q -> 'prod')::text, '(absent)') || ')',
+                                               ', ' ORDER BY q ->> 'path')
+                               FROM jsonb_array_elements(g -> 'paths') q)
+                       ELSE '' END
+                    || CASE WHEN g ->> 'classification' IS NOT NULL THEN
+                         E'\n' || COALESCE('version ' || to_label, 'the change') || ' is annotated: '
+                         || (g ->> 'classification')
+                       ELSE '' END, E'\n' ORDER BY n)
+    FROM jsonb_array_elements(gate) WITH ORDINALITY x(g, n)
+$$;
+
+-- The labels an acknowledgement names, trimmed, deduplicated and sorted.
+CREATE FUNCTION rulekeeper._ack_labels(acknowledged text[]) RETURNS text[]
+  LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+  SELECT COALESCE(array_agg(DISTINCT btrim(a) ORDER BY btrim(a)), '{}'::text[])
+    FROM unnest(COALESCE(acknowledged, '{}'::text[])) a WHERE a IS NOT NULL AND btrim(a) <> ''
+$$;
+
+-- Refuses (check_violation) unless `acknowledged` names exactly the gate's
+-- hotfix labels (each prefixed with prefix, e.g. 'pricing@' for cutover):
+-- the refusal lists every hotfix with its diff, and when an acknowledgement
+-- was given, what it named that the change would not undo and what it left
+-- out. `what` starts the message ('moving prod of rule "x" from 2.2 to
+-- version 3').
+CREATE FUNCTION rulekeeper._require_hotfix_acknowledgement(gate jsonb, acknowledged text[], what text,
+                                                           to_label text, cli text)
+  RETURNS void
+  LANGUAGE plpgsql STABLE SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+DECLARE
+  shown text[] := ARRAY(SELECT DISTINCT g ->> 'label' FROM jsonb_array_elements(gate) g ORDER BY 1);
+  given text[] := rulekeeper._ack_labels(acknowledged);
+  missing text[];
+  extra text[];
+BEGIN
+  IF shown = given THEN
+    RETURN;
+  END IF;
+  missing := ARRAY(SELECT s FROM unnest(shown) s EXCEPT SELECT g FROM unnest(given) g ORDER BY 1);
+  extra := ARRAY(SELECT g FROM unnest(given) g EXCEPT SELECT s FROM unnest(shown) s ORDER BY 1);
+  IF cardinality(shown) = 0 THEN
+    RAISE EXCEPTION '% undoes no hotfix, but the acknowledgement names %: nothing was changed', what,
+      array_to_string(given, ', ')
+      USING ERRCODE = 'check_violation',
+            HINT = 'Acknowledge only what the refusal or a dry run (rulectl --dry-run) lists; here: nothing.';
+  END IF;
+  RAISE EXCEPTION '%', what || ' would undo hotfix(es) ' || rulekeeper._gate_names(gate)
+    || CASE WHEN cardinality(given) = 0 THEN ''
+         ELSE '; the acknowledgement names ' || array_to_string(given, ', ') || ', which differs'
+              || COALESCE(': not acknowledged: ' || NULLIF(array_to_string(missing, ', '), ''), '')
+              || COALESCE('; acknowledged but not undone: ' || NULLIF(array_to_string(extra, ', '), ''), '')
+    END
+    USING ERRCODE = 'check_violation', DETAIL = rulekeeper._gate_detail(gate, to_label),
+          HINT = pg_catalog.format('If that is intended, acknowledge exactly these: %s --acknowledge-hotfix %s '
+                                   '(SQL: acknowledge_hotfixes => %L).',
+                                   COALESCE(cli, 'rulectl'), array_to_string(shown, ','), shown::text);
+END
+$$;
+
+-- What the journal and the history row keep of an acknowledged gate: the
+-- labels acknowledged, the hotfixes the annotation flagged (hotfixes) and
+-- those whose change prod would lose (undone_hotfixes) — exactly the list
+-- that was shown, nothing more (hotfix_acknowledgements() reads them).
+CREATE FUNCTION rulekeeper._gate_record(gate jsonb, acknowledged text[]) RETURNS jsonb
+  LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+  SELECT jsonb_build_object(
+    'acknowledged_hotfixes', to_jsonb(rulekeeper._ack_labels(acknowledged)),
+    'hotfixes', COALESCE((SELECT jsonb_agg(jsonb_build_object('hotfix_id', g ->> 'hotfix_id', 'label', g ->> 'label',
+                                                              'classification', g ->> 'classification') ORDER BY n)
+                            FROM jsonb_array_elements(gate) WITH ORDINALITY x(g, n)
+                           WHERE g ->> 'classification' IS NOT NULL), '[]'::jsonb),
+    'undone_hotfixes', COALESCE((SELECT jsonb_agg(jsonb_build_object('hotfix_id', g ->> 'hotfix_id',
+                                                                     'label', g ->> 'label', 'diff', g -> 'diff',
+                                                                     'paths', g -> 'paths') ORDER BY n)
+                                   FROM jsonb_array_elements(gate) WITH ORDINALITY x(g, n)
+                                  WHERE jsonb_typeof(g -> 'paths') = 'array'), '[]'::jsonb))
+$$;
+
+
+-- What the hotfix gate would show for moving prod of a rule from what it
+-- serves now to `version` (NULL: deactivating it): rulectl's dry runs and
+-- confirmation plans show it before anything changes.
+CREATE FUNCTION rulekeeper.hotfix_gate(rule_key text, version text) RETURNS jsonb
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+  SELECT CASE WHEN a.label IS NOT DISTINCT FROM hotfix_gate.version THEN '[]'::jsonb
+              ELSE rulekeeper._hotfix_gate(hotfix_gate.rule_key, a.label, hotfix_gate.version) END
+    FROM (SELECT (SELECT x.label FROM rulekeeper.activation x
+                   WHERE x.rule_key = hotfix_gate.rule_key AND x.channel = 'prod') AS label) a
+$$;
+REVOKE EXECUTE ON FUNCTION rulekeeper.hotfix_gate(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rulekeeper.hotfix_gate(text, text) TO rulekeeper_reader;
 
 ------------------------------------------------------------------------------
 -- Privileges: only rulekeeper_admin writes tables directly; everyone else
@@ -1683,7 +1847,7 @@ GRANT EXECUTE ON FUNCTION rulekeeper.create_rule(text, text, text), rulekeeper.c
   TO rulekeeper_author;
 GRANT EXECUTE ON FUNCTION rulekeeper.transition(text, text, text, text) TO rulekeeper_releaser;
 GRANT EXECUTE ON FUNCTION rulekeeper.diff(text, text, text), rulekeeper._json_diff(jsonb, jsonb) TO rulekeeper_reader;
-GRANT EXECUTE ON FUNCTION rulekeeper.hotfix(text, jsonb, text) TO rulekeeper_hotfix;
+GRANT EXECUTE ON FUNCTION rulekeeper.hotfix(text, jsonb, text, text) TO rulekeeper_hotfix;
 GRANT EXECUTE ON FUNCTION rulekeeper.export_changes(jsonb) TO rulekeeper_reader;
 GRANT EXECUTE ON FUNCTION rulekeeper.import_changes(jsonb, boolean), rulekeeper.resolve_conflict(uuid, text),
   rulekeeper.record_failover(text, boolean, jsonb)
@@ -1696,9 +1860,9 @@ GRANT EXECUTE ON PROCEDURE rulekeeper.wait_for_epoch(bigint, integer, bigint) TO
 GRANT EXECUTE ON FUNCTION rulekeeper.export_release(text[]) TO rulekeeper_author, rulekeeper_releaser;
 GRANT EXECUTE ON FUNCTION
   rulekeeper.import_release(jsonb, text), rulekeeper.import_release_text(text, text),
-  rulekeeper.activate(text, text, text, boolean, bigint),
-  rulekeeper.deactivate(text, text, boolean, bigint), rulekeeper.rollback(text, text, boolean, bigint),
-  rulekeeper.pin(text, text, text), rulekeeper.unpin(text, text), rulekeeper.cutover(boolean)
+  rulekeeper.activate(text, text, text, boolean, bigint, text[]),
+  rulekeeper.deactivate(text, text, boolean, bigint, text[]), rulekeeper.rollback(text, text, boolean, bigint, text[]),
+  rulekeeper.pin(text, text, text, boolean, text[]), rulekeeper.unpin(text, text), rulekeeper.cutover(boolean, text[])
   TO rulekeeper_releaser;
 
 -- ==== issue 13: site lock, audit fields, reasons ====
@@ -1794,7 +1958,8 @@ CREATE FUNCTION rulekeeper.hotfix_acknowledgements(hotfix_id uuid)
                  what text)
   LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
   SELECT j.label, j.actor, j.recorded_at, j.payload ->> 'action', j.payload ->> 'channel', j.change_id,
-         CASE WHEN j.payload ? 'undone_hotfixes' THEN 'prod left the hotfix'
+         CASE WHEN j.payload -> 'undone_hotfixes' @> jsonb_build_array(jsonb_build_object('hotfix_id', h.hotfix_id::text))
+              THEN 'prod left the hotfix'
               ELSE 'hotfix gate: ' || COALESCE(j.payload ->> 'hotfix_included', '?') END
     FROM rulekeeper.hotfix h
     JOIN rulekeeper.journal j ON j.kind = 'acknowledgement' AND j.rule_key = h.rule_key
@@ -1965,7 +2130,7 @@ REVOKE INSERT, UPDATE, DELETE ON
 -- directly they would write history that never happened.
 REVOKE EXECUTE ON FUNCTION
   rulekeeper._journal(text, text, text, jsonb),
-  rulekeeper._set_activation(text, text, text, boolean, bigint, text, boolean),
+  rulekeeper._set_activation(text, text, text, boolean, bigint, text, boolean, text[]),
   rulekeeper._recover_version(jsonb, jsonb)
   FROM rulekeeper_admin;
 

@@ -1,4 +1,4 @@
-// Production changes ask before they happen (docs/safety.md "Confirmation").
+// Production changes ask before they happen (docs/operator-safety.md "Confirmation").
 //
 // A verb that changes production (failover, rejoin, reconcile, cutover,
 // activate/deactivate/rollback/pin in prod, hotfix, conflicts resolve) builds

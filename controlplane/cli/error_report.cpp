@@ -43,6 +43,10 @@ std::size_t edit_distance(const std::string& a, const std::string& b) {
 int ErrorReport::report(const common::ExitError& e) const {
   const std::string message = common::one_line(e.what());
   std::cerr << "rulectl: " << message << std::endl;
+  // A person reads the hint too, not only a script (once: server errors
+  // often carry it in the message already).
+  if (!e.hint().empty() && message.find(e.hint()) == std::string::npos)
+    std::cerr << "hint: " << common::one_line(e.hint()) << std::endl;
   if (json_ && !common::json_document_printed()) {
     auto optional = [](const std::string& s) { return s.empty() ? nlohmann::json() : nlohmann::json(s); };
     common::print_json({{"error", kind_of(e.code())},

@@ -2,16 +2,24 @@
 // says what each does), and the rendering as text or --json.
 //
 //   hotfix --site S|e3 --rule K --body-file F --reason TEXT [--sync [--sync-timeout S]]
+//          [--acknowledge-sl-failed LABEL[,LABEL…]] [--dry-run]
 //   hotfix list [--site S|e3] [--since-last-release]
 //   hotfix show ID [--site S|e3]
-//   hotfix replay RECEIPT --site S|e3 [--sync …]
+//   hotfix replay RECEIPT --site S|e3 [--sync …] [--dry-run]
+//
+// A hotfix changes production: it shows its plan (rule, channels, diff:
+// what hotfix() reported in a transaction that was rolled back) and asks
+// (cli/confirmation.hpp) before the real one, which is refused if the
+// database would now make another change than the one shown.
 #include <iostream>
 #include <memory>
 
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
+#include "cli/confirmation.hpp"
 #include "cli/diff_render.hpp"
+#include "cli/plan_text.hpp"
 #include "common/errors.hpp"
 #include "common/output.hpp"
 #include "common/terminal.hpp"
@@ -23,17 +31,71 @@ namespace {
 using nlohmann::json;
 
 const char* kHotfixFooter =
-    "Exit: 0 done (with --sync: applied at every other E3 site); 2 usage (missing flags, an empty --reason, a "
-    "body file that is not a JSON object); 3 refused: a path the ruleset's hotfix policy does not allow, no "
-    "policy for the ruleset, the connecting role lacks rulekeeper_hotfix, a standby or a site outside E3, split "
-    "brain, nothing active in prod — or, with --sync, committed but NOT yet applied at some E3 standby when "
-    "--sync-timeout ran out (the hotfix stands at the primary; its receipt is in state_dir); 1 another failure; "
-    "4 the site is unreachable.";
+    "Asks before the change on a terminal (--yes: no question; no terminal and no --yes: exit 2). "
+    "Exit: 0 done (with --sync: applied at every other E3 site; with --dry-run: it would be made); 2 usage "
+    "(missing flags, an empty --reason, a body file that is not a JSON object, no terminal and no --yes); 3 "
+    "refused: a path the ruleset's hotfix policy does not allow, no policy for the ruleset, the connecting role "
+    "lacks rulekeeper_hotfix, a standby or a site outside E3, split brain, nothing active in prod, a body whose "
+    "content failed soft launch (sl_failed) without --acknowledge-sl-failed naming that version, not confirmed, "
+    "prod changed since the plan was shown — or, with --sync, committed but NOT yet applied at some E3 standby "
+    "when --sync-timeout ran out (the hotfix stands at the primary; its receipt is in state_dir); 1 another "
+    "failure; 4 the site is unreachable.";
 
 struct HotfixArgs {
   ops::HotfixRequest request;
   CLI::Option* reason_option = nullptr;
 };
+
+// What a hotfix will do, as the question before it shows it (and a dry run
+// prints it): `r` is hotfix()'s report from the rolled-back transaction.
+std::vector<std::string> plan_lines(const ops::HotfixReport& report, const std::string& reason) {
+  const json& r = report.result;
+  const std::string base = r.value("base_label", std::string("?")), label = r.value("label", std::string("?"));
+  std::vector<std::string> lines;
+  lines.push_back(fmt::format("new version {} of rule {} on top of {} (what prod serves now), at {}", label,
+                              common::escape_controls(r.value("rule_key", std::string("?"))), base, report.site));
+  lines.push_back(fmt::format("prod: {} -> {}", base, label));
+  if (r.value("sl_moved", false))
+    lines.push_back(fmt::format("sl: {} -> {} (sl served the same parent)", base, label));
+  else if (r.contains("annotated") && r["annotated"].is_array() && !r["annotated"].empty()) {
+    std::vector<std::string> labels;
+    for (const auto& x : r["annotated"]) labels.push_back(x.value("label", std::string("?")));
+    lines.push_back(fmt::format("sl: stays on {} (annotated: it may undo this hotfix)", fmt::join(labels, ", ")));
+  } else {
+    lines.push_back("sl: unchanged");
+  }
+  lines.push_back("diff:");
+  for (const auto& d : diff_lines(r["diff"])) lines.push_back("  " + d);
+  if (r.contains("acknowledged_sl_failed") && !r["acknowledged_sl_failed"].empty()) {
+    std::vector<std::string> failed;
+    for (const auto& x : r["acknowledged_sl_failed"]) failed.push_back(x.get<std::string>());
+    lines.push_back(
+        fmt::format("acknowledged: the body is the content of {}, which failed soft launch (sl_failed); "
+                    "the acknowledgement is journaled",
+                    fmt::join(failed, ", ")));
+  }
+  if (!reason.empty()) lines.push_back("reason: " + common::escape_controls(reason));
+  if (!report.not_waited_for.empty())
+    lines.push_back(
+        fmt::format("{} {}", fmt::join(report.not_waited_for, ", "),
+                    report.sync_requested ? "waited for after the commit (--sync)" : "not waited for (no --sync)"));
+  return lines;
+}
+
+// A dry run: the plan between the two "dry run" lines (or its --json document).
+int render_dry_run(const GlobalOptions& global, const ops::HotfixReport& report, const std::string& what,
+                   const std::string& reason) {
+  if (global.json) {
+    common::print_json(report.to_json());
+    return common::exit_ok;
+  }
+  print_dry_run_top(std::cout, what);
+  for (const auto& l : plan_lines(report, reason)) std::cout << "  " << l << "\n";
+  print_dry_run_bottom(std::cout,
+                       "the database checked the hotfix in a transaction that was rolled back: no version, no "
+                       "activation, no journal entry, no receipt");
+  return common::exit_ok;
+}
 
 struct ListArgs {
   std::string site = "e3";
@@ -109,16 +171,55 @@ int run_hotfix(const GlobalOptions& global, const HotfixArgs& args) {
                                         fmt::join(missing, ", ")));
   const config::Config config = load_config(global);
   common::Progress progress;
-  const ops::HotfixReport report = ops::hotfix(config, req, progress);
+  if (req.dry_run)
+    return render_dry_run(global, ops::hotfix(config, req, progress),
+                          fmt::format("hotfix of rule {} at {}", req.rule, req.site), req.reason);
+  ops::HotfixRequest confirmed = req;
+  if (!global.yes) {
+    // Every check the database makes, in a transaction rolled back; then the
+    // question; then the real one, refused if it would differ.
+    ops::HotfixRequest preview_request = req;
+    preview_request.dry_run = true;
+    const ops::HotfixReport preview = ops::hotfix(config, preview_request, progress);
+    const json& p = preview.result;
+    confirm(global, Plan{"rulectl hotfix",
+                         fmt::format("hotfix {} of rule {} at {}: live in prod at once",
+                                     p.value("label", std::string("?")), req.rule, preview.site),
+                         plan_lines(preview, req.reason)});
+    confirmed.expect = ops::HotfixExpectation{p.value("base_label", std::string()), p.value("label", std::string())};
+  }
+  const ops::HotfixReport report = ops::hotfix(config, confirmed, progress);
   const json& r = report.result;
   return render(global, report,
                 fmt::format("hotfix {} of rule {} at {}, on top of {}: {}", r["label"].get<std::string>(), req.rule,
                             report.site, r["base_label"].get<std::string>(), r["hotfix_id"].get<std::string>()));
 }
 
-int run_replay(const GlobalOptions& global, const ops::ReplayRequest& args) {
+int run_replay(const GlobalOptions& global, const ops::ReplayRequest& given) {
   const config::Config config = load_config(global);
   common::Progress progress;
+  ops::ReplayRequest args = given;
+  if (args.dry_run) {
+    const ops::ReplayReport preview = ops::replay(config, args, progress);
+    if (preview.replayed)
+      return render_dry_run(global, *preview.replayed,
+                            fmt::format("replay of hotfix {} ({}) at {}", preview.hotfix_id, preview.label,
+                                        preview.site),
+                            "");
+  } else if (!global.yes) {
+    ops::ReplayRequest preview_request = args;
+    preview_request.dry_run = true;
+    const ops::ReplayReport preview = ops::replay(config, preview_request, progress);
+    if (preview.replayed) {  // else the site holds the content already: nothing to change, nothing to ask
+      const json& p = preview.replayed->result;
+      confirm(global,
+              Plan{"rulectl hotfix replay",
+                   fmt::format("replay hotfix {} ({} at {}) at {} as {}: live in prod at once", preview.hotfix_id,
+                               preview.label, preview.from_site, preview.site, p.value("label", std::string("?"))),
+                   plan_lines(*preview.replayed, "")});
+      args.expect = ops::HotfixExpectation{p.value("base_label", std::string()), p.value("label", std::string())};
+    }
+  }
   const ops::ReplayReport report = ops::replay(config, args, progress);
   if (report.replayed) {
     const json& r = report.replayed->result;
@@ -134,6 +235,7 @@ int run_replay(const GlobalOptions& global, const ops::ReplayRequest& args) {
     return report.exit_code;
   }
   const std::string prod = report.prod.value_or("");
+  if (report.dry_run) print_dry_run_top(std::cout, fmt::format("replay of {} at {}", report.receipt_file, report.site));
   std::cout << fmt::format("site {} already holds this content for rule {} as version {} ({}; {}); nothing to do",
                            report.site, report.rule_key, report.held_as, report.held_qualification,
                            prod.empty() ? "nothing is active in prod" : "prod serves " + prod)
@@ -144,6 +246,7 @@ int run_replay(const GlobalOptions& global, const ops::ReplayRequest& args) {
                      "--version {} if it should",
                      report.held_as, report.site, report.rule_key, report.held_as)
               << std::endl;
+  if (report.dry_run) print_dry_run_bottom(std::cout, "the site holds that content already");
   return report.exit_code;
 }
 
@@ -234,6 +337,12 @@ void add_hotfix(CLI::App& app, GlobalOptions& global, int& exit_code) {
   cmd->add_option("--body-file", a->request.body_file, "the new body: a file holding a JSON object (- for stdin)");
   a->reason_option = cmd->add_option("--reason", a->request.reason, "why (required, not empty; journaled)");
   sync_options(cmd, a->request.sync, a->request.sync_timeout);
+  cmd->add_option("--acknowledge-sl-failed", a->request.acknowledge_sl_failed,
+                  "the body's content is that of these versions, which failed soft launch (sl_failed): serve it "
+                  "again anyway (comma-separated labels, exactly those the refusal names; journaled)");
+  cmd->add_flag("--dry-run", a->request.dry_run,
+                "check everything (policy, prod, sl, failed content) in a transaction that is rolled back and "
+                "show what would change; change nothing, ask nothing");
   cmd->footer(kHotfixFooter);
   cmd->require_subcommand(0, 1);
 
@@ -265,10 +374,15 @@ void add_hotfix(CLI::App& app, GlobalOptions& global, int& exit_code) {
   replay->add_option("RECEIPT", r->receipt_file, "receipt file written by rulectl hotfix (in state_dir)")->required();
   replay->add_option("--site", r->site, "e3 (the E3 primary) or its name")->required();
   sync_options(replay, r->sync, r->sync_timeout);
+  replay->add_flag("--dry-run", r->dry_run,
+                   "check everything in a transaction that is rolled back and show what would change; change "
+                   "nothing, ask nothing");
   replay->footer(
-      "Exit: 0 replayed, or already held (nothing to do); 3 refused (the receipt's body does not match "
-      "its checksum, prod there serves another base version, policy, not the E3 primary, --sync not "
-      "applied in time); 2 not a receipt; 1 another failure; 4 unreachable.");
+      "Asks before the change on a terminal (--yes: no question; no terminal and no --yes: exit 2). "
+      "Exit: 0 replayed, or already held (nothing to do), or (--dry-run) it would be; 3 refused (the receipt's "
+      "body does not match its checksum, prod there serves another base version, policy, not the E3 primary, "
+      "--sync not applied in time, not confirmed); 2 not a receipt, or no terminal and no --yes; 1 another "
+      "failure; 4 unreachable.");
   replay->callback([&global, &exit_code, r] { exit_code = run_replay(global, *r); });
 
   cmd->callback([&global, &exit_code, a, cmd] {

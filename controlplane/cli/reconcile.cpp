@@ -1,12 +1,17 @@
 // `rulectl reconcile (--from S | --bundle FILE) --to S [--dry-run]` and
 // `rulectl conflicts list|resolve`: options, the operation (ops/reconcile.hpp
-// says what each does), and the rendering as text or --json.
+// says what each does), and the rendering as text or --json. Both change
+// production (the E3 primary): reconcile shows what it will record (its own
+// dry run) and conflicts resolve the conflict and the side kept, then ask
+// (cli/confirmation.hpp).
 #include <iostream>
 #include <memory>
 
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
+#include "cli/confirmation.hpp"
+#include "cli/plan_text.hpp"
 #include "common/errors.hpp"
 #include "common/output.hpp"
 #include "ops/reconcile.hpp"
@@ -25,18 +30,52 @@ struct ConflictOptions {
 
 std::string s(const json& v) { return v.is_string() ? v.get<std::string>() : v.is_null() ? "" : v.dump(); }
 
-int reconcile(const GlobalOptions& global, const ops::ReconcileRequest& o) {
+// What reconcile will record, from its own dry run: the question's lines.
+std::vector<std::string> plan_lines(const ops::ReconcileReport& dry) {
+  const json& report = dry.report;
+  std::vector<std::string> lines;
+  lines.push_back(fmt::format("{} new journal record{} from {} (the other site's history, kept as records)",
+                              report.value("records", 0), report.value("records", 0) == 1 ? "" : "s", dry.source));
+  for (const auto& r : report["recovered"])
+    lines.push_back(fmt::format("recover {} {} as a new 'recovered' version (NOT activated)", s(r["rule_key"]),
+                                s(r["original_label"])));
+  for (const auto& r : report["already_held"])
+    lines.push_back(
+        fmt::format("already held: {} {} (as {}; not duplicated)", s(r["rule_key"]), s(r["label"]), s(r["held_as"])));
+  for (const auto& c : report["conflicts"])
+    lines.push_back(fmt::format("record a CONFLICT on {} ({} there; the rule changed here too): NOT applied",
+                                s(c["rule_key"]), s(c["label"])));
+  if (!report["listed_not_applied"].empty())
+    lines.push_back(fmt::format("{} activation/pin/qualification/hotfix record{} listed, not re-applied",
+                                report["listed_not_applied"].size(),
+                                report["listed_not_applied"].size() == 1 ? "" : "s"));
+  return lines;
+}
+
+int reconcile(const GlobalOptions& global, const ops::ReconcileRequest& given) {
   const config::Config config = load_config(global);
+  ops::ReconcileRequest o = given;
+  if (!o.dry_run && !global.yes) {
+    // Every check, and what it would record, from import_changes' own dry
+    // run (a transaction that writes nothing); then the question.
+    ops::ReconcileRequest preview_request = o;
+    preview_request.dry_run = true;
+    const ops::ReconcileReport preview = ops::reconcile(config, preview_request);
+    confirm(global,
+            Plan{"rulectl reconcile", fmt::format("record at {} what it lacks from {}", preview.target, preview.source),
+                 plan_lines(preview)});
+  }
   const ops::ReconcileReport out = ops::reconcile(config, o);
   const json& report = out.report;
   if (global.json) {
     common::print_json(out.to_json());
     return out.exit_code;
   }
+  if (out.dry_run) print_dry_run_top(std::cout, fmt::format("reconcile {} -> {}", out.source, out.target));
   std::cout << fmt::format(
       "reconcile {} -> {}{}: {} new record{}, {} recovered, {} already held, {} conflict{}, {} "
       "listed (not applied)\n",
-      out.source, out.target, out.dry_run ? " (DRY RUN: nothing changed)" : "", report.value("records", 0),
+      out.source, out.target, out.dry_run ? " (would record)" : "", report.value("records", 0),
       report.value("records", 0) == 1 ? "" : "s", report["recovered"].size(), report["already_held"].size(),
       report["conflicts"].size(), report["conflicts"].size() == 1 ? "" : "s", report["listed_not_applied"].size());
   if (!report["recovered"].empty()) {
@@ -76,6 +115,8 @@ int reconcile(const GlobalOptions& global, const ops::ReconcileRequest& o) {
         "\n{} open conflict{} at {}: see `rulectl conflicts list`, then `rulectl conflicts "
         "resolve ID --keep target|source` (exit 3 until none remain)\n",
         out.open_conflicts, out.open_conflicts == 1 ? "" : "s", out.target);
+  if (out.dry_run)
+    print_dry_run_bottom(std::cout, "import_changes ran with dry_run => true: no record, no version, no conflict");
   return out.exit_code;
 }
 
@@ -108,6 +149,24 @@ int conflicts_list(const GlobalOptions& global, const ConflictOptions& o) {
 
 int conflicts_resolve(const GlobalOptions& global, const ConflictOptions& o) {
   const config::Config config = load_config(global);
+  if (!global.yes) {
+    const site::client::Conflict c = ops::find_conflict(config, o.site, o.id);
+    const json& sc = c.source_change;
+    const json& row = sc.contains("row") ? sc["row"] : json::object();
+    std::vector<std::string> here;
+    for (const auto& h : c.target_changes)
+      here.push_back(fmt::format("{} {} ({})", s(h["kind"]), s(h["label"]), s(h["origin"])));
+    confirm(global, Plan{"rulectl conflicts resolve",
+                         fmt::format("resolve conflict {} on rule {}: keep the {}", c.conflict_id, c.rule_key, o.keep),
+                         {fmt::format("status: {}", c.status),
+                          fmt::format("source (orphan): {} {} from {}:{} at {}", s(sc["kind"]),
+                                      s(row.value("label", json(nullptr))), s(sc["origin_site"]),
+                                      s(sc["origin_incarnation"]), s(sc["recorded_at"])),
+                          fmt::format("target changes since the divergence: {}", fmt::join(here, ", ")),
+                          o.keep == "source" ? "the orphan comes back as a new 'recovered' version, NOT activated; the "
+                                               "resolution is journaled"
+                                             : "nothing is applied; the resolution is journaled"}});
+  }
   const ops::ConflictResolution res = ops::resolve_conflict(config, o.site, o.id, o.keep);
   const json& result = res.result;
   if (global.json) {
@@ -136,7 +195,14 @@ void add_reconcile(CLI::App& app, GlobalOptions& global, int& exit_code) {
   auto* bundle = cmd->add_option("--bundle", o->bundle, "changes bundle file (e.g. written by rulectl rejoin)");
   from->excludes(bundle);
   cmd->add_option("--to", o->to, "the E3 primary (or e3)")->required();
-  cmd->add_flag("--dry-run", o->dry_run, "report what would happen; change nothing");
+  cmd->add_flag("--dry-run", o->dry_run,
+                "check everything (the bundle's checksum, signature and environment, each entry) and report what "
+                "would be recorded; change nothing, ask nothing");
+  cmd->footer(
+      "Asks before recording anything on a terminal (--yes: no question; no terminal and no --yes: exit 2). "
+      "Exit: 0 done (or, --dry-run, nothing in the way); 3 a conflict is open or new, refused (a source or bundle "
+      "from another environment, a bad checksum or signature, not confirmed); 2 usage, no terminal and no --yes; "
+      "4 a site is unreachable; 1 another failure.");
   cmd->callback([&global, &exit_code, o] { exit_code = reconcile(global, *o); });
 
   auto c = std::make_shared<ConflictOptions>();

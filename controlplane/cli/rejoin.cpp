@@ -1,14 +1,20 @@
-// `rulectl rejoin --site S [--orphans FILE]`: options, the operation
-// (ops/rejoin.hpp), and its report as text or --json.
+// `rulectl rejoin --site S [--orphans FILE] [--dry-run]`: options, the
+// operation (ops/rejoin.hpp), and its report as text or --json. Before
+// anything is stopped, started or rewound it shows the plan
+// (ops/rejoin_plan.hpp) and asks (cli/confirmation.hpp); --dry-run shows the
+// plan and stops there.
 #include <iostream>
 
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
+#include "cli/confirmation.hpp"
+#include "cli/plan_text.hpp"
 #include "cli/report.hpp"
 #include "common/errors.hpp"
 #include "common/output.hpp"
 #include "ops/rejoin.hpp"
+#include "ops/rejoin_plan.hpp"
 
 namespace rulekeeper::cli {
 namespace {
@@ -73,13 +79,62 @@ void print_text(const ops::RejoinReport& r) {
       print_finished(r, fmt::format("rejoin {}: orphans saved; NOT rejoined yet", r.site), lines);
       return;
     }
-    case Outcome::rejoined:
+    case Outcome::rejoined: {
+      std::vector<std::string> lines{fmt::format("{} streams from {} (slot '{}')", r.site, r.primary, r.site)};
+      if (!r.sync.empty()) lines.push_back("synchronous replication: " + r.sync);
       print_finished(r,
                      fmt::format("rejoined: {} is a standby of {} ({}; {:.2f}s)", r.site, r.primary, r.rewind,
                                  r.total_seconds),
-                     {fmt::format("{} streams from {} (slot '{}')", r.site, r.primary, r.site)});
+                     lines);
       return;
+    }
   }
+}
+
+// What the rejoin would do, one line each (the question; the dry run adds
+// the orphans table).
+std::vector<std::string> plan_lines(const ops::RejoinPlan& p) {
+  std::vector<std::string> lines;
+  lines.push_back("E3 sites: " + fmt::format("{}", fmt::join(p.probe, ", ")));
+  if (p.event)
+    lines.push_back(fmt::format("divergence point: failover {} -> {} at {} (timeline {})", p.event->old_site,
+                                p.event->new_site, p.event->recorded_at, p.event->new_timeline));
+  if (p.orphans)
+    lines.push_back(fmt::format("orphans to capture: {} change{} ({})", p.orphans->size(),
+                                p.orphans->size() == 1 ? "" : "s", p.orphans_note));
+  else if (!p.orphans_note.empty())
+    lines.push_back("orphans to capture: " + p.orphans_note);
+  lines.push_back("steps:");
+  int i = 0;
+  for (const auto& s : p.steps) lines.push_back(fmt::format("  {}. {}", ++i, s));
+  return lines;
+}
+
+int run_rejoin(const GlobalOptions& global, const ops::RejoinRequest& o, bool dry_run) {
+  const config::Config config = load_config(global);
+  common::Progress progress;
+  if (dry_run || !global.yes) {
+    const ops::RejoinPlan plan = ops::plan_rejoin(config, o, progress);
+    if (dry_run) {
+      if (global.json) {
+        common::print_json(plan.to_json());
+      } else {
+        print_dry_run_top(std::cout, "rejoin " + plan.site);
+        std::cout << plan.summary() << "\n";
+        for (const auto& l : plan_lines(plan)) std::cout << "  " << l << "\n";
+        if (plan.orphans) {
+          std::cout << "\norphaned changes of " << plan.site << " (" << plan.orphans_note << "):\n";
+          print_orphans(std::cout, *plan.orphans);
+        }
+        print_dry_run_bottom(std::cout, "nothing was stopped, started, rewound or written; no bundle file");
+      }
+      return common::exit_ok;
+    }
+    // Nothing to do, or only commands printed: nothing to ask.
+    if (!plan.nothing_to_do && plan.changes_production)
+      confirm(global, Plan{"rulectl rejoin", plan.summary(), plan_lines(plan)});
+  }
+  return show_report(global, ops::rejoin(config, o, progress), print_text);
 }
 
 }  // namespace
@@ -94,10 +149,16 @@ void add_rejoin(CLI::App& app, GlobalOptions& global, int& exit_code) {
   cmd->add_option("--orphans", o->orphans,
                   "where to write the orphans bundle (default: <state_dir>/orphans-<site>-<UTC time>.json)");
   cmd->add_option("--wait-streaming", o->wait_streaming, "seconds to wait until it streams")->capture_default_str();
-  cmd->callback([&global, &exit_code, o] {
-    common::Progress progress;
-    exit_code = show_report(global, ops::rejoin(load_config(global), *o, progress), print_text);
-  });
+  auto dry_run = std::make_shared<bool>(false);
+  cmd->add_flag("--dry-run", *dry_run,
+                "probe and check everything, show the steps it would run and the orphans it would capture (read "
+                "at the site when it answers); stop, start, rewind and write nothing, ask nothing");
+  cmd->footer(
+      "Asks before stopping, starting or rewinding anything on a terminal (--yes: no question; no terminal and no "
+      "--yes: exit 2). Exit: 0 rejoined, nothing to do, orphans saved with the commands printed (or, --dry-run, "
+      "the plan); 3 refused (split brain, no failover event, not confirmed); 2 usage, no terminal and no --yes; 4 "
+      "no primary or the site does not answer; 1 another failure.");
+  cmd->callback([&global, &exit_code, o, dry_run] { exit_code = run_rejoin(global, *o, *dry_run); });
 }
 
 }  // namespace rulekeeper::cli

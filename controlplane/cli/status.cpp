@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "cli/commands.hpp"
 #include "common/output.hpp"
@@ -44,12 +45,19 @@ void print_replication(const json& rep) {
     std::cout << "  primary: UNKNOWN: E3 refused rulectl's login (a configuration problem, not an outage)\n";
   } else {
     const json& lk = rep["last_known_primary"];
-    std::cout << fmt::format("  primary: UNREACHABLE{}\n",
-                             lk.is_null() ? std::string()
-                                          : fmt::format(" (last known primary {}: last heartbeat {}, seen by {}, "
-                                                        "{}s ago)",
-                                                        text(lk["site"]), text(lk["heartbeat_at"]), text(lk["seen_by"]),
-                                                        text(lk["heartbeat_age_seconds"])));
+    std::string known;
+    if (!lk.is_null()) {
+      std::vector<std::string> why;
+      if (lk.contains("timeline"))
+        why.push_back(fmt::format("timeline {}: {}", text(lk["timeline"]), text(lk["source"])));
+      if (!lk["heartbeat_at"].is_null())
+        why.push_back(fmt::format("last heartbeat {}, seen by {}, {}s ago", text(lk["heartbeat_at"]),
+                                  text(lk["seen_by"]), text(lk["heartbeat_age_seconds"])));
+      else
+        why.push_back("no reachable standby replayed its heartbeat");
+      known = fmt::format(" (last known primary {}: {})", text(lk["site"]), fmt::join(why, "; "));
+    }
+    std::cout << fmt::format("  primary: UNREACHABLE{}\n", known);
   }
   for (const auto& n : rep["notes"]) std::cout << "  " << n.get<std::string>() << "\n";
   common::Table t({"standby", "reachable", "state", "lag_bytes", "replay_lag_s", "lag_changes", "last_heartbeat",

@@ -4,6 +4,8 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include <map>
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -12,6 +14,9 @@
 #include "common/poll.hpp"
 #include "common/text.hpp"
 #include "ops/control_lock.hpp"
+#include "ops/failover_decision.hpp"
+#include "ops/last_primary.hpp"
+#include "ops/sync_promotion.hpp"
 #include "pgnode/settings.hpp"
 #include "pgnode/tools.hpp"
 #include "rulekeeper/lifecycle.hpp"
@@ -65,12 +70,39 @@ std::string checkpoint(pqxx::connection& c) {
   }
 }
 
-json record_failover(pqxx::connection& c, const std::string& old_site, bool forced, const json& details) {
+// Written with synchronous_commit = local (site/client/failover.hpp): the
+// record never waits for a synchronous standby. rulectl remembers the new
+// primary in state_dir (ops/last_primary.hpp).
+json record_failover(const config::Config& config, pqxx::connection& c, const std::string& new_site,
+                     const std::string& old_site, bool forced, const json& details) {
+  json event;
   try {
-    return client::record_failover(c, old_site, forced, details);
+    event = client::record_failover(c, old_site, forced, details);
   } catch (const pqxx::failure& e) {
     throw site::sql_failure("record_failover", e);
   }
+  try {
+    remember_primary(config, new_site, event.value("new_timeline", 0LL), event.value("event_id", std::string()));
+  } catch (const std::exception&) {
+    // The event at the new primary is the record; state_dir's is a witness more.
+  }
+  return event;
+}
+
+// What each E3 site is doing, for the synchronous replication step.
+std::map<std::string, std::string> whereabouts(const config::Config& config, const std::vector<SiteState>& all) {
+  std::map<std::string, std::string> out;
+  for (const auto& n : all) {
+    if (!n.role_known()) {
+      out[n.name] = "is unreachable";
+    } else if (n.is_primary()) {
+      out[n.name] = "accepts writes";
+    } else {
+      const std::string up = site::upstream_site(config, n);
+      out[n.name] = up.empty() ? "has no upstream" : "follows " + up;
+    }
+  }
+  return out;
 }
 
 void promote(pqxx::connection& c, const std::string& target) {
@@ -114,6 +146,12 @@ void planned_switchover(const config::Config& config, const FailoverRequest& o, 
   const std::string before_vector = client::version_vector(*old.connection).to_json();
   steps.end(fmt::format("streaming, replay lag {} bytes", rep.replay_lag));
 
+  // Before anything stops: the target's commits must not wait for a
+  // synchronous standby that cannot follow it (ops/sync_promotion.hpp).
+  const SyncGuard sync =
+      guard_sync_before_promotion(config, *target.connection, tc.name, steps, whereabouts(config, all));
+  report.sync = sync.detail;
+
   // 2. Stop the old primary cleanly.
   old.connection.reset();
   steps.begin(fmt::format("stop {} (stop_command, -m fast)", oc.name));
@@ -124,6 +162,7 @@ void planned_switchover(const config::Config& config, const FailoverRequest& o, 
   const pgnode::ControlData cd = pgnode::controldata(old_node, log);
   if (cd.state != "shut down") {
     steps.end("state " + cd.state);
+    undo_sync_guard(config, *target.connection, sync, steps);
     throw common::ExitError(common::exit_failed,
                             fmt::format("{} did not shut down cleanly (pg_controldata: '{}'); it is stopped, {} was "
                                         "not promoted: start {} again, or fail over without it",
@@ -144,6 +183,7 @@ void planned_switchover(const config::Config& config, const FailoverRequest& o, 
     steps.begin(fmt::format("restart {} as the primary it was", oc.name));
     pgnode::start(old_node, log);
     steps.end("started");
+    undo_sync_guard(config, *target.connection, sync, steps);
     throw common::ExitError(common::exit_refused,
                             fmt::format("{} did not replay past {}'s shutdown checkpoint {} within {}s (replayed {}); "
                                         "{} was restarted as the primary, nothing else changed",
@@ -162,7 +202,7 @@ void planned_switchover(const config::Config& config, const FailoverRequest& o, 
                         {"old_shutdown_checkpoint", cd.checkpoint_lsn},
                         {"target_replayed", replayed},
                         {"steps", steps.to_json()}};
-  const json event = record_failover(*target.connection, oc.name, false, details);
+  const json event = record_failover(config, *target.connection, tc.name, oc.name, false, details);
   steps.end(fmt::format("timeline {}, incarnation {}", event.value("new_timeline", 0), event.value("incarnation", 0)));
   steps.begin(fmt::format("CHECKPOINT at {} (control file on the new timeline)", tc.name));
   steps.end(checkpoint(*target.connection));
@@ -223,8 +263,9 @@ void planned_switchover(const config::Config& config, const FailoverRequest& o, 
   report.stale_slot = dropped;
 }
 
-void unreachable_failover(const FailoverRequest& o, SiteState& target, const config::SiteConfig& oc,
-                          const std::string& old_error, Steps& steps, FailoverReport& report) {
+void unreachable_failover(const config::Config& config, const FailoverRequest& o, SiteState& target,
+                          const config::SiteConfig& oc, const std::string& old_error, Steps& steps,
+                          FailoverReport& report, const std::map<std::string, std::string>& where) {
   const config::SiteConfig& tc = *target.config;
   report.old_primary_error = old_error;
   steps.note(fmt::format("{} is unreachable", oc.name), old_error);
@@ -248,21 +289,33 @@ void unreachable_failover(const FailoverRequest& o, SiteState& target, const con
 
   if (!o.force) {
     report.outcome = FailoverReport::Outcome::refused;
-    report.why = fmt::format(
-        "{} is unreachable: whatever it committed after the last WAL {} received cannot be known, so the loss "
-        "of a failover cannot be proven; rerun with --force to promote {} and accept it",
-        oc.name, tc.name, tc.name);
+    report.why = report.stale_upstream.empty()
+                     ? fmt::format(
+                           "{} is unreachable: whatever it committed after the last WAL {} received cannot be known, "
+                           "so the loss of a failover cannot be proven; rerun with --force to promote {} and accept it",
+                           oc.name, tc.name, tc.name)
+                     : fmt::format(
+                           "{} is unreachable and was the last E3 primary; {}, so nothing {} committed "
+                           "after its promotion is at {}, and what it committed cannot be known: the loss of "
+                           "a failover cannot be proven; rerun with --force to promote {} and accept it",
+                           oc.name, report.stale_upstream, oc.name, tc.name, tc.name);
     return;
   }
 
+  const SyncGuard sync = guard_sync_before_promotion(config, *target.connection, tc.name, steps, where);
+  report.sync = sync.detail;
   steps.begin(fmt::format("promote {} (pg_promote, forced)", tc.name));
   promote(*target.connection, tc.name);
   steps.end("promoted");
   steps.begin(fmt::format("record the failover at {}", tc.name));
-  const json details = {{"planned", false},         {"rulectl", "failover --force"},
-                        {"os_user", os_user()},     {"old_primary_error", old_error},
-                        {"evidence", ev.to_json()}, {"steps", steps.to_json()}};
-  const json event = record_failover(*target.connection, oc.name, true, details);
+  json details = {{"planned", false},         {"rulectl", "failover --force"},
+                  {"os_user", os_user()},     {"old_primary_error", old_error},
+                  {"evidence", ev.to_json()}, {"steps", steps.to_json()}};
+  if (!report.stale_upstream.empty())
+    details["last_primary"] = {{"site", oc.name},
+                               {"evidence", report.last_primary_evidence},
+                               {"target_followed", report.stale_upstream}};
+  const json event = record_failover(config, *target.connection, tc.name, oc.name, true, details);
   steps.end(fmt::format("timeline {}, incarnation {}", event.value("new_timeline", 0), event.value("incarnation", 0)));
   steps.begin(fmt::format("CHECKPOINT at {} (control file on the new timeline)", tc.name));
   steps.end(checkpoint(*target.connection));
@@ -319,6 +372,9 @@ json FailoverReport::to_json() const {
   json doc = {{"planned", outcome == Outcome::switched_over},
               {"forced", outcome == Outcome::failed_over},
               {"old_primary", old_primary},
+              {"synchronous_replication", sync.empty() ? json() : json(sync)},
+              {"stale_upstream", stale_upstream.empty() ? json() : json(stale_upstream)},
+              {"last_primary", last_primary_evidence.empty() ? json() : json(last_primary_evidence)},
               {"steps", steps_json(steps)},
               {"total_seconds", total_seconds}};
   const json evidence_doc = evidence ? evidence->to_json() : json(nullptr);
@@ -370,75 +426,28 @@ FailoverReport failover(const config::Config& config, const FailoverRequest& o, 
   report.target = tc.name;
 
   steps.begin("probe the E3 sites");
-  std::vector<SiteState> all = site::probe_e3(config);
-  SiteState* target = nullptr;
-  std::vector<SiteState*> writable;
-  std::vector<std::string> seen;
-  for (auto& n : all) {
-    if (n.config == &tc) target = &n;
-    if (n.is_primary()) writable.push_back(&n);
-    seen.push_back(fmt::format("{} {}", n.name, n.role()));
-  }
-  steps.end(fmt::format("{}", fmt::join(seen, ", ")));
-  if (target == nullptr || !target->role_known())
-    throw common::ExitError(common::exit_unreachable, fmt::format("target {} is unreachable ({}); nothing was done",
-                                                                  tc.name, target ? target->error : "not probed"));
-  if (writable.size() > 1) {
-    std::vector<std::string> both;
-    for (const auto* w : writable) both.push_back(fmt::format("{} (timeline {})", w->name, w->timeline.value_or(0)));
-    throw common::ExitError(common::exit_refused,
-                            fmt::format("split brain: more than one E3 site accepts writes: {}; refusing to fail "
-                                        "over; rejoin the old primary first (`rulectl rejoin --site …`)",
-                                        fmt::join(both, ", ")));
-  }
-  if (!target->is_standby())
-    throw common::ExitError(common::exit_refused, fmt::format("{} is already the E3 primary (timeline {}); nothing "
-                                                              "was done",
-                                                              tc.name, target->timeline.value_or(0)));
-
+  FailoverDecision d = decide_failover(config, tc, [&](const std::vector<std::string>& seen) {
+    steps.end(fmt::format("{}", fmt::join(seen, ", ")));
+  });
   auto finish = [&] {
     report.steps = steps.list();
     report.total_seconds = steps.elapsed();
     return report;
   };
-  const std::string upstream = site::upstream_site(config, *target);
-  if (writable.size() == 1) {
-    SiteState& old = *writable[0];
-    if (upstream != old.name)
-      throw common::ExitError(common::exit_refused,
-                              fmt::format("{} is not a standby of the E3 primary {} ({}); nothing was done", tc.name,
-                                          old.name,
-                                          upstream.empty()
-                                              ? (target->upstream_port.empty()
-                                                     ? std::string("it has no upstream")
-                                                     : fmt::format("its upstream {}:{} is no configured site",
-                                                                   target->upstream_host, target->upstream_port))
-                                              : "it follows " + upstream));
-    report.old_primary = old.name;
-    planned_switchover(config, o, *target, old, all, steps, report);
+  report.old_primary = d.old->name;
+  check_confirmed(o, d.old->name, d.planned);
+  if (d.planned) {
+    planned_switchover(config, o, *d.target, *d.old, d.all, steps, report);
     return finish();
   }
-  // No writable E3 site: the target's upstream is the old primary.
-  if (upstream.empty())
-    throw common::ExitError(common::exit_refused,
-                            fmt::format("no E3 site accepts writes and {} names no upstream that is a configured site "
-                                        "({}); cannot tell which site was the primary; nothing was done",
-                                        tc.name,
-                                        target->upstream_port.empty()
-                                            ? std::string("no primary_conninfo")
-                                            : target->upstream_host + ":" + target->upstream_port));
-  for (auto& n : all) {
-    if (n.name != upstream) continue;
-    if (n.role_known())
-      throw common::ExitError(common::exit_refused,
-                              fmt::format("{}'s upstream {} is reachable but is a standby itself (in recovery): "
-                                          "there is no primary to fail over from; nothing was done",
-                                          tc.name, upstream));
-    report.old_primary = n.name;
-    unreachable_failover(o, *target, *n.config, n.error, steps, report);
-    return finish();
+  if (!d.stale_upstream.empty()) {
+    report.stale_upstream = d.stale_upstream;
+    report.last_primary_evidence = d.last_primary_evidence;
+    steps.note(fmt::format("the last E3 primary is {}", d.old->name),
+               fmt::format("{}; {}", report.last_primary_evidence, report.stale_upstream));
   }
-  throw common::ExitError(common::exit_failed, "internal: the upstream site was not probed");
+  unreachable_failover(config, o, *d.target, *d.old->config, d.old->error, steps, report, whereabouts(config, d.all));
+  return finish();
 }
 
 }  // namespace rulekeeper::ops

@@ -48,7 +48,16 @@ struct FailoverRequest {
   long long max_lag_bytes = -1;  // -1: no limit
   double wait_catchup = 30;      // seconds
   bool force = false;
+  // After a confirmed plan (ops/failover_plan.hpp): the failover goes ahead
+  // only if it is still the one shown — from this old primary, planned or
+  // forced — else it is refused (exit 3) before anything is done.
+  std::optional<std::string> confirmed_old_primary;
+  std::optional<bool> confirmed_planned;
 };
+
+// Refuses (exit 3, nothing done) when `request` carries a confirmed plan that
+// differs from what is about to happen.
+void check_confirmed(const FailoverRequest& request, const std::string& old_primary, bool planned);
 
 // What the target can tell about an old primary that is gone.
 struct StandbyEvidence {
@@ -81,6 +90,13 @@ struct FailoverReport {
   std::optional<StandbyEvidence> evidence;     // unreachable old primary
   bool all_received_replayed = false;
   std::string why;  // refused: why
+  // What was done about the target's synchronous replication before the
+  // promotion (ops/sync_promotion.hpp); "" when none is configured.
+  std::string sync;
+  // The target's upstream is not the last primary (ops/last_primary.hpp):
+  // "ipc2b follows ipc2 on timeline 1", and why old_primary is the last one.
+  std::string stale_upstream;
+  std::string last_primary_evidence;
   std::vector<Step> steps;
   double total_seconds = 0;
 

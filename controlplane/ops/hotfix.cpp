@@ -64,18 +64,45 @@ struct Applied {
   json receipt;
 };
 
+// How one call of hotfix() ends: committed, or (a dry run) rolled back after
+// the database checked and computed everything; with `expect`, refused
+// unless it made the change a confirmed plan showed.
+struct ApplyMode {
+  std::optional<std::string> acknowledge_sl_failed;
+  bool dry_run = false;
+  const std::optional<HotfixExpectation>* expect = nullptr;
+};
+
 // Calls hotfix() in a transaction of its own and reads back, in that same
-// transaction, what the receipt needs. Commits. Throws common::ExitError.
+// transaction, what the receipt needs. Commits (a dry run rolls back). Throws
+// common::ExitError.
 Applied apply_hotfix(site::Site& site, const std::string& rule, const std::string& body_text, const std::string& reason,
-                     const std::string& what) {
+                     const std::string& what, const ApplyMode& mode) {
   Applied a;
   try {
     pqxx::work tx(*site.conn);
-    a.result = client::hotfix(tx, rule, body_text, reason);
+    a.result = client::hotfix(tx, rule, body_text, reason, mode.acknowledge_sl_failed);
+    if (mode.dry_run) {
+      tx.abort();
+      return a;
+    }
+    if (mode.expect != nullptr && *mode.expect) {
+      const HotfixExpectation& x = **mode.expect;
+      const std::string base = a.result.value("base_label", std::string()),
+                        label = a.result.value("label", std::string());
+      if (base != x.base_label || label != x.label)
+        throw common::ExitError(
+            common::exit_refused,
+            fmt::format("{}: prod of rule {} changed since the plan was confirmed (it showed {} on top of {}; now "
+                        "it would be {} on top of {}); nothing was changed: run the hotfix again to see the new plan",
+                        what, rule, x.label, x.base_label, label, base));
+    }
     const auto made = client::hotfixes(tx, a.result["hotfix_id"].get<std::string>(), false);
     if (made.empty() || !made[0].content_sha256)
       throw common::ExitError(common::exit_failed, "internal: the hotfix's row is not readable in its own transaction");
     a.receipt = make_receipt(a.result, made[0], reason);
+    if (a.result.contains("acknowledged_sl_failed") && !a.result["acknowledged_sl_failed"].empty())
+      a.receipt["acknowledged_sl_failed"] = a.result["acknowledged_sl_failed"];
     try {
       tx.commit();
     } catch (const pqxx::in_doubt_error& e) {
@@ -156,6 +183,21 @@ std::pair<json, std::string> read_body(const std::string& file) {
   return {std::move(body), std::move(text)};
 }
 
+// A dry run's report: what hotfix() said inside the rolled-back transaction.
+HotfixReport dry_run_report(const config::Config& config, site::Site& site, const Applied& a, bool sync) {
+  HotfixReport report;
+  report.site = site.name();
+  report.dry_run = true;
+  report.sync_requested = sync;
+  report.result = a.result;
+  // The id and epoch it took exist nowhere once rolled back: not reported.
+  report.result.erase("hotfix_id");
+  report.result.erase("epoch");
+  report.receipt = json();
+  report.not_waited_for = other_e3_sites(config, site.name());
+  return report;
+}
+
 }  // namespace
 
 site::Site open_for_read(const config::Config& config, const std::string& name, const std::string& action) {
@@ -192,7 +234,8 @@ json HotfixReport::to_json() const {
               {"hotfix", result},
               {"receipt", receipt},
               {"receipt_file", optional_json(receipt_file)},
-              {"sync", sync ? sync->to_json() : json()}};
+              {"sync", sync ? sync->to_json() : json()},
+              {"dry_run", dry_run}};
   if (!receipt_error.empty()) doc["receipt_error"] = receipt_error;
   if (sync_requested) doc["sync_summary"] = sync_summary;
   return doc;
@@ -207,14 +250,20 @@ HotfixReport hotfix(const config::Config& config, const HotfixRequest& request, 
                             "receipt); nothing was sent to any site");
   const std::string body_text = read_body(request.body_file).second;
   site::Site site = open_for_hotfix(config, request.site, "hotfix");
-  Applied a =
-      apply_hotfix(site, request.rule, body_text, request.reason, fmt::format("hotfix refused at {}", site.name()));
+  ApplyMode mode;
+  if (!request.acknowledge_sl_failed.empty()) mode.acknowledge_sl_failed = request.acknowledge_sl_failed;
+  mode.dry_run = request.dry_run;
+  mode.expect = &request.expect;
+  Applied a = apply_hotfix(site, request.rule, body_text, request.reason,
+                           fmt::format("hotfix refused at {}", site.name()), mode);
+  if (request.dry_run) return dry_run_report(config, site, a, request.sync);
   return after_commit(config, site, a, request.sync, request.sync_timeout, progress);
 }
 
 json ReplayReport::to_json() const {
   if (replayed) return replayed->to_json();
   return {{"site", site},
+          {"dry_run", dry_run},
           {"replayed", false},
           {"already_held_as", held_as},
           {"qualification", held_qualification},
@@ -228,6 +277,7 @@ ReplayReport replay(const config::Config& config, const ReplayRequest& request, 
 
   ReplayReport report;
   report.site = site.name();
+  report.dry_run = request.dry_run;
   report.receipt_file = request.receipt_file;
   report.receipt = receipt.document;
   report.hotfix_id = receipt.hotfix_id;
@@ -269,8 +319,15 @@ ReplayReport replay(const config::Config& config, const ReplayRequest& request, 
 
   const std::string replay_reason =
       fmt::format("replay of {} from {}: {}", receipt.hotfix_id, receipt.site, receipt.reason);
+  ApplyMode mode;
+  mode.dry_run = request.dry_run;
+  mode.expect = &request.expect;
   Applied a = apply_hotfix(site, receipt.rule_key, receipt.body_text, replay_reason,
-                           fmt::format("hotfix replay refused at {}", site.name()));
+                           fmt::format("hotfix replay refused at {}", site.name()), mode);
+  if (request.dry_run) {
+    report.replayed = dry_run_report(config, site, a, request.sync);
+    return report;
+  }
   a.receipt["replay_of"] = {{"hotfix_id", receipt.hotfix_id},
                             {"site", receipt.site},
                             {"label", receipt.label},

@@ -65,6 +65,15 @@ SyncReport wait_applied(const config::Config& config, const std::string& primary
 
 // ---- hotfix, hotfix replay ----------------------------------------------------
 
+// What a confirmed plan showed (docs/operator-safety.md "Confirmation"): the
+// change runs only if the database would still make that one — prod of the
+// rule still serves `base_label` and the new version is still `label` —
+// else it is refused (exit 3) and nothing is committed.
+struct HotfixExpectation {
+  std::string base_label;
+  std::string label;
+};
+
 struct HotfixRequest {
   std::string site;
   std::string rule;
@@ -72,6 +81,14 @@ struct HotfixRequest {
   std::string reason;
   bool sync = false;
   double sync_timeout = 10;
+  // The sl_failed version(s) the body's content equals, named by the
+  // operator (comma-separated labels; "" none): hotfix()'s
+  // acknowledge_sl_failed.
+  std::string acknowledge_sl_failed;
+  // Everything checked by the database inside a transaction that is rolled
+  // back: no version, no activation, no journal entry, no receipt, no wait.
+  bool dry_run = false;
+  std::optional<HotfixExpectation> expect;
 };
 
 // A committed hotfix (made or replayed) and everything after the commit.
@@ -87,6 +104,10 @@ struct HotfixReport {
   std::vector<std::string> not_waited_for;  // the other E3 sites, without --sync
   std::vector<std::string> warnings;        // for stderr
   int exit_code = 0;                        // 0; 3 not applied in time; 1 the receipt could not be written
+  // A dry run: `result` is what hotfix() reported inside the transaction
+  // that was rolled back (the label, diff, channels it would move); no
+  // receipt, no wait, nothing committed.
+  bool dry_run = false;
   nlohmann::json to_json() const;
 };
 
@@ -100,6 +121,8 @@ struct ReplayRequest {
   std::string site;
   bool sync = false;
   double sync_timeout = 10;
+  bool dry_run = false;  // as HotfixRequest::dry_run
+  std::optional<HotfixExpectation> expect;
 };
 
 struct ReplayReport {
@@ -111,6 +134,7 @@ struct ReplayReport {
   std::optional<HotfixReport> replayed;
   std::string held_as, held_qualification;
   std::optional<std::string> prod;  // what prod serves there
+  bool dry_run = false;
   int exit_code = 0;
   nlohmann::json to_json() const;
 };

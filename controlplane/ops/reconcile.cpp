@@ -58,6 +58,16 @@ ReconcileReport reconcile(const config::Config& config, const ReconcileRequest& 
     site::Site source = site::reader(config, o.from);
     if (source.name() == target.name())
       throw common::ExitError(common::exit_usage, "--from and --to name the same site");
+    // Changes are carried only within one environment (import_changes refuses
+    // a bundle from another one too): E2's journal is not E3's history.
+    if (source.environment() != target.environment())
+      throw common::ExitError(
+          common::exit_refused,
+          fmt::format("reconcile carries changes only between sites of the same environment: {} is in {}, {} in "
+                      "{}; nothing was exported or recorded{}",
+                      source.name(), source.environment(), target.name(), target.environment(),
+                      o.dry_run ? " (dry run)" : ""),
+          {}, "versions move between environments with rulectl release --from <env> --to <env>");
     std::string since;
     try {
       // Changes since the newest failover's divergence point (none recorded:
@@ -124,6 +134,22 @@ ConflictList list_conflicts(const config::Config& config, const std::string& sit
   for (const auto& c : list.conflicts)
     if (c.status == "open") ++list.open;
   return list;
+}
+
+site::client::Conflict find_conflict(const config::Config& config, const std::string& site_name,
+                                     const std::string& id) {
+  site::Site site = site::writer(config, site_name, "resolve a conflict");
+  try {
+    const auto matches = client::conflicts(*site.conn, true, id);
+    if (matches.empty())
+      throw common::ExitError(common::exit_failed, fmt::format("no conflict {} at {}", id, site.name()));
+    if (matches.size() > 1)
+      throw common::ExitError(common::exit_usage,
+                              fmt::format("{} names {} conflicts; give more of the id", id, matches.size()));
+    return matches[0];
+  } catch (const pqxx::failure& e) {
+    throw site::sql_failure("conflicts", e);
+  }
 }
 
 ConflictResolution resolve_conflict(const config::Config& config, const std::string& site_name, const std::string& id,

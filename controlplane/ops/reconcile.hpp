@@ -68,6 +68,10 @@ struct ConflictResolution {
   nlohmann::json to_json() const { return result; }
 };
 
+// The one conflict `id` names at the E3 primary (resolved ones too), read
+// only: what `conflicts resolve` shows before it asks.
+site::client::Conflict find_conflict(const config::Config& config, const std::string& site, const std::string& id);
+
 // `id`: a conflict id or an unambiguous start of one; keep: target|source.
 ConflictResolution resolve_conflict(const config::Config& config, const std::string& site, const std::string& id,
                                     const std::string& keep);

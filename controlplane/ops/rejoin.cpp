@@ -13,6 +13,7 @@
 #include "common/time.hpp"
 #include "ops/control_lock.hpp"
 #include "ops/failover.hpp"
+#include "ops/sync_promotion.hpp"
 #include "pgnode/postmaster.hpp"
 #include "pgnode/process.hpp"
 #include "pgnode/settings.hpp"
@@ -197,6 +198,19 @@ void manual_rewind(Rejoin& r) {
       shell_or(r.sc.start_command, "start it: pg_ctl -D <pgdata> -w start")};
 }
 
+// A failover may have relaxed the primary's synchronous replication because
+// this standby did not follow it (ops/sync_promotion.hpp): restored once it
+// streams from the primary.
+void restore_sync(Rejoin& r) {
+  try {
+    r.report.sync = restore_sync_after_rejoin(r.config, *r.primary->connection, r.primary->name, r.steps);
+  } catch (const std::exception& e) {
+    r.report.sync =
+        fmt::format("synchronous_standby_names at {} not restored: {}", r.primary->name, common::one_line(e.what()));
+    r.steps.note("synchronous replication", r.report.sync);
+  }
+}
+
 // Step 3: rewind it and follow the new primary.
 void rewind_and_follow(Rejoin& r) {
   const config::SiteConfig& pc = *r.primary->config;
@@ -254,6 +268,7 @@ void rewind_and_follow(Rejoin& r) {
   }
   r.steps.end("streaming");
   r.report.outcome = RejoinReport::Outcome::rejoined;
+  restore_sync(r);
 }
 
 }  // namespace
@@ -281,6 +296,7 @@ json RejoinReport::to_json() const {
               {"site", site},
               {"primary", primary},
               {"timeline", timeline},
+              {"synchronous_replication", sync.empty() ? json() : json(sync)},
               {"steps", steps_json(steps)}};
     case Outcome::manual_isolation:
       return {{"result", "manual"},
@@ -304,6 +320,7 @@ json RejoinReport::to_json() const {
     doc["result"] = "rejoined";
     doc["rejoined"] = true;
     doc["rewind"] = rewind;
+    doc["synchronous_replication"] = sync.empty() ? json() : json(sync);
     doc["total_seconds"] = total_seconds;
   }
   return doc;
@@ -331,6 +348,7 @@ RejoinReport rejoin(const config::Config& config, const RejoinRequest& request, 
       me.timeline == r.primary->timeline) {
     report.outcome = RejoinReport::Outcome::already_standby;
     report.timeline = r.primary->timeline.value_or(0);
+    restore_sync(r);
     return finish();
   }
   read_divergence_point(r);

@@ -65,6 +65,9 @@ struct RejoinReport {
   std::string rewind;                                // rejoined: "rewound", "no rewind required", ...
   std::vector<Step> steps;
   double total_seconds = 0;
+  // What became of synchronous replication a failover relaxed at the
+  // primary (ops/sync_promotion.hpp); "" when nothing was relaxed.
+  std::string sync;
 
   int exit_code() const;
   nlohmann::json event_json() const;

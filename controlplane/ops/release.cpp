@@ -9,6 +9,8 @@
 #include <pqxx/pqxx>
 
 #include "common/errors.hpp"
+#include "common/terminal.hpp"
+#include "ops/connection_lost.hpp"
 #include "ops/replication_wait.hpp"
 #include "rulekeeper/lifecycle.hpp"
 #include "site/server_error.hpp"
@@ -52,6 +54,7 @@ json ReleaseReport::to_json() const {
                                {"annotations", v.annotations}});
   doc["report"] = import ? import->document : json(nullptr);
   doc["promoted"] = promoted;
+  doc["dry_run"] = dry_run;
   doc["replication"] = replication;
   doc["summary"] = summary;
   return doc;
@@ -97,8 +100,9 @@ ReleaseReport release(const config::Config& config, const ReleaseRequest& reques
   site::client::ReleaseBundle bundle;
   try {
     bundle = site::client::export_release(*source.conn, request.rules, source.name());
-  } catch (const pqxx::broken_connection&) {
-    throw;
+  } catch (const pqxx::broken_connection& e) {
+    throw connection_lost(source.name(), "the source", "exporting the release", e,
+                          "nothing was committed at any site; run the same release again once it answers");
   } catch (const pqxx::failure& e) {
     throw site::sql_failure(fmt::format("export_release at {}", source.name()), e);
   }
@@ -111,24 +115,83 @@ ReleaseReport release(const config::Config& config, const ReleaseRequest& reques
   }
   progress.step(fmt::format("exported {} version(s) at {}", bundle.versions.size(), source.name()));
 
-  // Import (one transaction at the target); note which versions it already had.
+  const bool asks = request.confirm && is_production(report.target_environment);
+  // Import (one transaction at the target); note which versions it already
+  // had. A dry run, and the check before the question, roll it back.
   std::set<std::pair<std::string, std::string>> already;
-  try {
-    pqxx::work tx(*target.conn);
-    already = site::client::versions_present(tx, bundle.text);
-    report.import = site::client::import_release(tx, bundle.text, request.expected_checksum);
-    tx.commit();
-  } catch (const pqxx::broken_connection&) {
-    throw;
-  } catch (const pqxx::failure& e) {
-    throw site::sql_failure(fmt::format("import_release at {} refused the bundle from {}", target.name(),
-                                        source.name()),
-                            e);
+  auto import_once = [&](bool commit) {
+    try {
+      pqxx::work tx(*target.conn);
+      already = site::client::versions_present(tx, bundle.text);
+      report.import = site::client::import_release(tx, bundle.text, request.expected_checksum);
+      if (commit)
+        tx.commit();
+      else
+        tx.abort();
+    } catch (const pqxx::in_doubt_error& e) {
+      throw connection_lost(target.name(), "the target", "committing the import", e,
+                            fmt::format("the import may or may not be committed at {}; {} marked nothing: run the "
+                                        "same release again (versions already imported are reported 'already there')",
+                                        target.name(), source.name()));
+    } catch (const pqxx::broken_connection& e) {
+      throw connection_lost(target.name(), "the target", fmt::format("importing the release from {}", source.name()), e,
+                            fmt::format("nothing was committed: the import is one transaction at {} and it did not "
+                                        "commit, and {} marked nothing; run the same release again once {} answers",
+                                        target.name(), source.name(), target.name()));
+    } catch (const pqxx::failure& e) {
+      throw site::sql_failure(fmt::format("{}import_release at {} refused the bundle from {}{}",
+                                          request.dry_run ? "dry run: " : "", target.name(), source.name(),
+                                          request.dry_run ? " (as the real run would; nothing was changed)" : ""),
+                              e);
+    }
+  };
+  auto annotate = [&] {
+    std::map<std::pair<std::string, std::string>, json> annotated;
+    for (const auto& a : report.import->annotated) annotated[{a.rule_key, a.label}] = a.annotations;
+    report.versions.clear();
+    for (const auto& v : bundle.versions) {
+      auto it = annotated.find({v.rule_key, v.label});
+      report.versions.push_back({v.rule_key, v.label, already.count({v.rule_key, v.label}) > 0,
+                                 it == annotated.end() ? json(nullptr) : it->second});
+    }
+  };
+  if (request.dry_run || asks) {
+    import_once(false);
+    annotate();
+    if (request.dry_run) {
+      report.dry_run = true;
+      report.summary = fmt::format("dry run: nothing was imported at {} and nothing marked {} at {}", target.name(),
+                                   released_qualification(), source.name());
+      return report;
+    }
+    ProductionPlan plan{fmt::format("release {} version(s) from {} into {} (production)", bundle.versions.size(),
+                                    source.name(), target.name()),
+                        {}};
+    for (const auto& v : report.versions)
+      plan.lines.push_back(fmt::format("{} {}: {}", common::escape_controls(v.rule_key),
+                                       common::escape_controls(v.label), v.already_there ? "already there" : "import"));
+    if (report.import->drift)
+      plan.lines.push_back(
+          fmt::format("DRIFT at {}: {} changed since the last release (annotated, not refused)", target.name(),
+                      report.import->drifted_rules.empty()
+                          ? std::string("no rule identified")
+                          : common::escape_controls(fmt::format("{}", fmt::join(report.import->drifted_rules, ", ")))));
+    plan.lines.push_back(fmt::format("then mark them {} at {}", released_qualification(), source.name()));
+    request.confirm(plan);
   }
+  import_once(true);
   progress.step(fmt::format("imported at {}", target.name()));
 
   // What the target's version vector is right after the import.
-  const VersionVector after = site::client::version_vector(*target.conn);
+  VersionVector after;
+  try {
+    after = site::client::version_vector(*target.conn);
+  } catch (const pqxx::broken_connection& e) {
+    throw connection_lost(target.name(), "the target", "reading its version vector after the import", e,
+                          fmt::format("the import IS committed at {}; {} has not marked its versions {}: run the same "
+                                      "release again (the import is idempotent)",
+                                      target.name(), source.name(), released_qualification()));
+  }
 
   // The source marks what it released (imported now or already there).
   try {
@@ -139,8 +202,12 @@ ReleaseReport release(const config::Config& config, const ReleaseRequest& reques
       ++report.promoted;
     }
     tx.commit();
-  } catch (const pqxx::broken_connection&) {
-    throw;
+  } catch (const pqxx::broken_connection& e) {
+    throw connection_lost(source.name(), "the source",
+                          fmt::format("marking the released versions {}", released_qualification()), e,
+                          fmt::format("the release IS committed at {}; the marks at {} may be missing: run the same "
+                                      "release again (the import is idempotent)",
+                                      target.name(), source.name()));
   } catch (const pqxx::failure& e) {
     throw common::ExitError(
         common::exit_failed,
@@ -151,13 +218,7 @@ ReleaseReport release(const config::Config& config, const ReleaseRequest& reques
   }
   progress.step(fmt::format("{} version(s) marked {} at {}", report.promoted, released_qualification(), source.name()));
 
-  std::map<std::pair<std::string, std::string>, json> annotated;
-  for (const auto& a : report.import->annotated) annotated[{a.rule_key, a.label}] = a.annotations;
-  for (const auto& v : bundle.versions) {
-    auto it = annotated.find({v.rule_key, v.label});
-    report.versions.push_back({v.rule_key, v.label, already.count({v.rule_key, v.label}) > 0,
-                               it == annotated.end() ? json(nullptr) : it->second});
-  }
+  annotate();
 
   report.summary = "committed";
   if (request.wait_replicated_seconds) {

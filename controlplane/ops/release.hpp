@@ -5,6 +5,12 @@
 // wait (bounded) until every other site of the target's environment covers
 // the target's version vector; "NOT replicated" is exit 3, never a plain
 // success (docs/design/contract.md "Exit codes").
+//
+// Into E3 (production) a release asks first (ops/production_plan.hpp): the
+// import runs once in a transaction at the target that is rolled back —
+// signature, environment, labels, drift — and the plan shows what it would
+// import and flag. A dry run is that transaction alone: nothing imported,
+// nothing marked at the source, no question (docs/production-changes.md "Dry runs").
 #pragma once
 
 #include <optional>
@@ -15,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/output.hpp"
+#include "ops/production_plan.hpp"
 #include "site/client/releases.hpp"
 #include "site/config.hpp"
 
@@ -27,6 +34,8 @@ struct ReleaseRequest {
   std::optional<std::string> expected_checksum;  // the target's snapshot checksum before
   bool allow_dr_site = false;
   std::optional<double> wait_replicated_seconds;
+  bool dry_run = false;
+  ConfirmHook confirm;  // asked when the target is an E3 site, when set
 };
 
 struct ReleasedVersion {
@@ -46,6 +55,7 @@ struct ReleaseReport {
   std::optional<site::client::ImportReport> import;
   std::vector<ReleasedVersion> versions;
   int promoted = 0;            // versions marked promoted at the source
+  bool dry_run = false;        // the import was rolled back, nothing marked
   nlohmann::json replication;  // the wait's report; null without a wait
   std::string summary;         // "committed", "committed, replicated to …", "nothing to release: …"
   int exit_code = 0;

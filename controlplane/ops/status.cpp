@@ -10,6 +10,7 @@
 #include "rulekeeper/lifecycle.hpp"
 #include "site/client/reconcile.hpp"
 #include "site/client/journal.hpp"
+#include "ops/last_primary.hpp"
 
 namespace rulekeeper::ops {
 namespace {
@@ -63,7 +64,16 @@ std::vector<SiteConflict> open_conflicts(const std::vector<site::SiteState>& all
 
 }  // namespace
 
-json replication_report(const std::vector<site::SiteState>& all) {
+std::string sync_rep_warning(const site::SiteState& s) {
+  return fmt::format(
+      "site {}: {} commit(s) waiting for a synchronous standby (pg_stat_activity wait_event SyncRep{}; "
+      "synchronous_standby_names = '{}'): they hang until a standby named there streams from {}",
+      s.name, s.sync_rep_waiting.value_or(0),
+      s.sync_rep_oldest_seconds ? fmt::format(", the oldest for {:.1f}s", *s.sync_rep_oldest_seconds) : "",
+      s.synchronous_standby_names.value_or("?"), s.name);
+}
+
+json replication_report(const std::vector<site::SiteState>& all, const std::optional<PrimaryClaim>& last) {
   std::vector<const site::SiteState*> e3;
   for (const auto& s : all)
     if (is_e3(s)) e3.push_back(&s);
@@ -130,6 +140,23 @@ json replication_report(const std::vector<site::SiteState>& all) {
                       {"seen_by", s->name}};
     }
   }
+  // The newest timeline wins over the newest heartbeat (ops/last_primary.hpp):
+  // a standby still set to follow a primary that was failed over from
+  // replays that one's heartbeats, not the last primary's.
+  if (writable.empty() && last && (last_known.is_null() || last_known["site"] != last->site))
+    last_known = {{"site", last->site}, {"heartbeat_at", nullptr},    {"heartbeat_age_seconds", nullptr},
+                  {"seen_by", nullptr}, {"timeline", last->timeline}, {"source", last->source}};
+  else if (!last_known.is_null() && last && last_known["site"] == last->site) {
+    last_known["timeline"] = last->timeline;
+    last_known["source"] = last->source;
+  }
+  if (writable.size() == 1 && last && last->site != writable[0]->name &&
+      last->timeline > writable[0]->timeline.value_or(0))
+    notes.push_back(
+        fmt::format("{} accepts writes on timeline {}, but {} was the primary on timeline {} ({}): {} is "
+                    "an old primary started outside `rulectl rejoin`",
+                    writable[0]->name, writable[0]->timeline.value_or(0), last->site, last->timeline, last->source,
+                    writable[0]->name));
   rep["last_known_primary"] = last_known;
 
   rep["standbys"] = json::array();
@@ -212,7 +239,9 @@ StatusReport status(const config::Config& config) {
     if (s.refused)
       report.configuration_errors.push_back(
           fmt::format("site {}: the server answered and refused rulectl's login: {}", s.name, s.error));
-  report.replication = replication_report(report.sites);
+  for (const auto& s : report.sites)
+    if (s.sync_rep_waiting.value_or(0) > 0) report.warnings.push_back(sync_rep_warning(s));
+  report.replication = replication_report(report.sites, newest_claim(primary_claims(config, report.sites)));
   report.open_conflicts = open_conflicts(report.sites);
   return report;
 }

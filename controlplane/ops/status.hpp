@@ -7,11 +7,13 @@
 // Shared by `status` and `sandbox up`.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "ops/last_primary.hpp"
 #include "site/config.hpp"
 #include "site/probe.hpp"
 
@@ -53,6 +55,11 @@ StatusReport status(const config::Config& config);
 //  "primary_heartbeat_age_seconds"?, "last_known_primary", "standbys",
 //  "other_replicas", "notes"}; null without E3 sites. Asks the primary (its
 // probe connection) how many changes each standby lacks.
-nlohmann::json replication_report(const std::vector<site::SiteState>& all);
+// `last`: the newest primary claim (ops/last_primary.hpp); with no writable
+// site it names last_known_primary ({"site", "timeline", "source", ...}).
+nlohmann::json replication_report(const std::vector<site::SiteState>& all,
+                                  const std::optional<PrimaryClaim>& last = std::nullopt);
+// One line for a site whose commits wait for a synchronous standby.
+std::string sync_rep_warning(const site::SiteState& s);
 
 }  // namespace rulekeeper::ops

@@ -1,17 +1,24 @@
 // See steps.hpp.
 #include "ops/steps.hpp"
 
+#include <cmath>
+
 #include <fmt/format.h>
 
 #include "common/time.hpp"
 
 namespace rulekeeper::ops {
 
+long long whole_ms(double seconds) { return std::llround(seconds * 1000); }
+
 nlohmann::json steps_json(const std::vector<Step>& steps) {
   nlohmann::json a = nlohmann::json::array();
   for (const auto& s : steps)
-    a.push_back(
-        {{"step", s.name}, {"started_s", s.started}, {"seconds", s.seconds}, {"at", s.at}, {"detail", s.detail}});
+    a.push_back({{"step", s.name},
+                 {"started_ms", whole_ms(s.started)},
+                 {"took_ms", whole_ms(s.seconds)},
+                 {"at", s.at},
+                 {"detail", s.detail}});
   return a;
 }
 

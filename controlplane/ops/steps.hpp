@@ -21,7 +21,11 @@ struct Step {
   std::string at;  // when it ended, RFC 3339 UTC ms
 };
 
-// {"step", "started_s", "seconds", "at", "detail"} per step.
+// {"step", "started_ms", "took_ms", "at", "detail"} per step. Whole
+// milliseconds: this goes into the failover event's details, and a double
+// printed with non-shortest digits made export_changes refuse the event
+// (JCS; issue #14 item 3).
+long long whole_ms(double seconds);
 nlohmann::json steps_json(const std::vector<Step>& steps);
 // The steps as a table for people: at (s), took (s), step, detail.
 common::Table steps_table(const std::vector<Step>& steps);

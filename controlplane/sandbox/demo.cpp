@@ -152,36 +152,44 @@ int run_demo(const fs::path& base, cluster::ClusterOptions cluster_options,
   tour.rulectl({"validate", "--site", "e2", "--rule", "risk.limit", "--version", "1", "--result", "passed"});
 
   tour.chapter("Release to E3", "They arrive awaiting_sl: distributed, not active. --wait-replicated waits for IPC1.");
-  tour.rulectl({"release", "--from", "e2", "--to", "e3", "--wait-replicated", "20"});
+  tour.rulectl({"release", "--yes", "--from", "e2", "--to", "e3", "--wait-replicated", "20"});
 
   tour.chapter("SL1: prod on 1, SL testing 2, both pinned; a release moves neither",
                "Activations are rows: they survive restarts and replicate to IPC1.");
-  tour.rulectl({"activate", "--site", "e3", "--channel", "sl", "--rule", "pricing.discount", "--version", "1"});
-  tour.rulectl({"validate", "--site", "e3", "--rule", "pricing.discount", "--version", "1", "--result", "passed"});
-  tour.rulectl({"pin", "--site", "e3", "--channel", "prod", "--rule", "pricing.discount", "--version", "1"});
-  tour.rulectl({"pin", "--site", "e3", "--channel", "sl", "--rule", "pricing.discount", "--version", "2"});
-  tour.rulectl({"activate", "--site", "e3", "--channel", "sl", "--rule", "pricing.discount", "--version", "3"}, 3);
+  tour.rulectl(
+      {"activate", "--yes", "--site", "e3", "--channel", "sl", "--rule", "pricing.discount", "--version", "1"});
+  tour.rulectl(
+      {"validate", "--yes", "--site", "e3", "--rule", "pricing.discount", "--version", "1", "--result", "passed"});
+  tour.rulectl({"pin", "--yes", "--site", "e3", "--channel", "prod", "--rule", "pricing.discount", "--version", "1"});
+  tour.rulectl({"pin", "--yes", "--site", "e3", "--channel", "sl", "--rule", "pricing.discount", "--version", "2"});
+  tour.rulectl({"activate", "--yes", "--site", "e3", "--channel", "sl", "--rule", "pricing.discount", "--version", "3"},
+               3);
   tour.sql("ipc2", "SELECT rule_key, sl_label, sl_pinned, prod_label, prod_pinned FROM rulekeeper.rule_state");
 
   tour.chapter("SL2: SL switches to 3", "Version 2 shows inactive_sl and stays the rollback target.");
-  tour.rulectl({"unpin", "--site", "e3", "--channel", "sl", "--rule", "pricing.discount"});
-  tour.rulectl({"activate", "--site", "e3", "--channel", "sl", "--rule", "pricing.discount", "--version", "3"});
+  tour.rulectl({"unpin", "--yes", "--site", "e3", "--channel", "sl", "--rule", "pricing.discount"});
+  tour.rulectl(
+      {"activate", "--yes", "--site", "e3", "--channel", "sl", "--rule", "pricing.discount", "--version", "3"});
   tour.sql("ipc2",
            "SELECT label, qualification, lifecycle FROM rulekeeper.version_state "
            "WHERE rule_key = 'pricing.discount' ORDER BY label");
 
   tour.chapter("SL3: defects in 3", "Failed in SL is final; rollback puts SL back on 2; prod admits neither.");
-  tour.rulectl({"validate", "--site", "e3", "--rule", "pricing.discount", "--version", "3", "--result", "failed"});
-  tour.rulectl({"rollback", "--site", "e3", "--channel", "sl", "--rule", "pricing.discount"});
-  tour.rulectl({"activate", "--site", "e3", "--channel", "prod", "--rule", "pricing.discount", "--version", "3"}, 3);
+  tour.rulectl(
+      {"validate", "--yes", "--site", "e3", "--rule", "pricing.discount", "--version", "3", "--result", "failed"});
+  tour.rulectl({"rollback", "--yes", "--site", "e3", "--channel", "sl", "--rule", "pricing.discount"});
+  tour.rulectl({"activate", "--yes", "--site", "e3", "--channel", "prod", "--rule", "pricing.discount", "--version",
+                "3"},
+               3);
 
   tour.chapter("SL4 and green becomes blue",
                "2 passes SL; cutover moves every validated SL version to prod in one epoch.");
-  tour.rulectl({"validate", "--site", "e3", "--rule", "pricing.discount", "--version", "2", "--result", "passed"});
-  tour.rulectl({"activate", "--site", "e3", "--channel", "sl", "--rule", "risk.limit", "--version", "1"});
-  tour.rulectl({"validate", "--site", "e3", "--rule", "risk.limit", "--version", "1", "--result", "passed"});
-  tour.rulectl({"unpin", "--site", "e3", "--channel", "prod", "--rule", "pricing.discount"});
-  tour.rulectl({"cutover", "--site", "e3"});
+  tour.rulectl(
+      {"validate", "--yes", "--site", "e3", "--rule", "pricing.discount", "--version", "2", "--result", "passed"});
+  tour.rulectl({"activate", "--yes", "--site", "e3", "--channel", "sl", "--rule", "risk.limit", "--version", "1"});
+  tour.rulectl({"validate", "--yes", "--site", "e3", "--rule", "risk.limit", "--version", "1", "--result", "passed"});
+  tour.rulectl({"unpin", "--yes", "--site", "e3", "--channel", "prod", "--rule", "pricing.discount"});
+  tour.rulectl({"cutover", "--yes", "--site", "e3"});
   tour.sql("ipc2",
            "SELECT label, lifecycle FROM rulekeeper.version_state WHERE rule_key = 'pricing.discount' ORDER BY label");
 
@@ -196,8 +204,8 @@ int run_demo(const fs::path& base, cluster::ClusterOptions cluster_options,
            "INSERT INTO rulekeeper.hotfix_policy (ruleset, allowed_paths) VALUES "
            "('pricing', ARRAY['/rate']), ('risk', ARRAY['/max']) ON CONFLICT DO NOTHING");
   const fs::path fix = tour.write_file("pricing-hotfix.json", "{\"rate\": 0.125, \"tiers\": [100, 500]}\n");
-  tour.rulectl({"hotfix", "--site", "e3", "--rule", "pricing.discount", "--body-file", fix.string(), "--reason",
-                "rate rounding complaint #4711", "--sync"});
+  tour.rulectl({"hotfix", "--yes", "--site", "e3", "--rule", "pricing.discount", "--body-file", fix.string(),
+                "--reason", "rate rounding complaint #4711", "--sync"});
   tour.rulectl({"diff", "--site", "e3", "--rule", "pricing.discount", "--from", "2", "--to", "2.1"});
 
   tour.chapter("The next planned release is flagged for drift",
@@ -208,7 +216,7 @@ int run_demo(const fs::path& base, cluster::ClusterOptions cluster_options,
       "SELECT rulekeeper.create_version('pricing.discount', '{\"rate\": 0.12, \"tiers\": [100, 500, 1000]}') AS v4");
   tour.rulectl({"release", "--from", "e1", "--to", "e2"});
   tour.rulectl({"validate", "--site", "e2", "--rule", "pricing.discount", "--version", "4", "--result", "passed"});
-  tour.rulectl({"release", "--from", "e2", "--to", "e3", "--wait-replicated", "20"});
+  tour.rulectl({"release", "--yes", "--from", "e2", "--to", "e3", "--wait-replicated", "20"});
 
   tour.chapter("IPC2 fails with a change IPC1 never got",
                "ipc1 is cut off, a hotfix on risk.limit lands at ipc2 only, then ipc2 dies (kill -9).");
@@ -216,25 +224,28 @@ int run_demo(const fs::path& base, cluster::ClusterOptions cluster_options,
   cluster::Node ipc2 = node("ipc2");
   ipc1.stop(cluster::StopMode::fast);
   const fs::path risk = tour.write_file("risk-hotfix.json", "{\"max\": 1500}\n");
-  tour.rulectl({"hotfix", "--site", "ipc2", "--rule", "risk.limit", "--body-file", risk.string(), "--reason",
+  tour.rulectl({"hotfix", "--yes", "--site", "ipc2", "--rule", "risk.limit", "--body-file", risk.string(), "--reason",
                 "limit raised for quarter end"});
   ipc2.kill9();
   ipc1.start();
   tour.rulectl({"status"}, 4);
 
   tour.chapter("Failover to IPC1",
-               "Without IPC2 the loss cannot be proven: refused until --force; the divergence point is recorded.");
+               "Without IPC2 the loss cannot be proven: refused until --force; --dry-run shows what a forced "
+               "failover would keep and lose without doing it; --yes confirms (on a terminal rulectl asks); the "
+               "divergence point is recorded.");
   tour.rulectl({"failover", "--to", "ipc1"}, 3);
-  tour.rulectl({"failover", "--to", "ipc1", "--force"});
+  tour.rulectl({"failover", "--to", "ipc1", "--force", "--dry-run"});
+  tour.rulectl({"failover", "--yes", "--to", "ipc1", "--force"});
 
   tour.chapter("IPC2 returns: rejoin",
                "Its orphaned change is written to a bundle first, then it is rewound to follow IPC1.");
   const fs::path orphans = tour.base() / "demo" / "orphans.json";
-  tour.rulectl({"rejoin", "--site", "ipc2", "--orphans", orphans.string()});
+  tour.rulectl({"rejoin", "--yes", "--site", "ipc2", "--orphans", orphans.string()});
 
   tour.chapter("Reconcile",
                "The orphan comes back as 'recovered', not activated; activations are listed, not re-applied.");
-  tour.rulectl({"reconcile", "--bundle", orphans.string(), "--to", "e3"});
+  tour.rulectl({"reconcile", "--yes", "--bundle", orphans.string(), "--to", "e3"});
   tour.sql("ipc1",
            "SELECT rule_key, label, qualification, lifecycle FROM rulekeeper.version_state "
            "WHERE rule_key = 'risk.limit' ORDER BY label");

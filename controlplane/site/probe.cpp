@@ -11,6 +11,7 @@
 #include "site/client/compare.hpp"
 #include "site/client/replication.hpp"
 #include "site/client/server_state.hpp"
+#include "site/client/sync_replication.hpp"
 #include "site/connect.hpp"
 #include "site/conninfo.hpp"
 
@@ -103,6 +104,9 @@ nlohmann::json SiteState::to_json() const {
     j["chain_heads"] = nullptr;
   }
   j["replication_status"] = replication;
+  j["synchronous_standby_names"] = opt(synchronous_standby_names);
+  j["sync_rep_waiting"] = opt(sync_rep_waiting);
+  j["sync_rep_oldest_seconds"] = opt(sync_rep_oldest_seconds);
   j["notes"] = notes;
   return j;
 }
@@ -158,6 +162,13 @@ SiteState probe(const config::SiteConfig& site, ProbeDepth depth) {
     }
     if (st.recovery && *st.recovery) read_upstream(st, *c);
     if (depth == ProbeDepth::full) {
+      ask(st, "synchronous replication", [&] {
+        st.synchronous_standby_names = client::synchronous_standby_names(*c).value;
+        const client::SyncRepWaits w = client::sync_rep_waits(*c);
+        st.sync_rep_waiting = w.count;
+        st.sync_rep_oldest_seconds = w.oldest_seconds;
+        return 0;
+      });
       if (st.extension_version) {
         st.version_vector = ask(st, "rulekeeper.version_vector()", [&] { return client::version_vector_text(*c); });
         st.snapshot_checksum = ask(st, "rulekeeper.snapshot_checksum()",

@@ -54,6 +54,13 @@ struct SiteState {
   // (docs/tamper-evidence.md): what `compare` holds side by side.
   std::optional<std::string> chain_heads;
   nlohmann::json replication = nlohmann::json::array();  // rows of rulekeeper.replication_status
+  // Commits waiting for a synchronous standby (pg_stat_activity wait_event
+  // SyncRep; all of them only for a superuser or pg_read_all_stats), and
+  // the setting they wait on: a wait that never ends is how a synchronous
+  // standby that follows another node shows.
+  std::optional<long long> sync_rep_waiting;
+  std::optional<double> sync_rep_oldest_seconds;
+  std::optional<std::string> synchronous_standby_names;
 
   std::vector<std::string> notes;  // what could not be read, and why
   // The probe's connection, kept open so that later questions to this site

@@ -121,8 +121,8 @@ inline bool wait_sync(const cluster::Node& primary, const std::string& standby) 
 inline std::string hotfix(const Pipeline& p, const std::string& rule, const std::string& body,
                           const std::string& reason) {
   auto file = write_temp_file(rule + "-" + std::to_string(std::hash<std::string>{}(body)) + ".json", body);
-  CommandResult r =
-      run(p, {"--json", "hotfix", "--site", "e3", "--rule", rule, "--body-file", file.string(), "--reason", reason});
+  CommandResult r = run(p, {"--json", "hotfix", "--yes", "--site", "e3", "--rule", rule, "--body-file", file.string(),
+                            "--reason", reason});
   if (r.exit_code != 0) throw std::runtime_error("hotfix failed: " + describe(r));
   auto j = nlohmann::json::parse(r.out);
   if (j.contains("label")) return j["label"].get<std::string>();

@@ -75,14 +75,14 @@ void Pipeline::ship() {
                                  "WHERE qualification = 'in_test' ORDER BY rule_key, version"))
     ok({"validate", "--site", "e2", "--rule", row[0].c_str(), "--version", row[1].c_str(), "--result", "passed",
         "--reason", "suite green"});
-  ok({"release", "--from", "e2", "--to", "e3"});
+  ok({"release", "--yes", "--from", "e2", "--to", "e3"});
 }
 
 void Pipeline::to_prod(const std::string& rule_key, const std::string& label) {
-  ok({"activate", "--site", "e3", "--channel", "sl", "--rule", rule_key, "--version", label});
-  ok({"validate", "--site", "e3", "--rule", rule_key, "--version", label, "--result", "passed", "--reason",
+  ok({"activate", "--yes", "--site", "e3", "--channel", "sl", "--rule", rule_key, "--version", label});
+  ok({"validate", "--yes", "--site", "e3", "--rule", rule_key, "--version", label, "--result", "passed", "--reason",
       "soft launch clean"});
-  ok({"activate", "--site", "e3", "--channel", "prod", "--rule", rule_key, "--version", label});
+  ok({"activate", "--yes", "--site", "e3", "--channel", "prod", "--rule", rule_key, "--version", label});
 }
 
 void trust_own_key(const cluster::Node& node, const std::string& environment) {

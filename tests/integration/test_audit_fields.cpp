@@ -161,10 +161,12 @@ TEST_F(AuditFields, ReleaserAndHotfixRoleCannotForgeThem) {
               "the real reason,the second reason");
   }
   // An acknowledgement given is recorded as given, not as forged: prod moves
-  // from the hotfix to the validated version 2 with acknowledge => true.
+  // from the hotfix to the validated version 2, acknowledging the hotfixes
+  // the gate lists (docs/hotfix.md "Acknowledging exactly what was shown").
   expect_ok(releaser.exec("BEGIN"), "BEGIN");
   forge_in_transaction(releaser);
-  expect_ok(releaser.exec("SELECT rulekeeper.activate('audit.a', '2', 'prod', acknowledge => true)"),
+  expect_ok(releaser.exec("SELECT rulekeeper.activate('audit.a', '2', 'prod', acknowledge_hotfixes => ARRAY("
+                          "SELECT g ->> 'label' FROM jsonb_array_elements(rulekeeper.hotfix_gate('audit.a', '2')) g))"),
             "acknowledged activation");
   expect_ok(releaser.exec("COMMIT"), "COMMIT");
   const std::string prod = last_activation("audit.a", "prod");

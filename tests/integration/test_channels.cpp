@@ -49,24 +49,24 @@ void sl1(Pipeline& p) {
   p.create_version("pricing", R"({"rate": 2})");
   p.ship();
   p.to_prod("pricing", "1");
-  p.ok({"pin", "--site", "e3", "--channel", "prod", "--rule", "pricing", "--version", "1"});
-  p.ok({"pin", "--site", "e3", "--channel", "sl", "--rule", "pricing", "--version", "2"});
+  p.ok({"pin", "--yes", "--site", "e3", "--channel", "prod", "--rule", "pricing", "--version", "1"});
+  p.ok({"pin", "--yes", "--site", "e3", "--channel", "sl", "--rule", "pricing", "--version", "2"});
   p.create_version("pricing", R"({"rate": 3})");
   p.ship();
 }
 
 // SL2's step: SL unpinned and switched to 3.
 void sl2(Pipeline& p) {
-  p.ok({"unpin", "--site", "e3", "--channel", "sl", "--rule", "pricing"});
-  p.ok({"activate", "--site", "e3", "--channel", "sl", "--rule", "pricing", "--version", "3"});
+  p.ok({"unpin", "--yes", "--site", "e3", "--channel", "sl", "--rule", "pricing"});
+  p.ok({"activate", "--yes", "--site", "e3", "--channel", "sl", "--rule", "pricing", "--version", "3"});
 }
 
 // SL3b's step: 3 failed in SL, SL rolled back to 2, prod unpinned.
 void sl3b(Pipeline& p) {
-  p.ok({"validate", "--site", "e3", "--rule", "pricing", "--version", "3", "--result", "failed", "--reason",
+  p.ok({"validate", "--yes", "--site", "e3", "--rule", "pricing", "--version", "3", "--result", "failed", "--reason",
         "defect 4711"});
-  p.ok({"rollback", "--site", "e3", "--channel", "sl", "--rule", "pricing"});
-  p.ok({"unpin", "--site", "e3", "--channel", "prod", "--rule", "pricing"});
+  p.ok({"rollback", "--yes", "--site", "e3", "--channel", "sl", "--rule", "pricing"});
+  p.ok({"unpin", "--yes", "--site", "e3", "--channel", "prod", "--rule", "pricing"});
 }
 
 }  // namespace
@@ -89,7 +89,7 @@ TEST(Channels, SL1_PinnedChannelsDoNotMoveOnReleaseNorRestart) {
 
   // Moving the pinned SL to 3 is refused, and changes nothing.
   const std::string before = state_fingerprint(ipc2);
-  auto r = p.rulectl({"activate", "--site", "e3", "--channel", "sl", "--rule", "pricing", "--version", "3"});
+  auto r = p.rulectl({"activate", "--yes", "--site", "e3", "--channel", "sl", "--rule", "pricing", "--version", "3"});
   EXPECT_EQ(r.exit_code, 3) << r.err;
   EXPECT_TRUE(contains(r.err, "pinned in sl at version 2")) << r.err;
   EXPECT_TRUE(contains(r.err, "unpin it first")) << r.err;
@@ -97,7 +97,7 @@ TEST(Channels, SL1_PinnedChannelsDoNotMoveOnReleaseNorRestart) {
 
   // A standby refuses, naming the primary.
   ipc1.wait_replayed(ipc2);
-  auto s = p.rulectl({"activate", "--site", "ipc1", "--channel", "sl", "--rule", "pricing", "--version", "3"});
+  auto s = p.rulectl({"activate", "--yes", "--site", "ipc1", "--channel", "sl", "--rule", "pricing", "--version", "3"});
   EXPECT_EQ(s.exit_code, 3) << s.err;
   EXPECT_TRUE(contains(s.err, "ipc1 is a standby")) << s.err;
   EXPECT_TRUE(contains(s.err, "the E3 primary is ipc2")) << s.err;
@@ -125,11 +125,12 @@ TEST(Channels, SL2_UnpinnedSlSwitchesAndTheOldVersionStaysForRollback) {
   sl1(p);
   cluster::Node& ipc2 = *p.ipc2;
 
-  auto u = p.ok({"unpin", "--site", "e3", "--channel", "sl", "--rule", "pricing"});
+  auto u = p.ok({"unpin", "--yes", "--site", "e3", "--channel", "sl", "--rule", "pricing"});
   EXPECT_TRUE(contains(u.out, "unpinned rule pricing in sl at ipc2: 2 (pinned) -> 2")) << u.out;
   EXPECT_EQ(rule_state(ipc2, "pricing", "sl_pinned"), "false");
 
-  auto a = p.ok({"activate", "--site", "e3", "--channel", "sl", "--rule", "pricing", "--version", "3", "--json"});
+  auto a =
+      p.ok({"activate", "--yes", "--site", "e3", "--channel", "sl", "--rule", "pricing", "--version", "3", "--json"});
   auto doc = nlohmann::json::parse(a.out);
   EXPECT_EQ(doc["before"]["label"], "2");
   EXPECT_EQ(doc["after"]["label"], "3");
@@ -149,25 +150,27 @@ TEST(Channels, SL3b_FailedVersionRollsBackAndNeitherEntersProd) {
   sl2(p);
   cluster::Node& ipc2 = *p.ipc2;
 
-  auto v = p.ok({"validate", "--site", "e3", "--rule", "pricing", "--version", "3", "--result", "failed", "--reason",
-                 "defect 4711"});
+  auto v = p.ok({"validate", "--yes", "--site", "e3", "--rule", "pricing", "--version", "3", "--result", "failed",
+                 "--reason", "defect 4711"});
   EXPECT_TRUE(contains(v.out, "awaiting_sl -> sl_failed")) << v.out;
   EXPECT_EQ(qualification(ipc2, "pricing", "3"), "sl_failed");
 
-  auto rb = p.ok({"rollback", "--site", "e3", "--channel", "sl", "--rule", "pricing"});
+  auto rb = p.ok({"rollback", "--yes", "--site", "e3", "--channel", "sl", "--rule", "pricing"});
   EXPECT_TRUE(contains(rb.out, "rolled back rule pricing in sl at ipc2: 3 -> 2")) << rb.out;
   EXPECT_EQ(sql_value(ipc2, "SELECT rulekeeper.effective_version('pricing', 'sl')"), "2");
 
   // Prod unpinned, so what refuses below is the admission rule, not the pin.
-  p.ok({"unpin", "--site", "e3", "--channel", "prod", "--rule", "pricing"});
+  p.ok({"unpin", "--yes", "--site", "e3", "--channel", "prod", "--rule", "pricing"});
   EXPECT_EQ(rule_state(ipc2, "pricing", "prod_pinned"), "false");
   const std::string before = state_fingerprint(ipc2);
 
-  auto r3 = p.rulectl({"activate", "--site", "e3", "--channel", "prod", "--rule", "pricing", "--version", "3"});
+  auto r3 =
+      p.rulectl({"activate", "--yes", "--site", "e3", "--channel", "prod", "--rule", "pricing", "--version", "3"});
   EXPECT_EQ(r3.exit_code, 3) << r3.err;
   EXPECT_TRUE(contains(r3.err, "channel prod does not admit version 3 of rule \"pricing\": it is sl_failed")) << r3.err;
   EXPECT_TRUE(contains(r3.err, "prod admits: sl_validated")) << r3.err;
-  auto r2 = p.rulectl({"activate", "--site", "e3", "--channel", "prod", "--rule", "pricing", "--version", "2"});
+  auto r2 =
+      p.rulectl({"activate", "--yes", "--site", "e3", "--channel", "prod", "--rule", "pricing", "--version", "2"});
   EXPECT_EQ(r2.exit_code, 3) << r2.err;
   EXPECT_TRUE(contains(r2.err, "it is awaiting_sl")) << r2.err;
 
@@ -187,10 +190,10 @@ TEST(Channels, SL4_ValidatedVersionToProdAndProdRollsStraightBack) {
   EXPECT_EQ(p.create_version("pricing", R"({"rate": 4})"), "4");
   p.ship();
   EXPECT_EQ(qualification(ipc2, "pricing", "4"), "awaiting_sl");
-  p.ok({"activate", "--site", "e3", "--channel", "sl", "--rule", "pricing", "--version", "4"});
-  p.ok({"validate", "--site", "e3", "--rule", "pricing", "--version", "4", "--result", "passed"});
+  p.ok({"activate", "--yes", "--site", "e3", "--channel", "sl", "--rule", "pricing", "--version", "4"});
+  p.ok({"validate", "--yes", "--site", "e3", "--rule", "pricing", "--version", "4", "--result", "passed"});
   EXPECT_EQ(qualification(ipc2, "pricing", "4"), "sl_validated");
-  auto a = p.ok({"activate", "--site", "e3", "--channel", "prod", "--rule", "pricing", "--version", "4"});
+  auto a = p.ok({"activate", "--yes", "--site", "e3", "--channel", "prod", "--rule", "pricing", "--version", "4"});
   EXPECT_TRUE(contains(a.out, "activated rule pricing in prod at ipc2: 1 -> 4")) << a.out;
 
   EXPECT_EQ(effective(ipc2, "prod"), "pricing=4");
@@ -199,7 +202,7 @@ TEST(Channels, SL4_ValidatedVersionToProdAndProdRollsStraightBack) {
   EXPECT_FALSE(contains(v1, "prod_active")) << v1;
   EXPECT_EQ(rule_state(ipc2, "pricing", "prod_rollback_to"), "1");
 
-  auto rb = p.ok({"rollback", "--site", "e3", "--channel", "prod", "--rule", "pricing"});
+  auto rb = p.ok({"rollback", "--yes", "--site", "e3", "--channel", "prod", "--rule", "pricing"});
   EXPECT_TRUE(contains(rb.out, "rolled back rule pricing in prod at ipc2: 4 -> 1")) << rb.out;
   EXPECT_EQ(effective(ipc2, "prod"), "pricing=1");
   EXPECT_TRUE(contains(lifecycle(ipc2, "pricing", "1"), "prod_active"));
@@ -219,13 +222,13 @@ TEST(Channels, GreenBecomesBlue_CutoverMovesValidatedRulesInOneEpoch) {
   p.to_prod("pricing", "1");
   // SL (green): pricing 2 and risk 1 validated, fees 1 still under test.
   for (const auto& [rule, label] : std::vector<std::pair<std::string, std::string>>{{"pricing", "2"}, {"risk", "1"}}) {
-    p.ok({"activate", "--site", "e3", "--channel", "sl", "--rule", rule, "--version", label});
-    p.ok({"validate", "--site", "e3", "--rule", rule, "--version", label, "--result", "passed"});
+    p.ok({"activate", "--yes", "--site", "e3", "--channel", "sl", "--rule", rule, "--version", label});
+    p.ok({"validate", "--yes", "--site", "e3", "--rule", rule, "--version", label, "--result", "passed"});
   }
-  p.ok({"activate", "--site", "e3", "--channel", "sl", "--rule", "fees", "--version", "1"});
+  p.ok({"activate", "--yes", "--site", "e3", "--channel", "sl", "--rule", "fees", "--version", "1"});
   EXPECT_EQ(effective(ipc2, "prod"), "pricing=1");
 
-  auto c = p.ok({"cutover", "--site", "e3", "--json"});
+  auto c = p.ok({"cutover", "--yes", "--site", "e3", "--json"});
   auto doc = nlohmann::json::parse(c.out);
   const auto& rep = doc["report"];
   ASSERT_EQ(rep["moved"].size(), 2u) << c.out;
@@ -247,7 +250,7 @@ TEST(Channels, GreenBecomesBlue_CutoverMovesValidatedRulesInOneEpoch) {
   EXPECT_EQ(effective(ipc2, "sl"), "fees=1,pricing=2,risk=1");
 
   // Again: nothing moves, and the report still says why fees stays.
-  auto again = p.ok({"cutover", "--site", "e3"});
+  auto again = p.ok({"cutover", "--yes", "--site", "e3"});
   EXPECT_TRUE(contains(again.out, "nothing moved")) << again.out;
   EXPECT_TRUE(contains(again.out, "stays: sl version is awaiting_sl, not sl_validated")) << again.out;
   EXPECT_EQ(sql_value(ipc2, "SELECT rulekeeper.activation_epoch()"), epoch);
@@ -260,49 +263,56 @@ TEST(Channels, RefusedActivationsSayWhyAndChangeNothing) {
   p.create_version("pricing", R"({"rate": 2})");
   p.ship();
   cluster::Node& ipc2 = *p.ipc2;
-  p.ok({"activate", "--site", "e3", "--channel", "sl", "--rule", "pricing", "--version", "1"});
-  p.ok({"validate", "--site", "e3", "--rule", "pricing", "--version", "1", "--result", "failed"});
+  p.ok({"activate", "--yes", "--site", "e3", "--channel", "sl", "--rule", "pricing", "--version", "1"});
+  p.ok({"validate", "--yes", "--site", "e3", "--rule", "pricing", "--version", "1", "--result", "failed"});
   EXPECT_EQ(qualification(ipc2, "pricing", "1"), "sl_failed");
   const std::string before = state_fingerprint(ipc2);
 
-  auto unknown = p.rulectl({"activate", "--site", "e3", "--channel", "sl", "--rule", "nope", "--version", "1"});
+  auto unknown =
+      p.rulectl({"activate", "--yes", "--site", "e3", "--channel", "sl", "--rule", "nope", "--version", "1"});
   EXPECT_EQ(unknown.exit_code, 1) << unknown.err;
   EXPECT_TRUE(contains(unknown.err, "rule \"nope\" does not exist")) << unknown.err;
-  auto noversion = p.rulectl({"activate", "--site", "e3", "--channel", "sl", "--rule", "pricing", "--version", "9"});
+  auto noversion =
+      p.rulectl({"activate", "--yes", "--site", "e3", "--channel", "sl", "--rule", "pricing", "--version", "9"});
   EXPECT_EQ(noversion.exit_code, 1) << noversion.err;
   EXPECT_TRUE(contains(noversion.err, "version 9 of rule \"pricing\" does not exist")) << noversion.err;
 
-  auto failed = p.rulectl({"activate", "--site", "e3", "--channel", "prod", "--rule", "pricing", "--version", "1"});
+  auto failed =
+      p.rulectl({"activate", "--yes", "--site", "e3", "--channel", "prod", "--rule", "pricing", "--version", "1"});
   EXPECT_EQ(failed.exit_code, 3) << failed.err;
   EXPECT_TRUE(contains(failed.err, "it is sl_failed")) << failed.err;
   EXPECT_TRUE(contains(failed.err, "SQLSTATE 23514")) << failed.err;
-  auto awaiting = p.rulectl({"activate", "--site", "e3", "--channel", "prod", "--rule", "pricing", "--version", "2"});
+  auto awaiting =
+      p.rulectl({"activate", "--yes", "--site", "e3", "--channel", "prod", "--rule", "pricing", "--version", "2"});
   EXPECT_EQ(awaiting.exit_code, 3) << awaiting.err;
   EXPECT_TRUE(contains(awaiting.err, "it is awaiting_sl")) << awaiting.err;
   EXPECT_TRUE(contains(awaiting.err, "hint: prod admits")) << awaiting.err;
 
   // sl_failed is final: validating it again is refused too.
-  auto again = p.rulectl({"validate", "--site", "e3", "--rule", "pricing", "--version", "1", "--result", "passed"});
+  auto again =
+      p.rulectl({"validate", "--yes", "--site", "e3", "--rule", "pricing", "--version", "1", "--result", "passed"});
   EXPECT_EQ(again.exit_code, 3) << again.err;
   // Activation happens at E3 only.
   auto at_e2 = p.rulectl({"activate", "--site", "e2", "--channel", "sl", "--rule", "pricing", "--version", "1"});
   EXPECT_EQ(at_e2.exit_code, 3) << at_e2.err;
   EXPECT_TRUE(contains(at_e2.err, "environment e3")) << at_e2.err;
   // Usage errors: a bad channel, an unknown site.
-  EXPECT_EQ(
-      p.rulectl({"activate", "--site", "e3", "--channel", "blue", "--rule", "pricing", "--version", "2"}).exit_code, 2);
-  EXPECT_EQ(
-      p.rulectl({"activate", "--site", "ipc9", "--channel", "sl", "--rule", "pricing", "--version", "2"}).exit_code, 2);
+  EXPECT_EQ(p.rulectl({"activate", "--yes", "--site", "e3", "--channel", "blue", "--rule", "pricing", "--version", "2"})
+                .exit_code,
+            2);
+  EXPECT_EQ(p.rulectl({"activate", "--yes", "--site", "ipc9", "--channel", "sl", "--rule", "pricing", "--version", "2"})
+                .exit_code,
+            2);
 
   EXPECT_EQ(state_fingerprint(ipc2), before);
   EXPECT_EQ(effective(ipc2, "prod"), "");
 
   // Deactivation: once it goes, twice there is nothing to deactivate (exit 1).
-  auto d = p.ok({"deactivate", "--site", "e3", "--channel", "sl", "--rule", "pricing"});
+  auto d = p.ok({"deactivate", "--yes", "--site", "e3", "--channel", "sl", "--rule", "pricing"});
   EXPECT_TRUE(contains(d.out, "deactivated rule pricing in sl at ipc2: 1 -> (none)")) << d.out;
   EXPECT_EQ(effective(ipc2, "sl"), "");
   EXPECT_EQ(lifecycle(ipc2, "pricing", "1"), "{inactive_sl}");
-  auto d2 = p.rulectl({"deactivate", "--site", "e3", "--channel", "sl", "--rule", "pricing"});
+  auto d2 = p.rulectl({"deactivate", "--yes", "--site", "e3", "--channel", "sl", "--rule", "pricing"});
   EXPECT_EQ(d2.exit_code, 1) << d2.err;
   EXPECT_TRUE(contains(d2.err, "is not active in sl")) << d2.err;
 }
@@ -313,7 +323,7 @@ TEST(Channels, TwoOperatorsRacingWithTheSameExpectedEpochOneWins) {
   for (int i = 1; i <= 3; ++i) p.create_version("pricing", "{\"rate\": " + std::to_string(i) + "}");
   p.ship();
   cluster::Node& ipc2 = *p.ipc2;
-  p.ok({"activate", "--site", "e3", "--channel", "sl", "--rule", "pricing", "--version", "1"});
+  p.ok({"activate", "--yes", "--site", "e3", "--channel", "sl", "--rule", "pricing", "--version", "1"});
   const long long seen = std::stoll(rule_state(ipc2, "pricing", "sl_epoch"));
 
   struct Outcome {
@@ -363,14 +373,14 @@ TEST(Channels, TwoOperatorsRacingWithTheSameExpectedEpochOneWins) {
 
   // Through rulectl: a stale --expected-epoch is refused (exit 3) …
   const std::string before = state_fingerprint(ipc2);
-  auto stale = p.rulectl({"activate", "--site", "e3", "--channel", "sl", "--rule", "pricing", "--version", "1",
+  auto stale = p.rulectl({"activate", "--yes", "--site", "e3", "--channel", "sl", "--rule", "pricing", "--version", "1",
                           "--expected-epoch", std::to_string(seen)});
   EXPECT_EQ(stale.exit_code, 3) << stale.err;
   EXPECT_TRUE(contains(stale.err, "changed since you looked")) << stale.err;
   EXPECT_TRUE(contains(stale.err, "SQLSTATE 40001")) << stale.err;
   EXPECT_EQ(state_fingerprint(ipc2), before);
   // … and the current one goes through.
-  p.ok({"activate", "--site", "e3", "--channel", "sl", "--rule", "pricing", "--version", "1", "--expected-epoch",
-        rule_state(ipc2, "pricing", "sl_epoch")});
+  p.ok({"activate", "--yes", "--site", "e3", "--channel", "sl", "--rule", "pricing", "--version", "1",
+        "--expected-epoch", rule_state(ipc2, "pricing", "sl_epoch")});
   EXPECT_EQ(sql_value(ipc2, "SELECT rulekeeper.effective_version('pricing', 'sl')"), "1");
 }

@@ -90,7 +90,8 @@ TEST(CliConventions, VersionsAndServerRefusalsAsJson) {
   p.create_rule("conv.k");
   p.create_version("conv.k", R"({"rate": 1})");
   p.ship();
-  auto r = p.rulectl({"--json", "activate", "--site", "e3", "--channel", "prod", "--rule", "conv.k", "--version", "1"});
+  auto r = p.rulectl(
+      {"--json", "activate", "--yes", "--site", "e3", "--channel", "prod", "--rule", "conv.k", "--version", "1"});
   EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
   doc = json::parse(r.out);
   EXPECT_EQ(doc["error"], "refused") << r.out;

@@ -86,7 +86,7 @@ TEST(Failover, FullStory_OrphanRejoinReconcileSwitchBack) {
   ASSERT_TRUE(ipc1.in_recovery());
 
   // Refused: the loss cannot be proven. The evidence is stated.
-  CommandResult r = run(p, {"failover", "--to", "ipc1", "--wait-catchup", "20"});
+  CommandResult r = run(p, {"failover", "--yes", "--to", "ipc1", "--wait-catchup", "20"});
   ASSERT_EQ(r.exit_code, 3) << describe(r);
   EXPECT_TRUE(contains(r.out, "REFUSED")) << describe(r);
   EXPECT_TRUE(contains(r.out, "last heartbeat of ipc2")) << describe(r);
@@ -96,7 +96,7 @@ TEST(Failover, FullStory_OrphanRejoinReconcileSwitchBack) {
   EXPECT_EQ(versions_of(ipc1, kA), "1:sl_validated");
 
   // Forced: promoted, the failover recorded with the divergence point.
-  r = run(p, {"--json", "failover", "--to", "ipc1", "--force", "--wait-catchup", "20"});
+  r = run(p, {"--json", "failover", "--yes", "--to", "ipc1", "--force", "--wait-catchup", "20"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   json fo = json::parse(r.out);
   EXPECT_EQ(fo["result"], "failed over");
@@ -124,7 +124,7 @@ TEST(Failover, FullStory_OrphanRejoinReconcileSwitchBack) {
 
   // rejoin: the orphans bundle holds exactly the rule-A hotfix, nothing ipc1 made.
   const std::string orphans = (p.set.options().base / "orphans-ipc2.json").string();
-  r = run(p, {"rejoin", "--site", "ipc2", "--orphans", orphans});
+  r = run(p, {"rejoin", "--yes", "--site", "ipc2", "--orphans", orphans});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_TRUE(contains(r.out, "rejoined: ipc2 is a standby of ipc1")) << describe(r);
   json bundle = read_json_file(orphans);
@@ -153,7 +153,7 @@ TEST(Failover, FullStory_OrphanRejoinReconcileSwitchBack) {
             "0");
 
   // reconcile: rule A's hotfix comes back recovered, not activated.
-  r = run(p, {"reconcile", "--bundle", orphans, "--to", "ipc1"});
+  r = run(p, {"reconcile", "--yes", "--bundle", orphans, "--to", "ipc1"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_TRUE(contains(r.out, "1 recovered")) << describe(r);
   EXPECT_EQ(versions_of(ipc1, kA), "1:sl_validated,1.1:recovered");
@@ -168,7 +168,7 @@ TEST(Failover, FullStory_OrphanRejoinReconcileSwitchBack) {
   EXPECT_EQ(r.exit_code, 0) << describe(r);
 
   // Switch back: a planned switchover ends with ipc1 as ipc2's standby.
-  r = run(p, {"failover", "--to", "ipc2"});
+  r = run(p, {"failover", "--yes", "--to", "ipc2"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_TRUE(contains(r.out, "zero changes lost")) << describe(r);
   EXPECT_FALSE(ipc2.in_recovery());
@@ -213,7 +213,7 @@ TEST(Failover, PlannedSwitchover_ZeroLoss_OldPrimaryFollows) {
   // Changes right up to the switchover (not waited for at ipc1).
   hotfix(p, kA, R"({"rate": 1.6, "cap": 20})", "just before the switchover");
   const auto before = journal_ids(ipc2);
-  CommandResult r = run(p, {"--json", "failover", "--to", "ipc1", "--max-lag-bytes", "100000000"});
+  CommandResult r = run(p, {"--json", "failover", "--yes", "--to", "ipc1", "--max-lag-bytes", "100000000"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   json doc = json::parse(r.out);
   EXPECT_EQ(doc["result"], "switched over");
@@ -248,7 +248,7 @@ TEST(Failover, Refusals_AlreadyPrimary_Locked_NotItsStandby_SplitBrain) {
   cluster::Node& ipc1 = *p.ipc1;
   ipc1.wait_replayed(ipc2);
 
-  CommandResult r = run(p, {"failover", "--to", "ipc2"});
+  CommandResult r = run(p, {"failover", "--yes", "--to", "ipc2"});
   EXPECT_EQ(r.exit_code, 3) << describe(r);
   EXPECT_TRUE(contains(r.err, "ipc2 is already the E3 primary")) << describe(r);
 
@@ -259,10 +259,10 @@ TEST(Failover, Refusals_AlreadyPrimary_Locked_NotItsStandby_SplitBrain) {
     int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT, 0644);
     ASSERT_GE(fd, 0);
     ASSERT_EQ(::flock(fd, LOCK_EX | LOCK_NB), 0);
-    r = run(p, {"failover", "--to", "ipc1"});
+    r = run(p, {"failover", "--yes", "--to", "ipc1"});
     EXPECT_EQ(r.exit_code, 3) << describe(r);
     EXPECT_TRUE(contains(r.err, "another failover or rejoin is running")) << describe(r);
-    r = run(p, {"rejoin", "--site", "ipc1"});
+    r = run(p, {"rejoin", "--yes", "--site", "ipc1"});
     EXPECT_EQ(r.exit_code, 3) << describe(r);
     ::close(fd);
   }
@@ -272,7 +272,7 @@ TEST(Failover, Refusals_AlreadyPrimary_Locked_NotItsStandby_SplitBrain) {
   // ipc1 without an upstream is not a standby of the primary ipc2.
   ipc1.stop();
   start_without_upstream(ipc1);
-  r = run(p, {"failover", "--to", "ipc1"});
+  r = run(p, {"failover", "--yes", "--to", "ipc1"});
   EXPECT_EQ(r.exit_code, 3) << describe(r);
   EXPECT_TRUE(contains(r.err, "ipc1 is not a standby of the E3 primary ipc2")) << describe(r);
   EXPECT_TRUE(ipc1.in_recovery());
@@ -280,7 +280,7 @@ TEST(Failover, Refusals_AlreadyPrimary_Locked_NotItsStandby_SplitBrain) {
 
   // Two writable E3 sites: split brain, refused.
   ipc1.promote();
-  r = run(p, {"failover", "--to", "ipc1"});
+  r = run(p, {"failover", "--yes", "--to", "ipc1"});
   EXPECT_EQ(r.exit_code, 3) << describe(r);
   EXPECT_TRUE(contains(r.err, "split brain")) << describe(r);
   EXPECT_EQ(sql_value(ipc1, "SELECT count(*) FROM rulekeeper.failover_event"), "0");

@@ -23,14 +23,14 @@ TEST(HostileCli, QuotesSemicolonsAndSqlInKeysAndReasonsAreJustText) {
   p.create_version(key, R"({"rate": 1, "note": "a'b;c"})");
   p.ok({"release", "--from", "e1", "--to", "e2", "--rule", key});
   p.ok({"validate", "--site", "e2", "--rule", key, "--version", "1", "--result", "passed", "--reason", reason});
-  p.ok({"release", "--from", "e2", "--to", "e3", "--rule", key});
+  p.ok({"release", "--yes", "--from", "e2", "--to", "e3", "--rule", key});
   p.to_prod(key, "1");
   EXPECT_EQ(effective(*p.ipc2, "prod"), key + "=1");
 
   sql_value(*p.ipc2, "INSERT INTO rulekeeper.hotfix_policy (ruleset, allowed_paths) VALUES ($1, ARRAY['/rate'])",
             "evil'ruleset");
   const auto body = write_temp_file("hostile-body.json", R"({"rate": 2, "note": "a'b;c"})").string();
-  p.ok({"hotfix", "--site", "e3", "--rule", key, "--body-file", body, "--reason", reason});
+  p.ok({"hotfix", "--yes", "--site", "e3", "--rule", key, "--body-file", body, "--reason", reason});
   auto d = p.ok({"--json", "diff", "--site", "e3", "--rule", key, "--from", "1", "--to", "1.1"});
   EXPECT_NE(d.out.find("/rate"), std::string::npos) << d.out;
 
@@ -91,7 +91,7 @@ TEST(HostileCli, EscapeSequencesFromTheDatabaseNeverReachTheTerminal) {
   p.to_prod(key, "1");
   sql_value(*p.ipc2, "INSERT INTO rulekeeper.hotfix_policy (ruleset, allowed_paths) VALUES ('esc', ARRAY['/rate'])");
   const auto body = write_temp_file("esc-body.json", R"({"rate": 2})").string();
-  const auto made = p.ok({"hotfix", "--site", "e3", "--rule", key, "--body-file", body, "--reason", reason});
+  const auto made = p.ok({"hotfix", "--yes", "--site", "e3", "--rule", key, "--body-file", body, "--reason", reason});
   const std::string id = sql_value(*p.ipc2, "SELECT hotfix_id FROM rulekeeper.hotfix WHERE rule_key = $1", key);
   ASSERT_FALSE(id.empty());
   // Stored verbatim: the escaping is the view's, not the data's.

@@ -124,7 +124,7 @@ TEST(Hotfix, HappyPath_ProdMovesReplicatedToIpc1Journaled) {
 
   auto body = write_temp_file("discount-rate.json", kFixed);
   CommandResult r = run(p,
-                        {"hotfix", "--site", "e3", "--rule", kRule, "--body-file", body.string(), "--reason",
+                        {"hotfix", "--yes", "--site", "e3", "--rule", kRule, "--body-file", body.string(), "--reason",
                          "rate too low for the summer campaign (INC-4711)", "--sync"},
                         fixer);
   ASSERT_EQ(r.exit_code, 0) << describe(r);
@@ -216,12 +216,13 @@ TEST(Hotfix, HappyPath_ProdMovesReplicatedToIpc1Journaled) {
   // Leaving the hotfix for its parent needs the acknowledgement, and the
   // refusal shows what the hotfix changed.
   const std::string before = state_fingerprint(ipc2);
-  r = run(p, {"rollback", "--site", "e3", "--channel", "prod", "--rule", kRule});
+  r = run(p, {"rollback", "--yes", "--site", "e3", "--channel", "prod", "--rule", kRule});
   EXPECT_EQ(r.exit_code, 3) << describe(r);
   EXPECT_TRUE(contains(r.err, "would undo")) << r.err;
   EXPECT_TRUE(contains(r.err, "/rate: 0.1 -> 0.15")) << r.err;
   EXPECT_EQ(state_fingerprint(ipc2), before);
-  r = run(p, {"rollback", "--site", "e3", "--channel", "prod", "--rule", kRule, "--acknowledge-hotfix"});
+  r = run(p,
+          {"rollback", "--yes", "--site", "e3", "--channel", "prod", "--rule", kRule, "--acknowledge-hotfix", "1.1"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_EQ(effective(ipc2, "prod"), "pricing.discount=1");
   EXPECT_EQ(sql_value(ipc2,
@@ -245,7 +246,8 @@ TEST(Hotfix, Refusals_PolicyReasonStandbyE2Grant) {
   auto rename = write_temp_file("rename.json", R"({"rate": 0.15, "tiers": [100, 500], "name": "winter"})");
   auto hotfix = [&](const std::string& site, const std::string& file, const std::string& reason,
                     const std::string& config = "") {
-    return run(p, {"hotfix", "--site", site, "--rule", kRule, "--body-file", file, "--reason", reason}, config);
+    return run(p, {"hotfix", "--yes", "--site", site, "--rule", kRule, "--body-file", file, "--reason", reason},
+               config);
   };
   std::string before = state_fingerprint(ipc2);
 
@@ -337,8 +339,8 @@ TEST(Hotfix, PlannedReleaseRace_DriftClassifiesAndGatesProd) {
   v1_in_prod(p);
   cluster::Node& ipc2 = *p.ipc2;
   auto body = write_temp_file("rate.json", kFixed);
-  CommandResult r = run(p, {"hotfix", "--site", "e3", "--rule", kRule, "--body-file", body.string(), "--reason",
-                            "rate too low for the summer campaign (INC-4711)"});
+  CommandResult r = run(p, {"hotfix", "--yes", "--site", "e3", "--rule", kRule, "--body-file", body.string(),
+                            "--reason", "rate too low for the summer campaign (INC-4711)"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   const std::string id =
       sql_value(ipc2, "SELECT hotfix_id::text FROM rulekeeper.hotfix WHERE rule_key = $1", std::string(kRule));
@@ -350,7 +352,7 @@ TEST(Hotfix, PlannedReleaseRace_DriftClassifiesAndGatesProd) {
   p.ok({"release", "--from", "e1", "--to", "e2"});
   for (const char* v : {"2", "3"})
     p.ok({"validate", "--site", "e2", "--rule", kRule, "--version", v, "--result", "passed", "--reason", "green"});
-  r = run(p, {"release", "--from", "e2", "--to", "e3"});
+  r = run(p, {"release", "--yes", "--from", "e2", "--to", "e3"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_TRUE(contains(r.out, "DRIFT: ipc2 changed since the last release (pricing.discount)")) << r.out;
   EXPECT_EQ(sql_value(ipc2,
@@ -380,20 +382,21 @@ TEST(Hotfix, PlannedReleaseRace_DriftClassifiesAndGatesProd) {
   EXPECT_TRUE(std::regex_search(r.out, std::regex("/tiers/2 +add +\\(absent\\) +1000"))) << r.out;
 
   // 2 in SL is fine (SL tests it); prod refuses it without acknowledgement.
-  p.ok({"activate", "--site", "e3", "--channel", "sl", "--rule", kRule, "--version", "2"});
-  p.ok({"validate", "--site", "e3", "--rule", kRule, "--version", "2", "--result", "passed", "--reason", "clean"});
+  p.ok({"activate", "--yes", "--site", "e3", "--channel", "sl", "--rule", kRule, "--version", "2"});
+  p.ok({"validate", "--yes", "--site", "e3", "--rule", kRule, "--version", "2", "--result", "passed", "--reason",
+        "clean"});
   const std::string before = state_fingerprint(ipc2);
-  r = run(p, {"activate", "--site", "e3", "--channel", "prod", "--rule", kRule, "--version", "2"});
+  r = run(p, {"activate", "--yes", "--site", "e3", "--channel", "prod", "--rule", kRule, "--version", "2"});
   EXPECT_EQ(r.exit_code, 3) << describe(r);
-  EXPECT_TRUE(contains(r.err, "may undo hotfix(es) 1.1 (overrides)")) << r.err;
+  EXPECT_TRUE(contains(r.err, "would undo hotfix(es) 1.1 (overrides")) << r.err;
   EXPECT_TRUE(contains(r.err, "--acknowledge-hotfix")) << r.err;
   // Issue #5 item 5: the refusal shows the hotfix's diff.
   EXPECT_TRUE(contains(r.err, "/rate")) << "the gate's refusal does not show the hotfix's diff:\n" << r.err;
   EXPECT_EQ(state_fingerprint(ipc2), before);
   EXPECT_EQ(effective(ipc2, "prod"), "pricing.discount=1.1");
 
-  r = run(p,
-          {"activate", "--site", "e3", "--channel", "prod", "--rule", kRule, "--version", "2", "--acknowledge-hotfix"});
+  r = run(p, {"activate", "--yes", "--site", "e3", "--channel", "prod", "--rule", kRule, "--version", "2",
+              "--acknowledge-hotfix", "1.1"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_EQ(effective(ipc2, "prod"), "pricing.discount=2");
   // Journaled: who, when, which hotfix.
@@ -406,9 +409,10 @@ TEST(Hotfix, PlannedReleaseRace_DriftClassifiesAndGatesProd) {
             "postgres overrides true");
 
   // 3 includes the hotfix: no acknowledgement needed.
-  p.ok({"activate", "--site", "e3", "--channel", "sl", "--rule", kRule, "--version", "3"});
-  p.ok({"validate", "--site", "e3", "--rule", kRule, "--version", "3", "--result", "passed", "--reason", "clean"});
-  r = run(p, {"activate", "--site", "e3", "--channel", "prod", "--rule", kRule, "--version", "3"});
+  p.ok({"activate", "--yes", "--site", "e3", "--channel", "sl", "--rule", kRule, "--version", "3"});
+  p.ok({"validate", "--yes", "--site", "e3", "--rule", kRule, "--version", "3", "--result", "passed", "--reason",
+        "clean"});
+  r = run(p, {"activate", "--yes", "--site", "e3", "--channel", "prod", "--rule", kRule, "--version", "3"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_EQ(effective(ipc2, "prod"), "pricing.discount=3");
   EXPECT_EQ(sql_value(ipc2,
@@ -436,8 +440,8 @@ TEST(Hotfix, SyncWithIpc1Stopped_NotReplicatedExit3_WritesNotBlocked) {
   p.ipc1->stop();
 
   auto body = write_temp_file("rate.json", kFixed);
-  CommandResult r = run(p, {"hotfix", "--site", "e3", "--rule", kRule, "--body-file", body.string(), "--reason",
-                            "rate too low (INC-4711)", "--sync", "--sync-timeout", "2"});
+  CommandResult r = run(p, {"hotfix", "--yes", "--site", "e3", "--rule", kRule, "--body-file", body.string(),
+                            "--reason", "rate too low (INC-4711)", "--sync", "--sync-timeout", "2"});
   EXPECT_EQ(r.exit_code, 3) << describe(r);
   EXPECT_TRUE(contains(r.out, "committed at ipc2 only, NOT yet at ipc1 (unreachable)")) << r.out;
   EXPECT_FALSE(receipt_path_from(r.out).empty()) << r.out;
@@ -448,8 +452,8 @@ TEST(Hotfix, SyncWithIpc1Stopped_NotReplicatedExit3_WritesNotBlocked) {
   std::atomic<bool> done{false};
   CommandResult waited;
   std::thread waiter([&] {
-    waited = run(p, {"hotfix", "--site", "e3", "--rule", "limits.daily", "--body-file", limits.string(), "--reason",
-                     "daily rate too low (INC-4712)", "--sync", "--sync-timeout", "15", "--json"});
+    waited = run(p, {"hotfix", "--yes", "--site", "e3", "--rule", "limits.daily", "--body-file", limits.string(),
+                     "--reason", "daily rate too low (INC-4712)", "--sync", "--sync-timeout", "15", "--json"});
     done = true;
   });
   // Once its hotfix is committed (rulectl is then waiting for IPC1), another
@@ -505,8 +509,8 @@ TEST(Hotfix, ReceiptReplayAtIpc1AfterIpc2Dies) {
   ipc1.stop();
 
   auto body = write_temp_file("rate.json", kFixed);
-  CommandResult r = run(p, {"hotfix", "--site", "e3", "--rule", kRule, "--body-file", body.string(), "--reason",
-                            "rate too low (INC-4711)", "--json"});
+  CommandResult r = run(p, {"hotfix", "--yes", "--site", "e3", "--rule", kRule, "--body-file", body.string(),
+                            "--reason", "rate too low (INC-4711)", "--json"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   json doc = json::parse(r.out);
   const std::string receipt_file = doc["receipt_file"];
@@ -518,7 +522,7 @@ TEST(Hotfix, ReceiptReplayAtIpc1AfterIpc2Dies) {
   ipc1.promote();
   EXPECT_EQ(effective(ipc1, "prod"), "pricing.discount=1");  // IPC1 never got it
 
-  r = run(p, {"hotfix", "replay", receipt_file, "--site", "ipc1"});
+  r = run(p, {"hotfix", "replay", "--yes", receipt_file, "--site", "ipc1"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_TRUE(contains(r.out, "replayed hotfix")) << r.out;
   EXPECT_EQ(effective(ipc1, "prod"), "pricing.discount=1.1");
@@ -531,7 +535,7 @@ TEST(Hotfix, ReceiptReplayAtIpc1AfterIpc2Dies) {
 
   // Twice: nothing changes. `e3` now resolves to IPC1 (IPC2 is down).
   const std::string before = state_fingerprint(ipc1);
-  r = run(p, {"hotfix", "replay", receipt_file, "--site", "e3"});
+  r = run(p, {"hotfix", "replay", "--yes", receipt_file, "--site", "e3"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_TRUE(contains(r.out, "already holds this content for rule pricing.discount as version 1.1")) << r.out;
   EXPECT_TRUE(contains(r.out, "nothing to do")) << r.out;
@@ -541,7 +545,7 @@ TEST(Hotfix, ReceiptReplayAtIpc1AfterIpc2Dies) {
   json forged = receipt;
   forged["body"]["rate"] = 0.5;
   auto forged_file = write_temp_file("forged.json", forged.dump());
-  r = run(p, {"hotfix", "replay", forged_file.string(), "--site", "e3"});
+  r = run(p, {"hotfix", "replay", "--yes", forged_file.string(), "--site", "e3"});
   EXPECT_EQ(r.exit_code, 3) << describe(r);
   EXPECT_TRUE(contains(r.err, "changed after it was written")) << r.err;
   EXPECT_EQ(state_fingerprint(ipc1), before);
@@ -553,7 +557,7 @@ TEST(Hotfix, ReceiptReplayAtIpc1AfterIpc2Dies) {
   ASSERT_NE(body_at, std::string::npos) << dup_text;
   dup_text.insert(body_at + 8, "\"rate\":0.5,");
   auto dup_file = write_temp_file("duplicate-key-receipt.json", dup_text);
-  r = run(p, {"hotfix", "replay", dup_file.string(), "--site", "e3"});
+  r = run(p, {"hotfix", "replay", "--yes", dup_file.string(), "--site", "e3"});
   EXPECT_EQ(r.exit_code, 2) << describe(r);
   EXPECT_TRUE(contains(r.err, "duplicate object key \"rate\"")) << r.err;
   EXPECT_EQ(state_fingerprint(ipc1), before);

@@ -143,7 +143,7 @@ TEST_F(HotfixGate, UnannotatedPlannedVersionCannotSilentlyUndoAnEarlierHotfix) {
 
   // Acknowledged: it goes through, and the acknowledgement names hotfix 1.1
   // and the path, by the releaser.
-  ok(releaser, "SELECT rulekeeper.activate('pricing.discount', '2', 'prod', acknowledge => true)");
+  ok(releaser, "SELECT rulekeeper.activate('pricing.discount', '2', 'prod', acknowledge_hotfixes => '{1.1}')");
   EXPECT_EQ(prod(), "2");
   EXPECT_EQ(e3_->query_value("SELECT actor || ' ' || (payload ->> 'action') || ' ' || "
                              "(payload -> 'undone_hotfixes' -> 0 ->> 'label') || ' ' || "

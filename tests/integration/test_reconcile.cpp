@@ -55,7 +55,7 @@ TEST(Reconcile, ConflictRecordedNotApplied_DryRun_Twice_Resolve_NoCollision) {
   hotfix(p, kC, R"({"max": 175, "currency": "EUR"})", "C at ipc2");
   ipc2.kill9();
   ipc1.start();
-  CommandResult r = run(p, {"failover", "--to", "ipc1", "--force"});
+  CommandResult r = run(p, {"failover", "--yes", "--to", "ipc1", "--force"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   // The same rule A hotfixed at ipc1 differently; C hotfixed to the same body.
   hotfix(p, kA, R"({"max": 120, "currency": "EUR"})", "A at ipc1");
@@ -63,7 +63,7 @@ TEST(Reconcile, ConflictRecordedNotApplied_DryRun_Twice_Resolve_NoCollision) {
 
   start_without_upstream(ipc2);
   const std::string orphans = (p.set.options().base / "orphans.json").string();
-  r = run(p, {"rejoin", "--site", "ipc2", "--orphans", orphans});
+  r = run(p, {"rejoin", "--yes", "--site", "ipc2", "--orphans", orphans});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
 
   // --dry-run: reports the conflict, changes nothing.
@@ -78,7 +78,7 @@ TEST(Reconcile, ConflictRecordedNotApplied_DryRun_Twice_Resolve_NoCollision) {
   EXPECT_EQ(conflict_state(ipc1), "0 open=0");
 
   // For real: B recovered, C already held, A a conflict (exit 3).
-  r = run(p, {"--json", "reconcile", "--bundle", orphans, "--to", "ipc1"});
+  r = run(p, {"--json", "reconcile", "--yes", "--bundle", orphans, "--to", "ipc1"});
   EXPECT_EQ(r.exit_code, 3) << describe(r);
   json rep = json::parse(r.out);
   ASSERT_EQ(rep["recovered"].size(), 1u) << r.out;
@@ -116,7 +116,7 @@ TEST(Reconcile, ConflictRecordedNotApplied_DryRun_Twice_Resolve_NoCollision) {
 
   // Twice: nothing changes the second time, still exit 3 (the conflict is open).
   const std::string fp2 = state_fingerprint(ipc1);
-  r = run(p, {"--json", "reconcile", "--bundle", orphans, "--to", "ipc1"});
+  r = run(p, {"--json", "reconcile", "--yes", "--bundle", orphans, "--to", "ipc1"});
   EXPECT_EQ(r.exit_code, 3) << describe(r);
   json again = json::parse(r.out);
   EXPECT_EQ(again["records"], 0);
@@ -126,16 +126,16 @@ TEST(Reconcile, ConflictRecordedNotApplied_DryRun_Twice_Resolve_NoCollision) {
   EXPECT_EQ(conflict_state(ipc1), "1 open=1");
 
   // Resolve keeping the source: the orphan comes back recovered, not activated.
-  r = run(p, {"conflicts", "resolve", id.substr(0, 8), "--keep", "source"});
+  r = run(p, {"conflicts", "resolve", "--yes", id.substr(0, 8), "--keep", "source"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_EQ(conflict_state(ipc1), "1 open=0");
   r = run(p, {"--json", "status"});
   EXPECT_TRUE(json::parse(r.out)["open_conflicts"].empty()) << r.out;
   EXPECT_EQ(versions_of(ipc1, kA), "1:sl_validated,1.1:hotfix,1.2:recovered");
   EXPECT_EQ(prod_of(ipc1, kA), "1.1");
-  r = run(p, {"conflicts", "resolve", id, "--keep", "target"});
+  r = run(p, {"conflicts", "resolve", "--yes", id, "--keep", "target"});
   EXPECT_EQ(r.exit_code, 3) << describe(r);  // already resolved
-  r = run(p, {"reconcile", "--bundle", orphans, "--to", "ipc1"});
+  r = run(p, {"reconcile", "--yes", "--bundle", orphans, "--to", "ipc1"});
   EXPECT_EQ(r.exit_code, 0) << describe(r);
 
   // A tampered bundle is refused.
@@ -147,7 +147,7 @@ TEST(Reconcile, ConflictRecordedNotApplied_DryRun_Twice_Resolve_NoCollision) {
     text.replace(pos, 9, "A at ipcX");
     std::ofstream(orphans + ".tampered") << text;
   }
-  r = run(p, {"reconcile", "--bundle", orphans + ".tampered", "--to", "ipc1"});
+  r = run(p, {"reconcile", "--yes", "--bundle", orphans + ".tampered", "--to", "ipc1"});
   EXPECT_EQ(r.exit_code, 3) << describe(r);
   EXPECT_TRUE(contains(r.err, "checksum")) << describe(r);
 
@@ -162,7 +162,7 @@ TEST(Reconcile, ConflictRecordedNotApplied_DryRun_Twice_Resolve_NoCollision) {
     std::ofstream(orphans + ".duplicate") << text;
   }
   const std::string fp3 = state_fingerprint(ipc1);
-  r = run(p, {"reconcile", "--bundle", orphans + ".duplicate", "--to", "ipc1"});
+  r = run(p, {"reconcile", "--yes", "--bundle", orphans + ".duplicate", "--to", "ipc1"});
   EXPECT_EQ(r.exit_code, 2) << describe(r);
   EXPECT_TRUE(contains(r.err, "duplicate object key \"format\"")) << describe(r);
   EXPECT_EQ(state_fingerprint(ipc1), fp3);
@@ -170,7 +170,7 @@ TEST(Reconcile, ConflictRecordedNotApplied_DryRun_Twice_Resolve_NoCollision) {
 
   // Switch back; origin numbering never collides with the orphan's.
   ipc2.wait_replayed(ipc1, std::chrono::seconds(60));
-  r = run(p, {"failover", "--to", "ipc2"});
+  r = run(p, {"failover", "--yes", "--to", "ipc2"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   hotfix(p, kB, R"({"max": 160, "currency": "EUR"})", "B after switch-back");
   ipc1.wait_replayed(ipc2, std::chrono::seconds(60));

@@ -89,7 +89,7 @@ TEST(Release, ReportsAndMarksTheSourceAndBadBundlesChangeNothing) {
   for (const char* label : {"1", "2"})
     p.ok({"validate", "--site", "e2", "--rule", "pricing", "--version", label, "--result", "passed"});
   const std::string from_e2 = sql_value(*p.e2, "SELECT rulekeeper.export_release()::text");
-  auto e3 = p.ok({"release", "--from", "e2", "--to", "e3"});
+  auto e3 = p.ok({"release", "--yes", "--from", "e2", "--to", "e3"});
   EXPECT_TRUE(contains(e3.out, "release e2 (e2) -> ipc2 (e3): 2 imported, 0 already there")) << e3.out;
   EXPECT_TRUE(contains(e3.out, "drift: none")) << e3.out;
   EXPECT_TRUE(contains(e3.out, "2 version(s) marked promoted at e2")) << e3.out;
@@ -135,7 +135,7 @@ TEST(Release, ReportsAndMarksTheSourceAndBadBundlesChangeNothing) {
   // Through rulectl, skipping e2 is refused with the server's message (exit
   // 3), and the source keeps its versions (nothing was promoted).
   p.create_version("pricing", R"({"rate": 3})");
-  auto skip = p.rulectl({"release", "--from", "e1", "--to", "e3"});
+  auto skip = p.rulectl({"release", "--yes", "--from", "e1", "--to", "e3"});
   EXPECT_EQ(skip.exit_code, 3) << skip.err;
   EXPECT_TRUE(contains(skip.err, "a bundle from e1 cannot be imported at e3")) << skip.err;
   EXPECT_EQ(qualification(*p.e1, "pricing", "3"), "draft");
@@ -157,7 +157,7 @@ TEST(Release, WaitReplicatedSaysWhetherIpc1HoldsTheRelease) {
 
   // ipc1 down: e3 still resolves to ipc2; committed, NOT replicated, exit 3.
   ipc1.stop();
-  auto r = p.rulectl({"release", "--from", "e2", "--to", "e3", "--wait-replicated", "2"});
+  auto r = p.rulectl({"release", "--yes", "--from", "e2", "--to", "e3", "--wait-replicated", "2"});
   EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
   EXPECT_TRUE(contains(r.out, "committed, NOT replicated to ipc1")) << r.out;
   EXPECT_TRUE(contains(r.out, "unreachable")) << r.out;
@@ -171,7 +171,7 @@ TEST(Release, WaitReplicatedSaysWhetherIpc1HoldsTheRelease) {
   p.create_version("pricing", R"({"rate": 2})");
   p.ok({"release", "--from", "e1", "--to", "e2"});
   p.ok({"validate", "--site", "e2", "--rule", "pricing", "--version", "2", "--result", "passed"});
-  auto ok = p.rulectl({"release", "--from", "e2", "--to", "e3", "--wait-replicated", "60", "--json"});
+  auto ok = p.rulectl({"release", "--yes", "--from", "e2", "--to", "e3", "--wait-replicated", "60", "--json"});
   ASSERT_EQ(ok.exit_code, 0) << ok.out << ok.err;
   auto doc = nlohmann::json::parse(ok.out);
   EXPECT_EQ(doc["summary"], "committed, replicated to ipc1");
@@ -181,7 +181,7 @@ TEST(Release, WaitReplicatedSaysWhetherIpc1HoldsTheRelease) {
   EXPECT_EQ(qualification(ipc1, "pricing", "1"), "awaiting_sl");
 
   // An activation can wait the same way.
-  auto a = p.rulectl({"activate", "--site", "e3", "--channel", "sl", "--rule", "pricing", "--version", "2",
+  auto a = p.rulectl({"activate", "--yes", "--site", "e3", "--channel", "sl", "--rule", "pricing", "--version", "2",
                       "--wait-replicated", "60"});
   EXPECT_EQ(a.exit_code, 0) << a.out << a.err;
   EXPECT_TRUE(contains(a.out, "committed, replicated to ipc1")) << a.out;
@@ -214,7 +214,7 @@ TEST(Release, DrSiteActingAsPrimaryIsRefusedUnlessAllowedAndSplitBrainRefusesAll
   EXPECT_EQ(qualification(*p.e2, "pricing", "2"), "test_passed");
   EXPECT_EQ(qualification(ipc1, "pricing", "2"), "");
 
-  auto allowed = p.rulectl({"release", "--from", "e2", "--to", "e3", "--allow-dr-site"});
+  auto allowed = p.rulectl({"release", "--yes", "--from", "e2", "--to", "e3", "--allow-dr-site"});
   EXPECT_EQ(allowed.exit_code, 0) << allowed.out << allowed.err;
   EXPECT_TRUE(contains(allowed.out, "-> ipc1 (e3): 1 imported")) << allowed.out;
   EXPECT_EQ(qualification(ipc1, "pricing", "2"), "awaiting_sl");
@@ -224,15 +224,16 @@ TEST(Release, DrSiteActingAsPrimaryIsRefusedUnlessAllowedAndSplitBrainRefusesAll
   ipc2.start();
   ASSERT_FALSE(ipc2.in_recovery());
   const std::string before1 = state_fingerprint(ipc1), before2 = state_fingerprint(ipc2);
-  auto act = p.rulectl({"activate", "--site", "e3", "--channel", "sl", "--rule", "pricing", "--version", "1"});
+  auto act = p.rulectl({"activate", "--yes", "--site", "e3", "--channel", "sl", "--rule", "pricing", "--version", "1"});
   EXPECT_EQ(act.exit_code, 3) << act.err;
   EXPECT_TRUE(contains(act.err, "split brain")) << act.err;
   EXPECT_TRUE(contains(act.err, "ipc2 (timeline 1)")) << act.err;
   EXPECT_TRUE(contains(act.err, "ipc1 (timeline 2)")) << act.err;
-  auto named = p.rulectl({"activate", "--site", "ipc2", "--channel", "sl", "--rule", "pricing", "--version", "1"});
+  auto named =
+      p.rulectl({"activate", "--yes", "--site", "ipc2", "--channel", "sl", "--rule", "pricing", "--version", "1"});
   EXPECT_EQ(named.exit_code, 3) << named.err;
   EXPECT_TRUE(contains(named.err, "split brain")) << named.err;
-  auto rel = p.rulectl({"release", "--from", "e2", "--to", "ipc1", "--allow-dr-site"});
+  auto rel = p.rulectl({"release", "--yes", "--from", "e2", "--to", "ipc1", "--allow-dr-site"});
   EXPECT_EQ(rel.exit_code, 3) << rel.err;
   EXPECT_TRUE(contains(rel.err, "split brain")) << rel.err;
   EXPECT_EQ(state_fingerprint(ipc1), before1);
@@ -256,7 +257,7 @@ TEST(Release, DriftSinceTheLastReleaseIsReportedAndGatesProd) {
   p.create_version("pricing", R"({"rate": 1})");
   p.ok({"release", "--from", "e1", "--to", "e2"});
   p.ok({"validate", "--site", "e2", "--rule", "pricing", "--version", "2", "--result", "passed"});
-  auto r = p.ok({"release", "--from", "e2", "--to", "e3"});
+  auto r = p.ok({"release", "--yes", "--from", "e2", "--to", "e3"});
   EXPECT_TRUE(contains(r.out, "DRIFT: ipc2 changed since the last release (pricing)")) << r.out;
   EXPECT_TRUE(contains(r.out, "hotfix_included")) << r.out;
   EXPECT_TRUE(contains(r.out, "1.1")) << r.out;
@@ -267,19 +268,20 @@ TEST(Release, DriftSinceTheLastReleaseIsReportedAndGatesProd) {
   EXPECT_NE(included, "included");
 
   // Prod admits it only acknowledged (exit 3 without), and the acknowledgement is journaled.
-  p.ok({"activate", "--site", "e3", "--channel", "sl", "--rule", "pricing", "--version", "2"});
-  p.ok({"validate", "--site", "e3", "--rule", "pricing", "--version", "2", "--result", "passed"});
+  p.ok({"activate", "--yes", "--site", "e3", "--channel", "sl", "--rule", "pricing", "--version", "2"});
+  p.ok({"validate", "--yes", "--site", "e3", "--rule", "pricing", "--version", "2", "--result", "passed"});
   const std::string before = state_fingerprint(ipc2);
-  auto gated = p.rulectl({"activate", "--site", "e3", "--channel", "prod", "--rule", "pricing", "--version", "2"});
+  auto gated =
+      p.rulectl({"activate", "--yes", "--site", "e3", "--channel", "prod", "--rule", "pricing", "--version", "2"});
   EXPECT_EQ(gated.exit_code, 3) << gated.err;
-  EXPECT_TRUE(contains(gated.err, "may undo hotfix(es) 1.1")) << gated.err;
+  EXPECT_TRUE(contains(gated.err, "would undo hotfix(es) 1.1")) << gated.err;
   EXPECT_TRUE(contains(gated.err, "--acknowledge-hotfix")) << gated.err;
   EXPECT_EQ(state_fingerprint(ipc2), before);
-  p.ok(
-      {"activate", "--site", "e3", "--channel", "prod", "--rule", "pricing", "--version", "2", "--acknowledge-hotfix"});
+  p.ok({"activate", "--yes", "--site", "e3", "--channel", "prod", "--rule", "pricing", "--version", "2",
+        "--acknowledge-hotfix", "1.1"});
   EXPECT_EQ(sql_value(ipc2, "SELECT rulekeeper.effective_version('pricing', 'prod')"), "2");
-  // Journaled: the gate's acknowledgement (the extension also journals the
-  // hotfix this activation undoes, as a second acknowledgement).
+  // Journaled: the gate's acknowledgement, one entry for the one list shown
+  // (the annotated and the undone hotfixes together).
   EXPECT_EQ(sql_value(ipc2,
                       "SELECT count(*) FROM rulekeeper.journal WHERE kind = 'acknowledgement' AND label = '2' "
                       "AND payload ->> 'hotfix_included' = $1 AND payload -> 'hotfixes' @> '[{\"label\": \"1.1\"}]'",
@@ -308,7 +310,7 @@ TEST(Release, ExpectedChecksumIsEchoedAMismatchIsDriftNotRefusalAndAMalformedOne
   to_e2_passed("2");
   const std::string current = sql_value(ipc2, "SELECT rulekeeper.snapshot_checksum('all')");
   ASSERT_NE(current, zeros);
-  auto match = p.rulectl({"release", "--from", "e2", "--to", "e3", "--expected-checksum", current, "--json"});
+  auto match = p.rulectl({"release", "--yes", "--from", "e2", "--to", "e3", "--expected-checksum", current, "--json"});
   ASSERT_EQ(match.exit_code, 0) << match.out << match.err;
   auto doc = nlohmann::json::parse(match.out);
   EXPECT_EQ(doc["report"]["drift"], false);
@@ -329,7 +331,7 @@ TEST(Release, ExpectedChecksumIsEchoedAMismatchIsDriftNotRefusalAndAMalformedOne
                       "ORDER BY imported_at DESC, release_id DESC LIMIT 1"),
             before_wrong);
   ASSERT_NE(before_wrong, zeros);
-  auto wrong = p.rulectl({"release", "--from", "e2", "--to", "e3", "--expected-checksum", zeros, "--json"});
+  auto wrong = p.rulectl({"release", "--yes", "--from", "e2", "--to", "e3", "--expected-checksum", zeros, "--json"});
   EXPECT_EQ(wrong.exit_code, 0) << wrong.out << wrong.err;
   doc = nlohmann::json::parse(wrong.out);
   EXPECT_EQ(doc["report"]["drift"], true);
@@ -353,7 +355,7 @@ TEST(Release, ExpectedChecksumIsEchoedAMismatchIsDriftNotRefusalAndAMalformedOne
   for (const std::string& bad : {std::string("xyz"), std::string(""), std::string(63, '0'), std::string(65, '0'),
                                  std::string(64, 'g'), std::string(64, 'A'), upper, " " + current4}) {
     SCOPED_TRACE("--expected-checksum '" + bad + "'");
-    auto r = p.rulectl({"release", "--from", "e2", "--to", "e3", "--expected-checksum", bad});
+    auto r = p.rulectl({"release", "--yes", "--from", "e2", "--to", "e3", "--expected-checksum", bad});
     EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
     EXPECT_TRUE(contains(r.err, "--expected-checksum")) << r.err;
     EXPECT_TRUE(contains(r.err, "64 lowercase hex digits")) << r.err;
@@ -366,7 +368,7 @@ TEST(Release, ExpectedChecksumIsEchoedAMismatchIsDriftNotRefusalAndAMalformedOne
   // Before connecting: with both sites down it is still exit 2, not 4.
   p.e2->stop();
   ipc2.stop();
-  auto down = p.rulectl({"release", "--from", "e2", "--to", "e3", "--expected-checksum", "xyz"});
+  auto down = p.rulectl({"release", "--yes", "--from", "e2", "--to", "e3", "--expected-checksum", "xyz"});
   EXPECT_EQ(down.exit_code, 2) << down.out << down.err;
   EXPECT_TRUE(contains(down.err, "64 lowercase hex digits")) << down.err;
 }

@@ -47,7 +47,7 @@ TEST(Scenarios, SL3_FailoverToIpc1ThatNeverReceivedTheNewVersion) {
   for (int i = 1; i <= 4; ++i) p.create_version("pricing", "{\"rate\": " + std::to_string(i) + "}");
   p.ship();
   p.to_prod("pricing", "1");
-  p.ok({"activate", "--site", "e3", "--channel", "sl", "--rule", "pricing", "--version", "2"});
+  p.ok({"activate", "--yes", "--site", "e3", "--channel", "sl", "--rule", "pricing", "--version", "2"});
   ipc1.wait_replayed(ipc2);
   const std::string epoch_before = sql_value(ipc1, "SELECT rulekeeper.activation_epoch()");
   EXPECT_EQ(effective(ipc1, "sl"), "pricing=2");
@@ -57,7 +57,7 @@ TEST(Scenarios, SL3_FailoverToIpc1ThatNeverReceivedTheNewVersion) {
   ipc1.stop();
   EXPECT_EQ(p.create_version("pricing", R"({"rate": 5})"), "5");
   p.ship();  // --to e3 resolves to ipc2 with ipc1 down
-  p.ok({"activate", "--site", "e3", "--channel", "sl", "--rule", "pricing", "--version", "5"});
+  p.ok({"activate", "--yes", "--site", "e3", "--channel", "sl", "--rule", "pricing", "--version", "5"});
   EXPECT_EQ(effective(ipc2, "sl"), "pricing=5");
 
   // IPC2 is lost; IPC1 is started and promoted.
@@ -84,10 +84,11 @@ TEST(Scenarios, SL3_FailoverToIpc1ThatNeverReceivedTheNewVersion) {
 
   // `e3` now resolves to ipc1 (ipc2 is down); the next activation there gets
   // an epoch of the new incarnation, above every earlier one.
-  auto same = p.ok({"activate", "--site", "e3", "--channel", "sl", "--rule", "pricing", "--version", "2"});
+  auto same = p.ok({"activate", "--yes", "--site", "e3", "--channel", "sl", "--rule", "pricing", "--version", "2"});
   EXPECT_TRUE(contains(same.out, "at ipc1")) << same.out;
   EXPECT_TRUE(contains(same.out, "nothing changed")) << same.out;
-  auto next = p.ok({"activate", "--site", "e3", "--channel", "sl", "--rule", "pricing", "--version", "3", "--json"});
+  auto next =
+      p.ok({"activate", "--yes", "--site", "e3", "--channel", "sl", "--rule", "pricing", "--version", "3", "--json"});
   const long long epoch = nlohmann::json::parse(next.out)["epoch"].get<long long>();
   EXPECT_GT(epoch, std::stoll(epoch_before));
   EXPECT_GT(epoch >> 32, std::stoll(epoch_before) >> 32);
@@ -210,18 +211,18 @@ TEST(Scenarios, Ipc2RebuiltAsStandbyOfIpc1ReadsExactlyIpc1sActivations) {
   p.create_version("risk", R"({"max": 10})");
   p.ship();
   p.to_prod("pricing", "1");
-  p.ok({"activate", "--site", "e3", "--channel", "sl", "--rule", "pricing", "--version", "2"});
-  p.ok({"activate", "--site", "e3", "--channel", "sl", "--rule", "risk", "--version", "1"});
+  p.ok({"activate", "--yes", "--site", "e3", "--channel", "sl", "--rule", "pricing", "--version", "2"});
+  p.ok({"activate", "--yes", "--site", "e3", "--channel", "sl", "--rule", "risk", "--version", "1"});
   ipc1.wait_replayed(ipc2);
 
   // IPC2 goes down; AMP fails over to IPC1 and keeps working there.
   ipc2.kill9();
   ipc1.promote();
-  p.ok({"validate", "--site", "e3", "--rule", "pricing", "--version", "2", "--result", "passed"});
-  auto a = p.ok({"activate", "--site", "e3", "--channel", "prod", "--rule", "pricing", "--version", "2"});
+  p.ok({"validate", "--yes", "--site", "e3", "--rule", "pricing", "--version", "2", "--result", "passed"});
+  auto a = p.ok({"activate", "--yes", "--site", "e3", "--channel", "prod", "--rule", "pricing", "--version", "2"});
   EXPECT_TRUE(contains(a.out, "at ipc1")) << a.out;
-  p.ok({"validate", "--site", "e3", "--rule", "risk", "--version", "1", "--result", "passed"});
-  p.ok({"cutover", "--site", "e3"});
+  p.ok({"validate", "--yes", "--site", "e3", "--rule", "risk", "--version", "1", "--result", "passed"});
+  p.ok({"cutover", "--yes", "--site", "e3"});
   EXPECT_EQ(effective(ipc1, "prod"), "pricing=2,risk=1");
 
   // IPC2 is rebuilt as a standby of IPC1 (its data destroyed; rewind comes later).
@@ -242,10 +243,11 @@ TEST(Scenarios, Ipc2RebuiltAsStandbyOfIpc1ReadsExactlyIpc1sActivations) {
             sql_value(ipc1, "SELECT rulekeeper.activation_epoch()"));
 
   // Writes to ipc2 are refused, naming ipc1; a change at ipc1 reaches ipc2's readers.
-  auto refused = p.rulectl({"rollback", "--site", "ipc2", "--channel", "prod", "--rule", "pricing"});
+  auto refused = p.rulectl({"rollback", "--yes", "--site", "ipc2", "--channel", "prod", "--rule", "pricing"});
   EXPECT_EQ(refused.exit_code, 3) << refused.err;
   EXPECT_TRUE(contains(refused.err, "the E3 primary is ipc1")) << refused.err;
-  auto rb = p.ok({"rollback", "--site", "e3", "--channel", "prod", "--rule", "pricing", "--wait-replicated", "60"});
+  auto rb =
+      p.ok({"rollback", "--yes", "--site", "e3", "--channel", "prod", "--rule", "pricing", "--wait-replicated", "60"});
   EXPECT_TRUE(contains(rb.out, "2 -> 1")) << rb.out;
   EXPECT_TRUE(contains(rb.out, "replicated to ipc2")) << rb.out;
   EXPECT_EQ(effective(ipc2, "prod"), "pricing=1,risk=1");

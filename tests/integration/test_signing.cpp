@@ -214,7 +214,7 @@ TEST_F(Signing, ReleaseBundleNotSignedByAKeyTrustedForItsSourceIsRefusedWithTheR
     EXPECT_EQ(json::parse(r.value)["environments"], json::array({"e2"}));
   }
   const std::string before = state_fingerprint(ipc2);
-  auto refused = p.rulectl({"release", "--from", "e2", "--to", "e3"});
+  auto refused = p.rulectl({"release", "--yes", "--from", "e2", "--to", "e3"});
   EXPECT_EQ(refused.exit_code, 3) << refused.out << refused.err;
   EXPECT_TRUE(contains(refused.err, "release bundle refused: it is signed by key " + e2_key + ", which was revoked at"))
       << refused.err;

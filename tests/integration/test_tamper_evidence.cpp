@@ -461,15 +461,15 @@ TEST(TamperEvidence, CleanHistoryVerifiesCleanAfterReleaseHotfixFailoverReconcil
                 "SELECT origin_seq || ' ' || entry_hash FROM rulekeeper.chain_heads() WHERE origin_site = 'ipc2'");
   ipc2.kill9();
   ipc1.start();
-  r = run(p, {"failover", "--to", "ipc1", "--force"});
+  r = run(p, {"failover", "--yes", "--to", "ipc1", "--force"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   hotfix(p, kA, R"({"max": 120, "currency": "EUR"})", "A at ipc1");
   EXPECT_EQ(joined(history_problems(ipc1)), "");
   start_without_upstream(ipc2);
   const std::string orphans = (p.set.options().base / "orphans.json").string();
-  r = run(p, {"rejoin", "--site", "ipc2", "--orphans", orphans});
+  r = run(p, {"rejoin", "--yes", "--site", "ipc2", "--orphans", orphans});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
-  r = run(p, {"--json", "reconcile", "--bundle", orphans, "--to", "ipc1"});
+  r = run(p, {"--json", "reconcile", "--yes", "--bundle", orphans, "--to", "ipc1"});
   EXPECT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_EQ(versions_of(ipc1, kB), "1:sl_validated,1.1:recovered");
   // The imported orphans keep their origin's chain: ipc1 now holds ipc2:1 up

@@ -55,11 +55,11 @@ TEST(TwoAz, SyncStandbyFailover_NoAcknowledgedLoss_Ipc1Follows) {
   ipc2.kill9();
 
   // Refused without --force: ipc2 is unreachable.
-  CommandResult r = run(p, {"failover", "--to", "ipc2b", "--wait-catchup", "20"});
+  CommandResult r = run(p, {"failover", "--yes", "--to", "ipc2b", "--wait-catchup", "20"});
   ASSERT_EQ(r.exit_code, 3) << describe(r);
   EXPECT_TRUE(contains(r.out, "ipc2 is unreachable")) << describe(r);
   EXPECT_TRUE(ipc2b.in_recovery());
-  r = run(p, {"failover", "--to", "ipc2b", "--force", "--wait-catchup", "20"});
+  r = run(p, {"failover", "--yes", "--to", "ipc2b", "--force", "--wait-catchup", "20"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_FALSE(ipc2b.in_recovery());
   // No acknowledged change lost.
@@ -77,7 +77,7 @@ TEST(TwoAz, SyncStandbyFailover_NoAcknowledgedLoss_Ipc1Follows) {
   for (const auto& id : acknowledged) EXPECT_TRUE(listed.count(id)) << id << " not listed as at risk";
 
   // rejoin makes it follow ipc2b and catch up.
-  r = run(p, {"rejoin", "--site", "ipc1"});
+  r = run(p, {"rejoin", "--yes", "--site", "ipc1"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_TRUE(streams_from(ipc2b, "ipc1"));
   ipc1.wait_replayed(ipc2b, std::chrono::seconds(60));

@@ -57,7 +57,7 @@ TEST(OpsChannels, CutoverSaysNothingOfReplicationWhenNothingMoved) {
   json doc = r.to_json();
   EXPECT_EQ(doc["action"], "cutover");
   EXPECT_FALSE(doc.contains("replication"));
-  r.result.moved.push_back({"a", std::nullopt, "2"});
+  r.result.moved.push_back({"a", std::nullopt, "2", {}});
   doc = r.to_json();
   ASSERT_TRUE(doc.contains("replication"));
   EXPECT_TRUE(doc["replication"].is_null());
@@ -70,4 +70,30 @@ TEST(OpsChannels, ValidateDocument) {
   EXPECT_EQ(doc["from"], "");  // the server did not say
   r.from = "in_test";
   EXPECT_EQ(r.to_json()["from"], "in_test");
+}
+
+// A dry run says so in its document, and the gate's hotfixes come back as
+// the lines a plan or a dry run prints: each hotfix's diff, then what the
+// change would serve instead.
+TEST(OpsChannels, DryRunDocumentAndGateLines) {
+  ops::ChannelReport r;
+  r.action = ops::ChannelAction::activate;
+  EXPECT_EQ(r.to_json()["dry_run"], false);
+  r.dry_run = true;
+  r.gate = json::parse(R"([{"label": "2.1", "classification": "overrides",
+                            "diff": [{"path": "/rate", "op": "replace", "old_value": 0.1, "new_value": 0.15}],
+                            "paths": [{"path": "/rate", "prod": 0.15, "candidate": 0.1}]},
+                           {"label": "2.2", "classification": null,
+                            "diff": [{"path": "/cap", "op": "add", "new_value": 5}],
+                            "paths": [{"path": "/cap", "prod": 5, "candidate": null}]}])");
+  r.acknowledged_hotfixes = {"2.1", "2.2"};
+  const json doc = r.to_json();
+  EXPECT_EQ(doc["dry_run"], true);
+  EXPECT_EQ(doc["hotfix_gate"].size(), 2u);
+  EXPECT_EQ(doc["acknowledged_hotfixes"], json({"2.1", "2.2"}));
+  EXPECT_EQ(ops::gate_lines(r.gate),
+            (std::vector<std::string>{"hotfix 2.1 (the version's annotation: overrides) changed:",
+                                      "  /rate: 0.1 -> 0.15", "  the change would serve /rate: 0.1 (prod serves 0.15)",
+                                      "hotfix 2.2 changed:", "  /cap: (absent) -> 5",
+                                      "  the change would serve /cap: (absent) (prod serves 5)"}));
 }

@@ -1,6 +1,7 @@
 // See failover.hpp.
 #include "site/client/failover.hpp"
 
+#include "common/exact_json.hpp"
 #include "site/client/sql_time.hpp"
 
 namespace rulekeeper::site::client {
@@ -110,11 +111,16 @@ StandbyPositions standby_positions(pqxx::connection& c, const std::string& old_p
 
 nlohmann::json record_failover(pqxx::connection& c, const std::string& old_site, bool forced,
                                const nlohmann::json& details) {
-  pqxx::nontransaction tx(c);
+  // The record must never wait for a synchronous standby (one named in
+  // synchronous_standby_names may still follow the old primary):
+  // synchronous_commit = local for this transaction only.
+  pqxx::work tx(c);
+  tx.exec("SET LOCAL synchronous_commit = local");
   pqxx::result r = tx.exec_params("SELECT (ev || jsonb_build_object('recorded_at', " +
                                       rfc3339("(ev ->> 'recorded_at')::timestamptz") +
                                       "))::text FROM rulekeeper.record_failover($1, $2, $3::jsonb) ev",
-                                  old_site, forced, details.dump());
+                                  old_site, forced, common::dump_exact(details));
+  tx.commit();
   return nlohmann::json::parse(r[0][0].c_str());
 }
 

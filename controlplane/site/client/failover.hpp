@@ -79,7 +79,9 @@ StandbyPositions standby_positions(pqxx::connection& c, const std::string& old_p
 // ---- failover events ------------------------------------------------------
 
 // rulekeeper.record_failover(...) at the new primary: the event as the
-// server returns it (recorded_at in RFC 3339 UTC ms).
+// server returns it (recorded_at in RFC 3339 UTC ms). One transaction with
+// synchronous_commit = local (it never waits for a synchronous standby);
+// the details are written with common::dump_exact (JCS-exact numbers).
 nlohmann::json record_failover(pqxx::connection& c, const std::string& old_site, bool forced,
                                const nlohmann::json& details);
 

@@ -7,8 +7,10 @@
 namespace rulekeeper::site::client {
 
 nlohmann::json hotfix(pqxx::transaction_base& tx, const std::string& rule, const std::string& body_text,
-                      const std::string& reason) {
-  pqxx::result r = tx.exec_params("SELECT rulekeeper.hotfix($1, $2::jsonb, $3)::text", rule, body_text, reason);
+                      const std::string& reason, const std::optional<std::string>& acknowledge_sl_failed) {
+  pqxx::result r =
+      tx.exec_params("SELECT rulekeeper.hotfix($1, $2::jsonb, $3, $4)::text", rule, body_text, reason,
+                     acknowledge_sl_failed ? acknowledge_sl_failed->c_str() : static_cast<const char*>(nullptr));
   return common::parse_strict_json(r[0][0].c_str(), "rulekeeper.hotfix()'s report");
 }
 

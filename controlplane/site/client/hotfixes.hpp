@@ -13,12 +13,13 @@
 
 namespace rulekeeper::site::client {
 
-// rulekeeper.hotfix(rule, body, reason): the function's report (hotfix_id,
-// rule_key, base_label, label, site, epoch, diff, sl_moved, annotated …).
-// In the caller's transaction: the receipt is read back in the same one,
-// before COMMIT.
+// rulekeeper.hotfix(rule, body, reason, acknowledge_sl_failed): the
+// function's report (hotfix_id, rule_key, base_label, label, site, epoch,
+// diff, sl_moved, annotated, acknowledged_sl_failed …). In the caller's
+// transaction: the receipt is read back in the same one, before COMMIT (a dry
+// run rolls it back).
 nlohmann::json hotfix(pqxx::transaction_base& tx, const std::string& rule, const std::string& body_text,
-                      const std::string& reason);
+                      const std::string& reason, const std::optional<std::string>& acknowledge_sl_failed);
 
 // One row of rulekeeper.hotfixes().
 struct HotfixRow {

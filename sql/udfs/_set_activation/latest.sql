@@ -1,7 +1,8 @@
 -- The one place a channel's activation changes: admission, pin, hotfix gate,
 -- optimistic concurrency, epoch, journal, history, NOTIFY.
 CREATE FUNCTION rulekeeper._set_activation(p_rule_key text, p_label text, p_channel text, acknowledge boolean,
-                                           expected_epoch bigint, action text, p_pinned boolean DEFAULT NULL)
+                                           expected_epoch bigint, action text, p_pinned boolean DEFAULT NULL,
+                                           p_ack_hotfixes text[] DEFAULT NULL)
   RETURNS bigint
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
 DECLARE
@@ -10,7 +11,7 @@ DECLARE
   admitted boolean;
   needs_ack boolean;
   ack jsonb;
-  undone jsonb;
+  gate jsonb;
   new_epoch bigint;
 BEGIN
   PERFORM rulekeeper._require_environment('e3', action);
@@ -36,18 +37,16 @@ BEGIN
         USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
     -- Every hotfix prod carries goes with it (docs/hotfix.md "What prod
-    -- serves is compared, not the annotation").
-    undone := CASE WHEN p_channel = 'prod' THEN rulekeeper._undone_hotfixes(p_rule_key, cur.label, NULL) END;
-    IF jsonb_array_length(undone) > 0 THEN
-      IF NOT acknowledge THEN
-        RAISE EXCEPTION 'deactivating prod of rule "%" would undo hotfix(es) %', p_rule_key,
-          rulekeeper._undone_names(undone)
-          USING ERRCODE = 'check_violation', DETAIL = rulekeeper._undone_detail(undone, NULL),
-                HINT = 'If that is intended, acknowledge it (acknowledge => true, rulectl --acknowledge-hotfix).';
-      END IF;
+    -- serves is compared, not the annotation"); acknowledged only by naming
+    -- exactly those hotfixes (docs/hotfix.md "Acknowledging exactly what
+    -- was shown").
+    gate := CASE WHEN p_channel = 'prod' THEN rulekeeper._hotfix_gate(p_rule_key, cur.label, NULL) ELSE '[]' END;
+    PERFORM rulekeeper._require_hotfix_acknowledgement(gate, p_ack_hotfixes,
+      pg_catalog.format('deactivating prod of rule "%s"', p_rule_key), NULL, 'rulectl ' || action);
+    IF jsonb_array_length(gate) > 0 THEN
       PERFORM rulekeeper._journal('acknowledgement', p_rule_key, cur.label,
-        jsonb_build_object('channel', p_channel, 'action', action, 'undone_hotfix', cur.label,
-                           'undone_hotfixes', undone));
+        jsonb_build_object('channel', p_channel, 'action', action, 'undone_hotfix', cur.label)
+        || rulekeeper._gate_record(gate, p_ack_hotfixes));
     END IF;
     PERFORM rulekeeper._audit_set('action', action);
     DELETE FROM rulekeeper.activation a WHERE a.channel = p_channel AND a.rule_key = p_rule_key;
@@ -79,51 +78,50 @@ BEGIN
     RAISE EXCEPTION 'rule "%" is pinned in % at version %; unpin it first', p_rule_key, p_channel, cur.label
       USING ERRCODE = 'object_not_in_prerequisite_state';
   END IF;
-  -- The hotfix gate: a planned version that may undo a hotfix reaches prod
-  -- only acknowledged, and the acknowledgement is journaled.
-  IF p_channel = 'prod' AND v.annotations ->> 'hotfix_included' IN ('overrides', 'unknown') THEN
-    IF NOT acknowledge THEN
-      RAISE EXCEPTION 'version % of rule "%" may undo %', p_label, p_rule_key,
-        COALESCE('hotfix(es) ' || (SELECT string_agg((h ->> 'label') || ' (' || (h ->> 'classification') || ')', ', ')
-                                     FROM jsonb_array_elements(v.annotations -> 'hotfixes') h),
-                 'a change made at this site since the last release that no hotfix record explains (hotfix_included: '
-                 || (v.annotations ->> 'hotfix_included') || ')')
-        USING ERRCODE = 'check_violation',
-              DETAIL = COALESCE((SELECT string_agg('hotfix ' || x.label || ' (' || (h ->> 'classification')
-                                                   || ') changed:' || E'\n' || rulekeeper._diff_text(x.diff), E'\n')
-                                   FROM jsonb_array_elements(v.annotations -> 'hotfixes') h
-                                   JOIN rulekeeper.hotfix x ON x.hotfix_id = (h ->> 'hotfix_id')::uuid
-                                  WHERE h ->> 'classification' <> 'included'),
-                                'no hotfix record explains the change: compare the versions with rulekeeper.diff'),
-              HINT = 'Compare it with the hotfix (rulekeeper.diff, rulectl diff), then activate with acknowledge => true (rulectl --acknowledge-hotfix).';
-    END IF;
-    ack := jsonb_build_object('hotfixes', v.annotations -> 'hotfixes', 'hotfix_included', v.annotations ->> 'hotfix_included');
-    PERFORM rulekeeper._journal('acknowledgement', p_rule_key, p_label,
-      jsonb_build_object('channel', p_channel, 'action', action) || ack);
-  ELSIF needs_ack THEN
-    ack := jsonb_build_object('qualification', v.qualification);
-    PERFORM rulekeeper._journal('acknowledgement', p_rule_key, p_label,
-      jsonb_build_object('channel', p_channel, 'action', action) || ack);
-  END IF;
-  -- Leaving a hotfix in prod for a version that lacks its change needs the
-  -- same acknowledgement, whatever the candidate's annotation says: what
-  -- prod serves now is compared with what it would serve at every path a
-  -- hotfix it carries changed (docs/hotfix.md "What prod serves is
-  -- compared, not the annotation"). A newer hotfix made on top of the
-  -- current one supersedes it: that is the point of it, not an undo.
-  IF p_channel = 'prod' AND cur.rule_key IS NOT NULL AND cur.label <> p_label THEN
-    undone := rulekeeper._undone_hotfixes(p_rule_key, cur.label, p_label);
-    IF jsonb_array_length(undone) > 0 THEN
+  -- The hotfix gate (docs/hotfix.md): every hotfix the move would undo —
+  -- those the version's annotation says it overrides (or cannot tell) and
+  -- those prod carries whose change the version lacks (what prod serves is
+  -- compared, not the annotation) — in one list, each with its diff. The
+  -- move goes ahead only when p_ack_hotfixes names exactly that list
+  -- (docs/hotfix.md "Acknowledging exactly what was shown"), checked here so
+  -- that the check and the change are one transaction. Nothing changes for
+  -- prod when it already serves the version: nothing to acknowledge.
+  IF p_channel = 'prod' AND cur.label IS DISTINCT FROM p_label THEN
+    gate := rulekeeper._hotfix_gate(p_rule_key, cur.label, p_label);
+    -- A change made here that no hotfix record explains has no label to
+    -- name: the boolean acknowledgement covers it, as it covers recovered.
+    IF v.annotations ->> 'hotfix_included' IN ('overrides', 'unknown')
+       AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(gate) g WHERE g ->> 'classification' IS NOT NULL) THEN
       IF NOT acknowledge THEN
-        RAISE EXCEPTION 'moving prod of rule "%" from % to version % would undo hotfix(es) %', p_rule_key, cur.label,
-          p_label, rulekeeper._undone_names(undone)
-          USING ERRCODE = 'check_violation', DETAIL = rulekeeper._undone_detail(undone, p_label),
-                HINT = 'If that is intended, acknowledge it (acknowledge => true, rulectl --acknowledge-hotfix).';
+        RAISE EXCEPTION 'version % of rule "%" may undo a change made at this site since the last release that no '
+                        'hotfix record explains (hotfix_included: %)', p_label, p_rule_key,
+                        v.annotations ->> 'hotfix_included'
+          USING ERRCODE = 'check_violation',
+                DETAIL = 'no hotfix record explains the change: compare the versions with rulekeeper.diff',
+                HINT = pg_catalog.format('Compare the versions (rulectl diff), then acknowledge it: rulectl %s '
+                                         '--acknowledge (SQL: acknowledge => true).', action);
       END IF;
-      ack := COALESCE(ack, '{}'::jsonb) || jsonb_build_object('undone_hotfixes', undone);
-      PERFORM rulekeeper._journal('acknowledgement', p_rule_key, p_label,
-        jsonb_build_object('channel', p_channel, 'action', action, 'undone_hotfixes', undone));
+      ack := jsonb_build_object('hotfixes', '[]'::jsonb, 'hotfix_included', v.annotations ->> 'hotfix_included');
     END IF;
+    PERFORM rulekeeper._require_hotfix_acknowledgement(gate, p_ack_hotfixes,
+      CASE WHEN cur.rule_key IS NULL THEN pg_catalog.format('version %s of rule "%s"', p_label, p_rule_key)
+           ELSE pg_catalog.format('moving prod of rule "%s" from %s to version %s', p_rule_key, cur.label, p_label)
+      END, p_label, 'rulectl ' || action);
+    IF jsonb_array_length(gate) > 0 THEN
+      ack := COALESCE(ack, '{}'::jsonb)
+             || jsonb_build_object('hotfix_included', v.annotations ->> 'hotfix_included')
+             || rulekeeper._gate_record(gate, p_ack_hotfixes);
+    END IF;
+  ELSIF p_ack_hotfixes IS NOT NULL AND cardinality(p_ack_hotfixes) > 0 THEN
+    PERFORM rulekeeper._require_hotfix_acknowledgement('[]'::jsonb, p_ack_hotfixes,
+      pg_catalog.format('activating version %s of rule "%s" in %s', p_label, p_rule_key, p_channel), p_label, NULL);
+  END IF;
+  IF needs_ack THEN
+    ack := COALESCE(ack, '{}'::jsonb) || jsonb_build_object('qualification', v.qualification);
+  END IF;
+  IF ack IS NOT NULL THEN
+    PERFORM rulekeeper._journal('acknowledgement', p_rule_key, p_label,
+      jsonb_build_object('channel', p_channel, 'action', action) || ack);
   END IF;
   IF cur.rule_key IS NOT NULL AND cur.label = p_label AND (p_pinned IS NULL OR cur.pinned = p_pinned) THEN
     RETURN cur.epoch;  -- already so: nothing changes, no new epoch

@@ -31,6 +31,17 @@ BEGIN
   IF bundle IS NULL OR bundle ->> 'format' IS DISTINCT FROM 'rulekeeper-changes/1' THEN
     RAISE EXCEPTION 'not a changes bundle (format rulekeeper-changes/1)' USING ERRCODE = 'invalid_parameter_value';
   END IF;
+  -- Changes are carried only between sites of one environment: E2's journal
+  -- is not E3's history (docs/operator-safety.md "Reconcile stays within an
+  -- environment"). The source is covered by the checksum below.
+  IF bundle -> 'source' ->> 'environment' IS DISTINCT FROM current_setting('rulekeeper.environment', true) THEN
+    RAISE EXCEPTION 'changes bundle refused: it was exported at % (environment %), this site % is in environment %',
+                    COALESCE(bundle -> 'source' ->> 'site', '(unnamed site)'),
+                    COALESCE(bundle -> 'source' ->> 'environment', '(none)'),
+                    current_setting('rulekeeper.site', true), current_setting('rulekeeper.environment', true)
+      USING ERRCODE = 'object_not_in_prerequisite_state',
+            HINT = 'reconcile carries changes only between sites of the same environment; move versions between environments with rulectl release.';
+  END IF;
   -- The checksum covers all but itself and the signature, which signs it
   -- (docs/design/contract.md "Bundle signatures").
   IF bundle ->> 'bundle_sha256' IS NULL

@@ -82,7 +82,7 @@ SELECT label, annotations -> 'hotfix_included' AS hotfix_included,
 SELECT rulekeeper.activate('pricing.discount', '2', 'sl') > 0 AS v2_in_sl;
 SELECT rulekeeper.transition('pricing.discount', '2', 'sl_validated', 'clean') ->> 'to' AS q;
 SELECT rulekeeper.activate('pricing.discount', '2', 'prod');
-SELECT rulekeeper.activate('pricing.discount', '2', 'prod', acknowledge => true) > 0 AS acknowledged;
+SELECT rulekeeper.activate('pricing.discount', '2', 'prod', acknowledge_hotfixes => '{1.1}') > 0 AS acknowledged;
 SELECT kind, label, payload ->> 'hotfix_included' AS hotfix_included, actor = session_user AS by_me
   FROM rulekeeper.journal WHERE kind = 'acknowledgement';
 SELECT rulekeeper.activate('pricing.discount', '3', 'sl') > 0 AS v3_in_sl;
@@ -92,7 +92,7 @@ SELECT rulekeeper.activate('pricing.discount', '3', 'prod') > 0 AS v3_needs_noth
 SELECT rulekeeper.hotfix('pricing.discount', '{"rate": 0.2, "tiers": [100, 500, 1000], "name": "summer"}', 'rate again') ->> 'label' AS label;
 SELECT rulekeeper.activate('pricing.discount', '3', 'prod');
 SELECT rulekeeper.rollback('pricing.discount', 'prod');
-SELECT rulekeeper.rollback('pricing.discount', 'prod', acknowledge => true) > 0 AS rolled_back;
+SELECT rulekeeper.rollback('pricing.discount', 'prod', acknowledge_hotfixes => '{3.1}') > 0 AS rolled_back;
 SELECT prod_label FROM rulekeeper.rule_state WHERE rule_key = 'pricing.discount';
 
 -- Hotfixes are only for the E3 primary.

@@ -200,6 +200,8 @@ SELECT rulekeeper.activate('pricing', '4', 'sl') AS e;
 SELECT rulekeeper.transition('pricing', '4', 'sl_validated', 'clean') ->> 'to' AS q;
 SELECT rulekeeper.activate('pricing', '4', 'prod');
 SELECT rulekeeper.cutover();
+-- NULL acknowledges nothing: the same refusal.
+SELECT rulekeeper.cutover(NULL, NULL);
 SELECT c -> 'moved' AS moved FROM rulekeeper.cutover(acknowledge => true) c;
 SELECT kind, label, payload ->> 'hotfix_included' AS hotfix_included, payload -> 'hotfixes' AS hotfixes
   FROM rulekeeper.journal WHERE kind = 'acknowledgement';
