@@ -4,6 +4,8 @@
 // these rows; the functions below only look rows up.
 #include "rulekeeper/lifecycle.hpp"
 
+#include "rulekeeper/error.hpp"
+
 namespace rulekeeper {
 
 std::optional<Environment> parse_environment(std::string_view text) {
@@ -81,6 +83,18 @@ const std::vector<ChannelAdmission>& channel_admissions() {
 const std::vector<std::string_view>& channels() {
   static const std::vector<std::string_view> rows = {soft_launch_channel, production_channel};
   return rows;
+}
+
+void require_channel(std::string_view channel) {
+  for (std::string_view c : channels())
+    if (c == channel) return;
+  std::string shown(channel.substr(0, 64));
+  if (channel.size() > 64) shown += "...";
+  throw Error(ErrorKind::invalid_input,
+              "unknown channel \"" + shown + "\"; the channels are " + std::string(soft_launch_channel) + " and " +
+                  std::string(production_channel),
+              std::string(soft_launch_channel) + " is the soft-launch (green) channel, " +
+                  std::string(production_channel) + " the production (blue) one.");
 }
 
 // "promoted" exists at e1 and at e2; both rows are final with no outgoing

@@ -5,6 +5,10 @@
 //    jsonb silently keeps the last of duplicate keys and would let a bundle
 //    say two things at once. import_release_text() calls it, then
 //    import_release(jsonb).
+//  - _check_body_text(text): the same for a rule body typed as text
+//    (create_version / hotfix overloads taking text), plus the core's JCS
+//    canonicalization, so that an inexact number is refused quoting the
+//    author's literal ("1e400"), not jsonb's rewrite of it.
 //  - _validate_bundle(jsonb, environment, site): the core's validate_bundle
 //    (core/bundle.cpp, the fuzzed one) on the bundle's JCS text, so that the
 //    server checks a bundle with exactly the code a client and the fuzzers
@@ -21,6 +25,7 @@
 #include "jsonb_canonical.hpp"
 #include "pg_sha256.hpp"
 #include "rulekeeper/bundle.hpp"
+#include "rulekeeper/canonical_json.hpp"
 #include "rulekeeper/json.hpp"
 
 extern "C" {
@@ -68,6 +73,19 @@ PGDLLEXPORT Datum rk_check_json_text(PG_FUNCTION_ARGS) {
     rulekeeper::JsonLimits limits;
     limits.max_depth = 256;
     (void)rulekeeper::parse_json(std::string_view(data, len), limits);
+  });
+  PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(rk_check_body_text);
+PGDLLEXPORT Datum rk_check_body_text(PG_FUNCTION_ARGS) {
+  text* t = PG_GETARG_TEXT_PP(0);
+  const char* data = VARDATA_ANY(t);
+  size_t len = VARSIZE_ANY_EXHDR(t);
+  rulekeeper::pg::guarded([&] {
+    rulekeeper::JsonLimits limits;
+    limits.max_depth = rulekeeper::kMaxJsonDepth;
+    (void)rulekeeper::canonicalize(rulekeeper::parse_json(std::string_view(data, len), limits));
   });
   PG_RETURN_VOID();
 }

@@ -2,6 +2,12 @@
 // plan: no PL/pgSQL, no SET clause (SECURITY INVOKER, so it runs with the
 // caller's search_path — hence every name and operator in the query is
 // schema-qualified and a caller's objects cannot change its answer).
+//
+// _require_channel(channel): the core's require_channel, so that
+// effective_rules('green') and every other SQL function taking a channel
+// raise an error naming the channels instead of answering "nothing is active
+// there" (a pod would run without rules). effective_version checks the same
+// way before its lookup.
 extern "C" {
 #include "postgres.h"
 
@@ -11,16 +17,26 @@ extern "C" {
 #include "utils/builtins.h"
 }
 
+#include "guard.hpp"
+#include "rulekeeper/lifecycle.hpp"
 #include "spi_plans.hpp"
 
 namespace {
 SPIPlanPtr plan_effective = nullptr;
+
+// Plain C data in, nothing alive outside the guarded body.
+void require_channel(text* channel) {
+  const char* data = VARDATA_ANY(channel);
+  const std::size_t len = VARSIZE_ANY_EXHDR(channel);
+  rulekeeper::pg::guarded([&] { rulekeeper::require_channel(std::string_view(data, len)); });
 }
+}  // namespace
 
 extern "C" {
 
 PG_FUNCTION_INFO_V1(rk_effective_version);
 PGDLLEXPORT Datum rk_effective_version(PG_FUNCTION_ARGS) {
+  require_channel(PG_GETARG_TEXT_PP(1));
   MemoryContext caller = CurrentMemoryContext;
   if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "rulekeeper: SPI_connect failed");
   Oid types[2] = {TEXTOID, TEXTOID};
@@ -43,6 +59,13 @@ PGDLLEXPORT Datum rk_effective_version(PG_FUNCTION_ARGS) {
   MemoryContextSwitchTo(spi);
   SPI_finish();
   PG_RETURN_TEXT_P(copy);
+}
+
+// Returns true for a channel, raises naming the channels otherwise.
+PG_FUNCTION_INFO_V1(rk_require_channel);
+PGDLLEXPORT Datum rk_require_channel(PG_FUNCTION_ARGS) {
+  require_channel(PG_GETARG_TEXT_PP(0));
+  PG_RETURN_BOOL(true);
 }
 
 }  // extern "C"

@@ -889,6 +889,16 @@ $$;
 -- Channels: which version each channel's pods use
 ------------------------------------------------------------------------------
 
+-- ==== issue 15: channels named or refused ====
+-- Raises naming the channels for anything but sl and prod (core
+-- require_channel): effective_rules('green') must not answer "no rules".
+-- IMMUTABLE, so a constant argument is checked when the query is planned, and
+-- a parameter once per execution (a pseudo-constant qual). Defined here,
+-- before the functions whose SQL bodies call it (checked at CREATE).
+CREATE FUNCTION rulekeeper._require_channel(channel text) RETURNS boolean
+  LANGUAGE c IMMUTABLE STRICT AS 'MODULE_PATHNAME', 'rk_require_channel';
+GRANT EXECUTE ON FUNCTION rulekeeper._require_channel(text) TO rulekeeper_reader;
+
 -- What each qualification may do in each channel, as a message.
 CREATE FUNCTION rulekeeper._admission_list(ch text) RETURNS text
   LANGUAGE sql STABLE SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
@@ -924,7 +934,8 @@ CREATE FUNCTION rulekeeper.rollback_target(p_rule_key text, p_channel text) RETU
   LANGUAGE sql STABLE SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
   SELECT h.label FROM rulekeeper.activation_history h
     JOIN rulekeeper.rule_version v ON v.rule_key = h.rule_key AND v.label = h.label
-   WHERE h.rule_key = p_rule_key AND h.channel = p_channel AND h.label IS NOT NULL
+   WHERE rulekeeper._require_channel(p_channel)
+     AND h.rule_key = p_rule_key AND h.channel = p_channel AND h.label IS NOT NULL
      AND h.label IS DISTINCT FROM (SELECT a.label FROM rulekeeper.activation a
                                     WHERE a.rule_key = p_rule_key AND a.channel = p_channel)
      AND EXISTS (SELECT 1 FROM rulekeeper.channel_admission ca
@@ -967,6 +978,7 @@ DECLARE
   cur rulekeeper.activation;
 BEGIN
   PERFORM rulekeeper._require_environment('e3', 'unpin');
+  PERFORM rulekeeper._require_channel(channel);
   SELECT * INTO cur FROM rulekeeper.activation a WHERE a.rule_key = rule_key AND a.channel = channel;
   IF cur.rule_key IS NULL OR NOT cur.pinned THEN
     RAISE EXCEPTION 'rule "%" is not pinned in %', rule_key, channel USING ERRCODE = 'no_data_found';
@@ -989,7 +1001,7 @@ CREATE FUNCTION rulekeeper.effective_rules(channel text)
     FROM rulekeeper.activation a
     JOIN rulekeeper.rule_version v
       ON v.rule_key OPERATOR(pg_catalog.=) a.rule_key AND v.label OPERATOR(pg_catalog.=) a.label
-   WHERE a.channel OPERATOR(pg_catalog.=) $1
+   WHERE a.channel OPERATOR(pg_catalog.=) $1 AND rulekeeper._require_channel($1)
    ORDER BY a.rule_key
 $$;
 
@@ -1619,6 +1631,46 @@ GRANT EXECUTE ON FUNCTION rulekeeper.chain_heads(), rulekeeper.chain_hash_at(tex
   TO rulekeeper_reader;
 
 
+-- ==== issue 15: strict JSON text from a person ====
+-- A body or bundle typed into psql arrives as text; `::jsonb` would keep the
+-- last of two duplicate keys without a word and rewrite an inexact number
+-- before anyone could quote it. These overloads take the text (an untyped
+-- literal resolves to them: text is the preferred string type), read it with
+-- the core's strict reader first (duplicate keys named, nesting past 256,
+-- \u0000, and for bodies numbers checked against the author's literal), and
+-- only then hand the jsonb to the function that does the work.
+CREATE FUNCTION rulekeeper._check_body_text(body text) RETURNS void
+  LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'rk_check_body_text';
+
+CREATE FUNCTION rulekeeper.create_version(rule_key text, body text) RETURNS text
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+BEGIN
+  PERFORM rulekeeper._check_body_text(body);
+  RETURN rulekeeper.create_version(rule_key, body::jsonb);
+END
+$$;
+
+CREATE FUNCTION rulekeeper.hotfix(rule_key text, body text, reason text, acknowledge_sl_failed text DEFAULT NULL)
+  RETURNS jsonb
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+BEGIN
+  PERFORM rulekeeper._check_body_text(body);
+  RETURN rulekeeper.hotfix(rule_key, body::jsonb, reason, acknowledge_sl_failed);
+END
+$$;
+
+CREATE FUNCTION rulekeeper.import_changes(bundle text, dry_run boolean DEFAULT false) RETURNS jsonb
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+BEGIN
+  PERFORM rulekeeper._check_json_text(bundle);
+  RETURN rulekeeper.import_changes(bundle::jsonb, dry_run);
+END
+$$;
+
+GRANT EXECUTE ON FUNCTION rulekeeper.create_version(text, text) TO rulekeeper_author;
+GRANT EXECUTE ON FUNCTION rulekeeper.hotfix(text, text, text, text) TO rulekeeper_hotfix;
+GRANT EXECUTE ON FUNCTION rulekeeper.import_changes(text, boolean) TO rulekeeper_releaser;
+
 -- ==== issue 15: acknowledge exactly what was shown ====
 -- The hotfix gate shows one list and accepts one acknowledgement: every
 -- hotfix a move of prod would undo, each with its diff, and the move goes
@@ -2022,7 +2074,8 @@ CREATE FUNCTION rulekeeper.channel_activation(rule_key text, channel text)
   RETURNS TABLE (label text, pinned boolean, epoch bigint)
   LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
   SELECT a.label, a.pinned, a.epoch FROM rulekeeper.activation a
-   WHERE a.channel = channel_activation.channel AND a.rule_key = channel_activation.rule_key
+   WHERE rulekeeper._require_channel(channel_activation.channel)
+     AND a.channel = channel_activation.channel AND a.rule_key = channel_activation.rule_key
 $$;
 
 -- `compare --scope sl|prod`: the versions active in a channel whose bucket is
@@ -2032,7 +2085,8 @@ CREATE FUNCTION rulekeeper.channel_bucket_versions(channel text, buckets integer
   LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
   SELECT a.rule_key, a.label, v.content_sha256
     FROM rulekeeper.activation a JOIN rulekeeper.rule_version v USING (rule_key, label)
-   WHERE a.channel = channel_bucket_versions.channel AND v.bucket = ANY (buckets)
+   WHERE rulekeeper._require_channel(channel_bucket_versions.channel)
+     AND a.channel = channel_bucket_versions.channel AND v.bucket = ANY (buckets)
    ORDER BY a.rule_key
 $$;
 

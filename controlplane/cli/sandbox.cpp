@@ -1,5 +1,7 @@
 // `rulectl sandbox up|down|demo`: options and rendering; the sandbox itself
 // (sites, marker, rulectl.toml, clusters) is sandbox/sandbox.hpp.
+#include <cstdlib>
+#include <filesystem>
 #include <iostream>
 
 #include <fmt/format.h>
@@ -49,6 +51,20 @@ int sandbox_up(const GlobalOptions& global, const SandboxOptions& opts) {
   const sandbox::UpResult up = sandbox::up(options_of(opts), progress);
   const std::string base = up.cluster.base.string();
   return print_sandbox(up, global.json, (up.already_up ? "sandbox already up in " : "sandbox up in ") + base);
+}
+
+// `sandbox down` without --base: the sandbox whose rulectl.toml is the
+// config in use (--config, $RULECTL_CONFIG) when that file is a sandbox's —
+// the one the person has been working with — never the default directory
+// behind their back (issue 15 item 24). Otherwise the default, as before.
+std::string base_for_down(const GlobalOptions& global) {
+  std::string config = global.config_file;
+  if (config.empty())
+    if (const char* env = std::getenv("RULECTL_CONFIG"); env != nullptr) config = env;
+  if (config.empty()) return sandbox::Options().base.string();
+  const std::filesystem::path dir = std::filesystem::absolute(config).lexically_normal().parent_path();
+  if (sandbox::exists(dir)) return dir.string();
+  return sandbox::Options().base.string();
 }
 
 int sandbox_down(const GlobalOptions& global, const SandboxOptions& opts) {
@@ -113,8 +129,14 @@ void add_sandbox(CLI::App& app, GlobalOptions& global, int& exit_code) {
   });
 
   CLI::App* down = sandbox->add_subcommand("down", "stop every sandbox node and remove its directory");
-  down->add_option("--base", opts->base, "directory of the clusters")->capture_default_str();
-  down->callback([&global, &exit_code, opts] { exit_code = sandbox_down(global, *opts); });
+  CLI::Option* down_base = down->add_option(
+      "--base", opts->base,
+      "directory of the clusters (default: the sandbox of --config / $RULECTL_CONFIG when it is one, else " +
+          sandbox::Options().base.string() + ")");
+  down->callback([&global, &exit_code, opts, down_base] {
+    if (down_base->count() == 0) opts->base = base_for_down(global);
+    exit_code = sandbox_down(global, *opts);
+  });
 }
 
 }  // namespace rulekeeper::cli

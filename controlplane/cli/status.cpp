@@ -25,14 +25,6 @@ std::string text(const json& v) {
   return v.dump();
 }
 
-// Without the fraction: "2026-12-06T08:01:27.123Z" (or PostgreSQL's
-// "2026-12-06 08:01:27.123+00") -> "2026-12-06T08:01:27".
-std::string short_time(const json& v) {
-  std::string t = text(v);
-  auto dot = t.find('.');
-  return dot == std::string::npos ? t : t.substr(0, dot);
-}
-
 void print_replication(const json& rep) {
   std::cout << "\nreplication (e3)\n";
   if (rep["split_brain"].get<bool>()) {
@@ -47,6 +39,10 @@ void print_replication(const json& rep) {
                                  ? "own heartbeat dated in the future (" + text(rep["primary_heartbeat_at"]) +
                                        "): age unknown"
                                  : "own heartbeat " + text(rep["primary_heartbeat_age_seconds"]) + "s old");
+  } else if (rep.value("unreachable_sites", json::array()).empty() &&
+             !rep.value("refused_sites", json::array()).empty()) {
+    // Nothing is known to be down: the servers answered and refused us.
+    std::cout << "  primary: UNKNOWN: E3 refused rulectl's login (a configuration problem, not an outage)\n";
   } else {
     const json& lk = rep["last_known_primary"];
     std::string known;
@@ -67,9 +63,8 @@ void print_replication(const json& rep) {
   common::Table t({"standby", "reachable", "state", "lag_bytes", "replay_lag_s", "lag_changes", "last_heartbeat",
                    "hb_age_s", "paused", "receiver", "slot", "slot_active", "wal_status", "retained_bytes"});
   for (const auto& s : rep["standbys"]) {
-    std::string hb = s["last_heartbeat_site"].is_null()
-                         ? ""
-                         : text(s["last_heartbeat_site"]) + " " + short_time(s["last_heartbeat_at"]);
+    std::string hb =
+        s["last_heartbeat_site"].is_null() ? "" : text(s["last_heartbeat_site"]) + " " + text(s["last_heartbeat_at"]);
     t.add_row({text(s["site"]), text(s["reachable"]), text(s["state"]), text(s["lag_bytes"]),
                text(s["replay_lag_seconds"]), text(s["lag_changes"]), hb, text(s["heartbeat_age_seconds"]),
                text(s["replay_paused"]), text(s["wal_receiver_status"]), text(s["slot_name"]), text(s["slot_active"]),
@@ -102,7 +97,9 @@ void print_sites(const ops::StatusReport& report) {
     std::string ext = !s.reachable ? "" : s.extension_version ? *s.extension_version : "missing";
     table.add_row({
         s.name,
-        s.dr ? s.environment + "/dr" : s.environment,
+        // The server's own value; rulectl.toml's beside it when they differ.
+        (s.dr ? s.effective_environment() + "/dr" : s.effective_environment()) +
+            (s.effective_environment() != s.environment ? " (toml: " + s.environment + ")" : ""),
         s.role(),
         s.timeline ? std::to_string(*s.timeline) : "",
         s.reachable ? "yes" : "no",
@@ -166,6 +163,7 @@ int report_status(const config::Config& config, nlohmann::json* json_out) {
     std::cerr << "rulectl: split brain: more than one E3 site accepts writes" << std::endl;
   else if (report.any_unreachable())
     std::cerr << "rulectl: not every site is reachable" << std::endl;
+  for (const auto& e : report.configuration_errors) std::cerr << "rulectl: configuration error: " << e << std::endl;
   return report.exit_code();
 }
 

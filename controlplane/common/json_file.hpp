@@ -19,6 +19,12 @@ namespace rulekeeper::common {
 // text is not strict JSON. `what` names the source ("hotfix body file x.json").
 nlohmann::json parse_strict_json(std::string_view text, const std::string& what);
 
+// parse_strict_json for a rule body a person wrote (a hotfix --body-file):
+// also refuses a number JCS cannot write exactly, quoting it as the author
+// wrote it ("1e400"), before the server's jsonb rewrites it (docs/checksums.md
+// "What a body may hold"). exit_usage, with the core's hint.
+nlohmann::json parse_strict_body(std::string_view text, const std::string& what);
+
 // read_file + parse_strict_json; a file that cannot be read is exit_usage too.
 nlohmann::json read_json_file(const std::filesystem::path& path, const std::string& what);
 

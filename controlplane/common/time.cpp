@@ -41,7 +41,11 @@ std::string utc_now_text() { return rfc3339_utc(std::chrono::system_clock::now()
 
 std::string rfc3339_from_pg(const std::string& text) {
   int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0, used = 0;
-  if (std::sscanf(text.c_str(), "%4d-%2d-%2d %2d:%2d:%2d%n", &year, &month, &day, &hour, &minute, &second, &used) != 6)
+  // "2026-11-26 14:34:55+00" as a column prints, or "2026-11-26T14:34:55+00:00"
+  // as a timestamptz inside jsonb prints.
+  std::string t = text;
+  if (t.size() > 10 && t[10] == 'T') t[10] = ' ';
+  if (std::sscanf(t.c_str(), "%4d-%2d-%2d %2d:%2d:%2d%n", &year, &month, &day, &hour, &minute, &second, &used) != 6)
     return text;
   std::size_t pos = static_cast<std::size_t>(used);
   long long ms = 0;
@@ -75,6 +79,19 @@ std::string rfc3339_from_pg(const std::string& text) {
   tm.tm_sec = second;
   const std::time_t local = ::timegm(&tm) - offset_seconds;
   return rfc3339_utc(std::chrono::system_clock::from_time_t(local) + std::chrono::milliseconds(ms));
+}
+
+void rfc3339_timestamps(nlohmann::json& doc) {
+  if (doc.is_array()) {
+    for (auto& v : doc) rfc3339_timestamps(v);
+  } else if (doc.is_object()) {
+    for (auto& [key, v] : doc.items()) {
+      if (v.is_string() && key.size() > 3 && key.compare(key.size() - 3, 3, "_at") == 0)
+        v = rfc3339_from_pg(v.get<std::string>());
+      else
+        rfc3339_timestamps(v);
+    }
+  }
 }
 
 std::string utc_now_compact() {

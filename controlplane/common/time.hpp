@@ -7,6 +7,8 @@
 #include <chrono>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 namespace rulekeeper::common {
 
 std::string rfc3339_utc(std::chrono::system_clock::time_point at);
@@ -19,5 +21,10 @@ std::string utc_now_compact();
 // offset for a timestamp without time zone, taken as UTC) in rulectl's
 // format; text it cannot read comes back unchanged.
 std::string rfc3339_from_pg(const std::string& text);
+
+// rfc3339_from_pg on every string member named "*_at" of a JSON document the
+// server built (jsonb prints a timestamptz as "2026-11-26T14:34:55.557544+00:00"),
+// at any depth, so that what rulectl shows has one timestamp format.
+void rfc3339_timestamps(nlohmann::json& doc);
 
 }  // namespace rulekeeper::common

@@ -176,7 +176,7 @@ std::pair<json, std::string> read_body(const std::string& file) {
       throw common::ExitError(common::exit_usage, fmt::format("{}: {}", what, e.what()));
     }
   }
-  json body = common::parse_strict_json(text, what);
+  json body = common::parse_strict_body(text, what);
   if (!body.is_object())
     throw common::ExitError(common::exit_usage, fmt::format("{}: the body of a rule version is a JSON object, not {}",
                                                             what, body.type_name()));

@@ -93,21 +93,36 @@ json replication_report(const std::vector<site::SiteState>& all, const std::opti
   const site::SiteState* primary = writable.size() == 1 ? writable[0] : nullptr;
   rep["primary"] = primary ? json(primary->name) : json();
   rep["primary_reachable"] = !writable.empty();
+  // A server that answered and refused rulectl's login is not down: it is
+  // listed apart, so that "every E3 site refused" never reads as an outage.
   rep["unreachable_sites"] = json::array();
+  rep["refused_sites"] = json::array();
   for (const auto* s : e3)
-    if (!s->reachable) rep["unreachable_sites"].push_back(s->name);
+    if (!s->reachable) rep[s->refused ? "refused_sites" : "unreachable_sites"].push_back(s->name);
   if (primary) {
     rep["primary_timeline"] = primary->timeline ? json(*primary->timeline) : json();
     json own = primary->replication.empty() ? json() : primary->replication[0];
     rep["primary_heartbeat_at"] = field(own.is_null() ? nullptr : &own, "last_heartbeat_at");
     rep["primary_heartbeat_age_seconds"] = field(own.is_null() ? nullptr : &own, "lag_upper_bound_seconds");
   }
-  if (writable.empty())
-    notes.push_back(rep["unreachable_sites"].empty()
-                        ? "no E3 site accepts writes: every reachable E3 site is in recovery"
-                        : fmt::format("no reachable E3 site accepts writes (unreachable: {}); below is "
-                                      "what the standbys alone can tell",
-                                      fmt::join(rep["unreachable_sites"].get<std::vector<std::string>>(), ", ")));
+  if (writable.empty() && !rep["refused_sites"].empty()) {
+    std::vector<std::string> why;
+    for (const auto* s : e3)
+      if (s->refused) why.push_back(fmt::format("{}: {}", s->name, s->error));
+    const std::size_t n = rep["refused_sites"].size();
+    notes.push_back(fmt::format(
+        "{} refused rulectl's login: a configuration problem (role, password, pg_hba.conf, CONNECT), not an "
+        "outage — rulectl cannot tell which site is the primary; E3 itself may be serving ({})",
+        n == e3.size() ? std::string("every E3 site") : fmt::format("{} of {} E3 sites", n, e3.size()),
+        fmt::join(why, "; ")));
+  }
+  if (writable.empty() && !rep["unreachable_sites"].empty())
+    notes.push_back(
+        fmt::format("no reachable E3 site accepts writes (unreachable: {}); below is "
+                    "what the standbys alone can tell",
+                    fmt::join(rep["unreachable_sites"].get<std::vector<std::string>>(), ", ")));
+  else if (writable.empty() && rep["refused_sites"].empty())
+    notes.push_back("no E3 site accepts writes: every reachable E3 site is in recovery");
   if (writable.size() > 1)
     notes.push_back(
         "split brain: more than one E3 site accepts writes; lag is not computed "
@@ -193,12 +208,13 @@ json replication_report(const std::vector<site::SiteState>& all, const std::opti
 bool StatusReport::split_brain() const { return !replication.is_null() && replication.value("split_brain", false); }
 
 bool StatusReport::any_unreachable() const {
-  return std::any_of(sites.begin(), sites.end(), [](const auto& s) { return !s.reachable; });
+  return std::any_of(sites.begin(), sites.end(), [](const auto& s) { return !s.reachable && !s.refused; });
 }
 
 int StatusReport::exit_code() const {
   if (split_brain()) return common::exit_refused;
   if (any_unreachable()) return common::exit_unreachable;
+  if (!configuration_errors.empty()) return common::exit_usage;
   return common::exit_ok;
 }
 
@@ -209,6 +225,7 @@ json StatusReport::to_json() const {
   for (const auto& s : sites) doc["sites"].push_back(s.to_json());
   doc["replication"] = replication;
   doc["warnings"] = warnings;
+  doc["configuration_errors"] = configuration_errors;
   doc["open_conflicts"] = json::array();
   for (const auto& c : open_conflicts)
     doc["open_conflicts"].push_back(
@@ -221,6 +238,11 @@ StatusReport status(const config::Config& config) {
   report.config_path = config.path;
   report.sites = site::probe_all(config, site::ProbeDepth::full);
   report.warnings = site::warnings(report.sites);
+  report.configuration_errors = site::configuration_errors(report.sites);
+  for (const auto& s : report.sites)
+    if (s.refused)
+      report.configuration_errors.push_back(
+          fmt::format("site {}: the server answered and refused rulectl's login: {}", s.name, s.error));
   for (const auto& s : report.sites)
     if (s.sync_rep_waiting.value_or(0) > 0) report.warnings.push_back(sync_rep_warning(s));
   report.replication = replication_report(report.sites, newest_claim(primary_claims(config, report.sites)));

@@ -35,11 +35,14 @@ struct StatusReport {
   // config names no E3 site.
   nlohmann::json replication;
   std::vector<std::string> warnings;
+  // Mistakes in rulectl.toml the servers reveal (site::configuration_errors)
+  // and E3 sites refusing rulectl's login: exit 2 when nothing worse.
+  std::vector<std::string> configuration_errors;
   std::vector<SiteConflict> open_conflicts;
 
   bool split_brain() const;
-  bool any_unreachable() const;
-  int exit_code() const;  // 3 split brain, else 4 a site is unreachable, else 0
+  bool any_unreachable() const;  // down, not refusing the login
+  int exit_code() const;         // 3 split brain, else 4 a site is unreachable, else 2 a configuration error, else 0
   // {"config", "sites", "replication", "warnings", "open_conflicts"}
   nlohmann::json to_json() const;
 };

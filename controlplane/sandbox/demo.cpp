@@ -256,12 +256,17 @@ int run_demo(const fs::path& base, cluster::ClusterOptions cluster_options,
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   std::cout << fmt::format("\nTour done in {:.1f} s. ", seconds)
             << "The sandbox keeps running (ipc1 is now the E3 primary, ipc2 its standby). Explore:\n"
-            << "  export RULECTL_CONFIG=" << process::shell_quote((base / "rulectl.toml").string()) << "\n"
-            << "  rulectl status\n";
-  for (const auto& n : nodes)
-    std::cout << fmt::format("  psql -h 127.0.0.1 -p {} -U postgres rules    # {}\n", n.port, n.site);
-  std::cout << "  rulectl sandbox down   # when done\n";
+            << closing_hint(base, nodes);
   return common::exit_ok;
+}
+
+std::string closing_hint(const std::filesystem::path& base, const std::vector<cluster::NodeOptions>& nodes) {
+  std::string out =
+      "  export RULECTL_CONFIG=" + process::shell_quote((base / "rulectl.toml").string()) + "\n" + "  rulectl status\n";
+  for (const auto& n : nodes)
+    out += fmt::format("  psql -h 127.0.0.1 -p {} -U postgres rules    # {}\n", n.port, n.site);
+  out += "  rulectl sandbox down --base " + process::shell_quote(base.string()) + "   # when done\n";
+  return out;
 }
 
 }  // namespace rulekeeper::sandbox

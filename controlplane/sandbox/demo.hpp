@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <string>
 #include <vector>
 
 #include "sandbox/cluster.hpp"
@@ -11,5 +12,11 @@ namespace rulekeeper::sandbox {
 // Runs the tour on a freshly made sandbox at `base` whose nodes are `nodes`.
 int run_demo(const std::filesystem::path& base, cluster::ClusterOptions cluster_options,
              const std::vector<cluster::NodeOptions>& nodes);
+
+// The tour's closing lines: how to explore the sandbox at `base`, and how to
+// take it down — with its own --base, never a bare `sandbox down` that would
+// go for the default directory, someone else's sandbox perhaps (issue 15
+// item 24).
+std::string closing_hint(const std::filesystem::path& base, const std::vector<cluster::NodeOptions>& nodes);
 
 }  // namespace rulekeeper::sandbox

@@ -9,6 +9,7 @@
 #include <tuple>
 
 #include <fmt/format.h>
+#include <libpq-fe.h>
 #include <toml++/toml.h>
 
 #include "rulekeeper/lifecycle.hpp"
@@ -18,6 +19,23 @@ namespace {
 
 [[noreturn]] void fail(const std::string& path, const std::string& key, const std::string& what) {
   throw ConfigError(fmt::format("{}: {}: {}", path, key, what));
+}
+
+// A conninfo libpq cannot parse (a misspelt keyword, a stray quote) is a
+// mistake in this file: refused when the file is read, for every verb, rather
+// than reported as the site being unreachable (exit 4) by whichever verb
+// happens to connect first (issue 15 item 17).
+void check_conninfo(const std::string& path, const std::string& key, const std::string& conninfo) {
+  char* err = nullptr;
+  PQconninfoOption* opts = PQconninfoParse(conninfo.c_str(), &err);
+  if (opts != nullptr) {
+    PQconninfoFree(opts);
+    return;
+  }
+  std::string msg = err != nullptr ? err : "out of memory";
+  if (err != nullptr) PQfreemem(err);
+  while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+  fail(path, key, "does not parse: " + msg);
 }
 
 std::string required_string(const std::string& path, const toml::table& t, const std::string& key,
@@ -126,6 +144,7 @@ Config load(const std::string& path) {
     reject_unknown(path, *t, p,
                    {"conninfo", "environment", "dr", "pgdata", "start_command", "stop_command", "bindir", "conf_file"});
     site.conninfo = required_string(path, *t, "conninfo", p + "conninfo");
+    check_conninfo(path, p + "conninfo", site.conninfo);
     site.environment = required_string(path, *t, "environment", p + "environment");
     if (!parse_environment(site.environment))
       fail(path, p + "environment", fmt::format("'{}' is not one of e1, e2, e3", site.environment));

@@ -238,6 +238,23 @@ std::vector<const SiteState*> writable_e3(const std::vector<SiteState>& sites) {
   return out;
 }
 
+std::string environment_mismatch(const SiteState& s) {
+  if (!s.reachable || !s.reported_environment || s.reported_environment->empty() ||
+      *s.reported_environment == s.environment)
+    return "";
+  return fmt::format(
+      "site {}: the server says rulekeeper.environment = '{}' but rulectl.toml says environment = \"{}\": a "
+      "configuration mistake (fix sites.{}.environment or its conninfo); nothing was done there",
+      s.name, *s.reported_environment, s.environment, s.name);
+}
+
+std::vector<std::string> configuration_errors(const std::vector<SiteState>& sites) {
+  std::vector<std::string> out;
+  for (const auto& s : sites)
+    if (std::string m = environment_mismatch(s); !m.empty()) out.push_back(std::move(m));
+  return out;
+}
+
 std::vector<std::string> warnings(const std::vector<SiteState>& sites) {
   std::vector<std::string> out;
   for (const auto& s : sites) {
@@ -247,9 +264,6 @@ std::vector<std::string> warnings(const std::vector<SiteState>& sites) {
     else if (*s.reported_site != s.name)
       out.push_back(fmt::format("site {}: the server says rulekeeper.site = '{}' (rulectl.toml calls it '{}')", s.name,
                                 *s.reported_site, s.name));
-    if (s.reported_environment && !s.reported_environment->empty() && *s.reported_environment != s.environment)
-      out.push_back(fmt::format("site {}: the server says rulekeeper.environment = '{}' (rulectl.toml says '{}')",
-                                s.name, *s.reported_environment, s.environment));
   }
   std::vector<const SiteState*> writable = writable_e3(sites);
   if (writable.size() > 1) {

@@ -103,5 +103,11 @@ std::vector<const SiteState*> writable_e3(const std::vector<SiteState>& sites);
 // Human-readable warnings about the set: a server naming itself differently
 // from its toml key, a wrong environment, two writable E3 sites.
 std::vector<std::string> warnings(const std::vector<SiteState>& sites);
+// Configuration mistakes the servers reveal (exit 2, not a warning): a server
+// whose rulekeeper.environment differs from rulectl.toml's environment
+// (issue 15 item 17). Empty when every reachable site agrees.
+std::vector<std::string> configuration_errors(const std::vector<SiteState>& sites);
+// The message for one site, or "" when it agrees (or did not answer).
+std::string environment_mismatch(const SiteState& site);
 
 }  // namespace rulekeeper::site

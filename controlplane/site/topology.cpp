@@ -12,8 +12,11 @@ const std::string kE3Name(to_string(Environment::e3));
 
 std::string timeline_text(const SiteState& s) { return s.timeline ? std::to_string(*s.timeline) : "?"; }
 
-// A probed site that can be acted at: moves its connection out.
+// A probed site that can be acted at: moves its connection out. A server
+// in another environment than rulectl.toml says is a configuration mistake
+// (exit 2): acting there would, say, release into the wrong pipeline stage.
 Site take(SiteState& s) {
+  if (std::string m = environment_mismatch(s); !m.empty()) throw common::ExitError(common::exit_usage, m);
   Site out;
   out.config = s.config;
   out.conn = std::move(s.connection);

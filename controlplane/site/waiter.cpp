@@ -218,6 +218,23 @@ WaitReport wait_hotfix_applied(const config::Config& config, const std::string& 
   return wait_for(request, progress);
 }
 
+// Adds what the standby itself shows as the reason it is not catching up
+// (replay paused, receiver stopped) to a not-yet verdict: a wait should say
+// why it waits when the cause is visible, not only that it does.
+static void with_stall_causes(pqxx::connection& c, Verdict& v) {
+  std::vector<std::string> causes;
+  try {
+    causes = client::standby_stall_causes(c);
+  } catch (const pqxx::broken_connection&) {
+    throw;
+  } catch (const std::exception&) {
+    return;  // a cause we cannot read is no cause; the wait itself goes on
+  }
+  if (causes.empty()) return;
+  v.why += ": " + fmt::format("{}", fmt::join(causes, "; "));
+  v.detail["stalled_because"] = causes;
+}
+
 Predicate covers_vector(const VersionVector& want) {
   return [want](pqxx::connection& c) {
     Verdict v;
@@ -229,6 +246,7 @@ Predicate covers_vector(const VersionVector& want) {
       v.why = "holds every change of the commit";
     } else {
       v.why = fmt::format("missing {}", fmt::join(missing, "; "));
+      with_stall_causes(c, v);
     }
     return v;
   };
@@ -254,6 +272,7 @@ Predicate holds_hotfix(const std::string& commit_lsn, const std::string& hotfix_
           commit_lsn, at, primary);
     } else {
       v.why = fmt::format("replayed up to {}, the commit needs {}", at, commit_lsn);
+      with_stall_causes(c, v);
     }
     return v;
   };

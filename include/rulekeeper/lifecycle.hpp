@@ -48,6 +48,10 @@ const std::vector<Qualification>& qualifications();
 const std::vector<Transition>& transitions();
 const std::vector<ChannelAdmission>& channel_admissions();
 const std::vector<std::string_view>& channels();  // {"sl", "prod"}
+// Throws Error(invalid_input) naming the channels when `channel` is not one
+// of them: a pod asking for "green" must hear that it is misconfigured, not
+// get an empty rule set (issue 15 item 19).
+void require_channel(std::string_view channel);
 
 const Qualification* find_qualification(std::string_view name);                 // nullptr if unknown
 const Transition* find_transition(std::string_view from, std::string_view to);  // nullptr if not allowed

@@ -58,6 +58,38 @@ TEST(Time, PostgresTimestampsBecomeRfc3339Utc) {
   EXPECT_EQ(rfc3339_from_pg("2026-11-26 14:34:55 garbage"), "2026-11-26 14:34:55 garbage");
 }
 
+// issue 15 item 21: a timestamptz inside a jsonb document the server built
+// (a conflict's changes, import_changes' report) prints with a T and a
+// +00:00 offset; rulectl shows it in its one format like every other.
+TEST(Time, JsonbTimestampsInServerDocumentsBecomeRfc3339Utc) {
+  EXPECT_EQ(rfc3339_from_pg("2026-11-26T15:34:55.557544+01:00"), "2026-11-26T14:34:55.557Z");
+  EXPECT_EQ(rfc3339_from_pg("2026-11-26T14:34:55.557Z"), "2026-11-26T14:34:55.557Z");  // already ours
+  nlohmann::json doc = nlohmann::json::parse(R"({
+      "conflicts": [{"recorded_at": "2026-11-26T14:34:55.557544+00:00", "label": "2026-11-26 14:34:55+00",
+                     "changes": [{"detected_at": "2026-11-26 14:34:55.1+00"}]}],
+      "revoked_at": null, "note_at": 3})");
+  rfc3339_timestamps(doc);
+  EXPECT_EQ(doc["conflicts"][0]["recorded_at"], "2026-11-26T14:34:55.557Z");
+  EXPECT_EQ(doc["conflicts"][0]["label"], "2026-11-26 14:34:55+00");  // not a *_at member: left alone
+  EXPECT_EQ(doc["conflicts"][0]["changes"][0]["detected_at"], "2026-11-26T14:34:55.100Z");
+  EXPECT_TRUE(doc["revoked_at"].is_null());
+  EXPECT_EQ(doc["note_at"], 3);
+}
+
+// A rule body holding a number JCS cannot write exactly is refused quoting
+// the literal as the author wrote it (issue 15 item 27).
+TEST(StrictJson, BodyWithAnInexactNumberQuotesTheLiteral) {
+  try {
+    parse_strict_body(R"({"limit": 1e400})", "--body-file b.json");
+    FAIL() << "accepted 1e400";
+  } catch (const ExitError& e) {
+    EXPECT_EQ(e.code(), exit_usage);
+    EXPECT_NE(std::string(e.what()).find("--body-file b.json: number 1e400 cannot"), std::string::npos) << e.what();
+    EXPECT_EQ(e.hint(), "store it as a string, e.g. \"1e400\"");
+  }
+  EXPECT_EQ(parse_strict_body(R"({"big": 1e21})", "x")["big"], 1e21);
+}
+
 TEST(Time, Rfc3339HasMillisecondsAndZ) {
   const std::string now = utc_now_text();
   ASSERT_EQ(now.size(), 24u) << now;

@@ -1,14 +1,19 @@
 #!/usr/bin/env python3
-"""Recomputes rulekeeper's checksums from docs/design/contract.md "Checksums" alone.
+"""Recomputes rulekeeper's checksums with the Python reference of docs/checksums.md.
 
 Usage: independent_checksum.py CONNINFO
-Reads every (rule_key, label, body, content_sha256) with psql, recomputes
-content_sha256 (SHA-256 of the canonical JSON) and the snapshot checksum
-(sum of entry digests mod 2^256), and exits non-zero on any difference.
-For integer/string/boolean/nested bodies with BMP keys, JCS equals
-json.dumps(sort_keys=True, separators=(',', ':'), ensure_ascii=False).
+Runs the ```python block of docs/checksums.md "Recompute it yourself" (so the
+reference a reader copies is the one tested), reads every (rule_key, label,
+body, content_sha256) with psql, recomputes content_sha256 (SHA-256 of the
+JCS text) and the snapshot checksum (sum of entry digests mod 2^256), and
+exits non-zero on any difference. Shares no code with rulekeeper.
 """
-import hashlib, json, subprocess, sys
+import pathlib, json, subprocess, sys
+
+doc = (pathlib.Path(__file__).resolve().parents[2] / "docs" / "checksums.md").read_text(encoding="utf-8")
+reference = doc.split("## Recompute it yourself", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+ref = {}
+exec(reference, ref)
 
 def psql(conninfo, sql):
     out = subprocess.run(["psql", "-X", "-At", "-d", conninfo, "-c", sql], check=True,
@@ -17,15 +22,13 @@ def psql(conninfo, sql):
 
 rows = json.loads(psql(sys.argv[1], "SELECT coalesce(json_agg(json_build_object('k', rule_key, 'l', label, "
                        "'b', body, 'c', content_sha256)), '[]') FROM rulekeeper.rule_version"))
-total, bad = 0, 0
+bad = 0
 for r in rows:
-    canonical = json.dumps(r["b"], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    content = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    content = ref["content_sha256"](r["b"])
     if content != r["c"]:
         bad += 1
-        print(f"content_sha256 differs for {r['k']} {r['l']}: {content} != {r['c']} ({canonical})")
-    entry = hashlib.sha256(r["k"].encode() + b"\0" + r["l"].encode() + b"\0" + content.encode()).digest()
-    total = (total + int.from_bytes(entry, "big")) % (1 << 256)
+        print(f"content_sha256 differs for {r['k']} {r['l']}: {content} != {r['c']} ({ref['jcs'](r['b'])})")
+total = int(ref["snapshot"]([(r["k"], r["l"], r["b"]) for r in rows]), 16)
 snapshot = psql(sys.argv[1], "SELECT rulekeeper.snapshot_checksum('all')").strip()
 print(f"{len(rows)} versions; snapshot python={total:064x} rulekeeper={snapshot}")
 if bad or len(rows) == 0 or f"{total:064x}" != snapshot:

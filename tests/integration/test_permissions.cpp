@@ -128,6 +128,7 @@ std::vector<Row> function_rows() {
       {"rulekeeper.wait_for_epoch(bigint,integer,bigint)", "procedure", "e3", "CALL rulekeeper.wait_for_epoch(0, 100)",
        kReaders, true},
       {"rulekeeper._in_transaction_block()", "function", "e3", "SELECT rulekeeper._in_transaction_block()", kReaders},
+      {"rulekeeper._require_channel(text)", "function", "e3", "SELECT rulekeeper._require_channel('prod')", kReaders},
       {"rulekeeper.version_vector()", "function", "e3", "SELECT rulekeeper.version_vector()", kReaders},
       {"rulekeeper.journal_since(jsonb)", "function", "e3", "SELECT count(*) FROM rulekeeper.journal_since('{}')",
        kReaders},
@@ -197,7 +198,9 @@ std::vector<Row> function_rows() {
       {"rulekeeper.create_rule(text,text,text)", "function", "e1", "SELECT rulekeeper.create_rule('perm.new', 'perm')",
        kAuthor},
       {"rulekeeper.create_version(text,jsonb)", "function", "e1",
-       "SELECT rulekeeper.create_version('perm.e1', '{\"rate\": 9}')", kAuthor},
+       "SELECT rulekeeper.create_version('perm.e1', '{\"rate\": 9}'::jsonb)", kAuthor},
+      {"rulekeeper.create_version(text,text)", "function", "e1",
+       "SELECT rulekeeper.create_version('perm.e1', '{\"rate\": 9}'::text)", kAuthor},
       {"rulekeeper.export_release(text[])", "function", "e1", "SELECT rulekeeper.export_release() ->> 'format'",
        kExporters},
       {"rulekeeper.export_release_again(text[])", "function", "e1",
@@ -222,12 +225,16 @@ std::vector<Row> function_rows() {
       {"rulekeeper.record_failover(text,boolean,jsonb)", "function", "e3",
        "SELECT rulekeeper.record_failover('ipc0', false)", kReleaser},
       {"rulekeeper.import_changes(jsonb,boolean)", "function", "e3",
-       "SELECT rulekeeper.import_changes({changes}) ->> 'records'", kReleaser},
+       "SELECT rulekeeper.import_changes({changes}::jsonb) ->> 'records'", kReleaser},
+      {"rulekeeper.import_changes(text,boolean)", "function", "e3",
+       "SELECT rulekeeper.import_changes({changes}::text) ->> 'records'", kReleaser},
       {"rulekeeper.resolve_conflict(uuid,text)", "function", "e3",
        "SELECT rulekeeper.resolve_conflict({conflict}, 'target')", kReleaser},
       // Hotfix.
       {"rulekeeper.hotfix(text,jsonb,text,text)", "function", "e3",
-       "SELECT rulekeeper.hotfix('perm.a', '{\"rate\": 1.5, \"name\": \"a\"}', 'matrix')", kHotfix},
+       "SELECT rulekeeper.hotfix('perm.a', '{\"rate\": 1.5, \"name\": \"a\"}'::jsonb, 'matrix')", kHotfix},
+      {"rulekeeper.hotfix(text,text,text,text)", "function", "e3",
+       "SELECT rulekeeper.hotfix('perm.a', '{\"rate\": 1.5, \"name\": \"a\"}'::text, 'matrix')", kHotfix},
       // Internal: admin (and the owner) only.
       {"rulekeeper.incarnation()", "function", "e3", "SELECT rulekeeper.incarnation()", kAdminOnly},
       {"rulekeeper._canonical_json_via_text(jsonb)", "function", "e3",
@@ -290,6 +297,7 @@ std::vector<Row> function_rows() {
       {"rulekeeper._heartbeat_age(timestamp with time zone)", "function", "e3",
        "SELECT rulekeeper._heartbeat_age(now())", kAdminOnly},
       {"rulekeeper._check_json_text(text)", "function", "e3", "SELECT rulekeeper._check_json_text('{}')", kAdminOnly},
+      {"rulekeeper._check_body_text(text)", "function", "e3", "SELECT rulekeeper._check_body_text('{}')", kAdminOnly},
       {"rulekeeper._validate_bundle(jsonb,text,text)", "function", "e3",
        "SELECT rulekeeper._validate_bundle('{\"format\": \"rulekeeper-bundle/1\", \"rules\": [], \"source\": "
        "{\"environment\": \"e2\", \"site\": \"e2\"}, \"versions\": [], \"bundle_sha256\": "
@@ -866,7 +874,9 @@ const std::vector<std::string> kReaderQuestions = {
     "SELECT rulekeeper.effective_version('perm.a', 'prod')",
     "SELECT rulekeeper.effective_version('perm.a', 'sl')",
     "SELECT rulekeeper.effective_version('perm.zzz', 'prod')",
-    "SELECT rulekeeper.effective_version('perm.a', 'nochannel')",
+    // (A channel that is not one is refused since issue 15 item 19; a rule
+    // with no activation in a real channel is the miss.)
+    "SELECT rulekeeper.effective_version('perm.zzz', 'sl')",
     "SELECT rulekeeper.activation_epoch()",
     "SELECT rulekeeper.version_vector()",
     "SELECT change_id, origin_seq, kind FROM rulekeeper.journal_since('{}') ORDER BY 1",

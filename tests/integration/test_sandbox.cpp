@@ -78,3 +78,27 @@ TEST(Sandbox, UpWithPortBaseStatusThenDown) {
   EXPECT_FALSE(fs::exists(base));
   for (int i = 0; i < 4; ++i) EXPECT_FALSE(port_answers(kSandboxPortBase + i)) << kSandboxPortBase + i;
 }
+
+// issue 15 item 24: `sandbox down` without --base takes down the sandbox
+// whose rulectl.toml RULECTL_CONFIG names (the one being worked with), not
+// the default directory.
+TEST(Sandbox, DownWithoutBaseUsesTheSandboxOfRulectlConfig) {
+  if (!rulekeeper::testing::with_extension()) GTEST_SKIP() << "the sandbox needs the rulekeeper extension";
+  const std::string base = rulekeeper::testing::fresh_cluster_options().base.string();
+  SandboxGuard guard{base};
+  constexpr int kPortBase = rulekeeper::testing::ports::integration_sandbox_config[0];
+  auto up = run_rulectl({"sandbox", "up", "--base", base, "--port-base", std::to_string(kPortBase), "--json"});
+  ASSERT_EQ(up.exit_code, 0) << up.out << up.err;
+  const std::string config = json::parse(up.out)["config"].get<std::string>();
+
+  struct EnvGuard {
+    ~EnvGuard() { unsetenv("RULECTL_CONFIG"); }
+  } env_guard;
+  setenv("RULECTL_CONFIG", config.c_str(), 1);
+  auto down = run_rulectl({"sandbox", "down"});
+  EXPECT_EQ(down.exit_code, 0) << down.err;
+  EXPECT_NE(down.out.find("sandbox removed from " + fs::path(base).lexically_normal().string()), std::string::npos)
+      << down.out;
+  EXPECT_FALSE(fs::exists(base));
+  for (int i = 0; i < 4; ++i) EXPECT_FALSE(port_answers(kPortBase + i)) << kPortBase + i;
+}

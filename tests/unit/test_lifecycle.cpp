@@ -2,6 +2,7 @@
 // ("Two facts per version at E3") states them, their
 // internal consistency, lookups, admissions and the refusal messages.
 #include "rulekeeper/lifecycle.hpp"
+#include "rulekeeper/error.hpp"
 
 #include <gtest/gtest.h>
 
@@ -188,4 +189,21 @@ TEST(Lifecycle, ReleaseAndValidationNames) {
     }
   EXPECT_EQ(validation_outcome(E::e2, true), std::optional<std::string_view>("test_passed"));
   EXPECT_EQ(validation_outcome(E::e3, false), std::optional<std::string_view>("sl_failed"));
+}
+
+// issue 15 item 19: a channel name that is not one is refused, naming the
+// channels, rather than answering "nothing is active there".
+TEST(Lifecycle, RequireChannelNamesTheChannels) {
+  EXPECT_NO_THROW(require_channel("sl"));
+  EXPECT_NO_THROW(require_channel("prod"));
+  for (SV bad : {SV("green"), SV("blue"), SV(""), SV("PROD")}) {
+    try {
+      require_channel(bad);
+      ADD_FAILURE() << "accepted " << bad;
+    } catch (const rulekeeper::Error& e) {
+      EXPECT_EQ(e.kind(), rulekeeper::ErrorKind::invalid_input);
+      EXPECT_EQ(std::string(e.what()), "unknown channel \"" + std::string(bad) + "\"; the channels are sl and prod");
+      EXPECT_NE(e.hint().find("green"), std::string::npos) << e.hint();
+    }
+  }
 }

@@ -1,6 +1,7 @@
 #include "site/client/keys.hpp"
 
 #include "common/json_file.hpp"
+#include "common/time.hpp"
 #include "site/client/fields.hpp"
 #include "site/client/sql_time.hpp"
 
@@ -47,7 +48,9 @@ nlohmann::json trust_key(pqxx::connection& conn, const std::string& environment,
 nlohmann::json revoke_key(pqxx::connection& conn, const std::string& key_id, const std::string& reason) {
   pqxx::nontransaction tx(conn);
   pqxx::result r = tx.exec_params("SELECT rulekeeper.revoke_key($1, $2)::text", key_id, reason);
-  return common::parse_strict_json(r[0][0].c_str(), "revoke_key's result");
+  nlohmann::json result = common::parse_strict_json(r[0][0].c_str(), "revoke_key's result");
+  common::rfc3339_timestamps(result);
+  return result;
 }
 
 }  // namespace rulekeeper::site::client

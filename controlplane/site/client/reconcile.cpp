@@ -1,6 +1,7 @@
 #include "site/client/reconcile.hpp"
 
 #include "common/json_file.hpp"
+#include "common/time.hpp"
 #include "site/client/fields.hpp"
 #include "site/client/sql_time.hpp"
 
@@ -9,7 +10,9 @@ namespace rulekeeper::site::client {
 nlohmann::json import_changes(pqxx::connection& conn, const std::string& bundle_text, bool dry_run) {
   pqxx::nontransaction tx(conn);
   pqxx::result r = tx.exec_params("SELECT rulekeeper.import_changes($1::jsonb, $2)::text", bundle_text, dry_run);
-  return common::parse_strict_json(r[0][0].c_str(), "import_changes' report");
+  nlohmann::json report = common::parse_strict_json(r[0][0].c_str(), "import_changes' report");
+  common::rfc3339_timestamps(report);
+  return report;
 }
 
 std::optional<std::string> recovered_label(pqxx::connection& conn, const std::string& change_id) {
@@ -36,6 +39,9 @@ std::vector<Conflict> conflicts(pqxx::connection& conn, bool include_resolved,
     c.resolved_at = optional_text(row[6]);
     c.resolved_by = optional_text(row[7]);
     if (!row[8].is_null()) c.resolution = common::parse_strict_json(row[8].c_str(), "a conflict's resolution");
+    common::rfc3339_timestamps(c.source_change);
+    common::rfc3339_timestamps(c.target_changes);
+    common::rfc3339_timestamps(c.resolution);
     out.push_back(std::move(c));
   }
   return out;
@@ -49,7 +55,9 @@ long long open_conflict_count(pqxx::connection& conn) {
 nlohmann::json resolve_conflict(pqxx::connection& conn, const std::string& conflict_id, const std::string& keep) {
   pqxx::nontransaction tx(conn);
   pqxx::result r = tx.exec_params("SELECT rulekeeper.resolve_conflict($1::uuid, $2)::text", conflict_id, keep);
-  return common::parse_strict_json(r[0][0].c_str(), "resolve_conflict's report");
+  nlohmann::json report = common::parse_strict_json(r[0][0].c_str(), "resolve_conflict's report");
+  common::rfc3339_timestamps(report);
+  return report;
 }
 
 }  // namespace rulekeeper::site::client
