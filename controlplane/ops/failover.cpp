@@ -43,19 +43,6 @@ std::string os_user() {
   return std::to_string(::geteuid());
 }
 
-// The newest origin of `site` in a version vector.
-std::optional<StandbyEvidence::Origin> last_origin_of(const std::string& vector_text, const std::string& site) {
-  std::optional<StandbyEvidence::Origin> best;
-  std::int32_t best_inc = -1;
-  const VersionVector vector = VersionVector::from_json(vector_text);
-  for (const auto& [origin, seq] : vector.entries()) {
-    if (origin.site != site || origin.incarnation <= best_inc) continue;
-    best_inc = origin.incarnation;
-    best = StandbyEvidence::Origin{origin.key(), seq};
-  }
-  return best;
-}
-
 // An immediate checkpoint at the new primary right after promotion: until
 // the first checkpoint on the new timeline completes (a promotion only asks
 // for a spread one: minutes), its control file names the old timeline, and
@@ -272,17 +259,10 @@ void unreachable_failover(const config::Config& config, const FailoverRequest& o
 
   // Let the target replay everything it has received.
   steps.begin(fmt::format("wait until {} replayed all it received", tc.name));
-  std::string pause_state;
-  report.all_received_replayed = common::poll_until(seconds_ms(o.wait_catchup), milliseconds(20), [&] {
-    const client::ReplayCaughtUp r = client::replay_caught_up(*target.connection);
-    pause_state = r.pause_state;
-    return r.all_replayed;
-  });
-  StandbyEvidence ev;
-  ev.old_primary = oc.name;
-  ev.positions = client::standby_positions(*target.connection, oc.name);
-  ev.last_change_from_old_primary = last_origin_of(ev.positions.version_vector, oc.name);
-  report.evidence = ev;
+  const ReplayedEvidence replayed = evidence_after_replay(target, oc.name, o.wait_catchup);
+  const std::string& pause_state = replayed.pause_state;
+  report.all_received_replayed = replayed.all_received_replayed;
+  report.evidence = replayed.evidence;
   steps.end(report.all_received_replayed
                 ? "all received WAL replayed"
                 : fmt::format("NOT all replayed after {}s (replay {})", o.wait_catchup, pause_state));
@@ -308,9 +288,12 @@ void unreachable_failover(const config::Config& config, const FailoverRequest& o
   promote(*target.connection, tc.name);
   steps.end("promoted");
   steps.begin(fmt::format("record the failover at {}", tc.name));
-  json details = {{"planned", false},         {"rulectl", "failover --force"},
-                  {"os_user", os_user()},     {"old_primary_error", old_error},
-                  {"evidence", ev.to_json()}, {"steps", steps.to_json()}};
+  json details = {{"planned", false},
+                  {"rulectl", "failover --force"},
+                  {"os_user", os_user()},
+                  {"old_primary_error", old_error},
+                  {"evidence", replayed.evidence.to_json()},
+                  {"steps", steps.to_json()}};
   if (!report.stale_upstream.empty())
     details["last_primary"] = {{"site", oc.name},
                                {"evidence", report.last_primary_evidence},

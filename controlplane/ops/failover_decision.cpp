@@ -4,6 +4,8 @@
 #include <fmt/ranges.h>
 
 #include "common/errors.hpp"
+#include "common/poll.hpp"
+#include "rulekeeper/version_vector.hpp"
 #include "ops/last_primary.hpp"
 #include "site/client/failover.hpp"
 #include "site/topology.hpp"
@@ -28,7 +30,35 @@ void refuse_paused_target(SiteState& target) {
                                       target.name, r.pause_state, target.name));
 }
 
+// The newest origin of `site` in a version vector.
+std::optional<StandbyEvidence::Origin> newest_origin_of(const std::string& vector_text, const std::string& site) {
+  std::optional<StandbyEvidence::Origin> best;
+  std::int32_t best_inc = -1;
+  const VersionVector vector = VersionVector::from_json(vector_text);
+  for (const auto& [origin, seq] : vector.entries()) {
+    if (origin.site != site || origin.incarnation <= best_inc) continue;
+    best_inc = origin.incarnation;
+    best = StandbyEvidence::Origin{origin.key(), seq};
+  }
+  return best;
+}
+
 }  // namespace
+
+ReplayedEvidence evidence_after_replay(SiteState& target, const std::string& old_primary, double wait_catchup) {
+  ReplayedEvidence out;
+  out.all_received_replayed = common::poll_until(std::chrono::milliseconds(static_cast<long long>(wait_catchup * 1000)),
+                                                 std::chrono::milliseconds(20), [&] {
+                                                   const client::ReplayCaughtUp r =
+                                                       client::replay_caught_up(*target.connection);
+                                                   out.pause_state = r.pause_state;
+                                                   return r.all_replayed;
+                                                 });
+  out.evidence.old_primary = old_primary;
+  out.evidence.positions = client::standby_positions(*target.connection, old_primary);
+  out.evidence.last_change_from_old_primary = newest_origin_of(out.evidence.positions.version_vector, old_primary);
+  return out;
+}
 
 FailoverDecision decide_failover(const config::Config& config, const config::SiteConfig& tc,
                                  const std::function<void(const std::vector<std::string>& seen)>& probed) {

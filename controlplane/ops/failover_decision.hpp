@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "ops/failover.hpp"
 #include "site/config.hpp"
 #include "site/probe.hpp"
 
@@ -40,5 +41,15 @@ struct FailoverDecision {
 // caller's progress line ends where the probe ends.
 FailoverDecision decide_failover(const config::Config& config, const config::SiteConfig& target_config,
                                  const std::function<void(const std::vector<std::string>& seen)>& probed);
+
+// What the target holds of an old primary that is gone, once it replayed
+// all it received (waiting at most `wait_catchup` seconds): the evidence a
+// forced failover records and its plan shows.
+struct ReplayedEvidence {
+  StandbyEvidence evidence;
+  bool all_received_replayed = false;
+  std::string pause_state;  // pg_get_wal_replay_pause_state() at the last look
+};
+ReplayedEvidence evidence_after_replay(site::SiteState& target, const std::string& old_primary, double wait_catchup);
 
 }  // namespace rulekeeper::ops

@@ -23,19 +23,6 @@ using site::SiteState;
 
 namespace {
 
-// The newest origin of `site` in a version vector (as ops::failover reports it).
-std::optional<StandbyEvidence::Origin> newest_origin_of(const std::string& vector_text, const std::string& site) {
-  std::optional<StandbyEvidence::Origin> best;
-  std::int32_t best_inc = -1;
-  const VersionVector vector = VersionVector::from_json(vector_text);
-  for (const auto& [origin, seq] : vector.entries()) {
-    if (origin.site != site || origin.incarnation <= best_inc) continue;
-    best_inc = origin.incarnation;
-    best = StandbyEvidence::Origin{origin.key(), seq};
-  }
-  return best;
-}
-
 void plan_planned(const config::Config& config, const FailoverRequest& o, SiteState& target, SiteState& old,
                   std::vector<SiteState>& all, FailoverPlan& plan) {
   const config::SiteConfig& oc = *old.config;
@@ -93,22 +80,12 @@ void plan_unreachable(const FailoverRequest& o, SiteState& target, const config:
   plan.old_primary_error = old_error;
   // As the failover does: let the target replay all it received first, so
   // that the evidence is what a promotion would keep.
-  std::string pause_state;
-  plan.all_received_replayed =
-      common::poll_until(std::chrono::milliseconds(static_cast<long long>(o.wait_catchup * 1000)),
-                         std::chrono::milliseconds(20), [&] {
-                           const client::ReplayCaughtUp r = client::replay_caught_up(*target.connection);
-                           pause_state = r.pause_state;
-                           return r.all_replayed;
-                         });
+  const ReplayedEvidence replayed = evidence_after_replay(target, oc.name, o.wait_catchup);
+  plan.all_received_replayed = replayed.all_received_replayed;
   if (!plan.all_received_replayed)
-    plan.notes.push_back(
-        fmt::format("{} has NOT replayed all it received after {}s (replay {})", tc.name, o.wait_catchup, pause_state));
-  StandbyEvidence ev;
-  ev.old_primary = oc.name;
-  ev.positions = client::standby_positions(*target.connection, oc.name);
-  ev.last_change_from_old_primary = newest_origin_of(ev.positions.version_vector, oc.name);
-  plan.evidence = ev;
+    plan.notes.push_back(fmt::format("{} has NOT replayed all it received after {}s (replay {})", tc.name,
+                                     o.wait_catchup, replayed.pause_state));
+  plan.evidence = replayed.evidence;
   if (!o.force) {
     plan.mode = FailoverPlan::Mode::refused;
     plan.why = fmt::format(

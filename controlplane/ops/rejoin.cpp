@@ -13,6 +13,7 @@
 #include "common/time.hpp"
 #include "ops/control_lock.hpp"
 #include "ops/failover.hpp"
+#include "ops/rejoin_decision.hpp"
 #include "ops/rejoin_wal.hpp"
 #include "ops/sync_promotion.hpp"
 #include "pgnode/postmaster.hpp"
@@ -52,40 +53,6 @@ struct Rejoin {
   SiteState* me = nullptr;
   SiteState* primary = nullptr;
 };
-
-// Which E3 site is the primary to rejoin to; refusals when there is none or two.
-void find_primary(Rejoin& r, std::vector<SiteState>& all) {
-  r.steps.begin("probe the E3 sites");
-  all = site::probe_e3(r.config);
-  std::vector<SiteState*> primaries;
-  std::vector<std::string> seen;
-  for (auto& n : all) {
-    if (n.config == &r.sc)
-      r.me = &n;
-    else if (n.is_primary())
-      primaries.push_back(&n);
-    seen.push_back(fmt::format("{} {}", n.name, n.role()));
-  }
-  r.steps.end(fmt::format("{}", fmt::join(seen, ", ")));
-  if (primaries.size() > 1) {
-    std::vector<std::string> names;
-    for (auto* p : primaries) names.push_back(fmt::format("{} (timeline {})", p->name, p->timeline.value_or(0)));
-    throw common::ExitError(common::exit_refused, fmt::format("split brain among the other E3 sites: {}; rejoin them "
-                                                              "one at a time",
-                                                              fmt::join(names, ", ")));
-  }
-  if (primaries.empty()) {
-    if (r.me->is_primary())
-      throw common::ExitError(common::exit_refused,
-                              fmt::format("{} is the only E3 site that accepts writes: it is the primary, there is "
-                                          "nothing to rejoin it to",
-                                          r.sc.name));
-    throw common::ExitError(common::exit_unreachable,
-                            fmt::format("no other E3 site accepts writes: no new primary to rejoin {} to", r.sc.name));
-  }
-  r.primary = primaries[0];
-  r.report.primary = r.primary->name;
-}
 
 // The divergence point: what the new primary held when it was promoted.
 void read_divergence_point(Rejoin& r) {
@@ -386,11 +353,14 @@ RejoinReport rejoin(const config::Config& config, const RejoinRequest& request, 
     return report;
   };
 
-  std::vector<SiteState> all;
-  find_primary(r, all);
-  SiteState& me = *r.me;
-  if (me.is_standby() && me.wal_receiver == "streaming" && site::upstream_site(config, me) == r.primary->name &&
-      me.timeline == r.primary->timeline) {
+  r.steps.begin("probe the E3 sites");
+  RejoinDecision d = decide_rejoin(config, sc, [&](const std::vector<std::string>& seen) {
+    r.steps.end(fmt::format("{}", fmt::join(seen, ", ")));
+  });
+  r.me = d.me;
+  r.primary = d.primary;
+  report.primary = r.primary->name;
+  if (d.already_following) {
     report.outcome = RejoinReport::Outcome::already_standby;
     report.timeline = r.primary->timeline.value_or(0);
     restore_sync(r);

@@ -1,5 +1,6 @@
 // See rejoin_plan.hpp.
 #include "ops/rejoin_plan.hpp"
+#include "ops/rejoin_decision.hpp"
 
 #include <filesystem>
 
@@ -70,37 +71,13 @@ RejoinPlan plan_rejoin(const config::Config& config, const RejoinRequest& reques
   RejoinPlan plan;
   plan.site = sc.name;
   progress.step("probe the E3 sites");
-  std::vector<SiteState> all = site::probe_e3(config);
-  SiteState* me = nullptr;
-  std::vector<SiteState*> primaries;
-  for (auto& n : all) {
-    if (n.config == &sc)
-      me = &n;
-    else if (n.is_primary())
-      primaries.push_back(&n);
-    plan.probe.push_back(fmt::format("{} {}", n.name, n.role()));
-  }
-  if (primaries.size() > 1) {
-    std::vector<std::string> names;
-    for (auto* p : primaries) names.push_back(fmt::format("{} (timeline {})", p->name, p->timeline.value_or(0)));
-    throw common::ExitError(common::exit_refused, fmt::format("split brain among the other E3 sites: {}; rejoin them "
-                                                              "one at a time",
-                                                              fmt::join(names, ", ")));
-  }
-  if (primaries.empty()) {
-    if (me->is_primary())
-      throw common::ExitError(common::exit_refused,
-                              fmt::format("{} is the only E3 site that accepts writes: it is the primary, there is "
-                                          "nothing to rejoin it to",
-                                          sc.name));
-    throw common::ExitError(common::exit_unreachable,
-                            fmt::format("no other E3 site accepts writes: no new primary to rejoin {} to", sc.name));
-  }
-  SiteState& primary = *primaries[0];
+  RejoinDecision d = decide_rejoin(config, sc, [](const std::vector<std::string>&) {});
+  plan.probe = d.seen;
+  SiteState& primary = *d.primary;
+  SiteState* me = d.me;
   plan.primary = primary.name;
   plan.site_role = me->role();
-  if (me->is_standby() && me->wal_receiver == "streaming" && site::upstream_site(config, *me) == primary.name &&
-      me->timeline == primary.timeline) {
+  if (d.already_following) {
     plan.nothing_to_do = true;
     return plan;
   }
