@@ -669,6 +669,48 @@ CREATE FUNCTION rulekeeper._jcs_sha256(doc jsonb) RETURNS text
   SELECT encode(sha256(convert_to(rulekeeper.canonical_json(doc), 'UTF8')), 'hex')
 $$;
 
+-- The bundle of this site's versions in `qualification` (of `rule_keys`, or
+-- every rule), with their rules, checksummed (docs/design/contract.md
+-- "Checksums") and signed with this site's key ("Bundle signatures"): what
+-- export_release sends and export_release_again sends again — one builder,
+-- so a bundle sent again is exactly the shape of the first. Owner only: it
+-- signs, as the signing helpers.
+CREATE FUNCTION rulekeeper._release_bundle(qualification text, rule_keys text[], site text, env text)
+  RETURNS jsonb
+  LANGUAGE plpgsql STABLE SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+DECLARE
+  unknown text[];
+  bundle jsonb;
+  sig jsonb;
+BEGIN
+  SELECT array_agg(k ORDER BY k) INTO unknown FROM unnest(rule_keys) k
+   WHERE NOT EXISTS (SELECT 1 FROM rulekeeper.rule r WHERE r.rule_key = k);
+  IF unknown IS NOT NULL THEN
+    RAISE EXCEPTION 'unknown rule(s) %', array_to_string(unknown, ', ') USING ERRCODE = 'no_data_found';
+  END IF;
+  WITH leaving_versions AS (
+    SELECT v.* FROM rulekeeper.rule_version v
+     WHERE v.qualification = _release_bundle.qualification AND (rule_keys IS NULL OR v.rule_key = ANY (rule_keys))
+  )
+  SELECT jsonb_build_object(
+    'format', 'rulekeeper-bundle/1',
+    'source', jsonb_build_object('site', site, 'environment', env),
+    'rules', COALESCE((SELECT jsonb_agg(jsonb_build_object('rule_key', r.rule_key, 'ruleset', r.ruleset,
+                                                           'description', r.description) ORDER BY r.rule_key)
+                         FROM rulekeeper.rule r
+                        WHERE r.rule_key IN (SELECT lv.rule_key FROM leaving_versions lv)), '[]'::jsonb),
+    'versions', COALESCE((SELECT jsonb_agg(jsonb_build_object('rule_key', lv.rule_key, 'label', lv.label,
+                                                              'body', lv.body, 'content_sha256', lv.content_sha256)
+                                           ORDER BY lv.rule_key, lv.version, lv.hotfix)
+                            FROM leaving_versions lv), '[]'::jsonb))
+    INTO bundle;
+  bundle := bundle || jsonb_build_object('bundle_sha256', rulekeeper._jcs_sha256(bundle));
+  sig := rulekeeper._bundle_signature(bundle ->> 'format', bundle ->> 'bundle_sha256');
+  RETURN CASE WHEN sig IS NULL THEN bundle ELSE bundle || jsonb_build_object('signature', sig) END;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION rulekeeper._release_bundle(text, text[], text, text) FROM PUBLIC;
+
 #include "udfs/export_release/0.1.sql"
 
 #include "udfs/import_release/0.1.sql"
@@ -2438,9 +2480,6 @@ CREATE FUNCTION rulekeeper.export_release_again(rule_keys text[] DEFAULT NULL) R
 DECLARE
   site text := NULLIF(current_setting('rulekeeper.site', true), '');
   env text := NULLIF(current_setting('rulekeeper.environment', true), '');
-  unknown text[];
-  bundle jsonb;
-  sig jsonb;
 BEGIN
   IF site IS NULL OR env IS NULL THEN
     RAISE EXCEPTION 'rulekeeper.site and rulekeeper.environment must be set on this node; export_release_again '
@@ -2451,30 +2490,7 @@ BEGIN
     RAISE EXCEPTION 'export_release_again runs at e1 or e2; this is site % in environment %', site, env
       USING ERRCODE = 'feature_not_supported', HINT = 'E3 is the end of the pipeline.';
   END IF;
-  SELECT array_agg(k ORDER BY k) INTO unknown FROM unnest(rule_keys) k
-   WHERE NOT EXISTS (SELECT 1 FROM rulekeeper.rule r WHERE r.rule_key = k);
-  IF unknown IS NOT NULL THEN
-    RAISE EXCEPTION 'unknown rule(s) %', array_to_string(unknown, ', ') USING ERRCODE = 'no_data_found';
-  END IF;
-  WITH released AS (
-    SELECT v.* FROM rulekeeper.rule_version v
-     WHERE v.qualification = 'promoted' AND (rule_keys IS NULL OR v.rule_key = ANY (rule_keys))
-  )
-  SELECT jsonb_build_object(
-    'format', 'rulekeeper-bundle/1',
-    'source', jsonb_build_object('site', site, 'environment', env),
-    'rules', COALESCE((SELECT jsonb_agg(jsonb_build_object('rule_key', r.rule_key, 'ruleset', r.ruleset,
-                                                           'description', r.description) ORDER BY r.rule_key)
-                         FROM rulekeeper.rule r
-                        WHERE r.rule_key IN (SELECT rv.rule_key FROM released rv)), '[]'::jsonb),
-    'versions', COALESCE((SELECT jsonb_agg(jsonb_build_object('rule_key', rv.rule_key, 'label', rv.label,
-                                                              'body', rv.body, 'content_sha256', rv.content_sha256)
-                                           ORDER BY rv.rule_key, rv.version, rv.hotfix)
-                            FROM released rv), '[]'::jsonb))
-    INTO bundle;
-  bundle := bundle || jsonb_build_object('bundle_sha256', rulekeeper._jcs_sha256(bundle));
-  sig := rulekeeper._bundle_signature(bundle ->> 'format', bundle ->> 'bundle_sha256');
-  RETURN CASE WHEN sig IS NULL THEN bundle ELSE bundle || jsonb_build_object('signature', sig) END;
+  RETURN rulekeeper._release_bundle('promoted', rule_keys, site, env);
 END
 $$;
 REVOKE EXECUTE ON FUNCTION rulekeeper.export_release_again(text[]) FROM PUBLIC;

@@ -205,6 +205,8 @@ std::vector<Row> function_rows() {
        kExporters},
       {"rulekeeper.export_release_again(text[])", "function", "e1",
        "SELECT rulekeeper.export_release_again() ->> 'format'", kExporters},
+      {"rulekeeper._release_bundle(text,text[],text,text)", "function", "e1",
+       "SELECT rulekeeper._release_bundle('draft', NULL, 'e1', 'e1') ->> 'format'", kOwnerOnly},
       // Releases, validation, activation.
       {"rulekeeper.import_release(jsonb,text)", "function", "e3",
        "SELECT rulekeeper.import_release({bundle}) ->> 'imported'", kReleaser},
