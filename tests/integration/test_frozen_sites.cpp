@@ -17,6 +17,7 @@
 #include <sstream>
 #include <thread>
 
+#include "background_rulectl.hpp"
 #include "failover_support.hpp"
 
 using namespace rulekeeper;
@@ -32,23 +33,6 @@ using clock_type = std::chrono::steady_clock;
 namespace {
 
 const char* kRule = "fees.card";
-
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-template <typename Pred>
-bool wait_until(Pred pred, std::chrono::seconds limit = std::chrono::seconds(60)) {
-  const auto end = clock_type::now() + limit;
-  while (clock_type::now() < end) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return pred();
-}
 
 // The children of `pid` (a postmaster's backends and auxiliary processes).
 std::vector<int> children_of(int pid) {
@@ -99,49 +83,6 @@ std::vector<int> whole_site(const cluster::Node& n) {
   return pids;
 }
 
-// A rulectl run in the background whose stdout the test can read while it
-// runs; the destructor waits for it (bounded by `limit`).
-class Background {
-public:
-  Background(const std::vector<std::string>& args, std::chrono::seconds limit = std::chrono::seconds(240))
-      : dir_(rulekeeper::testing::write_temp_file("frozen.args", "").parent_path()) {
-    out_ = dir_ / "frozen-watch.stdout";
-    err_ = dir_ / "frozen-watch.stderr";
-    fs::remove(out_);
-    fs::remove(err_);
-    args_ = args;
-    std::vector<std::string> argv{RULECTL_BINARY};
-    argv.insert(argv.end(), args.begin(), args.end());
-    process::RunOptions ro;
-    ro.stdout_file = out_;
-    ro.stderr_file = err_;
-    ro.timeout = limit;
-    result_ = std::async(std::launch::async, [argv, ro] { return process::run(argv, ro); });
-  }
-  ~Background() {
-    if (result_.valid()) result_.wait();
-  }
-  std::string out() const { return read_text(out_); }
-  bool running() const { return result_.wait_for(std::chrono::seconds(0)) != std::future_status::ready; }
-  bool wait_for_output(const std::string& needle, std::chrono::seconds limit = std::chrono::seconds(60)) {
-    return wait_until([&] { return contains(out(), needle) || !running(); }, limit) && contains(out(), needle);
-  }
-  CommandResult finish() {
-    const process::RunResult r = result_.get();
-    CommandResult c;
-    c.exit_code = (r.signaled || r.timed_out) ? -1 : r.exit_code;
-    c.out = read_text(out_);
-    c.err = read_text(err_);
-    rulekeeper::testing::append_transcript("RULEKEEPER_FAILOVER_TRANSCRIPT", args_, c);
-    return c;
-  }
-
-private:
-  std::vector<std::string> args_;
-  fs::path dir_, out_, err_;
-  std::future<process::RunResult> result_;
-};
-
 void rule_in_prod(Pipeline& p) {
   p.create_rule(kRule, "fees");
   p.create_version(kRule, R"({"rate": 1.5, "cap": 20})");
@@ -177,7 +118,7 @@ TEST(FrozenSites, FrozenStandby_HotfixSyncReturnsByItsTimeout_WatchStillSeesTheP
   write_control_toml(p);
   rule_in_prod(p);
 
-  Background w({"--config", p.config, "watch", "--interval", "200", "--fail-after", "3", "--count", "600"});
+  Background w("frozen", {"--config", p.config, "watch", "--interval", "200", "--fail-after", "3", "--count", "600"});
   ASSERT_TRUE(w.wait_for_output("ipc1     (start) -> standby, streaming from ipc2")) << w.out();
   Frozen ipc1(whole_site(*p.ipc1));
 
@@ -226,7 +167,8 @@ TEST(FrozenSites, FrozenPrimaryPostmaster_StatusAndWatchAgree) {
   write_control_toml(p);
   p.ipc1->wait_replayed(*p.ipc2, std::chrono::seconds(60));
 
-  Background w({"--config", p.config, "--json", "watch", "--interval", "300", "--fail-after", "3", "--count", "400"});
+  Background w("frozen",
+               {"--config", p.config, "--json", "watch", "--interval", "300", "--fail-after", "3", "--count", "400"});
   ASSERT_TRUE(w.wait_for_output("\"to\":\"primary\"")) << w.out();
   Frozen postmaster({p.ipc2->postmaster_pid()});
   ASSERT_TRUE(w.wait_for_output("\"kind\":\"failed\"", std::chrono::seconds(60))) << w.out();

@@ -13,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "background_rulectl.hpp"
 #include "failover_support.hpp"
 
 using namespace rulekeeper;
@@ -26,24 +27,6 @@ using rulekeeper::testing::sql_value;
 
 namespace {
 
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// Until `pred` holds (polled every 100 ms), at most `limit`.
-template <typename Pred>
-bool wait_until(Pred pred, std::chrono::seconds limit = std::chrono::seconds(60)) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return pred();
-}
-
 // Until ipc1 holds a heartbeat of ipc2 (the worker starts a few seconds
 // after the extension exists).
 void wait_heartbeat(Pipeline& p) {
@@ -52,52 +35,6 @@ void wait_heartbeat(Pipeline& p) {
     return sql_value(*p.ipc1, "SELECT count(*) FROM rulekeeper.heartbeat WHERE site = 'ipc2'") != "0";
   })) << "ipc1 never replayed a heartbeat of ipc2";
 }
-
-// A rulectl run in the background whose stdout the test can read while it
-// runs (bounded: its --count, and a kill after `limit`). The destructor waits
-// for it, so it never outlives the test, also when an assertion failed.
-class Background {
-public:
-  Background(const std::vector<std::string>& args, std::chrono::seconds limit = std::chrono::seconds(300))
-      : dir_(rulekeeper::testing::write_temp_file("watch.args", "").parent_path()) {
-    out_ = dir_ / "watch.stdout";
-    err_ = dir_ / "watch.stderr";
-    fs::remove(out_);
-    fs::remove(err_);
-    args_ = args;
-    std::vector<std::string> argv{RULECTL_BINARY};
-    argv.insert(argv.end(), args.begin(), args.end());
-    process::RunOptions ro;
-    ro.stdout_file = out_;
-    ro.stderr_file = err_;
-    ro.timeout = limit;
-    result_ = std::async(std::launch::async, [argv, ro] { return process::run(argv, ro); });
-  }
-  ~Background() {
-    if (result_.valid()) result_.wait();
-  }
-  std::string out() const { return read_text(out_); }
-  bool running() const { return result_.wait_for(std::chrono::seconds(0)) != std::future_status::ready; }
-  // Until stdout contains `needle` (false: the run ended or `limit` passed first).
-  bool wait_for_output(const std::string& needle, std::chrono::seconds limit = std::chrono::seconds(60)) {
-    return wait_until([&] { return contains(out(), needle) || !running(); }, limit) && contains(out(), needle);
-  }
-  CommandResult finish() {
-    const process::RunResult r = result_.get();
-    CommandResult c;
-    c.exit_code = (r.signaled || r.timed_out) ? -1 : r.exit_code;
-    c.out = read_text(out_);
-    c.err = read_text(err_);
-    // docs/failover.md quotes these (RULEKEEPER_FAILOVER_TRANSCRIPT=FILE).
-    rulekeeper::testing::append_transcript("RULEKEEPER_FAILOVER_TRANSCRIPT", args_, c);
-    return c;
-  }
-
-private:
-  std::vector<std::string> args_;
-  fs::path dir_, out_, err_;
-  std::future<process::RunResult> result_;
-};
 
 std::vector<std::string> with_config(const Pipeline& p, std::vector<std::string> args) {
   args.insert(args.begin(), {"--config", p.config});
@@ -145,8 +82,8 @@ TEST(Watch, LoginRefusedByServer_IsAConfigurationAlertNotAnOutage) {
   write_control_toml(p);
   for (cluster::Node* n : {p.e1, p.e2, p.ipc2}) sql_value(*n, "CREATE ROLE watcher LOGIN IN ROLE rulekeeper_reader");
   p.ipc1->wait_replayed(*p.ipc2, std::chrono::seconds(60));
-  Background w(
-      {"--config", config_as(p, "watcher"), "watch", "--interval", "200", "--fail-after", "3", "--count", "60"});
+  Background w("watch", {"--config", config_as(p, "watcher"), "watch", "--interval", "200", "--fail-after", "3",
+                         "--count", "60"});
   ASSERT_TRUE(w.wait_for_output("ipc2     (start) -> primary")) << w.out();
   // The kept connection ends; every new one is refused.
   sql_value(*p.ipc2, "ALTER ROLE watcher NOLOGIN");
@@ -189,8 +126,8 @@ TEST(Watch, OnFailRunsInBackground_OutcomeLogged_Exit3) {
       "echo \"$RULECTL_FAILED_SITE\" > {}; i=0; while [ ! -e {} ] && [ $i -lt 1800 ]; do sleep 0.1; "
       "i=$((i+1)); done; exit 7",
       fired.string(), release.string());
-  Background w(with_config(p, {"watch", "--interval", "200", "--fail-after", "3", "--count", "450", "--on-fail", cmd,
-                               "--on-fail-timeout", "240"}));
+  Background w("watch", with_config(p, {"watch", "--interval", "200", "--fail-after", "3", "--count", "450",
+                                        "--on-fail", cmd, "--on-fail-timeout", "240"}));
   ASSERT_TRUE(w.wait_for_output("ipc2     (start) -> primary")) << w.out();
   p.ipc2->kill9();
   const bool started = wait_until([&] { return fs::exists(fired); });
@@ -247,8 +184,8 @@ TEST(Watch, JsonIsNdjsonAsItHappens_OnFailTimeoutKilled) {
   write_control_toml(p);
   const fs::path fired = rulekeeper::testing::write_temp_file("fired", "").parent_path() / "fired-site";
   const std::string cmd = fmt::format("echo \"$RULECTL_FAILED_SITE\" > {}; exec sleep 600", fired.string());
-  Background w(with_config(p, {"--json", "watch", "--interval", "200", "--fail-after", "2", "--count", "150",
-                               "--on-fail", cmd, "--on-fail-timeout", "2"}));
+  Background w("watch", with_config(p, {"--json", "watch", "--interval", "200", "--fail-after", "2", "--count", "150",
+                                        "--on-fail", cmd, "--on-fail-timeout", "2"}));
   ASSERT_TRUE(w.wait_for_output("\"site\":\"ipc1\"")) << w.out();
   EXPECT_TRUE(w.running()) << "the event line came only at exit";
   p.ipc2->kill9();
