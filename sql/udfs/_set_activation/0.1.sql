@@ -15,10 +15,13 @@ DECLARE
   new_epoch bigint;
 BEGIN
   PERFORM rulekeeper._require_environment('e3', action);
-  IF p_channel IS NULL OR p_channel NOT IN ('sl', 'prod') THEN
-    RAISE EXCEPTION 'unknown channel %; channels are sl and prod', COALESCE(p_channel, 'null')
+  -- One message for an unknown channel everywhere (_require_channel is
+  -- STRICT: NULL is refused here).
+  IF p_channel IS NULL THEN
+    RAISE EXCEPTION 'the channel must not be null; the channels are sl and prod'
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
+  PERFORM rulekeeper._require_channel(p_channel);
   -- The site lock orders every activation (and gives the epoch).
   PERFORM rulekeeper._lock_site();
   SELECT * INTO cur FROM rulekeeper.activation a WHERE a.channel = p_channel AND a.rule_key = p_rule_key;
