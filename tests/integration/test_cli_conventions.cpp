@@ -77,14 +77,14 @@ TEST(CliConventions, VersionsAndServerRefusalsAsJson) {
   json doc = json::parse(v.out);
   EXPECT_EQ(doc["rulectl"], "0.1.0");
   ASSERT_EQ(doc["sites"].size(), 3u) << v.out;
-  for (const auto& s : doc["sites"]) EXPECT_EQ(s["extension_version"], "0.1") << v.out;
+  for (const auto& s : doc["sites"]) EXPECT_EQ(s["extension_version"], "0.2") << v.out;
   EXPECT_TRUE(doc["warnings"].empty()) << v.out;
   // A site whose extension differs (an upgrade half done) is named.
   sql_value(*p.ipc2, "UPDATE pg_catalog.pg_extension SET extversion = '0.0' WHERE extname = 'rulekeeper'");
   v = p.ok({"version"});
-  EXPECT_TRUE(contains(v.err, "site ipc2 runs extension version 0.0, rulectl was built for 0.1")) << v.err;
+  EXPECT_TRUE(contains(v.err, "site ipc2 runs extension version 0.0, rulectl was built for 0.2")) << v.err;
   EXPECT_TRUE(contains(v.out, "ipc2")) << v.out;
-  sql_value(*p.ipc2, "UPDATE pg_catalog.pg_extension SET extversion = '0.1' WHERE extname = 'rulekeeper'");
+  sql_value(*p.ipc2, "UPDATE pg_catalog.pg_extension SET extversion = '0.2' WHERE extname = 'rulekeeper'");
 
   // A refusal by the server: the document names it, with SQLSTATE and hint.
   p.create_rule("conv.k");

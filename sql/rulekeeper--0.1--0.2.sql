@@ -1,0 +1,20 @@
+-- rulekeeper 0.1 -> 0.2: what this round of work adds to a 0.1 database.
+-- Run by `ALTER EXTENSION rulekeeper UPDATE`; the build also appends it to
+-- the 0.1 script to make the 0.2 install script (rulekeeper--0.2.sql is
+-- generated, never edited: cmake/install_script_from_updates.cmake), so a
+-- fresh 0.2 and an updated 0.1 are the same database.
+--
+-- Rules for this file (docs/design/upgrades.md):
+-- * 0.1 is released: rulekeeper--0.1.sql and sql/udfs/*/0.1.sql never change.
+--   A changed function gets sql/udfs/<function>/0.2.sql (and latest.sql) and
+--   an #include here.
+-- * Every statement must work on a 0.1 database that holds data (existing
+--   rows, existing grants): ALTER TABLE ... ADD COLUMN with a default, new
+--   tables, CREATE OR REPLACE FUNCTION; a data migration says why it is safe.
+-- * The library serves both versions: PostgreSQL loads the new rulekeeper.so
+--   before this script runs, and a 0.1 catalog may run on it until the DBA
+--   updates. C code that uses an object new in 0.2 checks
+--   pg::catalog_at_least("0.2") first (extension/catalog_version.hpp).
+-- * New objects get their privileges in the same section (REVOKE FROM PUBLIC,
+--   GRANT to the roles of docs/permissions.md).
+\echo Use "ALTER EXTENSION rulekeeper UPDATE TO '0.2'" to load this file. \quit
