@@ -70,12 +70,12 @@ TEST(CliConventions, VersionsAndServerRefusalsAsJson) {
   if (!with_extension()) GTEST_SKIP() << "needs the extension";
   auto bare = run_rulectl({"--version"});
   EXPECT_EQ(bare.exit_code, 0) << bare.err;
-  EXPECT_TRUE(contains(bare.out, "rulectl 0.1.0 (built for extension rulekeeper 0.1)")) << bare.out;
+  EXPECT_TRUE(contains(bare.out, "rulectl 0.2.0 (built for extension rulekeeper 0.2)")) << bare.out;
 
   Pipeline p(ports::integration_conventions[0], /*with_ipc1=*/false);
   auto v = p.ok({"--json", "version"});
   json doc = json::parse(v.out);
-  EXPECT_EQ(doc["rulectl"], "0.1.0");
+  EXPECT_EQ(doc["rulectl"], "0.2.0");
   ASSERT_EQ(doc["sites"].size(), 3u) << v.out;
   for (const auto& s : doc["sites"]) EXPECT_EQ(s["extension_version"], "0.2") << v.out;
   EXPECT_TRUE(doc["warnings"].empty()) << v.out;
