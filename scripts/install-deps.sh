@@ -7,6 +7,12 @@ packages=(
   libpqxx-dev libcli11-dev libfmt-dev libtomlplusplus-dev nlohmann-json3-dev
   libgtest-dev libbenchmark-dev libssl-dev openssl pkg-config cmake g++ make python3
   clang libclang-rt-14-dev clang-format strace
+  # the second wave: one HTTP stack (Boost.Beast/Asio), templates, and the
+  # real tools the tests drive (HA managers, packaging, monitoring, browser)
+  libboost-dev libkainjow-mustache-dev
+  patroni etcd-server postgresql-15-auto-failover
+  lintian prometheus prometheus-postgres-exporter
+  chromium chromium-driver python3-selenium
 )
 missing=()
 for p in "${packages[@]}"; do
