@@ -240,8 +240,11 @@ def run_guide(found, base):
             "read monitor_channels()")
     allowed("ipc2", "rulekeeper_exporter", "SELECT count(*) FROM rulekeeper.monitor_versions()",
             "read monitor_versions()")
-    allowed("ipc2", "rulekeeper_exporter", "SELECT count(*) FROM pg_catalog.pg_stat_replication WHERE sent_lsn IS NOT NULL",
-            "read pg_stat_replication in full (pg_monitor)")
+    n = allowed("ipc2", "rulekeeper_exporter",
+                "SELECT count(*) FROM pg_catalog.pg_stat_replication WHERE sent_lsn IS NOT NULL",
+                "read pg_stat_replication in full (pg_monitor)")
+    if n != "1":
+        fail(f"rulekeeper_exporter at ipc2 sees {n} standby positions, 1 expected (pg_monitor)")
     denied("ipc2", "rulekeeper_exporter", "SELECT count(*) FROM rulekeeper.rule_version", "read rule versions")
     denied("ipc2", "rulekeeper_exporter", "SELECT count(*) FROM rulekeeper.effective_rules('sl')",
            "read what a channel serves")
