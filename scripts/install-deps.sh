@@ -13,6 +13,10 @@ packages=(
   patroni etcd-server postgresql-15-auto-failover
   lintian prometheus prometheus-postgres-exporter
   chromium chromium-driver python3-selenium
+  # the Debian packages' build and test (scripts/package.sh, CTest packages_*):
+  # dpkg-shlibdeps for Depends, man to render the man page, systemd-analyze
+  # to verify the unit
+  dpkg-dev man-db systemd
 )
 missing=()
 for p in "${packages[@]}"; do
