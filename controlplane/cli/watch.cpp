@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -36,8 +37,6 @@ struct WatchOptions {
 };
 
 int watch(const GlobalOptions& global, WatchOptions& options) {
-  const config::Config config = load_config(global);
-  const bool json = global.json;
   ops::WatchRequest o = options.request;
   std::signal(SIGTERM, on_stop_signal);
   std::signal(SIGINT, on_stop_signal);
@@ -76,6 +75,9 @@ int watch(const GlobalOptions& global, WatchOptions& options) {
       metrics = std::move(text);
     };
   }
+  // After the listener: a bad address or a port in use is said before any site is read.
+  const config::Config config = load_config(global);
+  const bool json = global.json;
   auto line = [](const nlohmann::json& j) {
     // One line, flushed: a pipe reader sees each event when it happens.
     std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;

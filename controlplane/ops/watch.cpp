@@ -454,6 +454,8 @@ WatchReport watch(const config::Config& config, const WatchRequest& o,
       view.writable_e3 = writable;
       view.split_brain = writable.size() > 1;
       view.outages = report.outages;
+      for (const auto& w : sites)
+        if (w.cfg->name == primary) view.primary_reachable = w.checked_at > 0 && w.writable;
       for (const auto& w : sites) {
         WatchSiteView sv;
         sv.site = w.cfg->name;
@@ -466,14 +468,14 @@ WatchReport watch(const config::Config& config, const WatchRequest& o,
         sv.checked_at = w.checked_at;
         if (w.reachable && w.standby && w.standby->last_heartbeat_epoch)
           sv.heartbeat_age_seconds = std::max(0.0, w.checked_at - *w.standby->last_heartbeat_epoch);
-        if (w.cfg->name == primary) view.primary_reachable = w.checked_at > 0 && w.writable;
         view.sites.push_back(std::move(sv));
         if (!o.measure_lag || w.cfg->environment != kE3 || w.cfg->name == primary) continue;
         WatchStandbyLag lag;
         if (const auto it = lags.find(w.cfg->name); it != lags.end()) lag = it->second;
         lag.site = w.cfg->name;
-        if (!w.reachable || w.writable || !w.position || primary.empty()) {
-          // Unknown now: the standby does not answer (or is no standby), or no primary.
+        if (!w.reachable || w.writable || !w.position || !view.primary_reachable) {
+          // Unknown now: the standby does not answer (or is no standby), or
+          // no primary answers to measure it against.
           lag.lag_changes.reset();
           lag.at_risk_changes.reset();
           lag.oldest_at_risk_age_seconds.reset();
