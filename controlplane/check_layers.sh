@@ -8,9 +8,10 @@
 #   common  -> (nothing)
 #   pgnode  -> common
 #   site    -> common
-#   ops     -> site, pgnode, common
+#   http    -> common
+#   ops     -> site, pgnode, http, common
 #   sandbox -> site, pgnode, common
-#   cli     -> ops, sandbox, site, common
+#   cli     -> ops, sandbox, site, http, common
 set -uo pipefail
 root=${1:-$(dirname "$0")}
 cd "$root" || exit 2
@@ -19,9 +20,10 @@ declare -A allowed=(
   [common]="common"
   [pgnode]="pgnode common"
   [site]="site common"
-  [ops]="ops site pgnode common"
+  [http]="http common"
+  [ops]="ops site pgnode http common"
   [sandbox]="sandbox site pgnode common"
-  [cli]="cli ops sandbox site common"
+  [cli]="cli ops sandbox site http common"
 )
 
 bad=0
@@ -47,7 +49,7 @@ done
 # SQL text in the front end or the operations: a string literal that starts a
 # statement or names the API. (The client is the only place for it.)
 sql=$(grep -nE '"[[:space:]]*(SELECT|INSERT|UPDATE|DELETE|CALL|WITH|SET|SHOW|BEGIN|COMMIT)[[:space:]]|rulekeeper\.[a-z_]+\(|FROM rulekeeper\.' \
-        $(find cli ops -name '*.cpp' -o -name '*.hpp' 2>/dev/null) 2>/dev/null)
+        $(find cli ops http -name '*.cpp' -o -name '*.hpp' 2>/dev/null) 2>/dev/null)
 if [ -n "$sql" ]; then
   echo "SQL text outside site/client/ (move it into the typed client):"
   echo "$sql"

@@ -39,6 +39,31 @@ std::string rfc3339_utc(std::chrono::system_clock::time_point at) {
 
 std::string utc_now_text() { return rfc3339_utc(std::chrono::system_clock::now()); }
 
+std::optional<std::chrono::system_clock::time_point> parse_rfc3339_utc(const std::string& text) {
+  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0, used = 0;
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &year, &month, &day, &hour, &minute, &second, &used) != 6)
+    return std::nullopt;
+  std::size_t pos = static_cast<std::size_t>(used);
+  long long ms = 0;
+  if (pos < text.size() && text[pos] == '.') {
+    int digits = 0;
+    for (++pos; pos < text.size() && std::isdigit(static_cast<unsigned char>(text[pos])); ++pos, ++digits)
+      if (digits < 3) ms = ms * 10 + (text[pos] - '0');
+    if (digits == 0) return std::nullopt;
+    for (; digits < 3; ++digits) ms *= 10;
+  }
+  if (pos + 1 != text.size() || text[pos] != 'Z') return std::nullopt;
+  std::tm tm{};
+  tm.tm_year = year - 1900;
+  tm.tm_mon = month - 1;
+  tm.tm_mday = day;
+  tm.tm_hour = hour;
+  tm.tm_min = minute;
+  tm.tm_sec = second;
+  const std::time_t t = ::timegm(&tm);
+  return std::chrono::system_clock::from_time_t(t) + std::chrono::milliseconds(ms);
+}
+
 std::string rfc3339_from_pg(const std::string& text) {
   int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0, used = 0;
   // "2026-11-26 14:34:55+00" as a column prints, or "2026-11-26T14:34:55+00:00"

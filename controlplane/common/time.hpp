@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -13,6 +14,9 @@ namespace rulekeeper::common {
 
 std::string rfc3339_utc(std::chrono::system_clock::time_point at);
 std::string utc_now_text();  // rfc3339_utc(now)
+// rulectl's own format ("2026-12-06T08:01:27.123Z", the fraction optional)
+// back to a time point; nullopt for anything else.
+std::optional<std::chrono::system_clock::time_point> parse_rfc3339_utc(const std::string& text);
 // For file names: "20261206T080127.123Z" (no colons).
 std::string utc_now_compact();
 

@@ -65,6 +65,8 @@ const char* method_name(AtRiskMethod m) {
   return "?";
 }
 
+}  // namespace
+
 // Which listed entries the standby has received (see at_risk.hpp): all when
 // it received up to the primary's position read after the list; else an
 // entry whose transaction is followed, at or before R, by an entry of a
@@ -92,8 +94,6 @@ std::vector<bool> proven_received(const std::vector<site::client::JournalEntry>&
   }
   return out;
 }
-
-}  // namespace
 
 std::size_t AtRiskReport::not_received() const {
   std::size_t n = 0;

@@ -73,6 +73,13 @@ struct AtRiskReport {
   nlohmann::json to_json() const;
 };
 
+// Which of `changes` (a primary's entries a standby's vector lacks) the
+// standby has proven received, given its received WAL position (read before
+// the list) and the primary's insert position read after it; shared with
+// watch's metrics (ops/watch_metrics.hpp).
+std::vector<bool> proven_received(const std::vector<site::client::JournalEntry>& changes,
+                                  const std::optional<std::string>& received, const std::string& primary_position);
+
 // The pairs to check: --primary defaults to the current E3 primary (probed;
 // exit 4/3 as site::writer when there is none), --standby to every other
 // configured E3 site, one request each. --slot needs --standby.

@@ -1,8 +1,10 @@
 #include "ops/watch.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <future>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -14,10 +16,14 @@
 #include "common/errors.hpp"
 #include "common/text.hpp"
 #include "common/time.hpp"
+#include "ops/at_risk.hpp"
 #include "pgnode/process.hpp"
 #include "rulekeeper/lifecycle.hpp"
+#include "rulekeeper/version_vector.hpp"
+#include "site/client/journal.hpp"
 #include "site/client/replication.hpp"
 #include "site/client/server_state.hpp"
+#include "site/client/wal_position.hpp"
 #include "site/connect.hpp"
 #include "site/deadline.hpp"
 #include "site/conninfo.hpp"
@@ -29,6 +35,15 @@ using nlohmann::json;
 
 const std::string kE3{rulekeeper::to_string(Environment::e3)};
 
+double unix_now() { return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(); }
+
+// What a standby's latest check read for the lag measurement (measure_lag).
+struct StandbyPosition {
+  std::string site;
+  VersionVector vector;
+  std::optional<std::string> received_lsn;
+};
+
 // What one check found; written only by the check's own thread, handed over
 // through its future.
 struct CheckResult {
@@ -38,7 +53,42 @@ struct CheckResult {
   std::optional<site::client::StandbyView> standby;
   std::string health;
   std::string detail;
+  // measure_lag: at a standby, its position; at a primary, each standby's lag.
+  std::optional<StandbyPosition> position;
+  std::string position_error;
+  std::vector<WatchStandbyLag> lags;
 };
+
+// At the primary, for each standby position given: the entries it lacks,
+// then the primary's WAL position (after the list), then which of them the
+// standby has proven received (ops/at_risk.hpp proven_received).
+void measure_lags(pqxx::connection& conn, const std::vector<StandbyPosition>& standbys, CheckResult& w) {
+  for (const StandbyPosition& p : standbys) {
+    WatchStandbyLag lag;
+    lag.site = p.site;
+    try {
+      const std::vector<site::client::JournalEntry> missing = site::client::journal_since(conn, p.vector);
+      const std::string position = site::client::wal_insert_position(conn);
+      const std::vector<bool> received = proven_received(missing, p.received_lsn, position);
+      const auto now = std::chrono::system_clock::now();
+      long long at_risk = 0;
+      double oldest = 0;
+      for (std::size_t i = 0; i < missing.size(); ++i) {
+        if (received[i]) continue;
+        ++at_risk;
+        if (const auto at = common::parse_rfc3339_utc(missing[i].recorded_at))
+          oldest = std::max(oldest, std::chrono::duration<double>(now - *at).count());
+      }
+      lag.lag_changes = static_cast<long long>(missing.size());
+      lag.at_risk_changes = at_risk;
+      lag.oldest_at_risk_age_seconds = oldest;
+      lag.measured_at = unix_now();
+    } catch (const std::exception& e) {
+      lag.error = common::one_line(e.what());
+    }
+    w.lags.push_back(std::move(lag));
+  }
+}
 
 struct Watched {
   const config::SiteConfig* cfg = nullptr;
@@ -58,6 +108,9 @@ struct Watched {
   std::string detail;                                // the error, not part of the class
   std::string last_health;
   bool hidden_reported = false;
+  double checked_at = 0;
+  std::optional<StandbyPosition> position;  // measure_lag: its latest, while it is a reachable standby
+  std::string position_error;
 };
 
 // One check of one site, on a connection of its own (issue #14 item 2): a
@@ -67,7 +120,7 @@ struct Watched {
 // client-side deadline (site/deadline.hpp) — a frozen server answers
 // neither statement_timeout nor a cancel.
 CheckResult check(const config::SiteConfig& cfg, const config::Config& config, int connect_timeout,
-                  std::chrono::milliseconds deadline) {
+                  std::chrono::milliseconds deadline, bool measure_lag, const std::vector<StandbyPosition>& standbys) {
   CheckResult w;
   site::ConnectFailure failure;
   std::unique_ptr<pqxx::connection> conn = site::try_connect(cfg, failure, connect_timeout, /*bounded=*/true);
@@ -86,10 +139,24 @@ CheckResult check(const config::SiteConfig& cfg, const config::Config& config, i
     w.writable = !in_recovery;
     if (!in_recovery) {
       w.health = "primary";
+      if (measure_lag) measure_lags(*conn, standbys, w);
       return w;
     }
     const site::client::StandbyView s = site::client::standby_view(*conn);
     w.standby = s;
+    if (measure_lag && cfg.environment == kE3) {
+      // Its own statements: a role that may not read the journal loses the
+      // lag figures, not the site's health.
+      try {
+        StandbyPosition p;
+        p.site = cfg.name;
+        p.vector = site::client::version_vector(*conn);
+        p.received_lsn = site::client::received_wal(*conn).received_lsn;
+        w.position = std::move(p);
+      } catch (const std::exception& e) {
+        w.position_error = common::one_line(e.what());
+      }
+    }
     if (s.hidden) {
       w.health = "standby, upstream hidden from this role";
     } else if (s.receiver_status.empty()) {
@@ -216,14 +283,26 @@ WatchReport watch(const config::Config& config, const WatchRequest& o,
   std::chrono::steady_clock::time_point first_failure;
   std::string split_brain_last;
   std::set<std::string> refused_sites;
+  // measure_lag: each E3 standby's latest measurement, by the primary followed.
+  std::map<std::string, WatchStandbyLag> lags;
+  std::map<std::string, std::vector<WatchStandbyLag>> fresh_lags;  // this tick's, by the measuring site
+  long long ticks = 0;
   const auto start = std::chrono::steady_clock::now();
   auto next = start + interval;
   for (long long tick = 0; o.count == 0 || tick < o.count; ++tick) {
+    if (o.stop_requested && o.stop_requested()) break;
+    fresh_lags.clear();
     for (auto& w : sites) {
       if (w.running || std::chrono::steady_clock::now() - w.started < interval) continue;
       w.started = std::chrono::steady_clock::now();
-      w.running = std::async(std::launch::async, [cfg = w.cfg, &config, connect_timeout, statement_deadline] {
-        return check(*cfg, config, connect_timeout, statement_deadline);
+      // The standbys' latest positions, copied: the check runs on its own thread.
+      std::vector<StandbyPosition> standbys;
+      if (o.measure_lag && w.cfg->environment == kE3)
+        for (const auto& other : sites)
+          if (&other != &w && other.position) standbys.push_back(*other.position);
+      w.running = std::async(std::launch::async, [cfg = w.cfg, &config, connect_timeout, statement_deadline,
+                                                  measure = o.measure_lag, standbys = std::move(standbys)] {
+        return check(*cfg, config, connect_timeout, statement_deadline, measure, standbys);
       });
     }
     // The checks that end within this tick count now; one still running
@@ -241,6 +320,10 @@ WatchReport watch(const config::Config& config, const WatchRequest& o,
         w.standby = std::move(r.standby);
         w.health = std::move(r.health);
         w.detail = std::move(r.detail);
+        w.checked_at = unix_now();
+        w.position = std::move(r.position);
+        w.position_error = std::move(r.position_error);
+        for (auto& lag : r.lags) fresh_lags[w.cfg->name].push_back(std::move(lag));
       }
     }
     on_fail_outcome(false);
@@ -331,11 +414,13 @@ WatchReport watch(const config::Config& config, const WatchRequest& o,
         ++report.outages;
         report.failed = primary;
         report.consecutive_failures = failures;
-        if (o.on_fail.empty()) {
+        if (o.on_fail.empty() && !o.keep_watching) {
           report.exit_code = common::exit_unreachable;
           return report;
         }
-        if (running) {
+        if (o.on_fail.empty()) {
+          // keep_watching (metrics are served): the outage is reported and counted, and the run goes on.
+        } else if (running) {
           emit("on_fail", kE3, "",
                fmt::format("--on-fail command for {} not started: the one for {} is still running", primary,
                            running->site),
@@ -354,13 +439,67 @@ WatchReport watch(const config::Config& config, const WatchRequest& o,
         }
       }
     }
+    ++ticks;
+    if (o.on_view) {
+      // Lags count only as the followed primary measured them; a standby
+      // that is no longer one (or does not answer) is unknown until measured again.
+      if (const auto it = fresh_lags.find(primary); it != fresh_lags.end())
+        for (auto& lag : it->second) lags[lag.site] = std::move(lag);
+      WatchView view;
+      view.at = unix_now();
+      view.ticks = ticks;
+      view.primary = primary;
+      view.consecutive_failures = failures;
+      view.primary_failed = fired;
+      view.writable_e3 = writable;
+      view.split_brain = writable.size() > 1;
+      view.outages = report.outages;
+      for (const auto& w : sites)
+        if (w.cfg->name == primary) view.primary_reachable = w.checked_at > 0 && w.writable;
+      for (const auto& w : sites) {
+        WatchSiteView sv;
+        sv.site = w.cfg->name;
+        sv.environment = w.cfg->environment;
+        sv.checked = w.checked_at > 0;
+        sv.reachable = w.reachable;
+        sv.writable = w.writable;
+        sv.refused = w.refused;
+        sv.health = w.last_health;
+        sv.checked_at = w.checked_at;
+        if (w.reachable && w.standby && w.standby->last_heartbeat_epoch)
+          sv.heartbeat_age_seconds = std::max(0.0, w.checked_at - *w.standby->last_heartbeat_epoch);
+        view.sites.push_back(std::move(sv));
+        if (!o.measure_lag || w.cfg->environment != kE3 || w.cfg->name == primary) continue;
+        WatchStandbyLag lag;
+        if (const auto it = lags.find(w.cfg->name); it != lags.end()) lag = it->second;
+        lag.site = w.cfg->name;
+        if (!w.reachable || w.writable || !w.position || !view.primary_reachable) {
+          // Unknown now: the standby does not answer (or is no standby), or
+          // no primary answers to measure it against.
+          lag.lag_changes.reset();
+          lag.at_risk_changes.reset();
+          lag.oldest_at_risk_age_seconds.reset();
+          if (!w.position_error.empty()) lag.error = w.position_error;
+        }
+        view.standbys.push_back(std::move(lag));
+      }
+      view.verdict = view.split_brain  ? "split_brain"
+                     : primary.empty() ? "no_primary"
+                     : fired           ? "primary_failed"
+                     : failures > 0    ? "primary_failing"
+                                       : "ok";
+      o.on_view(view);
+    }
     // Sleep, but report the --on-fail command's end as soon as it comes.
     while (std::chrono::steady_clock::now() < next) {
-      if (running && running->result.wait_until(next) == std::future_status::ready) {
+      if (o.stop_requested && o.stop_requested()) break;
+      // In slices, so that a stop request is seen within 100 ms.
+      const auto until = std::min(next, std::chrono::steady_clock::now() + std::chrono::milliseconds(100));
+      if (running && running->result.wait_until(until) == std::future_status::ready) {
         on_fail_outcome(false);
         continue;
       }
-      std::this_thread::sleep_until(next);
+      std::this_thread::sleep_until(until);
     }
     // A late tick does not catch up with checks in a burst: the schedule
     // moves on from now.

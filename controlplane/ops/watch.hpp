@@ -27,12 +27,75 @@
 
 namespace rulekeeper::ops {
 
+// What watch knows after a tick (issue #17 item 4: `watch --metrics-listen`
+// serves it as Prometheus metrics, ops/watch_metrics.hpp).
+struct WatchSiteView {
+  std::string site;
+  std::string environment;
+  bool checked = false;  // a check of it has ended
+  bool reachable = false;
+  bool writable = false;
+  bool refused = false;
+  std::string health;
+  double checked_at = 0;  // Unix time the latest check ended
+  // A standby: the age, at its latest check, of the newest heartbeat it replayed.
+  std::optional<double> heartbeat_age_seconds;
+};
+
+// How far an E3 standby is behind the followed primary, measured in the
+// primary's check against the standby's version vector and received WAL
+// position read at its own check just before (standby first, as `at-risk`
+// reads them: what replicates in between is counted once too often, never
+// missed). lag_changes: the primary's journal entries the standby has not
+// replayed (`status`'s lag in changes); at_risk_changes: of those, the ones
+// not proven received — what a failover to it now would lose (`at-risk`'s
+// count); oldest_at_risk_age_seconds: the age of the oldest of those (0: none).
+// Unknown (nullopt) while the standby or the primary does not answer.
+struct WatchStandbyLag {
+  std::string site;
+  std::optional<long long> lag_changes;
+  std::optional<long long> at_risk_changes;
+  std::optional<double> oldest_at_risk_age_seconds;
+  double measured_at = 0;  // Unix time; 0: never
+  std::string error;       // why the last measurement failed
+};
+
+struct WatchView {
+  double at = 0;                     // Unix time of this tick's end
+  long long ticks = 0;               // ticks done
+  std::vector<WatchSiteView> sites;  // config order
+  std::string primary;               // the E3 primary followed ("" none yet)
+  bool primary_reachable = false;    // it answered its latest check and accepts writes
+  int consecutive_failures = 0;
+  bool primary_failed = false;  // FAILED reported for the current outage
+  std::vector<std::string> writable_e3;
+  bool split_brain = false;
+  int outages = 0;
+  std::vector<WatchStandbyLag> standbys;  // with measure_lag: each other E3 site
+  // ok, primary_failing (failed checks, fewer than --fail-after),
+  // primary_failed, split_brain, no_primary (none followed yet).
+  std::string verdict;
+};
+
 struct WatchRequest {
   int interval_ms = 1000;
   int fail_after = 3;
   std::string on_fail;          // shell command; empty: stop at the first outage
   int on_fail_timeout_s = 300;  // the on_fail command is killed after this
   long long count = 0;          // checks, 0 = forever
+  // Measure each E3 standby's lag in changes in the primary's check (an
+  // extra read per check: journal_since at the primary, version_vector and
+  // the received position at each standby).
+  bool measure_lag = false;
+  // At an outage without on_fail, report it and go on watching (the run then
+  // ends with exit 3, as with on_fail) instead of stopping with exit 4:
+  // `--metrics-listen` must not vanish exactly when the primary fails.
+  bool keep_watching = false;
+  // Polled every tick: true ends the run as the last --count check does
+  // (SIGTERM from systemd, ^C).
+  std::function<bool()> stop_requested;
+  // After every tick.
+  std::function<void(const WatchView&)> on_view;
 };
 
 // One event. kind "site": a site's health class moved `from` -> `to` (""

@@ -194,6 +194,14 @@ std::vector<Row> function_rows() {
        "SELECT count(*) FROM rulekeeper.channel_bucket_versions('prod', ARRAY[0, 1, 2])", kReaders},
       {"rulekeeper.journal_from_lsn(pg_lsn)", "function", "e3",
        "SELECT count(*) FROM rulekeeper.journal_from_lsn('0/0')", kReaders},
+      // Monitoring (issue #17): figures only, for rulekeeper_monitor (of which
+      // rulekeeper_reader is a member); test_monitoring.cpp checks that a
+      // login granted only rulekeeper_monitor can call these and nothing else.
+      {"rulekeeper.monitor_node()", "function", "e3", "SELECT count(*) FROM rulekeeper.monitor_node()", kReaders},
+      {"rulekeeper.monitor_channels()", "function", "e3", "SELECT count(*) FROM rulekeeper.monitor_channels()",
+       kReaders},
+      {"rulekeeper.monitor_versions()", "function", "e3", "SELECT count(*) FROM rulekeeper.monitor_versions()",
+       kReaders},
       // Authoring, at e1.
       {"rulekeeper.create_rule(text,text,text)", "function", "e1", "SELECT rulekeeper.create_rule('perm.new', 'perm')",
        kAuthor},
