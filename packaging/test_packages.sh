@@ -104,10 +104,11 @@ expect_in ext /usr/share/doc/postgresql-15-rulekeeper/copyright
 ok "postgresql-15-rulekeeper holds rulekeeper.so, the control file and the $nscripts SQL scripts of $build/sql"
 for f in /usr/bin/rulectl /usr/share/man/man1/rulectl.1.gz /usr/share/bash-completion/completions/rulectl \
          /lib/systemd/system/rulectl-watch@.service /etc/rulekeeper/rulectl.toml \
-         /usr/share/doc/rulekeeper-tools/copyright /usr/share/doc/rulekeeper-tools/changelog.gz; do
+         /usr/share/doc/rulekeeper-tools/copyright /usr/share/doc/rulekeeper-tools/changelog.gz \
+         /usr/share/rulekeeper/postgres_exporter.yaml /usr/share/rulekeeper/rulekeeper.rules.yml; do
   expect_in tools "$f"
 done
-ok "rulekeeper-tools holds rulectl, its man page and completion, rulectl-watch@.service, the example config"
+ok "rulekeeper-tools holds rulectl, its man page and completion, rulectl-watch@.service, the example config, the monitoring files"
 grep -q "^/usr/local" "$work/ext.list" "$work/tools.list" && fail "a package holds a file under /usr/local"
 ok "no file under /usr/local"
 depends=$(dpkg-deb -f "${ext_deb[0]}" Depends)
