@@ -16,6 +16,7 @@
 #include "common/terminal.hpp"
 #include "common/text.hpp"
 #include "site/config.hpp"
+#include "site/extension_check.hpp"
 
 namespace {
 
@@ -93,7 +94,16 @@ int main(int argc, char** argv) {
 
   // Connections carry "rulectl <verb>" as application_name; the name is known
   // once parsing completes, before any verb's callback runs.
-  app.parse_complete_callback([&app] { common::set_application_name(verb_path(app)); });
+  // Which verbs refuse a site at another extension version and which only
+  // report it (site/extension_check.hpp): status, version and watch show an
+  // upgrade half done; every other verb reads or writes through the SQL API
+  // of the version this rulectl drives, and refuses.
+  app.parse_complete_callback([&app] {
+    const std::string path = verb_path(app);
+    common::set_application_name(path);
+    const bool reports = path == "rulectl status" || path == "rulectl version" || path == "rulectl watch";
+    site::set_extension_check(reports ? site::ExtensionCheck::report : site::ExtensionCheck::refuse);
+  });
 
   const auto verb = verb_position(args);
   if (!verb && std::find(args.begin(), args.end(), "--version") != args.end()) args.push_back("version");

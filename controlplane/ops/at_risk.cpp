@@ -170,20 +170,22 @@ AtRiskReport at_risk(const config::Config& config, const AtRiskRequest& request)
   report.slot_name = request.slot.empty() ? sc.name : request.slot;
 
   // Both connections at once: an unreachable site costs one timeout.
-  auto connect = [](const config::SiteConfig* s) {
-    return std::make_unique<pqxx::connection>(site::connection_string(*s));
-  };
+  auto connect = [](const config::SiteConfig* s) { return site::open(*s); };
   auto pf = std::async(std::launch::async, connect, &pc);
   auto sf = std::async(std::launch::async, connect, &sc);
   std::unique_ptr<pqxx::connection> standby_conn;
   try {
     standby_conn = sf.get();
+  } catch (const common::ExitError&) {
+    throw;  // a refusal (site/extension_check.hpp), not an unreachable site
   } catch (const std::exception& e) {
     report.standby_error = common::one_line(e.what());
   }
   std::unique_ptr<pqxx::connection> primary_conn;
   try {
     primary_conn = pf.get();
+  } catch (const common::ExitError&) {
+    throw;
   } catch (const std::exception& e) {
     throw common::ExitError(common::exit_unreachable,
                             fmt::format("primary {} is unreachable: what it holds cannot be listed ({}); "

@@ -169,13 +169,13 @@ CompareReport compare(const config::Config& config, const CompareRequest& reques
   {
     // Both at once: an unreachable site costs one timeout, and both are named.
     std::string errors;
-    auto fa = std::async(std::launch::async,
-                         [&] { a.conn = std::make_unique<pqxx::connection>(site::connection_string(*a.site)); });
-    auto fb = std::async(std::launch::async,
-                         [&] { b.conn = std::make_unique<pqxx::connection>(site::connection_string(*b.site)); });
+    auto fa = std::async(std::launch::async, [&] { a.conn = site::open(*a.site); });
+    auto fb = std::async(std::launch::async, [&] { b.conn = site::open(*b.site); });
     for (auto [f, s] : {std::pair{&fa, &a}, std::pair{&fb, &b}}) {
       try {
         f->get();
+      } catch (const common::ExitError&) {
+        throw;  // a refusal (site/extension_check.hpp), not an unreachable site
       } catch (const std::exception& e) {
         errors += fmt::format("{}{} is unreachable: {}", errors.empty() ? "" : "; ", s->site->name,
                               common::one_line(e.what()));

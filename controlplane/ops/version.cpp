@@ -4,6 +4,7 @@
 
 #include "site/client/server_state.hpp"
 #include "site/connect.hpp"
+#include "site/extension_check.hpp"
 
 namespace rulekeeper::ops {
 
@@ -42,9 +43,8 @@ VersionReport versions(const config::Config* config) {
       r.warnings.push_back(fmt::format("site {}: version unknown: {}", name, v.error));
     else if (!v.extension_version)
       r.warnings.push_back(fmt::format("site {}: the rulekeeper extension is not installed", name));
-    else if (*v.extension_version != r.extension)
-      r.warnings.push_back(fmt::format("site {} runs extension version {}, rulectl was built for {}", name,
-                                       *v.extension_version, r.extension));
+    else if (auto m = site::unsupported_extension(name, {v.extension_version, "", false}))
+      r.warnings.push_back(*m);  // the words the other verbs refuse with (site/extension_check.hpp)
     r.sites.push_back(std::move(v));
   }
   return r;

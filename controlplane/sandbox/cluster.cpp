@@ -211,7 +211,8 @@ void Node::create_database(const std::string& dbname_in) {
   if (cluster_.with_extension) {
     auto c = connect(dbname);
     pqxx::nontransaction tx(*c);
-    tx.exec0("CREATE EXTENSION IF NOT EXISTS rulekeeper");
+    tx.exec0("CREATE EXTENSION IF NOT EXISTS rulekeeper" +
+             (cluster_.extension_version.empty() ? std::string() : " VERSION " + tx.quote(cluster_.extension_version)));
   }
 }
 

@@ -38,6 +38,9 @@ struct ClusterOptions {
   // Preload the rulekeeper library and CREATE EXTENSION in create_database().
   // Off for plain clusters (before the extension is installed).
   bool with_extension = true;
+  // The version CREATE EXTENSION installs ("0.1" for the upgrade tests:
+  // docs/design/upgrades.md); empty: the control file's default_version.
+  std::string extension_version;
   std::string bindir = RULEKEEPER_PG_BINDIR;
   std::string database = "rules";  // rulekeeper.database; default for connect()
 };

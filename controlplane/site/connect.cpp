@@ -6,6 +6,7 @@
 #include "common/errors.hpp"
 #include "common/text.hpp"
 #include "site/conninfo.hpp"
+#include "site/extension_check.hpp"
 
 namespace rulekeeper::site {
 
@@ -21,7 +22,14 @@ std::unique_ptr<pqxx::connection> try_connect(const config::SiteConfig& site, st
   const std::string conninfo =
       connection_string(site, timeout_seconds, bounded);  // a bad conninfo is exit 2, not "down"
   try {
-    return std::make_unique<pqxx::connection>(conninfo);
+    auto c = std::make_unique<pqxx::connection>(conninfo);
+    // Every verb's connections pass here: the one place a site at another
+    // extension version is refused (site/extension_check.hpp). The refusal
+    // (common::ExitError) is not caught below: it is not "unreachable".
+    check_extension(site, *c);
+    return c;
+  } catch (const common::ExitError&) {
+    throw;
   } catch (const std::exception& e) {
     error = common::one_line(e.what());
     // libpq says only "timeout expired": say what it means for an operator
@@ -31,6 +39,12 @@ std::unique_ptr<pqxx::connection> try_connect(const config::SiteConfig& site, st
                           conninfo::parse(conninfo, site.name)["connect_timeout"] + " s", error);
     return nullptr;
   }
+}
+
+std::unique_ptr<pqxx::connection> open(const config::SiteConfig& site) {
+  auto c = std::make_unique<pqxx::connection>(connection_string(site));
+  check_extension(site, *c);
+  return c;
 }
 
 ConnectFailure classify_connect_error(const std::string& message) {

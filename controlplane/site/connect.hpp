@@ -24,7 +24,13 @@ std::string connection_string(const config::SiteConfig& site, int timeout_second
                               bool bounded = false);
 
 // Connects or throws common::ExitError(exit_unreachable) naming the site.
+// Both connect functions refuse a site at an extension version this rulectl
+// does not drive with common::ExitError(exit_refused) (site/extension_check.hpp).
 std::unique_ptr<pqxx::connection> connect(const config::SiteConfig& site);
+
+// Connects and checks the extension version; libpq's exception (pqxx) when
+// the connection fails, for callers that report it their own way.
+std::unique_ptr<pqxx::connection> open(const config::SiteConfig& site);
 
 // Connects or returns nullptr with `error` set (one line).
 std::unique_ptr<pqxx::connection> try_connect(const config::SiteConfig& site, std::string& error,

@@ -13,6 +13,7 @@
 #include "site/client/server_state.hpp"
 #include "site/client/sync_replication.hpp"
 #include "site/connect.hpp"
+#include "site/extension_check.hpp"
 #include "site/deadline.hpp"
 #include "site/conninfo.hpp"
 
@@ -264,6 +265,12 @@ std::vector<std::string> warnings(const std::vector<SiteState>& sites) {
     else if (*s.reported_site != s.name)
       out.push_back(fmt::format("site {}: the server says rulekeeper.site = '{}' (rulectl.toml calls it '{}')", s.name,
                                 *s.reported_site, s.name));
+  }
+  for (const auto& s : sites) {
+    // An upgrade half done (site/extension_check.hpp): status reports what
+    // the other verbs refuse.
+    if (!s.reachable || !s.extension_version) continue;
+    if (auto m = unsupported_extension(s.name, {s.extension_version, "", s.is_standby()})) out.push_back(*m);
   }
   std::vector<const SiteState*> writable = writable_e3(sites);
   if (writable.size() > 1) {

@@ -93,7 +93,12 @@ WaitReport wait_for(const WaitRequest& request, const common::ProgressSink& prog
             const int secs = std::clamp(static_cast<int>(std::ceil(left)), 2, kConnectTimeoutSeconds);
             std::thread([a = p.attempt, site = *p.config, secs] {
               std::string error;
-              std::unique_ptr<pqxx::connection> c = try_connect(site, error, secs, /*bounded=*/true);
+              std::unique_ptr<pqxx::connection> c;
+              try {
+                c = try_connect(site, error, secs, /*bounded=*/true);
+              } catch (const std::exception& e) {  // a refusal (extension version): nothing may leave a thread
+                error = e.what();
+              }
               std::lock_guard<std::mutex> lock(a->m);
               a->conn = std::move(c);
               a->error = error;

@@ -25,7 +25,16 @@ std::string describe(const std::vector<std::string>& args, const CommandResult& 
 
 }  // namespace
 
-Pipeline::Pipeline(int port_base, bool with_ipc1) : set(fresh_cluster_options()) {
+namespace {
+cluster::ClusterOptions options_with_version(const std::string& extension_version) {
+  cluster::ClusterOptions o = fresh_cluster_options();
+  o.extension_version = extension_version;
+  return o;
+}
+}  // namespace
+
+Pipeline::Pipeline(int port_base, bool with_ipc1, const std::string& extension_version)
+    : set(options_with_version(extension_version)) {
   e1 = &set.add({"e1", "e1", port_base});
   e2 = &set.add({"e2", "e2", port_base + 1});
   ipc2 = &set.add({"ipc2", "e3", port_base + 2});

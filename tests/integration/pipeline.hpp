@@ -20,7 +20,8 @@ namespace rulekeeper::testing {
 class Pipeline {
 public:
   // Ports: e1 = port_base, e2 = +1, ipc2 = +2, ipc1 = +3.
-  explicit Pipeline(int port_base, bool with_ipc1 = true);
+  // extension_version: what CREATE EXTENSION installs (empty: the default).
+  explicit Pipeline(int port_base, bool with_ipc1 = true, const std::string& extension_version = "");
 
   cluster::ClusterSet set;
   cluster::Node* e1 = nullptr;

@@ -82,7 +82,7 @@ TEST(CliConventions, VersionsAndServerRefusalsAsJson) {
   // A site whose extension differs (an upgrade half done) is named.
   sql_value(*p.ipc2, "UPDATE pg_catalog.pg_extension SET extversion = '0.0' WHERE extname = 'rulekeeper'");
   v = p.ok({"version"});
-  EXPECT_TRUE(contains(v.err, "site ipc2 runs extension version 0.0, rulectl was built for 0.2")) << v.err;
+  EXPECT_TRUE(contains(v.err, "site ipc2 runs extension rulekeeper 0.0, this rulectl drives 0.2")) << v.err;
   EXPECT_TRUE(contains(v.out, "ipc2")) << v.out;
   sql_value(*p.ipc2, "UPDATE pg_catalog.pg_extension SET extversion = '0.2' WHERE extname = 'rulekeeper'");
 

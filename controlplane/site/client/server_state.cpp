@@ -24,6 +24,18 @@ std::optional<std::string> extension_version(pqxx::connection& c) {
   return single_value(c, "SELECT extversion FROM pg_extension WHERE extname = 'rulekeeper'");
 }
 
+ExtensionState extension_state(pqxx::connection& c) {
+  pqxx::nontransaction tx(c);
+  pqxx::result r = tx.exec(
+      "SELECT (SELECT extversion FROM pg_extension WHERE extname = 'rulekeeper'), current_database(), "
+      "pg_is_in_recovery()");
+  ExtensionState s;
+  if (!r[0][0].is_null()) s.version = r[0][0].c_str();
+  s.database = r[0][1].c_str();
+  s.in_recovery = r[0][2].as<bool>();
+  return s;
+}
+
 namespace {
 std::optional<long long> as_number(const std::optional<std::string>& v) {
   if (!v) return std::nullopt;

@@ -22,6 +22,14 @@ std::optional<std::string> setting(pqxx::connection& c, const std::string& name)
 std::optional<std::string> server_version(pqxx::connection& c);
 std::optional<std::string> extension_version(pqxx::connection& c);  // nullopt: not installed
 
+// What site/extension_check.hpp asks, in one statement.
+struct ExtensionState {
+  std::optional<std::string> version;  // nullopt: not installed in this database
+  std::string database;                // current_database()
+  bool in_recovery = false;
+};
+ExtensionState extension_state(pqxx::connection& c);
+
 // rulekeeper.timeline() — current even right after a promotion.
 std::optional<long long> extension_timeline(pqxx::connection& c);
 // The last checkpoint's timeline: lags a promotion until the end-of-recovery
