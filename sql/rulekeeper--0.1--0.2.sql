@@ -31,11 +31,13 @@
 -- docs/design/architecture.md "Failover events".
 
 -- 0.1 rows keep NULL in all three: they were written by rulectl 0.1
--- (promoted_by is rulectl for them, but 0.1 did not say so).
+-- (promoted_by is rulectl for them, but 0.1 did not say so). The system
+-- identifier is text: the row is journaled as canonical JSON (JCS), where a
+-- number must be an exact IEEE-754 double, which a 64-bit identifier is not.
 ALTER TABLE rulekeeper.failover_event
   ADD COLUMN old_timeline integer,
   ADD COLUMN promoted_by text CHECK (promoted_by IN ('rulectl', 'external')),
-  ADD COLUMN system_identifier bigint;
+  ADD COLUMN system_identifier text;
 -- One event per promotion: a timeline number names one promotion within one
 -- cluster (system identifier); rows restored from another cluster's dump
 -- carry that cluster's identifier.
@@ -88,7 +90,7 @@ CREATE FUNCTION rulekeeper._promotion_event_here() RETURNS SETOF rulekeeper.fail
   LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
   SELECT e.* FROM rulekeeper.failover_event e
    WHERE e.new_timeline = rulekeeper.timeline()
-     AND (e.system_identifier = (SELECT s.system_identifier FROM pg_control_system() s)
+     AND (e.system_identifier = (SELECT s.system_identifier::text FROM pg_control_system() s)
           OR (e.system_identifier IS NULL AND e.new_site = current_setting('rulekeeper.site', true)))
    ORDER BY e.recorded_at
    LIMIT 1
@@ -139,7 +141,7 @@ BEGIN
                                            old_timeline, promoted_by, system_identifier)
     VALUES (intent ->> 'old_site', me, tli, rulekeeper.incarnation(), divergence, (intent ->> 'forced')::boolean,
             (intent -> 'details') || jsonb_build_object('recorded_by', recorded_by, 'intent_at', intent -> 'at'),
-            parent, 'rulectl', (SELECT s.system_identifier FROM pg_control_system() s));
+            parent, 'rulectl', (SELECT s.system_identifier::text FROM pg_control_system() s));
     RETURN 'recorded';
   END IF;
   SELECT h.site, jsonb_build_object('old_site_evidence', 'heartbeat', 'last_heartbeat_at', h.beat_at,
@@ -166,7 +168,7 @@ BEGIN
                                          old_timeline, promoted_by, system_identifier)
   VALUES (old, me, tli, rulekeeper.incarnation(), divergence, false,
           evidence || jsonb_build_object('recorded_by', recorded_by),
-          parent, 'external', (SELECT s.system_identifier FROM pg_control_system() s));
+          parent, 'external', (SELECT s.system_identifier::text FROM pg_control_system() s));
   RETURN 'recorded';
 END
 $$;
@@ -180,7 +182,7 @@ $$;
 CREATE FUNCTION rulekeeper.failover_events(
     OUT event_id uuid, OUT old_site text, OUT new_site text, OUT old_timeline integer, OUT new_timeline integer,
     OUT incarnation integer, OUT divergence jsonb, OUT forced boolean, OUT promoted_by text, OUT details jsonb,
-    OUT actor text, OUT recorded_at timestamptz, OUT system_identifier bigint)
+    OUT actor text, OUT recorded_at timestamptz, OUT system_identifier text)
   RETURNS SETOF record
   LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
   SELECT e.event_id, COALESCE(a.old_site, e.old_site), e.new_site, e.old_timeline, e.new_timeline, e.incarnation,
@@ -190,7 +192,7 @@ CREATE FUNCTION rulekeeper.failover_events(
          e.actor, e.recorded_at, e.system_identifier
     FROM rulekeeper.failover_event e
     LEFT JOIN rulekeeper.failover_annotation a ON a.event_id = e.event_id
-   ORDER BY CASE WHEN e.system_identifier = (SELECT s.system_identifier FROM pg_control_system() s) THEN 0
+   ORDER BY CASE WHEN e.system_identifier = (SELECT s.system_identifier::text FROM pg_control_system() s) THEN 0
                  WHEN e.system_identifier IS NULL THEN 1 ELSE 2 END,
             e.new_timeline DESC, e.recorded_at DESC
 $$;
@@ -235,7 +237,7 @@ BEGIN
                                            old_timeline, promoted_by, system_identifier)
     VALUES (old_site, current_setting('rulekeeper.site'), tli, rulekeeper.incarnation(), divergence,
             COALESCE(forced, false), COALESCE(details, '{}'::jsonb) || jsonb_build_object('recorded_by', 'rulectl'),
-            parent, 'rulectl', (SELECT s.system_identifier FROM pg_control_system() s))
+            parent, 'rulectl', (SELECT s.system_identifier::text FROM pg_control_system() s))
     RETURNING * INTO ev;
   ELSIF ev.promoted_by IS DISTINCT FROM 'rulectl' AND ev.system_identifier IS NOT NULL
         AND NOT EXISTS (SELECT 1 FROM rulekeeper.failover_annotation a WHERE a.event_id = ev.event_id) THEN

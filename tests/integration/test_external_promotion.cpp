@@ -18,6 +18,7 @@ using rulekeeper::testing::CommandResult;
 namespace ports = rulekeeper::testing::ports;
 using rulekeeper::testing::Pipeline;
 using rulekeeper::testing::sql_value;
+using rulekeeper::testing::write_temp_file;
 
 namespace {
 
@@ -297,14 +298,15 @@ TEST(ServerIdentity, MultiHostConninfo_OneServerIsNoSplitBrain) {
   ipc2.stop();
   ipc1.promote();
   r = run(p, {"--json", "status"});
-  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  ASSERT_EQ(r.exit_code, 4) << describe(r);  // ipc2-vip (ipc2's own server) is down, nothing refused
   st = json::parse(r.out);
   EXPECT_EQ(st["replication"]["split_brain"], false) << r.out;
   EXPECT_EQ(st["replication"]["primary"], "ipc1") << r.out;
   EXPECT_TRUE(contains(st["warnings"].dump(), "site ipc2: the server behind its conninfo is site ipc1")) << r.out;
   r = run(p, {"status"});
-  EXPECT_TRUE(contains(r.out, "the server behind its conninfo is site ipc1")) << describe(r);
-  EXPECT_FALSE(contains(r.out, "SPLIT BRAIN")) << describe(r);
+  EXPECT_TRUE(contains(r.out + r.err, "the server behind its conninfo is site ipc1")) << describe(r);
+  EXPECT_FALSE(contains(r.out + r.err, "SPLIT BRAIN")) << describe(r);
+  EXPECT_FALSE(contains(r.out + r.err, "split brain")) << describe(r);
   EXPECT_EQ(hotfix(p, kB, R"({"rate": 0.6, "cap": 30})", "at ipc1 through ipc2's conninfo too"), "1.1");
 
   // ipc2 comes back as a primary: two servers accept writes (ipc2-vip reaches it).
