@@ -191,16 +191,15 @@ PGDLLEXPORT Datum rk_expect_promotion(PG_FUNCTION_ARGS) {
   const bool forced = PG_GETARG_BOOL(1);
   Jsonb* details_jsonb = PG_GETARG_JSONB_P(2);
   char* details = JsonbToCString(nullptr, &details_jsonb->root, VARSIZE(details_jsonb));
-  if (!RecoveryInProgress())
-    ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-                    errmsg("expect_promotion: this node is not in recovery"),
-                    errhint("Call it on the standby about to be promoted, before pg_promote().")));
+
   if (strlen(old_site) >= sizeof(Intent::old_site))
     ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("expect_promotion: old_site is too long")));
   if (strlen(details) >= static_cast<size_t>(kDetailsMax))
     ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
                     errmsg("expect_promotion: details are longer than %d bytes", kDetailsMax - 1)));
-  if (intent == nullptr) PG_RETURN_BOOL(false);  // not preloaded: no shared memory
+  // Not preloaded (no shared memory), or not a standby (no promotion to
+  // expect: the caller is told so, nothing is kept).
+  if (intent == nullptr || !RecoveryInProgress()) PG_RETURN_BOOL(false);
   TimeLineID tli = 0;
   (void)GetXLogReplayRecPtr(&tli);
   const TimestampTz now = GetCurrentTimestamp();

@@ -50,7 +50,10 @@ CREATE UNIQUE INDEX failover_event_one_per_promotion
 -- rulectl's account is attached here: failover_event stays append-only and
 -- failover_events() shows the two as one event.
 CREATE TABLE rulekeeper.failover_annotation (
-  event_id     uuid PRIMARY KEY REFERENCES rulekeeper.failover_event,
+  -- No foreign key: only record_failover() writes here, for an event it
+  -- just read; and failover_event stays truncatable by its owner alone, as
+  -- in 0.1 (docs/permissions.md).
+  event_id     uuid PRIMARY KEY,
   promoted_by  text NOT NULL CHECK (promoted_by IN ('rulectl')),
   old_site     text NOT NULL,
   forced       boolean NOT NULL,
@@ -72,8 +75,9 @@ CREATE FUNCTION rulekeeper._parent_timeline(tli integer) RETURNS integer
 
 -- rulectl, on the standby it is about to promote: who promotes and why, kept
 -- in shared memory (a standby can write no table) until the promotion is
--- recorded. False when the library is not preloaded (no shared memory: the
--- event is then recorded as external and record_failover() annotates it).
+-- recorded. False when nothing is kept: the node is not in recovery, or the
+-- library is not preloaded (no shared memory: the event is then recorded as
+-- external and record_failover() annotates it).
 CREATE FUNCTION rulekeeper.expect_promotion(old_site text, forced boolean, details jsonb) RETURNS boolean
   LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'rk_expect_promotion';
 
