@@ -237,9 +237,9 @@ bool same_server(const SiteState& a, const SiteState& b) {
 std::string server_behind(const SiteState& s) {
   if (!s.reachable || !s.reported_site || s.reported_site->empty() || *s.reported_site == s.name) return "";
   return fmt::format(
-      "site {}: the server behind its conninfo is site {} (rulekeeper.site = '{}', system identifier "
-      "{}, {}){}",
-      s.name, *s.reported_site, *s.reported_site, s.system_identifier.value_or("unknown"), s.role(),
+      "site {}: the server says rulekeeper.site = '{}' (rulectl.toml calls it '{}'): the server behind its conninfo "
+      "is site {} (system identifier {}, {}){}",
+      s.name, *s.reported_site, s.name, *s.reported_site, s.system_identifier.value_or("unknown"), s.role(),
       s.same_server_as.empty()
           ? ""
           : fmt::format(": the same server as site {}'s conninfo reaches, counted once", s.same_server_as));

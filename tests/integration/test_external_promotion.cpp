@@ -291,7 +291,10 @@ TEST(ServerIdentity, MultiHostConninfo_OneServerIsNoSplitBrain) {
   json st = json::parse(r.out);
   EXPECT_EQ(st["replication"]["split_brain"], false) << r.out;
   EXPECT_EQ(st["replication"]["primary"], "ipc2") << r.out;
-  EXPECT_TRUE(contains(st["warnings"].dump(), "site ipc2-vip: the server behind its conninfo is site ipc2")) << r.out;
+  EXPECT_TRUE(contains(st["warnings"].dump(),
+                       "site ipc2-vip: the server says rulekeeper.site = 'ipc2' (rulectl.toml calls it 'ipc2-vip'): "
+                       "the server behind its conninfo is site ipc2"))
+      << r.out;
   EXPECT_EQ(hotfix(p, kA, R"({"rate": 1.7, "cap": 20})", "through a multi-host conninfo"), "1.1");
 
   // ipc2 stops, ipc1 is promoted: ipc2's conninfo now reaches ipc1's server.
@@ -302,7 +305,10 @@ TEST(ServerIdentity, MultiHostConninfo_OneServerIsNoSplitBrain) {
   st = json::parse(r.out);
   EXPECT_EQ(st["replication"]["split_brain"], false) << r.out;
   EXPECT_EQ(st["replication"]["primary"], "ipc1") << r.out;
-  EXPECT_TRUE(contains(st["warnings"].dump(), "site ipc2: the server behind its conninfo is site ipc1")) << r.out;
+  EXPECT_TRUE(contains(st["warnings"].dump(),
+                       "site ipc2: the server says rulekeeper.site = 'ipc1' (rulectl.toml calls it 'ipc2'): the server "
+                       "behind its conninfo is site ipc1"))
+      << r.out;
   r = run(p, {"status"});
   EXPECT_TRUE(contains(r.out + r.err, "the server behind its conninfo is site ipc1")) << describe(r);
   EXPECT_FALSE(contains(r.out + r.err, "SPLIT BRAIN")) << describe(r);
