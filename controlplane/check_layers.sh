@@ -8,8 +8,9 @@
 #   common  -> (nothing)
 #   pgnode  -> common
 #   site    -> common
-#   ops     -> site, pgnode, common
-#   sandbox -> site, pgnode, common
+#   http    -> common
+#   ops     -> http, site, pgnode, common
+#   sandbox -> http, site, pgnode, common
 #   cli     -> ops, sandbox, site, common
 set -uo pipefail
 root=${1:-$(dirname "$0")}
@@ -19,9 +20,10 @@ declare -A allowed=(
   [common]="common"
   [pgnode]="pgnode common"
   [site]="site common"
-  [ops]="ops site pgnode common"
-  [sandbox]="sandbox site pgnode common"
-  [cli]="cli ops sandbox site common"
+  [http]="http common"
+  [ops]="ops http site pgnode common"
+  [sandbox]="sandbox http site pgnode common"
+  [cli]="cli ops http sandbox site common"
 )
 
 bad=0
