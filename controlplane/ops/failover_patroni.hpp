@@ -13,11 +13,17 @@
 #pragma once
 
 #include "ops/failover.hpp"
+#include "ops/failover_plan.hpp"
 
 namespace rulekeeper::ops {
 
 // Whether `failover --to target` goes through Patroni.
 bool failover_through_patroni(const config::SiteConfig& target);
+
+// The plan of failover_patroni (the question and --dry-run): the same
+// decision, nothing changed.
+FailoverPlan plan_failover_patroni(const config::Config& config, const FailoverRequest& request,
+                                   const common::ProgressSink& progress);
 
 FailoverReport failover_patroni(const config::Config& config, const FailoverRequest& request,
                                 const common::ProgressSink& progress);

@@ -13,6 +13,7 @@
 #include "ops/control_lock.hpp"
 #include "ops/failover.hpp"
 #include "ops/patroni.hpp"
+#include "ops/rejoin_plan.hpp"
 #include "pgnode/process.hpp"
 #include "site/client/failover.hpp"
 #include "site/client/replication.hpp"
@@ -60,6 +61,55 @@ bool all_in_recovery(const std::vector<const config::SiteConfig*>& members, std:
 }  // namespace
 
 bool rejoin_through_patroni(const config::SiteConfig& site) { return patroni::managed(site); }
+
+RejoinPlan plan_rejoin_patroni(const config::Config& config, const RejoinRequest& request,
+                               const common::ProgressSink& progress) {
+  const config::SiteConfig& sc = site::find_site(config, request.site);
+  const std::string cluster = sc.patroni_cluster;
+  RejoinPlan plan;
+  plan.site = sc.name;
+  progress.step("probe the E3 sites");
+  std::vector<SiteState> all = site::probe_e3(config);
+  SiteState* primary = nullptr;
+  for (auto& s : all) {
+    plan.probe.push_back(s.name + " " + s.role());
+    if (s.config == &sc) plan.site_role = s.role();
+    if (s.is_primary() && s.config->patroni_cluster != cluster) {
+      if (primary != nullptr)
+        throw common::ExitError(common::exit_refused,
+                                fmt::format("{} and {} both accept writes (split brain outside {}): nothing was done",
+                                            primary->name, s.name, cluster));
+      primary = &s;
+    }
+  }
+  if (primary == nullptr)
+    throw common::ExitError(common::exit_unreachable,
+                            fmt::format("no E3 site outside Patroni cluster {} accepts writes: nothing for {} to "
+                                        "follow; nothing was done",
+                                        cluster, sc.name));
+  plan.primary = primary->name;
+  plan.event = client::latest_failover_event(*primary->connection);
+  if (!plan.event)
+    throw common::ExitError(common::exit_refused,
+                            fmt::format("{} holds no failover event: nothing says where {} diverged from it, so its "
+                                        "orphaned changes cannot be told apart; nothing was done",
+                                        primary->name, cluster));
+  plan.changes_production = true;
+  plan.orphans_note = "read once the cluster is fenced (until then it may take more)";
+  plan.orphans_file = request.orphans.empty()
+                          ? (fs::path(config.state_dir) / ("orphans-" + sc.name + "-<UTC>.json")).string()
+                          : request.orphans;
+  const auto [phost, pport] = patroni::address_of(*primary->config);
+  plan.steps = {
+      fmt::format("fence Patroni cluster {}: standby_cluster with no upstream (PATCH /config); wait until every "
+                  "member that answers is read-only",
+                  cluster),
+      fmt::format("export its changes beyond the divergence point from the standby leader to {}", plan.orphans_file),
+      fmt::format("permanent slot '{}' for it at {}", cluster, primary->name),
+      fmt::format("standby_cluster -> {}:{} (slot '{}'): Patroni rewinds it and it streams from {}", phost, pport,
+                  cluster, primary->name)};
+  return plan;
+}
 
 RejoinReport rejoin_patroni(const config::Config& config, const RejoinRequest& request,
                             const common::ProgressSink& progress) {

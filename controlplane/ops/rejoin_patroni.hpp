@@ -15,10 +15,15 @@
 #pragma once
 
 #include "ops/rejoin.hpp"
+#include "ops/rejoin_plan.hpp"
 
 namespace rulekeeper::ops {
 
 bool rejoin_through_patroni(const config::SiteConfig& site);
+
+// Its plan (the question and --dry-run); nothing changed.
+RejoinPlan plan_rejoin_patroni(const config::Config& config, const RejoinRequest& request,
+                               const common::ProgressSink& progress);
 
 RejoinReport rejoin_patroni(const config::Config& config, const RejoinRequest& request,
                             const common::ProgressSink& progress);

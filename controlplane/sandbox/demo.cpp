@@ -312,6 +312,16 @@ int run_demo(const fs::path& base, cluster::ClusterOptions cluster_options,
            "WHERE rule_key = 'risk.limit' ORDER BY label");
 
   tour.chapter("Both sites hold the same", "Checksum buckets, then the rules of differing buckets.");
+  if (under_patroni) {
+    // Patroni brings ipc2 back as a replica of the standby leader in its own
+    // time (a rewind too): compare once it has replayed what ipc1 holds.
+    cluster::Node ipc1 = node("ipc1");
+    cluster::Node ipc2 = node("ipc2");
+    wait_until("ipc2 to replay what ipc1 holds", [&] {
+      return ipc2.query_value("SELECT pg_last_wal_replay_lsn() >= '" + ipc1.current_lsn() + "'::pg_lsn", "postgres") ==
+             "t";
+    });
+  }
   tour.rulectl({"compare", "ipc1", "ipc2"});
 
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

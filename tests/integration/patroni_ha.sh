@@ -122,7 +122,8 @@ poll_until 60 "ipc1 to replay the activation made at ipc2b" bash -c "[ \"\$(psql
 if [ "${RK_CHECK_EXTERNAL_EVENTS:-0}" = 1 ]; then
   check "the extension recorded Patroni's promotion of ipc2b (latest_failover_event on its timeline)"
   tl=$(sql $IPC2B "SELECT timeline_id FROM pg_control_checkpoint()")
-  [ "$(sql $IPC2B "SELECT new_site || ' ' || new_timeline FROM rulekeeper.latest_failover_event()")" = "ipc2b $tl" ] || fail "no event for ipc2b"
+  event_of_ipc2b() { [ "$(try_sql $IPC2B "SELECT new_site || ' ' || new_timeline FROM rulekeeper.latest_failover_event()")" = "ipc2b $tl" ]; }
+  poll_until 20 "the extension's failover event for ipc2b on timeline $tl" event_of_ipc2b
 fi
 
 echo "== 2. IPC2 lost with a change IPC1 never got: failover --to ipc1 through Patroni"
