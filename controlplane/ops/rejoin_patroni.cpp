@@ -181,44 +181,57 @@ RejoinReport rejoin_patroni(const config::Config& config, const RejoinRequest& r
       config, cluster,
       json{{"standby_cluster",
             {{"restore_command", "false"}, {"host", nullptr}, {"port", nullptr}, {"primary_slot_name", nullptr}}}});
+  // Fenced: Patroni names a standby leader that answers read-only, and
+  // every member that answers is read-only. (A cluster coming back may show
+  // a member up as a replica before it elects its leader.)
   std::string roles;
-  const bool fenced =
-      common::poll_until(std::chrono::seconds(60), milliseconds(200), [&] { return all_in_recovery(members, roles); });
+  std::string leader;
+  const bool fenced = common::poll_until(std::chrono::seconds(90), milliseconds(200), [&] {
+    if (!all_in_recovery(members, roles)) return false;
+    leader = patroni::member_with_role(patroni::cluster_view(config, cluster), "standby_leader");
+    if (leader.empty()) {
+      roles += "; no standby leader yet";
+      return false;
+    }
+    const config::SiteConfig* l = config.find(leader);
+    std::string err;
+    auto c = l != nullptr ? site::try_connect(*l, err, 3) : nullptr;
+    return c && client::in_recovery(*c);
+  });
   if (!fenced) {
     steps.end("NOT fenced: " + roles);
     throw common::ExitError(common::exit_failed,
-                            fmt::format("Patroni was asked to make cluster {} a standby cluster, but after 60s: {}; "
+                            fmt::format("Patroni was asked to make cluster {} a standby cluster, but after 90s: {}; "
                                         "its standby_cluster section stays (no upstream): nothing else was done",
                                         cluster, roles));
   }
-  steps.end(roles);
+  steps.end(roles + "; standby leader " + leader);
 
-  // 2. Orphans, read-only, from the standby leader (else any member that answers).
-  const json view = patroni::cluster_view(config, cluster);
-  std::string leader = patroni::member_with_role(view, "standby_leader");
-  steps.begin(fmt::format("export {}'s changes beyond the divergence point", leader.empty() ? cluster : leader));
+  // 2. Orphans, read-only, from the standby leader (the member that was
+  // the leader holds everything acknowledged: synchronous_mode).
+  steps.begin(fmt::format("export {}'s changes beyond the divergence point", leader));
   std::string bundle_text;
   std::string from;
-  for (const config::SiteConfig* m : members) {
-    if (!leader.empty() && m->name != leader) continue;
+  {
+    const config::SiteConfig* l = config.find(leader);
     std::string err;
-    auto c = site::try_connect(*m, err, 10);
-    if (!c) continue;
+    auto c = l != nullptr ? site::try_connect(*l, err, 10) : nullptr;
+    if (!c)
+      throw common::ExitError(common::exit_unreachable,
+                              fmt::format("{}, the standby leader of {}, does not answer to export its orphans ({}); "
+                                          "the cluster stays fenced",
+                                          leader, cluster, err));
     if (!client::in_recovery(*c))
       throw common::ExitError(common::exit_refused,
                               fmt::format("{} accepts writes: refusing to read its orphans while it may take more",
-                                          m->name));
+                                          leader));
     try {
       bundle_text = client::export_changes(*c, report.event->divergence);
     } catch (const pqxx::failure& e) {
-      throw site::sql_failure(fmt::format("export_changes at {}", m->name), e);
+      throw site::sql_failure(fmt::format("export_changes at {}", leader), e);
     }
-    from = m->name;
-    break;
+    from = leader;
   }
-  if (from.empty())
-    throw common::ExitError(common::exit_unreachable,
-                            fmt::format("no member of {} answers to export its orphans; it stays fenced", cluster));
   const json bundle = common::parse_strict_json(bundle_text, fmt::format("export_changes at {}", from));
   report.orphans_file =
       request.orphans.empty()
