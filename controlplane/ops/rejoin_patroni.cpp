@@ -58,6 +58,18 @@ bool all_in_recovery(const std::vector<const config::SiteConfig*>& members, std:
   return answering > 0;
 }
 
+// A standby_cluster section to PATCH: a null removes a key only where the
+// cluster's configuration has one. Patroni stores a section that is new as
+// it is, nulls included, and a null primary_slot_name then crashes its
+// standby leader (Patroni 3.0.2: slot_name_from_member_name(None)).
+json standby_section(const config::Config& config, const std::string& cluster, const json& wanted) {
+  const json current = patroni::get_config(config, cluster).value("standby_cluster", json());
+  json out = json::object();
+  for (auto it = wanted.begin(); it != wanted.end(); ++it)
+    if (!it.value().is_null() || (current.is_object() && current.contains(it.key()))) out[it.key()] = it.value();
+  return out;
+}
+
 }  // namespace
 
 bool rejoin_through_patroni(const config::SiteConfig& site) { return patroni::managed(site); }
@@ -177,10 +189,12 @@ RejoinReport rejoin_patroni(const config::Config& config, const RejoinRequest& r
 
   // 1. Fence: a standby cluster with no upstream. Patroni demotes the leader.
   steps.begin(fmt::format("fence Patroni cluster {} (standby cluster with no upstream: read-only)", cluster));
-  patroni::patch_config(
-      config, cluster,
-      json{{"standby_cluster",
-            {{"restore_command", "false"}, {"host", nullptr}, {"port", nullptr}, {"primary_slot_name", nullptr}}}});
+  patroni::patch_config(config, cluster,
+                        json{{"standby_cluster", standby_section(config, cluster,
+                                                                 {{"restore_command", "false"},
+                                                                  {"host", nullptr},
+                                                                  {"port", nullptr},
+                                                                  {"primary_slot_name", nullptr}})}});
   // Fenced: Patroni names a standby leader that answers read-only, and
   // every member that answers is read-only. (A cluster coming back may show
   // a member up as a replica before it elects its leader.)
@@ -258,10 +272,12 @@ RejoinReport rejoin_patroni(const config::Config& config, const RejoinRequest& r
   }
   steps.begin(fmt::format("make {} a standby cluster of {} (host {}, port {}, slot '{}'): Patroni rewinds it", cluster,
                           pc.name, phost, pport, slot));
-  patroni::patch_config(
-      config, cluster,
-      json{{"standby_cluster",
-            {{"host", phost}, {"port", std::stoi(pport)}, {"primary_slot_name", slot}, {"restore_command", nullptr}}}});
+  patroni::patch_config(config, cluster,
+                        json{{"standby_cluster", standby_section(config, cluster,
+                                                                 {{"host", phost},
+                                                                  {"port", std::stoi(pport)},
+                                                                  {"primary_slot_name", slot},
+                                                                  {"restore_command", nullptr}})}});
   steps.end("");
   steps.begin(fmt::format("wait until {} streams from {}", cluster, pc.name));
   std::string streaming_member;
