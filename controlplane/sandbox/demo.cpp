@@ -244,6 +244,17 @@ int run_demo(const fs::path& base, cluster::ClusterOptions cluster_options,
     ipc2.kill9();
     wait_until("Patroni to promote ipc2b", [&] { return !ipc2b.in_recovery(); });
     wait_until("ipc2 to follow ipc2b", [&] { return ipc2.in_recovery(); });
+    // IPC1 follows ipc2b onto its new timeline (else a later promotion of
+    // ipc1 would reuse ipc2b's timeline number on another history).
+    cluster::Node ipc1 = node("ipc1");
+    wait_until("ipc1 to follow ipc2b onto its timeline", [&] {
+      const std::string tl =
+          ipc2b.query_value("SELECT ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int",
+                            "postgres");
+      return ipc1.query_value("SELECT received_tli FROM pg_stat_wal_receiver", "postgres") == tl &&
+             ipc1.query_value("SELECT pg_last_wal_replay_lsn() >= '" + ipc2b.current_lsn() + "'::pg_lsn", "postgres") ==
+                 "t";
+    });
     tour.rulectl({"status"});
     tour.sql("ipc2b", "SELECT rule_key, label FROM rulekeeper.effective_rules('prod') ORDER BY rule_key");
     tour.show_file(base / "patroni" / "state" / "patroni-role-changes.jsonl");
