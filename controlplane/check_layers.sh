@@ -10,7 +10,7 @@
 #   site    -> common
 #   http    -> common
 #   ops     -> site, pgnode, http, common
-#   sandbox -> site, pgnode, common
+#   sandbox -> site, pgnode, http, common
 #   cli     -> ops, sandbox, site, http, common
 set -uo pipefail
 root=${1:-$(dirname "$0")}
@@ -22,7 +22,7 @@ declare -A allowed=(
   [site]="site common"
   [http]="http common"
   [ops]="ops site pgnode http common"
-  [sandbox]="sandbox site pgnode common"
+  [sandbox]="sandbox site pgnode http common"
   [cli]="cli ops sandbox site http common"
 )
 

@@ -41,6 +41,8 @@ void add_watch(CLI::App& app, GlobalOptions& global, int& exit_code);
 void add_version(CLI::App& app, GlobalOptions& global, int& exit_code);
 // keys show|list|trust|revoke (keys.cpp).
 void add_keys(CLI::App& app, GlobalOptions& global, int& exit_code);
+// patroni-callback (patroni_callback.cpp): Patroni's on_role_change.
+void add_patroni_callback(CLI::App& app, GlobalOptions& global, int& exit_code);
 
 // `status` for a loaded config: prints the table (or, with json_out given,
 // fills it with the {"sites":[...]} document instead) and returns the exit

@@ -89,7 +89,8 @@ int sandbox_demo(const GlobalOptions& global, const SandboxOptions& opts) {
   quiet.json = false;
   int rc = sandbox_up(quiet, opts);
   if (rc != common::exit_ok) return rc;
-  return sandbox::run_demo(co.base, co, sandbox::nodes(o.port_base, o.with_ipc2b));
+  const bool under_patroni = o.ha == "patroni";
+  return sandbox::run_demo(co.base, co, sandbox::nodes(o.port_base, o.with_ipc2b || under_patroni), under_patroni);
 }
 
 }  // namespace
@@ -111,6 +112,11 @@ void add_sandbox(CLI::App& app, GlobalOptions& global, int& exit_code) {
           ->capture_default_str();
   up->add_flag("--with-ipc2b", opts->sandbox.with_ipc2b,
                "also ipc2b (port N+4): IPC2's synchronous standby in AZ-b (synchronous_standby_names = 'ipc2b')");
+  up->add_option("--ha", opts->sandbox.ha,
+                 "patroni: IPC2 (ipc2 + ipc2b, synchronous_mode) and IPC1 (a standby cluster) run by Patroni with "
+                 "one etcd on loopback; REST APIs on N+5 (ipc2), N+6 (ipc1), N+7 (ipc2b), etcd on N+8/N+9 "
+                 "(docs/failover.md \"With Patroni\")")
+      ->check(CLI::IsMember({"patroni"}));
   up->callback([&global, &exit_code, opts, port_base] {
     opts->sandbox.port_base_given = port_base->count() > 0;
     exit_code = sandbox_up(global, *opts);
@@ -123,6 +129,10 @@ void add_sandbox(CLI::App& app, GlobalOptions& global, int& exit_code) {
   demo->add_option("--base", opts->base, "directory for the clusters")->capture_default_str();
   demo->add_option("--port-base", opts->sandbox.port_base, "ports of e1, e2, ipc2, ipc1: N .. N+3")
       ->capture_default_str();
+  demo->add_option("--ha", opts->sandbox.ha,
+                   "patroni: the tour on `sandbox up --ha patroni` (Patroni fails over inside IPC2; failover and "
+                   "rejoin through Patroni)")
+      ->check(CLI::IsMember({"patroni"}));
   demo->callback([&global, &exit_code, opts] {
     opts->sandbox.port_base_given = true;
     exit_code = sandbox_demo(global, *opts);

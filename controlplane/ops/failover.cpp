@@ -15,6 +15,7 @@
 #include "common/text.hpp"
 #include "ops/control_lock.hpp"
 #include "ops/failover_decision.hpp"
+#include "ops/failover_patroni.hpp"
 #include "ops/last_primary.hpp"
 #include "ops/sync_promotion.hpp"
 #include "pgnode/settings.hpp"
@@ -420,6 +421,8 @@ FailoverReport failover(const config::Config& config, const FailoverRequest& o, 
     throw common::ExitError(common::exit_usage,
                             fmt::format("site {} is not an E3 site (environment {}): failover is within E3", tc.name,
                                         tc.environment));
+  // Patroni runs the target: it promotes (ops/failover_patroni.hpp).
+  if (failover_through_patroni(tc)) return failover_patroni(config, o, progress);
   if (o.wait_catchup < 0) throw common::ExitError(common::exit_usage, "--wait-catchup must not be negative");
   ControlLock lock(config, "failover");
   Steps steps(progress);

@@ -1,5 +1,6 @@
 // See failover_plan.hpp.
 #include "ops/failover_plan.hpp"
+#include "ops/failover_patroni.hpp"
 #include "ops/failover_decision.hpp"
 
 #include <fmt/format.h>
@@ -155,6 +156,8 @@ FailoverPlan plan_failover(const config::Config& config, const FailoverRequest& 
     throw common::ExitError(common::exit_usage,
                             fmt::format("site {} is not an E3 site (environment {}): failover is within E3", tc.name,
                                         tc.environment));
+  // Patroni runs the target (ops/failover_patroni.hpp).
+  if (failover_through_patroni(tc)) return plan_failover_patroni(config, o, progress);
   if (o.wait_catchup < 0) throw common::ExitError(common::exit_usage, "--wait-catchup must not be negative");
   FailoverPlan plan;
   plan.target = tc.name;

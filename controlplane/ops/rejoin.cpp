@@ -14,6 +14,7 @@
 #include "ops/control_lock.hpp"
 #include "ops/failover.hpp"
 #include "ops/rejoin_decision.hpp"
+#include "ops/rejoin_patroni.hpp"
 #include "ops/rejoin_wal.hpp"
 #include "ops/sync_promotion.hpp"
 #include "pgnode/postmaster.hpp"
@@ -343,6 +344,8 @@ RejoinReport rejoin(const config::Config& config, const RejoinRequest& request, 
   const config::SiteConfig& sc = site::find_site(config, request.site);
   if (parse_environment(sc.environment) != Environment::e3)
     throw common::ExitError(common::exit_usage, fmt::format("site {} is not an E3 site: rejoin is within E3", sc.name));
+  // Patroni runs the site: it fences and rewinds (ops/rejoin_patroni.hpp).
+  if (rejoin_through_patroni(sc)) return rejoin_patroni(config, request, progress);
   ControlLock lock(config, "rejoin");
   Steps steps(progress);
   RejoinReport report;

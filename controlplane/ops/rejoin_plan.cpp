@@ -1,5 +1,6 @@
 // See rejoin_plan.hpp.
 #include "ops/rejoin_plan.hpp"
+#include "ops/rejoin_patroni.hpp"
 #include "ops/rejoin_decision.hpp"
 
 #include <filesystem>
@@ -69,6 +70,8 @@ RejoinPlan plan_rejoin(const config::Config& config, const RejoinRequest& reques
   const config::SiteConfig& sc = site::find_site(config, request.site);
   if (parse_environment(sc.environment) != Environment::e3)
     throw common::ExitError(common::exit_usage, fmt::format("site {} is not an E3 site: rejoin is within E3", sc.name));
+  // Patroni runs the site (ops/rejoin_patroni.hpp).
+  if (rejoin_through_patroni(sc)) return plan_rejoin_patroni(config, request, progress);
   RejoinPlan plan;
   plan.site = sc.name;
   progress.step("probe the E3 sites");

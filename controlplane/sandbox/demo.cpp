@@ -22,6 +22,8 @@
 #include "common/errors.hpp"
 #include "common/output.hpp"
 #include "pgnode/process.hpp"
+#include "common/poll.hpp"
+#include "sandbox/patroni.hpp"
 
 namespace fs = std::filesystem;
 
@@ -97,6 +99,14 @@ public:
     std::cout.flush();
   }
 
+  // Prints a file the way `cat` would, indented.
+  void show_file(const fs::path& path) {
+    std::cout << "\n$ cat " << process::shell_quote(path.string()) << "\n";
+    std::ifstream in(path);
+    for (std::string line; std::getline(in, line);) std::cout << "  " << line << "\n";
+    std::cout.flush();
+  }
+
   fs::path write_file(const std::string& name, const std::string& text) {
     const fs::path p = base_ / "demo" / name;
     std::ofstream(p) << text;
@@ -122,13 +132,19 @@ private:
 }  // namespace
 
 int run_demo(const fs::path& base, cluster::ClusterOptions cluster_options,
-             const std::vector<cluster::NodeOptions>& nodes) {
+             const std::vector<cluster::NodeOptions>& nodes, bool under_patroni) {
   const auto started = std::chrono::steady_clock::now();
   Tour tour(base, config::load((base / "rulectl.toml").string()));
   auto node = [&](const std::string& site) {
     for (const auto& n : nodes)
       if (n.site == site) return cluster::Node(cluster_options, n);
     throw common::ExitError(common::exit_failed, "demo: no sandbox node " + site);
+  };
+
+  // Waits of the Patroni form: what Patroni does happens in its own time.
+  auto wait_until = [](const std::string& what, auto ready) {
+    if (!common::poll_until(std::chrono::seconds(90), std::chrono::milliseconds(100), ready))
+      throw common::ExitError(common::exit_failed, "demo: timed out after 90s waiting for " + what);
   };
 
   tour.chapter("Author at E1", "Rules and versions are born at e1; each version is immutable and checksummed.");
@@ -218,17 +234,58 @@ int run_demo(const fs::path& base, cluster::ClusterOptions cluster_options,
   tour.rulectl({"validate", "--site", "e2", "--rule", "pricing.discount", "--version", "4", "--result", "passed"});
   tour.rulectl({"release", "--yes", "--from", "e2", "--to", "e3", "--wait-replicated", "20"});
 
-  tour.chapter("IPC2 fails with a change IPC1 never got",
-               "ipc1 is cut off, a hotfix on risk.limit lands at ipc2 only, then ipc2 dies (kill -9).");
-  cluster::Node ipc1 = node("ipc1");
-  cluster::Node ipc2 = node("ipc2");
-  ipc1.stop(cluster::StopMode::fast);
-  const fs::path risk = tour.write_file("risk-hotfix.json", "{\"max\": 1500}\n");
-  tour.rulectl({"hotfix", "--yes", "--site", "ipc2", "--rule", "risk.limit", "--body-file", risk.string(), "--reason",
-                "limit raised for quarter end"});
-  ipc2.kill9();
-  ipc1.start();
-  tour.rulectl({"status"}, 4);
+  if (under_patroni) {
+    tour.chapter("Inside IPC2: Patroni fails over to ipc2b",
+                 "kill -9 of ipc2's postmaster: Patroni promotes ipc2b, the synchronous standby (nothing acknowledged "
+                 "is lost), brings ipc2 back as its replica, and IPC1's standby leader follows ipc2b. rulectl runs "
+                 "nothing; Patroni's on_role_change callback records the change in rulectl's state.");
+    cluster::Node ipc2 = node("ipc2");
+    cluster::Node ipc2b = node("ipc2b");
+    ipc2.kill9();
+    wait_until("Patroni to promote ipc2b", [&] { return !ipc2b.in_recovery(); });
+    wait_until("ipc2 to follow ipc2b", [&] { return ipc2.in_recovery(); });
+    // IPC1 follows ipc2b onto its new timeline (else a later promotion of
+    // ipc1 would reuse ipc2b's timeline number on another history).
+    cluster::Node ipc1 = node("ipc1");
+    wait_until("ipc1 to follow ipc2b onto its timeline", [&] {
+      const std::string tl =
+          ipc2b.query_value("SELECT ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int",
+                            "postgres");
+      return ipc1.query_value("SELECT received_tli FROM pg_stat_wal_receiver", "postgres") == tl &&
+             ipc1.query_value("SELECT pg_last_wal_replay_lsn() >= '" + ipc2b.current_lsn() + "'::pg_lsn", "postgres") ==
+                 "t";
+    });
+    tour.rulectl({"status"});
+    tour.sql("ipc2b", "SELECT rule_key, label FROM rulekeeper.effective_rules('prod') ORDER BY rule_key");
+    tour.show_file(base / "patroni" / "state" / "patroni-role-changes.jsonl");
+
+    tour.chapter("IPC2 fails with a change IPC1 never got",
+                 "IPC1 is cut off (its standby_cluster pointed at nothing), a hotfix on risk.limit lands in IPC2 "
+                 "only, then both IPC2 hosts die (kill -9 of Patroni and PostgreSQL).");
+    patroni::patch_config(base, "ipc1", "{\"standby_cluster\": {\"host\": \"127.0.0.2\"}}");
+    wait_until("ipc1 to stop streaming", [&] {
+      return ipc2b.query_value("SELECT count(*) FROM pg_stat_replication WHERE application_name = 'ipc1'",
+                               "postgres") == "0";
+    });
+    const fs::path risk = tour.write_file("risk-hotfix.json", "{\"max\": 1500}\n");
+    tour.rulectl({"hotfix", "--yes", "--site", "e3", "--rule", "risk.limit", "--body-file", risk.string(), "--reason",
+                  "limit raised for quarter end"});
+    patroni::kill_member(base, "ipc2");
+    patroni::kill_member(base, "ipc2b");
+    tour.rulectl({"status"}, 4);
+  } else {
+    tour.chapter("IPC2 fails with a change IPC1 never got",
+                 "ipc1 is cut off, a hotfix on risk.limit lands at ipc2 only, then ipc2 dies (kill -9).");
+    cluster::Node ipc1 = node("ipc1");
+    cluster::Node ipc2 = node("ipc2");
+    ipc1.stop(cluster::StopMode::fast);
+    const fs::path risk = tour.write_file("risk-hotfix.json", "{\"max\": 1500}\n");
+    tour.rulectl({"hotfix", "--yes", "--site", "ipc2", "--rule", "risk.limit", "--body-file", risk.string(), "--reason",
+                  "limit raised for quarter end"});
+    ipc2.kill9();
+    ipc1.start();
+    tour.rulectl({"status"}, 4);
+  }
 
   tour.chapter("Failover to IPC1",
                "Without IPC2 the loss cannot be proven: refused until --force; --dry-run shows what a forced "
@@ -240,6 +297,21 @@ int run_demo(const fs::path& base, cluster::ClusterOptions cluster_options,
 
   tour.chapter("IPC2 returns: rejoin",
                "Its orphaned change is written to a bundle first, then it is rewound to follow IPC1.");
+  if (under_patroni) {
+    // Patroni brings IPC2 back (and elects a leader that accepts writes):
+    // rejoin fences it through Patroni before it reads the orphans.
+    patroni::start_daemon(base, "ipc2");
+    patroni::start_daemon(base, "ipc2b");
+    wait_until("a member of IPC2 to answer", [&] {
+      for (const char* site : {"ipc2", "ipc2b"}) {
+        try {
+          if (node(site).connect()->is_open()) return true;
+        } catch (const std::exception&) {
+        }
+      }
+      return false;
+    });
+  }
   const fs::path orphans = tour.base() / "demo" / "orphans.json";
   tour.rulectl({"rejoin", "--yes", "--site", "ipc2", "--orphans", orphans.string()});
 
@@ -251,11 +323,24 @@ int run_demo(const fs::path& base, cluster::ClusterOptions cluster_options,
            "WHERE rule_key = 'risk.limit' ORDER BY label");
 
   tour.chapter("Both sites hold the same", "Checksum buckets, then the rules of differing buckets.");
+  if (under_patroni) {
+    // Patroni brings ipc2 back as a replica of the standby leader in its own
+    // time (a rewind too): compare once it has replayed what ipc1 holds.
+    cluster::Node ipc1 = node("ipc1");
+    cluster::Node ipc2 = node("ipc2");
+    wait_until("ipc2 to replay what ipc1 holds", [&] {
+      return ipc2.query_value("SELECT pg_last_wal_replay_lsn() >= '" + ipc1.current_lsn() + "'::pg_lsn", "postgres") ==
+             "t";
+    });
+  }
   tour.rulectl({"compare", "ipc1", "ipc2"});
 
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   std::cout << fmt::format("\nTour done in {:.1f} s. ", seconds)
-            << "The sandbox keeps running (ipc1 is now the E3 primary, ipc2 its standby). Explore:\n"
+            << (under_patroni
+                    ? "The sandbox keeps running (ipc1 is now the E3 primary, Patroni cluster ipc2 its standby "
+                      "cluster). Explore:\n"
+                    : "The sandbox keeps running (ipc1 is now the E3 primary, ipc2 its standby). Explore:\n")
             << closing_hint(base, nodes);
   return common::exit_ok;
 }

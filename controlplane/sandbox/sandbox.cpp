@@ -10,6 +10,9 @@
 #include "common/files.hpp"
 #include "pgnode/process.hpp"
 #include "pgnode/tools.hpp"
+#include "sandbox/patroni.hpp"
+
+#include <unistd.h>
 
 namespace fs = std::filesystem;
 
@@ -43,8 +46,21 @@ cluster::NodeOptions node_options(const Site& s, int port_base) {
   return cluster::NodeOptions(s.site, s.environment, port_base + s.port_offset);
 }
 
-void write_marker(const fs::path& marker, int port_base) {
-  common::write_durably(marker, fmt::format("made by rulectl sandbox up\nport_base = {}\n", port_base));
+void write_marker(const fs::path& marker, int port_base, const std::string& ha) {
+  common::write_durably(marker, fmt::format("made by rulectl sandbox up\nport_base = {}\n{}", port_base,
+                                            ha.empty() ? "" : "ha = " + ha + "\n"));
+}
+
+// Whether the sandbox of `marker` runs IPC2/IPC1 under Patroni.
+bool marker_says_patroni(const fs::path& marker) {
+  return common::read_file(marker).find("\nha = patroni\n") != std::string::npos;
+}
+
+// This very binary: Patroni's on_role_change callback runs it.
+std::string self_path() {
+  char self[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  return n > 0 ? std::string(self, static_cast<std::size_t>(n)) : std::string("rulectl");
 }
 
 // The port base recorded in the marker; a marker from before --port-base
@@ -76,13 +92,25 @@ std::string pg_ctl_command(const cluster::Node& n, bool start) {
   return pgnode::tool_command(n.cluster_options().bindir, "pg_ctl", args);
 }
 
-void write_toml(const cluster::ClusterOptions& co, const std::vector<cluster::Node*>& nodes, const fs::path& path) {
+void write_toml(const cluster::ClusterOptions& co, const std::vector<cluster::Node*>& nodes, const fs::path& path,
+                int patroni_port_base = 0) {
   toml::table sites;
   for (const cluster::Node* n : nodes) {
     toml::table t;
     t.insert("conninfo", fmt::format("host=127.0.0.1 port={} user=postgres dbname={}", n->port(), co.database));
     t.insert("environment", n->environment());
     if (n->site() == "ipc1") t.insert("dr", true);
+    const patroni::Member* member = nullptr;
+    for (const auto& m : patroni::members())
+      if (patroni_port_base != 0 && m.site == n->site()) member = &m;
+    if (member != nullptr) {
+      // Patroni starts, stops, promotes and rewinds it: no commands here.
+      t.insert("ha", "patroni");
+      t.insert("patroni_cluster", member->cluster);
+      t.insert("patroni_url", patroni::rest_url(patroni_port_base, *member));
+      sites.insert(n->site(), std::move(t));
+      continue;
+    }
     t.insert("pgdata", n->data_dir().string());
     t.insert("start_command", pg_ctl_command(*n, true));
     t.insert("stop_command", pg_ctl_command(*n, false));
@@ -137,9 +165,10 @@ UpResult up(const Options& options, const common::ProgressSink& progress) {
   result.config_file = co.base / "rulectl.toml";
   result.export_line = "export RULECTL_CONFIG=" + process::shell_quote(result.config_file.string());
 
-  if (options.port_base < 1024 || options.port_base > 65535 - 4)
-    throw common::ExitError(common::exit_usage,
-                            fmt::format("--port-base {}: must be between 1024 and 65531", options.port_base));
+  const int span = options.ha.empty() ? 4 : 9;  // --ha patroni: REST APIs and etcd too (sandbox/patroni.hpp)
+  if (options.port_base < 1024 || options.port_base > 65535 - span)
+    throw common::ExitError(common::exit_usage, fmt::format("--port-base {}: must be between 1024 and {}",
+                                                            options.port_base, 65535 - span));
   if (fs::exists(marker) && fs::exists(result.config_file)) {
     const int port_base = read_marker_port_base(marker);
     if (options.port_base_given && options.port_base != port_base)
@@ -149,7 +178,14 @@ UpResult up(const Options& options, const common::ProgressSink& progress) {
                                           co.base.string(), port_base, port_base + 3, options.port_base,
                                           process::shell_quote(co.base.string())));
     progress.step("sandbox already up at " + co.base.string() + "; making sure every node runs");
+    const bool under_patroni = marker_says_patroni(marker);
+    if (under_patroni) {
+      progress.step("start etcd and Patroni where they do not run");
+      patroni::start_daemon(co.base, "etcd");
+      for (const auto& m : patroni::members()) patroni::start_daemon(co.base, m.site);
+    }
     for (const auto& s : kSites) {
+      if (under_patroni && std::string(s.environment) == "e3") continue;  // Patroni starts them
       cluster::Node n(co, node_options(s, port_base));
       if (s.optional && !fs::exists(n.data_dir())) continue;  // ipc2b was not asked for
       if (!n.running()) {
@@ -173,6 +209,7 @@ UpResult up(const Options& options, const common::ProgressSink& progress) {
     // An earlier `up` died half-way: nothing in it is worth keeping.
     progress.step("removing a half-made sandbox in " + co.base.string());
     const int old_base = read_marker_port_base(marker);
+    patroni::stop_all(co.base);
     for (auto it = std::rbegin(kSites); it != std::rend(kSites); ++it) {
       cluster::Node n(co, node_options(*it, old_base));
       stop_node(n);
@@ -181,11 +218,17 @@ UpResult up(const Options& options, const common::ProgressSink& progress) {
   }
 
   // Until keep() below, a failure tears down whatever was started.
+  if (!options.ha.empty() && options.ha != "patroni")
+    throw common::ExitError(common::exit_usage, fmt::format("--ha {}: only patroni is known", options.ha));
+  const bool under_patroni = options.ha == "patroni";
   cluster::ClusterSet set(co, cluster::ClusterSet::Teardown::destroy);
-  write_marker(marker, options.port_base);
+  // Destroyed before `set`: Patroni and etcd stop before the nodes go.
+  patroni::Guard daemons(co.base);
+  write_marker(marker, options.port_base, options.ha);
   std::vector<cluster::Node*> made;
   for (const auto& s : kSites) {
     if (s.optional && !options.with_ipc2b) continue;
+    if (under_patroni && std::string(s.environment) == "e3") continue;  // below, under Patroni
     cluster::Node& n = set.add(node_options(s, options.port_base));
     if (s.standby_of == nullptr) {
       progress.step(fmt::format("initdb and start {} (port {}, {})", s.site, n.port(), s.environment));
@@ -212,6 +255,12 @@ UpResult up(const Options& options, const common::ProgressSink& progress) {
     }
     made.push_back(&n);
   }
+  if (under_patroni) {
+    if (!co.with_extension)
+      throw common::ExitError(common::exit_usage, "--ha patroni needs the extension (no --without-extension)");
+    patroni::up(set, options.port_base, self_path(), progress);
+    for (const auto& m : patroni::members()) made.push_back(&set.node(m.site));
+  }
   if (co.with_extension) {
     // Each site signs what it exports with its own key (made with its node
     // conf; a standby has a copy of its primary's): register each where its
@@ -219,8 +268,9 @@ UpResult up(const Options& options, const common::ProgressSink& progress) {
     progress.step("trust signing keys: e1's at e2, e2's and E3's at ipc2");
     cluster::trust_signing_keys(set);
   }
-  write_toml(co, made, result.config_file);
+  write_toml(co, made, result.config_file, under_patroni ? options.port_base : 0);
   set.set_teardown(cluster::ClusterSet::Teardown::keep);
+  daemons.release();
   progress.step("sandbox up");
   return result;
 }
@@ -234,6 +284,10 @@ DownResult down(const Options& options, const common::ProgressSink& progress) {
                                         co.base.string(), kMarker));
   // The ports the sandbox was made with, whatever --port-base says now.
   const int port_base = read_marker_port_base(co.base / kMarker);
+  if (marker_says_patroni(co.base / kMarker)) {
+    progress.step("stopping Patroni (it stops its PostgreSQL) and etcd");
+    patroni::stop_all(co.base);
+  }
   for (auto it = std::rbegin(kSites); it != std::rend(kSites); ++it) {
     cluster::Node n(co, node_options(*it, port_base));
     if (n.running()) {

@@ -23,6 +23,9 @@ struct Options {
   int port_base = kDefaultPortBase;
   bool port_base_given = false;  // an explicit --port-base (a second `up` must not move the sandbox)
   bool with_ipc2b = false;
+  // "" (rulectl promotes: the plain sandbox) or "patroni": IPC2 (ipc2 +
+  // ipc2b) and IPC1 run by Patroni with one etcd (sandbox/patroni.hpp).
+  std::string ha;
 };
 
 // The fixture's options for a sandbox base (absolute, normalised).

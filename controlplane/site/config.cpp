@@ -142,7 +142,8 @@ Config load(const std::string& path) {
     const toml::table* t = v.as_table();
     if (t == nullptr) fail(path, "sites." + site.name, "must be a table ([sites." + site.name + "])");
     reject_unknown(path, *t, p,
-                   {"conninfo", "environment", "dr", "pgdata", "start_command", "stop_command", "bindir", "conf_file"});
+                   {"conninfo", "environment", "dr", "pgdata", "start_command", "stop_command", "bindir", "conf_file",
+                    "ha", "patroni_cluster", "patroni_url"});
     site.conninfo = required_string(path, *t, "conninfo", p + "conninfo");
     check_conninfo(path, p + "conninfo", site.conninfo);
     site.environment = required_string(path, *t, "environment", p + "environment");
@@ -159,6 +160,17 @@ Config load(const std::string& path) {
     site.stop_command = optional_string(path, *t, "stop_command", p + "stop_command");
     site.bindir = optional_string(path, *t, "bindir", p + "bindir").value_or(RULEKEEPER_PG_BINDIR);
     site.conf_file = optional_string(path, *t, "conf_file", p + "conf_file");
+    site.ha = optional_string(path, *t, "ha", p + "ha").value_or("");
+    site.patroni_cluster = optional_string(path, *t, "patroni_cluster", p + "patroni_cluster").value_or("");
+    site.patroni_url = optional_string(path, *t, "patroni_url", p + "patroni_url").value_or("");
+    if (!site.ha.empty() && site.ha != "patroni")
+      fail(path, p + "ha", fmt::format("'{}' is not an HA manager rulectl drives (only \"patroni\")", site.ha));
+    if (site.ha == "patroni" && parse_environment(site.environment) != Environment::e3)
+      fail(path, p + "ha", "only an e3 site is run by an HA manager");
+    if (site.ha == "patroni" && (site.patroni_cluster.empty() || site.patroni_url.empty()))
+      fail(path, p + "ha", "ha = \"patroni\" needs patroni_cluster and patroni_url too");
+    if (site.ha.empty() && (!site.patroni_cluster.empty() || !site.patroni_url.empty()))
+      fail(path, p + "patroni_cluster", "set only with ha = \"patroni\"");
     check_site_name(path, site);
     cfg.sites.push_back(std::move(site));
   }

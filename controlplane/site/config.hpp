@@ -23,6 +23,14 @@ struct SiteConfig {
   // -c config_file=<it>): where failover/rejoin write primary_conninfo and
   // primary_slot_name. Unset: PGDATA/postgresql.auto.conf.
   std::optional<std::string> conf_file;
+  // The HA manager that promotes and fences this E3 site: "" (rulectl does,
+  // with the commands above) or "patroni" (docs/failover.md "With Patroni").
+  std::string ha;
+  // With ha = "patroni": the Patroni cluster (scope) the node belongs to and
+  // its member's REST API ("http://127.0.0.1:8008"); the member name is the
+  // site name.
+  std::string patroni_cluster;
+  std::string patroni_url;
 };
 
 struct Config {
