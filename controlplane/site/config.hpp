@@ -23,6 +23,16 @@ struct SiteConfig {
   // -c config_file=<it>): where failover/rejoin write primary_conninfo and
   // primary_slot_name. Unset: PGDATA/postgresql.auto.conf.
   std::optional<std::string> conf_file;
+  // Command templates for what must run on the site's own host when rulectl
+  // runs elsewhere (pgnode/node_control.hpp; docs/ha-managers.md "Command
+  // templates"): run through /bin/sh on rulectl's host, typically as `ssh
+  // HOST ...`. Placeholders {source_conninfo}, {primary_conninfo},
+  // {slot_name}, {dry_run}, {site} are substituted, shell-quoted. Unset and
+  // pgdata set: the local default (pg_rewind / pg_controldata / settings
+  // files on this host).
+  std::optional<std::string> rewind_command;
+  std::optional<std::string> controldata_command;
+  std::optional<std::string> standby_command;
 };
 
 struct Config {
