@@ -189,13 +189,14 @@ set +e
 out=$(rk --json at-risk); rc=$?
 set -e
 echo "$out" >"$BASE/at-risk.json"
-check "at-risk answers from the new primary ipc2b (exit $rc)"
+check "at-risk takes ipc2b as the primary (exit $rc)"
 python3 - "$BASE/at-risk.json" "$rc" <<'PY'
 import json, sys
 doc = json.load(open(sys.argv[1]))
 rc = int(sys.argv[2])
 assert rc in (0, 4), rc
-print("  at-risk:", json.dumps(doc)[:300])
+print("  at-risk:", json.dumps(doc)[:400])
+assert doc["primary"] == "ipc2b", doc
 PY
 
 echo "== the keeper of ipc2 returns: pg_autoctl rewinds it into a secondary of ipc2b"
