@@ -22,6 +22,7 @@
 // to it), and starts it again if it ever stops. The beater waits as quietly
 // for CREATE EXTENSION (one LOG line).
 #include "heartbeat.hpp"
+#include "promotion.hpp"
 #include "settings.hpp"
 
 extern "C" {
@@ -101,6 +102,11 @@ void rk_heartbeat_main(Datum) {
 
   bool warned_unset = false;
   bool said_no_extension = false;
+  // This worker runs only once recovery is finished, on the timeline it
+  // will keep: the promotion that ended recovery (if any) is recorded once
+  // per start, before the first beat (promotion.hpp). A crash before that
+  // leaves it to the next start.
+  bool promotion_checked = false;
   for (;;) {
     CHECK_FOR_INTERRUPTS();
     if (ConfigReloadPending) {
@@ -110,6 +116,8 @@ void rk_heartbeat_main(Datum) {
     int interval = rulekeeper::pg::heartbeat_interval_ms();
     const char* site = rulekeeper::pg::site_setting();
     const bool at_e3 = strcmp(rulekeeper::pg::environment_setting(), "e3") == 0;
+    if (!promotion_checked && site[0] != '\0' && at_e3)
+      promotion_checked = rulekeeper::pg::promotion::record_in_worker();
     if (interval > 0 && site[0] != '\0' && at_e3) {
       warned_unset = false;
       if (beat(site)) {

@@ -3,6 +3,7 @@
 #include "journal.hpp"
 
 #include "journal_chain.hpp"
+#include "promotion.hpp"
 #include "settings.hpp"
 #include "spi_plans.hpp"
 #include "txn_state.hpp"
@@ -237,6 +238,7 @@ void flush_pending() {
   if (n_pending == 0) return;
   const char* site = require_site("journaling a change");
   require_writable_node("journaling a change");
+  promotion::before_journal_entry("version");  // the first write after a promotion records it first
   txn::OriginSlot origin = txn::current_origin(site);
   int64 first = txn::next_origin_seq(origin.site, origin.incarnation, read_max_seq);
 
@@ -335,6 +337,7 @@ Datum new_change_id() {
 Datum append(const char* kind, const char* rule_key, const char* label, const char* payload_json, Datum change_id) {
   const char* site = require_site("journaling a change");
   require_writable_node("journaling a change");
+  promotion::before_journal_entry(kind);  // the first write after a promotion records it first
   txn::OriginSlot origin = txn::current_origin(site);
 
   MemoryContext caller = CurrentMemoryContext;

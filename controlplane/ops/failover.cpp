@@ -92,6 +92,22 @@ std::map<std::string, std::string> whereabouts(const config::Config& config, con
   return out;
 }
 
+// Before pg_promote(): the standby learns who promotes it and why, so the
+// event the extension records when it leaves recovery is rulectl's
+// (promoted_by 'rulectl', these details; sql/rulekeeper--0.1--0.2.sql
+// "every promotion recorded by the extension"). Not fatal: record_failover()
+// attaches the same account to an event recorded without it.
+void announce_promotion(pqxx::connection& c, const std::string& target, const std::string& old_site, bool forced,
+                        const json& details, Steps& steps) {
+  steps.begin(fmt::format("tell {} who promotes it (expect_promotion)", target));
+  try {
+    steps.end(client::expect_promotion(c, old_site, forced, details) ? "told"
+                                                                     : "not told (extension 0.1 or not preloaded)");
+  } catch (const std::exception& e) {
+    steps.end("not told: " + common::one_line(e.what()));
+  }
+}
+
 void promote(pqxx::connection& c, const std::string& target) {
   if (!client::promote(c, 60))
     throw common::ExitError(common::exit_failed, fmt::format("pg_promote() at {} did not finish within 60s", target));
@@ -179,16 +195,17 @@ void planned_switchover(const config::Config& config, const FailoverRequest& o, 
   steps.end("replayed " + replayed);
 
   // 4. Promote, and record the divergence point before anything else is written.
-  steps.begin(fmt::format("promote {} (pg_promote)", tc.name));
-  promote(*target.connection, tc.name);
-  steps.end("promoted");
-  steps.begin(fmt::format("record the failover at {}", tc.name));
   const json details = {{"planned", true},
                         {"rulectl", "failover"},
                         {"os_user", os_user()},
                         {"old_shutdown_checkpoint", cd.checkpoint_lsn},
                         {"target_replayed", replayed},
                         {"steps", steps.to_json()}};
+  announce_promotion(*target.connection, tc.name, oc.name, false, details, steps);
+  steps.begin(fmt::format("promote {} (pg_promote)", tc.name));
+  promote(*target.connection, tc.name);
+  steps.end("promoted");
+  steps.begin(fmt::format("record the failover at {}", tc.name));
   const json event = record_failover(config, *target.connection, tc.name, oc.name, false, details);
   steps.end(fmt::format("timeline {}, incarnation {}", event.value("new_timeline", 0), event.value("incarnation", 0)));
   steps.begin(fmt::format("CHECKPOINT at {} (control file on the new timeline)", tc.name));
@@ -283,10 +300,6 @@ void unreachable_failover(const config::Config& config, const FailoverRequest& o
 
   const SyncGuard sync = guard_sync_before_promotion(config, *target.connection, tc.name, steps, where);
   report.sync = sync.detail;
-  steps.begin(fmt::format("promote {} (pg_promote, forced)", tc.name));
-  promote(*target.connection, tc.name);
-  steps.end("promoted");
-  steps.begin(fmt::format("record the failover at {}", tc.name));
   json details = {{"planned", false},
                   {"rulectl", "failover --force"},
                   {"os_user", os_user()},
@@ -297,6 +310,11 @@ void unreachable_failover(const config::Config& config, const FailoverRequest& o
     details["last_primary"] = {{"site", oc.name},
                                {"evidence", report.last_primary_evidence},
                                {"target_followed", report.stale_upstream}};
+  announce_promotion(*target.connection, tc.name, oc.name, true, details, steps);
+  steps.begin(fmt::format("promote {} (pg_promote, forced)", tc.name));
+  promote(*target.connection, tc.name);
+  steps.end("promoted");
+  steps.begin(fmt::format("record the failover at {}", tc.name));
   const json event = record_failover(config, *target.connection, tc.name, oc.name, true, details);
   steps.end(fmt::format("timeline {}, incarnation {}", event.value("new_timeline", 0), event.value("incarnation", 0)));
   steps.begin(fmt::format("CHECKPOINT at {} (control file on the new timeline)", tc.name));

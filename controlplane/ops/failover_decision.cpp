@@ -67,7 +67,7 @@ FailoverDecision decide_failover(const config::Config& config, const config::Sit
   std::vector<SiteState*> writable;
   for (auto& n : d.all) {
     if (n.config == &tc) d.target = &n;
-    if (n.is_primary()) writable.push_back(&n);
+    if (n.is_primary() && n.same_server_as.empty()) writable.push_back(&n);  // a server counts once
     d.seen.push_back(fmt::format("{} {}", n.name, n.role()));
   }
   probed(d.seen);

@@ -35,8 +35,11 @@ std::optional<PrimaryClaim> newest_claim(const std::vector<PrimaryClaim>& claims
       continue;
     }
     if (c.timeline < best->timeline) continue;
-    const bool c_live = c.source == kWrites, best_live = best->source == kWrites;
-    if ((c_live && !best_live) || (c_live == best_live && c.at > best->at)) best = c;
+    // Same timeline: a site accepting writes, then what a server says (its
+    // failover event, a follower) over rulectl's local file, then the later.
+    const int c_rank = c.source == kWrites ? 0 : c.from_state_dir ? 2 : 1;
+    const int best_rank = best->source == kWrites ? 0 : best->from_state_dir ? 2 : 1;
+    if (c_rank < best_rank || (c_rank == best_rank && c.at > best->at)) best = c;
   }
   return best;
 }
@@ -54,10 +57,11 @@ std::vector<PrimaryClaim> primary_claims(const config::Config& config, const std
     if (!s.connection) continue;
     try {
       if (auto ev = site::client::latest_failover_event(*s.connection))
-        raw.push_back({ev->new_site, ev->new_timeline,
-                       fmt::format("the failover {} -> {} recorded at {} (held at {})", ev->old_site, ev->new_site,
-                                   ev->recorded_at, s.name),
-                       ev->recorded_at});
+        raw.push_back(
+            {ev->new_site, ev->new_timeline,
+             fmt::format("the failover {} -> {} recorded at {} (held at {}{})", ev->old_site, ev->new_site,
+                         ev->recorded_at, s.name, ev->promoted_by.empty() ? "" : ", promoted by " + ev->promoted_by),
+             ev->recorded_at});
     } catch (const std::exception&) {
       // An older extension, or a role without EXECUTE: no claim from here.
     }
@@ -68,7 +72,7 @@ std::vector<PrimaryClaim> primary_claims(const config::Config& config, const std
       raw.push_back({r.value("site", std::string()), r.value("timeline", 0LL),
                      fmt::format("rulectl's record of its failover to it at {} ({})", r.value("at", std::string()),
                                  record_file(config).string()),
-                     r.value("at", std::string())});
+                     r.value("at", std::string()), true});
     }
   } catch (const std::exception&) {
     // An unreadable record is no claim.

@@ -11,7 +11,11 @@
 //   - the newest failover event a reachable site holds (new_site, new_timeline);
 //   - rulectl's own record of the last failover it made
 //     (<state_dir>/e3-last-primary.json), the only witness when the new
-//     primary is gone and no standby followed it.
+//     primary is gone and no standby followed it. Since extension 0.2 every
+//     promotion is recorded by the promoted server itself (promoted_by
+//     'rulectl' or 'external'), so the events are the primary evidence: on
+//     the same timeline they win over this local file, which knows only
+//     the failovers this host's rulectl made.
 // A claim about a reachable site that does not accept writes now is dropped:
 // the site itself says it is not the primary.
 #pragma once
@@ -30,13 +34,15 @@ namespace rulekeeper::ops {
 struct PrimaryClaim {
   std::string site;
   long long timeline = 0;
-  std::string source;  // who says so, for messages
-  std::string at;      // RFC 3339 UTC ms when known (the failover's time)
+  std::string source;           // who says so, for messages
+  std::string at;               // RFC 3339 UTC ms when known (the failover's time)
+  bool from_state_dir = false;  // rulectl's local record, the weakest witness
   nlohmann::json to_json() const;
 };
 
-// The claim with the newest timeline (ties: a site accepting writes, then
-// the later `at`); none without claims. Pure.
+// The claim with the newest timeline (ties: a site accepting writes, then a
+// server's claim over state_dir's, then the later `at`); none without
+// claims. Pure.
 std::optional<PrimaryClaim> newest_claim(const std::vector<PrimaryClaim>& claims);
 
 // Every claim the probed E3 sites (with their kept connections) and

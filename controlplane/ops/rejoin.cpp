@@ -294,6 +294,7 @@ json RejoinReport::event_json() const {
           {"new_timeline", event->new_timeline},
           {"divergence", common::parse_strict_json(event->divergence, "the divergence point")},
           {"forced", event->forced},
+          {"promoted_by", event->promoted_by.empty() ? json() : json(event->promoted_by)},
           {"recorded_at", event->recorded_at}};
 }
 

@@ -18,7 +18,7 @@ RejoinDecision decide_rejoin(const config::Config& config, const config::SiteCon
   for (auto& n : d.all) {
     if (n.config == &sc)
       d.me = &n;
-    else if (n.is_primary())
+    else if (n.is_primary() && n.same_server_as.empty())  // a server counts once (site/probe.hpp)
       primaries.push_back(&n);
     d.seen.push_back(fmt::format("{} {}", n.name, n.role()));
   }

@@ -57,6 +57,7 @@ json RejoinPlan::to_json() const {
                    {"new_timeline", event->new_timeline},
                    {"divergence", common::parse_strict_json(event->divergence, "the divergence point")},
                    {"forced", event->forced},
+                   {"promoted_by", event->promoted_by.empty() ? json() : json(event->promoted_by)},
                    {"recorded_at", event->recorded_at}}
             : json(nullptr);
   doc["orphans"] = orphans ? json{{"count", orphans->size()}, {"changes", *orphans}} : json(nullptr);

@@ -38,6 +38,7 @@ struct CheckResult {
   std::optional<site::client::StandbyView> standby;
   std::string health;
   std::string detail;
+  std::string server;  // a primary's identity (site/probe.hpp same_server): one server counts once
 };
 
 struct Watched {
@@ -52,6 +53,7 @@ struct Watched {
   // Result of the latest check.
   bool reachable = false;
   bool writable = false;
+  std::string server;                                // CheckResult::server
   bool refused = false;                              // the server answered and refused the login
   std::optional<site::client::StandbyView> standby;  // when it is a standby
   std::string health;                                // the class an event is reported for when it changes
@@ -86,6 +88,10 @@ CheckResult check(const config::SiteConfig& cfg, const config::Config& config, i
     w.writable = !in_recovery;
     if (!in_recovery) {
       w.health = "primary";
+      const auto id = site::client::system_identifier(*conn);
+      const auto started = site::client::postmaster_started(*conn);
+      const auto name = site::client::setting(*conn, "rulekeeper.site");
+      if (id && started && name && !name->empty()) w.server = *name + "/" + *id + "/" + *started;
       return w;
     }
     const site::client::StandbyView s = site::client::standby_view(*conn);
@@ -237,6 +243,7 @@ WatchReport watch(const config::Config& config, const WatchRequest& o,
         w.fresh = true;
         w.reachable = r.reachable;
         w.writable = r.writable;
+        w.server = std::move(r.server);
         w.refused = r.refused;
         w.standby = std::move(r.standby);
         w.health = std::move(r.health);
@@ -246,9 +253,13 @@ WatchReport watch(const config::Config& config, const WatchRequest& o,
     on_fail_outcome(false);
 
     std::vector<std::string> writable;
+    std::set<std::string> writable_servers;  // a server reached through two sites' conninfos is one primary
+    const auto writable_server = [&](const Watched& w) {
+      return w.server.empty() || writable_servers.insert(w.server).second;
+    };
     for (auto& w : sites) {
       if (!w.fresh) {
-        if (w.cfg->environment == kE3 && w.writable) writable.push_back(w.cfg->name);
+        if (w.cfg->environment == kE3 && w.writable && writable_server(w)) writable.push_back(w.cfg->name);
         continue;
       }
       if (w.health != w.last_health) {
@@ -272,7 +283,7 @@ WatchReport watch(const config::Config& config, const WatchRequest& o,
              "");
         w.hidden_reported = true;
       }
-      if (w.cfg->environment == kE3 && w.writable) writable.push_back(w.cfg->name);
+      if (w.cfg->environment == kE3 && w.writable && writable_server(w)) writable.push_back(w.cfg->name);
     }
     std::string sb = writable.size() > 1 ? fmt::format("{}", fmt::join(writable, ", ")) : "";
     if (sb != split_brain_last) {

@@ -3,6 +3,9 @@
 
 #include <libpq-fe.h>
 
+#include <string>
+#include <vector>
+
 #include <fmt/format.h>
 
 #include "common/errors.hpp"
@@ -68,9 +71,45 @@ std::string for_standby(const config::SiteConfig& upstream, const std::string& s
   return build(kw);
 }
 
+namespace {
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : s) {
+    if (c == ',') {
+      out.push_back(cur);
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  out.push_back(cur);
+  return out;
+}
+
+// The host:port pairs of a multi-host conninfo (libpq: one port applies to
+// every host; an empty entry is the default).
+std::vector<std::pair<std::string, std::string>> addresses(const std::pair<std::string, std::string>& at) {
+  const std::vector<std::string> hosts = split_list(at.first), ports = split_list(at.second);
+  std::vector<std::pair<std::string, std::string>> out;
+  for (std::size_t i = 0; i < hosts.size(); ++i) {
+    std::string port = ports.size() == 1 ? ports[0] : i < ports.size() ? ports[i] : "";
+    out.emplace_back(hosts[i], port.empty() ? "5432" : port);
+  }
+  return out;
+}
+
+}  // namespace
+
 const config::SiteConfig* site_at(const config::Config& config, const std::string& host, const std::string& port,
                                   const std::string& except) {
   const std::string want_port = port.empty() ? "5432" : port;
+  // A site whose conninfo names exactly this address first; then one whose
+  // multi-host conninfo (host=a,b port=p,q: how applications reach an HA
+  // cluster) lists it among others (docs/failover.md "Reaching a site
+  // through several hosts").
+  const config::SiteConfig* listed = nullptr;
   for (const auto& s : config.sites) {
     if (parse_environment(s.environment) != Environment::e3 || s.name == except) continue;
     std::pair<std::string, std::string> at;
@@ -79,10 +118,14 @@ const config::SiteConfig* site_at(const config::Config& config, const std::strin
     } catch (const std::exception&) {
       continue;
     }
-    if (at.second != want_port) continue;
-    if (at.first == host || (loopback(at.first) && loopback(host))) return &s;
+    const auto all = addresses(at);
+    for (const auto& [h, p] : all) {
+      if (p != want_port || !(h == host || (loopback(h) && loopback(host)))) continue;
+      if (all.size() == 1) return &s;
+      if (listed == nullptr) listed = &s;
+    }
   }
-  return nullptr;
+  return listed;
 }
 
 }  // namespace rulekeeper::conninfo

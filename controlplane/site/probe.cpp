@@ -88,6 +88,9 @@ nlohmann::json SiteState::to_json() const {
   j["in_recovery"] = opt(recovery);
   j["timeline"] = opt(timeline);
   j["timeline_source"] = timeline_source.empty() ? nlohmann::json(nullptr) : nlohmann::json(timeline_source);
+  j["system_identifier"] = opt(system_identifier);
+  j["server_started"] = opt(server_started);
+  j["same_server_as"] = same_server_as.empty() ? nlohmann::json(nullptr) : nlohmann::json(same_server_as);
   j["server_version"] = opt(server_version);
   j["extension_version"] = opt(extension_version);
   if (version_vector) {
@@ -142,6 +145,8 @@ SiteState probe(const config::SiteConfig& site, ProbeDepth depth) {
     st.reported_site = ask(st, "rulekeeper.site", [&] { return client::setting(*c, "rulekeeper.site"); });
     st.reported_environment =
         ask(st, "rulekeeper.environment", [&] { return client::setting(*c, "rulekeeper.environment"); });
+    st.system_identifier = ask(st, "system identifier", [&] { return client::system_identifier(*c); });
+    st.server_started = ask(st, "pg_postmaster_start_time()", [&] { return client::postmaster_started(*c); });
     if (depth == ProbeDepth::full) {
       st.server_version = ask(st, "server_version", [&] { return client::server_version(*c); });
       st.extension_version = ask(st, "extension", [&] { return client::extension_version(*c); });
@@ -205,7 +210,39 @@ std::vector<SiteState> probe_all(const std::vector<const config::SiteConfig*>& s
     futures.push_back(std::async(std::launch::async, [site, depth] { return probe(*site, depth); }));
   std::vector<SiteState> out;
   for (auto& f : futures) out.push_back(f.get());
+  // One server reached through two sites' conninfos (multi-host conninfo,
+  // virtual IP): the site it says it is stands for it, the other points there.
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    if (!out[i].same_server_as.empty()) continue;
+    std::vector<std::size_t> group{i};
+    for (std::size_t j = i + 1; j < out.size(); ++j)
+      if (out[j].same_server_as.empty() && same_server(out[i], out[j])) group.push_back(j);
+    if (group.size() < 2) continue;
+    std::size_t keep = group[0];
+    for (std::size_t k : group)
+      if (out[k].reported_site && *out[k].reported_site == out[k].name) keep = k;
+    for (std::size_t k : group)
+      if (k != keep) out[k].same_server_as = out[keep].name;
+  }
   return out;
+}
+
+bool same_server(const SiteState& a, const SiteState& b) {
+  return a.reachable && b.reachable && a.reported_site && b.reported_site && !a.reported_site->empty() &&
+         *a.reported_site == *b.reported_site && a.system_identifier && b.system_identifier &&
+         *a.system_identifier == *b.system_identifier && a.server_started && b.server_started &&
+         *a.server_started == *b.server_started;
+}
+
+std::string server_behind(const SiteState& s) {
+  if (!s.reachable || !s.reported_site || s.reported_site->empty() || *s.reported_site == s.name) return "";
+  return fmt::format(
+      "site {}: the server behind its conninfo is site {} (rulekeeper.site = '{}', system identifier "
+      "{}, {}){}",
+      s.name, *s.reported_site, *s.reported_site, s.system_identifier.value_or("unknown"), s.role(),
+      s.same_server_as.empty()
+          ? ""
+          : fmt::format(": the same server as site {}'s conninfo reaches, counted once", s.same_server_as));
 }
 
 std::vector<SiteState> probe_all(const config::Config& config, ProbeDepth depth) {
@@ -234,7 +271,7 @@ std::string upstream_site(const config::Config& config, const SiteState& s) {
 std::vector<const SiteState*> writable_e3(const std::vector<SiteState>& sites) {
   std::vector<const SiteState*> out;
   for (const auto& s : sites)
-    if (s.environment == kE3 && s.is_primary()) out.push_back(&s);
+    if (s.environment == kE3 && s.is_primary() && s.same_server_as.empty()) out.push_back(&s);
   return out;
 }
 
@@ -262,8 +299,10 @@ std::vector<std::string> warnings(const std::vector<SiteState>& sites) {
     if (!s.reported_site || s.reported_site->empty())
       out.push_back(fmt::format("site {}: the server has no rulekeeper.site set", s.name));
     else if (*s.reported_site != s.name)
-      out.push_back(fmt::format("site {}: the server says rulekeeper.site = '{}' (rulectl.toml calls it '{}')", s.name,
-                                *s.reported_site, s.name));
+      out.push_back(server_behind(s));
+    else if (!s.same_server_as.empty())
+      out.push_back(fmt::format("site {}: its conninfo reaches the same server as site {}'s, counted once", s.name,
+                                s.same_server_as));
   }
   std::vector<const SiteState*> writable = writable_e3(sites);
   if (writable.size() > 1) {

@@ -40,7 +40,16 @@ struct SiteState {
   std::optional<std::string> reported_environment;  // rulekeeper.environment
   std::optional<bool> recovery;                     // pg_is_in_recovery()
   std::optional<long long> timeline;
-  std::string timeline_source;  // "rulekeeper.timeline()" or "pg_control_checkpoint()"
+  std::string timeline_source;
+  // Which server answered (issue 16 item 2; docs/failover.md "Reaching a
+  // site through several hosts"): a site is the server behind its conninfo,
+  // which a multi-host conninfo or a virtual IP may move.
+  std::optional<std::string> system_identifier;  // pg_control_system()
+  std::optional<std::string> server_started;     // pg_postmaster_start_time(), UTC
+  // Set by probe_all: another probed site whose conninfo reached this very
+  // server (the one whose name is the server's rulekeeper.site, else the
+  // first in config order). A server is counted once: never a split brain.
+  std::string same_server_as;  // "rulekeeper.timeline()" or "pg_control_checkpoint()"
   // A standby's upstream: from its WAL receiver, else its primary_conninfo.
   std::string wal_receiver;  // pg_stat_wal_receiver.status, "" if none
   std::string upstream_host, upstream_port, upstream_from;
@@ -97,8 +106,19 @@ std::vector<SiteState> probe_e3(const config::Config& config);
 // not a configured site).
 std::string upstream_site(const config::Config& config, const SiteState& s);
 
-// The E3 sites that accept writes (reachable, not in recovery).
+// True when a and b reached the same server: both answered the same
+// rulekeeper.site, system identifier and postmaster start time. Unknown
+// (unreadable) identity is never the same: two servers stay two.
+bool same_server(const SiteState& a, const SiteState& b);
+
+// The E3 servers that accept writes (reachable, not in recovery), each once:
+// a site reaching a server another site already reaches (same_server_as) is
+// left out. More than one is a split brain: two different servers.
 std::vector<const SiteState*> writable_e3(const std::vector<SiteState>& sites);
+
+// "site X: the server behind its conninfo is site Y (...)" when the server
+// answering X's conninfo says it is another site; "" otherwise.
+std::string server_behind(const SiteState& s);
 
 // Human-readable warnings about the set: a server naming itself differently
 // from its toml key, a wrong environment, two writable E3 sites.

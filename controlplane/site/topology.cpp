@@ -68,7 +68,7 @@ std::size_t choose_writer(const std::vector<SiteState>& probes, const std::strin
       unreachable.push_back(fmt::format("{} ({})", p.name, p.error));
     else if (p.is_standby())
       standbys.push_back(p.name);
-    else
+    else if (p.same_server_as.empty())  // one server reached twice is one primary (probe.hpp)
       writable.push_back(i);
   }
   if (writable.size() > 1) {

@@ -89,6 +89,7 @@ const TableSpec kTables[] = {
     {"checksum_bucket", "sum", false},
     {"conflict", "status", false},
     {"failover_event", "details", false},
+    {"failover_annotation", "details", false},
     {"heartbeat", "beat_seq", false},
     {"hotfix", "reason", false},
     {"hotfix_policy", "allowed_paths", false, true},
@@ -183,6 +184,17 @@ std::vector<Row> function_rows() {
       // rulectl read functions: failover/rejoin.
       {"rulekeeper.latest_failover_event()", "function", "e3",
        "SELECT count(*) FROM rulekeeper.latest_failover_event()", kReaders},
+      // Every promotion recorded by the extension (issue 16, extension 0.2).
+      {"rulekeeper.failover_events()", "function", "e3", "SELECT count(*) FROM rulekeeper.failover_events()", kReaders},
+      {"rulekeeper.expect_promotion(text,boolean,jsonb)", "function", "e3",
+       "SELECT rulekeeper.expect_promotion('ipc0', false, '{}')", kReleaser},
+      {"rulekeeper._parent_timeline(integer)", "function", "e3", "SELECT rulekeeper._parent_timeline(2)", kOwnerOnly},
+      {"rulekeeper._take_promotion_intent(integer)", "function", "e3", "SELECT rulekeeper._take_promotion_intent(1)",
+       kOwnerOnly},
+      {"rulekeeper._promotion_event_here()", "function", "e3",
+       "SELECT count(*) FROM rulekeeper._promotion_event_here()", kOwnerOnly},
+      {"rulekeeper._record_promotion(text)", "function", "e3", "SELECT rulekeeper._record_promotion('matrix')",
+       kOwnerOnly},
       {"rulekeeper.heartbeat_of(text)", "function", "e3", "SELECT count(*) FROM rulekeeper.heartbeat_of('ipc2')",
        kReaders},
       // rulectl's reads for release, channels, compare, at-risk and status.

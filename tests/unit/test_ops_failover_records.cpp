@@ -145,3 +145,18 @@ TEST(LastPrimary, NewestTimelineWinsWhateverTheOrder) {
   EXPECT_EQ(ops::newest_claim({said, live})->site, "ipc1");
   EXPECT_EQ(ops::newest_claim({ipc2, said})->site, "ipc2b");
 }
+
+// Issue 16: every promotion is recorded by the promoted server itself, so on
+// the same timeline its event outranks rulectl's local state_dir record,
+// even a later one (that file knows only this host's rulectl's failovers).
+TEST(LastPrimary, ServersEventOutranksTheLocalRecordOnOneTimeline) {
+  ops::PrimaryClaim file{"ipc1", 3, "rulectl's record of its failover to it", "2026-12-06T13:00:00.000Z"};
+  file.from_state_dir = true;
+  const ops::PrimaryClaim event{"ipc2b", 3, "the failover ipc1 -> ipc2b (promoted by external)",
+                                "2026-12-06T12:00:00.000Z"};
+  EXPECT_EQ(ops::newest_claim({file, event})->site, "ipc2b");
+  EXPECT_EQ(ops::newest_claim({event, file})->site, "ipc2b");
+  // A newer timeline still wins whoever says it.
+  file.timeline = 4;
+  EXPECT_EQ(ops::newest_claim({file, event})->site, "ipc1");
+}

@@ -124,10 +124,24 @@ nlohmann::json record_failover(pqxx::connection& c, const std::string& old_site,
   return nlohmann::json::parse(r[0][0].c_str());
 }
 
+bool expect_promotion(pqxx::connection& c, const std::string& old_site, bool forced, const nlohmann::json& details) {
+  pqxx::nontransaction tx(c);
+  if (tx.exec("SELECT to_regprocedure('rulekeeper.expect_promotion(text, boolean, jsonb)') IS NOT NULL")[0][0]
+          .as<bool>() == false)
+    return false;
+  return tx
+      .exec_params("SELECT rulekeeper.expect_promotion($1, $2, $3::jsonb)", old_site, forced,
+                   common::dump_exact(details))[0][0]
+      .as<bool>();
+}
+
 std::optional<FailoverEvent> latest_failover_event(pqxx::connection& c) {
   pqxx::nontransaction tx(c);
+  const bool v02 = tx.exec("SELECT to_regprocedure('rulekeeper.failover_events()') IS NOT NULL")[0][0].as<bool>();
   pqxx::result r = tx.exec("SELECT event_id::text, old_site, new_site, new_timeline, divergence::text, forced, " +
-                           rfc3339("recorded_at") + " FROM rulekeeper.latest_failover_event()");
+                           rfc3339("recorded_at") +
+                           (v02 ? ", promoted_by FROM rulekeeper.failover_events() LIMIT 1"
+                                : ", NULL FROM rulekeeper.latest_failover_event()"));
   if (r.empty()) return std::nullopt;
   FailoverEvent e;
   e.event_id = r[0][0].c_str();
@@ -137,6 +151,7 @@ std::optional<FailoverEvent> latest_failover_event(pqxx::connection& c) {
   e.divergence = r[0][4].c_str();
   e.forced = r[0][5].as<bool>();
   e.recorded_at = r[0][6].c_str();
+  if (!r[0][7].is_null()) e.promoted_by = r[0][7].c_str();
   return e;
 }
 

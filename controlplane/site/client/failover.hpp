@@ -85,6 +85,13 @@ StandbyPositions standby_positions(pqxx::connection& c, const std::string& old_p
 nlohmann::json record_failover(pqxx::connection& c, const std::string& old_site, bool forced,
                                const nlohmann::json& details);
 
+// rulekeeper.expect_promotion(...) at the standby about to be promoted:
+// rulectl's account of the promotion, which the extension puts in the event
+// it records once the standby leaves recovery (promoted_by 'rulectl').
+// False when it cannot be said (0.1 catalog without the function, the
+// library not preloaded): record_failover() still attaches it afterwards.
+bool expect_promotion(pqxx::connection& c, const std::string& old_site, bool forced, const nlohmann::json& details);
+
 struct FailoverEvent {
   std::string event_id;
   std::string old_site, new_site;
@@ -92,8 +99,10 @@ struct FailoverEvent {
   std::string divergence;  // version vector, jsonb text
   bool forced = false;
   std::string recorded_at;  // RFC 3339 UTC ms
+  std::string promoted_by;  // 'rulectl' or 'external'; empty when not known (0.1)
 };
-// The newest failover event here (rulekeeper.latest_failover_event).
+// The newest failover event here (rulekeeper.failover_events(), or on a 0.1
+// catalog rulekeeper.latest_failover_event()).
 std::optional<FailoverEvent> latest_failover_event(pqxx::connection& c);
 
 // rulekeeper.export_changes(since) as the server's text, byte for byte (the

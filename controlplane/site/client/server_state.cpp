@@ -39,6 +39,16 @@ std::optional<long long> checkpoint_timeline(pqxx::connection& c) {
   return as_number(single_value(c, "SELECT timeline_id FROM pg_control_checkpoint()"));
 }
 
+std::optional<std::string> system_identifier(pqxx::connection& c) {
+  return single_value(c, "SELECT system_identifier::text FROM pg_control_system()");
+}
+
+std::optional<std::string> postmaster_started(pqxx::connection& c) {
+  return single_value(c,
+                      "SELECT to_char(pg_postmaster_start_time() AT TIME ZONE 'UTC', "
+                      "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')");
+}
+
 std::optional<std::string> chain_heads_text(pqxx::connection& c) {
   return single_value(c,
                       "SELECT COALESCE(jsonb_object_agg(origin_site || ':' || origin_incarnation, "

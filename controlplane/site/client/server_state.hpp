@@ -28,6 +28,11 @@ std::optional<long long> extension_timeline(pqxx::connection& c);
 // checkpoint (docs/design/postgres-traps.md "Timelines"); for servers without
 // the extension.
 std::optional<long long> checkpoint_timeline(pqxx::connection& c);
+// Which server answered (issue 16 item 2): its system identifier
+// (pg_control_system()) and when its postmaster started. Two connections
+// that get the same pair (and the same rulekeeper.site) reached one server.
+std::optional<std::string> system_identifier(pqxx::connection& c);
+std::optional<std::string> postmaster_started(pqxx::connection& c);
 
 std::optional<std::string> version_vector_text(pqxx::connection& c);  // jsonb text
 // rulekeeper.chain_heads() as jsonb text {"site:incarnation": {"seq", "entry_hash"}}.
