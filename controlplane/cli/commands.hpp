@@ -39,6 +39,8 @@ void add_reconcile(CLI::App& app, GlobalOptions& global, int& exit_code);
 void add_watch(CLI::App& app, GlobalOptions& global, int& exit_code);
 // version (version.cpp); `rulectl --version` is the same verb.
 void add_version(CLI::App& app, GlobalOptions& global, int& exit_code);
+// node standby (node.cpp): run on a site's host by a standby_command.
+void add_node(CLI::App& app, GlobalOptions& global, int& exit_code);
 // keys show|list|trust|revoke (keys.cpp).
 void add_keys(CLI::App& app, GlobalOptions& global, int& exit_code);
 // patroni-callback (patroni_callback.cpp): Patroni's on_role_change.

@@ -92,6 +92,7 @@ int main(int argc, char** argv) {
   cli::add_keys(app, global, exit_code);
   cli::add_patroni_callback(app, global, exit_code);
   cli::add_version(app, global, exit_code);
+  cli::add_node(app, global, exit_code);
 
   // Connections carry "rulectl <verb>" as application_name; the name is known
   // once parsing completes, before any verb's callback runs.

@@ -18,7 +18,7 @@
 #include "ops/failover_patroni.hpp"
 #include "ops/last_primary.hpp"
 #include "ops/sync_promotion.hpp"
-#include "pgnode/settings.hpp"
+#include "pgnode/node_control.hpp"
 #include "pgnode/tools.hpp"
 #include "rulekeeper/lifecycle.hpp"
 #include "rulekeeper/version_vector.hpp"
@@ -163,7 +163,7 @@ void planned_switchover(const config::Config& config, const FailoverRequest& o, 
   steps.end("stopped");
 
   steps.begin(fmt::format("pg_controldata {}", oc.name));
-  const pgnode::ControlData cd = pgnode::controldata(old_node, log);
+  const pgnode::ControlData cd = pgnode::node_controldata(old_node, log);
   if (cd.state != "shut down") {
     steps.end("state " + cd.state);
     undo_sync_guard(config, *target.connection, sync, steps);
@@ -217,11 +217,10 @@ void planned_switchover(const config::Config& config, const FailoverRequest& o, 
   client::create_slot(*target.connection, oc.name);
   steps.end("");
   steps.begin(fmt::format("restart {} as a standby of {}", oc.name, tc.name));
-  pgnode::set_upstream(old_node, conninfo::for_standby(tc, oc.name), oc.name);
-  pgnode::write_standby_signal(pgnode::pgdata_of(old_node));
+  const std::string where = pgnode::make_standby(old_node, conninfo::for_standby(tc, oc.name), oc.name, log);
   pgnode::start(old_node, log);
-  steps.end(fmt::format("standby.signal, primary_conninfo -> {}, primary_slot_name '{}' in {}", tc.name, oc.name,
-                        pgnode::settings_file(old_node).string()));
+  steps.end(
+      fmt::format("standby.signal, primary_conninfo -> {}, primary_slot_name '{}' in {}", tc.name, oc.name, where));
   steps.begin(fmt::format("wait until {} streams from {}", oc.name, tc.name));
   const bool streaming = common::poll_until(std::chrono::seconds(60), milliseconds(50),
                                             [&] { return client::streams_to(*target.connection, oc.name); });
@@ -329,7 +328,9 @@ void unreachable_failover(const config::Config& config, const FailoverRequest& o
 }  // namespace
 
 pgnode::LocalNode local_node(const config::SiteConfig& site) {
-  return {site.name, site.pgdata, site.bindir, site.start_command, site.stop_command, site.conf_file};
+  return {site.name,           site.pgdata,    site.bindir,         site.start_command,
+          site.stop_command,   site.conf_file, site.rewind_command, site.controldata_command,
+          site.standby_command};
 }
 
 fs::path action_log(const config::Config& config, const std::string& action, const std::string& site) {

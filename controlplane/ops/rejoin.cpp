@@ -19,7 +19,7 @@
 #include "ops/sync_promotion.hpp"
 #include "pgnode/postmaster.hpp"
 #include "pgnode/process.hpp"
-#include "pgnode/settings.hpp"
+#include "pgnode/node_control.hpp"
 #include "pgnode/tools.hpp"
 #include "rulekeeper/lifecycle.hpp"
 #include "site/client/replication.hpp"
@@ -99,16 +99,15 @@ bool isolate(Rejoin& r) {
     me.connection.reset();
     pgnode::stop(r.node, r.log);
     r.steps.end("stopped");
-  } else if (int pid = pgnode::postmaster_pid(pgnode::pgdata_of(r.node)); pid != 0) {
+  } else if (int pid = r.node.pgdata ? pgnode::postmaster_pid(*r.node.pgdata) : 0; pid != 0) {
     throw common::ExitError(common::exit_unreachable,
                             fmt::format("{}'s postmaster runs (PID {}) but does not answer ({}); nothing was done",
                                         r.sc.name, pid, me.error));
   }
   r.steps.begin(fmt::format("start {} as a standby with no upstream", r.sc.name));
-  pgnode::set_upstream(r.node, "", "");
-  pgnode::write_standby_signal(pgnode::pgdata_of(r.node));
+  const std::string where = pgnode::make_standby(r.node, "", "", r.log);
   pgnode::start(r.node, r.log);
-  r.steps.end(fmt::format("standby.signal, no primary_conninfo ({})", pgnode::settings_file(r.node).string()));
+  r.steps.end(fmt::format("standby.signal, no primary_conninfo ({})", where));
   return true;
 }
 
@@ -156,7 +155,7 @@ void manual_rewind(Rejoin& r) {
       fmt::format("psql {} -c {}", process::shell_quote(pc.conninfo),
                   process::shell_quote(client::checkpoint_statement())),
       shell_or(r.sc.stop_command, "stop it: pg_ctl -D <pgdata> -m fast -w stop"),
-      pgnode::rewind_command(r.node, pc.conninfo),
+      pgnode::node_rewind_command(r.node, pc.conninfo),
       fmt::format("# in {} set: primary_conninfo = {}  and  primary_slot_name = '{}'; remove both from "
                   "<pgdata>/postgresql.auto.conf",
                   r.sc.conf_file.value_or("its postgresql.conf"),
@@ -178,20 +177,19 @@ void check_wal_before_rewind(Rejoin& r, const pgnode::ControlData& cd) {
   const WalForRejoin w = wal_for_rejoin(*r.primary->connection, pc.name, r.primary->timeline.value_or(0), cd.timeline,
                                         client::physical_slot(*r.primary->connection, me), me);
   std::string cause = w.available ? "" : w.cause;
+  std::string dry_run = "pg_rewind --dry-run ok";
   if (cause.empty()) {
-    const pgnode::ToolRun dry =
-        pgnode::run_tool(r.node.bindir, "pg_rewind",
-                         {"-D", pgnode::pgdata_of(r.node).string(), "--source-server=" + pc.conninfo, "--dry-run"},
-                         {r.log, std::chrono::seconds(600), {}});
-    if (!dry.result.ok()) {
-      const std::string tail = dry.output.size() > 600 ? dry.output.substr(dry.output.size() - 600) : dry.output;
-      cause = fmt::format("pg_rewind --dry-run failed ({}): {}", dry.result.describe(), common::one_line(tail));
+    const std::optional<pgnode::ToolRun> dry = pgnode::node_rewind_dry_run(r.node, pc.conninfo, r.log);
+    if (!dry) {
+      dry_run = "no pg_rewind --dry-run (rewind_command has no {dry_run})";
+    } else if (!dry->result.ok()) {
+      const std::string tail = dry->output.size() > 600 ? dry->output.substr(dry->output.size() - 600) : dry->output;
+      cause = fmt::format("pg_rewind --dry-run failed ({}): {}", dry->result.describe(), common::one_line(tail));
     }
   }
   if (cause.empty()) {
-    r.steps.end(w.checked
-                    ? fmt::format("{} holds {} (fork at {}); pg_rewind --dry-run ok", pc.name, w.needed, w.switch_lsn)
-                    : fmt::format("pg_rewind --dry-run ok; segment not checked: {}", w.note));
+    r.steps.end(w.checked ? fmt::format("{} holds {} (fork at {}); {}", pc.name, w.needed, w.switch_lsn, dry_run)
+                          : fmt::format("{}; segment not checked: {}", dry_run, w.note));
     return;
   }
   r.steps.end("WAL GONE");
@@ -238,7 +236,7 @@ void rewind_and_follow(Rejoin& r) {
     // checkpoint: a node promoted and then killed before its first
     // checkpoint on the new timeline cannot be rewound (it would look for WAL
     // on the old one: "could not find previous WAL record").
-    const pgnode::ControlData cd = pgnode::controldata(r.node, r.log);
+    const pgnode::ControlData cd = pgnode::node_controldata(r.node, r.log);
     if (cd.min_recovery_timeline > cd.timeline)
       throw common::ExitError(
           common::exit_failed,
@@ -251,16 +249,14 @@ void rewind_and_follow(Rejoin& r) {
     check_wal_before_rewind(r, cd);
   }
   r.steps.begin(fmt::format("pg_rewind {} from {}", me, pc.name));
-  const std::string rewound = pgnode::rewind(r.node, pc.conninfo, r.log);
+  const std::string rewound = pgnode::node_rewind(r.node, pc.conninfo, r.log);
   r.report.rewind = rewound.find("no rewind required") != std::string::npos ? "no rewind required"
                     : rewound.find("Done!") != std::string::npos            ? "rewound"
                                                                             : common::one_line(rewound);
   r.steps.end(r.report.rewind);
   r.steps.begin(fmt::format("settings of {}: follow {}", me, pc.name));
-  pgnode::set_upstream(r.node, conninfo::for_standby(pc, me), me);
-  pgnode::write_standby_signal(pgnode::pgdata_of(r.node));
-  r.steps.end(fmt::format("primary_conninfo -> {}, primary_slot_name '{}' in {}; standby.signal", pc.name, me,
-                          pgnode::settings_file(r.node).string()));
+  const std::string where = pgnode::make_standby(r.node, conninfo::for_standby(pc, me), me, r.log);
+  r.steps.end(fmt::format("primary_conninfo -> {}, primary_slot_name '{}' in {}; standby.signal", pc.name, me, where));
   r.steps.begin(fmt::format("create slot '{}' at {}", me, pc.name));
   client::create_slot(*r.primary->connection, me);
   r.steps.end("");

@@ -20,8 +20,10 @@
 //      settings file (and clear them from postgresql.auto.conf, which
 //      pg_rewind copied), create its slot on the new primary, standby.signal,
 //      start, and wait until the new primary sees it streaming.
-// Where rulectl.toml lacks pgdata/start_command/stop_command for the site,
-// the report carries the exact commands instead of running them.
+// What runs on the node's host goes through its command templates, else the
+// local tools (pgnode/node_control.hpp). Where rulectl.toml lacks
+// start_command/stop_command, or both pgdata and the templates, for the
+// site, the report carries the exact commands instead of running them.
 #pragma once
 
 #include <filesystem>

@@ -107,7 +107,7 @@ RejoinPlan plan_rejoin(const config::Config& config, const RejoinRequest& reques
     }
     if (me->role_known()) {
       plan.steps.push_back(fmt::format("stop {} (it accepts writes: split brain)", sc.name));
-    } else if (int pid = pgnode::postmaster_pid(pgnode::pgdata_of(node)); pid != 0) {
+    } else if (int pid = node.pgdata ? pgnode::postmaster_pid(*node.pgdata) : 0; pid != 0) {
       throw common::ExitError(common::exit_unreachable,
                               fmt::format("{}'s postmaster runs (PID {}) but does not answer ({}); nothing was done",
                                           sc.name, pid, me->error));

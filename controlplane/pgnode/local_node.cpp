@@ -46,7 +46,13 @@ void run_command(const LocalNode& node, const std::string& key, const std::strin
 
 std::string missing_control(const LocalNode& node) {
   std::vector<std::string> missing;
-  if (!node.pgdata) missing.push_back("pgdata");
+  if (!node.pgdata) {
+    std::vector<std::string> templates;
+    if (!node.controldata_command) templates.push_back("controldata_command");
+    if (!node.rewind_command) templates.push_back("rewind_command");
+    if (!node.standby_command) templates.push_back("standby_command");
+    if (!templates.empty()) missing.push_back(fmt::format("pgdata (or {})", fmt::join(templates, ", ")));
+  }
   if (!node.start_command) missing.push_back("start_command");
   if (!node.stop_command) missing.push_back("stop_command");
   return fmt::format("{}", fmt::join(missing, ", "));

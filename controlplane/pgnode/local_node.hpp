@@ -21,10 +21,18 @@ struct LocalNode {
   // The node's own settings file outside PGDATA (the server runs with
   // -c config_file=<it>); unset: PGDATA/postgresql.auto.conf.
   std::optional<std::string> conf_file;
+  // Command templates run through /bin/sh instead of the local tools when
+  // the node is on another host (pgnode/node_control.hpp).
+  std::optional<std::string> rewind_command;
+  std::optional<std::string> controldata_command;
+  std::optional<std::string> standby_command;
 };
 
-// "" when the node has pgdata, start_command and stop_command; else which of
-// those it lacks ("pgdata, stop_command").
+// "" when rulectl can drive the node: start_command and stop_command, and
+// for pg_controldata, pg_rewind and the standby settings either their
+// templates or pgdata (the local default); else what it lacks
+// ("pgdata (or controldata_command, rewind_command, standby_command),
+// stop_command").
 std::string missing_control(const LocalNode& node);
 
 // PGDATA, or common::ExitError(exit_usage) naming the node and the key.

@@ -92,6 +92,13 @@ std::string pg_ctl_command(const cluster::Node& n, bool start) {
   return pgnode::tool_command(n.cluster_options().bindir, "pg_ctl", args);
 }
 
+// This rulectl, for the standby_command it writes (`rulectl node standby`).
+std::string rulectl_executable() {
+  std::error_code ec;
+  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string("rulectl") : self.string();
+}
+
 void write_toml(const cluster::ClusterOptions& co, const std::vector<cluster::Node*>& nodes, const fs::path& path,
                 int patroni_port_base = 0) {
   toml::table sites;
@@ -114,6 +121,17 @@ void write_toml(const cluster::ClusterOptions& co, const std::vector<cluster::No
     t.insert("pgdata", n->data_dir().string());
     t.insert("start_command", pg_ctl_command(*n, true));
     t.insert("stop_command", pg_ctl_command(*n, false));
+    // What would run on the node's host if it were another one (issue #16
+    // item 4): the sandbox drives its nodes through the same templates as a
+    // deployment whose rulectl runs elsewhere (there: `ssh HOST ...`).
+    t.insert("controldata_command", pgnode::tool_command(co.bindir, "pg_controldata", {"-D", n->data_dir().string()}));
+    t.insert("rewind_command", pgnode::tool_command(co.bindir, "pg_rewind", {"-D", n->data_dir().string()}) +
+                                   " --source-server={source_conninfo} {dry_run}");
+    t.insert("standby_command",
+             fmt::format("{} node standby --pgdata {} --conf-file {} --primary-conninfo {{primary_conninfo}} "
+                         "--slot {{slot_name}}",
+                         process::shell_quote(rulectl_executable()), process::shell_quote(n->data_dir().string()),
+                         process::shell_quote(n->conf_file().string())));
     t.insert("bindir", co.bindir);
     // Where failover/rejoin rewrite primary_conninfo/primary_slot_name.
     t.insert("conf_file", n->conf_file().string());

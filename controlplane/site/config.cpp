@@ -3,6 +3,7 @@
 #include "site/config.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <set>
@@ -85,6 +86,38 @@ void check_site_name(const std::string& path, const SiteConfig& site) {
          fmt::format("a site called like the environment {} must be in it (it says {})", site.name, site.environment));
 }
 
+// A template naming a placeholder rulectl does not fill is a typo
+// ({source_conninfo} spelt {source}): refused when the file is read. A
+// placeholder is {name} with name of [a-z_]; the shell's ${name} and {a,b}
+// are left alone (pgnode/node_control.hpp expands the same way).
+void check_template(const std::string& path, const std::string& key, const std::optional<std::string>& tmpl,
+                    const std::set<std::string>& allowed) {
+  if (!tmpl) return;
+  if (tmpl->empty()) fail(path, key, "must not be empty");
+  for (std::size_t at = 0; (at = tmpl->find('{', at)) != std::string::npos; ++at) {
+    if (at > 0 && (*tmpl)[at - 1] == '$') continue;
+    std::size_t end = at + 1;
+    while (end < tmpl->size() && (std::islower(static_cast<unsigned char>((*tmpl)[end])) || (*tmpl)[end] == '_')) ++end;
+    if (end == at + 1 || end >= tmpl->size() || (*tmpl)[end] != '}') continue;
+    const std::string name = tmpl->substr(at + 1, end - at - 1);
+    if (!allowed.count(name))
+      fail(path, key,
+           fmt::format("unknown placeholder {{{}}} (known here: {})", name,
+                       fmt::join(allowed.begin(), allowed.end(), ", ")));
+  }
+}
+
+void check_templates(const std::string& path, const std::string& p, const SiteConfig& site) {
+  check_template(path, p + "controldata_command", site.controldata_command, {"site"});
+  check_template(path, p + "rewind_command", site.rewind_command, {"site", "source_conninfo", "dry_run"});
+  check_template(path, p + "standby_command", site.standby_command, {"site", "primary_conninfo", "slot_name"});
+  if (site.rewind_command && site.rewind_command->find("{source_conninfo}") == std::string::npos)
+    fail(path, p + "rewind_command", "must contain {source_conninfo} (the server pg_rewind copies from)");
+  if (site.standby_command && (site.standby_command->find("{primary_conninfo}") == std::string::npos ||
+                               site.standby_command->find("{slot_name}") == std::string::npos))
+    fail(path, p + "standby_command", "must contain {primary_conninfo} and {slot_name}");
+}
+
 }  // namespace
 
 const SiteConfig* Config::find(const std::string& name) const {
@@ -143,7 +176,7 @@ Config load(const std::string& path) {
     if (t == nullptr) fail(path, "sites." + site.name, "must be a table ([sites." + site.name + "])");
     reject_unknown(path, *t, p,
                    {"conninfo", "environment", "dr", "pgdata", "start_command", "stop_command", "bindir", "conf_file",
-                    "ha", "patroni_cluster", "patroni_url"});
+                    "ha", "patroni_cluster", "patroni_url", "rewind_command", "controldata_command", "standby_command"});
     site.conninfo = required_string(path, *t, "conninfo", p + "conninfo");
     check_conninfo(path, p + "conninfo", site.conninfo);
     site.environment = required_string(path, *t, "environment", p + "environment");
@@ -160,6 +193,10 @@ Config load(const std::string& path) {
     site.stop_command = optional_string(path, *t, "stop_command", p + "stop_command");
     site.bindir = optional_string(path, *t, "bindir", p + "bindir").value_or(RULEKEEPER_PG_BINDIR);
     site.conf_file = optional_string(path, *t, "conf_file", p + "conf_file");
+    site.rewind_command = optional_string(path, *t, "rewind_command", p + "rewind_command");
+    site.controldata_command = optional_string(path, *t, "controldata_command", p + "controldata_command");
+    site.standby_command = optional_string(path, *t, "standby_command", p + "standby_command");
+    check_templates(path, p, site);
     site.ha = optional_string(path, *t, "ha", p + "ha").value_or("");
     site.patroni_cluster = optional_string(path, *t, "patroni_cluster", p + "patroni_cluster").value_or("");
     site.patroni_url = optional_string(path, *t, "patroni_url", p + "patroni_url").value_or("");

@@ -31,6 +31,16 @@ struct SiteConfig {
   // site name.
   std::string patroni_cluster;
   std::string patroni_url;
+  // Command templates for what must run on the site's own host when rulectl
+  // runs elsewhere (pgnode/node_control.hpp; docs/ha-managers.md "Command
+  // templates"): run through /bin/sh on rulectl's host, typically as `ssh
+  // HOST ...`. Placeholders {source_conninfo}, {primary_conninfo},
+  // {slot_name}, {dry_run}, {site} are substituted, shell-quoted. Unset and
+  // pgdata set: the local default (pg_rewind / pg_controldata / settings
+  // files on this host).
+  std::optional<std::string> rewind_command;
+  std::optional<std::string> controldata_command;
+  std::optional<std::string> standby_command;
 };
 
 struct Config {

@@ -252,19 +252,19 @@ TEST(Failover, Refusals_AlreadyPrimary_Locked_NotItsStandby_SplitBrain) {
   EXPECT_EQ(r.exit_code, 3) << describe(r);
   EXPECT_TRUE(contains(r.err, "ipc2 is already the E3 primary")) << describe(r);
 
-  // Another failover/rejoin holds the lock.
+  // Another failover/rejoin holds the lock — in the E3 servers since issue
+  // #16 item 4 (ops/control_lock.hpp): here a session at the standby ipc1.
   {
-    const auto lock_path = p.set.options().base / "state" / "e3-control.lock";
-    std::filesystem::create_directories(lock_path.parent_path());
-    int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT, 0644);
-    ASSERT_GE(fd, 0);
-    ASSERT_EQ(::flock(fd, LOCK_EX | LOCK_NB), 0);
+    auto holder = ipc1.connect();
+    pqxx::nontransaction tx(*holder);
+    tx.exec("SET application_name = 'rulectl failover by alice@ops1 pid 4242'");
+    ASSERT_EQ(tx.exec("SELECT pg_try_advisory_lock(1920298085, 3)")[0][0].as<bool>(), true);
     r = run(p, {"failover", "--yes", "--to", "ipc1"});
     EXPECT_EQ(r.exit_code, 3) << describe(r);
-    EXPECT_TRUE(contains(r.err, "another failover or rejoin is running")) << describe(r);
+    EXPECT_TRUE(contains(r.err, "another failover or rejoin is running: rulectl failover by alice@ops1 pid 4242"))
+        << describe(r);
     r = run(p, {"rejoin", "--yes", "--site", "ipc1"});
     EXPECT_EQ(r.exit_code, 3) << describe(r);
-    ::close(fd);
   }
   EXPECT_TRUE(ipc1.in_recovery());
   EXPECT_FALSE(ipc2.in_recovery());
