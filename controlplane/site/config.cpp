@@ -176,7 +176,8 @@ Config load(const std::string& path) {
     if (t == nullptr) fail(path, "sites." + site.name, "must be a table ([sites." + site.name + "])");
     reject_unknown(path, *t, p,
                    {"conninfo", "environment", "dr", "pgdata", "start_command", "stop_command", "bindir", "conf_file",
-                    "ha", "patroni_cluster", "patroni_url", "rewind_command", "controldata_command", "standby_command"});
+                    "ha", "patroni_cluster", "patroni_url", "rewind_command", "controldata_command",
+                    "standby_command"});
     site.conninfo = required_string(path, *t, "conninfo", p + "conninfo");
     check_conninfo(path, p + "conninfo", site.conninfo);
     site.environment = required_string(path, *t, "environment", p + "environment");
