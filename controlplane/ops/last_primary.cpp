@@ -91,6 +91,9 @@ std::vector<PrimaryClaim> primary_claims(const config::Config& config, const std
 void remember_primary(const config::Config& config, const std::string& site, long long timeline,
                       const std::string& event_id) {
   const json r = {{"site", site}, {"timeline", timeline}, {"event_id", event_id}, {"at", common::utc_now_text()}};
+  // state_dir may not exist yet: nothing else of a failover writes there
+  // since the control lock lives in the E3 servers (ops/control_lock.hpp).
+  fs::create_directories(config.state_dir);
   common::write_durably(record_file(config), r.dump(2) + "\n");
 }
 
