@@ -327,6 +327,22 @@ void up(cluster::ClusterSet& set, int port_base, const std::string& rulectl, con
         return ipc2->query_value("SELECT sync_state FROM pg_stat_replication WHERE application_name = 'ipc2b'",
                                  "postgres") == "sync";
       });
+      // PostgreSQL calls ipc2b synchronous a moment before Patroni writes it
+      // into the DCS's sync key, and only a member named there is a failover
+      // candidate in synchronous_mode: a leader killed in between is
+      // restarted, not failed over ("manual failover: members list is empty").
+      wait_for("Patroni to name ipc2b its sync_standby", log, 60s, [&] {
+        try {
+          const http::Response r = http::get(rest_url(port_base, members()[0]), "/cluster", 2s);
+          if (!r.ok()) return false;
+          for (const auto& mem : nlohmann::json::parse(r.body).value("members", nlohmann::json::array()))
+            if (mem.value("name", "") == "ipc2b" &&
+                (mem.value("role", "") == "sync_standby" || mem.value("role", "") == "sync standby"))
+              return true;
+        } catch (const std::exception&) {
+        }
+        return false;
+      });
     }
   }
 }
