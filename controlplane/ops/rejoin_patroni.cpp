@@ -70,6 +70,54 @@ json standby_section(const config::Config& config, const std::string& cluster, c
   return out;
 }
 
+// Makes `cluster` a standby cluster with no upstream (Patroni demotes its
+// leader) and waits until Patroni names a standby leader that answers
+// read-only and every member that answers is read-only. Returns the leader.
+std::string fence(const config::Config& config, const std::string& cluster,
+                  const std::vector<const config::SiteConfig*>& members, Steps& steps, const std::string& again) {
+  steps.begin(fmt::format("fence Patroni cluster {}{} (standby cluster with no upstream: read-only)", cluster, again));
+  patroni::patch_config(config, cluster,
+                        json{{"standby_cluster", standby_section(config, cluster,
+                                                                 {{"restore_command", "false"},
+                                                                  {"host", nullptr},
+                                                                  {"port", nullptr},
+                                                                  {"primary_slot_name", nullptr}})}});
+  // Fenced: Patroni names a standby leader that answers read-only, and
+  // every member that answers is read-only. (A cluster coming back may show
+  // a member up as a replica before it elects its leader.)
+  std::string roles;
+  std::string leader;
+  const bool fenced = common::poll_until(std::chrono::seconds(90), milliseconds(200), [&] {
+    if (!all_in_recovery(members, roles)) return false;
+    leader = patroni::member_with_role(patroni::cluster_view(config, cluster), "standby_leader");
+    if (leader.empty()) {
+      roles += "; no standby leader yet";
+      return false;
+    }
+    const config::SiteConfig* l = config.find(leader);
+    std::string err;
+    auto c = l != nullptr ? site::try_connect(*l, err, 3) : nullptr;
+    return c && client::in_recovery(*c);
+  });
+  if (!fenced) {
+    steps.end("NOT fenced: " + roles);
+    throw common::ExitError(common::exit_failed,
+                            fmt::format("Patroni was asked to make cluster {} a standby cluster, but after 90s: {}; "
+                                        "its standby_cluster section stays (no upstream): nothing else was done",
+                                        cluster, roles));
+  }
+  steps.end(roles + "; standby leader " + leader);
+  return leader;
+}
+
+// The timeline of a configured site's server, nullopt when it does not answer.
+std::optional<long long> timeline_of(const config::Config& config, const std::string& name) {
+  const config::SiteConfig* sc = config.find(name);
+  if (sc == nullptr) return std::nullopt;
+  const site::SiteState s = site::probe(*sc, site::ProbeDepth::role);
+  return s.reachable ? s.timeline : std::nullopt;
+}
+
 }  // namespace
 
 bool rejoin_through_patroni(const config::SiteConfig& site) { return patroni::managed(site); }
@@ -116,6 +164,9 @@ RejoinPlan plan_rejoin_patroni(const config::Config& config, const RejoinRequest
       fmt::format("fence Patroni cluster {}: standby_cluster with no upstream (PATCH /config); wait until every "
                   "member that answers is read-only",
                   cluster),
+      fmt::format("if its standby leader is on {}'s timeline ID with another history (promoted after it): Patroni "
+                  "promotes it past that timeline and it is fenced again at once, so that Patroni can rewind it",
+                  primary->name),
       fmt::format("export its changes beyond the divergence point from the standby leader to {}", plan.orphans_file),
       fmt::format("permanent slot '{}' for it at {}", cluster, primary->name),
       fmt::format("standby_cluster -> {}:{} (slot '{}'): Patroni rewinds it and it streams from {}", phost, pport,
@@ -188,40 +239,57 @@ RejoinReport rejoin_patroni(const config::Config& config, const RejoinRequest& r
                         common::parse_strict_json(report.event->divergence, "the divergence point").dump()));
 
   // 1. Fence: a standby cluster with no upstream. Patroni demotes the leader.
-  steps.begin(fmt::format("fence Patroni cluster {} (standby cluster with no upstream: read-only)", cluster));
-  patroni::patch_config(config, cluster,
-                        json{{"standby_cluster", standby_section(config, cluster,
-                                                                 {{"restore_command", "false"},
-                                                                  {"host", nullptr},
-                                                                  {"port", nullptr},
-                                                                  {"primary_slot_name", nullptr}})}});
-  // Fenced: Patroni names a standby leader that answers read-only, and
-  // every member that answers is read-only. (A cluster coming back may show
-  // a member up as a replica before it elects its leader.)
-  std::string roles;
-  std::string leader;
-  const bool fenced = common::poll_until(std::chrono::seconds(90), milliseconds(200), [&] {
-    if (!all_in_recovery(members, roles)) return false;
-    leader = patroni::member_with_role(patroni::cluster_view(config, cluster), "standby_leader");
-    if (leader.empty()) {
-      roles += "; no standby leader yet";
-      return false;
-    }
-    const config::SiteConfig* l = config.find(leader);
-    std::string err;
-    auto c = l != nullptr ? site::try_connect(*l, err, 3) : nullptr;
-    return c && client::in_recovery(*c);
-  });
-  if (!fenced) {
-    steps.end("NOT fenced: " + roles);
-    throw common::ExitError(common::exit_failed,
-                            fmt::format("Patroni was asked to make cluster {} a standby cluster, but after 90s: {}; "
-                                        "its standby_cluster section stays (no upstream): nothing else was done",
-                                        cluster, roles));
-  }
-  steps.end(roles + "; standby leader " + leader);
+  std::string leader = fence(config, cluster, members, steps, "");
 
-  // 2. Orphans, read-only, from the standby leader (the member that was
+  // 2. A standby leader promoted after the primary was is on the primary's
+  // timeline ID with another history: Patroni (and pg_rewind) compare the
+  // IDs only and would never rewind it ("Two histories on one timeline" in
+  // docs/failover.md). Patroni promotes it once more, to a timeline above
+  // the primary's, and it is fenced again at once; Patroni then sees the
+  // divergence and rewinds it. The orphans are captured after that, so a
+  // write in between is captured too.
+  const std::optional<long long> leader_timeline = timeline_of(config, leader);
+  if (leader_timeline && primary.timeline && *leader_timeline == *primary.timeline) {
+    steps.note(fmt::format("{} is on timeline {} like {}, with another history", leader, *leader_timeline, pc.name),
+               "Patroni would not rewind it: it compares timeline IDs");
+    steps.begin(
+        fmt::format("Patroni promotes {} past timeline {} (standby_cluster removed)", leader, *primary.timeline));
+    patroni::patch_config(config, cluster, json{{"standby_cluster", nullptr}});
+    long long bumped = 0;  // 0: not answering
+    const bool past = common::poll_until(std::chrono::seconds(60), milliseconds(100), [&] {
+      bumped = timeline_of(config, leader).value_or(0);
+      return bumped > *primary.timeline;
+    });
+    if (!past) {
+      steps.end("NOT promoted");
+      throw common::ExitError(common::exit_failed,
+                              fmt::format("Patroni was asked to promote {} past timeline {} but after 60s it is on "
+                                          "timeline {}; cluster {} is NOT fenced now (no standby_cluster section): "
+                                          "run rejoin again",
+                                          leader, *primary.timeline, bumped != 0 ? std::to_string(bumped) : "unknown",
+                                          cluster));
+    }
+    steps.end(fmt::format("timeline {}", bumped));
+    // pg_rewind (run by Patroni) compares the timeline of the control
+    // file's last checkpoint, which a promotion moves only at its next
+    // checkpoint: take it now, before Patroni demotes the leader.
+    steps.begin(fmt::format("CHECKPOINT at {} (control file on timeline {})", leader, bumped));
+    {
+      const config::SiteConfig* l = config.find(leader);
+      std::string err;
+      auto c = l != nullptr ? site::try_connect(*l, err, 10) : nullptr;
+      if (!c)
+        throw common::ExitError(common::exit_unreachable,
+                                fmt::format("{} does not answer for its CHECKPOINT ({}); cluster {} is NOT fenced now "
+                                            "(no standby_cluster section): run rejoin again",
+                                            leader, err, cluster));
+      client::checkpoint(*c);
+    }
+    steps.end("done");
+    leader = fence(config, cluster, members, steps, " again");
+  }
+
+  // 3. Orphans, read-only, from the standby leader (the member that was
   // the leader holds everything acknowledged: synchronous_mode).
   steps.begin(fmt::format("export {}'s changes beyond the divergence point", leader));
   std::string bundle_text;
@@ -259,7 +327,7 @@ RejoinReport rejoin_patroni(const config::Config& config, const RejoinRequest& r
   const std::size_t n = report.orphans.size();
   steps.end(fmt::format("{} change{} from {} -> {}", n, n == 1 ? "" : "s", from, report.orphans_file.string()));
 
-  // 3. Follow the primary: Patroni rewinds the standby leader (use_pg_rewind).
+  // 4. Follow the primary: Patroni rewinds the standby leader (use_pg_rewind).
   const std::string slot = cluster;
   if (patroni::managed(pc)) {
     steps.begin(fmt::format("permanent slot '{}' in Patroni cluster {}", slot, pc.patroni_cluster));

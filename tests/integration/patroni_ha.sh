@@ -10,9 +10,12 @@
 #   2. IPC2 lost with a change IPC1 never got: `rulectl failover --to ipc1`
 #      refuses (exit 3) without --force, then promotes IPC1 THROUGH Patroni
 #      (its standby_cluster removed) with --force;
-#   3. IPC2 returns: `rulectl rejoin --site ipc2` fences it through Patroni,
-#      captures the orphan, makes it a standby cluster of IPC1 (Patroni
-#      rewinds it); `rulectl reconcile` brings the orphan back.
+#   3. IPC2 returns (Patroni promotes a member on return: timeline 3, like
+#      IPC1's, with another history): `rulectl rejoin --site ipc2` fences it
+#      through Patroni, has Patroni move it past IPC1's timeline and fences it
+#      again (Patroni compares timeline IDs only), captures the orphan, makes
+#      it a standby cluster of IPC1 (Patroni rewinds it); `rulectl reconcile`
+#      brings the orphan back.
 # Patroni, etcd and PostgreSQL are stopped on every exit (trap), and the
 # test fails if any process of its directory is left.
 #
@@ -150,7 +153,14 @@ echo "== 3. IPC2 returns: rejoin through Patroni, reconcile"
 # `sandbox up` starts the Patroni members that do not run (exit 4: its status
 # finds IPC2 not answering yet)
 rk sandbox up --base "$BASE" >/dev/null || [ $? = 4 ]
-poll_until 60 "IPC2 to come back (a member accepting connections)" bash -c "psql -X -h 127.0.0.1 -p $IPC2B -U postgres -d rules -Atqc 'SELECT 1' >/dev/null 2>&1 || psql -X -h 127.0.0.1 -p $IPC2 -U postgres -d rules -Atqc 'SELECT 1' >/dev/null 2>&1"
+# IPC2 comes back as an ordinary Patroni cluster: Patroni promotes a member,
+# which takes timeline 3 like ipc1 did, with another history — the one
+# divergence Patroni and pg_rewind cannot see (they compare timeline IDs).
+# Waiting for that promotion makes the case certain instead of a race.
+ipc2_writable() { writable $IPC2 || writable $IPC2B; }
+poll_until 90 "Patroni to promote a member of the returning IPC2" ipc2_writable
+ipc1_tl=$(sql $IPC1 "SELECT timeline_id FROM pg_control_checkpoint()")
+check "a member of IPC2 accepts writes again, on a timeline of its own numbered like ipc1's ($ipc1_tl)"
 orphans=$BASE/orphans.json
 out=$(rk rejoin --yes --site ipc2 --orphans "$orphans" --json)
 check "rejoined: fenced, orphan captured, standby cluster of ipc1"
@@ -158,6 +168,8 @@ check "rejoined: fenced, orphan captured, standby cluster of ipc1"
 n=$(echo "$out" | json_field "d['orphans']['count']")
 [ "$n" -ge 1 ] || fail "no orphan captured: $out"
 check "$n orphan(s) in $orphans"
+check "rejoin saw the standby leader on ipc1's timeline ID and had Patroni move it past, so that Patroni rewound it"
+echo "$out" | json_field "[s['step'] for s in d['steps']]" | grep -q "past timeline $ipc1_tl" || fail "no step moving IPC2 past timeline $ipc1_tl: $out"
 python3 -c "import json,urllib.request; c=json.load(urllib.request.urlopen('http://127.0.0.1:$REST_IPC2/config')); s=c['standby_cluster']; assert s['port'] == $IPC1 and s['primary_slot_name'] == 'ipc2', c"
 for port in $IPC2 $IPC2B; do
   writable $port && fail "a member of IPC2 (port $port) accepts writes after the rejoin"
