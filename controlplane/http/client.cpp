@@ -43,37 +43,57 @@ Url parse_url(const std::string& url) {
   return out;
 }
 
-Response request(const std::string& method, const std::string& base_url, const std::string& path,
-                 const std::string& body, std::chrono::milliseconds timeout) {
+Reply request(const std::string& method, const std::string& base_url, const std::string& path, const std::string& body,
+              std::chrono::milliseconds timeout) {
   const Url u = parse_url(base_url);
   const bhttp::verb verb = bhttp::string_to_verb(method);
   if (verb == bhttp::verb::unknown) throw std::invalid_argument("unknown HTTP method " + method);
   const std::string target = u.path_prefix + path;
+  // Asynchronous operations on one io_context run here: beast::tcp_stream's
+  // expiry bounds only asynchronous operations (a synchronous connect to a
+  // host that drops SYNs, or a read from a server that never answers, would
+  // wait for the kernel — minutes — or for ever).
   boost::asio::io_context ioc;
   beast::tcp_stream stream(ioc);
-  try {
-    tcp::resolver resolver(ioc);
-    stream.expires_after(timeout);
-    stream.connect(resolver.resolve(u.host, u.port));
-    bhttp::request<bhttp::string_body> req{verb, target, 11};
-    req.set(bhttp::field::host, u.host);
-    req.set(bhttp::field::user_agent, "rulectl");
-    req.set(bhttp::field::accept, "application/json");
-    if (!body.empty()) {
-      req.set(bhttp::field::content_type, "application/json");
-      req.body() = body;
-    }
-    req.prepare_payload();
-    bhttp::write(stream, req);
-    beast::flat_buffer buffer;
-    bhttp::response<bhttp::string_body> res;
-    bhttp::read(stream, buffer, res);
-    beast::error_code ec;
-    stream.socket().shutdown(tcp::socket::shutdown_both, ec);  // the peer may have closed first
-    return {static_cast<int>(res.result_int()), res.body()};
-  } catch (const boost::system::system_error& e) {
-    throw Unreachable(fmt::format("{} {}{}: {}", method, base_url, path, e.code().message()));
+  tcp::resolver resolver(ioc);
+  bhttp::request<bhttp::string_body> req{verb, target, 11};
+  req.set(bhttp::field::host, u.host);
+  req.set(bhttp::field::user_agent, "rulectl");
+  req.set(bhttp::field::accept, "application/json");
+  if (!body.empty()) {
+    req.set(bhttp::field::content_type, "application/json");
+    req.body() = body;
   }
+  req.prepare_payload();
+  beast::flat_buffer buffer;
+  bhttp::response<bhttp::string_body> res;
+  beast::error_code failure;
+  bool done = false;
+  const auto fail = [&](beast::error_code ec) { failure = ec; };
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  resolver.async_resolve(u.host, u.port, [&](beast::error_code ec, tcp::resolver::results_type results) {
+    if (ec) return fail(ec);
+    stream.expires_at(deadline);
+    stream.async_connect(results, [&](beast::error_code ec, const tcp::endpoint&) {
+      if (ec) return fail(ec);
+      bhttp::async_write(stream, req, [&](beast::error_code ec, std::size_t) {
+        if (ec) return fail(ec);
+        bhttp::async_read(stream, buffer, res, [&](beast::error_code ec, std::size_t) {
+          if (ec) return fail(ec);
+          done = true;
+        });
+      });
+    });
+  });
+  // The resolver has no expiry of its own: run_for bounds it too.
+  ioc.run_for(timeout + std::chrono::milliseconds(100));
+  if (!done) {
+    const std::string why = failure ? failure.message() : "no answer within the timeout";
+    throw Unreachable(fmt::format("{} {}{}: {} ({} ms)", method, base_url, path, why, timeout.count()));
+  }
+  beast::error_code ec;
+  stream.socket().shutdown(tcp::socket::shutdown_both, ec);  // the peer may have closed first
+  return {static_cast<int>(res.result_int()), res.body()};
 }
 
 }  // namespace rulekeeper::http

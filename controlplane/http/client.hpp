@@ -21,7 +21,10 @@ struct Url {
 // std::invalid_argument naming what is wrong (https is not supported).
 Url parse_url(const std::string& url);
 
-struct Response {
+// What the server answered. Not http::Response (server.hpp), which is what
+// our own server sends: one program holds both, and two definitions of one
+// name would break the one-definition rule.
+struct Reply {
   int status = 0;
   std::string body;
   bool ok() const { return status >= 200 && status < 300; }
@@ -37,11 +40,11 @@ public:
 // write, read) is bounded by `timeout`. Any HTTP status is returned; only
 // transport failures throw Unreachable. `body` is sent as application/json
 // when not empty.
-Response request(const std::string& method, const std::string& base_url, const std::string& path,
-                 const std::string& body = "", std::chrono::milliseconds timeout = std::chrono::seconds(5));
+Reply request(const std::string& method, const std::string& base_url, const std::string& path,
+              const std::string& body = "", std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
-inline Response get(const std::string& base_url, const std::string& path,
-                    std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+inline Reply get(const std::string& base_url, const std::string& path,
+                 std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
   return request("GET", base_url, path, "", timeout);
 }
 

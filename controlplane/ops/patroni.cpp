@@ -37,7 +37,7 @@ auto first_answer(const config::Config& config, const std::string& cluster, cons
                                                      : fmt::format("{}", fmt::join(errors, "; "))));
 }
 
-json parse_body(const http::Response& r, const std::string& what) {
+json parse_body(const http::Reply& r, const std::string& what) {
   try {
     return json::parse(r.body);
   } catch (const json::exception&) {
@@ -60,7 +60,7 @@ std::vector<const config::SiteConfig*> members(const config::Config& config, con
 
 json get_config(const config::Config& config, const std::string& cluster) {
   return first_answer(config, cluster, "GET /config", [&](const config::SiteConfig& m) {
-    const http::Response r = http::get(m.patroni_url, "/config");
+    const http::Reply r = http::get(m.patroni_url, "/config");
     if (!r.ok())
       throw common::ExitError(common::exit_failed, fmt::format("GET {}/config: HTTP {}: {}", m.patroni_url, r.status,
                                                                common::one_line(r.body)));
@@ -70,7 +70,7 @@ json get_config(const config::Config& config, const std::string& cluster) {
 
 json patch_config(const config::Config& config, const std::string& cluster, const json& patch) {
   return first_answer(config, cluster, "PATCH /config", [&](const config::SiteConfig& m) {
-    const http::Response r = http::request("PATCH", m.patroni_url, "/config", patch.dump());
+    const http::Reply r = http::request("PATCH", m.patroni_url, "/config", patch.dump());
     if (!r.ok())
       throw common::ExitError(common::exit_failed,
                               fmt::format("Patroni refused PATCH {}/config {}: HTTP {}: {}", m.patroni_url,
@@ -82,7 +82,7 @@ json patch_config(const config::Config& config, const std::string& cluster, cons
 json cluster_view(const config::Config& config, const std::string& cluster) {
   try {
     return first_answer(config, cluster, "GET /cluster", [&](const config::SiteConfig& m) {
-      const http::Response r = http::get(m.patroni_url, "/cluster");
+      const http::Reply r = http::get(m.patroni_url, "/cluster");
       if (!r.ok()) throw http::Unreachable(fmt::format("GET {}/cluster: HTTP {}", m.patroni_url, r.status));
       return parse_body(r, "GET " + m.patroni_url + "/cluster");
     });

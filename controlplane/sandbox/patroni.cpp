@@ -225,7 +225,7 @@ void start_daemon(const fs::path& base, const std::string& name) {
 
 void patch_config(const fs::path& base, const std::string& site, const std::string& patch) {
   const std::string url = common::read_file(dir(base) / (site + ".url"));
-  const http::Response r = http::request("PATCH", url, "/config", patch);
+  const http::Reply r = http::request("PATCH", url, "/config", patch);
   if (!r.ok()) throw std::runtime_error(fmt::format("PATCH {}/config {}: HTTP {}: {}", url, patch, r.status, r.body));
 }
 
@@ -333,7 +333,7 @@ void up(cluster::ClusterSet& set, int port_base, const std::string& rulectl, con
       // restarted, not failed over ("manual failover: members list is empty").
       wait_for("Patroni to name ipc2b its sync_standby", log, 60s, [&] {
         try {
-          const http::Response r = http::get(rest_url(port_base, members()[0]), "/cluster", 2s);
+          const http::Reply r = http::get(rest_url(port_base, members()[0]), "/cluster", 2s);
           if (!r.ok()) return false;
           for (const auto& mem : nlohmann::json::parse(r.body).value("members", nlohmann::json::array()))
             if (mem.value("name", "") == "ipc2b" &&
