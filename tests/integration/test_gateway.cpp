@@ -540,6 +540,11 @@ TEST(Gateway, ConfigErrorsExit2) {
           {"gateway", "--node", "ipc1"});
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("go together"), std::string::npos) << r.err;
+  r = run(site + "[sites.ipc1.gateway]\nlisten = \"127.0.0.1:" + std::to_string(kGatewayIpc1) +
+              "\"\ntls_certificate = \"/nonexistent/gw.crt\"\ntls_private_key = \"/nonexistent/gw.key\"\n",
+          {"gateway", "--node", "ipc1"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("/nonexistent/gw.crt"), std::string::npos) << r.err;
   r = run(site, {"gateway", "--node", "ipc1"});
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("[sites.ipc1.gateway]"), std::string::npos) << r.err;
