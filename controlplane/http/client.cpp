@@ -60,6 +60,7 @@ Reply request(const std::string& method, const std::string& base_url, const std:
   req.set(bhttp::field::host, u.host);
   req.set(bhttp::field::user_agent, "rulectl");
   req.set(bhttp::field::accept, "application/json");
+  for (const auto& [k, v] : headers) req.set(k, v);
   if (!body.empty()) {
     req.set(bhttp::field::content_type, "application/json");
     req.body() = body;
