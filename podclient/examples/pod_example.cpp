@@ -105,7 +105,8 @@ int main(int argc, char** argv) {
     std::signal(SIGTERM, [](int) { interrupted = 1; });
     client.start();
     if (seconds < 0) seconds = until_epoch >= 0 ? 60 : 0;
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(static_cast<long>(seconds * 1000));
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(static_cast<long>(seconds * 1000));
     while (interrupted == 0) {
       if (until_epoch >= 0 && client.wait_for_epoch(until_epoch, std::chrono::milliseconds(100))) return 0;
       if (until_epoch < 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));

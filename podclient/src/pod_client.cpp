@@ -19,6 +19,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <random>
 #include <set>
 #include <sstream>
@@ -156,7 +157,9 @@ public:
   // The head of a streamed answer; read_some() then returns its body piece by piece.
   void read_stream_head(std::chrono::milliseconds timeout) {
     parser_.emplace();
-    parser_->body_limit(boost::none);
+    // No limit (a stream is endless). Not boost::none: Boost 1.74 compares
+    // the length against the empty optional and reports the limit exceeded.
+    parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
     const auto ec = run([&](auto handler) { bhttp::async_read_header(*stream_, buffer_, *parser_, handler); }, timeout);
     if (ec) fail("no answer", ec);
   }
@@ -305,14 +308,16 @@ RuleSet parse_rule_set(const std::string& text) {
   try {
     const json j = json::parse(text);
     if (!j.is_object()) throw ProtocolError("a rule set is a JSON object");
-    if (!j.contains("epoch") || !j["epoch"].is_number_integer()) throw ProtocolError("a rule set needs an integer epoch");
+    if (!j.contains("epoch") || !j["epoch"].is_number_integer())
+      throw ProtocolError("a rule set needs an integer epoch");
     if (!j.contains("rules") || !j["rules"].is_array()) throw ProtocolError("a rule set needs a rules array");
     s.epoch = j["epoch"].get<std::int64_t>();
     s.site = j.value("site", "");
     s.node = j.value("node", "");
     s.channel = j.value("channel", "");
     s.held = j.value("held", false);
-    if (j.contains("stale_seconds") && j["stale_seconds"].is_number()) s.stale_seconds = j["stale_seconds"].get<double>();
+    if (j.contains("stale_seconds") && j["stale_seconds"].is_number())
+      s.stale_seconds = j["stale_seconds"].get<double>();
     for (const auto& r : j["rules"]) {
       if (!r.is_object() || !r.contains("rule_key") || !r["rule_key"].is_string())
         throw ProtocolError("a rule needs a rule_key");
@@ -370,7 +375,8 @@ struct PodClient::Impl {
     s.gateway = urls[index].text;
     s.from_cache = false;
     if (s.stale_seconds)
-      stale_since = std::chrono::steady_clock::now() - std::chrono::milliseconds(static_cast<long>(*s.stale_seconds * 1000));
+      stale_since =
+          std::chrono::steady_clock::now() - std::chrono::milliseconds(static_cast<long>(*s.stale_seconds * 1000));
     else
       stale_since.reset();
     bool is_new;
@@ -477,8 +483,8 @@ struct PodClient::Impl {
     set_status([](Status& s) { s.streaming = false; });
     while (!stopping) {
       const std::int64_t after = epoch_from_here();
-      const std::string target = rules_path() + "?after=" + std::to_string(after) +
-                                 "&wait=" + std::to_string(o.long_poll_wait.count()) + "ms";
+      const std::string target =
+          rules_path() + "?after=" + std::to_string(after) + "&wait=" + std::to_string(o.long_poll_wait.count()) + "ms";
       handle_rules_answer(get(c, target, o.long_poll_wait + o.request_timeout, "\"" + std::to_string(after) + "\""));
       failures_here = 0;
       set_status([](Status& s) { s.consecutive_failures = 0; });
