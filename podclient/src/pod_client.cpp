@@ -344,6 +344,7 @@ struct PodClient::Impl {
   mutable std::mutex mutex;
   mutable std::condition_variable changed;  // a new set, or stopping
   std::shared_ptr<const RuleSet> current;
+  std::optional<std::int64_t> delivered_epoch;  // of the last served set handed to on_rules
   Status status;
   std::string cache_problem;  // reported at start()
 
@@ -393,8 +394,10 @@ struct PodClient::Impl {
       status.connected = true;
       ++status.sets_received;
     }
-    changed.notify_all();
-    if (!is_new) return;
+    if (!is_new) {
+      changed.notify_all();
+      return;
+    }
     if (!o.cache_file.empty()) {
       try {
         write_atomically(o.cache_file, s.json);
@@ -405,6 +408,12 @@ struct PodClient::Impl {
     event("rules: epoch " + std::to_string(s.epoch) + " (" + std::to_string(s.rules.size()) + " rules) from " +
           s.gateway + (s.stale_seconds ? " (stale)" : ""));
     if (o.on_rules) o.on_rules(*ptr);
+    {
+      // wait_for_epoch() returns once the callback has run.
+      std::lock_guard<std::mutex> lock(mutex);
+      delivered_epoch = ptr->epoch;
+    }
+    changed.notify_all();
   }
 
   void check_stale() {
@@ -715,7 +724,7 @@ std::shared_ptr<const RuleSet> PodClient::current() const {
 bool PodClient::wait_for_epoch(std::int64_t epoch, std::chrono::milliseconds timeout) const {
   std::unique_lock<std::mutex> lock(impl_->mutex);
   return impl_->changed.wait_for(lock, timeout, [&] {
-    return impl_->current && !impl_->current->from_cache && impl_->current->epoch >= epoch;
+    return impl_->delivered_epoch && *impl_->delivered_epoch >= epoch && impl_->current && !impl_->current->from_cache;
   });
 }
 

@@ -129,7 +129,8 @@ public:
 
   // The set in use: the last served, or the cached one; nullptr when none.
   std::shared_ptr<const RuleSet> current() const;
-  // Waits until current() has an epoch >= `epoch` (true) or the timeout.
+  // Waits until a gateway served a set of epoch >= `epoch` and on_rules has
+  // run with it (true), or the timeout (false). A cached set does not count.
   bool wait_for_epoch(std::int64_t epoch, std::chrono::milliseconds timeout) const;
   Status status() const;
 
