@@ -95,6 +95,7 @@ const TableSpec kTables[] = {
     {"hotfix_policy", "allowed_paths", false, true},
     {"incarnation", "site", false},
     {"journal", "kind", true},
+    {"notification_hold", "reason", true},
     {"qualification_history", "reason", true},
     {"release_log", "drift", false},
     {"rule", "description", true},
@@ -214,6 +215,25 @@ std::vector<Row> function_rows() {
        kReaders},
       {"rulekeeper.monitor_versions()", "function", "e3", "SELECT count(*) FROM rulekeeper.monitor_versions()",
        kReaders},
+      // Per-channel epochs and what a gateway serves (issue #18): pods and
+      // gateways read them with rulekeeper_reader.
+      {"rulekeeper.activation_epoch(text)", "function", "e3", "SELECT rulekeeper.activation_epoch('prod')", kReaders},
+      {"rulekeeper.wait_for_epoch(text,bigint,integer,bigint)", "procedure", "e3",
+       "CALL rulekeeper.wait_for_epoch('prod', 0, 100)", kReaders, true},
+      {"rulekeeper.effective_rules(text,bigint)", "function", "e3",
+       "SELECT count(*) FROM rulekeeper.effective_rules('prod', rulekeeper.activation_epoch('prod'))", kReaders},
+      {"rulekeeper.notification_state(text)", "function", "e3",
+       "SELECT count(*) FROM rulekeeper.notification_state('ipc1')", kReaders},
+      // Holds of a (site, channel) notification scope: releasers, at the E3
+      // primary. Nothing is held in the setup: a release is refused there.
+      {"rulekeeper.hold_notifications(text,text,text)", "function", "e3",
+       "SELECT rulekeeper.hold_notifications('ipc1', 'prod', 'matrix')", kReleaser},
+      {"rulekeeper.release_notifications(text,text,text)", "function", "e3",
+       "SELECT rulekeeper.release_notifications('ipc1', 'prod', 'matrix')", "DDRDRDR"},
+      {"rulekeeper._notification_scope(text,text)", "function", "e3",
+       "SELECT count(*) FROM rulekeeper._notification_scope('ipc1', 'prod')", kOwnerOnly},
+      {"rulekeeper._require_notification_scope(text,text,text)", "function", "e3",
+       "SELECT rulekeeper._require_notification_scope('ipc1', 'prod', 'matrix')", kOwnerOnly},
       // Authoring, at e1.
       {"rulekeeper.create_rule(text,text,text)", "function", "e1", "SELECT rulekeeper.create_rule('perm.new', 'perm')",
        kAuthor},
@@ -443,7 +463,8 @@ std::string render_docs() {
         "(pg_restore) must match the newest policy entry of its ruleset. It does **not** write history or the\n"
         "state derived from it: `journal`, `rule`, `rule_version` (annotations included),\n"
         "`qualification_history`, `activation`, `activation_history`, `release_log`, `hotfix`,\n"
-        "`incarnation`, `conflict`, `failover_event`, `checksum_bucket`, `heartbeat` and `trusted_key`\n"
+        "`incarnation`, `conflict`, `failover_event`, `checksum_bucket`, `heartbeat`, `notification_hold`\n"
+        "(held and released through `hold_notifications()` and `release_notifications()`) and `trusted_key`\n"
         "(trusted through `trust_key()`, revoked through `revoke_key()`, both journaled) are written only\n"
         "by the functions (SECURITY DEFINER, as the owner) and by the superuser. A direct row could carry\n"
         "any `change_id`, epoch, actor, site or date and skip admission, the hotfix gate and the journal,\n"
@@ -797,7 +818,8 @@ TEST_F(Permissions, SecurityDefinerFunctionsPinSearchPath) {
           "SELECT string_agg(p.proname || ':' || p.prosecdef || ':' || (p.proconfig IS NULL), ',' ORDER BY p.proname) "
           "FROM pg_proc p WHERE p.pronamespace = 'rulekeeper'::regnamespace AND p.proname IN "
           "('effective_rules', 'effective_version', 'activation_epoch', 'wait_for_epoch')"),
-      "activation_epoch:false:true,effective_rules:false:true,effective_version:false:true,wait_for_epoch:false:true");
+      "activation_epoch:false:true,activation_epoch:false:true,effective_rules:false:true,effective_rules:false:true,"
+      "effective_version:false:true,wait_for_epoch:false:true,wait_for_epoch:false:true");
 }
 
 // ---------------------------------------------------------------------------
@@ -913,6 +935,10 @@ const std::vector<std::string> kReaderQuestions = {
     "SELECT rulekeeper.export_changes('{}') - 'bundle_sha256'",
     "SELECT * FROM rulekeeper.rule_state",
     "SELECT * FROM rulekeeper.version_state",
+    "SELECT rulekeeper.activation_epoch('prod'), rulekeeper.activation_epoch('sl')",
+    "SELECT * FROM rulekeeper.effective_rules('prod', rulekeeper.activation_epoch('prod'))",
+    "SELECT * FROM rulekeeper.effective_rules('sl', rulekeeper.activation_epoch('sl'))",
+    "SELECT * FROM rulekeeper.notification_state('ipc1')",
 };
 
 }  // namespace
