@@ -16,9 +16,10 @@ json notification_status(const std::vector<site::SiteState>& sites, std::vector<
     if (s.effective_environment() != "e3" || !s.reachable || !s.connection) continue;
     // notification_state() is new in 0.2; a site not yet updated has no
     // per-channel epochs and no holds.
-    if (!s.extension_version || *s.extension_version == "0.1") {
-      notes.push_back(fmt::format("{}: extension {}: no per-channel epochs or notification holds before 0.2", s.name,
-                                  s.extension_version.value_or("missing")));
+    // (A site without the extension: its status row says so already.)
+    if (!s.extension_version) continue;
+    if (*s.extension_version == "0.1") {
+      notes.push_back(fmt::format("{}: extension 0.1: no per-channel epochs or notification holds before 0.2", s.name));
       continue;
     }
     try {

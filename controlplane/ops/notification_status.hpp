@@ -16,9 +16,9 @@
 namespace rulekeeper::ops {
 
 // [{"site", "channel", "current_epoch", "served_epoch", "held", "held_epoch",
-//   "held_by", "held_at", "reason"}] in site then channel order; a site that
-// could not tell (unreachable, extension older than 0.2, a failed query) is
-// named in `notes` instead.
+//   "held_by", "held_at", "reason"}] in site then channel order. Unreachable
+// sites and sites without the extension are left out (their status rows say
+// why); a site at extension 0.1 or whose query failed is named in `notes`.
 nlohmann::json notification_status(const std::vector<site::SiteState>& sites, std::vector<std::string>& notes);
 
 }  // namespace rulekeeper::ops
