@@ -201,7 +201,17 @@ private:
 // The pods of issue #18 on the tour: a pod at ipc1 on prod is not woken by an
 // sl activation, gets a prod activation as soon as ipc1 replays it, is held
 // back while IPC1's prod is held and catches up on release; `rulectl pods`.
-void pods_chapters(Tour& tour, const cluster::Node& ipc1) {
+void pods_chapters(Tour& tour, const cluster::Node& ipc2, const cluster::Node& ipc1) {
+  // What ipc2 committed last in prod, once ipc2's gateway serves it (it learns
+  // of it by LISTEN, a moment after the commit): shown as a curl would.
+  auto prod_at_ipc2 = [&] {
+    const std::int64_t committed = std::stoll(ipc2.query_value("SELECT rulekeeper.activation_epoch('prod')"));
+    if (!common::poll_until(std::chrono::seconds(30), std::chrono::milliseconds(20), [&] {
+          return pod::fetch_rules(tour.gateway_url("ipc2"), "prod", "tour-curl").epoch >= committed;
+        }))
+      throw common::ExitError(common::exit_failed, "demo: ipc2's gateway did not serve prod's new epoch within 30 s");
+    return tour.curl_rules("ipc2", "prod");
+  };
   tour.chapter("Pods at IPC1 follow prod through ipc1's gateway",
                "`sandbox up` started a pod gateway per E3 node: a few connections to its node, any number of pods "
                "over HTTP (docs/pods.md). A pod at ipc1 follows prod with the pod client (podclient/): Server-Sent "
@@ -244,7 +254,7 @@ void pods_chapters(Tour& tour, const cluster::Node& ipc1) {
     throw common::ExitError(common::exit_failed, "demo: ipc1 did not pause its replay");
   tour.rulectl({"activate", "--yes", "--site", "e3", "--channel", "prod", "--rule", "pricing.discount", "--version",
                 "4", "--acknowledge-hotfix", "2.1"});
-  const pod::RuleSet at_ipc2 = tour.curl_rules("ipc2", "prod");
+  const pod::RuleSet at_ipc2 = prod_at_ipc2();
   tour.say(fmt::format("ipc2 serves prod epoch {}; the pod at ipc1 still has {}", at_ipc2.epoch,
                        TourPod::describe(*pod.current())));
   if (pod.current()->epoch >= at_ipc2.epoch)
@@ -262,7 +272,7 @@ void pods_chapters(Tour& tour, const cluster::Node& ipc1) {
   tour.rulectl({"notify", "hold", "--yes", "--site", "ipc1", "--channel", "prod", "--reason",
                 "IPC2's pods first, IPC1's after an hour"});
   tour.rulectl({"rollback", "--yes", "--site", "e3", "--channel", "prod", "--rule", "pricing.discount"});
-  const pod::RuleSet rolled_back = tour.curl_rules("ipc2", "prod");
+  const pod::RuleSet rolled_back = prod_at_ipc2();
   // ipc1 holds the rollback (its own epoch reaches it) and still serves the held set.
   if (!common::poll_until(std::chrono::seconds(30), std::chrono::milliseconds(50), [&] {
         return ipc1.query_value("SELECT rulekeeper.activation_epoch('prod')") == std::to_string(rolled_back.epoch);
@@ -385,7 +395,7 @@ int run_demo(const fs::path& base, cluster::ClusterOptions cluster_options,
   tour.rulectl({"validate", "--site", "e2", "--rule", "pricing.discount", "--version", "4", "--result", "passed"});
   tour.rulectl({"release", "--yes", "--from", "e2", "--to", "e3", "--wait-replicated", "20"});
 
-  pods_chapters(tour, node("ipc1"));
+  pods_chapters(tour, node("ipc2"), node("ipc1"));
 
   if (under_patroni) {
     tour.chapter("Inside IPC2: Patroni fails over to ipc2b",
