@@ -513,6 +513,15 @@ std::string closing_hint(const std::filesystem::path& base, const std::vector<cl
       "  export RULECTL_CONFIG=" + process::shell_quote((base / "rulectl.toml").string()) + "\n" + "  rulectl status\n";
   for (const auto& n : nodes)
     out += fmt::format("  psql -h 127.0.0.1 -p {} -U postgres rules    # {}\n", n.port, n.site);
+  // The pod gateways its rulectl.toml configures (docs/pods.md).
+  try {
+    for (const auto& site : config::load((base / "rulectl.toml").string()).sites)
+      if (site.gateway)
+        out += fmt::format("  curl -H 'Rulekeeper-Pod: me' {}/v1/channels/prod/rules    # {}'s pod gateway\n",
+                           site.gateway->url, site.name);
+  } catch (const std::exception&) {
+    // No config (yet) or an unreadable one: the psql lines above are enough.
+  }
   out += "  rulectl sandbox down --base " + process::shell_quote(base.string()) + "   # when done\n";
   return out;
 }
