@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Checks that our C and C++ sources are formatted as .clang-format says
-# (clang-format --dry-run -Werror): core include extension controlplane tests
+# (clang-format --dry-run -Werror): core include extension controlplane podclient tests
 # bench, without tests/fuzz/corpus (fuzzer inputs, not code) and without
 # anything generated (that lives in the build directory). CTest runs it as
 # the test `format`; CONTRIBUTING.md says how to fix what it reports.
@@ -17,7 +17,7 @@ command -v "$clang_format" >/dev/null ||
 cd "$src"
 files=()
 while IFS= read -r -d '' f; do files+=("$f"); done < <(
-  find core include extension controlplane tests bench \
+  find core include extension controlplane podclient tests bench \
     -path tests/fuzz/corpus -prune -o \
     -type f \( -name '*.c' -o -name '*.h' -o -name '*.cc' -o -name '*.cpp' -o -name '*.hpp' \) -print0 | sort -z)
 [ ${#files[@]} -gt 0 ] || { echo "check_format: no sources found under $src" >&2; exit 1; }

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <future>
 #include <mutex>
 #include <optional>
 #include <sstream>
@@ -709,10 +710,16 @@ void Server::stop(std::chrono::milliseconds grace) {
   if (!s.started || s.stopped) return;
   s.stopped = true;
   s.stopping = true;
-  net::post(s.acceptor->get_executor(), [impl = impl_] {
+  // The listening socket is closed on its strand; stop() waits for it below
+  // (before ioc.stop()), else a stop with no session left could stop the
+  // io_context before the close ran and the port stayed bound: a server
+  // started again on the same port in the same process failed to listen.
+  auto acceptor_closed = std::make_shared<std::promise<void>>();
+  net::post(s.acceptor->get_executor(), [impl = impl_, acceptor_closed] {
     beast::error_code ec;
     impl->acceptor->close(ec);
     if (impl->accept_retry) impl->accept_retry->cancel();
+    acceptor_closed->set_value();
   });
   for (const auto& session : s.live_sessions()) session->stop_gracefully();
   {
@@ -724,6 +731,7 @@ void Server::stop(std::chrono::milliseconds grace) {
     std::unique_lock<std::mutex> lock(s.mu);
     s.cv.wait_for(lock, std::chrono::seconds(2), [&] { return s.sessions.empty(); });
   }
+  acceptor_closed->get_future().wait_for(std::chrono::seconds(2));
   s.work.reset();
   s.ioc.stop();
   for (auto& t : s.threads)

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <mutex>
 
 #include <fmt/format.h>
 #include <pqxx/pqxx>
@@ -24,6 +25,8 @@
 #include "pgnode/process.hpp"
 #include "common/poll.hpp"
 #include "sandbox/patroni.hpp"
+
+#include <rulekeeper/pod_client.hpp>
 
 namespace fs = std::filesystem;
 
@@ -121,6 +124,29 @@ public:
 
   const fs::path& base() const { return base_; }
 
+  // The pod gateway of an E3 node (sandbox/gateways.hpp), from the config.
+  std::string gateway_url(const std::string& site) const {
+    const config::SiteConfig* s = config_.find(site);
+    if (s == nullptr || !s->gateway)
+      throw common::ExitError(common::exit_failed, "demo: no pod gateway for " + site + " in the sandbox config");
+    return s->gateway->url;
+  }
+
+  // Prints what a curl of a gateway would: the request, then the answer.
+  pod::RuleSet curl_rules(const std::string& site, const std::string& channel) {
+    const std::string url = gateway_url(site);
+    std::cout << "\n$ curl -sS -H 'Rulekeeper-Pod: tour-curl' " << url << "/v1/channels/" << channel << "/rules\n";
+    pod::RuleSet s = pod::fetch_rules(url, channel, "tour-curl");
+    std::cout << "  " << common::abbreviate(s.json, 400) << "\n";
+    std::cout.flush();
+    return s;
+  }
+
+  void say(const std::string& line) {
+    std::cout << "\n" << line << "\n";
+    std::cout.flush();
+  }
+
 private:
   fs::path base_;
   config::Config config_;
@@ -128,6 +154,141 @@ private:
   int chapter_ = 0;
   int step_ = 0;
 };
+
+// A pod at ipc1 that follows prod through ipc1's gateway with the pod
+// client library (podclient/): what it received, for the tour to show.
+class TourPod {
+public:
+  explicit TourPod(const std::string& gateway, const fs::path& cache) {
+    pod::Options o;
+    o.gateways = {gateway};
+    o.channel = "prod";
+    o.pod_id = "tour-pod-ipc1";
+    o.labels = {{"zone", "dr"}, {"app", "pricing"}};
+    o.cache_file = cache;
+    o.on_rules = [this](const pod::RuleSet& s) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      received_.push_back(s);
+    };
+    client_ = std::make_unique<pod::PodClient>(o);
+    client_->start();
+  }
+  ~TourPod() { client_->stop(); }
+
+  // Waits for a served set of epoch >= `epoch`; fails the tour after 30 s.
+  std::shared_ptr<const pod::RuleSet> wait_for(std::int64_t epoch, const std::string& what) {
+    if (!client_->wait_for_epoch(epoch, std::chrono::seconds(30)))
+      throw common::ExitError(common::exit_failed,
+                              fmt::format("demo: the pod did not receive epoch {} ({}) within 30 s; last error: {}",
+                                          epoch, what, client_->status().last_error));
+    return client_->current();
+  }
+  std::int64_t sets_received() const { return client_->status().sets_received; }
+  std::shared_ptr<const pod::RuleSet> current() const { return client_->current(); }
+
+  static std::string describe(const pod::RuleSet& s) {
+    std::string rules;
+    for (const auto& r : s.rules) rules += (rules.empty() ? "" : ", ") + r.rule_key + "@" + r.label;
+    return fmt::format("epoch {} from {}{}: {}", s.epoch, s.site, s.held ? " (held)" : "", rules);
+  }
+
+private:
+  std::mutex mutex_;
+  std::vector<pod::RuleSet> received_;
+  std::unique_ptr<pod::PodClient> client_;
+};
+
+// The pods of issue #18 on the tour: a pod at ipc1 on prod is not woken by an
+// sl activation, gets a prod activation as soon as ipc1 replays it, is held
+// back while IPC1's prod is held and catches up on release; `rulectl pods`.
+void pods_chapters(Tour& tour, const cluster::Node& ipc2, const cluster::Node& ipc1) {
+  // What ipc2 committed last in prod, once ipc2's gateway serves it (it learns
+  // of it by LISTEN, a moment after the commit): shown as a curl would.
+  auto prod_at_ipc2 = [&] {
+    const std::int64_t committed = std::stoll(ipc2.query_value("SELECT rulekeeper.activation_epoch('prod')"));
+    if (!common::poll_until(std::chrono::seconds(30), std::chrono::milliseconds(20), [&] {
+          return pod::fetch_rules(tour.gateway_url("ipc2"), "prod", "tour-curl").epoch >= committed;
+        }))
+      throw common::ExitError(common::exit_failed, "demo: ipc2's gateway did not serve prod's new epoch within 30 s");
+    return tour.curl_rules("ipc2", "prod");
+  };
+  tour.chapter("Pods at IPC1 follow prod through ipc1's gateway",
+               "`sandbox up` started a pod gateway per E3 node: a few connections to its node, any number of pods "
+               "over HTTP (docs/pods.md). A pod at ipc1 follows prod with the pod client (podclient/): Server-Sent "
+               "Events, its last set cached on disk.");
+  const pod::RuleSet first = tour.curl_rules("ipc1", "prod");
+  TourPod pod(tour.gateway_url("ipc1"), tour.base() / "demo" / "pod-ipc1-prod.json");
+  tour.say("pod tour-pod-ipc1: " + TourPod::describe(*pod.wait_for(first.epoch, "its first set")));
+
+  tour.chapter("An sl activation does not wake a prod pod",
+               "Each channel has its own epoch: version 4 goes to SL; prod's epoch does not move and the prod pod "
+               "hears nothing.");
+  const std::int64_t sets_before = pod.sets_received();
+  const std::int64_t sl_before = pod::fetch_rules(tour.gateway_url("ipc1"), "sl", "tour-curl").epoch;
+  tour.rulectl(
+      {"activate", "--yes", "--site", "e3", "--channel", "sl", "--rule", "pricing.discount", "--version", "4"});
+  std::int64_t sl_after = sl_before;
+  if (!common::poll_until(std::chrono::seconds(30), std::chrono::milliseconds(50), [&] {
+        sl_after = pod::fetch_rules(tour.gateway_url("ipc1"), "sl", "tour-curl").epoch;
+        return sl_after > sl_before;
+      }))
+    throw common::ExitError(common::exit_failed, "demo: ipc1's gateway did not serve sl's new epoch within 30 s");
+  const std::int64_t prod_now = pod::fetch_rules(tour.gateway_url("ipc1"), "prod", "tour-curl").epoch;
+  tour.say(
+      fmt::format("ipc1's gateway: sl epoch {} -> {}; prod epoch still {}; the prod pod received {} new sets "
+                  "and still has {}",
+                  sl_before, sl_after, prod_now, pod.sets_received() - sets_before, TourPod::describe(*pod.current())));
+  if (prod_now != first.epoch || pod.sets_received() != sets_before)
+    throw common::ExitError(common::exit_failed, "demo: an sl activation moved prod or reached the prod pod");
+
+  tour.chapter("A prod activation reaches the pod once ipc1 replays it",
+               "ipc1's replay is paused while ipc2 activates version 4 in prod (acknowledging the hotfix it "
+               "undoes): ipc1's gateway never serves what ipc1 does not hold. Replay resumes: the pod has it at "
+               "once.");
+  tour.rulectl(
+      {"validate", "--yes", "--site", "e3", "--rule", "pricing.discount", "--version", "4", "--result", "passed"});
+  tour.sql("ipc1", "SELECT pg_wal_replay_pause()");
+  if (!common::poll_until(std::chrono::seconds(30), std::chrono::milliseconds(20), [&] {
+        return ipc1.query_value("SELECT pg_get_wal_replay_pause_state()", "postgres") == "paused";
+      }))
+    throw common::ExitError(common::exit_failed, "demo: ipc1 did not pause its replay");
+  tour.rulectl({"activate", "--yes", "--site", "e3", "--channel", "prod", "--rule", "pricing.discount", "--version",
+                "4", "--acknowledge-hotfix", "2.1"});
+  const pod::RuleSet at_ipc2 = prod_at_ipc2();
+  tour.say(fmt::format("ipc2 serves prod epoch {}; the pod at ipc1 still has {}", at_ipc2.epoch,
+                       TourPod::describe(*pod.current())));
+  if (pod.current()->epoch >= at_ipc2.epoch)
+    throw common::ExitError(common::exit_failed, "demo: the pod at ipc1 got a set ipc1 had not replayed");
+  tour.sql("ipc1", "SELECT pg_wal_replay_resume()");
+  const auto resumed = std::chrono::steady_clock::now();
+  const auto got = pod.wait_for(at_ipc2.epoch, "the prod activation");
+  tour.say(fmt::format("pod tour-pod-ipc1: {} ({:.0f} ms after ipc1 resumed replay)", TourPod::describe(*got),
+                       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - resumed).count()));
+
+  tour.chapter("Hold IPC1's prod, then release it",
+               "Who is notified is the operators' decision per site and channel: while IPC1's prod is held, its "
+               "gateway serves the held epoch (IPC2's pods get the rollback at once, IPC1's later). `rulectl pods` "
+               "shows who is behind.");
+  tour.rulectl({"notify", "hold", "--yes", "--site", "ipc1", "--channel", "prod", "--reason",
+                "IPC2's pods first, IPC1's after an hour"});
+  tour.rulectl({"rollback", "--yes", "--site", "e3", "--channel", "prod", "--rule", "pricing.discount"});
+  const pod::RuleSet rolled_back = prod_at_ipc2();
+  // ipc1 holds the rollback (its own epoch reaches it) and still serves the held set.
+  if (!common::poll_until(std::chrono::seconds(30), std::chrono::milliseconds(50), [&] {
+        return ipc1.query_value("SELECT rulekeeper.activation_epoch('prod')") == std::to_string(rolled_back.epoch);
+      }))
+    throw common::ExitError(common::exit_failed, "demo: ipc1 did not replay the rollback within 30 s");
+  tour.sql("ipc1", "SELECT rulekeeper.activation_epoch('prod') AS prod_epoch_at_ipc1");
+  tour.curl_rules("ipc1", "prod");
+  tour.say("pod tour-pod-ipc1 (held): " + TourPod::describe(*pod.current()));
+  if (pod.current()->epoch >= rolled_back.epoch)
+    throw common::ExitError(common::exit_failed, "demo: the pod at ipc1 got a set past the hold");
+  tour.rulectl({"pods"});
+  tour.rulectl({"notify", "release", "--yes", "--site", "ipc1", "--channel", "prod"});
+  tour.say("pod tour-pod-ipc1: " +
+           TourPod::describe(*pod.wait_for(rolled_back.epoch, "the rollback after the release")));
+  tour.rulectl({"pods"});
+}
 
 }  // namespace
 
@@ -233,6 +394,8 @@ int run_demo(const fs::path& base, cluster::ClusterOptions cluster_options,
   tour.rulectl({"release", "--from", "e1", "--to", "e2"});
   tour.rulectl({"validate", "--site", "e2", "--rule", "pricing.discount", "--version", "4", "--result", "passed"});
   tour.rulectl({"release", "--yes", "--from", "e2", "--to", "e3", "--wait-replicated", "20"});
+
+  pods_chapters(tour, node("ipc2"), node("ipc1"));
 
   if (under_patroni) {
     tour.chapter("Inside IPC2: Patroni fails over to ipc2b",
@@ -350,6 +513,15 @@ std::string closing_hint(const std::filesystem::path& base, const std::vector<cl
       "  export RULECTL_CONFIG=" + process::shell_quote((base / "rulectl.toml").string()) + "\n" + "  rulectl status\n";
   for (const auto& n : nodes)
     out += fmt::format("  psql -h 127.0.0.1 -p {} -U postgres rules    # {}\n", n.port, n.site);
+  // The pod gateways its rulectl.toml configures (docs/pods.md).
+  try {
+    for (const auto& site : config::load((base / "rulectl.toml").string()).sites)
+      if (site.gateway)
+        out += fmt::format("  curl -H 'Rulekeeper-Pod: me' {}/v1/channels/prod/rules    # {}'s pod gateway\n",
+                           site.gateway->url, site.name);
+  } catch (const std::exception&) {
+    // No config (yet) or an unreadable one: the psql lines above are enough.
+  }
   out += "  rulectl sandbox down --base " + process::shell_quote(base.string()) + "   # when done\n";
   return out;
 }

@@ -8,8 +8,10 @@
 
 #include "common/errors.hpp"
 #include "common/files.hpp"
+#include "site/config.hpp"
 #include "pgnode/process.hpp"
 #include "pgnode/tools.hpp"
+#include "sandbox/gateways.hpp"
 #include "sandbox/patroni.hpp"
 
 #include <unistd.h>
@@ -100,13 +102,18 @@ std::string rulectl_executable() {
 }
 
 void write_toml(const cluster::ClusterOptions& co, const std::vector<cluster::Node*>& nodes, const fs::path& path,
-                int patroni_port_base = 0) {
+                int port_base, bool under_patroni) {
+  const int patroni_port_base = under_patroni ? port_base : 0;
   toml::table sites;
   for (const cluster::Node* n : nodes) {
     toml::table t;
     t.insert("conninfo", fmt::format("host=127.0.0.1 port={} user=postgres dbname={}", n->port(), co.database));
     t.insert("environment", n->environment());
     if (n->site() == "ipc1") t.insert("dr", true);
+    // The pod gateway of each E3 node (docs/gateway.md, sandbox/gateways.hpp).
+    if (co.with_extension && gateways::has_gateway(n->site()))
+      t.insert("gateway", toml::table{{"listen", fmt::format("127.0.0.1:{}",
+                                                             gateways::port(port_base, under_patroni, n->site()))}});
     const patroni::Member* member = nullptr;
     for (const auto& m : patroni::members())
       if (patroni_port_base != 0 && m.site == n->site()) member = &m;
@@ -183,7 +190,8 @@ UpResult up(const Options& options, const common::ProgressSink& progress) {
   result.config_file = co.base / "rulectl.toml";
   result.export_line = "export RULECTL_CONFIG=" + process::shell_quote(result.config_file.string());
 
-  const int span = options.ha.empty() ? 4 : 9;  // --ha patroni: REST APIs and etcd too (sandbox/patroni.hpp)
+  // --ha patroni: REST APIs and etcd too (sandbox/patroni.hpp); the pod gateways after them (sandbox/gateways.hpp).
+  const int span = gateways::last_port_offset(!options.ha.empty());
   if (options.port_base < 1024 || options.port_base > 65535 - span)
     throw common::ExitError(common::exit_usage, fmt::format("--port-base {}: must be between 1024 and {}",
                                                             options.port_base, 65535 - span));
@@ -203,14 +211,20 @@ UpResult up(const Options& options, const common::ProgressSink& progress) {
       for (const auto& m : patroni::members()) patroni::start_daemon(co.base, m.site);
     }
     for (const auto& s : kSites) {
-      if (under_patroni && std::string(s.environment) == "e3") continue;  // Patroni starts them
       cluster::Node n(co, node_options(s, port_base));
-      if (s.optional && !fs::exists(n.data_dir())) continue;  // ipc2b was not asked for
+      if (s.optional && !fs::exists(n.data_dir())) continue;              // ipc2b was not asked for
+      if (under_patroni && std::string(s.environment) == "e3") continue;  // Patroni starts them
       if (!n.running()) {
         progress.step(fmt::format("starting {} (port {})", s.site, n.port()));
         n.start();
       }
     }
+    // The gateways its rulectl.toml configures (none in a sandbox made
+    // before there were any, or without the extension).
+    std::vector<std::string> with_gateway;
+    for (const auto& site : config::load(result.config_file.string()).sites)
+      if (site.gateway) with_gateway.push_back(site.name);
+    gateways::start(co.base, result.config_file, port_base, under_patroni, with_gateway, progress);
     result.already_up = true;
     return result;
   }
@@ -227,6 +241,7 @@ UpResult up(const Options& options, const common::ProgressSink& progress) {
     // An earlier `up` died half-way: nothing in it is worth keeping.
     progress.step("removing a half-made sandbox in " + co.base.string());
     const int old_base = read_marker_port_base(marker);
+    gateways::stop(co.base, progress);
     patroni::stop_all(co.base);
     for (auto it = std::rbegin(kSites); it != std::rend(kSites); ++it) {
       cluster::Node n(co, node_options(*it, old_base));
@@ -286,7 +301,13 @@ UpResult up(const Options& options, const common::ProgressSink& progress) {
     progress.step("trust signing keys: e1's at e2, e2's and E3's at ipc2");
     cluster::trust_signing_keys(set);
   }
-  write_toml(co, made, result.config_file, under_patroni ? options.port_base : 0);
+  write_toml(co, made, result.config_file, options.port_base, under_patroni);
+  if (co.with_extension) {
+    std::vector<std::string> e3;
+    for (const cluster::Node* n : made)
+      if (n->environment() == "e3") e3.push_back(n->site());
+    gateways::start(co.base, result.config_file, options.port_base, under_patroni, e3, progress);
+  }
   set.set_teardown(cluster::ClusterSet::Teardown::keep);
   daemons.release();
   progress.step("sandbox up");
@@ -302,6 +323,8 @@ DownResult down(const Options& options, const common::ProgressSink& progress) {
                                         co.base.string(), kMarker));
   // The ports the sandbox was made with, whatever --port-base says now.
   const int port_base = read_marker_port_base(co.base / kMarker);
+  // The gateways first: none outlives its node, nor the sandbox.
+  gateways::stop(co.base, progress);
   if (marker_says_patroni(co.base / kMarker)) {
     progress.step("stopping Patroni (it stops its PostgreSQL) and etcd");
     patroni::stop_all(co.base);
