@@ -46,6 +46,10 @@ void add_keys(CLI::App& app, GlobalOptions& global, int& exit_code);
 // patroni-callback (patroni_callback.cpp): Patroni's on_role_change.
 void add_patroni_callback(CLI::App& app, GlobalOptions& global, int& exit_code);
 
+// gateway, pods (gateway.cpp): the pod gateway of an E3 node and the pods it serves.
+void add_gateway(CLI::App& app, GlobalOptions& global, int& exit_code);
+void add_pods(CLI::App& app, GlobalOptions& global, int& exit_code);  // pods.cpp
+
 // `status` for a loaded config: prints the table (or, with json_out given,
 // fills it with the {"sites":[...]} document instead) and returns the exit
 // code (4 if any site is unreachable). Shared with `sandbox up`.

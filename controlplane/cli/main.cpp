@@ -89,6 +89,8 @@ int main(int argc, char** argv) {
   cli::add_rejoin(app, global, exit_code);
   cli::add_reconcile(app, global, exit_code);
   cli::add_watch(app, global, exit_code);
+  cli::add_gateway(app, global, exit_code);
+  cli::add_pods(app, global, exit_code);
   cli::add_keys(app, global, exit_code);
   cli::add_patroni_callback(app, global, exit_code);
   cli::add_version(app, global, exit_code);

@@ -44,7 +44,8 @@ Url parse_url(const std::string& url) {
 }
 
 Response request(const std::string& method, const std::string& base_url, const std::string& path,
-                 const std::string& body, std::chrono::milliseconds timeout) {
+                 const std::string& body, std::chrono::milliseconds timeout,
+                 const std::vector<std::pair<std::string, std::string>>& headers) {
   const Url u = parse_url(base_url);
   const bhttp::verb verb = bhttp::string_to_verb(method);
   if (verb == bhttp::verb::unknown) throw std::invalid_argument("unknown HTTP method " + method);
@@ -59,6 +60,7 @@ Response request(const std::string& method, const std::string& base_url, const s
     req.set(bhttp::field::host, u.host);
     req.set(bhttp::field::user_agent, "rulectl");
     req.set(bhttp::field::accept, "application/json");
+    for (const auto& [k, v] : headers) req.set(k, v);
     if (!body.empty()) {
       req.set(bhttp::field::content_type, "application/json");
       req.body() = body;

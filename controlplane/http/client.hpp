@@ -8,6 +8,8 @@
 #include <chrono>
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace rulekeeper::http {
 
@@ -37,8 +39,10 @@ public:
 // write, read) is bounded by `timeout`. Any HTTP status is returned; only
 // transport failures throw Unreachable. `body` is sent as application/json
 // when not empty.
+// `headers` are added as given (e.g. Authorization for the pod gateway).
 Response request(const std::string& method, const std::string& base_url, const std::string& path,
-                 const std::string& body = "", std::chrono::milliseconds timeout = std::chrono::seconds(5));
+                 const std::string& body = "", std::chrono::milliseconds timeout = std::chrono::seconds(5),
+                 const std::vector<std::pair<std::string, std::string>>& headers = {});
 
 inline Response get(const std::string& base_url, const std::string& path,
                     std::chrono::milliseconds timeout = std::chrono::seconds(5)) {

@@ -2,6 +2,8 @@
 // `enviroment` would otherwise silently leave a site without an environment.
 #include "site/config.hpp"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
@@ -118,6 +120,68 @@ void check_templates(const std::string& path, const std::string& p, const SiteCo
     fail(path, p + "standby_command", "must contain {primary_conninfo} and {slot_name}");
 }
 
+// HOST:PORT or [V6]:PORT with an IP address (the HTTP server binds it as is).
+bool check_listen_address(const std::string& text) {
+  std::string host, port;
+  if (!text.empty() && text.front() == '[') {
+    const std::size_t close = text.find("]:");
+    if (close == std::string::npos) return false;
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    const std::size_t colon = text.rfind(':');
+    if (colon == std::string::npos) return false;
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+  }
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoul(port) > 65535)
+    return false;
+  unsigned char buf[sizeof(struct in6_addr)];
+  return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
+}
+
+GatewayConfig parse_gateway(const std::string& path, const std::string& key, const toml::node& node,
+                            const SiteConfig& site) {
+  const toml::table* t = node.as_table();
+  if (t == nullptr) fail(path, key, "must be a table ([" + key + "])");
+  if (parse_environment(site.environment) != Environment::e3)
+    fail(path, key, "only an e3 site has a pod gateway (pods read their E3 site's node)");
+  const std::string p = key + ".";
+  reject_unknown(path, *t, p,
+                 {"listen", "conninfo", "poll_interval_ms", "token", "tls_certificate", "tls_private_key", "url"});
+  GatewayConfig g;
+  g.listen = required_string(path, *t, "listen", p + "listen");
+  if (!check_listen_address(g.listen))
+    fail(path, p + "listen",
+         fmt::format("'{}' is not HOST:PORT with HOST an IP address (e.g. 127.0.0.1:9600)", g.listen));
+  g.conninfo = optional_string(path, *t, "conninfo", p + "conninfo").value_or(site.conninfo);
+  if (g.conninfo.empty()) fail(path, p + "conninfo", "must not be empty");
+  check_conninfo(path, p + "conninfo", g.conninfo);
+  if (const toml::node* n = t->get("poll_interval_ms")) {
+    const auto v = n->value<std::int64_t>();
+    if (!n->is_integer() || !v || *v < 10 || *v > 60000)
+      fail(path, p + "poll_interval_ms", "must be an integer from 10 to 60000 (milliseconds)");
+    g.poll_interval_ms = static_cast<int>(*v);
+  }
+  g.token = optional_string(path, *t, "token", p + "token").value_or("");
+  if (t->get("token") != nullptr && g.token.size() < 16)
+    fail(path, p + "token", "must be at least 16 characters (e.g. `openssl rand -hex 24`)");
+  for (char c : g.token)
+    if (c <= ' ' || c > '~') fail(path, p + "token", "only printable ASCII without spaces");
+  g.tls_certificate = optional_string(path, *t, "tls_certificate", p + "tls_certificate").value_or("");
+  g.tls_private_key = optional_string(path, *t, "tls_private_key", p + "tls_private_key").value_or("");
+  if (g.tls_certificate.empty() != g.tls_private_key.empty())
+    fail(path, p + (g.tls_certificate.empty() ? "tls_certificate" : "tls_private_key"),
+         "tls_certificate and tls_private_key go together (both or neither)");
+  g.url = optional_string(path, *t, "url", p + "url").value_or("");
+  if (g.url.empty()) g.url = (g.tls_certificate.empty() ? "http://" : "https://") + g.listen;
+  if (g.url.rfind("http://", 0) != 0 && g.url.rfind("https://", 0) != 0)
+    fail(path, p + "url", fmt::format("'{}' is not an http:// or https:// URL", g.url));
+  while (!g.url.empty() && g.url.back() == '/') g.url.pop_back();
+  return g;
+}
+
 }  // namespace
 
 const SiteConfig* Config::find(const std::string& name) const {
@@ -176,8 +240,8 @@ Config load(const std::string& path) {
     if (t == nullptr) fail(path, "sites." + site.name, "must be a table ([sites." + site.name + "])");
     reject_unknown(path, *t, p,
                    {"conninfo", "environment", "dr", "pgdata", "start_command", "stop_command", "bindir", "conf_file",
-                    "ha", "patroni_cluster", "patroni_url", "rewind_command", "controldata_command",
-                    "standby_command"});
+                    "ha", "patroni_cluster", "patroni_url", "rewind_command", "controldata_command", "standby_command",
+                    "gateway"});
     site.conninfo = required_string(path, *t, "conninfo", p + "conninfo");
     check_conninfo(path, p + "conninfo", site.conninfo);
     site.environment = required_string(path, *t, "environment", p + "environment");
@@ -210,6 +274,7 @@ Config load(const std::string& path) {
     if (site.ha.empty() && (!site.patroni_cluster.empty() || !site.patroni_url.empty()))
       fail(path, p + "patroni_cluster", "set only with ha = \"patroni\"");
     check_site_name(path, site);
+    if (const toml::node* g = t->get("gateway")) site.gateway = parse_gateway(path, p + "gateway", *g, site);
     cfg.sites.push_back(std::move(site));
   }
   if (cfg.sites.empty()) fail(path, "sites", "no [sites.NAME] table: at least one site is required");

@@ -9,6 +9,19 @@
 
 namespace rulekeeper::config {
 
+// [sites.NAME.gateway] (issue #18, docs/gateway.md): the pod gateway of an
+// E3 node, `rulectl gateway --node NAME`.
+struct GatewayConfig {
+  std::string listen;           // "127.0.0.1:9600" (required)
+  std::string conninfo;         // the node as the gateway logs in; default: the site's conninfo
+  int poll_interval_ms = 100;   // a standby's poll of the channels' epochs
+  std::string token;            // bearer token pods and `rulectl pods` send; "" = none
+  std::string tls_certificate;  // PEM paths; both or neither
+  std::string tls_private_key;
+  // How `rulectl pods` reaches it; default http(s)://<listen>.
+  std::string url;
+};
+
 struct SiteConfig {
   std::string name;         // the [sites.NAME] key; should equal rulekeeper.site
   std::string conninfo;     // libpq conninfo or URI
@@ -41,6 +54,7 @@ struct SiteConfig {
   std::optional<std::string> rewind_command;
   std::optional<std::string> controldata_command;
   std::optional<std::string> standby_command;
+  std::optional<GatewayConfig> gateway;
 };
 
 struct Config {
