@@ -24,11 +24,15 @@
 # is stopped on exit, also on failure.
 #
 #   bench/gateway_bench.sh [-b BUILD] [-p PORT] [-n PODS] [-N BASELINE_PODS]
-#                          [-w WINDOW_S] [--mode sse|poll] [--smoke] [--fake] [--json FILE]
+#                          [-w WINDOW_S] [--mode sse|poll] [--nice N] [--smoke] [--fake] [--json FILE]
 #     -p  first of 5 ports: ipc2, ipc1, gateway (default bench_gateway in
 #         tests/ports.txt; --smoke: bench_gateway_smoke)
 #     --fake   bench/gateway/fake_gateway.cpp following activation_epoch()
 #         instead of `rulectl gateway`: checks this script's own steps
+#     --nice N  run PostgreSQL, the gateway and the load client at nice N
+#         (e.g. -5, as root): on a machine shared with other work, so that the
+#         burst measures the gateway rather than the neighbours (the report
+#         says how long each waited for a CPU either way)
 #     --smoke  100 pods, 10 baseline pods, 1 s windows; asserts that every pod
 #         received the new epoch and that the node saw as many gateway
 #         connections with 100 pods as with 10 (no time is asserted)
@@ -45,6 +49,7 @@ WINDOW=15
 MODE=sse
 SMOKE=0
 FAKE=0
+NICE=0
 JSON_OUT=
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -56,8 +61,9 @@ while [ $# -gt 0 ]; do
     --mode) MODE=$2; shift ;;
     --smoke) SMOKE=1 ;;
     --fake) FAKE=1 ;;
+    --nice) NICE=$2; shift ;;
     --json) JSON_OUT=$2; shift ;;
-    -h|--help) sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,40p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "gateway_bench.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -69,7 +75,7 @@ fi
 [ -n "$PORT" ] || PORT=$(tests/ports.sh first bench_gateway)
 IPC2=$PORT IPC1=$((PORT + 1)) GW=$((PORT + 2))
 BUILD=$(realpath "$BUILD")
-RULECTL=$BUILD/controlplane/rulectl
+RULECTL=${RULECTL:-$BUILD/controlplane/rulectl}  # RULECTL=path: another build of rulectl
 CLIENT=$BUILD/bench/gateway_load_client
 [ -x "$RULECTL" ] || { echo "gateway_bench.sh: no $RULECTL (build rulectl)" >&2; exit 1; }
 [ -x "$CLIENT" ] || { echo "gateway_bench.sh: no $CLIENT (build gateway_load_client)" >&2; exit 1; }
@@ -82,7 +88,7 @@ work=$(mktemp -d /tmp/rk-gwbench.XXXXXX)
 chmod 755 "$work"
 run=()
 if [ "$(id -u)" = 0 ]; then chown postgres "$work"; run=(runuser -u postgres --); fi
-as_pg() { "${run[@]}" "$@"; }
+as_pg() { nice -n "$NICE" "${run[@]}" "$@"; }
 
 pids=()  # every background process we started, stopped by cleanup
 GW_PID=
@@ -126,6 +132,10 @@ cpu_ticks() {
   for p in "$@"; do files+=("/proc/$p/stat"); done
   cat "${files[@]}" 2>/dev/null | sed 's/.*) //' | awk '{ s += $12 + $13 } END { print s + 0 }'
 }
+# Nanoseconds the process's threads spent runnable but waiting for a CPU
+# (/proc/PID/task/*/schedstat, 2nd field): what neighbours on a shared
+# machine cost it.
+runq_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $2 } END { printf "%.0f", s }'; }
 kb() { awk -v k="$2" '$1 == k":" { print $2 }' "/proc/$1/status"; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 # Percent of one core: ticks over seconds.
@@ -213,7 +223,7 @@ if [ $FAKE = 1 ]; then
     --follow "$bindir/psql -X -At -h 127.0.0.1 -p $IPC1 -U postgres -d rules -c 'SELECT rulekeeper.activation_epoch()'" \
     >"$work/gateway.log" 2>&1 &
 else
-  "$RULECTL" gateway --node ipc1 >"$work/gateway.log" 2>&1 &
+  nice -n "$NICE" "$RULECTL" gateway --node ipc1 >"$work/gateway.log" 2>&1 &
 fi
 GW_PID=$!
 pids+=("$GW_PID")
@@ -230,13 +240,13 @@ CL_PID=
 start_client() {  # NAME PODS
   local name=$1 n=$2
   rm -f "$work/$name.ref"
-  "$CLIENT" --port "$GW" --pods "$n" --mode "$MODE" --pod-prefix "$name-" --timeout 120 --ready-timeout 300 \
+  nice -n "$NICE" "$CLIENT" --port "$GW" --pods "$n" --mode "$MODE" --pod-prefix "$name-" --timeout 120 --ready-timeout 300 \
     --reference-file "$work/$name.ref" --reference-wait 120 --dump "$work/$name.dump" \
     >"$work/$name.json" 2>"$work/$name.err" &
   CL_PID=$!
   pids+=("$CL_PID")
   local end=$(($(date +%s) + 330))
-  until grep -q "^load_client: ready" "$work/$name.err"; do
+  until grep -qs "^load_client: ready" "$work/$name.err"; do
     kill -0 "$CL_PID" 2>/dev/null || { cat "$work/$name.err" >&2; die "the load client ($name) exited before its pods were ready"; }
     [ "$(date +%s)" -lt "$end" ] || die "the load client ($name) is not ready"
     sleep 0.1
@@ -323,7 +333,7 @@ commit_moment() {
 
 replay_watch "$work/replay.out"
 sleep 0.3  # the watcher has read its first epoch
-g0=$(cpu_ticks "$GW_PID"); t0=$(now)
+g0=$(cpu_ticks "$GW_PID"); k0=$(cpu_ticks "$CL_PID"); q0=$(runq_ns "$GW_PID"); r0=$(runq_ns "$CL_PID"); t0=$(now)
 p2 "SELECT rulekeeper.activate('r1', '2', 'prod')" >/dev/null
 replayed=$(replay_moment "$work/replay.out")
 committed=$(commit_moment)
@@ -332,8 +342,11 @@ until grep -q "^load_client: done" "$work/many.err"; do
   [ "$(date +%s)" -lt "$end" ] || die "the load client did not finish"
   sleep 0.01
 done
-g1=$(cpu_ticks "$GW_PID"); t1=$(now)
+g1=$(cpu_ticks "$GW_PID"); k1=$(cpu_ticks "$CL_PID"); q1=$(runq_ns "$GW_PID"); r1=$(runq_ns "$CL_PID"); t1=$(now)
+gw_runq_ms=$(awk -v a="$q0" -v b="$q1" 'BEGIN { printf "%.0f", (b - a) / 1e6 }')
+client_runq_ms=$(awk -v a="$r0" -v b="$r1" 'BEGIN { printf "%.0f", (b - a) / 1e6 }')
 burst_s=$(secs "$t0" "$t1")
+client_burst_pct=$(pct $((k1 - k0)) "$burst_s")
 gw_burst_pct=$(pct $((g1 - g0)) "$burst_s")
 gw_burst_rss=$(kb "$GW_PID" VmRSS)
 gw_hwm=$(kb "$GW_PID" VmHWM)
@@ -349,6 +362,8 @@ med=$(jget "$result" 'd["latency_ms"]["replay"]["median"]')
 p90=$(jget "$result" 'd["latency_ms"]["replay"]["p90"]')
 p99=$(jget "$result" 'd["latency_ms"]["replay"]["p99"]')
 max=$(jget "$result" 'd["latency_ms"]["replay"]["max"]')
+min=$(jget "$result" 'd["latency_ms"]["replay"]["min"]')
+spread=$(jget "$result" 'd["receipt_spread_ms"]')
 cmed=$(jget "$result" 'd["latency_ms"]["commit"]["median"]')
 cp99=$(jget "$result" 'd["latency_ms"]["commit"]["p99"]')
 commit_to_replay=$(awk -v a="$committed" -v b="$replayed" 'BEGIN { printf "%.1f", (b - a) * 1000 }')
@@ -402,8 +417,9 @@ cat <<REPORT
 gateway bench ($([ $SMOKE = 1 ] && echo smoke || echo full)): $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), $(date -u '+%Y-%m-%d %H:%M UTC')
 pods: $PODS ($MODE) on one ipc1 gateway; received $received, failed $failed
 latency from ipc1's replay to receipt: median $med ms ($vmed, target <= 300), p90 $p90 ms, p99 $p99 ms ($vp99, target <= 1000), max $max ms
+  first pod $min ms after the replay, last pod $spread ms after the first
 latency from the commit at ipc2: median $cmed ms, p99 $cp99 ms (commit -> replay seen on ipc1: $commit_to_replay ms)
-gateway CPU: idle ${gw_idle_pct}% of a core over ${idle_s} s (its node backends ${gw_node_idle_pct}%), burst ${gw_burst_pct}% over ${burst_s} s
+gateway CPU: idle ${gw_idle_pct}% of a core over ${idle_s} s (its node backends ${gw_node_idle_pct}%), burst ${gw_burst_pct}% over ${burst_s} s (the load client meanwhile ${client_burst_pct}%); waiting for a CPU meanwhile: gateway ${gw_runq_ms} ms, client ${client_runq_ms} ms
 gateway RSS: no pod $gw_rss_nopod kB; idle with $PODS pods ${gw_idle_rss} kB, after the burst ${gw_burst_rss} kB, peak ${gw_hwm} kB
 node connections (client backends on ipc1): no pod $conn_none, 10 pods $conn_10, $PODS pods $conn_n
 baseline: $BASE_PODS pods in CALL wait_for_epoch on ipc1: their backends ${base_pct}% of a core over ${base_s} s; receipt from replay median $bmed ms, p99 $bp99 ms, max $bmax ms
@@ -413,7 +429,8 @@ if [ -n "$JSON_OUT" ]; then
   python3 - "$JSON_OUT" <<PY
 import json, sys
 json.dump({"pods": $PODS, "mode": "$MODE", "received": $received, "failed": $failed,
-  "latency_from_replay_ms": {"median": $med, "p90": $p90, "p99": $p99, "max": $max},
+  "latency_from_replay_ms": {"min": $min, "median": $med, "p90": $p90, "p99": $p99, "max": $max},
+  "receipt_spread_ms": $spread, "client_burst_cpu_pct": $client_burst_pct, "burst_runqueue_wait_ms": {"gateway": $gw_runq_ms, "client": $client_runq_ms}, "nice": $NICE, "load_average": "$(cut -d' ' -f1-3 /proc/loadavg)",
   "latency_from_commit_ms": {"median": $cmed, "p99": $cp99}, "commit_to_replay_ms": $commit_to_replay,
   "gateway": {"idle_cpu_pct": $gw_idle_pct, "idle_node_backends_cpu_pct": $gw_node_idle_pct, "idle_window_s": $idle_s,
               "burst_cpu_pct": $gw_burst_pct, "burst_s": $burst_s, "idle_rss_kb": $gw_idle_rss,
