@@ -228,8 +228,12 @@ fi
 GW_PID=$!
 pids+=("$GW_PID")
 healthy() { curl -sf -o /dev/null "http://127.0.0.1:$GW/healthz"; }
-until_ok 30 healthy || { cat "$work/gateway.log" >&2; die "the gateway did not become healthy on port $GW"; }
-kill -0 "$GW_PID" || die "the gateway exited"
+end=$(($(date +%s) + 30))
+until healthy; do
+  kill -0 "$GW_PID" 2>/dev/null || { cat "$work/gateway.log" >&2; die "the gateway exited"; }
+  [ "$(date +%s)" -lt "$end" ] || { cat "$work/gateway.log" >&2; die "the gateway did not become healthy on port $GW"; }
+  sleep 0.05
+done
 gw_rss_nopod=$(kb "$GW_PID" VmRSS)
 log "gateway pid $GW_PID healthy; RSS $gw_rss_nopod kB with no pod"
 
