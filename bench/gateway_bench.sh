@@ -24,7 +24,7 @@
 # is stopped on exit, also on failure.
 #
 #   bench/gateway_bench.sh [-b BUILD] [-p PORT] [-n PODS] [-N BASELINE_PODS]
-#                          [-w WINDOW_S] [--mode sse|poll] [--nice N] [--smoke] [--fake] [--json FILE]
+#                          [-w WINDOW_S] [--mode sse|poll] [--nice N] [--poll-interval MS] [--smoke] [--fake] [--json FILE]
 #     -p  first of 5 ports: ipc2, ipc1, gateway (default bench_gateway in
 #         tests/ports.txt; --smoke: bench_gateway_smoke)
 #     --fake   bench/gateway/fake_gateway.cpp following activation_epoch()
@@ -33,6 +33,7 @@
 #         (e.g. -5, as root): on a machine shared with other work, so that the
 #         burst measures the gateway rather than the neighbours (the report
 #         says how long each waited for a CPU either way)
+#     --poll-interval MS  the gateway's poll_interval_ms (default: its own, 100)
 #     --smoke  100 pods, 10 baseline pods, 1 s windows; asserts that every pod
 #         received the new epoch and that the node saw as many gateway
 #         connections with 100 pods as with 10 (no time is asserted)
@@ -50,6 +51,7 @@ MODE=sse
 SMOKE=0
 FAKE=0
 NICE=0
+POLL_MS=
 JSON_OUT=
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -62,8 +64,9 @@ while [ $# -gt 0 ]; do
     --smoke) SMOKE=1 ;;
     --fake) FAKE=1 ;;
     --nice) NICE=$2; shift ;;
+    --poll-interval) POLL_MS=$2; shift ;;
     --json) JSON_OUT=$2; shift ;;
-    -h|--help) sed -n '2,40p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,41p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "gateway_bench.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -216,6 +219,7 @@ dr = true
 
 [sites.ipc1.gateway]
 listen = "127.0.0.1:$GW"
+$([ -n "$POLL_MS" ] && echo "poll_interval_ms = $POLL_MS")
 TOML
 export RULECTL_CONFIG=$work/rulectl.toml
 if [ $FAKE = 1 ]; then
@@ -434,7 +438,7 @@ if [ -n "$JSON_OUT" ]; then
 import json, sys
 json.dump({"pods": $PODS, "mode": "$MODE", "received": $received, "failed": $failed,
   "latency_from_replay_ms": {"min": $min, "median": $med, "p90": $p90, "p99": $p99, "max": $max},
-  "receipt_spread_ms": $spread, "client_burst_cpu_pct": $client_burst_pct, "burst_runqueue_wait_ms": {"gateway": $gw_runq_ms, "client": $client_runq_ms}, "nice": $NICE, "load_average": "$(cut -d' ' -f1-3 /proc/loadavg)",
+  "receipt_spread_ms": $spread, "client_burst_cpu_pct": $client_burst_pct, "burst_runqueue_wait_ms": {"gateway": $gw_runq_ms, "client": $client_runq_ms}, "nice": $NICE, "poll_interval_ms": "${POLL_MS:-default}", "load_average": "$(cut -d' ' -f1-3 /proc/loadavg)",
   "latency_from_commit_ms": {"median": $cmed, "p99": $cp99}, "commit_to_replay_ms": $commit_to_replay,
   "gateway": {"idle_cpu_pct": $gw_idle_pct, "idle_node_backends_cpu_pct": $gw_node_idle_pct, "idle_window_s": $idle_s,
               "burst_cpu_pct": $gw_burst_pct, "burst_s": $burst_s, "idle_rss_kb": $gw_idle_rss,
