@@ -127,6 +127,8 @@ def man_page(cmds, version):
         roff("an example configuration: the sites, their conninfo and environment, state_dir."),
         ".TP", "\\fI/lib/systemd/system/rulectl\\-watch@.service\\fR",
         roff("rulectl watch as a service; the instance names /etc/rulekeeper/INSTANCE.toml."),
+        ".TP", "\\fI/lib/systemd/system/rulectl\\-gateway@.service\\fR",
+        roff("the pod gateway of an E3 node as a service; the instance names the node ([sites.NODE.gateway] of /etc/rulekeeper/rulectl.toml)."),
         ".SH SEE ALSO",
         roff("The deployment guide (docs/deploy.md) and the operations guide (docs/) of rulekeeper."),
         "",

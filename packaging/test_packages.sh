@@ -103,12 +103,13 @@ done
 expect_in ext /usr/share/doc/postgresql-15-rulekeeper/copyright
 ok "postgresql-15-rulekeeper holds rulekeeper.so, the control file and the $nscripts SQL scripts of $build/sql"
 for f in /usr/bin/rulectl /usr/share/man/man1/rulectl.1.gz /usr/share/bash-completion/completions/rulectl \
-         /lib/systemd/system/rulectl-watch@.service /etc/rulekeeper/rulectl.toml \
+         /lib/systemd/system/rulectl-watch@.service /lib/systemd/system/rulectl-gateway@.service \
+         /etc/rulekeeper/rulectl.toml \
          /usr/share/doc/rulekeeper-tools/copyright /usr/share/doc/rulekeeper-tools/changelog.gz \
          /usr/share/rulekeeper/postgres_exporter.yaml /usr/share/rulekeeper/rulekeeper.rules.yml; do
   expect_in tools "$f"
 done
-ok "rulekeeper-tools holds rulectl, its man page and completion, rulectl-watch@.service, the example config, the monitoring files"
+ok "rulekeeper-tools holds rulectl, its man page and completion, rulectl-watch@.service, rulectl-gateway@.service, the example config, the monitoring files"
 grep -q "^/usr/local" "$work/ext.list" "$work/tools.list" && fail "a package holds a file under /usr/local"
 ok "no file under /usr/local"
 depends=$(dpkg-deb -f "${ext_deb[0]}" Depends)
@@ -167,6 +168,15 @@ if ! systemd-analyze verify --man=no "$unit_check" > "$work/unit.log" 2>&1; then
 fi
 grep -q '^ExecStart=/usr/bin/rulectl watch' "$unit_check" || fail "the unit does not start /usr/bin/rulectl watch"
 ok "systemd-analyze verify rulectl-watch@.service (an instance of it)"
+
+unit_check=$work/rulectl-gateway@ipc1.service
+cp /lib/systemd/system/rulectl-gateway@.service "$unit_check"
+if ! systemd-analyze verify --man=no "$unit_check" > "$work/unit.log" 2>&1; then
+  cat "$work/unit.log"
+  fail "systemd-analyze verify rulectl-gateway@.service"
+fi
+grep -q '^ExecStart=/usr/bin/rulectl gateway --node %i' "$unit_check" || fail "the unit does not start /usr/bin/rulectl gateway"
+ok "systemd-analyze verify rulectl-gateway@.service (an instance of it)"
 
 # The example config is one rulectl reads (unknown keys would be exit 2);
 # its hosts do not exist, so each site shows as unknown.

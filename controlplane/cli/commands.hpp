@@ -45,6 +45,10 @@ void add_node(CLI::App& app, GlobalOptions& global, int& exit_code);
 void add_keys(CLI::App& app, GlobalOptions& global, int& exit_code);
 // patroni-callback (patroni_callback.cpp): Patroni's on_role_change.
 void add_patroni_callback(CLI::App& app, GlobalOptions& global, int& exit_code);
+// notify hold|release (notify.cpp): who is notified (docs/notifications.md).
+void add_notify(CLI::App& app, GlobalOptions& global, int& exit_code);
+// The notifications section of `status` (ops/notification_status.hpp), as text.
+void print_notifications(const nlohmann::json& rows);
 
 // gateway, pods (gateway.cpp): the pod gateway of an E3 node and the pods it serves.
 void add_gateway(CLI::App& app, GlobalOptions& global, int& exit_code);

@@ -235,7 +235,8 @@ std::pair<bool, nlohmann::json> GatewayState::health() const {
   }
   nlohmann::json body = {{"node", node_},
                          {"site", site_},
-                         {"role", loaded_ ? (report_.primary ? "primary" : "standby") : nullptr},
+                         {"role",
+                          loaded_ ? nlohmann::json(report_.primary ? "primary" : "standby") : nlohmann::json(nullptr)},
                          {"node_reachable", reachable_},
                          {"replay_lag_seconds", optional_number(report_.replay_lag_seconds)},
                          {"epochs", epochs},

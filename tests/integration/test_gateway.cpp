@@ -482,6 +482,36 @@ TEST(Gateway, ServesPodsFromEachNode) {
   EXPECT_EQ(labels_of(got.doc()), "gw.a=" + v3);
   EXPECT_GE(reconnects, 1);
 
+  std::cout << "ipc1's prod held at ipc2: ipc1's gateway serves the held set while prod moves on; released → new"
+            << std::endl;
+  p.ok({"--yes", "notify", "hold", "--site", "ipc1", "--channel", "prod", "--reason", "ipc1 an hour later"});
+  ASSERT_TRUE(wait_until([&] { return get(kGatewayIpc1, "/healthz").doc()["held"]["prod"] == true; })) << g1->log();
+  auto held_poll = std::async(std::launch::async, [&] {
+    return get(kGatewayIpc1, fmt::format("/v1/channels/prod/rules?after={}&wait=50s", prod3), pod("pod-held"));
+  });
+  const std::string v4 = p.create_version("gw.a", R"({"rate": 4})");
+  p.ship();
+  p.to_prod("gw.a", v4);
+  const long long prod4 = channel_epoch(*p.ipc2, "prod");
+  ASSERT_TRUE(wait_until([&] { return get(kGatewayIpc1, "/healthz").doc()["epochs"]["prod"] == prod4; }))
+      << get(kGatewayIpc1, "/healthz").body;
+  json held = get(kGatewayIpc1, "/healthz").doc();
+  EXPECT_EQ(held["served_epochs"]["prod"], prod3) << held;
+  r = get(kGatewayIpc1, "/v1/channels/prod/rules", pod("pod-a"));
+  EXPECT_EQ(r.doc()["epoch"], prod3) << r.body;
+  EXPECT_EQ(r.doc()["held"], true) << r.body;
+  EXPECT_EQ(labels_of(r.doc()), "gw.a=" + v3);
+  EXPECT_EQ(held_poll.wait_for(std::chrono::milliseconds(0)), std::future_status::timeout)
+      << "a pod of a held channel was woken";
+  EXPECT_NE(get(kGatewayIpc1, "/metrics").body.find("rulekeeper_gateway_held{channel=\"prod\"} 1"), std::string::npos);
+  p.ok({"--yes", "notify", "release", "--site", "ipc1", "--channel", "prod", "--reason", "go"});
+  ASSERT_EQ(held_poll.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  r = held_poll.get();
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.doc()["epoch"], prod4) << r.body;
+  EXPECT_EQ(r.doc()["held"], false) << r.body;
+  EXPECT_EQ(labels_of(r.doc()), "gw.a=" + v4);
+
   std::cout << "ipc1 promoted: its gateway says primary and waits on LISTEN" << std::endl;
   p.ipc1->promote();
   ASSERT_TRUE(wait_until([&] { return get(kGatewayIpc1, "/healthz").doc()["role"] == "primary"; })) << g1->log();
