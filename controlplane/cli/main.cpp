@@ -92,6 +92,8 @@ int main(int argc, char** argv) {
   cli::add_gateway(app, global, exit_code);
   cli::add_pods(app, global, exit_code);
   cli::add_keys(app, global, exit_code);
+  cli::add_rules(app, global, exit_code);
+  cli::add_portal(app, global, exit_code);
   cli::add_patroni_callback(app, global, exit_code);
   cli::add_notify(app, global, exit_code);
   cli::add_version(app, global, exit_code);

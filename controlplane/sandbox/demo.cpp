@@ -6,6 +6,7 @@
 // sandbox's rulectl.toml, exactly as a person would type it; SQL steps show
 // the statement and its result.
 #include "sandbox/demo.hpp"
+#include "sandbox/portal.hpp"
 
 #include <unistd.h>
 
@@ -522,6 +523,7 @@ std::string closing_hint(const std::filesystem::path& base, const std::vector<cl
   } catch (const std::exception&) {
     // No config (yet) or an unreadable one: the psql lines above are enough.
   }
+  out += portal::hint(base);
   out += "  rulectl sandbox down --base " + process::shell_quote(base.string()) + "   # when done\n";
   return out;
 }
