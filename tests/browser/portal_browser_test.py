@@ -222,6 +222,8 @@ def set_up_data():
     rulectl("validate", "--yes", "--site", "e3", "--rule", "pricing.discount", "--version", "2", "--result", "passed")
     # Two hotfixes of prod's pricing.discount: 1.1 replaces /rate (with the
     # hostile reason), 1.2 adds /cap. Version 2 would undo both.
+    psql("ipc2", "INSERT INTO rulekeeper.hotfix_policy (ruleset, allowed_paths) VALUES"
+                 " ('pricing', ARRAY['/rate', '/cap']), ('risk', ARRAY['/max'])")
     fix1 = write("fix1.json", '{"rate": 0.15, "tiers": [100, 500]}')
     fix2 = write("fix2.json", '{"rate": 0.15, "tiers": [100, 500], "cap": 20}')
     rulectl("hotfix", "--yes", "--site", "e3", "--rule", "pricing.discount", "--body-file", fix1, "--reason",
@@ -256,8 +258,11 @@ def set_up_data():
           "the servers ask for passwords (a wrong one is refused by PostgreSQL)")
     check(psql("ipc1", "SELECT current_user", user=u, password=pw) == u, f"{u} logs in at ipc1 with its password")
 
-    with open(config_file(), "a") as f:
-        f.write(f'\n[portal]\nlisten = "127.0.0.1:{PORTAL_PORT}"\nsession_idle_minutes = 30\n')
+    # The portal's config: the sandbox's sites plus [portal] (a file of its
+    # own, so the CLI calls above and below use the sandbox's unchanged).
+    with open(config_file(), encoding="utf-8") as f:
+        text = f.read()
+    write("portal.toml", text + f'\n[portal]\nlisten = "127.0.0.1:{PORTAL_PORT}"\nsession_idle_minutes = 30\n')
 
 
 def sql_str(s):
@@ -303,7 +308,7 @@ def start_portal():
     r = run([RULECTL, "portal", "--help"], check_rc=False)
     if r.returncode != 0:
         raise Failed(f"this rulectl has no `portal` verb (exit {r.returncode}): {r.stderr.strip()[:300]}")
-    p = daemon("portal", [RULECTL, "portal", "--config", config_file()], "portal.log")
+    p = daemon("portal", [RULECTL, "portal", "--config", os.path.join(BASE, "portal.toml")], "portal.log")
     wait_port(PORTAL_PORT, "rulectl portal", p)
     ok(f"rulectl portal listens on 127.0.0.1:{PORTAL_PORT}")
 
@@ -767,8 +772,15 @@ def phase_sites_and_reconcile():
     pg_ctl("ipc2", "stop", "-m", "immediate")
     pg_ctl("ipc1", "start")
     rulectl("failover", "--yes", "--to", "ipc1", "--force")
+    # ipc2 comes back read-only (a standby following nobody, not yet rewound):
+    # its orphaned hotfix is readable, and there is one primary (reconcile
+    # refuses while two sites accept writes).
+    signal_file = os.path.join(SANDBOX, "ipc2", "data", "standby.signal")
+    open(signal_file, "w").close()
+    if os.geteuid() == 0:
+        shutil.chown(signal_file, "postgres", "postgres")
     pg_ctl("ipc2", "start")
-    ok("ipc2 holds hotfix risk.limit 1.1 that ipc1 lacks; ipc1 failed over to; ipc2 back as a second primary")
+    ok("ipc2 holds hotfix risk.limit 1.1 that ipc1 lacks; failed over to ipc1; ipc2 back read-only, not rewound")
     go("/sites")
     shot("sites")
     differs = css("td.differs")
@@ -786,7 +798,8 @@ def phase_sites_and_reconcile():
     elif dry and dry[0].get_attribute("type") != "checkbox":
         fill(form, "dry_run", "true")
     submit(form)
-    one("div.done[role=status]", "the dry run's result")
+    done = one("div.done[role=status]", "the dry run's result")
+    check("risk.limit" in done.text or "risk.limit" in one("body").text, "the dry run lists risk.limit")
     check(psql("ipc1", "SELECT count(*) FROM rulekeeper.rule_version WHERE rule_key = 'risk.limit'"
                        " AND label = '1.1'") == "0", "the dry run changed nothing at ipc1")
     shot("reconcile-dry-run")
