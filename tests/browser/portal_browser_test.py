@@ -41,10 +41,12 @@ import urllib.request
 REPO, RULECTL, PORT_FIRST = sys.argv[1], sys.argv[2], int(sys.argv[3])
 # tests/ports.txt portal_browser: +0..+4 the sandbox's PostgreSQL (e1, e2,
 # ipc2, ipc1; +4 unused ipc2b), +5..+14 left to what `sandbox up` may start
-# beside them (gateways, its own portal), +15 our portal, +16 chromedriver.
+# beside them (gateways, its own portal), +15 our portal, +16 chromedriver,
+# +17 a second portal with TLS.
 SITES = {"e1": PORT_FIRST, "e2": PORT_FIRST + 1, "ipc2": PORT_FIRST + 2, "ipc1": PORT_FIRST + 3}
 PORTAL_PORT = PORT_FIRST + 15
 DRIVER_PORT = PORT_FIRST + 16
+TLS_PORTAL_PORT = PORT_FIRST + 17
 PG_BINDIR = "/usr/lib/postgresql/15/bin"
 
 # Hostile data: markup, both quotes, non-ASCII. A key with '/' too (from
@@ -293,7 +295,7 @@ def start_browser():
     wait_port(DRIVER_PORT, "chromedriver", p)
     opts = Options()
     opts.binary_location = "/usr/bin/chromium"
-    for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--no-first-run",
+    for a in ("--headless=new", "--no-sandbox", "--ignore-certificate-errors", "--disable-dev-shm-usage", "--disable-gpu", "--no-first-run",
               "--disable-extensions", "--disable-background-networking", "--window-size=1280,900",
               f"--user-data-dir={BASE}/chromium-profile", "--lang=en-US"):
         opts.add_argument(a)
@@ -550,6 +552,54 @@ def history_count(channel=None):
 
 # ---------------------------------------------------------------- the phases
 
+def show_gate(channel, label):
+    """The rule page's activate form for (channel, label), with the hotfix
+    gate of that move shown before anything is submitted when the portal
+    previews it (a picker form#gate-pick), else form#activate filled as is."""
+    from selenium.webdriver.common.by import By
+    pick = css("form#gate-pick")
+    if pick:
+        fill(pick[0], "channel", channel)
+        pick = css("form#gate-pick")  # choosing may reload the page (the portal's script)
+        if not pick or pick[0].find_element(By.NAME, "label").get_attribute("value") != label:
+            fill(one("form#gate-pick"), "label", label)
+        pick = css("form#gate-pick")
+        if pick and (pick[0].find_element(By.NAME, "channel").get_attribute("value") != channel or
+                     css("form#activate input[name=label]")[0].get_attribute("value") != label):
+            submit(pick[0])
+        poll(f"the activate form for {channel} {label}",
+             lambda: css("form#activate input[name=label]") and
+             css("form#activate input[name=label]")[0].get_attribute("value") == label, timeout=30)
+        no_alert_and_not_pwned()
+    form = one("form#activate")
+    fill(form, "channel", channel)
+    fill(form, "label", label)
+    return form
+
+
+def click_submit(form, name, value):
+    """Submits with the submit button name=value (e.g. dry_run), or sets a
+    field of that name when the form has one instead of buttons."""
+    from selenium.webdriver.common.by import By
+    buttons = [b for b in form.find_elements(By.NAME, name) if (b.get_attribute("type") or "").lower() == "submit"]
+    if buttons:
+        match = [b for b in buttons if b.get_attribute("value") == value]
+        if not match:
+            raise Failed(f"form#{form.get_attribute('id')}: no submit button {name}={value}")
+        old = driver.find_element(By.TAG_NAME, "html")
+        match[0].click()
+        poll("the page after submitting", lambda: is_stale(old), timeout=120)
+        no_alert_and_not_pwned()
+        return
+    boxes = form.find_elements(By.NAME, name)
+    if boxes and (boxes[0].get_attribute("type") or "").lower() == "checkbox":
+        if boxes[0].is_selected() != (value == "true"):
+            boxes[0].click()
+    else:
+        fill(form, name, value)
+    submit(form)
+
+
 def phase_login():
     go("/login")
     one("form#login")
@@ -591,10 +641,9 @@ def phase_reader():
     shot("rules")
     go("/rules/pricing.discount")
     check("pricing.discount" in h1(), "rule page h1 names the rule")
-    form = one("form#activate", "the reader sees the activate form (the database decides)")
+    one("form#activate", "the reader sees the activate form (the database decides)")
     before = history_count()
-    fill(form, "channel", "prod")
-    fill(form, "label", "2")
+    form = show_gate("sl", "1")  # sl back to 1: no hotfix in the way, only the role
     fill(form, "reason", "reader tries")
     submit(form)
     r, reason, hint = refusal()
@@ -641,17 +690,19 @@ def phase_hotfix_pages():
     shot("hotfixes")
     # The hotfix role may not activate: the database says so.
     go("/rules/pricing.discount")
-    form = one("form#activate")
-    fill(form, "channel", "prod")
-    fill(form, "label", "2")
+    before = history_count()
+    form = show_gate("sl", "1")
     fill(form, "reason", "hotfix role tries")
     submit(form)
     _, reason, _ = refusal()
     check(reason and "permission denied" in reason, "the hotfix role's activate: refused by the database", reason)
+    check(history_count() == before, "the hotfix role's activate changed nothing")
 
     go("/rules/pricing.discount")
+    if not css("tr.diff-replaced, tr.diff-added, tr.diff-removed"):
+        show_gate("prod", "2")  # the planned version 2 in prod: what it would undo
     assert_diff_rows(driver.find_element(By.TAG_NAME, "body"), {"/rate": "replaced", "/cap": "added"},
-                     "rule page (its hotfixes)")
+                     "rule page (the hotfixes prod 2 would undo)")
     shot("rule")
     go("/rules/pricing.discount/diff?from=1.2&to=2")
     assert_diff_rows(driver.find_element(By.TAG_NAME, "body"), {"/rate": "replaced", "/cap": "removed"},
@@ -668,38 +719,42 @@ def phase_acknowledgement():
     from selenium.webdriver.common.by import By
     login("rob_releaser", USERS["rob_releaser"][1])
     logged_in_as("rob_releaser")
-    go("/rules/pricing.discount")
     before = history_count("prod")
 
-    def activate_form(ack):
-        form = one("form#activate")
-        fill(form, "channel", "prod")
-        fill(form, "label", "2")
-        fill(form, "reason", HOSTILE_ACTIVATE_REASON)
-        for box in form.find_elements(By.CSS_SELECTOR, "input[name=acknowledge_hotfix]"):
+    def activate(ack):
+        go("/rules/pricing.discount")
+        form = show_gate("prod", "2")
+        boxes = form.find_elements(By.CSS_SELECTOR, "input[name=acknowledge_hotfix]")
+        shown = sorted(b.get_attribute("value") for b in boxes)
+        for box in boxes:
             if box.is_selected() != (box.get_attribute("value") in ack):
                 box.click()
+        fill(form, "reason", HOSTILE_ACTIVATE_REASON)
         submit(form)
+        return shown
 
-    activate_form(set())
+    shown = activate(set())
     _, reason, hint = refusal()
-    check(reason and "would undo hotfix" in reason, "activate 2 without acknowledgement: refused by the gate",
+    check(reason and "would undo hotfix" in reason, "activate 2 in prod without acknowledgement: refused by the gate",
           repr(reason))
     check(hint and "acknowledge" in hint, "the refusal's hint says what to acknowledge", repr(hint))
     check(history_count("prod") == before, "refused: prod unchanged")
-    boxes = css("form#activate input[name=acknowledge_hotfix]")
-    shown = sorted(b.get_attribute("value") for b in boxes)
-    check(shown == ["1.1", "1.2"], "the gate shows exactly the hotfixes version 2 would undo", str(shown))
+    shot("activate-refused")
+    go("/rules/pricing.discount")
+    show_gate("prod", "2")
+    shown = sorted(b.get_attribute("value") for b in css("form#activate input[name=acknowledge_hotfix]"))
+    check(shown == ["1.1", "1.2"], "the gate shows a box for exactly the hotfixes version 2 would undo", str(shown))
     for label in shown:
         t = one(f'table.diff[data-hotfix="{label}"]', f"hotfix {label}'s diff beside its box")
         check(t.find_elements(By.CSS_SELECTOR, "tr.diff-added, tr.diff-removed, tr.diff-replaced"),
               f"hotfix {label}'s diff has highlighted rows")
     shot("activate-gate")
-    activate_form({"1.1"})
+    activate({"1.1"})
     _, reason, _ = refusal()
     check(reason and "1.2" in reason, "acknowledging only 1.1: refused, names 1.2", repr(reason))
     check(history_count("prod") == before, "refused: prod unchanged")
-    activate_form(set(shown))
+    shown_last = activate(set(shown))
+    check(shown_last == shown, "the boxes shown at the last submission are the same", str(shown_last))
     done = one("div.done[role=status]", "activation done")
     check(done.is_displayed(), f"activate 2 with {shown} acknowledged: done ({done.text[:100]!r})")
     shot("activate-done")
@@ -792,12 +847,7 @@ def phase_sites_and_reconcile():
     form = one("form#reconcile")
     fill(form, "from", "ipc2")
     fill(form, "to", "ipc1")
-    dry = form.find_elements(By.NAME, "dry_run")
-    if dry and dry[0].get_attribute("type") == "checkbox" and not dry[0].is_selected():
-        dry[0].click()
-    elif dry and dry[0].get_attribute("type") != "checkbox":
-        fill(form, "dry_run", "true")
-    submit(form)
+    click_submit(form, "dry_run", "true")
     done = one("div.done[role=status]", "the dry run's result")
     check("risk.limit" in done.text or "risk.limit" in one("body").text, "the dry run lists risk.limit")
     check(psql("ipc1", "SELECT count(*) FROM rulekeeper.rule_version WHERE rule_key = 'risk.limit'"
@@ -806,16 +856,46 @@ def phase_sites_and_reconcile():
     form = one("form#reconcile")
     fill(form, "from", "ipc2")
     fill(form, "to", "ipc1")
-    dry = form.find_elements(By.NAME, "dry_run")
-    if dry and dry[0].get_attribute("type") == "checkbox" and dry[0].is_selected():
-        dry[0].click()
-    elif dry and dry[0].get_attribute("type") != "checkbox":
-        fill(form, "dry_run", "false")
-    submit(form)
+    click_submit(form, "dry_run", "false")
     one("div.done[role=status]", "the reconcile's result")
     q = psql("ipc1", "SELECT qualification FROM rulekeeper.rule_version WHERE rule_key = 'risk.limit' AND label = '1.1'")
     check(q == "recovered", "ipc2's hotfix is at ipc1 now, recovered (not activated)", repr(q))
     shot("reconcile-done")
+
+
+def phase_tls():
+    """A second portal with the certificate and key of the config: HTTPS,
+    and the session cookie gains Secure."""
+    cert, key = os.path.join(BASE, "portal.crt"), os.path.join(BASE, "portal.key")
+    run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert])
+    with open(config_file(), encoding="utf-8") as f:
+        text = f.read()
+    cfg = write("portal-tls.toml", text + f'\n[portal]\nlisten = "127.0.0.1:{TLS_PORTAL_PORT}"\n'
+                                          f'tls_certificate = "{cert}"\ntls_private_key = "{key}"\n')
+    p = daemon("portal-tls", [RULECTL, "portal", "--config", cfg], "portal-tls.log")
+    wait_port(TLS_PORTAL_PORT, "rulectl portal with TLS", p)
+    import ssl
+    ctx = ssl.create_default_context(cafile=cert)
+    with urllib.request.urlopen(f"https://127.0.0.1:{TLS_PORTAL_PORT}/login", context=ctx, timeout=30) as r:
+        check(r.status == 200, "the TLS portal serves /login over HTTPS (certificate of the config)")
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{TLS_PORTAL_PORT}/login", timeout=10).read()
+        plain = True
+    except Exception:  # noqa: BLE001 - any failure of plain HTTP is the point
+        plain = False
+    check(not plain, "the TLS portal does not answer plain HTTP")
+    driver.delete_all_cookies()
+    driver.get(f"https://127.0.0.1:{TLS_PORTAL_PORT}/login")
+    form = one("form#login")
+    fill(form, "user", "rita_reader")
+    fill(form, "password", USERS["rita_reader"][1])
+    submit(form)
+    logged_in_as("rita_reader")
+    c = session_cookie()
+    check(c is not None and c.get("secure") is True and c.get("httpOnly") is True and c.get("sameSite") == "Strict",
+          "over TLS the session cookie is Secure, HttpOnly, SameSite=Strict", str(c))
+    driver.delete_all_cookies()
 
 
 def phase_pods():
@@ -825,7 +905,7 @@ def phase_pods():
 
 
 PHASES = [phase_login, phase_reader, phase_csrf, phase_hotfix_pages, phase_acknowledgement, phase_hostile,
-          phase_pods, phase_sites_and_reconcile]
+          phase_pods, phase_tls, phase_sites_and_reconcile]
 
 
 def main():
