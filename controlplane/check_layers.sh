@@ -11,7 +11,8 @@
 #   http    -> common
 #   ops     -> site, pgnode, http, common
 #   sandbox -> site, pgnode, http, common
-#   cli     -> ops, sandbox, site, http, common
+#   portal  -> ops, site, http, common  (the admin portal: a front end like cli)
+#   cli     -> portal, ops, sandbox, site, http, common
 set -uo pipefail
 root=${1:-$(dirname "$0")}
 cd "$root" || exit 2
@@ -23,7 +24,8 @@ declare -A allowed=(
   [http]="http common"
   [ops]="ops site pgnode http common"
   [sandbox]="sandbox site pgnode http common"
-  [cli]="cli ops sandbox site http common"
+  [portal]="portal ops site http common"
+  [cli]="cli portal ops sandbox site http common"
 )
 
 bad=0
@@ -49,7 +51,7 @@ done
 # SQL text in the front end or the operations: a string literal that starts a
 # statement or names the API. (The client is the only place for it.)
 sql=$(grep -nE '"[[:space:]]*(SELECT|INSERT|UPDATE|DELETE|CALL|WITH|SET|SHOW|BEGIN|COMMIT)[[:space:]]|rulekeeper\.[a-z_]+\(|FROM rulekeeper\.' \
-        $(find cli ops http -name '*.cpp' -o -name '*.hpp' 2>/dev/null) 2>/dev/null)
+        $(find cli ops http portal -name '*.cpp' -o -name '*.hpp' 2>/dev/null) 2>/dev/null)
 if [ -n "$sql" ]; then
   echo "SQL text outside site/client/ (move it into the typed client):"
   echo "$sql"

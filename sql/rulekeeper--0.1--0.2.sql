@@ -352,3 +352,105 @@ REVOKE EXECUTE ON FUNCTION
   FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION rulekeeper.expect_promotion(text, boolean, jsonb) TO rulekeeper_releaser, rulekeeper_admin;
 GRANT EXECUTE ON FUNCTION rulekeeper.failover_events() TO rulekeeper_reader, rulekeeper_admin;
+-- ==== issue 18: per-channel epochs and notification holds (i18-epochs) ====
+-- A pod follows one channel: it must wake up when its channel changes and
+-- only then. Every activation transaction takes one site-wide epoch
+-- (_next_epoch(): commit order, incarnation in the high 32 bits) and writes
+-- one activation_history row per rule and channel it changes, so the epoch of
+-- a channel is the newest epoch among that channel's history rows: an sl
+-- activation leaves prod's epoch alone, a cutover advances prod once, a
+-- hotfix that moves prod and sl advances both (with the same number).
+-- activation_epoch(channel) reads it with one probe of this index; a gateway
+-- on a standby polls it every 100 ms (docs/notifications.md).
+CREATE INDEX activation_history_channel_epoch_idx ON rulekeeper.activation_history (channel, epoch);
+
+-- The channel's epoch: 0 before its first activation. An unknown channel
+-- raises the error naming the channels (as effective_rules does).
+CREATE FUNCTION rulekeeper.activation_epoch(channel text) RETURNS bigint
+  LANGUAGE sql STABLE STRICT AS $$
+  SELECT CASE WHEN rulekeeper._require_channel($1) THEN
+           COALESCE((SELECT h.epoch FROM rulekeeper.activation_history h
+                      WHERE h.channel OPERATOR(pg_catalog.=) $1
+                      ORDER BY h.epoch DESC LIMIT 1), 0::pg_catalog.int8)
+         END
+$$;
+
+-- wait_for_epoch() for one channel: waits until the channel's epoch passes
+-- `after` (or timeout_ms), on a hot standby too. Like the site-wide form it
+-- COMMITs between polls (no snapshot, no lock held while waiting: a long
+-- statement on a standby would stall replay), so CALL it in autocommit.
+CREATE PROCEDURE rulekeeper.wait_for_epoch(channel text, after bigint, timeout_ms integer,
+                                           INOUT epoch bigint DEFAULT NULL)
+  LANGUAGE plpgsql AS $$
+DECLARE
+  deadline timestamptz := pg_catalog.clock_timestamp()
+                          OPERATOR(pg_catalog.+) pg_catalog.make_interval(
+                            secs => GREATEST(timeout_ms, 0)::pg_catalog.numeric OPERATOR(pg_catalog./) 1000.0);
+BEGIN
+  IF rulekeeper._in_transaction_block() THEN
+    RAISE EXCEPTION 'CALL rulekeeper.wait_for_epoch in autocommit, not inside a transaction block'
+      USING ERRCODE = 'active_sql_transaction',
+            HINT = 'It commits between polls so that it holds no snapshot while it waits.';
+  END IF;
+  IF channel IS NULL OR after IS NULL OR timeout_ms IS NULL THEN
+    RAISE EXCEPTION 'CALL rulekeeper.wait_for_epoch(channel, after, timeout_ms): none may be NULL'
+      USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  PERFORM rulekeeper._require_channel(channel);
+  LOOP
+    epoch := rulekeeper.activation_epoch(channel);
+    EXIT WHEN epoch OPERATOR(pg_catalog.>) after OR pg_catalog.clock_timestamp() OPERATOR(pg_catalog.>=) deadline;
+    COMMIT;
+    PERFORM pg_catalog.pg_sleep(0.05);
+  END LOOP;
+END
+$$;
+
+-- The set the channel served right after the activation transaction of
+-- epoch as_of_epoch committed (the same columns as effective_rules(channel);
+-- with the channel's current epoch, the same rows): for each rule, its newest
+-- history row in the channel at or before that epoch; a deactivation (label
+-- NULL) means the rule was not served. Within one transaction (one epoch) the
+-- journal order decides: all rows of a transaction share its origin, so
+-- origin_seq orders them. One probe of activation_history_rule_idx per rule.
+-- What a gateway serves while its (site, channel) is held at as_of_epoch.
+CREATE FUNCTION rulekeeper.effective_rules(channel text, as_of_epoch bigint)
+  RETURNS TABLE (rule_key text, label text, body jsonb, content_sha256 text, epoch bigint)
+  LANGUAGE sql STABLE STRICT AS $$
+  SELECT h.rule_key, h.label, v.body, v.content_sha256, h.epoch
+    FROM rulekeeper.rule r
+   CROSS JOIN LATERAL (
+          SELECT x.rule_key, x.label, x.epoch
+            FROM rulekeeper.activation_history x
+            JOIN rulekeeper.journal j ON j.change_id OPERATOR(pg_catalog.=) x.change_id
+           WHERE x.rule_key OPERATOR(pg_catalog.=) r.rule_key AND x.channel OPERATOR(pg_catalog.=) $1
+             AND x.epoch OPERATOR(pg_catalog.<=) $2
+           ORDER BY x.epoch DESC, j.origin_seq DESC
+           LIMIT 1) h
+    JOIN rulekeeper.rule_version v
+      ON v.rule_key OPERATOR(pg_catalog.=) h.rule_key AND v.label OPERATOR(pg_catalog.=) h.label
+   WHERE rulekeeper._require_channel($1)
+   ORDER BY h.rule_key
+$$;
+
+-- What the gateway of `site` serves, per channel: the channel's current
+-- epoch, and whether an operator holds the site's channel (then the gateway
+-- serves effective_rules(channel, held_epoch) and epoch held_epoch until the
+-- hold is released). One row per channel, held or not.
+CREATE FUNCTION rulekeeper.notification_state(site text)
+  RETURNS TABLE (channel text, current_epoch bigint, held boolean, held_epoch bigint, held_by text,
+                 held_at timestamptz, reason text)
+  LANGUAGE sql STABLE STRICT SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+  SELECT c.channel, rulekeeper.activation_epoch(c.channel), false, NULL::bigint, NULL::text,
+         NULL::timestamptz, NULL::text
+    FROM (SELECT DISTINCT x.channel FROM rulekeeper._channel_admissions() x) c
+   ORDER BY c.channel
+$$;
+
+REVOKE EXECUTE ON FUNCTION rulekeeper.activation_epoch(text), rulekeeper.effective_rules(text, bigint),
+  rulekeeper.notification_state(text) FROM PUBLIC;
+REVOKE EXECUTE ON PROCEDURE rulekeeper.wait_for_epoch(text, bigint, integer, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rulekeeper.activation_epoch(text), rulekeeper.effective_rules(text, bigint),
+  rulekeeper.notification_state(text) TO rulekeeper_reader, rulekeeper_admin;
+GRANT EXECUTE ON PROCEDURE rulekeeper.wait_for_epoch(text, bigint, integer, bigint)
+  TO rulekeeper_reader, rulekeeper_admin;

@@ -43,6 +43,10 @@ void add_version(CLI::App& app, GlobalOptions& global, int& exit_code);
 void add_node(CLI::App& app, GlobalOptions& global, int& exit_code);
 // keys show|list|trust|revoke (keys.cpp).
 void add_keys(CLI::App& app, GlobalOptions& global, int& exit_code);
+// rules (rules.cpp): what prod and sl serve at every E3 site; portal
+// (portal.cpp): the admin portal (issue #19).
+void add_rules(CLI::App& app, GlobalOptions& global, int& exit_code);
+void add_portal(CLI::App& app, GlobalOptions& global, int& exit_code);
 // patroni-callback (patroni_callback.cpp): Patroni's on_role_change.
 void add_patroni_callback(CLI::App& app, GlobalOptions& global, int& exit_code);
 

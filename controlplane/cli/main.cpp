@@ -90,6 +90,8 @@ int main(int argc, char** argv) {
   cli::add_reconcile(app, global, exit_code);
   cli::add_watch(app, global, exit_code);
   cli::add_keys(app, global, exit_code);
+  cli::add_rules(app, global, exit_code);
+  cli::add_portal(app, global, exit_code);
   cli::add_patroni_callback(app, global, exit_code);
   cli::add_version(app, global, exit_code);
   cli::add_node(app, global, exit_code);

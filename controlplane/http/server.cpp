@@ -18,9 +18,13 @@
 #include <unordered_map>
 
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <fmt/format.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 namespace rulekeeper::http {
 
@@ -131,6 +135,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   ServerOptions options;
   std::vector<Route> routes;
   net::io_context ioc;
+  std::optional<net::ssl::context> tls;  // set by start() when ServerOptions::tls()
   std::optional<tcp::acceptor> acceptor;
   std::optional<net::steady_timer> accept_retry;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
@@ -158,27 +163,42 @@ namespace {
 
 class Session : public std::enable_shared_from_this<Session> {
 public:
-  Session(tcp::socket socket, std::shared_ptr<Server::Impl> server)
-      : stream_(std::move(socket)), server_(std::move(server)) {}
+  Session(tcp::socket socket, std::shared_ptr<Server::Impl> server) : server_(std::move(server)) {
+    if (server_->tls)
+      tls_.emplace(std::move(socket), *server_->tls);
+    else
+      plain_.emplace(std::move(socket));
+  }
   ~Session() { server_->remove(this); }
 
   void start() {
     beast::error_code ec;
-    stream_.socket().set_option(tcp::no_delay(true), ec);
-    const auto ep = stream_.socket().remote_endpoint(ec);
+    tcp_stream().socket().set_option(tcp::no_delay(true), ec);
+    const auto ep = tcp_stream().socket().remote_endpoint(ec);
     if (!ec) remote_ = fmt::format("{}:{}", ep.address().to_string(), ep.port());
-    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read_request(); });
+    net::dispatch(executor(), [self = shared_from_this()] {
+      if (!self->tls_) return self->read_request();
+      // The handshake counts as waiting for a request: a peer that never
+      // finishes it is closed after the idle timeout. A plain-HTTP request
+      // fails it ("http request"): the connection is closed, nothing sent.
+      self->tcp_stream().expires_after(self->server_->options.idle_timeout);
+      self->tls_->async_handshake(net::ssl::stream_base::server, [self](beast::error_code hec) {
+        self->tcp_stream().expires_never();
+        if (hec || self->state_ == State::closed) return self->shut(false);
+        self->read_request();
+      });
+    });
   }
 
   // Server::stop(): an idle connection closes now; a busy one after its answer.
   void stop_gracefully() {
-    net::post(stream_.get_executor(), [self = shared_from_this()] {
+    net::post(executor(), [self = shared_from_this()] {
       self->keep_alive_ = false;
-      if (self->state_ == State::reading) self->stream_.socket().cancel();
+      if (self->state_ == State::reading) self->tcp_stream().socket().cancel();
     });
   }
   void stop_now() {
-    net::post(stream_.get_executor(), [self = shared_from_this()] { self->shut(); });
+    net::post(executor(), [self = shared_from_this()] { self->shut(false); });
   }
 
   // On the strand, from the exchange.
@@ -187,7 +207,7 @@ public:
   void stream_chunk(const ExchangeImpl* ex, std::string data);
   void stream_end(const ExchangeImpl* ex);
 
-  auto executor() { return stream_.get_executor(); }
+  beast::tcp_stream::executor_type executor() { return tcp_stream().get_executor(); }
 
 private:
   enum class State { reading, handling, streaming, closed };
@@ -204,11 +224,25 @@ private:
   void write_front();
   void reject(int status, const std::string& message);
   void end_exchange(bool closed);
-  void shut();
+  // Closes the connection; over TLS, `notify` first sends close_notify
+  // (bounded by a short timeout) so that a client reading to the end of a
+  // Connection: close answer sees a clean end, not a truncation.
+  void shut(bool notify = true);
+  beast::tcp_stream& tcp_stream() { return tls_ ? beast::get_lowest_layer(*tls_) : *plain_; }
+  // Runs f with the stream requests and answers travel on.
+  template <class F>
+  void with_stream(F&& f) {
+    if (tls_)
+      f(*tls_);
+    else
+      f(*plain_);
+  }
   Then after_answer() const { return keep_alive_ && !server_->stopping.load() ? Then::next_request : Then::close; }
   std::string serialize(const Response& r) const;
 
-  beast::tcp_stream stream_;
+  // Exactly one of the two: the server is TLS or it is not.
+  std::optional<beast::tcp_stream> plain_;
+  std::optional<beast::ssl_stream<beast::tcp_stream>> tls_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::shared_ptr<Server::Impl> server_;
@@ -318,13 +352,15 @@ void Session::read_request() {
   parser_.emplace();
   parser_->header_limit(static_cast<std::uint32_t>(server_->options.max_header_bytes));
   parser_->body_limit(server_->options.max_body_bytes);
-  stream_.expires_after(server_->options.idle_timeout);
-  bhttp::async_read(stream_, buffer_, *parser_,
-                    [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+  tcp_stream().expires_after(server_->options.idle_timeout);
+  with_stream([&](auto& stream) {
+    bhttp::async_read(stream, buffer_, *parser_,
+                      [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+  });
 }
 
 void Session::on_read(beast::error_code ec) {
-  stream_.expires_never();
+  tcp_stream().expires_never();
   if (state_ == State::closed) return;
   if (!ec) return dispatch_request();
   if (ec == bhttp::error::header_limit)
@@ -334,8 +370,9 @@ void Session::on_read(beast::error_code ec) {
   const bool parse_error = ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category() &&
                            ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message;
   if (parse_error) return reject(400, fmt::format("bad request: {}\n", ec.message()));
-  // The peer closed, the idle timeout, a reset, stop(): nothing to answer.
-  shut();
+  // The peer closed, the idle timeout, a reset, stop(): nothing to answer
+  // (and nobody to say goodbye to).
+  shut(false);
 }
 
 void Session::reject(int status, const std::string& message) {
@@ -444,23 +481,25 @@ void Session::push(std::string bytes, Then then) {
 
 void Session::write_front() {
   writing_ = true;
-  net::async_write(stream_, net::buffer(queue_.front().bytes),
-                   [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                     self->writing_ = false;
-                     if (self->state_ == State::closed) return;
-                     if (ec) return self->shut();
-                     const Then then = self->queue_.front().then;
-                     self->queue_.pop_front();
-                     if (then == Then::close) {
-                       self->end_exchange(false);
-                       return self->shut();
-                     }
-                     if (then == Then::next_request) {
-                       self->end_exchange(false);
-                       return self->read_request();
-                     }
-                     if (!self->queue_.empty()) self->write_front();
-                   });
+  with_stream([&](auto& stream) {
+    net::async_write(stream, net::buffer(queue_.front().bytes),
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                       self->writing_ = false;
+                       if (self->state_ == State::closed) return;
+                       if (ec) return self->shut(false);
+                       const Then then = self->queue_.front().then;
+                       self->queue_.pop_front();
+                       if (then == Then::close) {
+                         self->end_exchange(false);
+                         return self->shut();
+                       }
+                       if (then == Then::next_request) {
+                         self->end_exchange(false);
+                         return self->read_request();
+                       }
+                       if (!self->queue_.empty()) self->write_front();
+                     });
+  });
 }
 
 void Session::end_exchange(bool closed) {
@@ -470,15 +509,22 @@ void Session::end_exchange(bool closed) {
   ex->finish(closed);
 }
 
-void Session::shut() {
+void Session::shut(bool notify) {
   if (state_ == State::closed) return;
   state_ = State::closed;
-  beast::error_code ec;
-  stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-  stream_.close();
   queue_.clear();
   end_exchange(true);
-  server_->remove(this);
+  auto close = [this] {
+    beast::error_code ec;
+    tcp_stream().socket().shutdown(tcp::socket::shutdown_both, ec);
+    tcp_stream().close();
+    server_->remove(this);
+  };
+  if (!tls_ || !notify || writing_) return close();
+  // The session stays among the server's until the goodbye is sent, so that
+  // stop() waits for it (a second at most).
+  tcp_stream().expires_after(std::chrono::seconds(1));
+  tls_->async_shutdown([self = shared_from_this(), close](beast::error_code) { close(); });
 }
 
 }  // namespace
@@ -552,6 +598,45 @@ const Route* Server::Impl::find(const std::string& method, const std::string& pa
   return nullptr;
 }
 
+namespace {
+
+// OpenSSL's reason for the last failure ("" when it recorded none).
+std::string openssl_reason() {
+  const unsigned long e = ERR_get_error();
+  ERR_clear_error();
+  if (e == 0) return "";
+  char text[256];
+  ERR_error_string_n(e, text, sizeof text);
+  return text;
+}
+
+void load_tls(Server::Impl& s) {
+  const ServerOptions& o = s.options;
+  if (o.tls_certificate_file.empty() || o.tls_private_key_file.empty())
+    throw std::runtime_error(
+        o.tls_certificate_file.empty()
+            ? fmt::format("TLS private key {} given without a certificate", o.tls_private_key_file)
+            : fmt::format("TLS certificate {} given without a private key", o.tls_certificate_file));
+  net::ssl::context ctx(net::ssl::context::tls_server);
+  ctx.set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 | net::ssl::context::no_sslv3 |
+                  net::ssl::context::no_tlsv1 | net::ssl::context::no_tlsv1_1 | net::ssl::context::single_dh_use);
+  beast::error_code ec;
+  ctx.use_certificate_chain_file(o.tls_certificate_file, ec);
+  if (ec)
+    throw std::runtime_error(
+        fmt::format("cannot load the TLS certificate {}: {}", o.tls_certificate_file, ec.message()));
+  ctx.use_private_key_file(o.tls_private_key_file, net::ssl::context::pem, ec);
+  if (ec)
+    throw std::runtime_error(fmt::format("cannot load the TLS private key {} (for the certificate {}): {}",
+                                         o.tls_private_key_file, o.tls_certificate_file, ec.message()));
+  if (SSL_CTX_check_private_key(ctx.native_handle()) != 1)
+    throw std::runtime_error(fmt::format("the TLS private key {} does not belong to the certificate {} ({})",
+                                         o.tls_private_key_file, o.tls_certificate_file, openssl_reason()));
+  s.tls.emplace(std::move(ctx));
+}
+
+}  // namespace
+
 Server::Server(ServerOptions options) : impl_(std::make_shared<Impl>(std::move(options))) {
   if (impl_->options.threads < 1) throw std::invalid_argument("an HTTP server needs at least one thread");
 }
@@ -584,6 +669,7 @@ void Server::start() {
     throw std::runtime_error(
         fmt::format("cannot listen on {}:{}: not an IP address ({})", s.options.address, s.options.port, ec.message()));
   const tcp::endpoint ep(address, s.options.port);
+  if (s.options.tls()) load_tls(s);
   s.acceptor.emplace(net::make_strand(s.ioc));
   auto fail = [&](const char* what) {
     const std::string where = address.is_v6() ? fmt::format("[{}]:{}", s.options.address, s.options.port)

@@ -19,6 +19,12 @@
 // stops accepting, closes idle connections at once, lets answers in flight
 // finish (each then closes its connection) and closes whatever is left when
 // the grace period ends; open exchanges learn it through on_close().
+//
+// TLS (issue #18): with ServerOptions' certificate and private key set,
+// every connection is TLS (1.2 or newer; Boost.Asio's ssl on OpenSSL): the
+// handshake runs under the idle timeout, a client speaking plain HTTP to
+// the port gets its connection closed (no bytes it could mistake for an
+// answer), and the rest — routes, exchanges, streams — is the same.
 #pragma once
 
 #include <chrono>
@@ -92,6 +98,12 @@ struct ServerOptions {
   std::chrono::milliseconds idle_timeout{std::chrono::seconds(60)};
   int threads = 1;
   std::string server_name = "rulectl";
+  // PEM files; both set: TLS on every connection; both empty: plain HTTP;
+  // one without the other is refused by start(). The certificate file may
+  // hold the chain (leaf first).
+  std::string tls_certificate_file;
+  std::string tls_private_key_file;
+  bool tls() const { return !tls_certificate_file.empty() || !tls_private_key_file.empty(); }
 };
 
 class Server {
@@ -107,7 +119,9 @@ public:
   void get(const std::string& pattern, SimpleHandler handler);
 
   // Binds, listens and starts the threads. Throws std::runtime_error naming
-  // the address when it cannot listen there (in use, not an address here).
+  // the address when it cannot listen there (in use, not an address here),
+  // or naming the file when the TLS certificate or key cannot be loaded (or
+  // do not belong together).
   void start();
   unsigned short port() const;
   std::string endpoint() const;  // "127.0.0.1:56200"

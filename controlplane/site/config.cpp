@@ -154,13 +154,36 @@ Config load(const std::string& path) {
   Config cfg;
   cfg.path = path;
   cfg.state_dir = default_state_dir();
-  reject_unknown(path, root, "", {"rulectl", "sites"});
+  reject_unknown(path, root, "", {"rulectl", "sites", "portal"});
 
   if (const toml::node* n = root.get("rulectl")) {
     const toml::table* t = n->as_table();
     if (t == nullptr) fail(path, "rulectl", "must be a table ([rulectl])");
     reject_unknown(path, *t, "rulectl.", {"state_dir"});
     if (auto s = optional_string(path, *t, "state_dir", "rulectl.state_dir")) cfg.state_dir = *s;
+  }
+
+  if (const toml::node* n = root.get("portal")) {
+    const toml::table* t = n->as_table();
+    if (t == nullptr) fail(path, "portal", "must be a table ([portal])");
+    reject_unknown(path, *t, "portal.", {"listen", "tls_certificate", "tls_private_key", "session_idle_minutes"});
+    if (auto s = optional_string(path, *t, "listen", "portal.listen")) cfg.portal.listen = *s;
+    if (auto s = optional_string(path, *t, "tls_certificate", "portal.tls_certificate"))
+      cfg.portal.tls_certificate = *s;
+    if (auto s = optional_string(path, *t, "tls_private_key", "portal.tls_private_key"))
+      cfg.portal.tls_private_key = *s;
+    if (cfg.portal.tls_certificate.empty() != cfg.portal.tls_private_key.empty())
+      fail(path, "portal.tls_certificate", "give both tls_certificate and tls_private_key, or neither");
+    if (const toml::node* m = t->get("session_idle_minutes")) {
+      // A number of minutes; a fraction is allowed (tests use seconds).
+      if (auto i = m->value<int64_t>(); i && m->is_integer())
+        cfg.portal.session_idle_minutes = static_cast<double>(*i);
+      else if (auto d = m->value<double>(); d && m->is_floating_point())
+        cfg.portal.session_idle_minutes = *d;
+      else
+        fail(path, "portal.session_idle_minutes", "must be a number of minutes");
+      if (!(cfg.portal.session_idle_minutes > 0)) fail(path, "portal.session_idle_minutes", "must be more than 0");
+    }
   }
 
   const toml::node* sites_node = root.get("sites");

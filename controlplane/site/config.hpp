@@ -43,10 +43,20 @@ struct SiteConfig {
   std::optional<std::string> standby_command;
 };
 
+// [portal] (issue #19; docs/design/contract.md "rulectl.toml"): `rulectl
+// portal` listens there. TLS when both files are given.
+struct PortalConfig {
+  std::string listen = "127.0.0.1:8480";  // loopback unless configured
+  std::string tls_certificate;            // PEM certificate chain
+  std::string tls_private_key;            // PEM private key
+  double session_idle_minutes = 30;       // a session unused this long ends
+};
+
 struct Config {
   std::string path;               // the file it was read from
   std::string state_dir;          // receipts and orphan bundles
   std::vector<SiteConfig> sites;  // e1, e2, e3 primaries-to-be, then DR sites; by name within
+  PortalConfig portal;
 
   const SiteConfig* find(const std::string& name) const;
 };

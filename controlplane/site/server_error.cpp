@@ -9,7 +9,13 @@ namespace rulekeeper::site {
 std::string sqlstate_of(const pqxx::failure& e) {
   // libpqxx 6.4: the 40xxx errors (transaction_rollback and its children) are
   // not sql_errors and carry no SQLSTATE; their class tells it.
-  if (const auto* q = dynamic_cast<const pqxx::sql_error*>(&e)) return q->sqlstate();
+  if (const auto* q = dynamic_cast<const pqxx::sql_error*>(&e)) {
+    if (!q->sqlstate().empty()) return q->sqlstate();
+    // libpqxx 6.4 throws insufficient_privilege for 42501 without setting
+    // sqlstate(): a privilege refusal would read "[SQLSTATE ]", exit 1.
+    if (dynamic_cast<const pqxx::insufficient_privilege*>(&e) != nullptr) return "42501";
+    return "";
+  }
   if (dynamic_cast<const pqxx::serialization_failure*>(&e) != nullptr) return "40001";
   if (dynamic_cast<const pqxx::deadlock_detected*>(&e) != nullptr) return "40P01";
   if (dynamic_cast<const pqxx::statement_completion_unknown*>(&e) != nullptr) return "40003";
@@ -23,6 +29,9 @@ common::ExitCode exit_code_for(const pqxx::failure& e) {
   if (s == "55000" || s == "40001" || s == "XX001" || s == "0A000" || s == "25006") return common::exit_refused;
   // 28000: a bundle not signed by a key trusted there (docs/keys.md).
   if (s == "28000") return common::exit_refused;
+  // 42501: the logged-in role may not do this (a reader activating; issue
+  // #19: PostgreSQL decides who may do what) — a refusal, not a failure.
+  if (s == "42501") return common::exit_refused;
   return common::exit_failed;
 }
 

@@ -214,6 +214,15 @@ std::vector<Row> function_rows() {
        kReaders},
       {"rulekeeper.monitor_versions()", "function", "e3", "SELECT count(*) FROM rulekeeper.monitor_versions()",
        kReaders},
+      // Per-channel epochs and what a gateway serves (issue #18): pods and
+      // gateways read them with rulekeeper_reader.
+      {"rulekeeper.activation_epoch(text)", "function", "e3", "SELECT rulekeeper.activation_epoch('prod')", kReaders},
+      {"rulekeeper.wait_for_epoch(text,bigint,integer,bigint)", "procedure", "e3",
+       "CALL rulekeeper.wait_for_epoch('prod', 0, 100)", kReaders, true},
+      {"rulekeeper.effective_rules(text,bigint)", "function", "e3",
+       "SELECT count(*) FROM rulekeeper.effective_rules('prod', rulekeeper.activation_epoch('prod'))", kReaders},
+      {"rulekeeper.notification_state(text)", "function", "e3",
+       "SELECT count(*) FROM rulekeeper.notification_state('ipc1')", kReaders},
       // Authoring, at e1.
       {"rulekeeper.create_rule(text,text,text)", "function", "e1", "SELECT rulekeeper.create_rule('perm.new', 'perm')",
        kAuthor},
@@ -797,7 +806,8 @@ TEST_F(Permissions, SecurityDefinerFunctionsPinSearchPath) {
           "SELECT string_agg(p.proname || ':' || p.prosecdef || ':' || (p.proconfig IS NULL), ',' ORDER BY p.proname) "
           "FROM pg_proc p WHERE p.pronamespace = 'rulekeeper'::regnamespace AND p.proname IN "
           "('effective_rules', 'effective_version', 'activation_epoch', 'wait_for_epoch')"),
-      "activation_epoch:false:true,effective_rules:false:true,effective_version:false:true,wait_for_epoch:false:true");
+      "activation_epoch:false:true,activation_epoch:false:true,effective_rules:false:true,effective_rules:false:true,"
+      "effective_version:false:true,wait_for_epoch:false:true,wait_for_epoch:false:true");
 }
 
 // ---------------------------------------------------------------------------
@@ -913,6 +923,10 @@ const std::vector<std::string> kReaderQuestions = {
     "SELECT rulekeeper.export_changes('{}') - 'bundle_sha256'",
     "SELECT * FROM rulekeeper.rule_state",
     "SELECT * FROM rulekeeper.version_state",
+    "SELECT rulekeeper.activation_epoch('prod'), rulekeeper.activation_epoch('sl')",
+    "SELECT * FROM rulekeeper.effective_rules('prod', rulekeeper.activation_epoch('prod'))",
+    "SELECT * FROM rulekeeper.effective_rules('sl', rulekeeper.activation_epoch('sl'))",
+    "SELECT * FROM rulekeeper.notification_state('ipc1')",
 };
 
 }  // namespace
