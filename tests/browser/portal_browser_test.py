@@ -850,9 +850,16 @@ def phase_sites_and_reconcile():
     shot("sites", "td.differs")
     differs = css("td.differs")
     check(differs, "sites page: cells where IPC1 differs from IPC2 (td.differs)")
+    plain = {bg(td) for td in css("td:not(.differs)")} or {"none"}
+    check(bg(differs[0]) != "none" and bg(differs[0]) not in plain,
+          f"sites page: td.differs is highlighted (background {bg(differs[0])}, plain cells {sorted(plain)})")
     go("/rules")
     rows = [d for d in css("td.differs") if "risk.limit" in d.find_element(By.XPATH, "./ancestor::tr").text]
     check(rows, "rules page: risk.limit's cell differs (td.differs)")
+    check(not [d for d in css("td.differs") if "pricing.discount" in d.find_element(By.XPATH, "./ancestor::tr").text],
+          "rules page: pricing.discount, the same at both sites, has no td.differs")
+    plain = {bg(td) for td in css("td:not(.differs)")} or {"none"}
+    check(bg(rows[0]) not in plain, f"rules page: td.differs is highlighted ({bg(rows[0])}, plain {sorted(plain)})")
     go("/sites")
     form = one("form#reconcile")
     fill(form, "from", "ipc2")
