@@ -433,22 +433,155 @@ CREATE FUNCTION rulekeeper.effective_rules(channel text, as_of_epoch bigint)
    ORDER BY h.rule_key
 $$;
 
+-- Who is notified (issue #18 item 3): an operator holds a site's channel at
+-- its current epoch, and that site's gateway keeps serving
+-- effective_rules(channel, held_epoch) until the hold is released — e.g. a
+-- new prod version reaches IPC2's pods first and IPC1's an hour later. The
+-- scope is (site, channel). Holds are written at the E3 primary only, so
+-- they replicate to every standby (the gateway of ipc1 reads them there)
+-- and survive restarts; docs/notifications.md.
+--
+-- One row per hold and per release, append-only, each journaled (kind
+-- 'notification', payload the whole row): the state of a scope is its
+-- newest row in journal order (incarnation, sequence: commit order in this
+-- database's history, whatever the clocks say). Rows come only from
+-- hold_notifications() and release_notifications(), which keep holds and
+-- releases alternating. Entries of kind 'notification' from another
+-- history (reconcile, rejoin) are listed by import_changes, never applied:
+-- a hold is an operator's decision about this primary's pods.
+CREATE TABLE rulekeeper.notification_hold (
+  change_id     uuid PRIMARY KEY REFERENCES rulekeeper.journal,
+  site          text NOT NULL CHECK (site ~ '^[a-z0-9_-]{1,63}$'),
+  channel       text NOT NULL CHECK (channel IN ('sl', 'prod')),
+  action        text NOT NULL CHECK (action IN ('hold', 'release')),
+  -- The epoch the scope is held at (for a release: the one it was held at).
+  held_epoch    bigint NOT NULL,
+  -- The channel's epoch when the row was written (for a release: what the
+  -- site's pods move to now).
+  current_epoch bigint NOT NULL,
+  reason        text,
+  actor         text NOT NULL DEFAULT session_user,
+  recorded_at   timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+CREATE INDEX notification_hold_scope_idx ON rulekeeper.notification_hold (site, channel);
+SELECT pg_catalog.pg_extension_config_dump('rulekeeper.notification_hold', '');
+CREATE TRIGGER notification_hold_journal BEFORE INSERT ON rulekeeper.notification_hold
+  FOR EACH ROW EXECUTE FUNCTION rulekeeper._journal_row('notification', '', '', '*');
+CREATE TRIGGER notification_hold_append_only BEFORE UPDATE OR DELETE ON rulekeeper.notification_hold
+  FOR EACH ROW EXECUTE FUNCTION rulekeeper._refuse_change('notification holds are append-only',
+    'Release a hold with rulekeeper.release_notifications(site, channel, reason).');
+CREATE TRIGGER notification_hold_no_truncate BEFORE TRUNCATE ON rulekeeper.notification_hold
+  FOR EACH STATEMENT EXECUTE FUNCTION rulekeeper._refuse_change('notification holds are append-only: the table cannot be truncated');
+
+-- The newest row of one scope (none: never held).
+CREATE FUNCTION rulekeeper._notification_scope(site text, channel text) RETURNS SETOF rulekeeper.notification_hold
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+  SELECT n.* FROM rulekeeper.notification_hold n
+    JOIN rulekeeper.journal j ON j.change_id = n.change_id
+   WHERE n.site = $1 AND n.channel = $2
+   ORDER BY j.origin_incarnation DESC, j.origin_seq DESC
+   LIMIT 1
+$$;
+
+-- Checks shared by hold and release: the E3 primary, a channel, a site name.
+CREATE FUNCTION rulekeeper._require_notification_scope(site text, channel text, action text) RETURNS void
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+BEGIN
+  PERFORM rulekeeper._require_environment('e3', action);
+  IF channel IS NULL OR site IS NULL THEN
+    RAISE EXCEPTION '%: site and channel are required', action USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  PERFORM rulekeeper._require_channel(channel);
+  IF site !~ '^[a-z0-9_-]{1,63}$' THEN
+    RAISE EXCEPTION '%: "%" is not a site name', action, site
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'A site name is 1 to 63 of a-z, 0-9, ''_'' and ''-'', as rulekeeper.site (e.g. ipc1).';
+  END IF;
+END
+$$;
+
+-- Holds (site, channel) at the channel's current epoch. Refused when it is
+-- held already (the refusal says at which epoch, since when and by whom).
+CREATE FUNCTION rulekeeper.hold_notifications(site text, channel text, reason text DEFAULT NULL) RETURNS jsonb
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+#variable_conflict use_variable
+DECLARE
+  cur rulekeeper.notification_hold;
+  epoch bigint;
+  written rulekeeper.notification_hold;
+BEGIN
+  PERFORM rulekeeper._require_notification_scope(site, channel, 'hold_notifications');
+  -- Activations take the same lock: the epoch read below is the newest
+  -- committed one, and none commits before the hold does.
+  PERFORM rulekeeper._lock_site();
+  SELECT * INTO cur FROM rulekeeper._notification_scope(site, channel);
+  IF cur.action = 'hold' THEN
+    RAISE EXCEPTION 'notifications of % % are already held at epoch %', site, channel, cur.held_epoch
+      USING ERRCODE = 'object_not_in_prerequisite_state',
+            DETAIL = pg_catalog.format('Held since %s by %s%s.',
+                                       to_char(cur.recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+                                       cur.actor, COALESCE(', reason: ' || cur.reason, '')),
+            HINT = pg_catalog.format('Release it first: rulectl notify release --site %s --channel %s', site, channel);
+  END IF;
+  epoch := rulekeeper.activation_epoch(channel);
+  INSERT INTO rulekeeper.notification_hold (site, channel, action, held_epoch, current_epoch, reason)
+  VALUES (site, channel, 'hold', epoch, epoch, NULLIF(reason, ''))
+  RETURNING * INTO written;
+  RETURN to_jsonb(written);
+END
+$$;
+
+-- Releases a held (site, channel): its pods get the channel's current set.
+-- Refused when it is not held.
+CREATE FUNCTION rulekeeper.release_notifications(site text, channel text, reason text DEFAULT NULL) RETURNS jsonb
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+#variable_conflict use_variable
+DECLARE
+  cur rulekeeper.notification_hold;
+  written rulekeeper.notification_hold;
+BEGIN
+  PERFORM rulekeeper._require_notification_scope(site, channel, 'release_notifications');
+  PERFORM rulekeeper._lock_site();
+  SELECT * INTO cur FROM rulekeeper._notification_scope(site, channel);
+  IF cur.action IS DISTINCT FROM 'hold' THEN
+    RAISE EXCEPTION 'notifications of % % are not held', site, channel
+      USING ERRCODE = 'object_not_in_prerequisite_state',
+            HINT = 'rulectl status shows which sites and channels are held.';
+  END IF;
+  INSERT INTO rulekeeper.notification_hold (site, channel, action, held_epoch, current_epoch, reason)
+  VALUES (site, channel, 'release', cur.held_epoch, rulekeeper.activation_epoch(channel), NULLIF(reason, ''))
+  RETURNING * INTO written;
+  RETURN to_jsonb(written);
+END
+$$;
+
 -- What the gateway of `site` serves, per channel: the channel's current
--- epoch, and whether an operator holds the site's channel (then the gateway
--- serves effective_rules(channel, held_epoch) and epoch held_epoch until the
--- hold is released). One row per channel, held or not.
+-- epoch at this node, and whether an operator holds the site's channel (then
+-- the gateway serves effective_rules(channel, held_epoch) and epoch
+-- held_epoch until the hold is released). One row per channel, held or not.
+-- Any site name answers (a site never held is not held): which sites are E3
+-- sites is rulectl.toml's knowledge, not the database's.
 CREATE FUNCTION rulekeeper.notification_state(site text)
   RETURNS TABLE (channel text, current_epoch bigint, held boolean, held_epoch bigint, held_by text,
                  held_at timestamptz, reason text)
   LANGUAGE sql STABLE STRICT SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
-  SELECT c.channel, rulekeeper.activation_epoch(c.channel), false, NULL::bigint, NULL::text,
-         NULL::timestamptz, NULL::text
+  SELECT c.channel, rulekeeper.activation_epoch(c.channel), COALESCE(n.action = 'hold', false),
+         CASE WHEN n.action = 'hold' THEN n.held_epoch END, CASE WHEN n.action = 'hold' THEN n.actor END,
+         CASE WHEN n.action = 'hold' THEN n.recorded_at END, CASE WHEN n.action = 'hold' THEN n.reason END
     FROM (SELECT DISTINCT x.channel FROM rulekeeper._channel_admissions() x) c
+    LEFT JOIN LATERAL rulekeeper._notification_scope($1, c.channel) n ON true
    ORDER BY c.channel
 $$;
 
 REVOKE EXECUTE ON FUNCTION rulekeeper.activation_epoch(text), rulekeeper.effective_rules(text, bigint),
   rulekeeper.notification_state(text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION rulekeeper._notification_scope(text, text),
+  rulekeeper._require_notification_scope(text, text, text), rulekeeper.hold_notifications(text, text, text),
+  rulekeeper.release_notifications(text, text, text) FROM PUBLIC;
+REVOKE ALL ON rulekeeper.notification_hold FROM PUBLIC;
+GRANT SELECT ON rulekeeper.notification_hold TO rulekeeper_reader, rulekeeper_admin;
+GRANT EXECUTE ON FUNCTION rulekeeper.hold_notifications(text, text, text),
+  rulekeeper.release_notifications(text, text, text) TO rulekeeper_releaser, rulekeeper_admin;
 REVOKE EXECUTE ON PROCEDURE rulekeeper.wait_for_epoch(text, bigint, integer, bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION rulekeeper.activation_epoch(text), rulekeeper.effective_rules(text, bigint),
   rulekeeper.notification_state(text) TO rulekeeper_reader, rulekeeper_admin;

@@ -49,6 +49,10 @@ void add_rules(CLI::App& app, GlobalOptions& global, int& exit_code);
 void add_portal(CLI::App& app, GlobalOptions& global, int& exit_code);
 // patroni-callback (patroni_callback.cpp): Patroni's on_role_change.
 void add_patroni_callback(CLI::App& app, GlobalOptions& global, int& exit_code);
+// notify hold|release (notify.cpp): who is notified (docs/notifications.md).
+void add_notify(CLI::App& app, GlobalOptions& global, int& exit_code);
+// The notifications section of `status` (ops/notification_status.hpp), as text.
+void print_notifications(const nlohmann::json& rows);
 
 // `status` for a loaded config: prints the table (or, with json_out given,
 // fills it with the {"sites":[...]} document instead) and returns the exit

@@ -93,6 +93,7 @@ int main(int argc, char** argv) {
   cli::add_rules(app, global, exit_code);
   cli::add_portal(app, global, exit_code);
   cli::add_patroni_callback(app, global, exit_code);
+  cli::add_notify(app, global, exit_code);
   cli::add_version(app, global, exit_code);
   cli::add_node(app, global, exit_code);
 

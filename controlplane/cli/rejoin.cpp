@@ -37,6 +37,11 @@ void print_orphans(std::ostream& out, const json& changes) {
           fmt::format("{} {}", row.value("qualification", ""), common::abbreviate(row.value("content_sha256", ""), 12));
     else if (row.is_object() && row.contains("reason"))
       what = "reason: " + common::abbreviate(row.value("reason", ""), 40);
+    else if (c.value("kind", "") == "notification" && c.contains("payload") && c["payload"].is_object())
+      // A hold or release of a (site, channel) notification scope
+      // (docs/notifications.md): reconcile lists it, never re-applies it.
+      what = fmt::format("{} {} {}", c["payload"].value("action", ""), c["payload"].value("site", ""),
+                         c["payload"].value("channel", ""));
     else if (c.contains("payload") && c["payload"].is_object() && c["payload"].contains("channel"))
       what = "channel " + c["payload"].value("channel", "");
     auto s = [](const json& v) { return v.is_string() ? v.get<std::string>() : v.is_null() ? "" : v.dump(); };

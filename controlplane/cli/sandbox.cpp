@@ -10,6 +10,7 @@
 #include "common/errors.hpp"
 #include "common/output.hpp"
 #include "sandbox/demo.hpp"
+#include "sandbox/portal.hpp"
 #include "sandbox/sandbox.hpp"
 
 namespace rulekeeper::cli {
@@ -38,11 +39,14 @@ int print_sandbox(const sandbox::UpResult& up, bool json, const std::string& hea
     common::print_json({{"base", up.cluster.base.string()},
                         {"config", up.config_file.string()},
                         {"export", export_line},
+                        {"portal", up.portal_url.empty() ? nlohmann::json() : nlohmann::json(up.portal_url)},
                         {"status", status}});
     std::cerr << headline << std::endl;
     return rc;
   }
-  std::cout << headline << "\n  " << export_line << "\n\n";
+  std::cout << headline << "\n  " << export_line << "\n" << sandbox::portal::hint(up.cluster.base) << "\n";
+  if (!up.portal_error.empty())
+    std::cerr << "rulectl: the admin portal did not start: " << up.portal_error << std::endl;
   return report_status(config, nullptr);
 }
 

@@ -10,6 +10,7 @@
 #include "cli/commands.hpp"
 #include "common/output.hpp"
 #include "common/text.hpp"
+#include "ops/notification_status.hpp"
 #include "ops/status.hpp"
 
 namespace rulekeeper::cli {
@@ -152,11 +153,17 @@ config::Config load_config(const GlobalOptions& global) {
 int report_status(const config::Config& config, nlohmann::json* json_out) {
   const ops::StatusReport report = ops::status(config);
   for (const auto& w : report.warnings) std::cerr << "warning: " << w << std::endl;
+  // Per E3 site and channel: current and served epoch, held (issue #18).
+  std::vector<std::string> notification_notes;
+  const nlohmann::json notifications = ops::notification_status(report.sites, notification_notes);
+  for (const auto& n : notification_notes) std::cerr << "rulectl: " << n << std::endl;
   if (json_out != nullptr) {
     *json_out = report.to_json();
+    (*json_out)["notifications"] = notifications;
   } else {
     print_sites(report);
     if (!report.replication.is_null()) print_replication(report.replication);
+    print_notifications(notifications);
     print_conflicts(report.open_conflicts);
   }
   if (report.split_brain())

@@ -837,9 +837,10 @@ void Portal::start() {
   std::tie(so.address, so.port) = http::Server::parse_listen_address(impl_->options.listen);
   so.threads = impl_->options.threads;
   so.server_name = "rulectl portal";
-  if (!impl_->options.tls_certificate.empty() || !impl_->options.tls_private_key.empty())
-    throw common::ExitError(common::exit_usage,
-                            "[portal] tls_certificate/tls_private_key: this rulectl's HTTP server has no TLS yet");
+  // TLS (http/server.hpp): every connection, with the Secure cookie flag.
+  so.tls_certificate_file = impl_->options.tls_certificate;
+  so.tls_private_key_file = impl_->options.tls_private_key;
+  impl_->tls = so.tls();
   impl_->server = std::make_unique<http::Server>(so);
   impl_->routes();
   impl_->server->start();

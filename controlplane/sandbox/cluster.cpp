@@ -117,7 +117,11 @@ void Node::run_tool(const std::string& tool, const std::vector<std::string>& arg
 
 void Node::write_hba() const {
   write_file(data_dir() / "pg_hba.conf",
-             "# Sandbox/test clusters only: trust on loopback and the local socket.\n"
+             "# Sandbox/test clusters only: trust on loopback and the local socket —\n"
+             "# except members of sandbox_password_login (the admin portal's sandbox\n"
+             "# logins, sandbox/portal.hpp): their password is checked (issue #19).\n"
+             "local   all             +sandbox_password_login scram-sha-256\n"
+             "host    all             +sandbox_password_login 127.0.0.1/32 scram-sha-256\n"
              "local   all             all                     trust\n"
              "local   replication     all                     trust\n"
              "host    all             all     127.0.0.1/32    trust\n"

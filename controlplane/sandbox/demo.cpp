@@ -6,6 +6,7 @@
 // sandbox's rulectl.toml, exactly as a person would type it; SQL steps show
 // the statement and its result.
 #include "sandbox/demo.hpp"
+#include "sandbox/portal.hpp"
 
 #include <unistd.h>
 
@@ -350,6 +351,7 @@ std::string closing_hint(const std::filesystem::path& base, const std::vector<cl
       "  export RULECTL_CONFIG=" + process::shell_quote((base / "rulectl.toml").string()) + "\n" + "  rulectl status\n";
   for (const auto& n : nodes)
     out += fmt::format("  psql -h 127.0.0.1 -p {} -U postgres rules    # {}\n", n.port, n.site);
+  out += portal::hint(base);
   out += "  rulectl sandbox down --base " + process::shell_quote(base.string()) + "   # when done\n";
   return out;
 }

@@ -167,6 +167,8 @@ std::string patroni_yaml(const fs::path& base, int port_base, const Member& m, c
       "  basebackup:\n"
       "  - checkpoint: fast\n"
       "  pg_hba:\n"
+      "  - local all +sandbox_password_login scram-sha-256\n"
+      "  - host all +sandbox_password_login 127.0.0.1/32 scram-sha-256\n"
       "  - local all all trust\n"
       "  - local replication all trust\n"
       "  - host all all 127.0.0.1/32 trust\n"

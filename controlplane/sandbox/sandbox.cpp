@@ -11,6 +11,7 @@
 #include "pgnode/process.hpp"
 #include "pgnode/tools.hpp"
 #include "sandbox/patroni.hpp"
+#include "sandbox/portal.hpp"
 
 #include <unistd.h>
 
@@ -175,6 +176,18 @@ std::vector<cluster::NodeOptions> nodes(int port_base, bool with_ipc2b) {
 
 bool exists(const fs::path& base) { return fs::exists(base / kMarker); }
 
+// The admin portal (issue #19, sandbox/portal.hpp) on the port after the
+// pod gateways' (+8, with Patroni +13: tests/ports.txt sandbox_default). A
+// portal that does not start leaves the sandbox up, said in the result.
+static void start_portal(UpResult& result, int port_base, bool under_patroni, const common::ProgressSink& progress) {
+  if (!result.cluster.with_extension) return;
+  try {
+    result.portal_url = portal::start(result.cluster.base, result.config_file, port_base, under_patroni, progress);
+  } catch (const std::exception& e) {
+    result.portal_error = e.what();
+  }
+}
+
 UpResult up(const Options& options, const common::ProgressSink& progress) {
   UpResult result;
   result.cluster = cluster_options(options);
@@ -212,6 +225,7 @@ UpResult up(const Options& options, const common::ProgressSink& progress) {
       }
     }
     result.already_up = true;
+    start_portal(result, port_base, under_patroni, progress);
     return result;
   }
   if (co.with_extension && !cluster::extension_installed())
@@ -289,6 +303,7 @@ UpResult up(const Options& options, const common::ProgressSink& progress) {
   write_toml(co, made, result.config_file, under_patroni ? options.port_base : 0);
   set.set_teardown(cluster::ClusterSet::Teardown::keep);
   daemons.release();
+  start_portal(result, options.port_base, under_patroni, progress);
   progress.step("sandbox up");
   return result;
 }
@@ -302,6 +317,7 @@ DownResult down(const Options& options, const common::ProgressSink& progress) {
                                         co.base.string(), kMarker));
   // The ports the sandbox was made with, whatever --port-base says now.
   const int port_base = read_marker_port_base(co.base / kMarker);
+  portal::stop(co.base, progress);  // before the sites it connects to
   if (marker_says_patroni(co.base / kMarker)) {
     progress.step("stopping Patroni (it stops its PostgreSQL) and etcd");
     patroni::stop_all(co.base);

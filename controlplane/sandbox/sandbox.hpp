@@ -39,6 +39,8 @@ struct UpResult {
   std::filesystem::path config_file;  // <base>/rulectl.toml
   std::string export_line;            // export RULECTL_CONFIG=<config_file, shell-quoted>
   bool already_up = false;            // it existed: only stopped nodes were started
+  std::string portal_url;             // the admin portal (sandbox/portal.hpp), "" when it did not start
+  std::string portal_error;           // why it did not (the sandbox is up all the same)
 };
 
 // Creates and starts the sandbox (or starts the stopped nodes of an existing

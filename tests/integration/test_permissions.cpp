@@ -95,6 +95,7 @@ const TableSpec kTables[] = {
     {"hotfix_policy", "allowed_paths", false, true},
     {"incarnation", "site", false},
     {"journal", "kind", true},
+    {"notification_hold", "reason", true},
     {"qualification_history", "reason", true},
     {"release_log", "drift", false},
     {"rule", "description", true},
@@ -223,6 +224,16 @@ std::vector<Row> function_rows() {
        "SELECT count(*) FROM rulekeeper.effective_rules('prod', rulekeeper.activation_epoch('prod'))", kReaders},
       {"rulekeeper.notification_state(text)", "function", "e3",
        "SELECT count(*) FROM rulekeeper.notification_state('ipc1')", kReaders},
+      // Holds of a (site, channel) notification scope: releasers, at the E3
+      // primary. Nothing is held in the setup: a release is refused there.
+      {"rulekeeper.hold_notifications(text,text,text)", "function", "e3",
+       "SELECT rulekeeper.hold_notifications('ipc1', 'prod', 'matrix')", kReleaser},
+      {"rulekeeper.release_notifications(text,text,text)", "function", "e3",
+       "SELECT rulekeeper.release_notifications('ipc1', 'prod', 'matrix')", "DDRDRDR"},
+      {"rulekeeper._notification_scope(text,text)", "function", "e3",
+       "SELECT count(*) FROM rulekeeper._notification_scope('ipc1', 'prod')", kOwnerOnly},
+      {"rulekeeper._require_notification_scope(text,text,text)", "function", "e3",
+       "SELECT rulekeeper._require_notification_scope('ipc1', 'prod', 'matrix')", kOwnerOnly},
       // Authoring, at e1.
       {"rulekeeper.create_rule(text,text,text)", "function", "e1", "SELECT rulekeeper.create_rule('perm.new', 'perm')",
        kAuthor},
@@ -452,7 +463,8 @@ std::string render_docs() {
         "(pg_restore) must match the newest policy entry of its ruleset. It does **not** write history or the\n"
         "state derived from it: `journal`, `rule`, `rule_version` (annotations included),\n"
         "`qualification_history`, `activation`, `activation_history`, `release_log`, `hotfix`,\n"
-        "`incarnation`, `conflict`, `failover_event`, `checksum_bucket`, `heartbeat` and `trusted_key`\n"
+        "`incarnation`, `conflict`, `failover_event`, `checksum_bucket`, `heartbeat`, `notification_hold`\n"
+        "(held and released through `hold_notifications()` and `release_notifications()`) and `trusted_key`\n"
         "(trusted through `trust_key()`, revoked through `revoke_key()`, both journaled) are written only\n"
         "by the functions (SECURITY DEFINER, as the owner) and by the superuser. A direct row could carry\n"
         "any `change_id`, epoch, actor, site or date and skip admission, the hotfix gate and the journal,\n"
