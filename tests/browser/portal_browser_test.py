@@ -40,8 +40,8 @@ import urllib.request
 
 REPO, RULECTL, PORT_FIRST = sys.argv[1], sys.argv[2], int(sys.argv[3])
 # tests/ports.txt portal_browser: +0..+4 the sandbox's PostgreSQL (e1, e2,
-# ipc2, ipc1; +4 unused ipc2b), +5..+14 left to what `sandbox up` may start
-# beside them (gateways, its own portal), +15 our portal, +16 chromedriver,
+# ipc2, ipc1; +4 unused ipc2b), +5..+14 left to what `sandbox up` starts
+# beside them (gateways; its own portal at +8), +15 our portal, +16 chromedriver,
 # +17 a second portal with TLS.
 SITES = {"e1": PORT_FIRST, "e2": PORT_FIRST + 1, "ipc2": PORT_FIRST + 2, "ipc1": PORT_FIRST + 3}
 PORTAL_PORT = PORT_FIRST + 15
@@ -196,7 +196,12 @@ def pg_ctl(site, *args):
 def set_up_data():
     up = run([RULECTL, "sandbox", "up", "--base", SANDBOX, "--port-base", str(PORT_FIRST)])
     log(f"sandbox up in {SANDBOX} (PostgreSQL on {PORT_FIRST}..{PORT_FIRST + 3})")
-    del up
+    # `sandbox up` starts a portal of its own and prints its address: it
+    # answers (the pages are checked on the test's own portal below).
+    m = re.search(r"the admin portal: (http\S+)", up.stdout + up.stderr)
+    check(m, "sandbox up prints the admin portal's address", (up.stdout + up.stderr)[-600:])
+    status, body = http("GET", "/login", base=m.group(1).rstrip("/"))
+    check(status == 200 and 'id="login"' in body, f"the sandbox's portal {m.group(1)} serves the login page")
 
     # Authoring at e1: pricing.discount with two planned versions, risk.limit,
     # and the hostile rule.
@@ -458,22 +463,27 @@ def fill(form, name, value):
 def submit(form):
     from selenium.webdriver.common.by import By
     buttons = form.find_elements(By.CSS_SELECTOR, "button[type=submit], input[type=submit], button:not([type])")
-    old = driver.find_element(By.TAG_NAME, "html")
+    mark_page()
     if buttons:
         buttons[0].click()
     else:
         form.submit()
-    poll("the page after submitting", lambda: is_stale(old), timeout=60)
+    poll("the page after submitting", new_page, timeout=60)
     no_alert_and_not_pwned()
 
 
-def is_stale(el):
-    from selenium.common.exceptions import StaleElementReferenceException
+def mark_page():
+    """Marks the current document; new_page() is true once another one has
+    loaded (a submitted form's answer)."""
+    driver.execute_script("window.__rkOldPage = true;")
+
+
+def new_page():
+    from selenium.common.exceptions import WebDriverException
     try:
-        el.tag_name
+        return driver.execute_script("return window.__rkOldPage === undefined && document.readyState === 'complete'")
+    except WebDriverException:  # in the middle of the navigation
         return False
-    except StaleElementReferenceException:
-        return True
 
 
 def login(user, password):
@@ -534,9 +544,9 @@ def assert_diff_rows(scope, expect, where):
         check(len(set(seen.values())) == len(seen), f"{where}: added/removed/replaced have distinct colours {seen}")
 
 
-def http(method, path, fields=None, cookie=None, accept="text/html"):
+def http(method, path, fields=None, cookie=None, accept="text/html", base=None):
     data = urllib.parse.urlencode(fields, doseq=True).encode() if fields is not None else None
-    req = urllib.request.Request(portal(path), data=data, method=method)
+    req = urllib.request.Request((base or portal("")) + path, data=data, method=method)
     req.add_header("Accept", accept)
     if data is not None:
         req.add_header("Content-Type", "application/x-www-form-urlencoded")
@@ -590,9 +600,9 @@ def click_submit(form, name, value):
         match = [b for b in buttons if b.get_attribute("value") == value]
         if not match:
             raise Failed(f"form#{form.get_attribute('id')}: no submit button {name}={value}")
-        old = driver.find_element(By.TAG_NAME, "html")
+        mark_page()
         match[0].click()
-        poll("the page after submitting", lambda: is_stale(old), timeout=120)
+        poll("the page after submitting", new_page, timeout=120)
         no_alert_and_not_pwned()
         return
     boxes = form.find_elements(By.NAME, name)
@@ -799,8 +809,9 @@ def phase_hostile():
     encoded = href[len("/rules/"):]
     check(href.startswith("/rules/") and not re.search(r"[<>\"'/ ]", encoded)
           and urllib.parse.unquote(encoded) == HOSTILE_KEY, f"the link percent-encodes the key ({href})")
+    mark_page()
     links[0].click()
-    poll("the hostile rule's page", lambda: h1() and HOSTILE_KEY in h1())
+    poll("the hostile rule's page", new_page)
     no_alert_and_not_pwned()
     check(h1().strip().endswith(HOSTILE_KEY) or HOSTILE_KEY in h1(), "rule page h1: the hostile key, intact")
     body = driver.find_element(By.TAG_NAME, "body").text
