@@ -689,6 +689,31 @@ def phase_csrf():
     check(history_count() == before, "nothing was activated by the refused POSTs")
     status, body = http("POST", "/logout", {}, cookie=sid)
     check(status == 403, "POST /logout without csrf_token: 403 (state-changing)", f"status {status}")
+    # The JSON twin of a page: same path, Accept: application/json, the
+    # hostile key byte for byte.
+    status, body = http("GET", "/rules", cookie=sid, accept="application/json")
+    check(status == 200, "GET /rules as JSON: 200", f"status {status}")
+    doc = json.loads(body)
+    def strings(v):
+        if isinstance(v, dict):
+            for k, x in v.items():
+                yield k
+                yield from strings(x)
+        elif isinstance(v, list):
+            for x in v:
+                yield from strings(x)
+        elif isinstance(v, str):
+            yield v
+
+    found = set(strings(doc))
+    check(HOSTILE_KEY in found and "pricing.discount" in found,
+          "GET /rules as JSON names pricing.discount and the hostile key exactly")
+    # Log out with the page's button: the session is gone at the server.
+    go("/")
+    submit(one("form#logout"))
+    check(not css("#whoami"), "logged out (the page's button): no user shown")
+    status, body = http("GET", "/rules", cookie=sid, accept="application/json")
+    check(status == 401, "the old session id after logout: 401", f"status {status}")
 
 
 def phase_hotfix_pages():
@@ -834,8 +859,16 @@ def phase_sites_and_reconcile():
     from selenium.webdriver.common.by import By
     # IPC2 gets a hotfix IPC1 never sees, dies; IPC1 is failed over to, and
     # IPC2 comes back as a second primary: the sites differ.
-    pg_ctl("ipc1", "stop", "-m", "fast")
     login("rob_releaser", USERS["rob_releaser"][1])
+    go("/")
+    check(not css('.site-down[data-site="ipc1"]'), "overview: ipc1 up, not marked down")
+    pg_ctl("ipc1", "stop", "-m", "fast")
+    # The overview refreshes itself (its #live section): ipc1 shows as down
+    # without a reload.
+    one("#live", "the overview's live section")
+    poll("the overview to show ipc1 down without a reload", lambda: css('#live .site-down[data-site="ipc1"]'),
+         timeout=60)
+    ok("the overview refreshed itself: ipc1 marked down without a reload")
     for path in ("/", "/rules", "/sites"):
         go(path)
         check(css('.site-down[data-site="ipc1"]'), f"{path} with ipc1 down: .site-down[data-site=ipc1]")
