@@ -72,6 +72,7 @@ DOCS_SHOTS = os.path.join(REPO, "docs", "portal")
 
 checks = 0
 failures = []
+not_checked = []  # contract items the portal does not have yet, said in the summary
 started = []  # (name, Popen) of every daemon this test started itself
 driver = None
 
@@ -959,10 +960,55 @@ def phase_tls():
     driver.delete_all_cookies()
 
 
+HOSTILE_HOLD_REASON = "freeze <script>window.__pwned='hold';alert(6)</script> \"Q4\" 'é✓'"
+
+
+def hold_state(site, channel):
+    return json.loads(psql("ipc2", "SELECT row_to_json(s) FROM rulekeeper.notification_state("
+                                   f"{sql_str(site)}) s WHERE channel = {sql_str(channel)}"))
+
+
 def phase_pods():
     login("rita_reader", USERS["rita_reader"][1])
     go("/pods")
     shot("pods")
+    if not css("form#hold"):
+        # Hold and release from the portal come with E's pods page; until it
+        # has them this is said loudly, not passed silently.
+        not_checked.append("/pods has no form#hold yet: hold/release from the portal")
+        log("NOT CHECKED: /pods has no form#hold yet (hold and release of a site's channel)")
+        return
+    form = one("form#hold")
+    fill(form, "site", "ipc2")
+    fill(form, "channel", "prod")
+    fill(form, "reason", "reader tries")
+    submit(form)
+    _, reason, _ = refusal()
+    check(reason and "permission denied" in reason, "the reader's hold: refused by the database", repr(reason))
+    check(not hold_state("ipc2", "prod")["held"], "the reader's hold changed nothing")
+
+    login("rob_releaser", USERS["rob_releaser"][1])
+    go("/pods")
+    form = one("form#hold")
+    fill(form, "site", "ipc2")
+    fill(form, "channel", "prod")
+    fill(form, "reason", HOSTILE_HOLD_REASON)
+    submit(form)
+    one("div.done[role=status]", "the hold's result")
+    state = hold_state("ipc2", "prod")
+    check(state["held"] and state["held_by"] == "rob_releaser", "ipc2 prod is held, by the person logged in",
+          json.dumps(state))
+    check(state["reason"] == HOSTILE_HOLD_REASON, "the hold's reason recorded exactly as typed", repr(state["reason"]))
+    go("/pods")
+    check(text_present_exactly(HOSTILE_HOLD_REASON), "/pods shows the hold's reason as text, intact")
+    shot("pods-held")
+    form = one("form#release")
+    fill(form, "site", "ipc2")
+    fill(form, "channel", "prod")
+    fill(form, "reason", "released by the browser test")
+    submit(form)
+    one("div.done[role=status]", "the release's result")
+    check(not hold_state("ipc2", "prod")["held"], "ipc2 prod released")
 
 
 PHASES = [phase_login, phase_reader, phase_csrf, phase_hotfix_pages, phase_acknowledgement, phase_hostile,
@@ -1009,7 +1055,8 @@ def main():
         log(f"{checks} checks passed; FAILED phases: {', '.join(failures)} ({took:.0f}s; logs and screenshots "
             f"in {BASE})")
         return 1
-    log(f"{checks} checks passed, {len(PHASES)} phases ({took:.0f}s)")
+    log(f"{checks} checks passed, {len(PHASES)} phases ({took:.0f}s)" +
+        (f"; NOT CHECKED: {'; '.join(not_checked)}" if not_checked else ""))
     if UPDATE_DOCS:
         log(f"screenshots copied to {DOCS_SHOTS}")
     shutil.rmtree(BASE, ignore_errors=True)
