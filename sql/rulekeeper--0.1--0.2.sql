@@ -587,3 +587,87 @@ GRANT EXECUTE ON FUNCTION rulekeeper.activation_epoch(text), rulekeeper.effectiv
   rulekeeper.notification_state(text) TO rulekeeper_reader, rulekeeper_admin;
 GRANT EXECUTE ON PROCEDURE rulekeeper.wait_for_epoch(text, bigint, integer, bigint)
   TO rulekeeper_reader, rulekeeper_admin;
+
+-- ==== issue 19: the portal's reads (i19-portal) ====
+-- What `rulectl rules` and the admin portal's rules and rule pages show
+-- (docs/portal.md): rulectl reads no table (docs/design/architecture.md "The
+-- control plane"), so these stand in for the tables, granted like them (to
+-- rulekeeper_reader, hence every rulekeeper role). STABLE, read-only, on a
+-- standby too.
+
+-- Every rule with what prod and sl serve: label, pin, epoch, the version's
+-- qualification, origin and hotfix annotation. `ruleset` '' = all; `key_contains`
+-- '' = all, else a case-insensitive substring of the key.
+CREATE FUNCTION rulekeeper.rules_served(ruleset text DEFAULT '', key_contains text DEFAULT '')
+  RETURNS TABLE (rule_key text, ruleset text,
+                 prod_label text, prod_pinned boolean, prod_epoch bigint, prod_qualification text,
+                 prod_origin text, prod_hotfix_included text,
+                 sl_label text, sl_pinned boolean, sl_epoch bigint, sl_qualification text,
+                 sl_origin text, sl_hotfix_included text)
+  LANGUAGE sql STABLE STRICT SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+  SELECT r.rule_key, r.ruleset,
+         p.label, p.pinned, p.epoch, pv.qualification, pv.origin, pv.annotations ->> 'hotfix_included',
+         s.label, s.pinned, s.epoch, sv.qualification, sv.origin, sv.annotations ->> 'hotfix_included'
+    FROM rulekeeper.rule r
+    LEFT JOIN rulekeeper.activation p ON p.rule_key = r.rule_key AND p.channel = 'prod'
+    LEFT JOIN rulekeeper.rule_version pv ON pv.rule_key = p.rule_key AND pv.label = p.label
+    LEFT JOIN rulekeeper.activation s ON s.rule_key = r.rule_key AND s.channel = 'sl'
+    LEFT JOIN rulekeeper.rule_version sv ON sv.rule_key = s.rule_key AND sv.label = s.label
+   WHERE ($1 = '' OR r.ruleset = $1)
+     AND ($2 = '' OR strpos(lower(r.rule_key), lower($2)) > 0)
+   ORDER BY r.rule_key COLLATE "C"
+$$;
+
+-- One rule's versions, oldest first, with the derived lifecycle
+-- (version_state), each row with the rule's ruleset and description; a rule
+-- without versions is one row whose label is NULL; no rule, no row.
+CREATE FUNCTION rulekeeper.rule_versions(rule_key text)
+  RETURNS TABLE (label text, qualification text, lifecycle text[], pinned_in text[], annotations jsonb,
+                 origin text, parent_label text, content_sha256 text, created_at timestamptz, created_by text,
+                 ruleset text, description text)
+  LANGUAGE sql STABLE STRICT SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+  SELECT v.label, v.qualification, s.lifecycle, s.pinned_in, v.annotations, v.origin, v.parent_label,
+         v.content_sha256, v.created_at, v.created_by, r.ruleset, r.description
+    FROM rulekeeper.rule r
+    LEFT JOIN rulekeeper.rule_version v ON v.rule_key = r.rule_key
+    LEFT JOIN rulekeeper.version_state s ON s.rule_key = v.rule_key AND s.label = v.label
+   WHERE r.rule_key = $1
+   ORDER BY v.version, v.hotfix
+$$;
+
+-- One rule's history, newest first: activations (who moved which channel,
+-- acknowledging what), qualification changes (with their reason) and every
+-- other journal entry of the rule.
+CREATE FUNCTION rulekeeper.rule_history(rule_key text)
+  RETURNS TABLE (kind text, recorded_at timestamptz, actor text, channel text, label text, previous text,
+                 what text, reason text, acknowledged jsonb)
+  LANGUAGE sql STABLE STRICT SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+  SELECT * FROM (
+    SELECT 'activation'::text, h.recorded_at, h.actor, h.channel, h.label, h.previous_label, h.action,
+           j.payload ->> 'reason', h.acknowledged
+      FROM rulekeeper.activation_history h JOIN rulekeeper.journal j ON j.change_id = h.change_id
+     WHERE h.rule_key = $1
+    UNION ALL
+    SELECT 'qualification', q.recorded_at, q.actor, NULL, q.label, q.from_qualification, q.to_qualification,
+           q.reason, NULL
+      FROM rulekeeper.qualification_history q WHERE q.rule_key = $1
+    UNION ALL
+    SELECT 'journal', j.recorded_at, j.actor, NULL, j.label, NULL, j.kind, j.payload ->> 'reason', NULL
+      FROM rulekeeper.journal j
+     WHERE j.rule_key = $1
+       AND NOT EXISTS (SELECT 1 FROM rulekeeper.activation_history h WHERE h.change_id = j.change_id)
+       AND NOT EXISTS (SELECT 1 FROM rulekeeper.qualification_history q WHERE q.change_id = j.change_id)
+  ) x (kind, recorded_at, actor, channel, label, previous, what, reason, acknowledged)
+  ORDER BY x.recorded_at DESC, x.kind
+$$;
+
+-- A version's body (NULL: no such version).
+CREATE FUNCTION rulekeeper.version_body(rule_key text, label text) RETURNS jsonb
+  LANGUAGE sql STABLE STRICT SECURITY DEFINER SET search_path = pg_catalog, rulekeeper, pg_temp AS $$
+  SELECT v.body FROM rulekeeper.rule_version v WHERE v.rule_key = $1 AND v.label = $2
+$$;
+
+REVOKE EXECUTE ON FUNCTION rulekeeper.rules_served(text, text), rulekeeper.rule_versions(text),
+  rulekeeper.rule_history(text), rulekeeper.version_body(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rulekeeper.rules_served(text, text), rulekeeper.rule_versions(text),
+  rulekeeper.rule_history(text), rulekeeper.version_body(text, text) TO rulekeeper_reader, rulekeeper_admin;

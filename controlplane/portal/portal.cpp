@@ -21,6 +21,8 @@
 #include "ops/compare.hpp"
 #include "ops/diff.hpp"
 #include "ops/hotfix.hpp"
+#include "ops/notification_status.hpp"
+#include "ops/notify.hpp"
 #include "ops/reconcile.hpp"
 #include "ops/rules.hpp"
 #include "ops/status.hpp"
@@ -28,6 +30,7 @@
 #include "portal/render.hpp"
 #include "portal/sessions.hpp"
 #include "site/connect.hpp"
+#include "site/probe.hpp"
 #include "site/topology.hpp"
 
 namespace rulekeeper::portal {
@@ -414,6 +417,14 @@ struct Portal::Impl {
       doc["since_last_release"] = {{"error", common::one_line(e.what())}};
     }
     view["since_last_release"] = doc["since_last_release"];
+    {
+      std::vector<std::string> notes;
+      json held = json::array();
+      for (const auto& c : ops::notification_status(st.sites, notes))
+        if (c.value("held", false)) held.push_back(c);
+      doc["held_notifications"] = held;
+      view["held_notifications"] = held;
+    }
     view["open_conflicts"] = doc["open_conflicts"];
     view["warnings"] = doc["warnings"];
     view["has_warnings"] = !doc["warnings"].empty();
@@ -781,13 +792,61 @@ struct Portal::Impl {
 
   // ---- pods ------------------------------------------------------------------------
 
-  Page pods(Ctx&) {
+  // What the database knows of notifications (ops/notification_status.hpp,
+  // as `rulectl status` shows it): each E3 site's channel epochs and holds;
+  // hold and release through `rulectl notify`'s operation.
+  Page pods(Ctx& ctx) {
+    const config::Config& cfg = ctx.config();
+    std::vector<std::string> notes;
+    const json channels = ops::notification_status(site::probe_e3(cfg), notes);
+    json view = {{"channels", channels}, {"notes", notes}, {"sites", e3_sites(cfg)}};
+    json rows = json::array();
+    for (const auto& c : channels) {
+      json x = c;
+      x["behind"] = c.value("held", false) && c.value("served_epoch", json()) != c.value("current_epoch", json());
+      rows.push_back(x);
+    }
+    view["channels"] = rows;
     Page p;
     p.title = "Pods";
     p.tmpl = "pods.mustache";
-    p.view = {{"available", false}};
-    p.doc = {{"pods", json::array()},
-             {"note", "the pod gateways (rulectl gateway, issue #18) are not configured in this build"}};
+    p.view = view;
+    p.doc = {{"channels", channels},
+             {"notes", notes},
+             {"pods", nullptr},
+             {"pods_note",
+              "the pods each gateway serves come from the gateways' /v1/pods (rulectl pods); this "
+              "portal shows what the database knows: each site's channel epochs and holds"}};
+    return p;
+  }
+
+  Page notify(Ctx& ctx, ops::NotifyAction action) {
+    ops::NotifyRequest r;
+    r.action = action;
+    r.site = form_value(ctx.form, "site");
+    r.channel = form_value(ctx.form, "channel");
+    r.reason = form_value(ctx.form, "reason");
+    json report, refused;
+    int status = 200;
+    try {
+      report = ops::notify(ctx.config(), r).to_json();
+    } catch (const common::ExitError& e) {
+      refused = refusal_of(e);
+      status = http_status(e.code());
+    }
+    Page p = pods(ctx);
+    p.status = status;
+    if (!refused.is_null()) {
+      p.refusal = refused;
+      p.doc = refused;
+    } else {
+      p.done = {{"summary", fmt::format("{} {} at {}{}", action == ops::NotifyAction::hold ? "held" : "released",
+                                        r.channel, r.site,
+                                        report.contains("held_epoch") && !report["held_epoch"].is_null()
+                                            ? fmt::format(" (epoch {})", report["held_epoch"].dump())
+                                            : std::string())}};
+      p.doc = report;
+    }
     return p;
   }
 
@@ -824,6 +883,8 @@ struct Portal::Impl {
     s.get("/sites", wrap(false, [this](Ctx& c) { return sites(c); }));
     post("/sites/reconcile", wrap(true, [this](Ctx& c) { return reconcile(c); }));
     s.get("/pods", wrap(false, [this](Ctx& c) { return pods(c); }));
+    post("/pods/hold", wrap(true, [this](Ctx& c) { return notify(c, ops::NotifyAction::hold); }));
+    post("/pods/release", wrap(true, [this](Ctx& c) { return notify(c, ops::NotifyAction::release); }));
   }
 };
 

@@ -224,6 +224,15 @@ std::vector<Row> function_rows() {
        "SELECT count(*) FROM rulekeeper.effective_rules('prod', rulekeeper.activation_epoch('prod'))", kReaders},
       {"rulekeeper.notification_state(text)", "function", "e3",
        "SELECT count(*) FROM rulekeeper.notification_state('ipc1')", kReaders},
+      // The portal's reads (issue #19): every rulekeeper role, like the tables.
+      {"rulekeeper.rules_served(text,text)", "function", "e3", "SELECT count(*) FROM rulekeeper.rules_served()",
+       kReaders},
+      {"rulekeeper.rule_versions(text)", "function", "e3", "SELECT count(*) FROM rulekeeper.rule_versions('perm.a')",
+       kReaders},
+      {"rulekeeper.rule_history(text)", "function", "e3", "SELECT count(*) FROM rulekeeper.rule_history('perm.a')",
+       kReaders},
+      {"rulekeeper.version_body(text,text)", "function", "e3", "SELECT rulekeeper.version_body('perm.a', '1')",
+       kReaders},
       // Holds of a (site, channel) notification scope: releasers, at the E3
       // primary. Nothing is held in the setup: a release is refused there.
       {"rulekeeper.hold_notifications(text,text,text)", "function", "e3",

@@ -342,8 +342,9 @@ TEST(Portal, LoginSessionsRefusalsAndTheHotfixGate) {
     const json d = r.doc();
     EXPECT_EQ(d["sqlstate"], "42501") << r.body;
     EXPECT_EQ(d["exit_code"], 3) << r.body;
-    const auto cli = p.rulectl({"--config", config_as(p, "ann_reader", "ann-pw"), "--json", "--yes", "activate",
-                                "--site", "e3", "--channel", "prod", "--rule", kRule, "--version", "1"});
+    const auto cli = rulekeeper::testing::run_rulectl({"--config", config_as(p, "ann_reader", "ann-pw"), "--json",
+                                                       "--yes", "activate", "--site", "e3", "--channel", "prod",
+                                                       "--rule", kRule, "--version", "1"});
     EXPECT_EQ(cli.exit_code, 3) << cli.err;
     const json c = json::parse(cli.out, nullptr, false);
     EXPECT_EQ(d["message"], c["message"]) << cli.out;
@@ -383,6 +384,30 @@ TEST(Portal, LoginSessionsRefusalsAndTheHotfixGate) {
                         std::string(kRule))
                   .find("1.1"),
               std::string::npos);
+    std::cout << "pods: hold and release of ipc1's prod (the reader refused)" << std::endl;
+    const Reply reader_hold =
+        http(kPortal, "POST", "/pods/hold", ann.cookie, "site=ipc1&channel=prod&reason=r&csrf_token=" + ann.csrf);
+    EXPECT_EQ(reader_hold.status, 403) << reader_hold.body;
+    EXPECT_EQ(reader_hold.doc()["sqlstate"], "42501") << reader_hold.body;
+    const Reply hold = http(kPortal, "POST", "/pods/hold", rob.cookie,
+                            "site=ipc1&channel=prod&reason=" + enc("watch ipc1 <b>") + "&csrf_token=" + rob.csrf);
+    ASSERT_EQ(hold.status, 200) << hold.body;
+    p.ipc1->wait_replayed(*p.ipc2, std::chrono::seconds(60));
+    auto held = [&](const json& channels) {
+      for (const auto& c : channels)
+        if (c["site"] == "ipc1" && c["channel"] == "prod") return c.value("held", false);
+      return false;
+    };
+    const Reply pods = http(kPortal, "GET", "/pods", rob.cookie);
+    ASSERT_EQ(pods.status, 200) << pods.body;
+    EXPECT_TRUE(held(pods.doc()["channels"])) << pods.body;
+    EXPECT_EQ(http(kPortal, "GET", "/", rob.cookie).doc()["held_notifications"].size(), 1u);
+    const Reply release =
+        http(kPortal, "POST", "/pods/release", rob.cookie, "site=ipc1&channel=prod&reason=done&csrf_token=" + rob.csrf);
+    ASSERT_EQ(release.status, 200) << release.body;
+    p.ipc1->wait_replayed(*p.ipc2, std::chrono::seconds(60));
+    EXPECT_FALSE(held(http(kPortal, "GET", "/pods", rob.cookie).doc()["channels"]));
+
     std::cout << "logout: the session ends" << std::endl;
     const Reply out = http(kPortal, "POST", "/logout", rob.cookie, "csrf_token=" + rob.csrf, false);
     EXPECT_EQ(out.status, 200) << out.body;

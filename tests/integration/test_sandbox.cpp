@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
+#include "http/client.hpp"
 #include "test_support.hpp"
 
 using nlohmann::json;
@@ -27,6 +28,24 @@ struct SandboxGuard {
     if (fs::exists(base)) run_rulectl({"sandbox", "down", "--base", base});
   }
 };
+
+bool portal_answers(int port) {
+  try {
+    return rulekeeper::http::get(fmt::format("http://127.0.0.1:{}", port), "/login").status == 200;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+bool login_works(int port, const std::string& user, const std::string& password) {
+  try {
+    pqxx::connection c(
+        fmt::format("host=127.0.0.1 port={} user={} password={} dbname=rules connect_timeout=3", port, user, password));
+    return c.is_open();
+  } catch (const std::exception&) {
+    return false;
+  }
+}
 
 bool port_answers(int port) {
   try {
@@ -63,6 +82,14 @@ TEST(Sandbox, UpWithPortBaseStatusThenDown) {
   }
   EXPECT_EQ(status["replication"]["primary"], "ipc2");
   for (int i = 0; i < 4; ++i) EXPECT_TRUE(port_answers(kSandboxPortBase + i)) << kSandboxPortBase + i;
+  // The admin portal (issue #19) after the gateways' ports, and its
+  // sandbox-only logins, whose passwords are checked.
+  const int portal_port = kSandboxPortBase + 8;
+  EXPECT_EQ(doc["portal"], fmt::format("http://127.0.0.1:{}", portal_port)) << up.out;
+  EXPECT_TRUE(portal_answers(portal_port));
+  EXPECT_TRUE(login_works(kSandboxPortBase + 2, "portal_releaser", "portal_releaser"));
+  EXPECT_FALSE(login_works(kSandboxPortBase + 2, "portal_releaser", "wrong"))
+      << "scram-sha-256 for the portal's logins";
 
   // A second `up` without --port-base finds the same ports; a different one is refused.
   auto again = run_rulectl({"sandbox", "up", "--base", base, "--json"});
@@ -77,6 +104,7 @@ TEST(Sandbox, UpWithPortBaseStatusThenDown) {
   EXPECT_EQ(down.exit_code, 0) << down.err;
   EXPECT_FALSE(fs::exists(base));
   for (int i = 0; i < 4; ++i) EXPECT_FALSE(port_answers(kSandboxPortBase + i)) << kSandboxPortBase + i;
+  EXPECT_FALSE(portal_answers(portal_port)) << "sandbox down stops the portal";
 }
 
 // issue 15 item 24: `sandbox down` without --base takes down the sandbox

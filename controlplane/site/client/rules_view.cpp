@@ -36,20 +36,10 @@ std::vector<std::string> strings(const json& j) {
 }  // namespace
 
 std::vector<RuleServed> rules_served(pqxx::transaction_base& tx, const std::string& ruleset, const std::string& text) {
-  // One statement: the rules, each channel's activation and the version it
-  // names (qualification, origin, hotfix annotation).
   pqxx::result r = tx.exec_params(
-      "SELECT r.rule_key, r.ruleset, "
-      "       p.label, p.pinned, p.epoch, pv.qualification, pv.origin, pv.annotations ->> 'hotfix_included', "
-      "       s.label, s.pinned, s.epoch, sv.qualification, sv.origin, sv.annotations ->> 'hotfix_included' "
-      "  FROM rulekeeper.rule r "
-      "  LEFT JOIN rulekeeper.activation p ON p.rule_key = r.rule_key AND p.channel = 'prod' "
-      "  LEFT JOIN rulekeeper.rule_version pv ON pv.rule_key = p.rule_key AND pv.label = p.label "
-      "  LEFT JOIN rulekeeper.activation s ON s.rule_key = r.rule_key AND s.channel = 'sl' "
-      "  LEFT JOIN rulekeeper.rule_version sv ON sv.rule_key = s.rule_key AND sv.label = s.label "
-      " WHERE ($1 = '' OR r.ruleset = $1) "
-      "   AND ($2 = '' OR strpos(lower(r.rule_key), lower($2)) > 0) "
-      " ORDER BY r.rule_key COLLATE \"C\"",
+      "SELECT rule_key, ruleset, prod_label, prod_pinned, prod_epoch, prod_qualification, prod_origin, "
+      "prod_hotfix_included, sl_label, sl_pinned, sl_epoch, sl_qualification, sl_origin, sl_hotfix_included "
+      "FROM rulekeeper.rules_served($1, $2)",
       ruleset, text);
   std::vector<RuleServed> out;
   for (const auto& row : r) {
@@ -64,24 +54,18 @@ std::vector<RuleServed> rules_served(pqxx::transaction_base& tx, const std::stri
 }
 
 std::optional<RuleDetail> rule_detail(pqxx::transaction_base& tx, const std::string& rule_key) {
-  pqxx::result rule =
-      tx.exec_params("SELECT rule_key, ruleset, description FROM rulekeeper.rule WHERE rule_key = $1", rule_key);
-  if (rule.empty()) return std::nullopt;
-  RuleDetail d;
-  d.rule_key = rule[0][0].c_str();
-  d.ruleset = rule[0][1].c_str();
-  d.description = rule[0][2].c_str();
-
   pqxx::result versions = tx.exec_params(
-      "SELECT v.label, v.qualification, array_to_json(s.lifecycle)::text, array_to_json(s.pinned_in)::text, "
-      "       v.annotations::text, v.origin, v.parent_label, v.content_sha256, " +
-          rfc3339("v.created_at") +
-          ", v.created_by "
-          "  FROM rulekeeper.rule_version v "
-          "  JOIN rulekeeper.version_state s ON s.rule_key = v.rule_key AND s.label = v.label "
-          " WHERE v.rule_key = $1 ORDER BY v.version, v.hotfix",
+      "SELECT label, qualification, array_to_json(lifecycle)::text, array_to_json(pinned_in)::text, "
+      "annotations::text, origin, parent_label, content_sha256, " +
+          rfc3339("created_at") + ", created_by, ruleset, description FROM rulekeeper.rule_versions($1)",
       rule_key);
+  if (versions.empty()) return std::nullopt;
+  RuleDetail d;
+  d.rule_key = rule_key;
+  d.ruleset = versions[0][10].c_str();
+  d.description = versions[0][11].c_str();
   for (const auto& row : versions) {
+    if (row[0].is_null()) continue;  // the rule has no version
     RuleVersionRow v;
     v.label = row[0].c_str();
     v.qualification = row[1].c_str();
@@ -95,29 +79,10 @@ std::optional<RuleDetail> rule_detail(pqxx::transaction_base& tx, const std::str
     v.created_by = row[9].c_str();
     d.versions.push_back(std::move(v));
   }
-
-  // The three histories in one list, newest first: activations (who moved
-  // which channel, acknowledging what), qualification changes (with their
-  // reason) and every other journal entry of the rule.
-  pqxx::result history = tx.exec_params(
-      "SELECT kind, " + rfc3339("at") +
-          ", actor, channel, label, previous, what, reason, acknowledged::text FROM ("
-          " SELECT 'activation' AS kind, h.recorded_at AS at, h.actor, h.channel, h.label, h.previous_label AS "
-          "previous, h.action AS what, j.payload ->> 'reason' AS reason, h.acknowledged "
-          "   FROM rulekeeper.activation_history h JOIN rulekeeper.journal j USING (change_id) "
-          "  WHERE h.rule_key = $1"
-          " UNION ALL"
-          " SELECT 'qualification', q.recorded_at, q.actor, NULL, q.label, q.from_qualification, q.to_qualification, "
-          "q.reason, NULL"
-          "   FROM rulekeeper.qualification_history q WHERE q.rule_key = $1"
-          " UNION ALL"
-          " SELECT 'journal', j.recorded_at, j.actor, NULL, j.label, NULL, j.kind, j.payload ->> 'reason', NULL"
-          "   FROM rulekeeper.journal j"
-          "  WHERE j.rule_key = $1"
-          "    AND NOT EXISTS (SELECT 1 FROM rulekeeper.activation_history h WHERE h.change_id = j.change_id)"
-          "    AND NOT EXISTS (SELECT 1 FROM rulekeeper.qualification_history q WHERE q.change_id = j.change_id)"
-          ") x ORDER BY at DESC, kind",
-      rule_key);
+  pqxx::result history = tx.exec_params("SELECT kind, " + rfc3339("recorded_at") +
+                                            ", actor, channel, label, previous, what, reason, acknowledged::text "
+                                            "FROM rulekeeper.rule_history($1)",
+                                        rule_key);
   for (const auto& row : history) {
     RuleHistoryEntry e;
     e.kind = row[0].c_str();
@@ -136,9 +101,8 @@ std::optional<RuleDetail> rule_detail(pqxx::transaction_base& tx, const std::str
 
 std::optional<nlohmann::json> version_body(pqxx::transaction_base& tx, const std::string& rule_key,
                                            const std::string& label) {
-  pqxx::result r = tx.exec_params("SELECT body::text FROM rulekeeper.rule_version WHERE rule_key = $1 AND label = $2",
-                                  rule_key, label);
-  if (r.empty()) return std::nullopt;
+  pqxx::result r = tx.exec_params("SELECT rulekeeper.version_body($1, $2)::text", rule_key, label);
+  if (r.empty() || r[0][0].is_null()) return std::nullopt;
   return common::parse_strict_json(r[0][0].c_str(), "a version's body");
 }
 

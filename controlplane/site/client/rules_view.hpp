@@ -3,7 +3,8 @@
 // sl and prod with the version's qualification and whether it is (or
 // includes) a hotfix; one rule's versions with their derived lifecycle and
 // annotations; its activation, qualification and journal history. Reads
-// only: rulekeeper_reader may run all of it, on a standby too.
+// only, through the SQL API's rules_served, rule_versions, rule_history and
+// version_body (0.2): rulekeeper_reader may run all of it, on a standby too.
 #pragma once
 
 #include <optional>
