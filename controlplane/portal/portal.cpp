@@ -798,10 +798,11 @@ struct Portal::Impl {
   Page pods(Ctx& ctx) {
     const config::Config& cfg = ctx.config();
     std::vector<std::string> notes;
-    // A full probe: notification_status needs each site's extension version,
-    // which probe_e3's role-only probe leaves unset (the page then said
-    // "extension missing" of 0.2 sites; portal_browser's pods phase).
-    const json channels = ops::notification_status(site::probe_all(cfg, site::ProbeDepth::full), notes);
+    // A full probe: notification_status needs each site's extension version.
+    std::vector<const config::SiteConfig*> e3;
+    for (const auto& s : cfg.sites)
+      if (s.environment == "e3") e3.push_back(&s);
+    const json channels = ops::notification_status(site::probe_all(e3, site::ProbeDepth::full), notes);
     json view = {{"channels", channels}, {"notes", notes}, {"sites", e3_sites(cfg)}};
     json rows = json::array();
     for (const auto& c : channels) {
