@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -143,7 +144,11 @@ std::string start(const fs::path& base, const fs::path& config, int port_base, b
   const bool up = common::poll_until(
       30s, 50ms,
       [&] {
-        if (!is_portal(p)) return exited = true;
+        // Our child: waitpid says whether it exited. Not is_portal(): between
+        // fork and exec its cmdline is still ours (no "portal"), and under
+        // load the first poll came before the exec (portal_browser failed so).
+        int st = 0;
+        if (::waitpid(p, &st, WNOHANG) == p) return exited = true;
         return http::get(url, "/login", 2s).status == 200;
       },
       &last);
