@@ -37,8 +37,7 @@ int run_pods(const GlobalOptions& global, const PodsOptions& options) {
     try {
       std::vector<std::pair<std::string, std::string>> headers;
       if (!site.gateway->token.empty()) headers.emplace_back("Authorization", "Bearer " + site.gateway->token);
-      const http::Reply r =
-          http::request("GET", site.gateway->url, "/v1/pods", "", std::chrono::seconds(3), headers);
+      const http::Reply r = http::request("GET", site.gateway->url, "/v1/pods", "", std::chrono::seconds(3), headers);
       if (!r.ok())
         throw http::Unreachable(fmt::format("GET {}/v1/pods: HTTP {}: {}", site.gateway->url, r.status, r.body));
       const nlohmann::json doc = nlohmann::json::parse(r.body);

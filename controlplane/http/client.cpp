@@ -44,7 +44,7 @@ Url parse_url(const std::string& url) {
 }
 
 Reply request(const std::string& method, const std::string& base_url, const std::string& path, const std::string& body,
-              std::chrono::milliseconds timeout) {
+              std::chrono::milliseconds timeout, const std::vector<std::pair<std::string, std::string>>& headers) {
   const Url u = parse_url(base_url);
   const bhttp::verb verb = bhttp::string_to_verb(method);
   if (verb == bhttp::verb::unknown) throw std::invalid_argument("unknown HTTP method " + method);

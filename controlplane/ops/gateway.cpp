@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "common/time.hpp"
+#include "rulekeeper/lifecycle.hpp"
 #include "http/prometheus.hpp"
 #include "site/client/gateway.hpp"
 #include "site/client/server_state.hpp"
@@ -135,6 +136,11 @@ Lookup GatewayState::lookup(const std::string& channel) const {
   Lookup l;
   l.loaded = loaded_;
   for (const auto& [name, ch] : channels_) l.channels.push_back(name);
+  // In the lifecycle's order, as the extension names them ("the channels
+  // are sl and prod"), not the map's.
+  const auto rank = [](const std::string& c) { return c == soft_launch_channel ? 0 : c == production_channel ? 1 : 2; };
+  std::stable_sort(l.channels.begin(), l.channels.end(),
+                   [&](const std::string& a, const std::string& b) { return rank(a) < rank(b); });
   auto it = channels_.find(channel);
   l.known_channel = it != channels_.end();
   if (l.known_channel) l.set = it->second.set;

@@ -38,7 +38,7 @@ TEST(GatewayState, NothingServedBeforeTheNodeIsRead) {
   EXPECT_FALSE(s.health().first);
   EXPECT_EQ(s.to_read().size(), 2u);
   EXPECT_FALSE(s.lookup("green").known_channel);
-  EXPECT_EQ(s.lookup("green").channels, (std::vector<std::string>{"prod", "sl"}));
+  EXPECT_EQ(s.lookup("green").channels, (std::vector<std::string>{"sl", "prod"}));
 }
 
 TEST(GatewayState, OnlyTheChannelThatMovedWakesItsWaiters) {

@@ -318,8 +318,8 @@ TEST(Gateway, ServesPodsFromEachNode) {
   EXPECT_EQ(get(kGatewayIpc1, "/v1/channels/prod/rules", pod("bad pod!")).status, 400);
   r = get(kGatewayIpc1, "/v1/channels/green/rules", pod("pod-a"));
   EXPECT_EQ(r.status, 404) << r.body;
-  EXPECT_EQ(r.doc()["error"], "unknown channel \"green\"; the channels are prod and sl") << r.body;
-  EXPECT_EQ(r.doc()["channels"], json::parse(R"(["prod","sl"])")) << r.body;
+  EXPECT_EQ(r.doc()["error"], "unknown channel \"green\"; the channels are sl and prod") << r.body;
+  EXPECT_EQ(r.doc()["channels"], json::parse(R"(["sl","prod"])")) << r.body;
   EXPECT_EQ(get(kGatewayIpc1, "/v1/channels/prod/rules", {{"Rulekeeper-Pod", "pod-a"}}).status, 401);
   EXPECT_EQ(get(kGatewayIpc1, "/v1/channels/prod/rules",
                 {{"Rulekeeper-Pod", "pod-a"}, {"Authorization", "Bearer wrong-token-0123456789"}})
