@@ -23,6 +23,7 @@
 #include "ops/hotfix.hpp"
 #include "ops/notification_status.hpp"
 #include "ops/notify.hpp"
+#include "ops/pods.hpp"
 #include "ops/reconcile.hpp"
 #include "ops/rules.hpp"
 #include "ops/status.hpp"
@@ -811,16 +812,36 @@ struct Portal::Impl {
       rows.push_back(x);
     }
     view["channels"] = rows;
+    // The pods themselves, from each site's gateway (ops/pods.hpp, the
+    // reading `rulectl pods` prints): a gateway down is shown, not fatal.
+    const ops::GatewayPods gateways = ops::read_gateway_pods(cfg);
+    json pod_rows = json::array();
+    json gateways_down = json::array();
+    for (const auto& g : gateways.gateways) {
+      if (!g.value("reachable", false)) {
+        gateways_down.push_back(
+            {{"site", g.value("site", "")}, {"url", g.value("url", "")}, {"error", g.value("error", "")}});
+        continue;
+      }
+      for (const auto& pod : g.value("pods", json::array())) {
+        json r = pod;
+        r["site"] = g.value("site", "");
+        std::string labels;
+        if (pod.contains("labels") && pod["labels"].is_object())
+          for (const auto& [k, v] : pod["labels"].items())
+            labels += (labels.empty() ? "" : ",") + k + "=" + (v.is_string() ? v.get<std::string>() : v.dump());
+        r["labels_text"] = labels;
+        pod_rows.push_back(r);
+      }
+    }
+    view["pods"] = pod_rows;
+    view["gateways_down"] = gateways_down;
+    view["no_gateway"] = !gateways.any;
     Page p;
     p.title = "Pods";
     p.tmpl = "pods.mustache";
     p.view = view;
-    p.doc = {{"channels", channels},
-             {"notes", notes},
-             {"pods", nullptr},
-             {"pods_note",
-              "the pods each gateway serves come from the gateways' /v1/pods (rulectl pods); this "
-              "portal shows what the database knows: each site's channel epochs and holds"}};
+    p.doc = {{"channels", channels}, {"notes", notes}, {"gateways", gateways.gateways}};
     return p;
   }
 

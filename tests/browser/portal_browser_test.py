@@ -968,10 +968,39 @@ def hold_state(site, channel):
                                    f"{sql_str(site)}) s WHERE channel = {sql_str(channel)}"))
 
 
+def gateway_url(site):
+    """The listen address `sandbox up` gave the site's pod gateway (its rulectl.toml)."""
+    with open(os.path.join(SANDBOX, "rulectl.toml"), encoding="utf-8") as f:
+        text = f.read()
+    m = re.search(r"\[sites\." + site + r"\.gateway\][^\[]*?listen\s*=\s*['\"]([^'\"]+)['\"]", text)
+    check(m, f"the sandbox's rulectl.toml has a gateway for {site}")
+    return "http://" + m.group(1)
+
+
 def phase_pods():
+    # A pod loads prod's rules at ipc1's gateway; the Pods page must list it
+    # with the epoch that gateway served it (read from the gateway's /v1/pods,
+    # the reading `rulectl pods` prints).
+    req = urllib.request.Request(gateway_url("ipc1") + "/v1/channels/prod/rules",
+                                 headers={"Rulekeeper-Pod": "browser-pod-1", "Rulekeeper-Pod-Labels": "zone=b"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        served = json.loads(r.read())["epoch"]
     login("rita_reader", USERS["rita_reader"][1])
     go("/pods")
     shot("pods")
+    rows = css('tr.pod[data-pod="browser-pod-1"][data-site="ipc1"]')
+    check(len(rows) == 1, "/pods lists the pod that loaded prod at ipc1's gateway", str(len(rows)))
+    if rows:
+        from selenium.webdriver.common.by import By
+        cell = rows[0].find_element(By.CSS_SELECTOR, "td.served-epoch").text
+        check(cell == str(served), "/pods shows the epoch that gateway served it", f"{cell!r} vs {served}")
+    status, body = http("GET", "/pods", cookie=session_cookie()["value"], accept="application/json")
+    check(status == 200, "the JSON twin of /pods answers", f"{status}: {body[:300]}")
+    twin = json.loads(body)
+    listed = [p for g in twin.get("gateways", []) if g.get("site") == "ipc1" for p in g.get("pods", [])
+              if p.get("pod") == "browser-pod-1"]
+    check(len(listed) == 1 and listed[0].get("served_epoch") == served and listed[0].get("labels") == {"zone": "b"},
+          "the JSON twin of /pods lists it too, with its labels", json.dumps(listed))
     if not css("form#hold"):
         # Hold and release from the portal come with E's pods page; until it
         # has them this is said loudly, not passed silently.
