@@ -36,6 +36,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "daemon.hpp"
 #include "pipeline.hpp"
 
 using namespace rulekeeper;
@@ -62,57 +63,7 @@ std::string read_text(const fs::path& p) {
   return ss.str();
 }
 
-// A program started by the test and stopped in any case: SIGTERM, then
-// SIGKILL after a grace.
-class Daemon {
-public:
-  Daemon(const std::string& name, const std::vector<std::string>& argv)
-      : log_(rulekeeper::testing::write_temp_file(name + ".log", "")) {
-    pid_ = fork();
-    if (pid_ < 0) throw std::runtime_error("fork failed");
-    if (pid_ == 0) {
-      const int fd = ::open(log_.c_str(), O_WRONLY | O_APPEND);
-      if (fd >= 0) dup2(fd, 1), dup2(fd, 2);
-      std::vector<char*> a;
-      for (const auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
-      a.push_back(nullptr);
-      execve(a[0], a.data(), environ);
-      _exit(127);
-    }
-  }
-  Daemon(const Daemon&) = delete;
-  Daemon& operator=(const Daemon&) = delete;
-  ~Daemon() { stop(); }
-  bool running() {
-    if (done_) return false;
-    if (waitpid(pid_, &status_, WNOHANG) == pid_) {
-      done_ = true;
-      return false;
-    }
-    return true;
-  }
-  int stop() {
-    if (running()) {
-      kill(pid_, SIGTERM);
-      const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(15);
-      while (running() && std::chrono::steady_clock::now() < end)
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      if (running()) {
-        kill(pid_, SIGKILL);
-        waitpid(pid_, &status_, 0);
-        done_ = true;
-      }
-    }
-    return WIFEXITED(status_) ? WEXITSTATUS(status_) : -WTERMSIG(status_);
-  }
-  std::string log() const { return read_text(log_); }
-
-private:
-  fs::path log_;
-  pid_t pid_ = -1;
-  bool done_ = false;
-  int status_ = 0;
-};
+using rulekeeper::testing::Daemon;
 
 struct Reply {
   int status = 0;                                   // 0: nothing answered
