@@ -15,6 +15,7 @@
 #include "common/poll.hpp"
 #include "http/client.hpp"
 #include "pgnode/process.hpp"
+#include "sandbox/detached.hpp"
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -49,37 +50,6 @@ bool is_gateway(int p) {
   std::ifstream cmdline("/proc/" + std::to_string(p) + "/cmdline");
   std::string args((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
   return args.find(std::string("gateway") + '\0') != std::string::npos;
-}
-
-// This very binary.
-std::string self() {
-  std::error_code ec;
-  const fs::path p = fs::read_symlink("/proc/self/exe", ec);
-  return ec ? std::string("rulectl") : p.string();
-}
-
-// fork + exec detached: its own session (a Ctrl-C of the shell that ran
-// `sandbox up` does not reach it), output appended to its log.
-int spawn(const std::vector<std::string>& argv, const fs::path& log) {
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  const pid_t p = ::fork();
-  if (p < 0) throw std::runtime_error("fork failed");
-  if (p == 0) {
-    ::setsid();
-    const int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    const int in = ::open("/dev/null", O_RDONLY);
-    if (out >= 0) {
-      ::dup2(out, 1);
-      ::dup2(out, 2);
-    }
-    if (in >= 0) ::dup2(in, 0);
-    for (int fd = 3; fd < 1024; ++fd) ::close(fd);
-    ::execv(args[0], args.data());
-    ::_exit(127);
-  }
-  return p;
 }
 
 void stop_one(const fs::path& base, const std::string& site, const common::ProgressSink& progress) {
@@ -132,10 +102,10 @@ void start(const fs::path& base, const fs::path& config, int port_base, bool und
   try {
     for (const auto& site : sites) {
       if (!has_gateway(site) || pid(base, site) != 0) continue;
-      const std::vector<std::string> argv{self(), "gateway", "--node", site, "--config", config.string()};
+      const std::vector<std::string> argv{rulectl_binary(), "gateway", "--node", site, "--config", config.string()};
       progress.step(
           fmt::format("start the pod gateway of {} at {} (log {})", site, url(site), log_file(base, site).string()));
-      const int p = spawn(argv, log_file(base, site));
+      const int p = spawn_detached(argv, log_file(base, site));
       common::write_durably(pid_file(base, site), std::to_string(p) + "\n");
       started.push_back(site);
     }

@@ -17,6 +17,7 @@
 #include "common/poll.hpp"
 #include "http/client.hpp"
 #include "pgnode/process.hpp"
+#include "sandbox/detached.hpp"
 #include "site/config.hpp"
 #include "site/connect.hpp"
 
@@ -52,33 +53,6 @@ int pid(const fs::path& base) {
   } catch (const std::exception&) {
     return 0;
   }
-}
-
-std::string self() {
-  std::error_code ec;
-  const fs::path p = fs::read_symlink("/proc/self/exe", ec);
-  return ec ? std::string("rulectl") : p.string();
-}
-
-// fork + exec detached: its own session (a Ctrl-C of the shell that ran
-// `sandbox up` does not reach it), output appended to its log.
-int spawn(const std::vector<std::string>& argv, const fs::path& log) {
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  const pid_t p = ::fork();
-  if (p < 0) throw std::runtime_error("fork failed");
-  if (p == 0) {
-    ::setsid();
-    const int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    const int in = ::open("/dev/null", O_RDONLY);
-    if (out >= 0) ::dup2(out, 1), ::dup2(out, 2);
-    if (in >= 0) ::dup2(in, 0);
-    for (int fd = 3; fd < 1024; ++fd) ::close(fd);
-    ::execv(args[0], args.data());
-    ::_exit(127);
-  }
-  return p;
 }
 
 // At the writable E3 site: the logins, idempotently (a second `up`, a
@@ -137,7 +111,8 @@ std::string start(const fs::path& base, const fs::path& config, int port_base, b
   fs::create_directories(dir(base));
   if (pid(base) != 0) return portal::url(base);
   progress.step(fmt::format("start the admin portal at {} (log {})", url, log_file(base).string()));
-  const int p = spawn({self(), "portal", "--config", config.string(), "--listen", address}, log_file(base));
+  const int p =
+      spawn_detached({rulectl_binary(), "portal", "--config", config.string(), "--listen", address}, log_file(base));
   common::write_durably(pid_file(base), std::to_string(p) + "\n");
   std::string last;
   bool exited = false;

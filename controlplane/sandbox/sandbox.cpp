@@ -11,6 +11,7 @@
 #include "site/config.hpp"
 #include "pgnode/process.hpp"
 #include "pgnode/tools.hpp"
+#include "sandbox/detached.hpp"
 #include "sandbox/gateways.hpp"
 #include "sandbox/patroni.hpp"
 #include "sandbox/portal.hpp"
@@ -95,13 +96,6 @@ std::string pg_ctl_command(const cluster::Node& n, bool start) {
   return pgnode::tool_command(n.cluster_options().bindir, "pg_ctl", args);
 }
 
-// This rulectl, for the standby_command it writes (`rulectl node standby`).
-std::string rulectl_executable() {
-  std::error_code ec;
-  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
-  return ec ? std::string("rulectl") : self.string();
-}
-
 void write_toml(const cluster::ClusterOptions& co, const std::vector<cluster::Node*>& nodes, const fs::path& path,
                 int port_base, bool under_patroni) {
   const int patroni_port_base = under_patroni ? port_base : 0;
@@ -138,7 +132,7 @@ void write_toml(const cluster::ClusterOptions& co, const std::vector<cluster::No
     t.insert("standby_command",
              fmt::format("{} node standby --pgdata {} --conf-file {} --primary-conninfo {{primary_conninfo}} "
                          "--slot {{slot_name}}",
-                         process::shell_quote(rulectl_executable()), process::shell_quote(n->data_dir().string()),
+                         process::shell_quote(rulectl_binary()), process::shell_quote(n->data_dir().string()),
                          process::shell_quote(n->conf_file().string())));
     t.insert("bindir", co.bindir);
     // Where failover/rejoin rewrite primary_conninfo/primary_slot_name.
